@@ -1,0 +1,77 @@
+//! Command-line surface (clap). Flags are parsed here and turned into each command's settings in
+//! `commands/`; nothing here does work.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Declarative reconciliation of AWS S3 estates.
+///
+/// One YAML manifest per environment (environments/<env>.yaml) describes buckets, IAM, SNS, sync
+/// mappings and migrations. `plan` shows what would change, `apply` converges.
+#[derive(Debug, Parser)]
+#[command(name = "s3rec", version, about, long_about, propagate_version = true)]
+pub struct Cli {
+    /// Run as if started in DIR (like `terraform -chdir` or `git -C`).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub chdir: Option<PathBuf>,
+    /// When to colour output; NO_COLOR in the environment turns it off.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+    /// More logging on stderr (-v info, -vv debug, -vvv trace).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check manifests: YAML, schema and semantic rules, with file:line:column for every problem.
+    Validate(ValidateArgs),
+    /// Print the manifest JSON Schema (the committed copy is schemas/manifest.schema.json).
+    Schema(SchemaArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Environment to validate (environments/<ENV>.yaml in this project).
+    #[arg(short, long, value_name = "ENV", conflicts_with_all = ["all", "files"])]
+    pub env: Option<String>,
+    /// Validate every environment in environments/ (files starting with `_` are shared bases).
+    #[arg(long, conflicts_with = "files")]
+    pub all: bool,
+    /// Manifest files to validate, e.g. examples/*.yaml.
+    #[arg(value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Output format: human-readable text, JSON for tools, or GitHub Actions annotations.
+    #[arg(long, value_enum, default_value_t = ValidateFormat::Text)]
+    pub format: ValidateFormat,
+    /// Treat warnings as errors (exit 1 when there are any).
+    #[arg(long)]
+    pub deny_warnings: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ValidateFormat {
+    Text,
+    Json,
+    Github,
+}
+
+#[derive(Debug, Args)]
+pub struct SchemaArgs {
+    /// Write the schema to FILE instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Exit 1 if FILE differs from the generated schema (for CI), instead of printing it.
+    #[arg(long, value_name = "FILE", conflicts_with = "out")]
+    pub check: Option<PathBuf>,
+}

@@ -1,0 +1,10 @@
+//! s3rec: declarative reconciliation of AWS S3 estates.
+//!
+//! The binary (`src/main.rs`) is a thin shell over this library so integration tests can drive the same
+//! code. See ARCHITECTURE.md for the map.
+
+pub mod aws;
+pub mod cli;
+pub mod commands;
+pub mod manifest;
+pub mod output;

@@ -1,0 +1,51 @@
+//! The `s3rec` binary: parse flags, set up logging, run one command, exit with its code.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use s3rec::cli::{Cli, Command};
+use s3rec::commands;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose, s3rec::output::stderr_color(cli.color));
+    let color = s3rec::output::stderr_color(cli.color);
+    miette::set_hook(Box::new(move |_| {
+        Box::new(
+            miette::MietteHandlerOpts::new()
+                .color(color)
+                .unicode(true)
+                .context_lines(1)
+                .build(),
+        )
+    }))
+    .ok();
+    let result = match &cli.command {
+        Command::Validate(args) => commands::validate::run(args, cli.chdir.as_deref(), cli.color),
+        Command::Schema(args) => commands::schema::run(args),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(report) => {
+            eprintln!("{report:?}");
+            ExitCode::from(commands::exit::ERROR)
+        }
+    }
+}
+
+/// Logs go to stderr; `RUST_LOG` overrides the level chosen with `-v`.
+fn init_logging(verbose: u8, color: bool) {
+    let level = match verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("s3rec={level}")));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(color)
+        .init();
+}

@@ -1,0 +1,344 @@
+//! Finding and loading an environment manifest: discovery, `extends`, `${env}`, schema, types, checks.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value as Json;
+
+use super::check;
+use super::diagnostic::{Problem, Severity, Sources};
+use super::schema;
+use super::types::Manifest;
+use super::yaml::{self, Node, SpanIndex, Value};
+
+/// The directory that holds one YAML file per environment.
+pub const ENVIRONMENTS_DIR: &str = "environments";
+
+/// Why an environment could not be found.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum DiscoveryError {
+    #[error("no `{ENVIRONMENTS_DIR}/` directory in {start} or any of its parents")]
+    #[diagnostic(
+        code(s3rec::no_environments),
+        help("run s3rec inside a project that has an environments/ directory, or pass --chdir DIR")
+    )]
+    NoEnvironments { start: String },
+    #[error("environment `{name}` not found: {path} does not exist")]
+    #[diagnostic(code(s3rec::unknown_environment), help("{available}"))]
+    UnknownEnvironment {
+        name: String,
+        path: String,
+        available: String,
+    },
+    #[error("cannot list {path}: {source}")]
+    #[diagnostic(code(s3rec::io))]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// The nearest ancestor of `start` (itself included) that has an `environments/` directory, as cargo
+/// finds the nearest `Cargo.toml`.
+pub fn find_project_root(start: &Path) -> Result<PathBuf, DiscoveryError> {
+    start
+        .ancestors()
+        .find(|dir| dir.join(ENVIRONMENTS_DIR).is_dir())
+        .map(Path::to_path_buf)
+        .ok_or_else(|| DiscoveryError::NoEnvironments {
+            start: start.display().to_string(),
+        })
+}
+
+/// The file of environment `name` in the project around `start`.
+pub fn find_environment(start: &Path, name: &str) -> Result<PathBuf, DiscoveryError> {
+    let root = find_project_root(start)?;
+    let dir = root.join(ENVIRONMENTS_DIR);
+    for ext in ["yaml", "yml"] {
+        let candidate = dir.join(format!("{name}.{ext}"));
+        if candidate.is_file() {
+            return Ok(candidate);
+        }
+    }
+    let names = list_environments(&root)?
+        .iter()
+        .filter_map(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
+        .collect::<Vec<_>>();
+    let available = if names.is_empty() {
+        format!("{} has no environment files", dir.display())
+    } else {
+        format!("available environments: {}", names.join(", "))
+    };
+    Err(DiscoveryError::UnknownEnvironment {
+        name: name.to_string(),
+        path: dir.join(format!("{name}.yaml")).display().to_string(),
+        available,
+    })
+}
+
+/// Every environment file of a project, sorted. Files whose name starts with `_` are shared bases used
+/// through `extends`, not environments of their own.
+pub fn list_environments(root: &Path) -> Result<Vec<PathBuf>, DiscoveryError> {
+    let dir = root.join(ENVIRONMENTS_DIR);
+    let entries = std::fs::read_dir(&dir).map_err(|source| DiscoveryError::Io {
+        path: dir.display().to_string(),
+        source,
+    })?;
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.is_file())
+        .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")))
+        .filter(|p| {
+            !p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with('_'))
+        })
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+/// A manifest after loading: the typed manifest when there were no errors, and every problem found.
+#[derive(Debug)]
+pub struct Loaded {
+    pub path: PathBuf,
+    pub sources: Sources,
+    pub manifest: Option<Manifest>,
+    pub problems: Vec<Problem>,
+    /// The merged, interpolated document and where each of its nodes came from.
+    pub document: Json,
+    pub index: SpanIndex,
+}
+
+impl Loaded {
+    /// The manifest's path as shown to the user.
+    pub fn sources_display(&self) -> String {
+        let shown = std::env::current_dir()
+            .ok()
+            .and_then(|cwd| self.path.strip_prefix(&cwd).ok().map(Path::to_path_buf))
+            .unwrap_or_else(|| self.path.clone());
+        shown.display().to_string()
+    }
+
+    pub fn has_errors(&self) -> bool {
+        self.problems.iter().any(|p| p.severity == Severity::Error)
+    }
+}
+
+/// Loads and validates the manifest at `path`. Never fails: an unreadable file is a problem like any other.
+pub fn load(path: &Path) -> Loaded {
+    let mut sources = Sources::default();
+    let mut problems = Vec::new();
+    let tree = read_tree(path, &mut sources, &mut Vec::new(), &mut problems, None);
+    let mut loaded = Loaded {
+        path: path.to_path_buf(),
+        sources,
+        manifest: None,
+        problems,
+        document: Json::Null,
+        index: SpanIndex::default(),
+    };
+    let Some(mut tree) = tree else {
+        return loaded;
+    };
+    if let Some(env) = tree.get("environment").and_then(Node::as_str).map(str::to_string) {
+        yaml::map_strings(&mut tree, &|s| s.contains("${env}").then(|| s.replace("${env}", &env)));
+    }
+    let (document, index) = yaml::to_json(&tree);
+    let schema_problems = schema::check(&document, &index);
+    // Shape errors stop serde, but they should not hide the semantic mistakes elsewhere in the file: the
+    // checks run on a copy with the offending values cut out, so one run reports everything it can.
+    let mut checked = document.clone();
+    let mut emptied_lists = Vec::new();
+    for p in &schema_problems {
+        if let Some(pointer) = &p.pointer {
+            remove_pointer(&mut checked, pointer, &mut emptied_lists);
+        }
+    }
+    for list in emptied_lists {
+        if let Some(Json::Array(items)) = checked.pointer_mut(&list) {
+            items.retain(|item| !item.is_null());
+        }
+    }
+    // A semantic finding on or around a value the schema already refused is the same mistake seen again
+    // (a refused `days: -1` then looks like a missing `days`), so it is dropped.
+    let refused: Vec<String> = schema_problems.iter().filter_map(|p| p.pointer.clone()).collect();
+    let independent = |p: &Problem| {
+        p.pointer.as_deref().is_none_or(|ptr| {
+            !refused
+                .iter()
+                .any(|r| r == ptr || r.starts_with(&format!("{ptr}/")) || ptr.starts_with(&format!("{r}/")))
+        })
+    };
+    loaded.problems.extend(schema_problems);
+    match serde_path_to_error::deserialize::<_, Manifest>(&checked) {
+        Ok(manifest) => {
+            let semantic = check::run(&manifest, &checked, &index);
+            loaded.problems.extend(semantic.into_iter().filter(independent));
+            loaded.manifest = Some(manifest);
+        }
+        Err(_) if loaded.has_errors() => {}
+        Err(e) => {
+            // The schema and the types agree, so this is rare: a value the schema cannot express
+            // (such as a malformed size string) that serde refuses.
+            let pointer = path_to_pointer(e.path());
+            let mut p = Problem::error("invalid-value", e.inner().to_string()).with_pointer(pointer.clone());
+            if let Some(l) = index.locate(&pointer) {
+                p = p.at(l.value);
+            }
+            loaded.problems.push(p);
+        }
+    }
+    if loaded.has_errors() {
+        loaded.manifest = None;
+    }
+    sort_problems(&mut loaded.problems);
+    loaded.document = document;
+    loaded.index = index;
+    loaded
+}
+
+/// Orders problems by file and position, so output reads top to bottom.
+fn sort_problems(problems: &mut [Problem]) {
+    problems.sort_by_key(|p| {
+        let file = p.span.map(|s| s.file).or(p.file).map_or(0, |f| f.0);
+        let offset = p.span.map_or(0, |s| s.offset);
+        (file, offset, p.severity)
+    });
+}
+
+/// Reads one file and, recursively, its `extends` base, merged under it.
+fn read_tree(
+    path: &Path,
+    sources: &mut Sources,
+    chain: &mut Vec<PathBuf>,
+    problems: &mut Vec<Problem>,
+    referenced_from: Option<yaml::Span>,
+) -> Option<Node> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) => {
+            let mut p = Problem::error("unreadable", format!("cannot read {}: {e}", path.display()));
+            if let Some(span) = referenced_from {
+                p = p
+                    .at(span)
+                    .with_hint("`extends` is resolved relative to the file that names it");
+            }
+            problems.push(p);
+            return None;
+        }
+    };
+    let file = sources.add(path, text);
+    let mut tree = match yaml::parse(sources.text(file), file) {
+        Ok(tree) => tree,
+        Err(e) => {
+            let mut p = Problem::error("yaml", e.message).at(e.span);
+            if let Some(h) = e.hint {
+                p = p.with_hint(h);
+            }
+            problems.push(p);
+            return None;
+        }
+    };
+    if !matches!(tree.value, Value::Map(_)) {
+        problems.push(
+            Problem::error(
+                "not-a-mapping",
+                "a manifest must be a mapping of sections (`environment:`, `buckets:`, ...)",
+            )
+            .at(tree.span)
+            .with_hint("start the file with `environment: <name>`"),
+        );
+        return None;
+    }
+    let canonical = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    chain.push(canonical);
+
+    let Some(extends) = take_extends(&mut tree) else {
+        return Some(tree);
+    };
+    let base_path = path.parent().unwrap_or(Path::new(".")).join(&extends.0);
+    let base_canonical = std::fs::canonicalize(&base_path).unwrap_or_else(|_| base_path.clone());
+    if chain.contains(&base_canonical) {
+        problems.push(
+            Problem::error("extends-cycle", format!("`extends: {}` forms a cycle", extends.0))
+                .at(extends.1)
+                .with_hint("a base file cannot extend a file that extends it"),
+        );
+        return None;
+    }
+    let base = read_tree(&base_path, sources, chain, problems, Some(extends.1))?;
+    Some(yaml::merge(base, tree))
+}
+
+/// Removes the top-level `extends` key and returns its path and span; a non-string `extends` is left in
+/// place for the schema to report.
+fn take_extends(tree: &mut Node) -> Option<(String, yaml::Span)> {
+    let Value::Map(entries) = &mut tree.value else {
+        return None;
+    };
+    let i = entries
+        .iter()
+        .position(|(k, v)| k.text == "extends" && v.as_str().is_some())?;
+    let (_, node) = entries.remove(i);
+    let span = node.span;
+    node.as_str().map(|s| (s.to_string(), span))
+}
+
+/// Removes the value at `pointer` from `doc`. List elements are first set to null (so the indices of
+/// later pointers into the same list stay right) and the list is recorded in `lists` for compaction.
+fn remove_pointer(doc: &mut Json, pointer: &str, lists: &mut Vec<String>) {
+    let Some((parent, last)) = pointer.rsplit_once('/') else {
+        return;
+    };
+    let last = last.replace("~1", "/").replace("~0", "~");
+    match doc.pointer_mut(parent) {
+        Some(Json::Object(map)) => {
+            map.shift_remove(&last);
+        }
+        Some(Json::Array(items)) => {
+            if let Some(item) = last.parse::<usize>().ok().and_then(|i| items.get_mut(i)) {
+                *item = Json::Null;
+                lists.push(parent.to_string());
+            }
+        }
+        _ => {}
+    }
+}
+
+fn path_to_pointer(path: &serde_path_to_error::Path) -> String {
+    use serde_path_to_error::Segment;
+    let mut pointer = String::new();
+    for seg in path.iter() {
+        match seg {
+            Segment::Seq { index } => pointer.push_str(&format!("/{index}")),
+            Segment::Map { key } => pointer.push_str(&format!("/{}", yaml::escape_pointer(key))),
+            Segment::Enum { .. } | Segment::Unknown => {}
+        }
+    }
+    pointer
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn discovery_walks_up_to_the_nearest_environments_dir() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let envs = dir.path().join("environments");
+        std::fs::create_dir_all(&envs).expect("mkdir");
+        std::fs::write(envs.join("prod.yaml"), "environment: prod\n").expect("write");
+        std::fs::write(envs.join("_base.yaml"), "defaults: {}\n").expect("write");
+        let deep = dir.path().join("a/b");
+        std::fs::create_dir_all(&deep).expect("mkdir");
+        assert_eq!(find_environment(&deep, "prod").expect("found"), envs.join("prod.yaml"));
+        let listed = list_environments(dir.path()).expect("listed");
+        assert_eq!(listed, vec![envs.join("prod.yaml")]);
+        match find_environment(&deep, "qa") {
+            Err(DiscoveryError::UnknownEnvironment { available, .. }) => assert!(available.contains("prod")),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}

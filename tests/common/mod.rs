@@ -1,0 +1,83 @@
+//! Support shared by the integration tests.
+//!
+//! Every test binary compiles this module separately and uses a different part of it, so unused
+//! helpers are expected here.
+#![allow(dead_code)]
+
+use std::net::{TcpStream, ToSocketAddrs};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use s3rec::aws::{Overrides, StaticCredentials};
+
+/// The variable `scripts/test.sh` sets to the emulator's endpoint.
+pub const ENDPOINT_VAR: &str = "S3REC_TEST_ENDPOINT";
+
+/// The region the emulator tests treat as their default.
+pub const TEST_REGION: &str = "us-east-1";
+
+/// The endpoint of the AWS emulator (moto) the integration tests run against.
+///
+/// Panics with instructions when the emulator is not configured or not answering, because a test that
+/// quietly skipped would report a green suite that tested nothing.
+pub fn emulator_endpoint() -> String {
+    let advice = "run the test suite with scripts/test.sh (it installs and starts moto), or start it \
+                  with scripts/moto.sh start and export S3REC_TEST_ENDPOINT=<the endpoint it prints>";
+    let endpoint = match std::env::var(ENDPOINT_VAR) {
+        Ok(value) if !value.trim().is_empty() => value.trim().trim_end_matches('/').to_string(),
+        _ => panic!("the AWS emulator is not reachable ({ENDPOINT_VAR} is not set): {advice}"),
+    };
+    let authority = endpoint
+        .strip_prefix("http://")
+        .or_else(|| endpoint.strip_prefix("https://"))
+        .unwrap_or(&endpoint)
+        .split('/')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let addrs: Vec<_> = match authority.to_socket_addrs() {
+        Ok(addrs) => addrs.collect(),
+        Err(err) => panic!(
+            "the AWS emulator is not reachable ({ENDPOINT_VAR}={endpoint} is not a host:port URL: {err}): {advice}"
+        ),
+    };
+    let reachable = addrs
+        .iter()
+        .any(|addr| TcpStream::connect_timeout(addr, Duration::from_secs(2)).is_ok());
+    if !reachable {
+        panic!("the AWS emulator is not reachable (nothing answers at {ENDPOINT_VAR}={endpoint}): {advice}");
+    }
+    endpoint
+}
+
+/// A name unique to this test run and call, safe as an S3 bucket name when `prefix` is.
+///
+/// The process id and the clock separate concurrent and successive runs against one long-lived
+/// emulator; the counter separates calls within one run. The result is lowercase and at most 63
+/// characters as long as `prefix` is at most 30.
+pub fn unique_name(prefix: &str) -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let millis = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or_default();
+    let name = format!("{prefix}-{}-{millis:x}-{n}", std::process::id()).to_ascii_lowercase();
+    assert!(
+        name.len() <= 63,
+        "unique_name: prefix `{prefix}` is too long for a bucket name"
+    );
+    name
+}
+
+/// Overrides that point s3rec at the emulator with its dummy credentials.
+pub fn test_overrides() -> Overrides {
+    Overrides {
+        endpoint_url: Some(emulator_endpoint()),
+        credentials: Some(StaticCredentials {
+            access_key_id: "testing".to_string(),
+            secret_access_key: "testing".to_string(),
+        }),
+        region: Some(TEST_REGION.to_string()),
+    }
+}
