@@ -38,6 +38,10 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Print the manifest JSON Schema (the committed copy is schemas/manifest.schema.json).
     Schema(SchemaArgs),
+    /// Show what apply would change: reads live AWS and the state, diffs against the manifest.
+    Plan(crate::commands::plan::PlanArgs),
+    /// Converge: apply a saved plan exactly, or plan, confirm and apply.
+    Apply(crate::commands::apply::ApplyArgs),
 }
 
 #[derive(Debug, Args)]

@@ -6,5 +6,11 @@
 pub mod aws;
 pub mod cli;
 pub mod commands;
+pub mod diff;
+pub mod exec;
 pub mod manifest;
+pub mod model;
 pub mod output;
+pub mod plan;
+pub mod planner;
+pub mod state;

@@ -23,6 +23,8 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Validate(args) => commands::validate::run(args, cli.chdir.as_deref(), cli.color),
         Command::Schema(args) => commands::schema::run(args),
+        Command::Plan(args) => commands::plan::run(args, cli.chdir.as_deref(), cli.color),
+        Command::Apply(args) => commands::apply::run(args, cli.chdir.as_deref(), cli.color),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -311,6 +311,41 @@ pub enum AwsError {
         /// The caller's ARN.
         arn: String,
     },
+
+    /// A bucket exists but the caller may not even ask where it is: another account owns the name, or
+    /// a policy denies the caller.
+    #[error(
+        "bucket {bucket} exists but {operation} on it was denied: the name is taken by another AWS account \
+         (choose another `name`), or access is denied (if the bucket is yours, grant {action} on \
+         arn:aws:s3:::{bucket} to {caller}){}",
+        aws_said(message)
+    )]
+    BucketNotAccessible {
+        /// The operation that was denied, e.g. `GetBucketLocation`.
+        operation: String,
+        /// The IAM action it needs, e.g. `s3:GetBucketLocation`.
+        action: String,
+        /// The bucket name.
+        bucket: String,
+        /// The caller's ARN when known, otherwise a pointer to how to find it.
+        caller: String,
+        /// The AWS error message.
+        message: String,
+    },
+
+    /// Emptying a bucket left object versions behind that DeleteObjects refused to delete.
+    #[error(
+        "{count} object version(s) in {bucket} could not be deleted while emptying it for `force_destroy` \
+         ({detail}): check s3:DeleteObjectVersion for the caller and any object lock or legal hold, then retry"
+    )]
+    ObjectsNotDeleted {
+        /// The bucket being emptied.
+        bucket: String,
+        /// How many versions and delete markers failed.
+        count: usize,
+        /// The first failures, as `key (version): code: message`.
+        detail: String,
+    },
 }
 
 /// Formats the AWS message as a trailing clause, or nothing when AWS said nothing useful.
@@ -360,7 +395,7 @@ impl AwsError {
             | Self::WrongRegion { code, .. }
             | Self::Throttled { code, .. }
             | Self::Service { code, .. } => Some(code),
-            Self::AccessDenied { .. } => Some("AccessDenied"),
+            Self::AccessDenied { .. } | Self::BucketNotAccessible { .. } => Some("AccessDenied"),
             _ => None,
         }
     }
@@ -372,7 +407,7 @@ impl AwsError {
 
     /// Whether the caller lacks a permission.
     pub fn is_access_denied(&self) -> bool {
-        matches!(self, Self::AccessDenied { .. })
+        matches!(self, Self::AccessDenied { .. } | Self::BucketNotAccessible { .. })
     }
 }
 

@@ -9,7 +9,11 @@
 //! what the user should do next.
 
 mod client;
+pub mod read;
+pub mod write;
 
 pub use client::{
     Aws, AwsError, CallerIdentity, DEFAULT_REGION, MAX_ATTEMPTS, Op, Overrides, StaticCredentials, connect, sdk_error,
 };
+pub use read::{bucket_has_objects, read_bucket};
+pub use write::{create_bucket, delete_bucket, put_doc};

@@ -1,7 +1,10 @@
 //! One module per subcommand. Each turns its flags into settings, does its work through the library, and
 //! returns the process exit code; errors it cannot place in its output become miette reports in `main`.
 
+pub mod apply;
+pub mod plan;
 pub mod schema;
+
 pub mod validate;
 
 use std::path::PathBuf;
@@ -20,4 +23,21 @@ pub fn working_dir(chdir: Option<&std::path::Path>) -> std::io::Result<PathBuf> 
         Some(dir) => cwd.join(dir),
         None => cwd,
     })
+}
+
+/// A multi-threaded tokio runtime for the commands that talk to AWS.
+pub fn runtime() -> miette::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| miette::miette!("cannot start the async runtime: {e}"))
+}
+
+/// Connection overrides from the environment: `S3REC_ENDPOINT_URL` points an environment at another
+/// endpoint (an emulator, LocalStack, MinIO) without editing its manifest.
+pub fn overrides_from_env() -> crate::aws::Overrides {
+    crate::aws::Overrides {
+        endpoint_url: std::env::var("S3REC_ENDPOINT_URL").ok().filter(|v| !v.is_empty()),
+        ..crate::aws::Overrides::default()
+    }
 }

@@ -103,6 +103,11 @@ impl Sources {
         FileId(self.files.len() - 1)
     }
 
+    /// Every file, in the order it was read (the environment first, then its bases).
+    pub fn ids(&self) -> impl Iterator<Item = FileId> + use<> {
+        (0..self.files.len()).map(FileId)
+    }
+
     pub fn text(&self, id: FileId) -> &str {
         &self.files[id.0].text
     }

@@ -1,0 +1,282 @@
+//! `s3rec apply`: converge. With a plan file, exactly that plan (refused when it went stale); without
+//! one, a fresh plan, shown and confirmed first.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use clap::Args;
+use miette::{IntoDiagnostic, WrapErr};
+
+use super::exit;
+use super::plan::{make_plan, workspace};
+use crate::cli::ColorChoice;
+use crate::exec::{self, ActionReport, Progress, Status};
+use crate::output::{print_data, stdout_color};
+use crate::plan::{Action, Change, PLAN_FORMAT_VERSION, Plan, render};
+use crate::planner::{self, PlanOptions, Workspace};
+use crate::state::RunOutcome;
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// A plan saved with `s3rec plan --out FILE`; applied exactly, or refused if it went stale.
+    #[arg(value_name = "PLANFILE")]
+    pub plan: Option<PathBuf>,
+    /// Environment to plan and apply (not needed with a plan file, which names its environment).
+    #[arg(short, long, value_name = "ENV")]
+    pub env: Option<String>,
+    /// Apply without asking for confirmation (required when stdin is not a terminal).
+    #[arg(long)]
+    pub auto_approve: bool,
+    /// Actions in flight at once.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub parallelism: usize,
+    /// Limit the plan to ADDR and what it depends on. Repeatable.
+    #[arg(long = "target", value_name = "ADDR", conflicts_with = "plan")]
+    pub targets: Vec<String>,
+}
+
+pub fn run(args: &ApplyArgs, chdir: Option<&Path>, color: ColorChoice) -> miette::Result<u8> {
+    let runtime = super::runtime()?;
+    let (plan, ws) = match &args.plan {
+        Some(file) => {
+            let plan = read_plan(file)?;
+            if let Some(env) = &args.env
+                && *env != plan.environment
+            {
+                return Err(miette::miette!(
+                    "{} is a plan for environment `{}`, not `{env}`",
+                    file.display(),
+                    plan.environment
+                ));
+            }
+            let Some(ws) = workspace(&plan.environment, chdir, color)? else {
+                return Ok(exit::ERROR);
+            };
+            if ws.manifest_sha256 != plan.manifest_sha256 {
+                return Err(miette::miette!(
+                    help = format!(
+                        "make a new plan: s3rec plan -e {} --out {}",
+                        plan.environment,
+                        file.display()
+                    ),
+                    "the manifest of `{}` changed since {} was made, so the plan no longer says what the manifest wants",
+                    plan.environment,
+                    file.display()
+                ));
+            }
+            (plan, ws)
+        }
+        None => {
+            let Some(env) = &args.env else {
+                return Err(miette::miette!(
+                    help = "for example `s3rec apply -e prod` or `s3rec apply plan.json`",
+                    "name the environment with -e ENV, or give a saved plan file"
+                ));
+            };
+            let Some(ws) = workspace(env, chdir, color)? else {
+                return Ok(exit::ERROR);
+            };
+            let opts = PlanOptions {
+                targets: args.targets.clone(),
+                ..PlanOptions::default()
+            };
+            let plan = runtime.block_on(make_plan(&ws, &opts))?;
+            print_data(&render::text(&plan, stdout_color(color))).into_diagnostic()?;
+            if plan.has_changes() && !approved(args.auto_approve)? {
+                eprintln!("Apply cancelled.");
+                return Ok(exit::ERROR);
+            }
+            (plan, ws)
+        }
+    };
+    runtime.block_on(apply(&ws, &plan, args.plan.is_some(), args.parallelism))
+}
+
+fn read_plan(file: &Path) -> miette::Result<Plan> {
+    let text = std::fs::read_to_string(file)
+        .into_diagnostic()
+        .wrap_err_with(|| format!("cannot read the plan {}", file.display()))?;
+    let version: Option<u64> = serde_json::from_str::<serde_json::Value>(&text)
+        .ok()
+        .and_then(|v| v.get("format_version").and_then(serde_json::Value::as_u64));
+    if version != Some(u64::from(PLAN_FORMAT_VERSION)) {
+        return Err(miette::miette!(
+            help = "make the plan with this s3rec version: s3rec plan -e ENV --out FILE",
+            "{} is not an s3rec plan of format version {PLAN_FORMAT_VERSION}",
+            file.display()
+        ));
+    }
+    serde_json::from_str(&text)
+        .into_diagnostic()
+        .wrap_err_with(|| format!("{} is not a valid s3rec plan", file.display()))
+}
+
+/// Asks for `yes` on a terminal; refuses to guess without one.
+fn approved(auto_approve: bool) -> miette::Result<bool> {
+    if auto_approve {
+        return Ok(true);
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(miette::miette!(
+            help = "pass --auto-approve, or save a plan with `s3rec plan --out FILE` and apply that file",
+            "apply needs confirmation, and stdin is not a terminal"
+        ));
+    }
+    eprint!("\nDo you want to perform these actions? Only 'yes' will be accepted: ");
+    std::io::stderr().flush().ok();
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer).into_diagnostic()?;
+    Ok(answer.trim() == "yes")
+}
+
+async fn apply(ws: &Workspace, plan: &Plan, saved: bool, parallelism: usize) -> miette::Result<u8> {
+    let conn = planner::connect(ws, &super::overrides_from_env())
+        .await
+        .map_err(|e| miette::miette!("{e}"))?;
+    if let (Some(planned), Some(now)) = (&plan.account_id, &conn.identity)
+        && *planned != now.account
+    {
+        return Err(miette::miette!(
+            "the plan was made for account {planned}, but the credentials are for account {} ({})",
+            now.account,
+            now.arn
+        ));
+    }
+    if saved {
+        refuse_if_stale(&conn.aws, plan).await?;
+    }
+    let mut state = ws.open_state().map_err(|e| miette::miette!("{e}"))?;
+    if plan.changes.is_empty() {
+        print_data("No changes. The estate matches the manifest.\n").into_diagnostic()?;
+        return Ok(exit::OK);
+    }
+    let plan_sha = crate::state::sha256_hex(render::json(plan).as_bytes());
+    let run = state
+        .begin_run("apply", ws.environment(), Some(&plan_sha))
+        .map_err(|e| miette::miette!("{e}"))?;
+    let started = Instant::now();
+    let report = exec::execute(plan, Arc::clone(&conn.aws), &state, run, parallelism, &StderrProgress)
+        .await
+        .map_err(|e| miette::miette!("{e}"))?;
+    let failed = report.failed();
+    let outcome = if failed == 0 {
+        RunOutcome::Succeeded
+    } else {
+        RunOutcome::Failed
+    };
+    state.finish_run(run, outcome).map_err(|e| miette::miette!("{e}"))?;
+    let summary = format!(
+        "{} created, {} updated, {} replaced, {} destroyed",
+        report.succeeded(Action::Create),
+        report.succeeded(Action::Update),
+        report.succeeded(Action::Replace),
+        report.succeeded(Action::Delete)
+    );
+    let secs = started.elapsed().as_secs_f64();
+    if failed == 0 {
+        print_data(&format!("Apply complete! {summary} in {secs:.1}s.\n")).into_diagnostic()?;
+        Ok(exit::OK)
+    } else {
+        print_data(&format!(
+            "Apply failed: {failed} failed, {} skipped; {summary}. The state and journal (`s3rec state journal -e {}`) record what was done; fix the cause and run apply again.\n",
+            report.skipped(),
+            ws.environment()
+        ))
+        .into_diagnostic()?;
+        Ok(exit::ERROR)
+    }
+}
+
+/// A saved plan is applied only if every resource it touches is still as it was when planned.
+async fn refuse_if_stale(aws: &crate::aws::Aws, plan: &Plan) -> miette::Result<()> {
+    // A document of a bucket the plan creates or replaces is new by definition; the bucket's own
+    // change carries the staleness check.
+    let rebuilt: Vec<&str> = plan
+        .actionable()
+        .filter(|c| matches!(c.action, Action::Create | Action::Replace))
+        .filter_map(|c| match &c.resource {
+            crate::plan::Resource::Bucket { name, .. } => Some(name.as_str()),
+            crate::plan::Resource::BucketDoc { .. } => None,
+        })
+        .collect();
+    let mut stale = Vec::new();
+    for change in plan.actionable() {
+        if let crate::plan::Resource::BucketDoc { bucket, .. } = &change.resource
+            && rebuilt.contains(&bucket.as_str())
+        {
+            continue;
+        }
+        let live = planner::current_value(aws, change)
+            .await
+            .map_err(|e| miette::miette!("{e}"))?;
+        if !planner::is_current(change, &live) {
+            stale.push(change.address.to_string());
+        }
+    }
+    if stale.is_empty() {
+        return Ok(());
+    }
+    Err(miette::miette!(
+        help = format!("make a new plan: s3rec plan -e {} --out FILE", plan.environment),
+        "the plan is stale: {} changed since it was made ({})",
+        if stale.len() == 1 {
+            "this resource"
+        } else {
+            "these resources"
+        },
+        stale.join(", ")
+    ))
+}
+
+/// Terraform-style progress lines on stderr.
+struct StderrProgress;
+
+impl Progress for StderrProgress {
+    fn started(&self, change: &Change) {
+        if change.action != Action::NoOp {
+            eprintln!("{}: {}...", change.address, progressive(change.action));
+        }
+    }
+
+    fn finished(&self, r: &ActionReport) {
+        match &r.status {
+            Status::Succeeded if r.action == Action::NoOp => {}
+            Status::Succeeded => eprintln!(
+                "{}: {} complete after {:.1}s",
+                r.address,
+                noun(r.action),
+                r.elapsed.as_secs_f64()
+            ),
+            Status::Failed(e) => eprintln!(
+                "{}: {} FAILED after {} attempt{}: {e}",
+                r.address,
+                noun(r.action),
+                r.attempts,
+                if r.attempts == 1 { "" } else { "s" }
+            ),
+            Status::Skipped { because } => eprintln!("{}: skipped because {because}", r.address),
+        }
+    }
+}
+
+fn progressive(action: Action) -> &'static str {
+    match action {
+        Action::Create => "Creating",
+        Action::Update => "Modifying",
+        Action::Replace => "Replacing",
+        Action::Delete => "Destroying",
+        Action::NoOp => "Recording",
+    }
+}
+
+fn noun(action: Action) -> &'static str {
+    match action {
+        Action::Create => "Creation",
+        Action::Update => "Modifications",
+        Action::Replace => "Replacement",
+        Action::Delete => "Destruction",
+        Action::NoOp => "Recording",
+    }
+}

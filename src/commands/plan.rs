@@ -1,0 +1,131 @@
+//! `s3rec plan`: what apply would change, as text, JSON or markdown; optionally saved for `apply FILE`.
+
+use std::path::{Path, PathBuf};
+
+use clap::{Args, ValueEnum};
+use miette::{IntoDiagnostic, WrapErr};
+
+use super::exit;
+use crate::cli::ColorChoice;
+use crate::manifest::diagnostic::render_human;
+use crate::output::{print_data, stderr_color, stdout_color};
+use crate::plan::{Plan, render};
+use crate::planner::{self, PlanError, PlanOptions, Workspace, WorkspaceError};
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// Environment to plan (environments/<ENV>.yaml).
+    #[arg(short, long, value_name = "ENV")]
+    pub env: String,
+    /// Save the plan to FILE (JSON) for `s3rec apply FILE`.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Exit 0 when there are no changes, 1 on error, 2 when there are changes.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+    /// Output format on stdout.
+    #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+    pub format: PlanFormat,
+    /// Limit the plan to ADDR (e.g. bucket.logs or bucket.logs.lifecycle) and what it depends on. Repeatable.
+    #[arg(long = "target", value_name = "ADDR")]
+    pub targets: Vec<String>,
+    /// Also read settings the manifest does not manage and warn where they differ from AWS defaults.
+    #[arg(long)]
+    pub audit: bool,
+    /// Buckets read from AWS at once.
+    #[arg(long, value_name = "N", default_value_t = planner::DEFAULT_READ_CONCURRENCY)]
+    pub parallelism: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PlanFormat {
+    Text,
+    Json,
+    Markdown,
+}
+
+pub fn run(args: &PlanArgs, chdir: Option<&Path>, color: ColorChoice) -> miette::Result<u8> {
+    let Some(ws) = workspace(&args.env, chdir, color)? else {
+        return Ok(exit::ERROR);
+    };
+    let runtime = super::runtime()?;
+    let opts = PlanOptions {
+        targets: args.targets.clone(),
+        audit: args.audit,
+        read_concurrency: args.parallelism,
+    };
+    let plan = runtime.block_on(make_plan(&ws, &opts))?;
+    let text = match args.format {
+        PlanFormat::Text => render::text(&plan, stdout_color(color)),
+        PlanFormat::Json => render::json(&plan),
+        PlanFormat::Markdown => render::markdown(&plan),
+    };
+    print_data(&text).into_diagnostic()?;
+    if let Some(out) = &args.out {
+        save(&plan, out)?;
+        eprintln!(
+            "Saved the plan to {}. Apply exactly this plan with: s3rec apply {}",
+            out.display(),
+            out.display()
+        );
+    }
+    Ok(if args.detailed_exitcode && plan.has_changes() {
+        exit::CHANGES
+    } else {
+        exit::OK
+    })
+}
+
+/// Opens the workspace; an invalid manifest is rendered (as `validate` does) and gives `None`.
+pub(crate) fn workspace(env: &str, chdir: Option<&Path>, color: ColorChoice) -> miette::Result<Option<Workspace>> {
+    match planner::open_workspace(env, chdir) {
+        Ok(ws) => Ok(Some(ws)),
+        Err(WorkspaceError::Invalid(loaded)) => {
+            eprint!(
+                "{}",
+                render_human(&loaded.problems, &loaded.sources, stderr_color(color))
+            );
+            eprintln!(
+                "{} is not valid: fix the errors above (`s3rec validate -e {env}` shows them too)",
+                loaded.sources_display()
+            );
+            Ok(None)
+        }
+        Err(WorkspaceError::Discovery(e)) => Err(e.into()),
+        Err(e) => Err(miette::miette!("{e}")),
+    }
+}
+
+/// Connects, checks the account guard, reads AWS and the state, and plans.
+pub(crate) async fn make_plan(ws: &Workspace, opts: &PlanOptions) -> miette::Result<Plan> {
+    let conn = planner::connect(ws, &super::overrides_from_env())
+        .await
+        .map_err(|e| miette::miette!("{e}"))?;
+    let state = ws
+        .open_state()
+        .map_err(|e| miette::miette!("{e}"))
+        .wrap_err_with(|| format!("cannot open the state database {}", ws.state_path().display()))?;
+    let count = ws.manifest.buckets.len();
+    eprintln!(
+        "Reading {count} bucket{} of {} from AWS...",
+        if count == 1 { "" } else { "s" },
+        ws.environment()
+    );
+    planner::plan(ws, &conn, &state, opts).await.map_err(plan_error)
+}
+
+pub(crate) fn plan_error(e: PlanError) -> miette::Report {
+    match e.hint() {
+        Some(hint) => miette::miette!(help = hint, "{e}"),
+        None => miette::miette!("{e}"),
+    }
+}
+
+/// Writes the plan as JSON, atomically, so a half-written plan file never exists.
+fn save(plan: &Plan, out: &Path) -> miette::Result<()> {
+    let tmp = out.with_extension("tmp");
+    std::fs::write(&tmp, render::json(plan))
+        .and_then(|()| std::fs::rename(&tmp, out))
+        .into_diagnostic()
+        .wrap_err_with(|| format!("cannot write the plan to {}", out.display()))
+}

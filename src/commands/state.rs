@@ -1,0 +1,454 @@
+//! `s3rec state list|show|journal`: read-only views of an environment's state database.
+//!
+//! These commands never change the state. They open the database like any other command (which brings
+//! an older schema up to date), but a missing database is reported, not created.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use clap::{Args, Subcommand, ValueEnum};
+use serde::Serialize;
+
+use super::{exit, working_dir};
+use crate::manifest::load::{find_environment, find_project_root};
+use crate::manifest::types::StateBackend;
+use crate::manifest::{Severity, load};
+use crate::output::print_data;
+use crate::plan::Address;
+use crate::state::{JournalEntry, Outcome, ResourceRecord, RunId, RunRecord, StateDb, state_path};
+
+/// Version of the JSON documents printed by `state list|show|journal --format json`.
+const FORMAT_VERSION: u32 = 1;
+
+/// Inspect the state database of an environment (read-only).
+#[derive(Debug, Args)]
+pub struct StateArgs {
+    /// Environment whose state to read (environments/<ENV>.yaml). Required; accepted before or after
+    /// the subcommand (`s3rec state list -e prod`).
+    // Global so it can follow the subcommand, as in every other command; clap does not allow a global
+    // argument to be required, so `run` checks for it.
+    #[arg(short, long, value_name = "ENV", global = true)]
+    pub env: Option<String>,
+    #[command(subcommand)]
+    pub command: StateCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StateCommand {
+    /// List the managed resources: address, kind, physical name, region, when last applied.
+    List(ListArgs),
+    /// Show one managed resource: its recorded value as JSON, and when and by which run it was applied.
+    Show(ShowArgs),
+    /// Show the journal of the last run (or of the run given): every action, its outcome, timing, error.
+    Journal(JournalArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StateFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Output format: a table for people, JSON for tools.
+    #[arg(long, value_enum, default_value_t = StateFormat::Text)]
+    pub format: StateFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// Address of the resource, e.g. `bucket.logs` or `bucket.logs.lifecycle`.
+    #[arg(value_name = "ADDR")]
+    pub address: String,
+    /// Output format: metadata and the value for people, one JSON document for tools.
+    #[arg(long, value_enum, default_value_t = StateFormat::Text)]
+    pub format: StateFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct JournalArgs {
+    /// Show this run instead of the most recent ones.
+    #[arg(long, value_name = "ID", conflicts_with = "limit")]
+    pub run: Option<i64>,
+    /// Show the N most recent runs, newest first.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pub limit: u32,
+    /// Output format: text for people, JSON for tools.
+    #[arg(long, value_enum, default_value_t = StateFormat::Text)]
+    pub format: StateFormat,
+}
+
+pub fn run(args: &StateArgs, chdir: Option<&Path>) -> miette::Result<u8> {
+    let Some(env) = args.env.as_deref() else {
+        return Err(miette::miette!(
+            help = "for example `s3rec state list -e prod`",
+            "name the environment whose state to read with -e ENV"
+        ));
+    };
+    let cwd = working_dir(chdir).map_err(|e| miette::miette!("cannot determine the working directory: {e}"))?;
+    let manifest_path = find_environment(&cwd, env)?;
+    let root = find_project_root(&cwd)?;
+
+    // The manifest is read only for its `state` settings and environment name; a manifest with errors
+    // could name the wrong file, so it is refused rather than guessed around.
+    let loaded = load(&manifest_path);
+    let Some(manifest) = loaded.manifest.as_ref() else {
+        let errors = loaded.problems.iter().filter(|p| p.severity == Severity::Error).count();
+        eprintln!(
+            "error: {} has {errors} error{}; run `s3rec validate -e {env}` to see them",
+            loaded.sources_display(),
+            if errors == 1 { "" } else { "s" }
+        );
+        return Ok(exit::ERROR);
+    };
+    if manifest.state.backend == StateBackend::S3 {
+        eprintln!(
+            "error: environment {env} keeps its state in S3 (`state.backend: s3`), which `s3rec state` cannot read \
+             yet; inspect a local copy with sqlite3 (see docs/state.md)"
+        );
+        return Ok(exit::ERROR);
+    }
+    let environment = manifest.environment.as_str();
+    let path = state_path(&root, environment, &manifest.state);
+    let shown_path = path.strip_prefix(&cwd).unwrap_or(&path).display().to_string();
+
+    // Reading must not create a database: a missing file means nothing was ever applied here.
+    let db = if path.exists() {
+        Some(StateDb::open(&path)?)
+    } else {
+        None
+    };
+    let missing = || {
+        eprintln!("no state for {environment} yet: {shown_path} does not exist (`s3rec apply -e {env}` creates it)");
+    };
+
+    match &args.command {
+        StateCommand::List(list) => {
+            let resources = match &db {
+                Some(db) => db.resources()?,
+                None => {
+                    missing();
+                    Vec::new()
+                }
+            };
+            if db.is_some() && resources.is_empty() {
+                eprintln!("no resources in the state of {environment}");
+            }
+            emit(&match list.format {
+                StateFormat::Text if resources.is_empty() => String::new(),
+                StateFormat::Text => render_list(&resources),
+                StateFormat::Json => to_json(&ListDoc {
+                    format_version: FORMAT_VERSION,
+                    environment,
+                    state: &shown_path,
+                    resources: resources.iter().map(ListedResource::from).collect(),
+                })?,
+            })?;
+            Ok(exit::OK)
+        }
+        StateCommand::Show(show) => {
+            let address = Address(show.address.clone());
+            let record = match &db {
+                Some(db) => db.resource(&address)?,
+                None => None,
+            };
+            let Some(record) = record else {
+                eprintln!(
+                    "error: no resource {address} in the state of {environment}; `s3rec state list -e {env}` shows \
+                     what is managed"
+                );
+                return Ok(exit::ERROR);
+            };
+            let sha = record
+                .value_sha256()
+                .map_err(|e| miette::miette!("cannot serialize the value of {address}: {e}"))?;
+            emit(&match show.format {
+                StateFormat::Text => render_show(&record, &sha)?,
+                StateFormat::Json => to_json(&ShowDoc {
+                    format_version: FORMAT_VERSION,
+                    environment,
+                    resource: &record,
+                    value_sha256: &sha,
+                })?,
+            })?;
+            Ok(exit::OK)
+        }
+        StateCommand::Journal(journal) => {
+            let Some(db) = &db else {
+                missing();
+                if journal.format == StateFormat::Json {
+                    emit(&to_json(&JournalDoc {
+                        format_version: FORMAT_VERSION,
+                        environment,
+                        runs: Vec::new(),
+                    })?)?;
+                }
+                return Ok(exit::OK);
+            };
+            let runs = match journal.run {
+                Some(id) => match db.run(RunId(id))? {
+                    Some(run) => vec![run],
+                    None => {
+                        eprintln!(
+                            "error: no run {id} in the state of {environment}; `s3rec state journal -e {env} --limit \
+                             20` lists recent runs"
+                        );
+                        return Ok(exit::ERROR);
+                    }
+                },
+                None => db.runs(usize::try_from(journal.limit).unwrap_or(usize::MAX))?,
+            };
+            if runs.is_empty() {
+                eprintln!("no runs recorded in the state of {environment}");
+            }
+            let mut journals = Vec::with_capacity(runs.len());
+            for run in runs {
+                let entries = db.journal(run.id)?;
+                journals.push(RunJournal { run, entries });
+            }
+            emit(&match journal.format {
+                StateFormat::Text => render_journal(&journals),
+                StateFormat::Json => to_json(&JournalDoc {
+                    format_version: FORMAT_VERSION,
+                    environment,
+                    runs: journals,
+                })?,
+            })?;
+            Ok(exit::OK)
+        }
+    }
+}
+
+fn emit(text: &str) -> miette::Result<()> {
+    print_data(text).map_err(|e| miette::miette!("cannot write to stdout: {e}"))
+}
+
+fn to_json<T: Serialize>(doc: &T) -> miette::Result<String> {
+    let mut text = serde_json::to_string_pretty(doc).map_err(|e| miette::miette!("cannot render JSON: {e}"))?;
+    text.push('\n');
+    Ok(text)
+}
+
+#[derive(Serialize)]
+struct ListDoc<'a> {
+    format_version: u32,
+    environment: &'a str,
+    /// The database file, relative to the working directory when inside it.
+    state: &'a str,
+    resources: Vec<ListedResource<'a>>,
+}
+
+/// A resource in `list --format json`: everything but the value, which `show` prints.
+#[derive(Serialize)]
+struct ListedResource<'a> {
+    address: &'a str,
+    kind: &'a str,
+    name: &'a str,
+    region: &'a str,
+    applied_at: &'a str,
+    run_id: Option<RunId>,
+    force_destroy: bool,
+    prevent_destroy: bool,
+}
+
+impl<'a> From<&'a ResourceRecord> for ListedResource<'a> {
+    fn from(r: &'a ResourceRecord) -> Self {
+        ListedResource {
+            address: r.address.as_str(),
+            kind: &r.kind,
+            name: &r.name,
+            region: &r.region,
+            applied_at: &r.applied_at,
+            run_id: r.run_id,
+            force_destroy: r.force_destroy,
+            prevent_destroy: r.prevent_destroy,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct ShowDoc<'a> {
+    format_version: u32,
+    environment: &'a str,
+    #[serde(flatten)]
+    resource: &'a ResourceRecord,
+    value_sha256: &'a str,
+}
+
+#[derive(Serialize)]
+struct JournalDoc<'a> {
+    format_version: u32,
+    environment: &'a str,
+    /// Newest first.
+    runs: Vec<RunJournal>,
+}
+
+#[derive(Serialize)]
+struct RunJournal {
+    #[serde(flatten)]
+    run: RunRecord,
+    entries: Vec<JournalEntry>,
+}
+
+/// A plain table with aligned columns, so it reads in a terminal and cuts cleanly with `awk`.
+fn render_list(resources: &[ResourceRecord]) -> String {
+    let header = ["ADDRESS", "KIND", "NAME", "REGION", "APPLIED AT"];
+    let rows: Vec<[&str; 5]> = resources
+        .iter()
+        .map(|r| [r.address.as_str(), &r.kind, &r.name, &r.region, &r.applied_at])
+        .collect();
+    table(&header, &rows)
+}
+
+fn table<const N: usize>(header: &[&str; N], rows: &[[&str; N]]) -> String {
+    let mut widths = header.map(str::len);
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for row in std::iter::once(header).chain(rows) {
+        let mut line = String::new();
+        for (i, (cell, w)) in row.iter().zip(widths).enumerate() {
+            if i + 1 == N {
+                line.push_str(cell);
+            } else {
+                let _ = write!(line, "{cell:<w$}  ");
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+fn render_show(r: &ResourceRecord, sha: &str) -> miette::Result<String> {
+    let value =
+        serde_json::to_string_pretty(&r.value).map_err(|e| miette::miette!("cannot render the value as JSON: {e}"))?;
+    let run = r.run_id.map_or_else(|| "-".to_string(), |id| id.to_string());
+    let mut out = String::new();
+    for (key, val) in [
+        ("address", r.address.as_str()),
+        ("kind", &r.kind),
+        ("name", &r.name),
+        ("region", &r.region),
+        ("applied_at", &r.applied_at),
+        ("run", &run),
+        ("force_destroy", if r.force_destroy { "true" } else { "false" }),
+        ("prevent_destroy", if r.prevent_destroy { "true" } else { "false" }),
+        ("value_sha256", sha),
+    ] {
+        let _ = writeln!(out, "{:<16} {val}", format!("{key}:"));
+    }
+    let _ = writeln!(out, "value:\n{value}");
+    Ok(out)
+}
+
+fn render_journal(journals: &[RunJournal]) -> String {
+    let mut out = String::new();
+    for (i, RunJournal { run, entries }) in journals.iter().enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        let status = match (&run.outcome, &run.finished_at) {
+            (Some(outcome), Some(finished)) => format!("{outcome} at {finished}"),
+            _ => "unfinished (s3rec stopped before recording the end, or is still running)".to_string(),
+        };
+        let _ = writeln!(
+            out,
+            "run {}: {} -e {}, started {}, {status}",
+            run.id, run.command, run.environment, run.started_at
+        );
+        if let Some(sha) = &run.plan_sha256 {
+            let _ = writeln!(out, "plan sha256 {sha}");
+        }
+        if entries.is_empty() {
+            out.push_str("  (no actions)\n");
+            continue;
+        }
+        let rows: Vec<[String; 4]> = entries
+            .iter()
+            .map(|e| {
+                let timing = match (e.outcome, e.duration_ms) {
+                    (Outcome::Started | Outcome::Skipped, _) => String::new(),
+                    (_, Some(ms)) => format_duration(ms),
+                    (_, None) => String::new(),
+                };
+                [
+                    e.outcome.as_str().to_string(),
+                    e.action.verb().to_string(),
+                    e.address.to_string(),
+                    timing,
+                ]
+            })
+            .collect();
+        let mut widths = [0usize; 3];
+        for row in &rows {
+            for (w, cell) in widths.iter_mut().zip(row) {
+                *w = (*w).max(cell.chars().count());
+            }
+        }
+        for (row, e) in rows.iter().zip(entries) {
+            let line = format!(
+                "  {:<w0$}  {:<w1$}  {:<w2$}  {}",
+                row[0],
+                row[1],
+                row[2],
+                row[3],
+                w0 = widths[0],
+                w1 = widths[1],
+                w2 = widths[2]
+            );
+            out.push_str(line.trim_end());
+            out.push('\n');
+            let note = match (e.outcome, e.message.as_deref()) {
+                (Outcome::Failed, Some(msg)) => Some(format!("error: {msg}")),
+                (Outcome::Skipped, Some(msg)) => Some(format!("reason: {msg}")),
+                (Outcome::Started, _) => Some(
+                    "s3rec never learned the outcome of this action; it may be half-done (the next plan reads AWS \
+                     and shows what is left)"
+                        .to_string(),
+                ),
+                _ => None,
+            };
+            if let Some(note) = note {
+                for line in note.lines() {
+                    let _ = writeln!(out, "      {line}");
+                }
+            }
+        }
+    }
+    out
+}
+
+/// `850 ms`, `12.3 s`, `4m 05s`: exact enough to spot the slow action, short enough for a column.
+fn format_duration(ms: i64) -> String {
+    if ms < 1000 {
+        format!("{ms} ms")
+    } else if ms < 60_000 {
+        format!("{:.1} s", ms as f64 / 1000.0)
+    } else {
+        format!("{}m {:02}s", ms / 60_000, ms % 60_000 / 1000)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_at_a_glance() {
+        assert_eq!(format_duration(0), "0 ms");
+        assert_eq!(format_duration(850), "850 ms");
+        assert_eq!(format_duration(12_345), "12.3 s");
+        assert_eq!(format_duration(245_000), "4m 05s");
+    }
+
+    #[test]
+    fn tables_align_and_keep_no_trailing_spaces() {
+        let text = table(&["A", "BB"], &[["long-cell", "x"], ["s", ""]]);
+        assert_eq!(text, "A          BB\nlong-cell  x\ns\n");
+    }
+}

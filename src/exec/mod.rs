@@ -1,0 +1,254 @@
+//! The executor: runs exactly the changes of a plan, in graph order, with bounded concurrency, and
+//! records every action in the journal and every success in the state.
+//!
+//! Independent work always completes; when an action fails, the changes that wait for it are skipped
+//! (and journaled as skipped), never attempted. Journal rows are written before each AWS call, so a
+//! crash leaves a `started` row saying the action may be half-done, and a re-run converges.
+
+pub mod retry;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::task::JoinSet;
+
+use crate::aws::{self, Aws, AwsError};
+use crate::plan::graph::{ChangeGraph, CycleError};
+use crate::plan::{Action, Change, Plan, Resource, Value};
+use crate::state::{EntryId, Outcome, ResourceRecord, RunId, StateDb, StateError};
+
+/// How one change ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Status {
+    Succeeded,
+    Failed(String),
+    /// Not attempted because a change it depends on failed.
+    Skipped {
+        because: String,
+    },
+}
+
+/// The result of one change.
+#[derive(Debug, Clone)]
+pub struct ActionReport {
+    pub address: String,
+    pub action: Action,
+    pub status: Status,
+    pub elapsed: Duration,
+    pub attempts: u32,
+}
+
+/// Every change's outcome, in the order they finished.
+#[derive(Debug, Clone, Default)]
+pub struct Report {
+    pub actions: Vec<ActionReport>,
+}
+
+impl Report {
+    pub fn failed(&self) -> usize {
+        self.actions
+            .iter()
+            .filter(|a| matches!(a.status, Status::Failed(_)))
+            .count()
+    }
+
+    pub fn skipped(&self) -> usize {
+        self.actions
+            .iter()
+            .filter(|a| matches!(a.status, Status::Skipped { .. }))
+            .count()
+    }
+
+    /// Succeeded changes with `action`.
+    pub fn succeeded(&self, action: Action) -> usize {
+        self.actions
+            .iter()
+            .filter(|a| a.action == action && a.status == Status::Succeeded)
+            .count()
+    }
+}
+
+/// Why execution could not run at all (as opposed to an action failing).
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    #[error(transparent)]
+    Cycle(#[from] CycleError),
+    #[error(transparent)]
+    State(#[from] StateError),
+}
+
+/// Progress reporting, so the executor stays free of terminal concerns.
+pub trait Progress: Send + Sync {
+    fn started(&self, change: &Change);
+    fn finished(&self, report: &ActionReport);
+}
+
+/// What an action task hands back: the change's index, its result with the attempts made, how long it
+/// took, and its journal entry.
+type Finished = (usize, Result<u32, (AwsError, u32)>, Duration, EntryId);
+
+/// Runs `plan` against AWS. `parallelism` bounds the actions in flight.
+pub async fn execute(
+    plan: &Plan,
+    aws: Arc<Aws>,
+    state: &StateDb,
+    run: RunId,
+    parallelism: usize,
+    progress: &dyn Progress,
+) -> Result<Report, ExecError> {
+    let graph = ChangeGraph::new(&plan.changes, &plan.edges)?;
+    let n = plan.changes.len();
+    let mut waiting: Vec<usize> = (0..n).map(|i| graph.dependencies(i).len()).collect();
+    let mut done = vec![false; n];
+    let mut ready: Vec<usize> = (0..n).filter(|i| waiting[*i] == 0).rev().collect();
+    let mut running: JoinSet<Finished> = JoinSet::new();
+    let mut report = Report::default();
+    let parallelism = parallelism.max(1);
+
+    while !ready.is_empty() || !running.is_empty() {
+        while running.len() < parallelism {
+            let Some(i) = ready.pop() else { break };
+            let change = plan.changes[i].clone();
+            progress.started(&change);
+            // The journal row comes first: if s3rec dies during the call, the state says so.
+            let entry = state.journal_start(run, &change.address, change.action)?;
+            let aws = aws.clone();
+            running.spawn(async move {
+                let start = Instant::now();
+                let result = retry::with_backoff(|| perform(&aws, &change))
+                    .await
+                    .map(|((), attempts)| attempts);
+                (i, result, start.elapsed(), entry)
+            });
+        }
+        let Some(joined) = running.join_next().await else { break };
+        let (i, result, elapsed, entry) = match joined {
+            Ok(v) => v,
+            Err(e) => {
+                // A panicking action task is a bug in s3rec; it must not take the whole run down
+                // silently, so it is reported as a failed action with no index to continue from.
+                tracing::error!("an action task stopped unexpectedly: {e}");
+                continue;
+            }
+        };
+        done[i] = true;
+        let change = &plan.changes[i];
+        let (status, attempts) = match result {
+            Ok(attempts) => {
+                state.journal_finish(entry, Outcome::Succeeded, None)?;
+                record(state, change, run)?;
+                for d in graph.dependents(i) {
+                    waiting[d] -= 1;
+                    if waiting[d] == 0 && !done[d] {
+                        ready.push(d);
+                    }
+                }
+                (Status::Succeeded, attempts)
+            }
+            Err((e, attempts)) => {
+                let message = e.to_string();
+                state.journal_finish(entry, Outcome::Failed, Some(&message))?;
+                for d in graph.descendants(i) {
+                    if !done[d] {
+                        done[d] = true;
+                        // Keep it out of the ready list for good.
+                        waiting[d] = usize::MAX / 2;
+                        let skipped = &plan.changes[d];
+                        let because = format!("{} failed", change.address);
+                        state.journal_skip(run, &skipped.address, skipped.action, &because)?;
+                        let r = ActionReport {
+                            address: skipped.address.to_string(),
+                            action: skipped.action,
+                            status: Status::Skipped { because },
+                            elapsed: Duration::ZERO,
+                            attempts: 0,
+                        };
+                        progress.finished(&r);
+                        report.actions.push(r);
+                    }
+                }
+                (Status::Failed(message), attempts)
+            }
+        };
+        let r = ActionReport {
+            address: change.address.to_string(),
+            action: change.action,
+            status,
+            elapsed,
+            attempts,
+        };
+        progress.finished(&r);
+        report.actions.push(r);
+    }
+    Ok(report)
+}
+
+/// The AWS calls of one change. Every branch is idempotent.
+async fn perform(aws: &Aws, change: &Change) -> Result<(), AwsError> {
+    match (&change.resource, change.action) {
+        (_, Action::NoOp) => Ok(()),
+        (Resource::Bucket { name, region, .. }, Action::Create) => aws::write::create_bucket(aws, name, region).await,
+        (
+            Resource::Bucket {
+                name,
+                region,
+                current_region,
+                force_destroy,
+                ..
+            },
+            Action::Replace,
+        ) => {
+            let old = current_region.as_deref().unwrap_or(region);
+            aws::write::delete_bucket(aws, name, old, *force_destroy).await?;
+            aws::write::create_bucket(aws, name, region).await
+        }
+        (
+            Resource::Bucket {
+                name,
+                region,
+                force_destroy,
+                ..
+            },
+            Action::Delete,
+        ) => aws::write::delete_bucket(aws, name, region, *force_destroy).await,
+        (Resource::Bucket { .. }, Action::Update) => Ok(()),
+        (Resource::BucketDoc { bucket, region, .. }, Action::Create | Action::Update | Action::Replace) => {
+            match &change.after {
+                Some(Value::Doc(doc)) => aws::write::put_doc(aws, bucket, region, doc).await,
+                _ => Ok(()),
+            }
+        }
+        (Resource::BucketDoc { .. }, Action::Delete) => Ok(()),
+    }
+}
+
+/// Brings the state in line with a change that succeeded.
+fn record(state: &StateDb, change: &Change, run: RunId) -> Result<(), StateError> {
+    match (&change.after, change.action) {
+        (None, _) | (_, Action::Delete) => {
+            // A deleted or forgotten bucket takes its documents with it.
+            for r in state.resources()? {
+                if r.address.within(change.address.as_str()) {
+                    state.remove_resource(&r.address)?;
+                }
+            }
+            Ok(())
+        }
+        (Some(value), _) => {
+            let (name, region, force_destroy, prevent_destroy) = match &change.resource {
+                Resource::Bucket {
+                    name,
+                    region,
+                    force_destroy,
+                    prevent_destroy,
+                    ..
+                } => (name, region, *force_destroy, *prevent_destroy),
+                Resource::BucketDoc { bucket, region, .. } => (bucket, region, false, false),
+            };
+            let mut record = ResourceRecord::new(change.address.clone(), name, region, value.clone(), Some(run));
+            record.force_destroy = force_destroy;
+            record.prevent_destroy = prevent_destroy;
+            state.upsert_resource(&record)
+        }
+    }
+}

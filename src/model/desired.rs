@@ -1,0 +1,537 @@
+//! Manifest → desired buckets: `defaults` applied, references resolved to physical names and ARNs,
+//! generated policy statements added, every document in canonical form. Pure: the caller supplies the
+//! account ID (from STS) and the default region.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value as Json, json};
+use sha2::{Digest, Sha256};
+
+use super::{
+    CorsRuleDoc, DesiredBucket, Doc, DocKind, EncryptionDoc, LifecycleRuleDoc, LoggingDoc, NoncurrentTransitionDoc,
+    NotificationDoc, NotificationTarget, PublicAccessBlockDoc, ReplicationDoc, ReplicationRuleDoc, TransitionDoc,
+    VersioningState, bucket_arn,
+};
+use crate::manifest::check::effective_bucket;
+use crate::manifest::types::{
+    Bucket, BucketPolicy, ConditionScalar, ConditionValue, IdentityRef, Manifest, OneOrMany, Statement, Versioning,
+};
+
+/// What the desired model needs to know beyond the manifest.
+#[derive(Debug, Clone)]
+pub struct Context<'a> {
+    pub manifest: &'a Manifest,
+    /// The caller's account (from STS); needed for IAM and SNS ARNs.
+    pub account_id: Option<&'a str>,
+    /// Region of buckets that name none, and of the SNS topics.
+    pub default_region: &'a str,
+}
+
+/// Why the desired model could not be built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DesiredError {
+    #[error("{what} needs the AWS account ID, but the caller's account is unknown (STS did not answer)")]
+    AccountUnknown { what: String },
+    #[error("`{placeholder}` in {place} refers to something this manifest does not define")]
+    Unresolved { placeholder: String, place: String },
+}
+
+/// Every bucket of the manifest as it should be.
+pub fn buckets(ctx: &Context<'_>) -> Result<Vec<DesiredBucket>, DesiredError> {
+    ctx.manifest
+        .buckets
+        .iter()
+        .map(|(logical, b)| bucket(ctx, logical, b))
+        .collect()
+}
+
+fn bucket(ctx: &Context<'_>, logical: &str, own: &Bucket) -> Result<DesiredBucket, DesiredError> {
+    let b = effective_bucket(ctx.manifest, own);
+    let region = b.region.clone().unwrap_or_else(|| ctx.default_region.to_string());
+    let mut docs = BTreeMap::new();
+    let mut put = |doc: Doc| {
+        docs.insert(doc.kind(), doc.canonical());
+    };
+    if let Some(v) = b.versioning {
+        put(Doc::Versioning(match v {
+            Versioning::Enabled => VersioningState::Enabled,
+            Versioning::Suspended => VersioningState::Suspended,
+        }));
+    }
+    if let Some(e) = &b.encryption {
+        let algorithm = serde_json::to_value(e.algorithm)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        put(Doc::Encryption(Some(EncryptionDoc {
+            algorithm,
+            kms_key_id: e.kms_key_id.clone(),
+            bucket_key: e.bucket_key,
+        })));
+    }
+    if let Some(p) = b.public_access_block {
+        put(Doc::PublicAccessBlock(PublicAccessBlockDoc {
+            block_public_acls: p.block_public_acls,
+            ignore_public_acls: p.ignore_public_acls,
+            block_public_policy: p.block_public_policy,
+            restrict_public_buckets: p.restrict_public_buckets,
+        }));
+    }
+    if let Some(o) = b.object_ownership {
+        let name = serde_json::to_value(o)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string));
+        put(Doc::Ownership(name));
+    }
+    if let Some(tags) = &b.tags {
+        put(Doc::Tags(tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect()));
+    }
+    if let Some(rules) = &b.lifecycle {
+        put(Doc::Lifecycle(rules.iter().map(lifecycle_rule).collect()));
+    }
+    if let Some(policy) = &b.policy {
+        put(Doc::Policy(bucket_policy(ctx, logical, &b.name, policy)?));
+    }
+    if let Some(logging) = &b.logging {
+        let target = physical_bucket(ctx, &logging.target_bucket, &format!("bucket.{logical}.logging"))?;
+        put(Doc::Logging(Some(LoggingDoc {
+            target_bucket: target,
+            prefix: logging.prefix.clone(),
+        })));
+    }
+    if let Some(rules) = &b.cors {
+        put(Doc::Cors(
+            rules
+                .iter()
+                .map(|r| CorsRuleDoc {
+                    id: r.id.clone(),
+                    allowed_methods: r
+                        .allowed_methods
+                        .iter()
+                        .filter_map(|m| {
+                            serde_json::to_value(m)
+                                .ok()
+                                .and_then(|v| v.as_str().map(str::to_string))
+                        })
+                        .collect(),
+                    allowed_origins: r.allowed_origins.clone(),
+                    allowed_headers: r.allowed_headers.clone(),
+                    expose_headers: r.expose_headers.clone(),
+                    max_age_seconds: r.max_age_seconds.map(|s| i32::try_from(s).unwrap_or(i32::MAX)),
+                })
+                .collect(),
+        ));
+    }
+    if let Some(notifications) = &b.notifications {
+        let mut docs = Vec::new();
+        for n in notifications {
+            let arn = topic_arn(ctx, &n.topic, &format!("bucket.{logical}.notifications"))?;
+            let filter = n.filter.clone().unwrap_or_default();
+            let id = n.id.clone().unwrap_or_else(|| {
+                // A stable generated ID keeps plans quiet: the same topic, events and filter always get
+                // the same ID.
+                let seed = format!(
+                    "{}|{}|{:?}|{:?}",
+                    n.topic,
+                    n.events.join(","),
+                    filter.prefix,
+                    filter.suffix
+                );
+                format!("s3rec-{}-{}", n.topic, &hex(&Sha256::digest(seed.as_bytes()))[..8])
+            });
+            docs.push(NotificationDoc {
+                id,
+                target: NotificationTarget::Topic,
+                arn,
+                events: n.events.clone(),
+                prefix: filter.prefix,
+                suffix: filter.suffix,
+            });
+        }
+        put(Doc::Notifications(docs));
+    }
+    if let Some(replication) = &b.replication {
+        let place = format!("bucket.{logical}.replication");
+        let role_arn = role_arn(ctx, &replication.role, &place)?;
+        let mut rules = Vec::new();
+        for r in &replication.rules {
+            let dest = physical_bucket(ctx, &r.destination.bucket, &place)?;
+            let filter = r.filter.clone().unwrap_or_default();
+            rules.push(ReplicationRuleDoc {
+                id: r.id.clone(),
+                priority: i32::try_from(r.priority).unwrap_or(i32::MAX),
+                enabled: r.enabled,
+                prefix: filter.prefix,
+                tags: filter.tags.into_iter().collect(),
+                destination_bucket_arn: bucket_arn(&dest),
+                storage_class: r.destination.storage_class.map(|c| c.as_str().to_string()),
+                delete_marker_replication: r.delete_marker_replication,
+            });
+        }
+        put(Doc::Replication(Some(ReplicationDoc { role_arn, rules })));
+    }
+    Ok(DesiredBucket {
+        logical: logical.to_string(),
+        name: b.name.clone(),
+        region,
+        docs,
+        prevent_destroy: b.prevent_destroy.unwrap_or(false),
+        force_destroy: b.force_destroy,
+    })
+}
+
+fn lifecycle_rule(r: &crate::manifest::types::LifecycleRule) -> LifecycleRuleDoc {
+    let filter = r.filter.clone().unwrap_or_default();
+    LifecycleRuleDoc {
+        id: r.id.clone(),
+        enabled: r.enabled,
+        prefix: filter.prefix,
+        tags: filter.tags.into_iter().collect(),
+        object_size_greater_than: filter.object_size_greater_than.map(|s| s.0),
+        object_size_less_than: filter.object_size_less_than.map(|s| s.0),
+        transitions: r
+            .transitions
+            .iter()
+            .map(|t| TransitionDoc {
+                days: t.days,
+                storage_class: t.storage_class.as_str().to_string(),
+            })
+            .collect(),
+        expiration_days: r.expiration.as_ref().and_then(|e| e.days),
+        expired_object_delete_marker: r.expiration.as_ref().and_then(|e| e.expired_object_delete_marker),
+        noncurrent_transitions: r
+            .noncurrent_version_transitions
+            .iter()
+            .map(|t| NoncurrentTransitionDoc {
+                days: t.days,
+                storage_class: t.storage_class.as_str().to_string(),
+                newer_noncurrent_versions: t.newer_noncurrent_versions,
+            })
+            .collect(),
+        noncurrent_expiration_days: r.noncurrent_version_expiration.as_ref().map(|e| e.days),
+        noncurrent_newer_versions: r
+            .noncurrent_version_expiration
+            .as_ref()
+            .and_then(|e| e.newer_noncurrent_versions),
+        abort_incomplete_multipart_upload_days: r.abort_incomplete_multipart_upload_days,
+    }
+}
+
+/// The bucket policy document: generated statements first, then the raw ones with placeholders resolved.
+/// `None` when nothing is left (the bucket should have no policy).
+fn bucket_policy(ctx: &Context<'_>, logical: &str, name: &str, p: &BucketPolicy) -> Result<Option<Json>, DesiredError> {
+    let arn = bucket_arn(name);
+    let both = json!([arn.clone(), format!("{arn}/*")]);
+    let mut statements = Vec::new();
+    if p.deny_insecure_transport == Some(true) {
+        statements.push(json!({
+            "Sid": "DenyInsecureTransport",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:*",
+            "Resource": both.clone(),
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}}
+        }));
+    }
+    if !p.restrict_to.is_empty() {
+        let place = format!("bucket.{logical}.policy.restrict_to");
+        let account = ctx
+            .account_id
+            .ok_or_else(|| DesiredError::AccountUnknown { what: place.clone() })?;
+        let mut allowed = vec![format!("arn:aws:iam::{account}:root")];
+        for identity in &p.restrict_to {
+            allowed.push(match identity {
+                IdentityRef::User(u) => user_arn(ctx, u, &place)?,
+                IdentityRef::Role(r) => role_arn(ctx, r, &place)?,
+            });
+        }
+        statements.push(json!({
+            "Sid": "RestrictToNamedIdentities",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:*",
+            "Resource": both,
+            "Condition": {"ArnNotLike": {"aws:PrincipalArn": allowed}}
+        }));
+    }
+    let place = format!("bucket.{logical}.policy");
+    for s in &p.statements {
+        statements.push(resolve_json(ctx, &statement_json(s), &place)?);
+    }
+    if statements.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(json!({"Version": "2012-10-17", "Statement": statements})))
+}
+
+/// A manifest statement in IAM's JSON shape.
+pub fn statement_json(s: &Statement) -> Json {
+    let mut out = serde_json::Map::new();
+    if let Some(sid) = &s.sid {
+        out.insert("Sid".into(), json!(sid));
+    }
+    out.insert("Effect".into(), json!(s.effect));
+    if let Some(p) = &s.principal {
+        out.insert("Principal".into(), p.clone());
+    }
+    if let Some(p) = &s.not_principal {
+        out.insert("NotPrincipal".into(), p.clone());
+    }
+    for (key, value) in [
+        ("Action", &s.action),
+        ("NotAction", &s.not_action),
+        ("Resource", &s.resource),
+        ("NotResource", &s.not_resource),
+    ] {
+        if let Some(v) = value {
+            out.insert(
+                key.into(),
+                match v {
+                    OneOrMany::One(one) => json!(one),
+                    OneOrMany::Many(many) => json!(many),
+                },
+            );
+        }
+    }
+    if let Some(conditions) = &s.condition {
+        let mut ops = serde_json::Map::new();
+        for (op, keys) in conditions {
+            let mut inner = serde_json::Map::new();
+            for (k, v) in keys {
+                let scalar = |c: &ConditionScalar| match c {
+                    ConditionScalar::Bool(b) => json!(b),
+                    ConditionScalar::Number(n) => Json::Number(n.clone()),
+                    ConditionScalar::String(s) => json!(s),
+                };
+                inner.insert(
+                    k.clone(),
+                    match v {
+                        ConditionValue::Scalar(c) => scalar(c),
+                        ConditionValue::Many(cs) => Json::Array(cs.iter().map(scalar).collect()),
+                    },
+                );
+            }
+            ops.insert(op.clone(), Json::Object(inner));
+        }
+        out.insert("Condition".into(), Json::Object(ops));
+    }
+    Json::Object(out)
+}
+
+/// Replaces `${...}` references in every string of `value`. IAM policy variables (`${aws:username}`)
+/// pass through untouched.
+pub fn resolve_json(ctx: &Context<'_>, value: &Json, place: &str) -> Result<Json, DesiredError> {
+    Ok(match value {
+        Json::String(s) => Json::String(resolve_str(ctx, s, place)?),
+        Json::Array(items) => Json::Array(
+            items
+                .iter()
+                .map(|v| resolve_json(ctx, v, place))
+                .collect::<Result<_, _>>()?,
+        ),
+        Json::Object(map) => {
+            let mut out = serde_json::Map::new();
+            for (k, v) in map {
+                out.insert(resolve_str(ctx, k, place)?, resolve_json(ctx, v, place)?);
+            }
+            Json::Object(out)
+        }
+        other => other.clone(),
+    })
+}
+
+fn resolve_str(ctx: &Context<'_>, s: &str, place: &str) -> Result<String, DesiredError> {
+    let mut out = String::new();
+    let mut rest = s;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let Some(end) = after.find('}') else {
+            out.push_str(&rest[start..]);
+            return Ok(out);
+        };
+        let inner = &after[..end];
+        out.push_str(&resolve_placeholder(ctx, inner, place)?);
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+fn resolve_placeholder(ctx: &Context<'_>, inner: &str, place: &str) -> Result<String, DesiredError> {
+    if inner.contains(':') || matches!(inner, "*" | "?" | "$") {
+        return Ok(format!("${{{inner}}}"));
+    }
+    let parts: Vec<&str> = inner.split('.').collect();
+    match parts.as_slice() {
+        ["account_id"] => ctx
+            .account_id
+            .map(str::to_string)
+            .ok_or_else(|| DesiredError::AccountUnknown {
+                what: place.to_string(),
+            }),
+        ["region"] => Ok(ctx.default_region.to_string()),
+        ["env"] => Ok(ctx.manifest.environment.clone()),
+        ["bucket", name] => physical_bucket(ctx, name, place),
+        ["bucket", name, "arn"] => physical_bucket(ctx, name, place).map(|n| bucket_arn(&n)),
+        ["user", name, "arn"] => user_arn(ctx, name, place),
+        ["role", name, "arn"] => role_arn(ctx, name, place),
+        ["policy", name, "arn"] => policy_arn(ctx, name, place),
+        ["topic", name, "arn"] => topic_arn(ctx, name, place),
+        _ => Err(DesiredError::Unresolved {
+            placeholder: format!("${{{inner}}}"),
+            place: place.to_string(),
+        }),
+    }
+}
+
+fn unresolved(what: &str, place: &str) -> DesiredError {
+    DesiredError::Unresolved {
+        placeholder: what.to_string(),
+        place: place.to_string(),
+    }
+}
+
+fn physical_bucket(ctx: &Context<'_>, logical: &str, place: &str) -> Result<String, DesiredError> {
+    ctx.manifest
+        .buckets
+        .get(logical)
+        .map(|b| b.name.clone())
+        .ok_or_else(|| unresolved(&format!("bucket {logical}"), place))
+}
+
+fn account(ctx: &Context<'_>, place: &str) -> Result<String, DesiredError> {
+    ctx.account_id
+        .map(str::to_string)
+        .ok_or_else(|| DesiredError::AccountUnknown {
+            what: place.to_string(),
+        })
+}
+
+pub fn user_arn(ctx: &Context<'_>, logical: &str, place: &str) -> Result<String, DesiredError> {
+    let u = ctx
+        .manifest
+        .iam
+        .users
+        .get(logical)
+        .ok_or_else(|| unresolved(&format!("user {logical}"), place))?;
+    let name = u.name.as_deref().unwrap_or(logical);
+    Ok(format!("arn:aws:iam::{}:user{}{name}", account(ctx, place)?, u.path))
+}
+
+pub fn role_arn(ctx: &Context<'_>, logical: &str, place: &str) -> Result<String, DesiredError> {
+    let r = ctx
+        .manifest
+        .iam
+        .roles
+        .get(logical)
+        .ok_or_else(|| unresolved(&format!("role {logical}"), place))?;
+    let name = r.name.as_deref().unwrap_or(logical);
+    Ok(format!("arn:aws:iam::{}:role{}{name}", account(ctx, place)?, r.path))
+}
+
+pub fn policy_arn(ctx: &Context<'_>, logical: &str, place: &str) -> Result<String, DesiredError> {
+    let p = ctx
+        .manifest
+        .iam
+        .policies
+        .get(logical)
+        .ok_or_else(|| unresolved(&format!("policy {logical}"), place))?;
+    let name = p.name.as_deref().unwrap_or(logical);
+    Ok(format!("arn:aws:iam::{}:policy{}{name}", account(ctx, place)?, p.path))
+}
+
+pub fn topic_arn(ctx: &Context<'_>, logical: &str, place: &str) -> Result<String, DesiredError> {
+    let t = ctx
+        .manifest
+        .sns
+        .topics
+        .get(logical)
+        .ok_or_else(|| unresolved(&format!("topic {logical}"), place))?;
+    let name = t.name.as_deref().unwrap_or(logical);
+    Ok(format!(
+        "arn:aws:sns:{}:{}:{name}",
+        ctx.default_region,
+        account(ctx, place)?
+    ))
+}
+
+/// The documents a desired bucket manages, by kind.
+pub fn managed_kinds(b: &DesiredBucket) -> Vec<DocKind> {
+    b.docs.keys().copied().collect()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn manifest(yaml: &str) -> Manifest {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("m.yaml");
+        std::fs::write(&path, yaml).expect("write");
+        let loaded = crate::manifest::load(&path);
+        loaded
+            .manifest
+            .unwrap_or_else(|| panic!("invalid test manifest: {:?}", loaded.problems))
+    }
+
+    #[test]
+    fn defaults_apply_and_unmanaged_documents_are_left_out() {
+        let m = manifest(
+            "environment: t\ndefaults:\n  versioning: enabled\n  tags: {team: a}\nbuckets:\n  logs:\n    name: logs-${env}\n    tags: {tier: b}\n",
+        );
+        let ctx = Context {
+            manifest: &m,
+            account_id: Some("123456789012"),
+            default_region: "eu-west-1",
+        };
+        let b = buckets(&ctx).expect("desired");
+        assert_eq!(b[0].name, "logs-t");
+        assert_eq!(b[0].region, "eu-west-1");
+        assert_eq!(
+            b[0].docs.keys().copied().collect::<Vec<_>>(),
+            vec![DocKind::Versioning, DocKind::Tags]
+        );
+        let Doc::Tags(tags) = &b[0].docs[&DocKind::Tags] else {
+            panic!("tags")
+        };
+        assert_eq!(tags.len(), 2);
+    }
+
+    #[test]
+    fn tls_only_policy_and_placeholders_resolve() {
+        let m = manifest(
+            "environment: t\niam:\n  roles:\n    app:\n      trust: {services: [ec2.amazonaws.com]}\nbuckets:\n  data:\n    name: data-t\n    policy:\n      deny_insecure_transport: true\n      statements:\n        - Sid: AppRead\n          Effect: Allow\n          Principal: {AWS: \"${role.app.arn}\"}\n          Action: s3:GetObject\n          Resource: \"${bucket.data.arn}/*\"\n",
+        );
+        let ctx = Context {
+            manifest: &m,
+            account_id: Some("123456789012"),
+            default_region: "us-east-1",
+        };
+        let b = buckets(&ctx).expect("desired");
+        let Doc::Policy(Some(policy)) = &b[0].docs[&DocKind::Policy] else {
+            panic!("policy")
+        };
+        let text = policy.to_string();
+        assert!(text.contains("arn:aws:iam::123456789012:role/app"), "{text}");
+        assert!(text.contains("arn:aws:s3:::data-t/*"), "{text}");
+        assert!(text.contains("DenyInsecureTransport"), "{text}");
+    }
+
+    #[test]
+    fn account_is_required_for_arns() {
+        let m = manifest(
+            "environment: t\niam:\n  roles:\n    rep:\n      trust: {services: [s3.amazonaws.com]}\nbuckets:\n  a:\n    name: a-t\n    versioning: enabled\n    replication:\n      role: rep\n      rules: [{id: r, destination: {bucket: b}}]\n  b:\n    name: b-t\n    versioning: enabled\n",
+        );
+        let ctx = Context {
+            manifest: &m,
+            account_id: None,
+            default_region: "us-east-1",
+        };
+        assert!(matches!(buckets(&ctx), Err(DesiredError::AccountUnknown { .. })));
+    }
+}

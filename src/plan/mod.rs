@@ -1,0 +1,199 @@
+//! Plans: typed changes on resource addresses, the dependency graph between them, and the saved plan.
+//!
+//! A plan is plain data. `apply` is driven only by the changes in it, so nothing outside the plan is
+//! touched; the JSON form (`plan --format json`, `plan --out FILE`) is versioned and documented in
+//! docs/plan-format.md.
+
+pub mod graph;
+pub mod render;
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::{Doc, DocKind};
+
+/// Version of the plan JSON document. Fields are only added within a version.
+pub const PLAN_FORMAT_VERSION: u32 = 1;
+
+/// What a change does, Terraform's way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Create,
+    Update,
+    /// Delete then create (a bucket that must move region).
+    Replace,
+    Delete,
+    /// Nothing to do in AWS; the state forgets or records something (e.g. a bucket dropped from the
+    /// manifest without pruning).
+    NoOp,
+}
+
+impl Action {
+    /// The symbol printed before the address: `+ ~ -/+ -`.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Action::Create => "+",
+            Action::Update => "~",
+            Action::Replace => "-/+",
+            Action::Delete => "-",
+            Action::NoOp => " ",
+        }
+    }
+
+    pub fn verb(self) -> &'static str {
+        match self {
+            Action::Create => "create",
+            Action::Update => "update",
+            Action::Replace => "replace",
+            Action::Delete => "delete",
+            Action::NoOp => "no-op",
+        }
+    }
+}
+
+/// A resource address: `bucket.logs` for a bucket, `bucket.logs.lifecycle` for one of its documents.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Address(pub String);
+
+impl Address {
+    pub fn bucket(logical: &str) -> Address {
+        Address(format!("bucket.{logical}"))
+    }
+
+    pub fn bucket_doc(logical: &str, kind: DocKind) -> Address {
+        Address(format!("bucket.{logical}.{}", kind.as_str()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether this address is `target` or inside it (`bucket.logs` contains `bucket.logs.policy`).
+    pub fn within(&self, target: &str) -> bool {
+        self.0 == target || self.0.starts_with(&format!("{target}."))
+    }
+}
+
+impl fmt::Display for Address {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The resource a change acts on, with what the executor needs to reach it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Resource {
+    Bucket {
+        logical: String,
+        name: String,
+        region: String,
+        /// Region the bucket is in now, when that differs (a replace).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        current_region: Option<String>,
+        #[serde(default)]
+        force_destroy: bool,
+        /// Remembered in the state so a later removal from the manifest is still blocked.
+        #[serde(default)]
+        prevent_destroy: bool,
+    },
+    BucketDoc {
+        logical: String,
+        bucket: String,
+        region: String,
+        kind: DocKind,
+    },
+}
+
+/// The value of a resource before or after a change.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "value", rename_all = "snake_case")]
+pub enum Value {
+    /// A bucket's own attributes.
+    Bucket {
+        name: String,
+        region: String,
+    },
+    Doc(Doc),
+}
+
+/// One typed change.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Change {
+    pub address: Address,
+    pub action: Action,
+    pub resource: Resource,
+    /// The live value the plan was made against; `None` when the resource does not exist. A saved plan
+    /// is refused when the live value no longer equals this.
+    pub before: Option<Value>,
+    /// The value after the change; `None` for a delete.
+    pub after: Option<Value>,
+    /// Why, when it is not obvious from before/after (e.g. "no longer in the manifest").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// "must happen after": `after` runs only once `before` succeeded.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Edge {
+    pub before: Address,
+    pub after: Address,
+}
+
+/// A plan: every change, the order constraints between them, and what it was made from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    pub format_version: u32,
+    pub environment: String,
+    /// SHA-256 of the manifest files (the environment and its `extends` chain), so a saved plan is
+    /// refused when the manifest changed since.
+    pub manifest_sha256: String,
+    /// Caller account the plan was made with, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<String>,
+    /// `--target` addresses the plan was limited to.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<String>,
+    pub changes: Vec<Change>,
+    pub edges: Vec<Edge>,
+    /// Findings that do not change anything (audit warnings, unmanaged leftovers).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+}
+
+impl Plan {
+    /// Changes that do something in AWS.
+    pub fn actionable(&self) -> impl Iterator<Item = &Change> {
+        self.changes.iter().filter(|c| c.action != Action::NoOp)
+    }
+
+    pub fn has_changes(&self) -> bool {
+        self.actionable().next().is_some()
+    }
+
+    /// `(create, update, replace, delete)` counts, for the summary line.
+    pub fn counts(&self) -> Summary {
+        let mut s = Summary::default();
+        for c in &self.changes {
+            match c.action {
+                Action::Create => s.create += 1,
+                Action::Update => s.update += 1,
+                Action::Replace => s.replace += 1,
+                Action::Delete => s.delete += 1,
+                Action::NoOp => {}
+            }
+        }
+        s
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    pub create: usize,
+    pub update: usize,
+    pub replace: usize,
+    pub delete: usize,
+}

@@ -1,0 +1,727 @@
+//! Plan output: Terraform-style text for terminals, the versioned JSON document for machines and saved
+//! plans, and markdown for pull-request comments. Everything here is a pure function of the plan:
+//! no timestamps, no hash-map iteration order, so the same plan always prints the same bytes.
+//!
+//! Attribute lines come from flattening a value's JSON to dotted paths (`rules[tier].transitions[0].days`):
+//! list items with an `id` are keyed by it, others by position; nulls and empty collections print
+//! nothing, so a value appearing is an added path (`+`) and a value disappearing a removed one (`-`).
+//! Policies are shown as a unified diff of their pretty-printed JSON instead.
+
+use std::fmt::Write as _;
+
+use serde_json::{Map, Value as Json};
+use similar::{Algorithm, ChangeTag, TextDiff};
+
+use super::{Action, Change, Plan, Summary, Value};
+use crate::model::{Doc, DocKind};
+
+/// What `text` prints instead of a summary when nothing changes in AWS.
+pub const NO_CHANGES: &str = "No changes. The estate matches the manifest.";
+
+/// The hidden marker at the top of the markdown output, so CI can find and update its one comment.
+pub fn markdown_marker(environment: &str) -> String {
+    format!("<!-- s3rec-plan:{environment} -->")
+}
+
+/// `Plan: N to create, N to update, N to replace, N to destroy.`
+pub fn summary_line(s: Summary) -> String {
+    format!(
+        "Plan: {} to create, {} to update, {} to replace, {} to destroy.",
+        s.create, s.update, s.replace, s.delete
+    )
+}
+
+// ---------------------------------------------------------------------------------------------------
+// text
+
+/// The Terraform-style plan. `color` adds ANSI colours to the action symbols; whether to colour
+/// (terminal, `NO_COLOR`) is the caller's decision.
+pub fn text(plan: &Plan, color: bool) -> String {
+    let style = Style { color };
+    let mut out = String::new();
+    if plan.has_changes() {
+        out.push_str(&legend(plan, style));
+    }
+    for change in ordered(plan) {
+        out.push_str(&change_block(change, style));
+    }
+    if plan.has_changes() {
+        out.push_str(&summary_line(plan.counts()));
+    } else {
+        out.push_str(NO_CHANGES);
+    }
+    out.push('\n');
+    let warnings = warnings(plan);
+    for warning in &warnings {
+        let _ = write!(out, "\n{} {warning}", style.paint(YELLOW_BOLD, "Warning:"));
+    }
+    if !warnings.is_empty() {
+        out.push('\n');
+    }
+    out
+}
+
+/// The environment line, the symbols of the actions present, and the lead-in to the changes.
+fn legend(plan: &Plan, style: Style) -> String {
+    let account = plan
+        .account_id
+        .as_ref()
+        .map(|a| format!(" (account {a})"))
+        .unwrap_or_default();
+    let mut out = format!(
+        "Environment \"{}\"{account}: resource actions are indicated with the following symbols:\n",
+        plan.environment
+    );
+    let labels = [
+        (Action::Create, "create"),
+        (Action::Update, "update in-place"),
+        (Action::Replace, "replace"),
+        (Action::Delete, "destroy"),
+    ];
+    for (action, label) in labels {
+        if plan.changes.iter().any(|c| c.action == action) {
+            let _ = writeln!(out, "{} {label}", style.symbol(action));
+        }
+    }
+    out.push_str("\ns3rec will perform the following actions:\n\n");
+    out
+}
+
+/// One change: the `# ADDR will be …` comment, the reason, the symbol line and the attribute lines.
+fn change_block(change: &Change, style: Style) -> String {
+    let mut out = format!("  # {} {}\n", change.address, headline(change.action));
+    if let Some(reason) = &change.reason {
+        let _ = writeln!(out, "  # ({reason})");
+    }
+    if change.action != Action::NoOp {
+        let _ = writeln!(out, "{} {}", style.symbol(change.action), change.address);
+        for line in body(change, style) {
+            let _ = writeln!(out, "      {line}");
+        }
+    }
+    out.push('\n');
+    out
+}
+
+fn headline(action: Action) -> &'static str {
+    match action {
+        Action::Create => "will be created",
+        Action::Update => "will be updated in-place",
+        Action::Replace => "must be replaced",
+        Action::Delete => "will be destroyed",
+        Action::NoOp => "changes in the state only, not in AWS",
+    }
+}
+
+/// The lines under a change's symbol line, without their indentation.
+fn body(change: &Change, style: Style) -> Vec<String> {
+    if let Some((before, after)) = policy_texts(change) {
+        return policy_diff(&before, &after, style);
+    }
+    let lines: Vec<String> = match change.action {
+        Action::Create | Action::Delete => changed_rows(change).iter().map(plain_line).collect(),
+        Action::Update | Action::Replace => {
+            let forces = change.action == Action::Replace;
+            changed_rows(change)
+                .iter()
+                .map(|row| row_line(row, forces, style))
+                .collect()
+        }
+        Action::NoOp => Vec::new(),
+    };
+    if lines.is_empty() && matches!(change.action, Action::Create | Action::Delete) {
+        return vec!["(not configured)".to_string()];
+    }
+    lines
+}
+
+/// `path: value` (the side that exists, for a create or a delete).
+fn plain_line(row: &Row) -> String {
+    format!(
+        "{}: {}",
+        row.path,
+        row.new.as_ref().or(row.old.as_ref()).map_or("", String::as_str)
+    )
+}
+
+/// `~ path: old → new`, `+ path: new` or `- path: old`.
+fn row_line(row: &Row, forces_replacement: bool, style: Style) -> String {
+    let suffix = if forces_replacement {
+        " # forces replacement"
+    } else {
+        ""
+    };
+    let line = match (&row.old, &row.new) {
+        (Some(old), Some(new)) => format!("{} {}: {old} → {new}", style.paint(YELLOW, "~"), row.path),
+        (None, Some(new)) => format!("{} {}: {new}", style.paint(GREEN, "+"), row.path),
+        (Some(old), None) => format!("{} {}: {old}", style.paint(RED, "-"), row.path),
+        (None, None) => row.path.clone(),
+    };
+    format!("{line}{suffix}")
+}
+
+/// Warnings to print at the end: targeting first (as Terraform does), then the plan's own.
+fn warnings(plan: &Plan) -> Vec<String> {
+    let mut out = Vec::new();
+    if !plan.targets.is_empty() {
+        out.push(format!(
+            "resource targeting is in effect ({}): the plan covers only these addresses and may be incomplete.",
+            plan.targets.join(", ")
+        ));
+    }
+    out.extend(plan.warnings.iter().cloned());
+    out
+}
+
+// ---------------------------------------------------------------------------------------------------
+// json
+
+/// The plan as its versioned JSON document (docs/plan-format.md): every [`Plan`] field as serialized,
+/// plus `summary` (the counts of [`Plan::counts`]) placed just before `changes`. Pretty-printed, with a
+/// trailing newline. The document deserializes back into a [`Plan`] (`summary` is ignored on reading).
+pub fn json(plan: &Plan) -> String {
+    let document = match serde_json::to_value(plan).expect("a plan serializes to JSON") {
+        Json::Object(fields) => Json::Object(with_summary(fields, plan.counts())),
+        other => other,
+    };
+    let mut out = serde_json::to_string_pretty(&document).expect("JSON values serialize");
+    out.push('\n');
+    out
+}
+
+fn with_summary(fields: Map<String, Json>, summary: Summary) -> Map<String, Json> {
+    let summary = serde_json::to_value(summary).expect("a summary serializes to JSON");
+    let mut out = Map::new();
+    for (key, value) in fields {
+        if key == "changes" {
+            out.insert("summary".to_string(), summary.clone());
+        }
+        out.insert(key, value);
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------------------------------
+// markdown
+
+/// A pull-request comment: the hidden marker, a heading, the summary line, a table of the changes and
+/// the full text plan in a collapsed `diff` block.
+pub fn markdown(plan: &Plan) -> String {
+    let mut out = format!(
+        "{}\n### s3rec plan for `{}`\n\n",
+        markdown_marker(&plan.environment),
+        plan.environment
+    );
+    if plan.has_changes() {
+        let _ = writeln!(out, "{}\n", summary_line(plan.counts()));
+        out.push_str(&change_table(plan));
+    } else {
+        let _ = writeln!(out, "{NO_CHANGES}\n");
+    }
+    let warnings = warnings(plan);
+    if !warnings.is_empty() {
+        out.push_str("**Warnings**\n\n");
+        for w in &warnings {
+            let _ = writeln!(out, "- {}", md_escape(w));
+        }
+        out.push('\n');
+    }
+    if !plan.changes.is_empty() {
+        out.push_str(&details(&text(plan, false)));
+    }
+    out
+}
+
+fn change_table(plan: &Plan) -> String {
+    let mut out = String::from("| Action | Address | Change |\n|---|---|---|\n");
+    for change in ordered(plan).filter(|c| c.action != Action::NoOp) {
+        let _ = writeln!(
+            out,
+            "| `{}` {} | `{}` | {} |",
+            change.action.symbol(),
+            verb(change.action),
+            change.address,
+            phrase(change)
+        );
+    }
+    out.push('\n');
+    out
+}
+
+fn verb(action: Action) -> &'static str {
+    match action {
+        Action::Delete => "destroy",
+        other => other.verb(),
+    }
+}
+
+/// The full text plan in a collapsed block, symbols moved to column 0 so GitHub colours the lines.
+fn details(text: &str) -> String {
+    let body = diff_lines(text).join("\n");
+    let fence = "`".repeat(longest_backtick_run(&body).max(2) + 1);
+    format!("<details><summary>Full plan</summary>\n\n{fence}diff\n{body}\n{fence}\n\n</details>\n")
+}
+
+/// The text plan for a `diff` block: symbols moved by [`diff_line`], and the plain attribute lines of a
+/// created or destroyed resource marked with its `+` or `-` so the whole block is coloured.
+fn diff_lines(text: &str) -> Vec<String> {
+    let mut block: Option<char> = None;
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let moved = diff_line(line);
+        let indent = line.len() - line.trim_start().len();
+        if line.is_empty() {
+            block = None;
+        } else if moved != line && indent <= 2 {
+            block = Some(moved.as_bytes()[0] as char).filter(|_| !moved.starts_with("-/+"));
+        } else if let (Some(mark), true) = (block, moved == line && indent >= 6 && !line.contains("@@ ")) {
+            out.push(format!("{mark}{}", &line[1..]));
+            continue;
+        }
+        out.push(moved);
+    }
+    out
+}
+
+/// `      ~ versioning: …` → `!     versioning: …`: a leading action symbol moves to the first column
+/// (`~` becomes `!`, which GitHub's diff highlighting marks as changed).
+fn diff_line(line: &str) -> String {
+    let indent = line.len() - line.trim_start().len();
+    let rest = &line[indent..];
+    for symbol in ["-/+ ", "+ ", "- ", "~ "] {
+        if let Some(tail) = rest.strip_prefix(symbol) {
+            let mark = if symbol == "~ " { "!" } else { symbol.trim_end() };
+            let pad = (indent + symbol.len()).saturating_sub(mark.len());
+            return format!("{mark}{}{tail}", " ".repeat(pad));
+        }
+    }
+    line.to_string()
+}
+
+fn longest_backtick_run(s: &str) -> usize {
+    s.split(|c| c != '`').map(str::len).max().unwrap_or(0)
+}
+
+/// What a change does, in one short phrase for the table.
+fn phrase(change: &Change) -> String {
+    let what = match policy_texts(change) {
+        Some((before, after)) => policy_phrase(change.action, &before, &after),
+        None => value_phrase(change),
+    };
+    match &change.reason {
+        Some(reason) => format!("{what} ({})", md_escape(reason)),
+        None => what,
+    }
+}
+
+fn value_phrase(change: &Change) -> String {
+    if let (Action::Create | Action::Delete, Some(Value::Bucket { name, region })) =
+        (change.action, change.after.as_ref().or(change.before.as_ref()))
+    {
+        let verb = if change.action == Action::Create {
+            "new bucket"
+        } else {
+            "bucket"
+        };
+        return format!("{verb} {} in {}", code(name), code(region));
+    }
+    match change.action {
+        Action::Create => leaves_phrase("sets", &changed_rows(change)),
+        Action::Delete => leaves_phrase("removes", &changed_rows(change)),
+        Action::Update => rows_phrase(&changed_rows(change)),
+        Action::Replace => format!("{} (forces replacement)", rows_phrase(&changed_rows(change))),
+        Action::NoOp => String::new(),
+    }
+}
+
+fn leaves_phrase(verb: &str, rows: &[Row]) -> String {
+    match rows {
+        [] => "not configured".to_string(),
+        [row] => code(&plain_line(row)),
+        _ => format!("{verb} {}", group_list(rows.iter().map(|r| r.path.as_str()))),
+    }
+}
+
+fn rows_phrase(rows: &[Row]) -> String {
+    match rows {
+        [] => "no visible attribute changes".to_string(),
+        [row] => match (&row.old, &row.new) {
+            (Some(old), Some(new)) => format!("{}: {} → {}", code(&row.path), code(old), code(new)),
+            (None, Some(new)) => format!("adds {}", code(&format!("{}: {new}", row.path))),
+            _ => format!("removes {}", code(&row.path)),
+        },
+        _ => format!("changes {}", group_list(rows.iter().map(|r| r.path.as_str()))),
+    }
+}
+
+fn policy_phrase(action: Action, before: &str, after: &str) -> String {
+    match action {
+        Action::Create => format!("new policy ({})", statements(after)),
+        Action::Delete => "removes the policy".to_string(),
+        _ => {
+            let (added, removed) = line_counts(before, after);
+            format!("policy document: {added} lines added, {removed} removed")
+        }
+    }
+}
+
+fn statements(policy_text: &str) -> String {
+    let n = serde_json::from_str::<Json>(policy_text)
+        .ok()
+        .and_then(|v| v.get("Statement").and_then(Json::as_array).map(Vec::len))
+        .unwrap_or(0);
+    if n == 1 {
+        "1 statement".to_string()
+    } else {
+        format!("{n} statements")
+    }
+}
+
+/// Paths shortened to their first keyed item (`rules[tier].enabled` → `rules[tier]`), deduplicated, at
+/// most three named.
+fn group_list<'a>(paths: impl Iterator<Item = &'a str>) -> String {
+    let mut groups: Vec<&str> = Vec::new();
+    for path in paths {
+        let group = path.find(']').map_or(path, |end| &path[..=end]);
+        if !groups.contains(&group) {
+            groups.push(group);
+        }
+    }
+    let named: Vec<String> = groups.iter().take(3).map(|g| code(g)).collect();
+    match groups.len().saturating_sub(3) {
+        0 => named.join(", "),
+        more => format!("{} and {more} more", named.join(", ")),
+    }
+}
+
+/// A markdown code span safe inside a table cell.
+fn code(s: &str) -> String {
+    format!("`{}`", s.replace('`', "'").replace('|', "\\|"))
+}
+
+/// Plain text safe inside a table cell or list item (no HTML, no column breaks).
+fn md_escape(s: &str) -> String {
+    s.replace('|', "\\|").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+// ---------------------------------------------------------------------------------------------------
+// shared: ordering, flattening, policy diffs, colour
+
+/// Changes ordered by address, compared segment by segment so a bucket's documents follow the bucket
+/// (`bucket.logs`, `bucket.logs.lifecycle`, `bucket.logs-archive`).
+fn ordered(plan: &Plan) -> impl Iterator<Item = &Change> {
+    let mut changes: Vec<&Change> = plan.changes.iter().collect();
+    changes.sort_by(|a, b| {
+        let a_key = (a.address.as_str().split('.'), a.action);
+        let b_key = (b.address.as_str().split('.'), b.action);
+        a_key.0.cmp(b_key.0).then(a_key.1.cmp(&b_key.1))
+    });
+    changes.into_iter()
+}
+
+/// One path of a change's before/after view: the scalar at it on each side, JSON-encoded (`"enabled"`,
+/// `30`, `true`); `None` where the side lacks the path.
+struct Row {
+    path: String,
+    old: Option<String>,
+    new: Option<String>,
+}
+
+/// The rows of a change whose value differs: for a create every path of `after`, for a delete every
+/// path of `before`.
+fn changed_rows(change: &Change) -> Vec<Row> {
+    let mut rows = Vec::new();
+    let (before, after) = (
+        change.before.as_ref().map(value_json),
+        change.after.as_ref().map(value_json),
+    );
+    let root = change.after.as_ref().or(change.before.as_ref()).map_or("", root);
+    zip(root, before.as_ref(), after.as_ref(), false, &mut rows);
+    rows.retain(|r| r.old != r.new);
+    rows
+}
+
+/// Where a value's paths start: scalar documents are named, list documents name their items, objects
+/// (a bucket, object-shaped documents) show their fields at the top.
+fn root(value: &Value) -> &'static str {
+    let Value::Doc(doc) = value else { return "" };
+    match doc.kind() {
+        DocKind::Versioning => "versioning",
+        DocKind::Ownership => "object_ownership",
+        DocKind::Tags => "tags",
+        DocKind::Lifecycle | DocKind::Cors => "rules",
+        DocKind::Notifications => "notifications",
+        DocKind::Policy => "policy",
+        DocKind::Encryption | DocKind::PublicAccessBlock | DocKind::Logging | DocKind::Replication => "",
+    }
+}
+
+/// A bucket's attributes, or a document's own value (the `value` of its `{"kind", "value"}` form).
+fn value_json(value: &Value) -> Json {
+    match value {
+        Value::Bucket { name, region } => serde_json::json!({ "name": name, "region": region }),
+        Value::Doc(doc) => match serde_json::to_value(doc).expect("a document serializes to JSON") {
+            Json::Object(mut fields) => fields.remove("value").unwrap_or(Json::Null),
+            other => other,
+        },
+    }
+}
+
+/// Flattens `old` and `new` together into rows, walking both trees at once so a path only one side
+/// has sits among its siblings: children in `new`'s order, an `old`-only child right after the child
+/// that preceded it in `old`. Nulls and empty collections give no rows. `skip_id` drops the `id`
+/// field of a list item that is keyed by it.
+fn zip(path: &str, old: Option<&Json>, new: Option<&Json>, skip_id: bool, out: &mut Vec<Row>) {
+    let old = old.filter(|v| !v.is_null());
+    let new = new.filter(|v| !v.is_null());
+    let scalar = |v: Option<&Json>| v.filter(|v| !v.is_object() && !v.is_array()).map(Json::to_string);
+    let (old_scalar, new_scalar) = (scalar(old), scalar(new));
+    if old_scalar.is_some() || new_scalar.is_some() {
+        out.push(Row {
+            path: path.to_string(),
+            old: old_scalar,
+            new: new_scalar,
+        });
+    }
+    let old_children = old.map(|v| children(v, skip_id)).unwrap_or_default();
+    let new_children = new.map(|v| children(v, skip_id)).unwrap_or_default();
+    for (segment, old, new, keyed) in merge(old_children, new_children) {
+        zip(&child_path(path, &segment), old, new, keyed, out);
+    }
+}
+
+/// A child of a container: its path segment (`.key`, `["odd key"]`, `[id]`, `[0]`), the child, and
+/// whether the child is a list item keyed by its `id`.
+type Child<'a> = (String, &'a Json, bool);
+
+fn children(value: &Json, skip_id: bool) -> Vec<Child<'_>> {
+    match value {
+        Json::Object(fields) => fields
+            .iter()
+            .filter(|(key, _)| !(skip_id && *key == "id"))
+            .map(|(key, v)| (key_segment(key), v, false))
+            .collect(),
+        Json::Array(items) => items
+            .iter()
+            .enumerate()
+            .map(|(index, item)| match item.get("id").and_then(Json::as_str) {
+                Some(id) => (format!("[{}]", id_segment(id)), item, true),
+                None => (format!("[{index}]"), item, false),
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// A segment with the child at it on each side, and whether it is a keyed list item.
+type Paired<'a> = (String, Option<&'a Json>, Option<&'a Json>, bool);
+
+/// Both sides' children paired by segment, in `new`'s order with `old`-only ones after their
+/// predecessor in `old`.
+fn merge<'a>(old: Vec<Child<'a>>, new: Vec<Child<'a>>) -> Vec<Paired<'a>> {
+    let mut merged: Vec<_> = new
+        .into_iter()
+        .map(|(seg, v, keyed)| (seg, None, Some(v), keyed))
+        .collect();
+    let mut cursor = 0;
+    for (seg, v, keyed) in old {
+        match merged.iter().position(|m| m.0 == seg) {
+            Some(i) => {
+                merged[i].1 = Some(v);
+                cursor = i + 1;
+            }
+            None => {
+                merged.insert(cursor, (seg, Some(v), None, keyed));
+                cursor += 1;
+            }
+        }
+    }
+    merged
+}
+
+fn child_path(path: &str, segment: &str) -> String {
+    match segment.strip_prefix('.') {
+        Some(key) if path.is_empty() => key.to_string(),
+        _ => format!("{path}{segment}"),
+    }
+}
+
+/// `.key`, or `["odd key"]` when the key is not a plain identifier (tag keys such as
+/// `aws:cloudformation:stack-name` or `cost center`).
+fn key_segment(key: &str) -> String {
+    if is_plain(key) {
+        format!(".{key}")
+    } else {
+        format!("[{}]", Json::from(key))
+    }
+}
+
+/// An item's `id` as a path segment: bare when plain and not a number (which would read as an index).
+fn id_segment(id: &str) -> String {
+    if is_plain(id) && !id.bytes().all(|b| b.is_ascii_digit()) {
+        id.to_string()
+    } else {
+        Json::from(id).to_string()
+    }
+}
+
+fn is_plain(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+/// Pretty-printed policy JSON before and after, when the change is to a policy document (an absent
+/// policy is empty text).
+fn policy_texts(change: &Change) -> Option<(String, String)> {
+    let is_policy = |v: &Option<Value>| matches!(v, Some(Value::Doc(Doc::Policy(_))));
+    if !is_policy(&change.before) && !is_policy(&change.after) {
+        return None;
+    }
+    Some((policy_text(change.before.as_ref()), policy_text(change.after.as_ref())))
+}
+
+fn policy_text(value: Option<&Value>) -> String {
+    match value {
+        Some(Value::Doc(Doc::Policy(Some(policy)))) => {
+            let mut text = serde_json::to_string_pretty(policy).expect("JSON values serialize");
+            text.push('\n');
+            text
+        }
+        _ => String::new(),
+    }
+}
+
+/// A unified diff (3 lines of context, no file header) of two policy texts; a space follows each line's
+/// `+`/`-`/` ` tag so the tag reads as a symbol (and moves to the first column in markdown).
+fn policy_diff(before: &str, after: &str, style: Style) -> Vec<String> {
+    let diff = line_diff(before, after);
+    let mut out = Vec::new();
+    for hunk in diff.unified_diff().context_radius(3).iter_hunks() {
+        out.push(hunk.header().to_string());
+        for change in hunk.iter_changes() {
+            let tag = match change.tag() {
+                ChangeTag::Equal => " ".to_string(),
+                ChangeTag::Delete => style.paint(RED, "-"),
+                ChangeTag::Insert => style.paint(GREEN, "+"),
+            };
+            out.push(format!("{tag} {}", change.value().trim_end_matches('\n')));
+        }
+    }
+    out
+}
+
+/// Patience keeps whole statements together better than Myers on pretty-printed JSON.
+fn line_diff<'a>(before: &'a str, after: &'a str) -> TextDiff<'a, 'a, str> {
+    TextDiff::configure()
+        .algorithm(Algorithm::Patience)
+        .diff_lines(before, after)
+}
+
+fn line_counts(before: &str, after: &str) -> (usize, usize) {
+    let diff = line_diff(before, after);
+    let count = |tag| diff.iter_all_changes().filter(|c| c.tag() == tag).count();
+    (count(ChangeTag::Insert), count(ChangeTag::Delete))
+}
+
+const GREEN: &str = "\x1b[32m";
+const YELLOW: &str = "\x1b[33m";
+const RED: &str = "\x1b[31m";
+const YELLOW_BOLD: &str = "\x1b[1;33m";
+const RESET: &str = "\x1b[0m";
+
+#[derive(Clone, Copy)]
+struct Style {
+    color: bool,
+}
+
+impl Style {
+    fn paint(self, code: &str, s: &str) -> String {
+        if self.color {
+            format!("{code}{s}{RESET}")
+        } else {
+            s.to_string()
+        }
+    }
+
+    /// The action symbol right-aligned in three columns (`  +`, `-/+`), coloured.
+    fn symbol(self, action: Action) -> String {
+        match action {
+            Action::Create => format!("  {}", self.paint(GREEN, "+")),
+            Action::Update => format!("  {}", self.paint(YELLOW, "~")),
+            Action::Replace => format!("{}/{}", self.paint(RED, "-"), self.paint(GREEN, "+")),
+            Action::Delete => format!("  {}", self.paint(RED, "-")),
+            Action::NoOp => "   ".to_string(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flattens_keyed_lists_and_odd_keys() {
+        let value = serde_json::json!([
+            {"id": "tier", "transitions": [{"days": 30, "storage_class": "GLACIER"}], "prefix": null},
+            {"id": "0", "tags": {"cost center": "it"}},
+        ]);
+        let mut rows = Vec::new();
+        zip("rules", None, Some(&value), false, &mut rows);
+        let paths: Vec<&str> = rows.iter().map(|r| r.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "rules[tier].transitions[0].days",
+                "rules[tier].transitions[0].storage_class",
+                "rules[\"0\"].tags[\"cost center\"]",
+            ]
+        );
+    }
+
+    #[test]
+    fn removed_paths_stay_among_their_siblings() {
+        let old = serde_json::json!({"a": 1, "b": {"x": 1}, "c": 3, "d": 4});
+        let new = serde_json::json!({"a": 1, "b": {"x": 1, "y": 2}, "d": 5, "e": 6});
+        let mut rows = Vec::new();
+        zip("", Some(&old), Some(&new), false, &mut rows);
+        rows.retain(|r| r.old != r.new);
+        let paths: Vec<&str> = rows.iter().map(|r| r.path.as_str()).collect();
+        assert_eq!(paths, ["b.y", "c", "d", "e"]);
+    }
+
+    #[test]
+    fn diff_lines_move_symbols_to_the_first_column() {
+        assert_eq!(diff_line("  + bucket.logs"), "+   bucket.logs");
+        assert_eq!(diff_line("-/+ bucket.logs"), "-/+ bucket.logs");
+        assert_eq!(diff_line("      ~ versioning: 1 → 2"), "!       versioning: 1 → 2");
+        assert_eq!(diff_line("      -   \"Effect\""), "-         \"Effect\"");
+        assert_eq!(diff_line("      + {"), "+       {");
+        assert_eq!(diff_line("      name: \"x\""), "      name: \"x\"");
+    }
+
+    #[test]
+    fn created_and_destroyed_attributes_take_the_block_symbol() {
+        let text = "  + bucket.a\n      name: \"a\"\n\n  - bucket.b\n      name: \"b\"\n\n  # x\n      name: \"c\"";
+        assert_eq!(
+            diff_lines(text),
+            [
+                "+   bucket.a",
+                "+     name: \"a\"",
+                "",
+                "-   bucket.b",
+                "-     name: \"b\"",
+                "",
+                "  # x",
+                "      name: \"c\""
+            ]
+        );
+    }
+
+    #[test]
+    fn groups_paths_by_first_keyed_item() {
+        let paths = ["rules[a].x", "rules[a].y", "rules[b].x", "tags.env", "tags.team"];
+        assert_eq!(
+            group_list(paths.into_iter()),
+            "`rules[a]`, `rules[b]`, `tags.env` and 1 more"
+        );
+    }
+}

@@ -1,0 +1,440 @@
+//! Making a plan: the one place that joins the manifest, live AWS and the state. It reads; the pure
+//! `diff` and `plan::graph` decide.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use crate::aws::{self, Aws, AwsError, CallerIdentity, Overrides};
+use crate::diff::{self, DiffError, Inputs, Managed};
+use crate::manifest::load::{DiscoveryError, find_environment, find_project_root};
+use crate::manifest::{Loaded, Manifest, load};
+use crate::model::desired::{self, Context, DesiredError};
+use crate::model::{Doc, DocKind, ObservedBucket, PublicAccessBlockDoc};
+use crate::plan::graph::{ChangeGraph, CycleError};
+use crate::plan::{Action, Address, Change, Edge, PLAN_FORMAT_VERSION, Plan, Value};
+use crate::state::{StateDb, StateError, state_path};
+
+/// Buckets read at once by default; AWS and emulators both take this without throttling.
+pub const DEFAULT_READ_CONCURRENCY: usize = 16;
+
+/// A loaded, valid environment manifest and where it lives.
+#[derive(Debug)]
+pub struct Workspace {
+    pub root: PathBuf,
+    pub loaded: Loaded,
+    pub manifest: Manifest,
+    pub manifest_sha256: String,
+}
+
+/// Why a workspace could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkspaceError {
+    #[error(transparent)]
+    Discovery(#[from] DiscoveryError),
+    #[error("cannot determine the working directory: {0}")]
+    Cwd(std::io::Error),
+    /// The manifest has errors; the caller renders `loaded.problems`.
+    #[error("{} is not valid", .0.sources_display())]
+    Invalid(Box<Loaded>),
+}
+
+/// Finds and loads environment `env`.
+pub fn open_workspace(env: &str, chdir: Option<&Path>) -> Result<Workspace, WorkspaceError> {
+    let cwd = crate::commands::working_dir(chdir).map_err(WorkspaceError::Cwd)?;
+    let path = find_environment(&cwd, env)?;
+    let root = find_project_root(&cwd)?;
+    let loaded = load(&path);
+    let Some(manifest) = loaded.manifest.clone() else {
+        return Err(WorkspaceError::Invalid(Box::new(loaded)));
+    };
+    let manifest_sha256 = manifest_digest(&loaded);
+    Ok(Workspace {
+        root,
+        loaded,
+        manifest,
+        manifest_sha256,
+    })
+}
+
+/// SHA-256 over every file of the manifest (the environment and its `extends` chain), in load order.
+pub fn manifest_digest(loaded: &Loaded) -> String {
+    let mut hasher = Sha256::new();
+    for id in loaded.sources.ids() {
+        hasher.update(loaded.sources.display(id).as_bytes());
+        hasher.update([0]);
+        hasher.update(loaded.sources.text(id).as_bytes());
+        hasher.update([0]);
+    }
+    hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl Workspace {
+    pub fn environment(&self) -> &str {
+        &self.manifest.environment
+    }
+
+    pub fn state_path(&self) -> PathBuf {
+        state_path(&self.root, &self.manifest.environment, &self.manifest.state)
+    }
+
+    pub fn open_state(&self) -> Result<StateDb, StateError> {
+        StateDb::open(&self.state_path())
+    }
+}
+
+/// A connection to the manifest's AWS, with the account guard checked.
+pub struct Connection {
+    pub aws: Arc<Aws>,
+    pub identity: Option<CallerIdentity>,
+}
+
+/// Connects and enforces `aws.account_id` before anything is read. Without a guard, an STS failure is
+/// tolerated (S3-compatible servers often have no STS); ARNs that need the account then fail clearly.
+pub async fn connect(ws: &Workspace, overrides: &Overrides) -> Result<Connection, AwsError> {
+    let aws = aws::connect(&ws.manifest.aws, overrides).await?;
+    let identity = if ws.manifest.aws.account_id.is_some() {
+        Some(aws.check_account().await?)
+    } else {
+        match aws.caller_identity().await {
+            Ok(identity) => Some(identity),
+            Err(e) => {
+                tracing::warn!("cannot determine the caller's account: {e}");
+                None
+            }
+        }
+    };
+    Ok(Connection {
+        aws: Arc::new(aws),
+        identity,
+    })
+}
+
+/// What to plan.
+#[derive(Debug, Clone)]
+pub struct PlanOptions {
+    /// Limit the plan to these addresses (and what they depend on).
+    pub targets: Vec<String>,
+    /// Also read unmanaged documents and warn where they differ from AWS defaults.
+    pub audit: bool,
+    pub read_concurrency: usize,
+}
+
+impl Default for PlanOptions {
+    fn default() -> Self {
+        PlanOptions {
+            targets: Vec::new(),
+            audit: false,
+            read_concurrency: DEFAULT_READ_CONCURRENCY,
+        }
+    }
+}
+
+/// Why a plan could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error(transparent)]
+    Desired(#[from] DesiredError),
+    /// Boxed: AWS errors carry a lot of context, and plan errors travel through every `?`.
+    #[error(transparent)]
+    Aws(Box<AwsError>),
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error(transparent)]
+    Cycle(#[from] CycleError),
+    #[error("the plan is refused: {}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    Refused(Vec<DiffError>),
+    #[error("--target {0} matches nothing in the manifest or the state")]
+    UnknownTarget(String),
+}
+
+impl From<AwsError> for PlanError {
+    fn from(e: AwsError) -> Self {
+        PlanError::Aws(Box::new(e))
+    }
+}
+
+impl PlanError {
+    /// What to do about it.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            PlanError::Refused(errors) => errors.first().map(|e| e.hint().to_string()),
+            PlanError::UnknownTarget(_) => {
+                Some("addresses look like `bucket.logs` or `bucket.logs.lifecycle`".to_string())
+            }
+            PlanError::Desired(DesiredError::AccountUnknown { .. }) => {
+                Some("check the credentials with `aws sts get-caller-identity`".to_string())
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Reads AWS and the state and diffs them against the manifest.
+pub async fn plan(ws: &Workspace, conn: &Connection, state: &StateDb, opts: &PlanOptions) -> Result<Plan, PlanError> {
+    let m = &ws.manifest;
+    let account = conn.identity.as_ref().map(|i| i.account.as_str());
+    let ctx = Context {
+        manifest: m,
+        account_id: account,
+        default_region: conn.aws.region(),
+    };
+    let desired = desired::buckets(&ctx)?;
+    let managed = managed_resources(state)?;
+
+    // What to read: every desired bucket's managed documents (or all of them when auditing), and the
+    // existence of managed buckets that left the manifest.
+    let mut reads: BTreeMap<String, Vec<DocKind>> = BTreeMap::new();
+    for b in &desired {
+        let kinds = if opts.audit {
+            DocKind::ALL.to_vec()
+        } else {
+            b.docs.keys().copied().collect()
+        };
+        reads.insert(b.name.clone(), kinds);
+    }
+    for r in &managed {
+        if r.kind.is_none() {
+            reads.entry(r.bucket.clone()).or_default();
+        }
+    }
+    let mut observed = read_all(&conn.aws, reads, opts.read_concurrency).await?;
+
+    // Emptiness matters only for buckets a plan may destroy: replaced ones and pruned ones.
+    let desired_names: HashSet<&str> = desired.iter().map(|b| b.name.as_str()).collect();
+    let mut check_empty: Vec<(String, String)> = Vec::new();
+    for (name, live) in &observed {
+        let Some(live) = live else { continue };
+        let moved = desired.iter().any(|b| &b.name == name && b.region != live.region);
+        let pruned = m.state.prune && !desired_names.contains(name.as_str());
+        if moved || pruned {
+            check_empty.push((name.clone(), live.region.clone()));
+        }
+    }
+    for (name, region) in check_empty {
+        let non_empty = aws::read::bucket_has_objects(&conn.aws, &name, &region).await?;
+        if let Some(Some(live)) = observed.get_mut(&name) {
+            live.non_empty = Some(non_empty);
+        }
+    }
+
+    let mut warnings = Vec::new();
+    if opts.audit {
+        for b in &desired {
+            if let Some(Some(live)) = observed.get(&b.name) {
+                warnings.extend(audit(&b.logical, live, &b.docs.keys().copied().collect()));
+            }
+        }
+    }
+
+    let inputs = Inputs {
+        desired,
+        observed,
+        managed,
+        prune: m.state.prune,
+    };
+    let known: HashSet<String> = inputs
+        .desired
+        .iter()
+        .flat_map(|b| {
+            std::iter::once(Address::bucket(&b.logical).0)
+                .chain(b.docs.keys().map(|k| Address::bucket_doc(&b.logical, *k).0))
+        })
+        .chain(inputs.managed.iter().map(|m| m.address.0.clone()))
+        .collect();
+    let mut changes = diff::diff(&inputs).map_err(PlanError::Refused)?;
+    let mut edges = crate::plan::graph::edges(&changes);
+    if !opts.targets.is_empty() {
+        (changes, edges) = limit_to_targets(changes, edges, &opts.targets, &known)?;
+    }
+    ChangeGraph::new(&changes, &edges)?;
+    for entry in state.interrupted_entries()? {
+        warnings.push(format!(
+            "{} was interrupted during a {} in run {}: it may be half-done; this plan reads it as it is now",
+            entry.address,
+            entry.action.verb(),
+            entry.run_id
+        ));
+    }
+    Ok(Plan {
+        format_version: PLAN_FORMAT_VERSION,
+        environment: m.environment.clone(),
+        manifest_sha256: ws.manifest_sha256.clone(),
+        account_id: conn.identity.as_ref().map(|i| i.account.clone()),
+        targets: opts.targets.clone(),
+        changes,
+        edges,
+        warnings,
+    })
+}
+
+/// The state's resources in the shape the diff wants.
+fn managed_resources(state: &StateDb) -> Result<Vec<Managed>, StateError> {
+    Ok(state
+        .resources()?
+        .into_iter()
+        .map(|r| Managed {
+            kind: match &r.value {
+                Value::Bucket { .. } => None,
+                Value::Doc(doc) => Some(doc.kind()),
+            },
+            address: r.address,
+            bucket: r.name,
+            region: r.region,
+            force_destroy: r.force_destroy,
+            prevent_destroy: r.prevent_destroy,
+        })
+        .collect())
+}
+
+/// Reads buckets concurrently, at most `concurrency` at once.
+pub async fn read_all(
+    aws: &Arc<Aws>,
+    reads: BTreeMap<String, Vec<DocKind>>,
+    concurrency: usize,
+) -> Result<BTreeMap<String, Option<ObservedBucket>>, AwsError> {
+    let permits = Arc::new(Semaphore::new(concurrency.max(1)));
+    let mut tasks = JoinSet::new();
+    for (name, kinds) in reads {
+        let aws = aws.clone();
+        let permits = permits.clone();
+        tasks.spawn(async move {
+            let _permit = permits.acquire_owned().await;
+            let result = aws::read::read_bucket(&aws, &name, &kinds).await;
+            (name, result)
+        });
+    }
+    let mut out = BTreeMap::new();
+    while let Some(joined) = tasks.join_next().await {
+        let Ok((name, result)) = joined else { continue };
+        out.insert(name, result?);
+    }
+    Ok(out)
+}
+
+/// Warnings for documents the manifest does not manage that differ from what AWS gives a new bucket:
+/// exactly what a reviewer wants to see (a bucket someone made public by hand).
+fn audit(logical: &str, live: &ObservedBucket, managed: &BTreeSet<DocKind>) -> Vec<String> {
+    let mut out = Vec::new();
+    let all_blocked = PublicAccessBlockDoc {
+        block_public_acls: true,
+        ignore_public_acls: true,
+        block_public_policy: true,
+        restrict_public_buckets: true,
+    };
+    for (kind, doc) in &live.docs {
+        if managed.contains(kind) {
+            continue;
+        }
+        let finding = match doc {
+            Doc::PublicAccessBlock(p) if *p != all_blocked => {
+                Some(format!("public access is not fully blocked ({})", off_switches(p)))
+            }
+            Doc::Ownership(o) if o.as_deref() != Some("BucketOwnerEnforced") => Some(format!(
+                "ACLs are enabled (object ownership {}, AWS default BucketOwnerEnforced)",
+                o.as_deref().unwrap_or("not set")
+            )),
+            Doc::Encryption(None) => Some("no default encryption (AWS default is SSE-S3)".to_string()),
+            Doc::Policy(Some(p)) if public_statement(p) => {
+                Some("the bucket policy allows access to everyone (Principal \"*\")".to_string())
+            }
+            _ => None,
+        };
+        if let Some(f) = finding {
+            out.push(format!(
+                "audit: bucket.{logical}.{kind} is not managed by the manifest and {f}"
+            ));
+        }
+    }
+    out
+}
+
+fn off_switches(p: &PublicAccessBlockDoc) -> String {
+    let mut off = Vec::new();
+    for (on, name) in [
+        (p.block_public_acls, "block_public_acls"),
+        (p.ignore_public_acls, "ignore_public_acls"),
+        (p.block_public_policy, "block_public_policy"),
+        (p.restrict_public_buckets, "restrict_public_buckets"),
+    ] {
+        if !on {
+            off.push(name);
+        }
+    }
+    format!("{} off", off.join(", "))
+}
+
+fn public_statement(policy: &serde_json::Value) -> bool {
+    policy["Statement"].as_array().is_some_and(|statements| {
+        statements.iter().any(|s| {
+            s["Effect"] == "Allow"
+                && (s["Principal"] == "*" || s["Principal"]["AWS"] == "*")
+                && s["Condition"].is_null()
+        })
+    })
+}
+
+/// Keeps the targeted changes and everything they depend on, as `terraform plan -target` does.
+fn limit_to_targets(
+    changes: Vec<Change>,
+    edges: Vec<Edge>,
+    targets: &[String],
+    known: &HashSet<String>,
+) -> Result<(Vec<Change>, Vec<Edge>), PlanError> {
+    let mut keep: HashSet<Address> = HashSet::new();
+    for t in targets {
+        if !known.iter().any(|k| Address(k.clone()).within(t)) {
+            return Err(PlanError::UnknownTarget(t.clone()));
+        }
+        keep.extend(
+            changes
+                .iter()
+                .filter(|c| c.address.within(t))
+                .map(|c| c.address.clone()),
+        );
+    }
+    // Pull in dependencies until nothing changes.
+    loop {
+        let before = keep.len();
+        for e in &edges {
+            if keep.contains(&e.after) {
+                keep.insert(e.before.clone());
+            }
+        }
+        if keep.len() == before {
+            break;
+        }
+    }
+    let changes: Vec<Change> = changes.into_iter().filter(|c| keep.contains(&c.address)).collect();
+    let edges = edges
+        .into_iter()
+        .filter(|e| keep.contains(&e.before) && keep.contains(&e.after))
+        .collect();
+    Ok((changes, edges))
+}
+
+/// The live value a change was planned against, read again now; used to refuse stale saved plans.
+pub async fn current_value(aws: &Aws, change: &Change) -> Result<Option<Value>, AwsError> {
+    match &change.resource {
+        crate::plan::Resource::Bucket { name, .. } => {
+            Ok(aws::read::read_bucket(aws, name, &[]).await?.map(|b| Value::Bucket {
+                name: b.name,
+                region: b.region,
+            }))
+        }
+        crate::plan::Resource::BucketDoc { bucket, kind, .. } => {
+            let live = aws::read::read_bucket(aws, bucket, &[*kind]).await?;
+            Ok(live.and_then(|mut b| b.docs.remove(kind)).map(Value::Doc))
+        }
+    }
+}
+
+/// Whether a change still applies to what is live: its `before` equals the live value. Changes that
+/// do nothing in AWS never go stale.
+pub fn is_current(change: &Change, live: &Option<Value>) -> bool {
+    change.action == Action::NoOp || change.before == *live
+}

@@ -1,0 +1,161 @@
+//! The schema of the state database and how a database is brought up to it.
+//!
+//! The schema version is SQLite's `PRAGMA user_version`: 0 is an empty file, N means migrations 1..=N have
+//! been applied. Migrations are append-only: a released migration is never edited, because databases
+//! in the field already ran it; a change to the schema is a new entry at the end of [`MIGRATIONS`].
+
+use rusqlite::{Connection, TransactionBehavior};
+
+/// `PRAGMA application_id` of an s3rec state database: "s3rc" in ASCII. It lets s3rec (and `file(1)`)
+/// tell its databases apart from any other SQLite file that `state.path` might point at by mistake.
+pub const APPLICATION_ID: i32 = 0x7333_7263;
+
+/// Each migration's SQL, in order; migration `i` (0-based) produces schema version `i + 1`.
+///
+/// Tables are STRICT so a wrong type is an error at write time rather than a surprise at read time, and
+/// closed sets of values are CHECKed so a bug cannot record an outcome that readers do not understand.
+pub const MIGRATIONS: &[&str] = &[
+    // 1: managed resources, runs and the apply journal.
+    r#"
+CREATE TABLE runs (
+    id            INTEGER PRIMARY KEY,
+    command       TEXT    NOT NULL,
+    environment   TEXT    NOT NULL,
+    plan_sha256   TEXT,
+    s3rec_version TEXT    NOT NULL,
+    pid           INTEGER NOT NULL,
+    started_at    TEXT    NOT NULL,
+    finished_at   TEXT,
+    outcome       TEXT    CHECK (outcome IN ('succeeded', 'failed', 'cancelled')),
+    -- A run is either open (neither set) or finished (both set).
+    CHECK ((finished_at IS NULL) = (outcome IS NULL))
+) STRICT;
+
+CREATE TABLE resources (
+    address         TEXT    PRIMARY KEY NOT NULL,
+    kind            TEXT    NOT NULL,
+    name            TEXT    NOT NULL,
+    region          TEXT    NOT NULL,
+    value_json      TEXT    NOT NULL CHECK (json_valid(value_json)),
+    value_sha256    TEXT    NOT NULL CHECK (length(value_sha256) = 64),
+    force_destroy   INTEGER NOT NULL DEFAULT 0 CHECK (force_destroy IN (0, 1)),
+    prevent_destroy INTEGER NOT NULL DEFAULT 0 CHECK (prevent_destroy IN (0, 1)),
+    applied_at      TEXT    NOT NULL,
+    -- The run that last wrote the row; kept when old runs are deleted, so only the link is lost.
+    run_id          INTEGER REFERENCES runs (id) ON DELETE SET NULL
+) STRICT, WITHOUT ROWID;
+
+CREATE INDEX resources_by_run ON resources (run_id);
+
+CREATE TABLE journal (
+    id          INTEGER PRIMARY KEY,
+    run_id      INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    address     TEXT    NOT NULL,
+    action      TEXT    NOT NULL,
+    started_at  TEXT    NOT NULL,
+    finished_at TEXT,
+    outcome     TEXT    NOT NULL CHECK (outcome IN ('started', 'succeeded', 'failed', 'skipped')),
+    -- The error of a failed action, or why an action was skipped.
+    message     TEXT,
+    -- Only a `started` entry lacks an end: that is what marks an action whose outcome is unknown.
+    CHECK ((outcome = 'started') = (finished_at IS NULL))
+) STRICT;
+
+CREATE INDEX journal_by_run ON journal (run_id, id);
+CREATE INDEX journal_by_address ON journal (address, id);
+-- Interrupted entries are looked up on every plan; the partial index keeps that cheap as history grows.
+CREATE INDEX journal_started ON journal (id) WHERE outcome = 'started';
+"#,
+];
+
+/// The schema version this binary writes and understands.
+pub fn latest_version() -> u32 {
+    // The list is a handful of entries long; the conversion cannot overflow.
+    u32::try_from(MIGRATIONS.len()).unwrap_or(u32::MAX)
+}
+
+/// What a connection found when it looked at the schema.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Found {
+    /// The schema is at the latest version after [`migrate`], or can be brought there (from
+    /// [`inspect`]).
+    Current,
+    /// The database was written by a newer s3rec.
+    Newer(u32),
+    /// A non-empty database that s3rec did not create.
+    Foreign,
+}
+
+/// A migration that failed, with the version it was producing.
+#[derive(Debug)]
+pub struct MigrationFailure {
+    pub version: u32,
+    pub source: rusqlite::Error,
+}
+
+/// Reads `PRAGMA user_version`.
+pub fn user_version(conn: &Connection) -> rusqlite::Result<u32> {
+    conn.pragma_query_value(None, "user_version", |row| row.get::<_, u32>(0))
+}
+
+/// Looks at the schema without writing: whether this binary can use (and if needed migrate) the file.
+pub fn inspect(conn: &Connection) -> rusqlite::Result<Found> {
+    let version = user_version(conn)?;
+    Ok(if version > latest_version() {
+        Found::Newer(version)
+    } else if version == 0 && is_foreign(conn)? {
+        Found::Foreign
+    } else {
+        Found::Current
+    })
+}
+
+/// Brings the schema up to [`latest_version`], one transaction per migration.
+///
+/// Each migration takes the write lock first (`BEGIN IMMEDIATE`) and re-reads the version inside it, so
+/// two processes opening a fresh database at the same moment do not both run migration 1. A failure
+/// rolls back only the migration that failed; the database stays at the previous version and opens
+/// again with the same binary once the cause (disk full, permissions) is fixed.
+pub fn migrate(conn: &mut Connection) -> Result<Found, MigrationFailure> {
+    let fail = |version: u32| move |source: rusqlite::Error| MigrationFailure { version, source };
+    let start = match inspect(conn).map_err(fail(0))? {
+        Found::Current => user_version(conn).map_err(fail(0))?,
+        other => return Ok(other),
+    };
+    for (index, sql) in MIGRATIONS.iter().enumerate() {
+        let version = u32::try_from(index + 1).unwrap_or(u32::MAX);
+        if version <= start {
+            continue;
+        }
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(fail(version))?;
+        let now = user_version(&tx).map_err(fail(version))?;
+        if now > latest_version() {
+            return Ok(Found::Newer(now));
+        }
+        if now >= version {
+            // Another process applied this migration while we waited for the lock.
+            continue;
+        }
+        tx.execute_batch(sql).map_err(fail(version))?;
+        if version == 1 {
+            tx.pragma_update(None, "application_id", APPLICATION_ID)
+                .map_err(fail(version))?;
+        }
+        tx.pragma_update(None, "user_version", version).map_err(fail(version))?;
+        tx.commit().map_err(fail(version))?;
+    }
+    Ok(Found::Current)
+}
+
+/// Whether a database at version 0 already holds someone else's tables: s3rec must not add its tables
+/// next to them (the file is almost certainly the wrong `state.path`).
+fn is_foreign(conn: &Connection) -> rusqlite::Result<bool> {
+    let tables: i64 = conn.query_row(
+        "SELECT count(*) FROM sqlite_schema WHERE name NOT LIKE 'sqlite_%'",
+        [],
+        |row| row.get(0),
+    )?;
+    Ok(tables > 0)
+}

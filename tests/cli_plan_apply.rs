@@ -1,0 +1,610 @@
+//! `plan` and `apply` end to end: the real binary against the moto emulator, for every configuration
+//! document: create from nothing, update, revert of drift made with another client, and an empty
+//! second plan. Also saved plans (and their refusal when stale), partial failure, pruning and guards.
+
+mod common;
+
+use std::path::PathBuf;
+
+use assert_cmd::Command;
+use aws_sdk_s3::types::{BucketVersioningStatus, PublicAccessBlockConfiguration, VersioningConfiguration};
+use s3rec::aws::Aws;
+use s3rec::manifest::types::AwsSettings;
+use s3rec::plan::Address;
+use s3rec::state::{Outcome, StateDb};
+
+/// A temporary project with one environment pointed at the emulator.
+struct Project {
+    dir: tempfile::TempDir,
+    env: String,
+    endpoint: String,
+}
+
+impl Project {
+    fn new(env: &str) -> Project {
+        Project {
+            dir: tempfile::tempdir().expect("tempdir"),
+            env: env.to_string(),
+            endpoint: common::emulator_endpoint(),
+        }
+    }
+
+    /// Writes the environment file: the `aws` section pointing at the emulator, then `body`.
+    fn write(&self, body: &str) {
+        let envs = self.dir.path().join("environments");
+        std::fs::create_dir_all(&envs).expect("mkdir");
+        let text = format!(
+            "environment: {}\naws:\n  region: us-east-1\n  endpoint_url: {}\n  force_path_style: true\n{body}",
+            self.env, self.endpoint
+        );
+        std::fs::write(envs.join(format!("{}.yaml", self.env)), text).expect("write manifest");
+    }
+
+    fn s3rec(&self) -> Command {
+        let mut cmd = Command::cargo_bin("s3rec").expect("binary");
+        cmd.current_dir(self.dir.path())
+            .env("NO_COLOR", "1")
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env_remove("AWS_PROFILE")
+            .env_remove("RUST_LOG");
+        cmd
+    }
+
+    /// Runs s3rec with `args`; returns exit code, stdout, stderr.
+    fn run(&self, args: &[&str]) -> (i32, String, String) {
+        let out = self.s3rec().args(args).output().expect("run s3rec");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    /// `plan --detailed-exitcode`: (exit code, plan text).
+    fn plan(&self) -> (i32, String) {
+        let (code, stdout, stderr) = self.run(&["plan", "-e", &self.env, "--detailed-exitcode"]);
+        assert!(code == 0 || code == 2, "plan failed ({code}):\n{stdout}\n{stderr}");
+        (code, stdout)
+    }
+
+    fn apply(&self) -> (i32, String, String) {
+        self.run(&["apply", "-e", &self.env, "--auto-approve"])
+    }
+
+    #[track_caller]
+    fn apply_ok(&self) {
+        let (code, stdout, stderr) = self.apply();
+        assert_eq!(code, 0, "apply failed:\n{stdout}\n{stderr}");
+    }
+
+    #[track_caller]
+    fn assert_converged(&self) {
+        let (code, text) = self.plan();
+        assert_eq!(code, 0, "expected an empty plan, got:\n{text}");
+        assert!(text.contains("No changes."), "{text}");
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn state(&self) -> StateDb {
+        StateDb::open(&self.path(&format!(".s3rec/{}.db", self.env))).expect("state db")
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+async fn aws() -> Aws {
+    let settings = AwsSettings {
+        force_path_style: true,
+        ..AwsSettings::default()
+    };
+    s3rec::aws::connect(&settings, &common::test_overrides())
+        .await
+        .expect("connect")
+}
+
+/// A bucket with every configuration document s3rec manages, as a manifest fragment. It leaves out
+/// what moto accepts but does not keep (lifecycle size filters and newer-noncurrent counts, and the
+/// replication rule's filter, storage class and delete-marker switch; see docs/testing.md), so that
+/// the emulator can converge.
+fn full_estate(prefix: &str, retention_days: u32, tag: &str) -> String {
+    format!(
+        r#"iam:
+  roles:
+    replicator:
+      trust: {{services: [s3.amazonaws.com]}}
+sns:
+  topics:
+    uploads: {{name: {prefix}-uploads}}
+buckets:
+  logs:
+    name: {prefix}-logs
+    versioning: enabled
+    policy:
+      statements:
+        - Sid: S3ServerAccessLogs
+          Effect: Allow
+          Principal: {{Service: logging.s3.amazonaws.com}}
+          Action: s3:PutObject
+          Resource: "arn:aws:s3:::{prefix}-logs/*"
+  dr:
+    name: {prefix}-dr
+    region: eu-west-1
+    versioning: enabled
+  data:
+    name: {prefix}-data
+    versioning: enabled
+    encryption: {{algorithm: AES256}}
+    public_access_block: {{}}
+    object_ownership: BucketOwnerEnforced
+    tags: {{team: platform, tier: "{tag}"}}
+    lifecycle:
+      - id: tiering
+        filter: {{prefix: logs/}}
+        transitions:
+          - {{days: 30, storage_class: STANDARD_IA}}
+          - {{days: 90, storage_class: GLACIER}}
+        expiration: {{days: {retention_days}}}
+        noncurrent_version_expiration: {{days: 30}}
+        abort_incomplete_multipart_upload_days: 7
+    policy:
+      deny_insecure_transport: true
+    logging: {{target_bucket: logs, prefix: data/}}
+    cors:
+      - allowed_methods: [GET, HEAD]
+        allowed_origins: ["https://app.example.com"]
+        max_age_seconds: 300
+    notifications:
+      - topic: uploads
+        events: ["s3:ObjectCreated:*"]
+        filter: {{prefix: incoming/}}
+    replication:
+      role: replicator
+      rules:
+        - id: to-dr
+          priority: 1
+          destination: {{bucket: dr}}
+"#
+    )
+}
+
+#[test]
+fn every_document_is_created_updated_and_drift_reverted() {
+    let project = Project::new("full");
+    let prefix = common::unique_name("full");
+    project.write(&full_estate(&prefix, 365, "gold"));
+
+    // Create from nothing, then an empty second plan.
+    let (code, text) = project.plan();
+    assert_eq!(code, 2, "{text}");
+    for doc in [
+        "versioning",
+        "encryption",
+        "public_access_block",
+        "ownership",
+        "tags",
+        "lifecycle",
+        "policy",
+        "logging",
+        "cors",
+        "notifications",
+        "replication",
+    ] {
+        assert!(
+            text.contains(&format!("+ bucket.data.{doc}")),
+            "missing {doc} in:\n{text}"
+        );
+    }
+    project.apply_ok();
+    project.assert_converged();
+
+    // Update: a changed manifest gives exactly the updates, and converges again.
+    project.write(&full_estate(&prefix, 400, "silver"));
+    let (code, text) = project.plan();
+    assert_eq!(code, 2, "{text}");
+    assert!(text.contains("~ bucket.data.lifecycle"), "{text}");
+    assert!(text.contains("~ bucket.data.tags"), "{text}");
+    assert!(
+        text.contains("Plan: 0 to create, 2 to update, 0 to replace, 0 to destroy."),
+        "{text}"
+    );
+    project.apply_ok();
+    project.assert_converged();
+
+    // Drift made with another client is shown and reverted.
+    let rt = runtime();
+    rt.block_on(async {
+        let aws = aws().await;
+        let s3 = aws.s3("us-east-1");
+        let bucket = format!("{prefix}-data");
+        s3.put_public_access_block()
+            .bucket(&bucket)
+            .public_access_block_configuration(
+                PublicAccessBlockConfiguration::builder()
+                    .block_public_acls(false)
+                    .ignore_public_acls(false)
+                    .block_public_policy(false)
+                    .restrict_public_buckets(false)
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("turn off the public access block");
+        s3.put_bucket_versioning()
+            .bucket(&bucket)
+            .versioning_configuration(
+                VersioningConfiguration::builder()
+                    .status(BucketVersioningStatus::Suspended)
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("suspend versioning");
+        // Each call has its own error type, so each is checked on its own.
+        s3.delete_bucket_tagging()
+            .bucket(&bucket)
+            .send()
+            .await
+            .expect("delete tags");
+        s3.delete_bucket_lifecycle()
+            .bucket(&bucket)
+            .send()
+            .await
+            .expect("delete lifecycle");
+        s3.delete_bucket_policy()
+            .bucket(&bucket)
+            .send()
+            .await
+            .expect("delete policy");
+        s3.delete_bucket_cors()
+            .bucket(&bucket)
+            .send()
+            .await
+            .expect("delete cors");
+        s3.delete_bucket_encryption()
+            .bucket(&bucket)
+            .send()
+            .await
+            .expect("delete encryption");
+        s3.delete_bucket_ownership_controls()
+            .bucket(&bucket)
+            .send()
+            .await
+            .expect("delete ownership");
+        s3.delete_bucket_replication()
+            .bucket(&bucket)
+            .send()
+            .await
+            .expect("delete replication");
+        s3.put_bucket_logging()
+            .bucket(&bucket)
+            .bucket_logging_status(aws_sdk_s3::types::BucketLoggingStatus::builder().build())
+            .send()
+            .await
+            .expect("turn off logging");
+        s3.put_bucket_notification_configuration()
+            .bucket(&bucket)
+            .notification_configuration(aws_sdk_s3::types::NotificationConfiguration::builder().build())
+            .send()
+            .await
+            .expect("remove notifications");
+    });
+    let (code, text) = project.plan();
+    assert_eq!(code, 2, "{text}");
+    for doc in [
+        "versioning",
+        "encryption",
+        "public_access_block",
+        "ownership",
+        "tags",
+        "lifecycle",
+        "policy",
+        "logging",
+        "cors",
+        "notifications",
+        "replication",
+    ] {
+        assert!(
+            text.contains(&format!("~ bucket.data.{doc}")),
+            "drift of {doc} not shown:\n{text}"
+        );
+    }
+    assert!(text.contains("block_public_policy: false → true"), "{text}");
+    project.apply_ok();
+    project.assert_converged();
+
+    // The state records every managed resource with the hash of what was applied.
+    let state = project.state();
+    let data = state
+        .resource(&Address("bucket.data.lifecycle".into()))
+        .expect("read state")
+        .expect("lifecycle recorded");
+    assert_eq!(data.name, format!("{prefix}-data"));
+    assert_eq!(data.value_sha256().expect("hash").len(), 64);
+}
+
+#[test]
+fn saved_plans_apply_exactly_and_stale_plans_are_refused() {
+    let project = Project::new("saved");
+    let prefix = common::unique_name("saved");
+    project.write(&format!(
+        "buckets:\n  a:\n    name: {prefix}-a\n    versioning: enabled\n    public_access_block: {{}}\n"
+    ));
+    let (code, _, stderr) = project.run(&["plan", "-e", "saved", "--out", "plan.json"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("s3rec apply plan.json"), "{stderr}");
+    let (code, stdout, stderr) = project.run(&["apply", "plan.json"]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(stdout.contains("Apply complete! 3 created"), "{stdout}");
+    project.assert_converged();
+
+    // A plan made, then drift: the plan's `before` no longer matches, so it is refused.
+    project.write(&format!(
+        "buckets:\n  a:\n    name: {prefix}-a\n    versioning: suspended\n    public_access_block: {{}}\n"
+    ));
+    let (code, _, stderr) = project.run(&["plan", "-e", "saved", "--out", "stale.json"]);
+    assert_eq!(code, 0, "{stderr}");
+    runtime().block_on(async {
+        let aws = aws().await;
+        aws.s3("us-east-1")
+            .put_public_access_block()
+            .bucket(format!("{prefix}-a"))
+            .public_access_block_configuration(
+                PublicAccessBlockConfiguration::builder()
+                    .block_public_acls(false)
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("drift");
+        aws.s3("us-east-1")
+            .put_bucket_versioning()
+            .bucket(format!("{prefix}-a"))
+            .versioning_configuration(
+                VersioningConfiguration::builder()
+                    .status(BucketVersioningStatus::Suspended)
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("drift");
+    });
+    let (code, _, stderr) = project.run(&["apply", "stale.json"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("the plan is stale"), "{stderr}");
+    assert!(stderr.contains("bucket.a.versioning"), "{stderr}");
+
+    // A plan made, then the manifest edited: refused too.
+    let (code, _, stderr) = project.run(&["plan", "-e", "saved", "--out", "old.json"]);
+    assert_eq!(code, 0, "{stderr}");
+    project.write(&format!(
+        "buckets:\n  a:\n    name: {prefix}-a\n    versioning: enabled\n"
+    ));
+    let (code, _, stderr) = project.run(&["apply", "old.json"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("changed since old.json was made"), "{stderr}");
+}
+
+#[test]
+fn a_failed_action_skips_its_dependents_and_a_fixed_rerun_converges() {
+    let project = Project::new("partial");
+    let prefix = common::unique_name("partial");
+    let mover = format!("{prefix}-mover");
+    // The bucket exists in eu-west-1 but the manifest wants it in us-east-1: a replace.
+    let rt = runtime();
+    rt.block_on(async {
+        let aws = aws().await;
+        s3rec::aws::write::create_bucket(&aws, &mover, "eu-west-1")
+            .await
+            .expect("create mover");
+    });
+    let manifest = format!(
+        "buckets:\n  mover:\n    name: {mover}\n    versioning: enabled\n    tags: {{a: b}}\n  other:\n    name: {prefix}-other\n    versioning: enabled\n"
+    );
+    project.write(&manifest);
+    let (code, stdout, stderr) = project.run(&["plan", "-e", "partial", "--out", "plan.json"]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(stdout.contains("-/+ bucket.mover"), "{stdout}");
+    // Data arrives after the plan: the replace's delete fails (no force_destroy), so the bucket's
+    // documents are skipped, while the independent bucket is still created.
+    rt.block_on(async {
+        let aws = aws().await;
+        aws.s3("eu-west-1")
+            .put_object()
+            .bucket(&mover)
+            .key("arrived-late.txt")
+            .body(aws_sdk_s3::primitives::ByteStream::from_static(b"late"))
+            .send()
+            .await
+            .expect("put object");
+    });
+    let (code, stdout, stderr) = project.run(&["apply", "plan.json"]);
+    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    assert!(stderr.contains("bucket.mover: Replacement FAILED"), "{stderr}");
+    assert!(
+        stderr.contains("bucket.mover.versioning: skipped because bucket.mover failed"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("bucket.other: Creation complete"), "{stderr}");
+    assert!(stdout.contains("Apply failed: 1 failed, 2 skipped"), "{stdout}");
+
+    let state = project.state();
+    let last_run = state.runs(1).expect("runs").into_iter().next().expect("a run");
+    let journal = state.journal(last_run.id).expect("journal");
+    let outcome = |address: &str| {
+        journal
+            .iter()
+            .find(|e| e.address.as_str() == address)
+            .map(|e| e.outcome)
+            .unwrap_or_else(|| panic!("{address} not journaled: {journal:?}"))
+    };
+    assert_eq!(outcome("bucket.mover"), Outcome::Failed);
+    assert_eq!(outcome("bucket.mover.versioning"), Outcome::Skipped);
+    assert_eq!(outcome("bucket.other"), Outcome::Succeeded);
+    assert!(
+        state
+            .resource(&Address("bucket.other".into()))
+            .expect("state")
+            .is_some()
+    );
+    assert!(
+        state
+            .resource(&Address("bucket.mover".into()))
+            .expect("state")
+            .is_none()
+    );
+
+    // The fix: allow the replace to empty the bucket. A fresh apply converges.
+    project.write(&manifest.replace("    tags: {a: b}\n", "    tags: {a: b}\n    force_destroy: true\n"));
+    project.apply_ok();
+    project.assert_converged();
+}
+
+#[test]
+fn removed_buckets_are_forgotten_or_pruned_and_prevent_destroy_blocks() {
+    let project = Project::new("prune");
+    let prefix = common::unique_name("prune");
+    project.write(&format!(
+        "buckets:\n  keep:\n    name: {prefix}-keep\n  gone:\n    name: {prefix}-gone\n    prevent_destroy: true\n"
+    ));
+    project.apply_ok();
+    project.write(&format!("buckets:\n  keep:\n    name: {prefix}-keep\n"));
+    let (code, text) = project.plan();
+    assert_eq!(code, 0, "forgetting is not a change in AWS:\n{text}");
+    assert!(text.contains("bucket.gone"), "{text}");
+
+    project.write(&format!(
+        "state:\n  prune: true\nbuckets:\n  keep:\n    name: {prefix}-keep\n"
+    ));
+    let (code, _, stderr) = project.run(&["plan", "-e", "prune"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("prevent_destroy"), "{stderr}");
+
+    // Without the guard (a fresh apply records it off) the bucket is pruned.
+    project.write(&format!(
+        "buckets:\n  keep:\n    name: {prefix}-keep\n  gone:\n    name: {prefix}-gone\n    prevent_destroy: false\n"
+    ));
+    project.apply_ok();
+    project.write(&format!(
+        "state:\n  prune: true\nbuckets:\n  keep:\n    name: {prefix}-keep\n"
+    ));
+    let (code, text) = project.plan();
+    assert_eq!(code, 2, "{text}");
+    assert!(text.contains("- bucket.gone"), "{text}");
+    project.apply_ok();
+    project.assert_converged();
+    let exists = runtime().block_on(async {
+        let aws = aws().await;
+        s3rec::aws::read::read_bucket(&aws, &format!("{prefix}-gone"), &[])
+            .await
+            .expect("read")
+    });
+    assert!(exists.is_none(), "the pruned bucket still exists");
+}
+
+#[test]
+fn the_account_guard_refuses_before_any_change() {
+    let project = Project::new("guard");
+    let prefix = common::unique_name("guard");
+    let body = format!("buckets:\n  a:\n    name: {prefix}-a\n");
+    let dir = project.dir.path().join("environments");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    std::fs::write(
+        dir.join("guard.yaml"),
+        format!(
+            "environment: guard\naws:\n  region: us-east-1\n  endpoint_url: {}\n  force_path_style: true\n  account_id: \"999999999999\"\n{body}",
+            project.endpoint
+        ),
+    )
+    .expect("write");
+    for args in [
+        vec!["plan", "-e", "guard"],
+        vec!["apply", "-e", "guard", "--auto-approve"],
+    ] {
+        let (code, _, stderr) = project.run(&args);
+        assert_eq!(code, 1, "{stderr}");
+        assert!(stderr.contains("999999999999"), "{stderr}");
+        assert!(stderr.contains("123456789012"), "{stderr}");
+    }
+    let exists = runtime().block_on(async {
+        let aws = aws().await;
+        s3rec::aws::read::read_bucket(&aws, &format!("{prefix}-a"), &[])
+            .await
+            .expect("read")
+    });
+    assert!(exists.is_none(), "nothing may be created when the guard refuses");
+}
+
+#[test]
+fn targets_limit_the_plan_and_apply_needs_approval_without_a_terminal() {
+    let project = Project::new("target");
+    let prefix = common::unique_name("target");
+    project.write(&format!(
+        "buckets:\n  a:\n    name: {prefix}-a\n    versioning: enabled\n  b:\n    name: {prefix}-b\n    versioning: enabled\n"
+    ));
+    let (code, stdout, _) = project.run(&["plan", "-e", "target", "--target", "bucket.a.versioning"]);
+    assert_eq!(code, 0);
+    assert!(stdout.contains("+ bucket.a.versioning"), "{stdout}");
+    assert!(
+        stdout.contains("+ bucket.a\n") || stdout.contains("+ bucket.a "),
+        "dependencies come along:\n{stdout}"
+    );
+    assert!(!stdout.contains("bucket.b"), "{stdout}");
+    let (code, _, stderr) = project.run(&["plan", "-e", "target", "--target", "bucket.nope"]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("--target bucket.nope matches nothing"), "{stderr}");
+
+    let (code, _, stderr) = project.run(&["apply", "-e", "target"]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("--auto-approve"), "{stderr}");
+}
+
+#[test]
+fn plan_formats_and_audit_warnings() {
+    let project = Project::new("formats");
+    let prefix = common::unique_name("formats");
+    project.write(&format!(
+        "buckets:\n  a:\n    name: {prefix}-a\n    versioning: enabled\n"
+    ));
+    let (code, stdout, _) = project.run(&["plan", "-e", "formats", "--format", "json"]);
+    assert_eq!(code, 0);
+    let json: serde_json::Value = serde_json::from_str(&stdout).expect("json plan");
+    assert_eq!(json["format_version"], 1);
+    assert_eq!(json["environment"], "formats");
+    let (code, stdout, _) = project.run(&["plan", "-e", "formats", "--format", "markdown"]);
+    assert_eq!(code, 0);
+    assert!(stdout.starts_with("<!-- s3rec-plan:formats -->"), "{stdout}");
+    project.apply_ok();
+
+    // Someone opens the bucket by hand; the manifest does not manage the public access block, so only
+    // --audit reads it, and it warns.
+    runtime().block_on(async {
+        let aws = aws().await;
+        aws.s3("us-east-1")
+            .put_public_access_block()
+            .bucket(format!("{prefix}-a"))
+            .public_access_block_configuration(
+                PublicAccessBlockConfiguration::builder()
+                    .block_public_acls(false)
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("open it");
+    });
+    project.assert_converged();
+    let (code, stdout, stderr) = project.run(&["plan", "-e", "formats", "--audit"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.contains("bucket.a.public_access_block is not managed"),
+        "{stdout}"
+    );
+}

@@ -1,0 +1,483 @@
+//! Plan rendering: text, JSON and markdown of plans built from data (no AWS), snapshotted with insta.
+//!
+//! After an intended output change: `INSTA_UPDATE=always cargo test --test plan_render`, then read the
+//! diff of every `.snap` file under tests/snapshots/ before keeping it.
+
+use std::collections::BTreeMap;
+
+use insta::assert_snapshot;
+use s3rec::model::{
+    Doc, DocKind, EncryptionDoc, LifecycleRuleDoc, PublicAccessBlockDoc, TransitionDoc, VersioningState,
+};
+use s3rec::plan::render::{self, NO_CHANGES};
+use s3rec::plan::{Action, Address, Change, Edge, PLAN_FORMAT_VERSION, Plan, Resource, Value};
+use serde_json::json;
+
+const ENV: &str = "prod";
+
+// ---------------------------------------------------------------------------------------------------
+// building plans from data
+
+fn plan(changes: Vec<Change>) -> Plan {
+    Plan {
+        format_version: PLAN_FORMAT_VERSION,
+        environment: ENV.to_string(),
+        manifest_sha256: "9f2c4e0b5a1d7c3e8f6a2b4d0c9e7f1a3b5d7c9e1f3a5b7d9c1e3f5a7b9d1c3e".to_string(),
+        account_id: Some("123456789012".to_string()),
+        targets: Vec::new(),
+        changes,
+        edges: Vec::new(),
+        warnings: Vec::new(),
+    }
+}
+
+fn bucket_change(action: Action, logical: &str, before: Option<(&str, &str)>, after: Option<(&str, &str)>) -> Change {
+    let (name, region) = after.or(before).expect("a bucket change has a before or an after");
+    let current_region = match (before, after) {
+        (Some((_, old)), Some((_, new))) if old != new => Some(old.to_string()),
+        _ => None,
+    };
+    let value = |(name, region): (&str, &str)| Value::Bucket {
+        name: name.to_string(),
+        region: region.to_string(),
+    };
+    Change {
+        address: Address::bucket(logical),
+        action,
+        resource: Resource::Bucket {
+            logical: logical.to_string(),
+            name: name.to_string(),
+            region: region.to_string(),
+            current_region,
+            force_destroy: false,
+            prevent_destroy: false,
+        },
+        before: before.map(value),
+        after: after.map(value),
+        reason: None,
+    }
+}
+
+fn doc_change(action: Action, logical: &str, bucket: &str, before: Option<Doc>, after: Option<Doc>) -> Change {
+    let kind = after
+        .as_ref()
+        .or(before.as_ref())
+        .map(Doc::kind)
+        .expect("a document change has a document");
+    Change {
+        address: Address::bucket_doc(logical, kind),
+        action,
+        resource: Resource::BucketDoc {
+            logical: logical.to_string(),
+            bucket: bucket.to_string(),
+            region: "eu-west-1".to_string(),
+            kind,
+        },
+        before: before.map(Value::Doc),
+        after: after.map(Value::Doc),
+        reason: None,
+    }
+}
+
+fn tags(pairs: &[(&str, &str)]) -> Doc {
+    Doc::Tags(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
+}
+
+fn rule(id: &str, prefix: Option<&str>, transitions: &[(u32, &str)], expiration_days: Option<u32>) -> LifecycleRuleDoc {
+    LifecycleRuleDoc {
+        id: id.to_string(),
+        enabled: true,
+        prefix: prefix.map(str::to_string),
+        tags: BTreeMap::new(),
+        object_size_greater_than: None,
+        object_size_less_than: None,
+        transitions: transitions
+            .iter()
+            .map(|(days, class)| TransitionDoc {
+                days: *days,
+                storage_class: class.to_string(),
+            })
+            .collect(),
+        expiration_days,
+        expired_object_delete_marker: None,
+        noncurrent_transitions: Vec::new(),
+        noncurrent_expiration_days: None,
+        noncurrent_newer_versions: None,
+        abort_incomplete_multipart_upload_days: None,
+    }
+}
+
+/// A new bucket with several documents, listed out of order on purpose (the renderers sort by address).
+fn create_bucket() -> Vec<Change> {
+    let b = "acme-logs-prod";
+    let lifecycle = Doc::Lifecycle(vec![rule(
+        "tier",
+        Some("logs/"),
+        &[(30, "STANDARD_IA"), (90, "GLACIER")],
+        Some(365),
+    )]);
+    vec![
+        doc_change(Action::Create, "logs", b, None, Some(lifecycle)),
+        doc_change(
+            Action::Create,
+            "logs",
+            b,
+            None,
+            Some(tags(&[("env", "prod"), ("cost center", "it-42")])),
+        ),
+        bucket_change(Action::Create, "logs", None, Some((b, "eu-west-1"))),
+        doc_change(
+            Action::Create,
+            "logs",
+            b,
+            None,
+            Some(Doc::Versioning(VersioningState::Enabled)),
+        ),
+        doc_change(
+            Action::Create,
+            "logs",
+            b,
+            None,
+            Some(policy(vec![deny_insecure_transport(b)])),
+        ),
+        doc_change(
+            Action::Create,
+            "logs",
+            b,
+            None,
+            Some(Doc::Encryption(Some(EncryptionDoc {
+                algorithm: "aws:kms".to_string(),
+                kms_key_id: Some("alias/acme-logs".to_string()),
+                bucket_key: true,
+            }))),
+        ),
+        doc_change(
+            Action::Create,
+            "logs",
+            b,
+            None,
+            Some(Doc::PublicAccessBlock(PublicAccessBlockDoc {
+                block_public_acls: true,
+                ignore_public_acls: true,
+                block_public_policy: true,
+                restrict_public_buckets: true,
+            })),
+        ),
+    ]
+}
+
+/// Lifecycle: a transition moves, an expiration is dropped, a rule is added. Tags: one changed, one
+/// added, one removed.
+fn update_lifecycle_and_tags() -> Vec<Change> {
+    let b = "acme-data-prod";
+    let mut old_tier = rule("tier", Some("raw/"), &[(30, "STANDARD_IA")], Some(400));
+    old_tier.abort_incomplete_multipart_upload_days = Some(7);
+    let mut new_tier = rule(
+        "tier",
+        Some("raw/"),
+        &[(60, "STANDARD_IA"), (180, "DEEP_ARCHIVE")],
+        None,
+    );
+    new_tier.abort_incomplete_multipart_upload_days = Some(7);
+    let tmp = rule("expire-tmp", Some("tmp/"), &[], Some(7));
+    vec![
+        doc_change(
+            Action::Update,
+            "data",
+            b,
+            Some(Doc::Lifecycle(vec![old_tier])),
+            Some(Doc::Lifecycle(vec![tmp, new_tier])),
+        ),
+        doc_change(
+            Action::Update,
+            "data",
+            b,
+            Some(tags(&[("env", "prod"), ("legacy", "yes"), ("team", "data")])),
+            Some(tags(&[
+                ("env", "prod"),
+                ("owner", "data-eng@acme.example"),
+                ("team", "platform"),
+            ])),
+        ),
+    ]
+}
+
+fn deny_insecure_transport(bucket: &str) -> serde_json::Value {
+    json!({
+        "Sid": "DenyInsecureTransport",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:*",
+        "Resource": [format!("arn:aws:s3:::{bucket}"), format!("arn:aws:s3:::{bucket}/*")],
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}}
+    })
+}
+
+fn reader_grant(actions: serde_json::Value) -> serde_json::Value {
+    json!({
+        "Sid": "AnalyticsRead",
+        "Effect": "Allow",
+        "Principal": {"AWS": "arn:aws:iam::123456789012:role/analytics"},
+        "Action": actions,
+        "Resource": "arn:aws:s3:::acme-data-prod/curated/*"
+    })
+}
+
+fn policy(statements: Vec<serde_json::Value>) -> Doc {
+    Doc::Policy(Some(json!({"Statement": statements, "Version": "2012-10-17"}))).canonical()
+}
+
+/// The TLS statement is added and the reader grant widened to `s3:ListBucket`.
+fn policy_change() -> Vec<Change> {
+    let before = policy(vec![reader_grant(json!("s3:GetObject"))]);
+    let after = policy(vec![
+        reader_grant(json!(["s3:GetObject", "s3:ListBucket"])),
+        deny_insecure_transport("acme-data-prod"),
+    ]);
+    vec![doc_change(
+        Action::Update,
+        "data",
+        "acme-data-prod",
+        Some(before),
+        Some(after),
+    )]
+}
+
+fn replace_bucket() -> Vec<Change> {
+    let b = "acme-archive-prod";
+    let mut change = bucket_change(
+        Action::Replace,
+        "archive",
+        Some((b, "us-east-1")),
+        Some((b, "eu-west-1")),
+    );
+    change.reason = Some("the bucket is in us-east-1 but the manifest wants eu-west-1".to_string());
+    vec![change]
+}
+
+fn delete_bucket() -> Vec<Change> {
+    let mut change = bucket_change(
+        Action::Delete,
+        "old-reports",
+        Some(("acme-old-reports-prod", "eu-west-1")),
+        None,
+    );
+    change.reason = Some("no longer in the manifest, and state.prune is on".to_string());
+    vec![change]
+}
+
+/// A bucket dropped from the manifest without pruning: AWS keeps it, the state forgets it.
+fn no_op() -> Vec<Change> {
+    let mut change = bucket_change(Action::NoOp, "scratch", Some(("acme-scratch-prod", "eu-west-1")), None);
+    change.before = None;
+    change.reason = Some(
+        "no longer in the manifest: the bucket is kept and no longer managed (set state.prune: true to delete it)"
+            .to_string(),
+    );
+    vec![change]
+}
+
+fn everything() -> Plan {
+    let mut changes = Vec::new();
+    changes.extend(delete_bucket());
+    changes.extend(update_lifecycle_and_tags());
+    changes.extend(create_bucket());
+    changes.extend(no_op());
+    changes.extend(policy_change());
+    changes.extend(replace_bucket());
+    let mut plan = plan(changes);
+    plan.edges = ["versioning", "encryption", "public_access_block", "tags", "lifecycle"]
+        .into_iter()
+        .map(|kind| Edge {
+            before: Address::bucket("logs"),
+            after: Address::bucket_doc("logs", DocKind::parse(kind).unwrap()),
+        })
+        .collect();
+    plan.warnings =
+        vec!["bucket acme-legacy-uploads is in AWS but not in the manifest; s3rec leaves it alone".to_string()];
+    plan
+}
+
+// ---------------------------------------------------------------------------------------------------
+// text, one scenario each
+
+#[test]
+fn text_create_bucket_with_documents() {
+    assert_snapshot!(render::text(&plan(create_bucket()), false));
+}
+
+#[test]
+fn text_update_lifecycle_and_tags() {
+    assert_snapshot!(render::text(&plan(update_lifecycle_and_tags()), false));
+}
+
+#[test]
+fn text_policy_change_is_a_unified_diff() {
+    let out = render::text(&plan(policy_change()), false);
+    assert!(out.contains("      @@ -"), "{out}");
+    assert_snapshot!(out);
+}
+
+#[test]
+fn text_replace_bucket() {
+    assert_snapshot!(render::text(&plan(replace_bucket()), false));
+}
+
+#[test]
+fn text_delete_with_reason() {
+    let out = render::text(&plan(delete_bucket()), false);
+    assert!(
+        out.contains("  # (no longer in the manifest, and state.prune is on)\n"),
+        "{out}"
+    );
+    assert_snapshot!(out);
+}
+
+#[test]
+fn text_no_op_only() {
+    let out = render::text(&plan(no_op()), false);
+    assert!(out.ends_with(&format!("{NO_CHANGES}\n")), "{out}");
+    assert_snapshot!(out);
+}
+
+#[test]
+fn text_empty_plan() {
+    assert_eq!(render::text(&plan(Vec::new()), false), format!("{NO_CHANGES}\n"));
+}
+
+#[test]
+fn text_everything() {
+    let out = render::text(&everything(), false);
+    assert!(
+        out.contains("\nPlan: 7 to create, 3 to update, 1 to replace, 1 to destroy.\n"),
+        "{out}"
+    );
+    assert_snapshot!(out);
+}
+
+#[test]
+fn text_legend_lists_only_the_actions_present() {
+    let out = render::text(&plan(update_lifecycle_and_tags()), false);
+    assert!(out.contains("  ~ update in-place\n"));
+    for absent in ["  + create\n", "-/+ replace\n", "  - destroy\n"] {
+        assert!(!out.contains(absent), "{absent:?} in\n{out}");
+    }
+}
+
+#[test]
+fn text_is_stable() {
+    assert_eq!(render::text(&everything(), false), render::text(&everything(), false));
+    let mut reversed = everything();
+    reversed.changes.reverse();
+    assert_eq!(render::text(&reversed, false), render::text(&everything(), false));
+}
+
+#[test]
+fn text_colour_only_on_request() {
+    let plain = render::text(&everything(), false);
+    assert!(!plain.contains('\x1b'));
+    let coloured = render::text(&everything(), true);
+    assert!(coloured.contains("  \x1b[32m+\x1b[0m bucket.logs\n"), "{coloured}");
+    assert!(coloured.contains("  \x1b[33m~\x1b[0m bucket.data.tags\n"), "{coloured}");
+    assert!(
+        coloured.contains("  \x1b[31m-\x1b[0m bucket.old-reports\n"),
+        "{coloured}"
+    );
+    assert!(
+        coloured.contains("\x1b[31m-\x1b[0m/\x1b[32m+\x1b[0m bucket.archive\n"),
+        "{coloured}"
+    );
+    let stripped = coloured
+        .replace("\x1b[32m", "")
+        .replace("\x1b[33m", "")
+        .replace("\x1b[31m", "");
+    let stripped = stripped.replace("\x1b[1;33m", "").replace("\x1b[0m", "");
+    assert_eq!(stripped, plain);
+}
+
+#[test]
+fn text_targets_warn() {
+    let mut targeted = plan(replace_bucket());
+    targeted.targets = vec!["bucket.archive".to_string()];
+    let out = render::text(&targeted, false);
+    assert!(out.ends_with("\nWarning: resource targeting is in effect (bucket.archive): the plan covers only these addresses and may be incomplete.\n"), "{out}");
+}
+
+// ---------------------------------------------------------------------------------------------------
+// json
+
+#[test]
+fn json_everything() {
+    assert_snapshot!(render::json(&everything()));
+}
+
+#[test]
+fn json_empty_plan() {
+    assert_snapshot!(render::json(&plan(Vec::new())));
+}
+
+#[test]
+fn json_parses_back_into_the_plan() {
+    let original = everything();
+    let out = render::json(&original);
+    assert!(out.ends_with("}\n"));
+    let back: Plan = serde_json::from_str(&out).expect("the JSON plan parses back into a Plan");
+    assert_eq!(back, original);
+    assert_eq!(back.format_version, 1);
+    assert_eq!(back.environment, ENV);
+    assert_eq!(back.changes.len(), original.changes.len());
+
+    let document: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        document["summary"],
+        json!({"create": 7, "update": 3, "replace": 1, "delete": 1})
+    );
+    let keys: Vec<&str> = document.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(
+        keys,
+        [
+            "format_version",
+            "environment",
+            "manifest_sha256",
+            "account_id",
+            "summary",
+            "changes",
+            "edges",
+            "warnings"
+        ]
+    );
+}
+
+// ---------------------------------------------------------------------------------------------------
+// markdown
+
+#[test]
+fn markdown_everything() {
+    let out = render::markdown(&everything());
+    assert!(out.starts_with("<!-- s3rec-plan:prod -->\n"));
+    assert!(out.contains("\nPlan: 7 to create, 3 to update, 1 to replace, 1 to destroy.\n"));
+    assert_snapshot!(out);
+}
+
+#[test]
+fn markdown_empty_plan() {
+    let out = render::markdown(&plan(Vec::new()));
+    assert!(out.starts_with("<!-- s3rec-plan:prod -->\n"));
+    assert_snapshot!(out);
+}
+
+#[test]
+fn markdown_no_op_only() {
+    assert_snapshot!(render::markdown(&plan(no_op())));
+}
+
+#[test]
+fn docs_example_is_what_json_prints() {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/plan-format.md")).unwrap();
+    let example = doc.split("\n## Example\n").nth(1).expect("an Example section");
+    let start = example.find("```json\n").expect("a json block") + "```json\n".len();
+    let example = &example[start..start + example[start..].find("```").unwrap()];
+    let parsed: Plan = serde_json::from_str(example).expect("the documented example is a plan");
+    assert_eq!(render::json(&parsed), example);
+    assert_eq!(parsed.counts().create, 2);
+}
