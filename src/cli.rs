@@ -42,6 +42,8 @@ pub enum Command {
     Plan(crate::commands::plan::PlanArgs),
     /// Converge: apply a saved plan exactly, or plan, confirm and apply.
     Apply(crate::commands::apply::ApplyArgs),
+    /// Inspect the state: managed resources and the apply journal.
+    State(crate::commands::state::StateArgs),
 }
 
 #[derive(Debug, Args)]

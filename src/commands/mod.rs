@@ -4,6 +4,7 @@
 pub mod apply;
 pub mod plan;
 pub mod schema;
+pub mod state;
 
 pub mod validate;
 
