@@ -9,9 +9,6 @@
 //! document and reading it back is the identity for every field, including the ones moto drops.
 
 use std::collections::BTreeMap;
-use std::future::Future;
-use std::pin::Pin;
-use std::task::Poll;
 
 use aws_sdk_s3::types::{
     BucketLocationConstraint, BucketVersioningStatus, CorsRule, DeleteMarkerReplicationStatus, ExpirationStatus,
@@ -56,9 +53,9 @@ pub async fn read_bucket(aws: &Aws, name: &str, kinds: &[DocKind]) -> Result<Opt
     };
     // DocKind::ALL order, each kind once, however often the caller named it.
     let wanted: Vec<DocKind> = DocKind::ALL.into_iter().filter(|k| kinds.contains(k)).collect();
-    let reads = wanted.iter().map(|&kind| read_doc(aws, name, &region, kind)).collect();
+    let reads: Vec<_> = wanted.iter().map(|&kind| read_doc(aws, name, &region, kind)).collect();
     let mut docs = BTreeMap::new();
-    for (kind, doc) in wanted.iter().zip(join_all(reads).await) {
+    for (kind, doc) in wanted.iter().zip(futures_util::future::join_all(reads).await) {
         docs.insert(*kind, doc?);
     }
     Ok(Some(ObservedBucket {
@@ -239,29 +236,6 @@ async fn read_doc(aws: &Aws, name: &str, region: &str, kind: DocKind) -> Result<
         Err(err) if err.code().is_some_and(|code| NOT_CONFIGURED_CODES.contains(&code)) => Ok(Doc::unconfigured(kind)),
         Err(err) => Err(err),
     }
-}
-
-/// Runs futures concurrently on the current task and returns their outputs in order.
-///
-/// The same thing `tokio::join!` does for a fixed number of futures, for a list of them (the crate has
-/// no `futures` dependency). Each future is polled only until it completes.
-pub(crate) async fn join_all<F: Future>(futures: Vec<F>) -> Vec<F::Output> {
-    let mut futures: Vec<Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
-    let mut outputs: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
-    std::future::poll_fn(|cx| {
-        let mut pending = false;
-        for (future, output) in futures.iter_mut().zip(outputs.iter_mut()) {
-            if output.is_none() {
-                match future.as_mut().poll(cx) {
-                    Poll::Ready(value) => *output = Some(value),
-                    Poll::Pending => pending = true,
-                }
-            }
-        }
-        if pending { Poll::Pending } else { Poll::Ready(()) }
-    })
-    .await;
-    outputs.into_iter().flatten().collect()
 }
 
 /// Days and counts are `i32` in the SDK and never negative in S3's answers; a negative one is dropped
@@ -586,16 +560,5 @@ mod tests {
         fn send<T: Send>(_: T) {}
         send(read_bucket(aws, "bucket", &DocKind::ALL));
         send(bucket_has_objects(aws, "bucket", "us-east-1"));
-    }
-
-    #[tokio::test]
-    async fn join_all_keeps_the_order_of_its_inputs() {
-        let futures = (0..5u64)
-            .map(|i| async move {
-                tokio::time::sleep(std::time::Duration::from_millis(10 * (5 - i))).await;
-                i
-            })
-            .collect();
-        assert_eq!(join_all(futures).await, vec![0, 1, 2, 3, 4]);
     }
 }
