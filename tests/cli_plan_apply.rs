@@ -111,11 +111,12 @@ async fn aws() -> Aws {
         .expect("connect")
 }
 
-/// A bucket with every configuration document s3rec manages, as a manifest fragment. It leaves out
-/// what moto accepts but does not keep (lifecycle size filters and newer-noncurrent counts, and the
-/// replication rule's filter, storage class and delete-marker switch; see docs/testing.md), so that
-/// the emulator can converge.
-fn full_estate(prefix: &str, retention_days: u32, tag: &str) -> String {
+/// A bucket with every configuration document s3rec manages, as a manifest fragment; `v2` changes every
+/// one of them. It leaves out what moto accepts but does not keep (lifecycle size filters and
+/// newer-noncurrent counts, and the replication rule's filter, storage class and delete-marker switch;
+/// see docs/testing.md), so that the emulator can converge.
+fn full_estate(prefix: &str, v2: bool) -> String {
+    let pick = |one: &'static str, two: &'static str| if v2 { two } else { one };
     format!(
         r#"iam:
   roles:
@@ -142,62 +143,86 @@ buckets:
   data:
     name: {prefix}-data
     versioning: enabled
-    encryption: {{algorithm: AES256}}
-    public_access_block: {{}}
-    object_ownership: BucketOwnerEnforced
-    tags: {{team: platform, tier: "{tag}"}}
+    encryption: {encryption}
+    public_access_block: {{block_public_acls: {acls}}}
+    object_ownership: {ownership}
+    tags: {{team: platform, tier: "{tier}"}}
     lifecycle:
       - id: tiering
         filter: {{prefix: logs/}}
         transitions:
           - {{days: 30, storage_class: STANDARD_IA}}
           - {{days: 90, storage_class: GLACIER}}
-        expiration: {{days: {retention_days}}}
+        expiration: {{days: {retention}}}
         noncurrent_version_expiration: {{days: 30}}
         abort_incomplete_multipart_upload_days: 7
     policy:
       deny_insecure_transport: true
-    logging: {{target_bucket: logs, prefix: data/}}
+      statements:
+        - Sid: ReadReports
+          Effect: Allow
+          Principal: {{AWS: "${{account_id}}"}}
+          Action: {read_actions}
+          Resource: "${{bucket.data.arn}}/reports/*"
+    logging: {{target_bucket: logs, prefix: {log_prefix}}}
     cors:
       - allowed_methods: [GET, HEAD]
         allowed_origins: ["https://app.example.com"]
-        max_age_seconds: 300
+        max_age_seconds: {max_age}
     notifications:
       - topic: uploads
-        events: ["s3:ObjectCreated:*"]
+        events: {events}
         filter: {{prefix: incoming/}}
     replication:
       role: replicator
       rules:
         - id: to-dr
-          priority: 1
+          priority: {priority}
           destination: {{bucket: dr}}
-"#
+"#,
+        encryption = pick(
+            "{algorithm: AES256}",
+            "{algorithm: \"aws:kms\", kms_key_id: alias/data, bucket_key: true}"
+        ),
+        acls = pick("true", "false"),
+        ownership = pick("BucketOwnerEnforced", "BucketOwnerPreferred"),
+        tier = pick("gold", "silver"),
+        retention = pick("365", "400"),
+        read_actions = pick("s3:GetObject", "[s3:GetObject, s3:GetObjectVersion]"),
+        log_prefix = pick("data/", "data-v2/"),
+        max_age = pick("300", "600"),
+        events = pick(
+            "[\"s3:ObjectCreated:*\"]",
+            "[\"s3:ObjectCreated:*\", \"s3:ObjectRemoved:*\"]"
+        ),
+        priority = pick("1", "2"),
     )
 }
+
+const DATA_DOCUMENTS: [&str; 11] = [
+    "versioning",
+    "encryption",
+    "public_access_block",
+    "ownership",
+    "tags",
+    "lifecycle",
+    "policy",
+    "logging",
+    "cors",
+    "notifications",
+    "replication",
+];
 
 #[test]
 fn every_document_is_created_updated_and_drift_reverted() {
     let project = Project::new("full");
     let prefix = common::unique_name("full");
-    project.write(&full_estate(&prefix, 365, "gold"));
+    project.write(&full_estate(&prefix, false));
 
     // Create from nothing, then an empty second plan.
     let (code, text) = project.plan();
     assert_eq!(code, 2, "{text}");
-    for doc in [
-        "versioning",
-        "encryption",
-        "public_access_block",
-        "ownership",
-        "tags",
-        "lifecycle",
-        "policy",
-        "logging",
-        "cors",
-        "notifications",
-        "replication",
-    ] {
+    for doc in DATA_DOCUMENTS {
         assert!(
             text.contains(&format!("+ bucket.data.{doc}")),
             "missing {doc} in:\n{text}"
@@ -206,14 +231,22 @@ fn every_document_is_created_updated_and_drift_reverted() {
     project.apply_ok();
     project.assert_converged();
 
-    // Update: a changed manifest gives exactly the updates, and converges again.
-    project.write(&full_estate(&prefix, 400, "silver"));
+    // Update: a changed manifest gives exactly one update per changed document, and converges again.
+    // Versioning changes on the log bucket, because the replicated bucket must stay versioned.
+    let logs_versioning = format!("  logs:\n    name: {prefix}-logs\n    versioning: enabled");
+    project
+        .write(&full_estate(&prefix, true).replace(&logs_versioning, &logs_versioning.replace("enabled", "suspended")));
     let (code, text) = project.plan();
     assert_eq!(code, 2, "{text}");
-    assert!(text.contains("~ bucket.data.lifecycle"), "{text}");
-    assert!(text.contains("~ bucket.data.tags"), "{text}");
+    for doc in DATA_DOCUMENTS.iter().filter(|d| **d != "versioning") {
+        assert!(
+            text.contains(&format!("~ bucket.data.{doc}")),
+            "update of {doc} not shown:\n{text}"
+        );
+    }
+    assert!(text.contains("~ bucket.logs.versioning"), "{text}");
     assert!(
-        text.contains("Plan: 0 to create, 2 to update, 0 to replace, 0 to destroy."),
+        text.contains("Plan: 0 to create, 11 to update, 0 to replace, 0 to destroy."),
         "{text}"
     );
     project.apply_ok();

@@ -149,9 +149,13 @@ async fn apply(ws: &Workspace, plan: &Plan, saved: bool, parallelism: usize) -> 
     }
     let mut state = ws.open_state().map_err(|e| miette::miette!("{e}"))?;
     if plan.changes.is_empty() {
-        print_data("No changes. The estate matches the manifest.\n").into_diagnostic()?;
+        // A fresh plan already said so; a saved one has not been shown in this run.
+        if saved {
+            print_data("No changes. The estate matches the manifest.\n").into_diagnostic()?;
+        }
         return Ok(exit::OK);
     }
+    let _lock = state.lock_for_run().map_err(|e| miette::miette!("{e}"))?;
     let plan_sha = crate::state::sha256_hex(render::json(plan).as_bytes());
     let run = state
         .begin_run("apply", ws.environment(), Some(&plan_sha))

@@ -150,9 +150,8 @@ pub async fn execute(
                 state.journal_finish(entry, Outcome::Failed, Some(&message))?;
                 for d in graph.descendants(i) {
                     if !done[d] {
+                        // Marked done, it never enters the ready list, whatever else finishes.
                         done[d] = true;
-                        // Keep it out of the ready list for good.
-                        waiting[d] = usize::MAX / 2;
                         let skipped = &plan.changes[d];
                         let because = format!("{} failed", change.address);
                         state.journal_skip(run, &skipped.address, skipped.action, &because)?;

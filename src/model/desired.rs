@@ -392,7 +392,7 @@ fn unresolved(what: &str, place: &str) -> DesiredError {
     }
 }
 
-fn physical_bucket(ctx: &Context<'_>, logical: &str, place: &str) -> Result<String, DesiredError> {
+pub(crate) fn physical_bucket(ctx: &Context<'_>, logical: &str, place: &str) -> Result<String, DesiredError> {
     ctx.manifest
         .buckets
         .get(logical)

@@ -6,6 +6,7 @@
 //! not keep are sorted, and policies are normalized JSON. Nothing here does I/O or knows the SDK.
 
 pub mod desired;
+pub mod grants;
 pub mod policy;
 
 use std::collections::BTreeMap;

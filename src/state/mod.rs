@@ -55,6 +55,19 @@ pub enum StateError {
     #[diagnostic(code(s3rec::state::locked))]
     Locked { path: String },
     #[error(
+        "another s3rec run is applying to this environment (it holds {path}); wait for it to finish: two \
+         applies to one environment never interleave"
+    )]
+    #[diagnostic(code(s3rec::state::busy))]
+    RunInProgress { path: String },
+    #[error("cannot open the run lock {path}: {source}; check that the state directory is writable")]
+    #[diagnostic(code(s3rec::state::lock_file))]
+    LockFile {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
         "the state database {path} has schema version {found}, but this s3rec understands versions up to \
          {supported}; a newer s3rec wrote it, so upgrade s3rec (older binaries never modify a newer state)"
     )]
@@ -117,6 +130,12 @@ pub fn state_path(project_root: &Path, environment: &str, settings: &StateSettin
         Some(path) if !path.is_empty() => project_root.join(path),
         _ => project_root.join(STATE_DIR).join(format!("{environment}.db")),
     }
+}
+
+/// Holds the run lock of an environment; dropping it releases the lock.
+#[derive(Debug)]
+pub struct RunLock {
+    _file: std::fs::File,
 }
 
 /// The id of a run (a row of `runs`).
@@ -305,6 +324,32 @@ impl StateDb {
         &self.path
     }
 
+    /// Takes the environment's run lock (`<state>.lock`, an exclusive OS file lock) for as long as the
+    /// returned guard lives. Apply holds it from before its first change to after its last, so CI and a
+    /// laptop never apply to one environment at once; the OS releases it if s3rec dies.
+    pub fn lock_for_run(&self) -> Result<RunLock, StateError> {
+        let path = self.path.with_extension("lock");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|source| StateError::LockFile {
+                path: path.display().to_string(),
+                source,
+            })?;
+        match file.try_lock() {
+            Ok(()) => Ok(RunLock { _file: file }),
+            Err(std::fs::TryLockError::WouldBlock) => Err(StateError::RunInProgress {
+                path: path.display().to_string(),
+            }),
+            Err(std::fs::TryLockError::Error(source)) => Err(StateError::LockFile {
+                path: path.display().to_string(),
+                source,
+            }),
+        }
+    }
+
     /// The schema version of the open database (always the latest once `open` succeeded).
     pub fn schema_version(&self) -> Result<u32, StateError> {
         migrations::user_version(&self.conn).map_err(|e| self.err(e))
@@ -487,3 +532,19 @@ impl RawResource {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod lock_tests {
+    use super::*;
+
+    #[test]
+    fn a_second_run_lock_is_refused_until_the_first_is_released() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let a = StateDb::open(&dir.path().join("env.db")).expect("open");
+        let b = StateDb::open(&dir.path().join("env.db")).expect("open again");
+        let held = a.lock_for_run().expect("first lock");
+        assert!(matches!(b.lock_for_run(), Err(StateError::RunInProgress { .. })));
+        drop(held);
+        b.lock_for_run().expect("free again");
+    }
+}
