@@ -42,6 +42,9 @@ pub enum Command {
     Plan(crate::commands::plan::PlanArgs),
     /// Converge: apply a saved plan exactly, or plan, confirm and apply.
     Apply(crate::commands::apply::ApplyArgs),
+    /// Check identity, regions, the account guard and read access to everything the manifest manages;
+    /// or print the least-privilege policy s3rec needs (--print-policy).
+    Doctor(crate::commands::doctor::DoctorArgs),
     /// Inspect the state: managed resources and the apply journal.
     State(crate::commands::state::StateArgs),
 }

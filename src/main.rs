@@ -25,6 +25,7 @@ fn main() -> ExitCode {
         Command::Schema(args) => commands::schema::run(args),
         Command::Plan(args) => commands::plan::run(args, cli.chdir.as_deref(), cli.color),
         Command::Apply(args) => commands::apply::run(args, cli.chdir.as_deref(), cli.color),
+        Command::Doctor(args) => commands::doctor::run(args, cli.chdir.as_deref(), cli.color),
         Command::State(args) => commands::state::run(args, cli.chdir.as_deref()),
     };
     match result {

@@ -9,6 +9,7 @@
 //! what the user should do next.
 
 mod client;
+pub mod probe;
 pub mod read;
 pub mod write;
 

@@ -2,10 +2,10 @@
 //! returns the process exit code; errors it cannot place in its output become miette reports in `main`.
 
 pub mod apply;
+pub mod doctor;
 pub mod plan;
 pub mod schema;
 pub mod state;
-
 pub mod validate;
 
 use std::path::PathBuf;

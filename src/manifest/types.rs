@@ -705,15 +705,16 @@ pub struct Grant {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Access {
-    /// `s3:GetObject` (and versions) under the prefix.
+    /// `s3:GetObject` under the prefix (current versions only).
     Read,
-    /// `s3:PutObject` and multipart under the prefix.
+    /// `s3:PutObject` and `s3:AbortMultipartUpload` under the prefix.
     Write,
-    /// `s3:DeleteObject` (and versions) under the prefix.
+    /// `s3:DeleteObject` under the prefix (a delete marker on versioned buckets; versions stay).
     Delete,
-    /// `s3:ListBucket` limited to the prefix.
+    /// `s3:ListBucket` limited to the prefix by an `s3:prefix` condition, and `s3:GetBucketLocation`.
     List,
-    /// Bucket configuration: `s3:GetBucket*`, `s3:PutBucket*`, lifecycle, encryption...
+    /// Reading and writing every bucket configuration document s3rec manages (named actions, no
+    /// wildcards); effectively administration of the bucket. See docs/grants.md.
     Manage,
 }
 

@@ -1,0 +1,421 @@
+#!/usr/bin/env bash
+# Benchmarks `s3rec plan` on an unchanged estate against a private moto server.
+#
+#   scripts/bench-plan.sh [--buckets N] [--repeat R] [--parallelism "1 2 4 ..."] [--keep]
+#
+# 1. Builds s3rec in release mode, installs moto into .venv-moto/ if needed, and starts its OWN
+#    moto_server on a free loopback port (never the shared one of `scripts/moto.sh start`), stopped on exit.
+# 2. Writes a manifest of N fully configured buckets (versioning, SSE-S3, public access block, ownership,
+#    tags, lifecycle, TLS-only policy, access logging into one shared log bucket, CORS, an SNS notification,
+#    replication into one shared replica bucket) into a temporary project and validates it.
+# 3. Applies it once (timed separately) and checks that the next plan is empty.
+# 4. For each parallelism, runs `s3rec plan -e bench --parallelism P --detailed-exitcode` R times and
+#    records the median wall time and the HTTP requests moto logged per run.
+# 5. Prints a table and fails unless every run made at most one request per managed document, plus one
+#    GetBucketLocation per bucket, plus a few STS calls per run.
+#
+# Options:
+#   --buckets N          buckets besides the shared log and replica buckets (default 200)
+#   --repeat R           plan runs per parallelism; the median is reported (default 3)
+#   --parallelism LIST   parallelisms to measure, space- or comma-separated (default "1 2 4 8 16 32 64")
+#   --apply-parallelism N  parallelism of the one set-up apply (default 16)
+#   --keep               keep the temporary project and moto log (its path is printed)
+set -euo pipefail
+
+buckets=200
+repeat=3
+parallelisms="1 2 4 8 16 32 64"
+apply_parallelism=16
+keep=0
+# STS calls a plan may make on top of its S3 reads (GetCallerIdentity, once per run).
+sts_allowance=2
+
+die() {
+    echo "bench-plan: $*" >&2
+    exit 1
+}
+
+usage() {
+    sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d' | sed 's/^# \{0,1\}//' >&2
+    exit 2
+}
+
+is_count() {
+    [[ "$1" =~ ^[1-9][0-9]*$ ]]
+}
+
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+    --buckets)
+        [[ $# -ge 2 ]] && is_count "$2" || die "--buckets needs a positive integer"
+        buckets="$2"
+        shift 2
+        ;;
+    --repeat)
+        [[ $# -ge 2 ]] && is_count "$2" || die "--repeat needs a positive integer"
+        repeat="$2"
+        shift 2
+        ;;
+    --parallelism)
+        [[ $# -ge 2 ]] || die "--parallelism needs a list, e.g. \"1 4 16\""
+        parallelisms="${2//,/ }"
+        shift 2
+        ;;
+    --apply-parallelism)
+        [[ $# -ge 2 ]] && is_count "$2" || die "--apply-parallelism needs a positive integer"
+        apply_parallelism="$2"
+        shift 2
+        ;;
+    --keep)
+        keep=1
+        shift
+        ;;
+    -h | --help) usage ;;
+    *) die "unknown argument '$1' (see --help)" ;;
+    esac
+done
+for p in $parallelisms; do
+    is_count "$p" || die "--parallelism: '$p' is not a positive integer"
+done
+[[ -n "${parallelisms// /}" ]] || die "--parallelism: the list is empty"
+
+repo_root="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd -P)"
+venv="$repo_root/.venv-moto"
+
+# --- 1. build, install, start a private moto ------------------------------------------------------
+
+echo "==> building s3rec (release)" >&2
+(cd "$repo_root" && cargo build --release --locked --quiet)
+s3rec="${CARGO_TARGET_DIR:-$repo_root/target}/release/s3rec"
+[[ "$s3rec" == /* ]] || s3rec="$repo_root/$s3rec"
+[[ -x "$s3rec" ]] || die "the release build did not produce $s3rec"
+
+bash "$repo_root/scripts/moto.sh" install
+py="$venv/bin/python"
+moto_version="$("$py" -c 'import importlib.metadata as m; print(m.version("moto"))')"
+
+work="$(mktemp -d "${TMPDIR:-/tmp}/s3rec-bench.XXXXXX")"
+moto_log="$work/moto.log"
+moto_pid=""
+cleanup() {
+    local status=$?
+    if [[ -n "$moto_pid" ]] && kill -0 "$moto_pid" 2>/dev/null; then
+        kill "$moto_pid" 2>/dev/null || true
+        wait "$moto_pid" 2>/dev/null || true
+    fi
+    if [[ "$keep" == 1 || "$status" != 0 ]]; then
+        echo "bench-plan: kept the project and moto log in $work" >&2
+    else
+        rm -rf "$work"
+    fi
+    exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+port="$("$py" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')"
+"$venv/bin/moto_server" -H 127.0.0.1 -p "$port" >"$moto_log" 2>&1 </dev/null &
+moto_pid=$!
+endpoint="http://127.0.0.1:$port"
+
+answers() {
+    "$py" - "$port" <<'PY' >/dev/null 2>&1
+import sys, urllib.request, urllib.error
+try:
+    urllib.request.urlopen("http://127.0.0.1:%s/moto-api/data.json" % sys.argv[1], timeout=2)
+except urllib.error.HTTPError:
+    pass
+PY
+}
+deadline=$((SECONDS + 60))
+until answers; do
+    kill -0 "$moto_pid" 2>/dev/null || {
+        tail -n 30 "$moto_log" >&2
+        die "moto_server exited before answering"
+    }
+    ((SECONDS < deadline)) || {
+        tail -n 30 "$moto_log" >&2
+        die "moto_server did not answer on $endpoint within 60s"
+    }
+    sleep 0.2
+done
+echo "==> moto $moto_version (private instance, pid $moto_pid) at $endpoint, log $moto_log" >&2
+
+# The emulator accepts any credentials; nothing from ~/.aws may leak in.
+export S3REC_ENDPOINT_URL="$endpoint"
+export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1
+export AWS_EC2_METADATA_DISABLED=true NO_COLOR=1
+unset AWS_PROFILE AWS_SESSION_TOKEN AWS_DEFAULT_PROFILE AWS_CONFIG_FILE AWS_SHARED_CREDENTIALS_FILE
+
+# --- 2. the manifest --------------------------------------------------------------------------------
+
+project="$work/project"
+mkdir -p "$project/environments"
+manifest="$project/environments/bench.yaml"
+# Unique per run: a random lowercase-hex suffix keeps bucket names valid and distinct.
+run_id="$("$py" -c 'import secrets; print(secrets.token_hex(4))')"
+prefix="s3rec-bench-$run_id"
+# The access-log bucket and the replica bucket, shared by all the others.
+shared_buckets=2
+
+{
+    cat <<EOF
+# Generated by scripts/bench-plan.sh: $buckets fully configured buckets, one shared access-log bucket
+# and one shared replica bucket.
+environment: bench
+
+aws:
+  region: us-east-1
+  endpoint_url: $endpoint
+  force_path_style: true
+
+state:
+  path: .s3rec/bench.db
+
+defaults:
+  versioning: enabled
+  encryption:
+    algorithm: AES256
+  public_access_block: {}
+  object_ownership: BucketOwnerEnforced
+  tags:
+    managed-by: s3rec
+    environment: \${env}
+
+buckets:
+  access-logs:
+    name: $prefix-access-logs
+    policy:
+      deny_insecure_transport: true
+      statements:
+        - Sid: S3ServerAccessLogsDelivery
+          Effect: Allow
+          Principal:
+            Service: logging.s3.amazonaws.com
+          Action: s3:PutObject
+          Resource: "arn:aws:s3:::$prefix-access-logs/*"
+    lifecycle:
+      - id: expire-access-logs
+        expiration:
+          days: 90
+  # Destination of every bucket's replication rule.
+  replica:
+    name: $prefix-replica
+
+iam:
+  roles:
+    replication:
+      name: $prefix-replication
+      trust:
+        services: [s3.amazonaws.com]
+
+sns:
+  topics:
+    bucket-events:
+      name: $prefix-bucket-events
+EOF
+    for ((i = 1; i <= buckets; i++)); do
+        b="$(printf 'b%05d' "$i")"
+        cat <<EOF
+  $b:
+    name: $prefix-$b
+    versioning: enabled
+    encryption:
+      algorithm: AES256
+    public_access_block:
+      block_public_acls: true
+      ignore_public_acls: true
+      block_public_policy: true
+      restrict_public_buckets: true
+    object_ownership: BucketOwnerEnforced
+    tags:
+      bench-index: "$i"
+      team: platform
+    lifecycle:
+      - id: tiering
+        transitions:
+          - {days: 30, storage_class: STANDARD_IA}
+          - {days: 90, storage_class: GLACIER}
+        expiration:
+          days: 365
+        abort_incomplete_multipart_upload_days: 7
+    policy:
+      deny_insecure_transport: true
+    logging:
+      target_bucket: access-logs
+      prefix: $b/
+    cors:
+      - id: frontend
+        allowed_methods: [GET, HEAD, PUT]
+        allowed_origins: ["https://app.example.com"]
+        allowed_headers: ["*"]
+        expose_headers: [ETag]
+        max_age_seconds: 600
+    notifications:
+      - id: new-objects
+        topic: bucket-events
+        events: ["s3:ObjectCreated:*"]
+        filter:
+          prefix: incoming/
+    # Only what moto keeps: it drops a rule's filter, storage class and delete-marker switch
+    # (docs/testing.md), so using them would show a change on every plan.
+    replication:
+      role: replication
+      rules:
+        - id: replicate-all
+          destination:
+            bucket: replica
+EOF
+    done
+} >"$manifest"
+
+echo "==> s3rec validate -e bench ($buckets buckets + $shared_buckets shared ones, prefix $prefix)" >&2
+"$s3rec" --chdir "$project" validate -e bench --deny-warnings >&2 || die "the generated manifest $manifest is not valid"
+
+# --- 3. set-up: apply once, then the plan must be empty -----------------------------------------
+
+now() { date +%s.%N; }
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
+
+# Request lines as werkzeug logs them: 127.0.0.1 - - [date] "GET /bucket/?versioning HTTP/1.1" 200 -
+request_pattern='"(GET|PUT|POST|DELETE|HEAD|OPTIONS|PATCH) [^"]* HTTP/[0-9.]+" [0-9]{3} '
+# STS through the same endpoint: a form POST to the root.
+sts_pattern='"POST / HTTP/[0-9.]+" [0-9]{3} '
+count_lines() {
+    grep -cE "$1" "$moto_log" || true
+}
+# Waits until moto has logged every request of the process that just ended (it logs while answering,
+# so this is normally immediate), then prints the number of request lines so far.
+settled_count() {
+    local before after
+    before="$(count_lines "$request_pattern")"
+    while :; do
+        sleep 0.05
+        after="$(count_lines "$request_pattern")"
+        [[ "$after" == "$before" ]] && break
+        before="$after"
+    done
+    echo "$after"
+}
+
+"$s3rec" --chdir "$project" plan -e bench --format json >"$work/setup-plan.json" 2>"$work/setup-plan.err" ||
+    {
+        cat "$work/setup-plan.err" >&2
+        die "the set-up plan failed"
+    }
+# Managed documents: every change addressed bucket.NAME.DOC in the set-up plan (all creates).
+read -r total_buckets total_docs < <("$py" - "$work/setup-plan.json" <<'PY'
+import json, sys
+plan = json.load(open(sys.argv[1]))
+buckets = docs = 0
+for c in plan["changes"]:
+    parts = c["address"].split(".")
+    if c["action"] != "create":
+        sys.exit("set-up plan: unexpected %s of %s" % (c["action"], c["address"]))
+    if len(parts) == 2:
+        buckets += 1
+    elif len(parts) == 3:
+        docs += 1
+print(buckets, docs)
+PY
+)
+[[ "$total_buckets" == $((buckets + shared_buckets)) ]] ||
+    die "the set-up plan creates $total_buckets buckets, expected $((buckets + shared_buckets))"
+
+echo "==> set-up: s3rec apply -e bench --auto-approve --parallelism $apply_parallelism ($total_buckets buckets, $total_docs documents)" >&2
+c0="$(settled_count)"
+t0="$(now)"
+"$s3rec" --chdir "$project" apply -e bench --auto-approve --parallelism "$apply_parallelism" \
+    >"$work/apply.out" 2>"$work/apply.err" || {
+    tail -n 40 "$work/apply.err" >&2
+    die "the set-up apply failed"
+}
+t1="$(now)"
+c1="$(settled_count)"
+setup_time="$(elapsed "$t0" "$t1")"
+setup_requests=$((c1 - c0))
+
+status=0
+"$s3rec" --chdir "$project" plan -e bench --detailed-exitcode >"$work/converged.out" 2>"$work/converged.err" || status=$?
+if [[ "$status" != 0 ]]; then
+    cat "$work/converged.out" >&2
+    tail -n 20 "$work/converged.err" >&2
+    die "the plan after apply is not empty (exit $status): the estate did not converge on moto $moto_version"
+fi
+echo "==> set-up took ${setup_time}s ($setup_requests requests); the next plan is empty" >&2
+
+# --- 4. measure ---------------------------------------------------------------------------------
+
+results="$work/results.tsv"
+: >"$results"
+for p in $parallelisms; do
+    times=()
+    reqs=()
+    stss=()
+    for ((r = 1; r <= repeat; r++)); do
+        c0="$(settled_count)"
+        s0="$(count_lines "$sts_pattern")"
+        t0="$(now)"
+        status=0
+        "$s3rec" --chdir "$project" plan -e bench --parallelism "$p" --detailed-exitcode \
+            >"$work/plan.out" 2>"$work/plan.err" || status=$?
+        t1="$(now)"
+        c1="$(settled_count)"
+        s1="$(count_lines "$sts_pattern")"
+        if [[ "$status" != 0 ]]; then
+            cat "$work/plan.out" >&2
+            tail -n 20 "$work/plan.err" >&2
+            die "plan --parallelism $p (run $r) exited $status, expected 0 (no changes)"
+        fi
+        times+=("$(elapsed "$t0" "$t1")")
+        reqs+=($((c1 - c0)))
+        stss+=($((s1 - s0)))
+        echo "    parallelism $p, run $r: ${times[-1]}s, ${reqs[-1]} requests (${stss[-1]} STS)" >&2
+    done
+    median="$(printf '%s\n' "${times[@]}" | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }')"
+    max_req="$(printf '%s\n' "${reqs[@]}" | sort -n | tail -n 1)"
+    min_req="$(printf '%s\n' "${reqs[@]}" | sort -n | head -n 1)"
+    max_sts="$(printf '%s\n' "${stss[@]}" | sort -n | tail -n 1)"
+    printf '%s\t%s\t%s\t%s\t%s\n' "$p" "$median" "$min_req" "$max_req" "$max_sts" >>"$results"
+done
+
+# --- 5. report and check ----------------------------------------------------------------------------
+
+"$py" - "$results" "$total_buckets" "$total_docs" "$sts_allowance" "$buckets" "$repeat" "$setup_time" \
+    "$setup_requests" "$apply_parallelism" "$moto_version" "$(nproc 2>/dev/null || echo '?')" <<'PY'
+import sys
+
+path, total_buckets, total_docs, sts_allowance, n, repeat, setup_time, setup_requests, apply_p, moto, cpus = sys.argv[1:]
+total_buckets, total_docs, sts_allowance = int(total_buckets), int(total_docs), int(sts_allowance)
+rows = [line.rstrip("\n").split("\t") for line in open(path) if line.strip()]
+docs_per_bucket = total_docs / total_buckets
+limit = total_docs + total_buckets + sts_allowance
+base = float(rows[0][1])
+
+print(f"s3rec plan, {n} unchanged buckets + {total_buckets - int(n)} shared ones ({total_buckets} buckets, {total_docs} managed documents),")
+print(f"moto {moto}, {cpus} CPUs, median of {repeat} runs; set-up apply (parallelism {apply_p}): {float(setup_time):.2f} s, {setup_requests} requests")
+print()
+print(f"| parallelism | median wall time (s) | speed-up vs {rows[0][0]} | requests per run | STS per run | requests per bucket | documents per bucket |")
+print("|---:|---:|---:|---:|---:|---:|---:|")
+failures = []
+for p, median, min_req, max_req, max_sts in rows:
+    min_req, max_req, max_sts = int(min_req), int(max_req), int(max_sts)
+    reqs = str(max_req) if min_req == max_req else f"{min_req}-{max_req}"
+    print(f"| {p} | {float(median):.2f} | {base / float(median):.2f}x | {reqs} | {max_sts} | "
+          f"{max_req / total_buckets:.2f} | {docs_per_bucket:.2f} |")
+    if max_req > limit:
+        failures.append(f"parallelism {p}: {max_req} requests in one run, more than {total_docs} documents "
+                        f"+ {total_buckets} GetBucketLocation + {sts_allowance} STS = {limit}")
+    elif max_req < total_docs + total_buckets:
+        print(f"note: parallelism {p} made {max_req} requests, fewer than documents + buckets "
+              f"({total_docs + total_buckets}): is every document still read?", file=sys.stderr)
+print()
+print(f"budget: requests per run <= documents + one GetBucketLocation per bucket + {sts_allowance} STS = {limit}")
+if failures:
+    print("\nFAILED: a plan made more requests than one per document + one per bucket:", file=sys.stderr)
+    for f in failures:
+        print("  " + f, file=sys.stderr)
+    sys.exit(1)
+print("OK: every run stayed within the budget")
+PY

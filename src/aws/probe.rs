@@ -1,0 +1,375 @@
+//! Read-only probes for `s3rec doctor`: can these credentials read what the manifest manages?
+//!
+//! Each probe makes exactly one call and classifies its answer as a [`Probe`]: readable (including
+//! AWS's "not configured" answers), missing (the bucket does not exist yet, which a plan creates),
+//! denied (with the IAM action that is missing), or another error.
+//!
+//! This module also holds the one table of IAM actions per configuration document ([`DOC_ACCESS`]),
+//! shared by the probes and by `doctor --print-policy`, so the permission a probe reports as missing
+//! and the permission the printed policy grants cannot disagree.
+
+use serde::Serialize;
+
+use super::read::region_from_constraint;
+use super::{Aws, AwsError, CallerIdentity, Op};
+use crate::model::DocKind;
+
+/// The IAM action behind `sts:GetCallerIdentity`.
+pub const CALLER_IDENTITY_ACTION: &str = "sts:GetCallerIdentity";
+/// The action behind GetBucketLocation, which finds a bucket and its region.
+pub const LOCATION_ACTION: &str = "s3:GetBucketLocation";
+/// The action behind ListObjectsV2 (and HeadBucket): existence and emptiness.
+pub const LIST_ACTION: &str = "s3:ListBucket";
+/// The action behind CreateBucket.
+pub const CREATE_ACTION: &str = "s3:CreateBucket";
+/// What deleting a bucket needs on the bucket: the emptiness check (ListObjectVersions) and the delete.
+pub const DESTROY_ACTIONS: &[&str] = &["s3:DeleteBucket", "s3:ListBucketVersions"];
+/// What emptying a bucket for `force_destroy` needs on the bucket, on top of [`DESTROY_ACTIONS`].
+pub const FORCE_DESTROY_BUCKET_ACTIONS: &[&str] = &["s3:ListBucketMultipartUploads"];
+/// What emptying a bucket for `force_destroy` needs on its objects (`arn:aws:s3:::NAME/*`):
+/// DeleteObjects on every version and delete marker, and AbortMultipartUpload.
+pub const FORCE_DESTROY_OBJECT_ACTIONS: &[&str] =
+    &["s3:AbortMultipartUpload", "s3:DeleteObject", "s3:DeleteObjectVersion"];
+/// What PutBucketReplication needs on the replication role: S3 is handed the role.
+pub const PASS_ROLE_ACTION: &str = "iam:PassRole";
+
+/// How s3rec reads and writes one configuration document, in IAM terms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DocAccess {
+    pub kind: DocKind,
+    /// The API operation that reads the document, e.g. `GetBucketLifecycleConfiguration`.
+    pub read_operation: &'static str,
+    /// The IAM action that authorises the read, e.g. `s3:GetLifecycleConfiguration`.
+    pub read_action: &'static str,
+    /// The IAM actions of every call `aws::write` may make to change or remove the document. S3
+    /// authorises most Delete* calls with the Put* action; the bucket policy is the exception.
+    pub write_actions: &'static [&'static str],
+}
+
+/// The one mapping from documents to IAM actions (in [`DocKind::ALL`] order). Names as in the Service
+/// Authorization Reference, "Actions, resources, and condition keys for Amazon S3".
+pub const DOC_ACCESS: [DocAccess; 11] = [
+    DocAccess {
+        kind: DocKind::Versioning,
+        read_operation: "GetBucketVersioning",
+        read_action: "s3:GetBucketVersioning",
+        write_actions: &["s3:PutBucketVersioning"],
+    },
+    DocAccess {
+        kind: DocKind::Encryption,
+        read_operation: "GetBucketEncryption",
+        read_action: "s3:GetEncryptionConfiguration",
+        write_actions: &["s3:PutEncryptionConfiguration"],
+    },
+    DocAccess {
+        kind: DocKind::PublicAccessBlock,
+        read_operation: "GetPublicAccessBlock",
+        read_action: "s3:GetBucketPublicAccessBlock",
+        write_actions: &["s3:PutBucketPublicAccessBlock"],
+    },
+    DocAccess {
+        kind: DocKind::Ownership,
+        read_operation: "GetBucketOwnershipControls",
+        read_action: "s3:GetBucketOwnershipControls",
+        write_actions: &["s3:PutBucketOwnershipControls"],
+    },
+    DocAccess {
+        kind: DocKind::Tags,
+        read_operation: "GetBucketTagging",
+        read_action: "s3:GetBucketTagging",
+        write_actions: &["s3:PutBucketTagging"],
+    },
+    DocAccess {
+        kind: DocKind::Lifecycle,
+        read_operation: "GetBucketLifecycleConfiguration",
+        read_action: "s3:GetLifecycleConfiguration",
+        write_actions: &["s3:PutLifecycleConfiguration"],
+    },
+    DocAccess {
+        kind: DocKind::Policy,
+        read_operation: "GetBucketPolicy",
+        read_action: "s3:GetBucketPolicy",
+        write_actions: &["s3:DeleteBucketPolicy", "s3:PutBucketPolicy"],
+    },
+    DocAccess {
+        kind: DocKind::Logging,
+        read_operation: "GetBucketLogging",
+        read_action: "s3:GetBucketLogging",
+        write_actions: &["s3:PutBucketLogging"],
+    },
+    DocAccess {
+        kind: DocKind::Cors,
+        read_operation: "GetBucketCors",
+        read_action: "s3:GetBucketCORS",
+        write_actions: &["s3:PutBucketCORS"],
+    },
+    DocAccess {
+        kind: DocKind::Notifications,
+        read_operation: "GetBucketNotificationConfiguration",
+        read_action: "s3:GetBucketNotification",
+        write_actions: &["s3:PutBucketNotification"],
+    },
+    DocAccess {
+        kind: DocKind::Replication,
+        read_operation: "GetBucketReplication",
+        read_action: "s3:GetReplicationConfiguration",
+        write_actions: &["s3:PutReplicationConfiguration"],
+    },
+];
+
+/// The access entry of one document kind.
+pub fn doc_access(kind: DocKind) -> &'static DocAccess {
+    // DOC_ACCESS is in DocKind::ALL order (checked by a test), so the position is the index.
+    let index = DocKind::ALL.iter().position(|k| *k == kind).unwrap_or_default();
+    &DOC_ACCESS[index]
+}
+
+/// What one probe found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum Probe {
+    /// Readable. "Not configured" answers count: they prove the permission as well.
+    Ok,
+    /// The bucket does not exist (yet): a plan creates it, so nothing is wrong.
+    Missing,
+    /// The caller lacks `action` on `resource` (or a policy denies it).
+    Denied { action: String, resource: String },
+    /// Any other failure (network, credentials, throttling), as the user-facing message.
+    Error { message: String },
+}
+
+impl Probe {
+    /// Classifies a failed call.
+    ///
+    /// `NoSuchBucket` is [`Probe::Missing`]; any other "no such thing" answer to a read is the
+    /// document's "not configured" answer and so [`Probe::Ok`]; access denied becomes
+    /// [`Probe::Denied`] with the action and resource of the call.
+    pub fn from_error(err: &AwsError) -> Probe {
+        if err.code() == Some("NoSuchBucket") {
+            return Probe::Missing;
+        }
+        match err {
+            AwsError::AccessDenied { action, resource, .. } => Probe::Denied {
+                action: action.clone(),
+                resource: resource.clone(),
+            },
+            AwsError::BucketNotAccessible { action, bucket, .. } => Probe::Denied {
+                action: action.clone(),
+                resource: crate::model::bucket_arn(bucket),
+            },
+            err if err.is_not_found() => Probe::Ok,
+            err => Probe::Error {
+                message: err.to_string(),
+            },
+        }
+    }
+
+    /// Classifies the outcome of one call.
+    pub fn from_result<T>(result: &Result<T, AwsError>) -> Probe {
+        match result {
+            Ok(_) => Probe::Ok,
+            Err(err) => Probe::from_error(err),
+        }
+    }
+
+    pub fn is_ok(&self) -> bool {
+        matches!(self, Probe::Ok | Probe::Missing)
+    }
+
+    pub fn is_denied(&self) -> bool {
+        matches!(self, Probe::Denied { .. })
+    }
+}
+
+/// Asks STS who the caller is (one GetCallerIdentity call, cached by [`Aws`]).
+pub async fn probe_identity(aws: &Aws) -> Result<CallerIdentity, Probe> {
+    aws.caller_identity().await.map_err(|e| Probe::from_error(&e))
+}
+
+/// Where a bucket is: the probe of GetBucketLocation and, when it exists, its region.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocationProbe {
+    pub probe: Probe,
+    pub region: Option<String>,
+}
+
+/// One GetBucketLocation call through the default-region client, as the planner makes it.
+pub async fn probe_location(aws: &Aws, bucket: &str) -> LocationProbe {
+    let op = Op::bucket("GetBucketLocation", LOCATION_ACTION, bucket);
+    match aws.s3(aws.region()).get_bucket_location().bucket(bucket).send().await {
+        Ok(out) => LocationProbe {
+            probe: Probe::Ok,
+            region: Some(region_from_constraint(out.location_constraint())),
+        },
+        Err(err) => match aws.error(&op, err) {
+            // Endpoints that answer only for their own region name the bucket's region in the redirect:
+            // the call did what it was for.
+            AwsError::WrongRegion {
+                actual_region: Some(region),
+                ..
+            } => LocationProbe {
+                probe: Probe::Ok,
+                region: Some(region),
+            },
+            err => LocationProbe {
+                probe: Probe::from_error(&err),
+                region: None,
+            },
+        },
+    }
+}
+
+/// One ListObjectsV2 call (at most one key) through the client of the bucket's region.
+pub async fn probe_list(aws: &Aws, bucket: &str, region: &str) -> Probe {
+    let op = Op::bucket("ListObjectsV2", LIST_ACTION, bucket);
+    let result = aws
+        .s3(region)
+        .list_objects_v2()
+        .bucket(bucket)
+        .max_keys(1)
+        .send()
+        .await
+        .map_err(|e| aws.error(&op, e));
+    Probe::from_result(&result)
+}
+
+/// The one Get call that reads document `kind` of a bucket, through the client of its region: the same
+/// call plan makes (`read::read_doc`), so a probe that passes means plan can read it.
+pub async fn probe_doc(aws: &Aws, bucket: &str, region: &str, kind: DocKind) -> Probe {
+    Probe::from_result(&super::read::read_doc(aws, bucket, region, kind).await)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_covers_every_document_in_order() {
+        let kinds: Vec<DocKind> = DOC_ACCESS.iter().map(|a| a.kind).collect();
+        assert_eq!(kinds, DocKind::ALL.to_vec());
+        for kind in DocKind::ALL {
+            assert_eq!(doc_access(kind).kind, kind);
+        }
+    }
+
+    #[test]
+    fn action_names_are_iam_actions_and_write_actions_are_sorted() {
+        for a in &DOC_ACCESS {
+            assert!(a.read_action.starts_with("s3:Get"), "{}", a.read_action);
+            assert!(!a.write_actions.is_empty());
+            assert!(a.write_actions.windows(2).all(|w| w[0] < w[1]), "{:?}", a.write_actions);
+            for w in a.write_actions {
+                assert!(w.starts_with("s3:Put") || w.starts_with("s3:Delete"), "{w}");
+            }
+        }
+        assert_eq!(
+            doc_access(DocKind::Lifecycle).read_action,
+            "s3:GetLifecycleConfiguration"
+        );
+        assert_eq!(
+            doc_access(DocKind::Encryption).read_action,
+            "s3:GetEncryptionConfiguration"
+        );
+        assert_eq!(doc_access(DocKind::Cors).read_action, "s3:GetBucketCORS");
+    }
+
+    #[test]
+    fn access_denied_is_denied_with_the_missing_action_and_resource() {
+        let err = AwsError::AccessDenied {
+            operation: "GetBucketLifecycleConfiguration".into(),
+            action: "s3:GetLifecycleConfiguration".into(),
+            resource: "arn:aws:s3:::logs".into(),
+            caller: "arn:aws:iam::123456789012:user/ci".into(),
+            message: "Access Denied".into(),
+        };
+        let probe = Probe::from_error(&err);
+        assert_eq!(
+            probe,
+            Probe::Denied {
+                action: "s3:GetLifecycleConfiguration".into(),
+                resource: "arn:aws:s3:::logs".into(),
+            }
+        );
+        assert!(probe.is_denied());
+        assert!(!probe.is_ok());
+    }
+
+    #[test]
+    fn a_bucket_that_is_not_accessible_is_denied_on_its_arn() {
+        let err = AwsError::BucketNotAccessible {
+            operation: "GetBucketLocation".into(),
+            action: LOCATION_ACTION.into(),
+            bucket: "logs".into(),
+            caller: "ci".into(),
+            message: String::new(),
+        };
+        assert_eq!(
+            Probe::from_error(&err),
+            Probe::Denied {
+                action: "s3:GetBucketLocation".into(),
+                resource: "arn:aws:s3:::logs".into(),
+            }
+        );
+    }
+
+    #[test]
+    fn a_missing_bucket_is_missing_and_not_configured_is_ok() {
+        let not_found = |code: &str| AwsError::NotFound {
+            operation: "Get".into(),
+            resource: "arn:aws:s3:::logs".into(),
+            code: code.into(),
+            message: String::new(),
+        };
+        assert_eq!(Probe::from_error(&not_found("NoSuchBucket")), Probe::Missing);
+        for code in [
+            "NoSuchLifecycleConfiguration",
+            "NoSuchBucketPolicy",
+            "ServerSideEncryptionConfigurationNotFoundError",
+            "OwnershipControlsNotFoundError",
+            "NoSuchTagSet",
+        ] {
+            assert_eq!(Probe::from_error(&not_found(code)), Probe::Ok, "{code}");
+        }
+        assert!(Probe::Missing.is_ok());
+    }
+
+    #[test]
+    fn other_failures_are_errors_with_the_message() {
+        let err = AwsError::Throttled {
+            operation: "GetBucketTagging".into(),
+            resource: "arn:aws:s3:::logs".into(),
+            code: "SlowDown".into(),
+            attempts: 5,
+        };
+        match Probe::from_error(&err) {
+            Probe::Error { message } => assert!(message.contains("SlowDown"), "{message}"),
+            other => panic!("expected an error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn probes_serialize_with_a_result_tag() {
+        let denied = Probe::Denied {
+            action: "s3:GetBucketTagging".into(),
+            resource: "arn:aws:s3:::x".into(),
+        };
+        assert_eq!(
+            serde_json::to_value(&denied).unwrap(),
+            serde_json::json!({"result": "denied", "action": "s3:GetBucketTagging", "resource": "arn:aws:s3:::x"})
+        );
+        assert_eq!(
+            serde_json::to_value(Probe::Ok).unwrap(),
+            serde_json::json!({"result": "ok"})
+        );
+    }
+
+    /// Doctor spawns probes onto the runtime, so they must stay `Send`; this fails to compile otherwise.
+    #[allow(dead_code)]
+    fn probes_are_send(aws: &Aws) {
+        fn send<T: Send>(_: T) {}
+        send(probe_location(aws, "b"));
+        send(probe_list(aws, "b", "us-east-1"));
+        send(probe_doc(aws, "b", "us-east-1", DocKind::Tags));
+        send(probe_identity(aws));
+    }
+}

@@ -1,0 +1,877 @@
+//! `s3rec doctor`: who the credentials are, whether they are for the manifest's account, and whether
+//! they can read everything the manifest manages, with read-only calls; `--print-policy` prints the
+//! least-privilege IAM policy s3rec itself needs to plan and apply the manifest.
+//!
+//! The IAM action of every document comes from one table, [`crate::aws::probe::DOC_ACCESS`], so what a
+//! check reports as missing is exactly what the printed policy grants.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::path::Path;
+use std::sync::Arc;
+
+use clap::{Args, ValueEnum};
+use miette::IntoDiagnostic;
+use serde::Serialize;
+use serde_json::{Value as Json, json};
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use super::exit;
+use crate::aws::probe::{
+    self, CALLER_IDENTITY_ACTION, CREATE_ACTION, DESTROY_ACTIONS, FORCE_DESTROY_BUCKET_ACTIONS,
+    FORCE_DESTROY_OBJECT_ACTIONS, LIST_ACTION, LOCATION_ACTION, PASS_ROLE_ACTION, Probe, doc_access,
+};
+use crate::aws::{self, Aws, CallerIdentity, DEFAULT_REGION};
+use crate::cli::ColorChoice;
+use crate::manifest::types::{StateBackend, StateSettings};
+use crate::model::desired::{self, Context, DesiredError};
+use crate::model::{DesiredBucket, Doc, DocKind, bucket_arn};
+use crate::output::{print_data, stdout_color};
+use crate::planner::{DEFAULT_READ_CONCURRENCY, Workspace};
+
+/// Version of the JSON document printed by `doctor --format json`.
+pub const FORMAT_VERSION: u32 = 1;
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Environment to check (environments/<ENV>.yaml).
+    #[arg(short, long, value_name = "ENV")]
+    pub env: String,
+    /// Print the least-privilege IAM policy s3rec needs to plan and apply this manifest, instead of checking.
+    #[arg(long)]
+    pub print_policy: bool,
+    /// Output format of the checks on stdout (the policy of --print-policy is always JSON).
+    #[arg(long, value_enum, default_value_t = DoctorFormat::Text)]
+    pub format: DoctorFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DoctorFormat {
+    Text,
+    Json,
+}
+
+pub fn run(args: &DoctorArgs, chdir: Option<&Path>, color: ColorChoice) -> miette::Result<u8> {
+    let Some(ws) = super::plan::workspace(&args.env, chdir, color)? else {
+        return Ok(exit::ERROR);
+    };
+    let runtime = super::runtime()?;
+    if args.print_policy {
+        let policy = runtime.block_on(policy_for(&ws))?;
+        let text = serde_json::to_string_pretty(&policy).into_diagnostic()?;
+        print_data(&format!("{text}\n")).into_diagnostic()?;
+        return Ok(exit::OK);
+    }
+    let count = ws.manifest.buckets.len();
+    eprintln!(
+        "Checking {count} bucket{} of {} with read-only calls...",
+        if count == 1 { "" } else { "s" },
+        ws.environment()
+    );
+    let report = runtime.block_on(diagnose(&ws))?;
+    let text = match args.format {
+        DoctorFormat::Text => render_text(&report, stdout_color(color)),
+        DoctorFormat::Json => {
+            let mut text = serde_json::to_string_pretty(&report).into_diagnostic()?;
+            text.push('\n');
+            text
+        }
+    };
+    print_data(&text).into_diagnostic()?;
+    Ok(if report.ok { exit::OK } else { exit::ERROR })
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Checks
+// ---------------------------------------------------------------------------------------------------
+
+/// Everything `doctor` found; also the `--format json` document.
+#[derive(Debug, Serialize)]
+struct Report {
+    format_version: u32,
+    environment: String,
+    /// Whether everything is reachable and the account guard holds: exit code 0.
+    ok: bool,
+    caller: Option<Caller>,
+    account_guard: Guard,
+    default_region: String,
+    /// Every region involved: the default one, the buckets' in the manifest and in AWS, sorted.
+    regions: Vec<String>,
+    endpoint_url: Option<String>,
+    checks: Vec<Check>,
+    /// Problems that stopped checks from running at all.
+    problems: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct Caller {
+    account: String,
+    arn: String,
+    user_id: String,
+}
+
+impl From<&CallerIdentity> for Caller {
+    fn from(c: &CallerIdentity) -> Self {
+        Caller {
+            account: c.account.clone(),
+            arn: c.arn.clone(),
+            user_id: c.user_id.clone(),
+        }
+    }
+}
+
+/// The manifest's `aws.account_id` against the caller's account.
+#[derive(Debug, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+enum Guard {
+    /// The manifest sets no `aws.account_id`.
+    Unset,
+    Matches {
+        expected: String,
+    },
+    Mismatch {
+        expected: String,
+        actual: String,
+    },
+    /// A guard is set but STS did not say who the caller is, so plan and apply would stop.
+    Unknown {
+        expected: String,
+    },
+}
+
+impl Guard {
+    fn holds(&self) -> bool {
+        matches!(self, Guard::Unset | Guard::Matches { .. })
+    }
+}
+
+/// One probe: a row of the table.
+#[derive(Debug, Serialize)]
+struct Check {
+    /// The address (`bucket.logs`, `bucket.logs.lifecycle`), or `caller` for the STS check.
+    resource: String,
+    /// The physical bucket name, when the check is about a bucket.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bucket: Option<String>,
+    region: String,
+    /// The IAM action the call needs.
+    check: &'static str,
+    #[serde(flatten)]
+    probe: Probe,
+    /// Whether this row makes doctor exit 1.
+    fails: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    note: Option<String>,
+}
+
+/// Stands in for the caller's account when STS did not answer; it only ends up in ARNs the probes ignore.
+const UNKNOWN_ACCOUNT: &str = "000000000000";
+
+/// Connects, asks STS who the caller is, compares with the guard, and probes every bucket.
+async fn diagnose(ws: &Workspace) -> miette::Result<Report> {
+    let m = &ws.manifest;
+    let aws = aws::connect(&m.aws, &super::overrides_from_env())
+        .await
+        .map_err(|e| miette::miette!("{e}"))?;
+    let aws = Arc::new(aws);
+    let default_region = aws.region().to_string();
+
+    let identity = probe::probe_identity(&aws).await;
+    let expected = m.aws.account_id.clone();
+    let guard = match (&expected, &identity) {
+        (None, _) => Guard::Unset,
+        (Some(expected), Ok(id)) if id.account == *expected => Guard::Matches {
+            expected: expected.clone(),
+        },
+        (Some(expected), Ok(id)) => Guard::Mismatch {
+            expected: expected.clone(),
+            actual: id.account.clone(),
+        },
+        (Some(expected), Err(_)) => Guard::Unknown {
+            expected: expected.clone(),
+        },
+    };
+    let identity_probe = match &identity {
+        Ok(_) => Probe::Ok,
+        Err(p) => p.clone(),
+    };
+    // Without a guard, plan and apply tolerate a missing STS (S3-compatible servers often have none);
+    // a denied call is still a permission the policy grants, so it fails.
+    let identity_fails = match &identity_probe {
+        Probe::Ok | Probe::Missing => false,
+        Probe::Denied { .. } => true,
+        Probe::Error { .. } => expected.is_some(),
+    };
+    let mut checks = vec![Check {
+        resource: "caller".to_string(),
+        bucket: None,
+        region: default_region.clone(),
+        check: CALLER_IDENTITY_ACTION,
+        note: (matches!(identity_probe, Probe::Error { .. }) && !identity_fails).then(|| {
+            "no aws.account_id guard is set, so plan and apply go on without STS, unless an ARN needs the \
+             account ID"
+                .to_string()
+        }),
+        probe: identity_probe,
+        fails: identity_fails,
+    }];
+
+    let mut problems = Vec::new();
+    let mut regions: BTreeSet<String> = BTreeSet::from([default_region.clone()]);
+    // The probes need names, regions and which documents are managed, never the ARNs the account ID
+    // goes into, so an unknown account must not stop them.
+    let account = identity
+        .as_ref()
+        .ok()
+        .map(|i| i.account.as_str())
+        .or(expected.as_deref())
+        .unwrap_or(UNKNOWN_ACCOUNT);
+    let ctx = Context {
+        manifest: m,
+        account_id: Some(account),
+        default_region: &default_region,
+    };
+    match desired::buckets(&ctx) {
+        Ok(desired) => {
+            regions.extend(desired.iter().map(|b| b.region.clone()));
+            checks.extend(probe_buckets(&aws, &desired).await);
+        }
+        Err(e) => problems.push(format!("the buckets cannot be checked: {e}")),
+    }
+
+    // Where the buckets are now, too: a bucket in another region than the manifest says is replaced.
+    regions.extend(checks.iter().map(|c| c.region.clone()));
+    let ok = guard.holds() && problems.is_empty() && !checks.iter().any(|c| c.fails);
+    Ok(Report {
+        format_version: FORMAT_VERSION,
+        environment: m.environment.clone(),
+        ok,
+        caller: identity.as_ref().ok().map(Caller::from),
+        account_guard: guard,
+        default_region,
+        regions: regions.into_iter().collect(),
+        endpoint_url: aws.endpoint_url().map(str::to_string),
+        checks,
+        problems,
+    })
+}
+
+/// Probes every bucket, at most [`DEFAULT_READ_CONCURRENCY`] calls in flight; rows in manifest order.
+async fn probe_buckets(aws: &Arc<Aws>, desired: &[DesiredBucket]) -> Vec<Check> {
+    let permits = Arc::new(Semaphore::new(DEFAULT_READ_CONCURRENCY));
+    let mut tasks = JoinSet::new();
+    for (index, bucket) in desired.iter().enumerate() {
+        let aws = aws.clone();
+        let permits = permits.clone();
+        let bucket = bucket.clone();
+        tasks.spawn(async move { (index, probe_bucket(&aws, &permits, &bucket).await) });
+    }
+    let mut rows: Vec<(usize, Vec<Check>)> = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok(row) => rows.push(row),
+            // A probe task only panics on a bug; say so rather than dropping its rows silently.
+            Err(e) => rows.push((
+                usize::MAX,
+                vec![Check {
+                    resource: "doctor".to_string(),
+                    bucket: None,
+                    region: String::new(),
+                    check: "",
+                    probe: Probe::Error {
+                        message: format!("a check failed to run: {e}"),
+                    },
+                    fails: true,
+                    note: None,
+                }],
+            )),
+        }
+    }
+    rows.sort_by_key(|(index, _)| *index);
+    rows.into_iter().flat_map(|(_, checks)| checks).collect()
+}
+
+/// The checks of one bucket: where it is, then listing and every managed document, concurrently.
+///
+/// A permit is held only around each single call, so bucket tasks never wait on each other's permits.
+async fn probe_bucket(aws: &Aws, permits: &Semaphore, b: &DesiredBucket) -> Vec<Check> {
+    let address = format!("bucket.{}", b.logical);
+    let location = {
+        let _permit = permits.acquire().await;
+        probe::probe_location(aws, &b.name).await
+    };
+    // When the location cannot be read, the other calls still go to the manifest's region: they show
+    // what else is (not) granted.
+    let region = location.region.clone().unwrap_or_else(|| b.region.clone());
+    let note = location.region.as_ref().filter(|live| **live != b.region).map(|live| {
+        format!(
+            "the bucket is in {live} but the manifest says {}: plan will replace it",
+            b.region
+        )
+    });
+    let row = |resource: String, check: &'static str, probe: Probe, note: Option<String>| Check {
+        resource,
+        bucket: Some(b.name.clone()),
+        region: region.clone(),
+        check,
+        fails: !probe.is_ok(),
+        probe,
+        note,
+    };
+    let missing = location.probe == Probe::Missing;
+    let mut checks = vec![row(address.clone(), LOCATION_ACTION, location.probe.clone(), note)];
+    let kinds: Vec<DocKind> = b.docs.keys().copied().collect();
+    if missing {
+        checks.push(row(address.clone(), LIST_ACTION, Probe::Missing, None));
+        for kind in kinds {
+            checks.push(row(
+                format!("{address}.{kind}"),
+                doc_access(kind).read_action,
+                Probe::Missing,
+                None,
+            ));
+        }
+        return checks;
+    }
+    let list = async {
+        let _permit = permits.acquire().await;
+        probe::probe_list(aws, &b.name, &region).await
+    };
+    let docs = futures_util::future::join_all(kinds.iter().map(|&kind| {
+        let region = &region;
+        async move {
+            let _permit = permits.acquire().await;
+            probe::probe_doc(aws, &b.name, region, kind).await
+        }
+    }));
+    let (list, docs) = tokio::join!(list, docs);
+    checks.push(row(address.clone(), LIST_ACTION, list, None));
+    for (kind, probe) in kinds.into_iter().zip(docs) {
+        checks.push(row(
+            format!("{address}.{kind}"),
+            doc_access(kind).read_action,
+            probe,
+            None,
+        ));
+    }
+    checks
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Text output
+// ---------------------------------------------------------------------------------------------------
+
+fn paint(text: &str, code: &str, color: bool) -> String {
+    if color {
+        format!("\x1b[{code}m{text}\x1b[0m")
+    } else {
+        text.to_string()
+    }
+}
+
+/// The result column of one row.
+fn result_text(check: &Check) -> String {
+    match &check.probe {
+        Probe::Ok => "ok".to_string(),
+        Probe::Missing => "missing: will be created".to_string(),
+        Probe::Denied { action, resource } => format!("DENIED: missing {action} on {resource}"),
+        Probe::Error { message } => format!("error: {message}"),
+    }
+}
+
+fn render_text(r: &Report, color: bool) -> String {
+    let mut out = String::new();
+    let field = |out: &mut String, name: &str, value: &str| {
+        let _ = writeln!(out, "{name:<12}{value}");
+    };
+    field(&mut out, "Environment", &r.environment);
+    match &r.caller {
+        Some(c) => field(&mut out, "Caller", &format!("{} (account {})", c.arn, c.account)),
+        None => field(
+            &mut out,
+            "Caller",
+            "unknown: STS did not answer (see the `caller` check below)",
+        ),
+    }
+    let account = match &r.account_guard {
+        Guard::Unset => "no guard set (the manifest has no aws.account_id)".to_string(),
+        Guard::Matches { expected } => format!("{expected} matches aws.account_id"),
+        Guard::Mismatch { expected, actual } => paint(
+            &format!(
+                "MISMATCH: the credentials belong to account {actual} but aws.account_id is {expected}; \
+                 plan and apply will refuse to run"
+            ),
+            "31;1",
+            color,
+        ),
+        Guard::Unknown { expected } => paint(
+            &format!("UNKNOWN: aws.account_id is {expected} but STS did not say who the caller is"),
+            "31;1",
+            color,
+        ),
+    };
+    field(&mut out, "Account", &account);
+    let regions: Vec<String> = r
+        .regions
+        .iter()
+        .map(|region| {
+            if *region == r.default_region {
+                format!("{region} (default)")
+            } else {
+                region.clone()
+            }
+        })
+        .collect();
+    field(&mut out, "Regions", &regions.join(", "));
+    if let Some(endpoint) = &r.endpoint_url {
+        field(&mut out, "Endpoint", endpoint);
+    }
+    out.push('\n');
+
+    let header = ["RESOURCE", "REGION", "CHECK"];
+    let width = |i: usize, cell: fn(&Check) -> &str| {
+        r.checks
+            .iter()
+            .map(|c| cell(c).len())
+            .chain(std::iter::once(header[i].len()))
+            .max()
+            .unwrap_or_default()
+    };
+    let widths = [
+        width(0, |c| &c.resource),
+        width(1, |c| &c.region),
+        width(2, |c| c.check),
+    ];
+    let _ = writeln!(
+        out,
+        "{:<w0$}  {:<w1$}  {:<w2$}  RESULT",
+        header[0],
+        header[1],
+        header[2],
+        w0 = widths[0],
+        w1 = widths[1],
+        w2 = widths[2]
+    );
+    for c in &r.checks {
+        let code = match &c.probe {
+            Probe::Ok => "32",
+            Probe::Missing => "33",
+            _ if c.fails => "31;1",
+            _ => "33",
+        };
+        let mut result = paint(&result_text(c), code, color);
+        if let Some(note) = &c.note {
+            let _ = write!(result, " ({note})");
+        }
+        let _ = writeln!(
+            out,
+            "{:<w0$}  {:<w1$}  {:<w2$}  {result}",
+            c.resource,
+            c.region,
+            c.check,
+            w0 = widths[0],
+            w1 = widths[1],
+            w2 = widths[2]
+        );
+    }
+    for p in &r.problems {
+        let _ = writeln!(out, "\nproblem: {p}");
+    }
+
+    let count = |f: fn(&Check) -> bool| r.checks.iter().filter(|c| f(c)).count();
+    let ok = count(|c| c.probe == Probe::Ok);
+    let missing = count(|c| c.probe == Probe::Missing);
+    let denied = count(|c| c.probe.is_denied());
+    let errors = count(|c| matches!(c.probe, Probe::Error { .. }));
+    let total = r.checks.len();
+    let _ = writeln!(
+        out,
+        "\n{total} check{}: {ok} ok, {missing} missing (will be created), {denied} denied, {errors} error{}.",
+        if total == 1 { "" } else { "s" },
+        if errors == 1 { "" } else { "s" }
+    );
+    if r.ok {
+        out.push_str("The credentials can read everything the manifest manages.\n");
+    } else {
+        let mut reasons = Vec::new();
+        if !r.account_guard.holds() {
+            reasons.push("the account guard does not hold".to_string());
+        }
+        if denied > 0 {
+            reasons.push(format!(
+                "{denied} permission{} missing",
+                if denied == 1 { " is" } else { "s are" }
+            ));
+        }
+        if r.checks.iter().any(|c| c.fails && !c.probe.is_denied()) {
+            reasons.push("some checks failed".to_string());
+        }
+        if !r.problems.is_empty() {
+            reasons.push("some buckets could not be checked".to_string());
+        }
+        let _ = write!(out, "{}: {}.", paint("Not ready", "31;1", color), reasons.join("; "));
+        if denied > 0 {
+            let _ = write!(
+                out,
+                " `s3rec doctor -e {} --print-policy` prints the policy s3rec needs.",
+                r.environment
+            );
+        }
+        out.push('\n');
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------------------------------
+// --print-policy
+// ---------------------------------------------------------------------------------------------------
+
+/// Builds the desired buckets (offline when the manifest names the account or no ARN needs it) and
+/// their policy.
+async fn policy_for(ws: &Workspace) -> miette::Result<Json> {
+    let m = &ws.manifest;
+    let region = m.aws.region.as_deref().unwrap_or(DEFAULT_REGION);
+    let offline = Context {
+        manifest: m,
+        account_id: m.aws.account_id.as_deref(),
+        default_region: region,
+    };
+    let desired = match desired::buckets(&offline) {
+        Ok(desired) => desired,
+        Err(DesiredError::AccountUnknown { .. }) => {
+            // A role or topic ARN needs the account and the manifest has no aws.account_id: ask STS.
+            let aws = aws::connect(&m.aws, &super::overrides_from_env())
+                .await
+                .map_err(|e| miette::miette!("{e}"))?;
+            let identity = aws.caller_identity().await.map_err(|e| {
+                miette::miette!(
+                    help = "set aws.account_id in the manifest to print the policy without credentials",
+                    "the policy names ARNs that need the account ID: {e}"
+                )
+            })?;
+            let ctx = Context {
+                account_id: Some(&identity.account),
+                default_region: aws.region(),
+                ..offline
+            };
+            desired::buckets(&ctx).map_err(|e| miette::miette!("{e}"))?
+        }
+        Err(e) => return Err(miette::miette!("{e}")),
+    };
+    Ok(least_privilege_policy(&m.environment, &m.state, &desired))
+}
+
+/// When s3rec may delete a bucket, which decides the delete actions it needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Destroy {
+    /// `prevent_destroy`, or neither `force_destroy` nor `state.prune`: s3rec never deletes it.
+    Never,
+    /// `state.prune`: deleted (when empty) once it leaves the manifest.
+    WhenEmpty,
+    /// `force_destroy`: emptied and deleted when it leaves the manifest or moves region.
+    Force,
+}
+
+fn destroy_mode(b: &DesiredBucket, prune: bool) -> Destroy {
+    if b.prevent_destroy {
+        Destroy::Never
+    } else if b.force_destroy {
+        Destroy::Force
+    } else if prune {
+        Destroy::WhenEmpty
+    } else {
+        Destroy::Never
+    }
+}
+
+/// `public_access_block` → `PublicAccessBlock`, for Sids (which allow only letters and digits).
+fn camel(name: &str) -> String {
+    name.split('_')
+        .map(|part| {
+            let mut chars = part.chars();
+            chars
+                .next()
+                .map(|first| first.to_ascii_uppercase().to_string() + chars.as_str())
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+/// One statement being assembled: its actions and resources (sets, so the output is sorted).
+#[derive(Default)]
+struct Grant {
+    actions: BTreeSet<&'static str>,
+    resources: BTreeSet<String>,
+    condition: Option<Json>,
+}
+
+/// The least-privilege identity policy for planning and applying these buckets.
+///
+/// Buckets with the same documents and the same destroy rule share one statement, whose Sid is made
+/// from exactly those (`BucketsVersioningTagsForceDestroy`), so it is stable as buckets come and go.
+/// Statements are sorted by Sid; actions and resources are sorted.
+fn least_privilege_policy(environment: &str, state: &StateSettings, desired: &[DesiredBucket]) -> Json {
+    let mut grants: BTreeMap<String, Grant> = BTreeMap::new();
+    let mut grant = |sid: &str, actions: &[&'static str], resource: String| {
+        let g = grants.entry(sid.to_string()).or_default();
+        g.actions.extend(actions.iter().copied());
+        g.resources.insert(resource);
+    };
+
+    grant("CallerIdentity", &[CALLER_IDENTITY_ACTION], "*".into());
+    let mut roles: BTreeSet<String> = BTreeSet::new();
+    for b in desired {
+        let destroy = destroy_mode(b, state.prune);
+        let mut sid = String::from("Buckets");
+        let mut actions = vec![CREATE_ACTION, LIST_ACTION, LOCATION_ACTION];
+        for kind in b.docs.keys() {
+            let access = doc_access(*kind);
+            sid.push_str(&camel(kind.as_str()));
+            actions.push(access.read_action);
+            actions.extend(access.write_actions.iter().copied());
+        }
+        match destroy {
+            Destroy::Never => {}
+            Destroy::WhenEmpty => {
+                sid.push_str("Destroy");
+                actions.extend(DESTROY_ACTIONS.iter().copied());
+            }
+            Destroy::Force => {
+                sid.push_str("ForceDestroy");
+                actions.extend(DESTROY_ACTIONS.iter().copied());
+                actions.extend(FORCE_DESTROY_BUCKET_ACTIONS.iter().copied());
+                grant(
+                    "BucketObjectsForceDestroy",
+                    FORCE_DESTROY_OBJECT_ACTIONS,
+                    format!("{}/*", bucket_arn(&b.name)),
+                );
+            }
+        }
+        grant(&sid, &actions, bucket_arn(&b.name));
+        if let Some(Doc::Replication(Some(r))) = b.docs.get(&DocKind::Replication) {
+            roles.insert(r.role_arn.clone());
+        }
+    }
+    for role in roles {
+        grant("PassReplicationRole", &[PASS_ROLE_ACTION], role);
+    }
+    if state.backend == StateBackend::S3
+        && let Some(bucket) = &state.bucket
+    {
+        let key = state.key.clone().unwrap_or_else(|| format!("s3rec/{environment}.db"));
+        grant(
+            "StateObject",
+            &["s3:GetObject", "s3:PutObject"],
+            format!("{}/{key}", bucket_arn(bucket)),
+        );
+        // Without s3:ListBucket, S3 answers a missing state object with 403 instead of 404.
+        grant("StateBucket", &[LIST_ACTION], bucket_arn(bucket));
+    }
+
+    // S3 is the only service s3rec hands the replication role to.
+    if let Some(g) = grants.get_mut("PassReplicationRole") {
+        g.condition = Some(json!({"StringEquals": {"iam:PassedToService": "s3.amazonaws.com"}}));
+    }
+
+    let statements: Vec<Json> = grants
+        .into_iter()
+        .map(|(sid, g)| {
+            let mut s = serde_json::Map::new();
+            s.insert("Sid".into(), json!(sid));
+            s.insert("Effect".into(), json!("Allow"));
+            s.insert("Action".into(), json!(g.actions));
+            s.insert("Resource".into(), json!(g.resources));
+            if let Some(condition) = g.condition {
+                s.insert("Condition".into(), condition);
+            }
+            Json::Object(s)
+        })
+        .collect();
+    json!({"Version": "2012-10-17", "Statement": statements})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{ReplicationDoc, VersioningState};
+
+    fn bucket(logical: &str, docs: &[Doc]) -> DesiredBucket {
+        DesiredBucket {
+            logical: logical.to_string(),
+            name: format!("acme-{logical}"),
+            region: "us-east-1".to_string(),
+            docs: docs.iter().map(|d| (d.kind(), d.clone())).collect(),
+            prevent_destroy: false,
+            force_destroy: false,
+        }
+    }
+
+    #[test]
+    fn sids_are_camel_case() {
+        assert_eq!(camel("public_access_block"), "PublicAccessBlock");
+        assert_eq!(camel("tags"), "Tags");
+    }
+
+    #[test]
+    fn buckets_with_the_same_documents_share_a_statement() {
+        let tags = Doc::Tags(BTreeMap::new());
+        let desired = vec![
+            bucket("a", std::slice::from_ref(&tags)),
+            bucket("b", &[tags]),
+            bucket("c", &[]),
+        ];
+        let policy = least_privilege_policy("dev", &StateSettings::default(), &desired);
+        assert_eq!(
+            policy,
+            json!({
+                "Version": "2012-10-17",
+                "Statement": [
+                    {"Sid": "Buckets", "Effect": "Allow",
+                     "Action": ["s3:CreateBucket", "s3:GetBucketLocation", "s3:ListBucket"],
+                     "Resource": ["arn:aws:s3:::acme-c"]},
+                    {"Sid": "BucketsTags", "Effect": "Allow",
+                     "Action": ["s3:CreateBucket", "s3:GetBucketLocation", "s3:GetBucketTagging", "s3:ListBucket",
+                                "s3:PutBucketTagging"],
+                     "Resource": ["arn:aws:s3:::acme-a", "arn:aws:s3:::acme-b"]},
+                    {"Sid": "CallerIdentity", "Effect": "Allow", "Action": ["sts:GetCallerIdentity"], "Resource": ["*"]}
+                ]
+            })
+        );
+    }
+
+    #[test]
+    fn destroy_actions_follow_force_destroy_prune_and_prevent_destroy() {
+        let mut forced = bucket("forced", &[]);
+        forced.force_destroy = true;
+        let mut kept = bucket("kept", &[]);
+        kept.prevent_destroy = true;
+        kept.force_destroy = true;
+        let plain = bucket("plain", &[]);
+        let state = StateSettings {
+            prune: true,
+            ..StateSettings::default()
+        };
+        let policy = least_privilege_policy("dev", &state, &[forced, kept, plain]);
+        let statements = policy["Statement"].as_array().unwrap();
+        let sids: Vec<&str> = statements.iter().map(|s| s["Sid"].as_str().unwrap()).collect();
+        assert_eq!(
+            sids,
+            [
+                "BucketObjectsForceDestroy",
+                "Buckets",
+                "BucketsDestroy",
+                "BucketsForceDestroy",
+                "CallerIdentity"
+            ]
+        );
+        assert_eq!(statements[0]["Resource"], json!(["arn:aws:s3:::acme-forced/*"]));
+        assert_eq!(
+            statements[0]["Action"],
+            json!(["s3:AbortMultipartUpload", "s3:DeleteObject", "s3:DeleteObjectVersion"])
+        );
+        assert_eq!(statements[1]["Resource"], json!(["arn:aws:s3:::acme-kept"]));
+        assert_eq!(statements[2]["Resource"], json!(["arn:aws:s3:::acme-plain"]));
+        assert!(
+            statements[2]["Action"]
+                .as_array()
+                .unwrap()
+                .contains(&json!("s3:DeleteBucket"))
+        );
+        assert!(
+            statements[3]["Action"]
+                .as_array()
+                .unwrap()
+                .contains(&json!("s3:ListBucketMultipartUploads"))
+        );
+    }
+
+    #[test]
+    fn replication_passes_its_role_and_the_s3_state_backend_gets_its_object() {
+        let replicated = bucket(
+            "src",
+            &[
+                Doc::Versioning(VersioningState::Enabled),
+                Doc::Replication(Some(ReplicationDoc {
+                    role_arn: "arn:aws:iam::123456789012:role/replicator".into(),
+                    rules: Vec::new(),
+                })),
+            ],
+        );
+        let state = StateSettings {
+            backend: StateBackend::S3,
+            bucket: Some("acme-state".into()),
+            ..StateSettings::default()
+        };
+        let policy = least_privilege_policy("prod", &state, &[replicated]);
+        let by_sid = |sid: &str| {
+            policy["Statement"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|s| s["Sid"] == sid)
+                .cloned()
+                .unwrap_or_else(|| panic!("no {sid} in {policy:#}"))
+        };
+        assert_eq!(
+            by_sid("PassReplicationRole"),
+            json!({"Sid": "PassReplicationRole", "Effect": "Allow", "Action": ["iam:PassRole"],
+                   "Resource": ["arn:aws:iam::123456789012:role/replicator"],
+                   "Condition": {"StringEquals": {"iam:PassedToService": "s3.amazonaws.com"}}})
+        );
+        assert_eq!(
+            by_sid("StateObject")["Resource"],
+            json!(["arn:aws:s3:::acme-state/s3rec/prod.db"])
+        );
+        assert_eq!(
+            by_sid("BucketsVersioningReplication")["Action"],
+            json!([
+                "s3:CreateBucket",
+                "s3:GetBucketLocation",
+                "s3:GetBucketVersioning",
+                "s3:GetReplicationConfiguration",
+                "s3:ListBucket",
+                "s3:PutBucketVersioning",
+                "s3:PutReplicationConfiguration"
+            ])
+        );
+    }
+
+    #[test]
+    fn every_document_read_action_is_granted() {
+        let docs: Vec<Doc> = DocKind::ALL.into_iter().map(Doc::unconfigured).collect();
+        let policy = least_privilege_policy("dev", &StateSettings::default(), &[bucket("all", &docs)]);
+        let text = policy.to_string();
+        for kind in DocKind::ALL {
+            let access = doc_access(kind);
+            assert!(text.contains(access.read_action), "{}", access.read_action);
+            for w in access.write_actions {
+                assert!(text.contains(w), "{w}");
+            }
+        }
+    }
+
+    #[test]
+    fn rows_say_what_is_missing() {
+        let check = Check {
+            resource: "bucket.logs.lifecycle".into(),
+            bucket: Some("acme-logs".into()),
+            region: "us-east-1".into(),
+            check: "s3:GetLifecycleConfiguration",
+            probe: Probe::Denied {
+                action: "s3:GetLifecycleConfiguration".into(),
+                resource: "arn:aws:s3:::acme-logs".into(),
+            },
+            fails: true,
+            note: None,
+        };
+        assert_eq!(
+            result_text(&check),
+            "DENIED: missing s3:GetLifecycleConfiguration on arn:aws:s3:::acme-logs"
+        );
+        let json = serde_json::to_value(&check).unwrap();
+        assert_eq!(json["result"], "denied");
+        assert_eq!(json["action"], "s3:GetLifecycleConfiguration");
+        assert_eq!(json["fails"], true);
+    }
+}

@@ -1,0 +1,314 @@
+//! `doctor` end to end: the real binary against the moto emulator. Identity, account guard, the table
+//! of read-only checks (existing and missing buckets), the JSON report, and `--print-policy`.
+//!
+//! moto does not enforce IAM, so a denied call cannot be produced here; the classification of
+//! AccessDenied answers is unit-tested in `src/aws/probe.rs`.
+
+mod common;
+
+use assert_cmd::Command;
+use s3rec::manifest::types::AwsSettings;
+use serde_json::{Value, json};
+
+/// The account moto reports for every caller.
+const MOTO_ACCOUNT: &str = "123456789012";
+
+/// A temporary project with one environment pointed at the emulator.
+struct Project {
+    dir: tempfile::TempDir,
+    env: String,
+    endpoint: String,
+}
+
+impl Project {
+    fn new(env: &str) -> Project {
+        Project {
+            dir: tempfile::tempdir().expect("tempdir"),
+            env: env.to_string(),
+            endpoint: common::emulator_endpoint(),
+        }
+    }
+
+    /// Writes the environment file: the `aws` section pointing at the emulator (plus `aws_extra`
+    /// lines), then `body`.
+    fn write(&self, aws_extra: &str, body: &str) {
+        let envs = self.dir.path().join("environments");
+        std::fs::create_dir_all(&envs).expect("mkdir");
+        let text = format!(
+            "environment: {}\naws:\n  region: us-east-1\n  endpoint_url: {}\n  force_path_style: true\n{aws_extra}{body}",
+            self.env, self.endpoint
+        );
+        std::fs::write(envs.join(format!("{}.yaml", self.env)), text).expect("write manifest");
+    }
+
+    /// Runs s3rec with `args`; returns exit code, stdout, stderr.
+    fn run(&self, args: &[&str]) -> (i32, String, String) {
+        let out = Command::cargo_bin("s3rec")
+            .expect("binary")
+            .current_dir(self.dir.path())
+            .env("NO_COLOR", "1")
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env_remove("AWS_PROFILE")
+            .env_remove("S3REC_ENDPOINT_URL")
+            .env_remove("RUST_LOG")
+            .args(args)
+            .output()
+            .expect("run s3rec");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    fn doctor(&self, extra: &[&str]) -> (i32, String, String) {
+        let mut args = vec!["doctor", "-e", &self.env];
+        args.extend_from_slice(extra);
+        self.run(&args)
+    }
+}
+
+/// Creates a bucket in us-east-1 "with another client", as someone did before s3rec manages it.
+fn create_bucket(name: &str) {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(async {
+            let settings = AwsSettings {
+                force_path_style: true,
+                ..AwsSettings::default()
+            };
+            let aws = s3rec::aws::connect(&settings, &common::test_overrides())
+                .await
+                .expect("connect");
+            s3rec::aws::create_bucket(&aws, name, "us-east-1")
+                .await
+                .expect("create bucket");
+        });
+}
+
+/// The table row for `resource` and `check`, as its cells.
+#[track_caller]
+fn row<'a>(stdout: &'a str, resource: &str, check: &str) -> &'a str {
+    stdout
+        .lines()
+        .find(|line| {
+            let mut cells = line.split_whitespace();
+            cells.next() == Some(resource) && cells.nth(1) == Some(check)
+        })
+        .unwrap_or_else(|| panic!("no row for {resource} {check} in:\n{stdout}"))
+}
+
+#[test]
+fn existing_buckets_are_readable_and_missing_ones_will_be_created() {
+    let project = Project::new("doc");
+    let prefix = common::unique_name("doctor");
+    create_bucket(&format!("{prefix}-old"));
+    project.write(
+        "",
+        &format!(
+            "buckets:\n  old:\n    name: {prefix}-old\n    versioning: enabled\n    tags: {{team: data}}\n    lifecycle:\n      - id: expire\n        expiration: {{days: 30}}\n  new:\n    name: {prefix}-new\n    region: eu-west-1\n    versioning: enabled\n"
+        ),
+    );
+
+    let (code, stdout, stderr) = project.doctor(&[]);
+    assert_eq!(code, 0, "doctor failed:\n{stdout}\n{stderr}");
+    assert!(stdout.contains(&format!("(account {MOTO_ACCOUNT})")), "{stdout}");
+    assert!(stdout.contains("no guard set"), "{stdout}");
+    assert!(stdout.contains("eu-west-1, us-east-1 (default)"), "{stdout}");
+    assert!(
+        stdout.contains(&format!("Endpoint    {}", project.endpoint)),
+        "{stdout}"
+    );
+    assert!(row(&stdout, "caller", "sts:GetCallerIdentity").ends_with(" ok"));
+    for (resource, check) in [
+        ("bucket.old", "s3:GetBucketLocation"),
+        ("bucket.old", "s3:ListBucket"),
+        ("bucket.old.versioning", "s3:GetBucketVersioning"),
+        ("bucket.old.tags", "s3:GetBucketTagging"),
+        // Never configured: AWS's "not configured" answer proves the permission just as well.
+        ("bucket.old.lifecycle", "s3:GetLifecycleConfiguration"),
+    ] {
+        let line = row(&stdout, resource, check);
+        assert!(line.contains("us-east-1") && line.ends_with(" ok"), "{line}");
+    }
+    for (resource, check) in [
+        ("bucket.new", "s3:GetBucketLocation"),
+        ("bucket.new", "s3:ListBucket"),
+        ("bucket.new.versioning", "s3:GetBucketVersioning"),
+    ] {
+        let line = row(&stdout, resource, check);
+        assert!(
+            line.contains("eu-west-1") && line.ends_with("missing: will be created"),
+            "{line}"
+        );
+    }
+    assert!(
+        stdout.contains("9 checks: 6 ok, 3 missing (will be created), 0 denied, 0 errors."),
+        "{stdout}"
+    );
+
+    let (code, stdout, stderr) = project.doctor(&["--format", "json"]);
+    assert_eq!(code, 0, "doctor --format json failed:\n{stdout}\n{stderr}");
+    let report: Value = serde_json::from_str(&stdout).expect("doctor --format json prints JSON");
+    assert_eq!(report["ok"], true);
+    assert_eq!(report["caller"]["account"], MOTO_ACCOUNT);
+    assert_eq!(report["account_guard"], json!({"status": "unset"}));
+    assert_eq!(report["regions"], json!(["eu-west-1", "us-east-1"]));
+    let checks = report["checks"].as_array().expect("checks");
+    let find = |resource: &str, check: &str| {
+        checks
+            .iter()
+            .find(|c| c["resource"] == resource && c["check"] == check)
+            .unwrap_or_else(|| panic!("no check {resource} {check} in {report:#}"))
+    };
+    assert_eq!(
+        find("bucket.old.tags", "s3:GetBucketTagging"),
+        &json!({"resource": "bucket.old.tags", "bucket": format!("{prefix}-old"), "region": "us-east-1",
+                "check": "s3:GetBucketTagging", "result": "ok", "fails": false})
+    );
+    assert_eq!(find("bucket.new", "s3:GetBucketLocation")["result"], "missing");
+    assert_eq!(checks.len(), 9);
+}
+
+#[test]
+fn print_policy_is_the_exact_least_privilege_policy() {
+    let project = Project::new("pol");
+    // With the account in the manifest, the policy is made without asking AWS anything.
+    project.write(
+        &format!("  account_id: \"{MOTO_ACCOUNT}\"\n"),
+        "iam:\n  roles:\n    replicator:\n      trust: {services: [s3.amazonaws.com]}\nbuckets:\n  logs:\n    name: acme-logs\n    tags: {team: data}\n  assets:\n    name: acme-assets\n    tags: {team: web}\n  src:\n    name: acme-src\n    versioning: enabled\n    force_destroy: true\n    policy:\n      deny_insecure_transport: true\n    replication:\n      role: replicator\n      rules:\n        - id: to-dst\n          priority: 1\n          destination: {bucket: dst}\n  dst:\n    name: acme-dst\n    versioning: enabled\n    prevent_destroy: true\n    force_destroy: true\n",
+    );
+    let (code, stdout, stderr) = project.doctor(&["--print-policy"]);
+    assert_eq!(code, 0, "doctor --print-policy failed:\n{stdout}\n{stderr}");
+    let policy: Value = serde_json::from_str(&stdout).expect("the policy is JSON");
+    let expected = json!({
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "BucketObjectsForceDestroy",
+                "Effect": "Allow",
+                "Action": ["s3:AbortMultipartUpload", "s3:DeleteObject", "s3:DeleteObjectVersion"],
+                "Resource": ["arn:aws:s3:::acme-src/*"]
+            },
+            {
+                "Sid": "BucketsTags",
+                "Effect": "Allow",
+                "Action": [
+                    "s3:CreateBucket",
+                    "s3:GetBucketLocation",
+                    "s3:GetBucketTagging",
+                    "s3:ListBucket",
+                    "s3:PutBucketTagging"
+                ],
+                "Resource": ["arn:aws:s3:::acme-assets", "arn:aws:s3:::acme-logs"]
+            },
+            {
+                // prevent_destroy wins over force_destroy: s3rec never deletes this bucket.
+                "Sid": "BucketsVersioning",
+                "Effect": "Allow",
+                "Action": [
+                    "s3:CreateBucket",
+                    "s3:GetBucketLocation",
+                    "s3:GetBucketVersioning",
+                    "s3:ListBucket",
+                    "s3:PutBucketVersioning"
+                ],
+                "Resource": ["arn:aws:s3:::acme-dst"]
+            },
+            {
+                "Sid": "BucketsVersioningPolicyReplicationForceDestroy",
+                "Effect": "Allow",
+                "Action": [
+                    "s3:CreateBucket",
+                    "s3:DeleteBucket",
+                    "s3:DeleteBucketPolicy",
+                    "s3:GetBucketLocation",
+                    "s3:GetBucketPolicy",
+                    "s3:GetBucketVersioning",
+                    "s3:GetReplicationConfiguration",
+                    "s3:ListBucket",
+                    "s3:ListBucketMultipartUploads",
+                    "s3:ListBucketVersions",
+                    "s3:PutBucketPolicy",
+                    "s3:PutBucketVersioning",
+                    "s3:PutReplicationConfiguration"
+                ],
+                "Resource": ["arn:aws:s3:::acme-src"]
+            },
+            {
+                "Sid": "CallerIdentity",
+                "Effect": "Allow",
+                "Action": ["sts:GetCallerIdentity"],
+                "Resource": ["*"]
+            },
+            {
+                "Sid": "PassReplicationRole",
+                "Effect": "Allow",
+                "Action": ["iam:PassRole"],
+                "Resource": [format!("arn:aws:iam::{MOTO_ACCOUNT}:role/replicator")],
+                "Condition": {"StringEquals": {"iam:PassedToService": "s3.amazonaws.com"}}
+            }
+        ]
+    });
+    assert_eq!(policy, expected, "got:\n{stdout}");
+    // Pretty-printed, one statement key per line, so a reviewer can diff it.
+    assert!(stdout.contains("\n      \"Sid\": \"CallerIdentity\",\n"), "{stdout}");
+}
+
+#[test]
+fn an_account_guard_mismatch_fails_and_names_both_accounts() {
+    let project = Project::new("guard");
+    let prefix = common::unique_name("doctor-guard");
+    project.write(
+        "  account_id: \"999999999999\"\n",
+        &format!("buckets:\n  a:\n    name: {prefix}-a\n"),
+    );
+    let (code, stdout, stderr) = project.doctor(&[]);
+    assert_eq!(code, 1, "a guard mismatch must fail:\n{stdout}\n{stderr}");
+    let account = stdout
+        .lines()
+        .find(|l| l.starts_with("Account"))
+        .unwrap_or_else(|| panic!("no Account line in:\n{stdout}"));
+    assert!(account.contains("MISMATCH"), "{account}");
+    assert!(account.contains("999999999999"), "{account}");
+    assert!(account.contains(MOTO_ACCOUNT), "{account}");
+    assert!(stdout.contains("the account guard does not hold"), "{stdout}");
+
+    let (code, stdout, _) = project.doctor(&["--format", "json"]);
+    assert_eq!(code, 1);
+    let report: Value = serde_json::from_str(&stdout).expect("JSON");
+    assert_eq!(report["ok"], false);
+    assert_eq!(
+        report["account_guard"],
+        json!({"status": "mismatch", "expected": "999999999999", "actual": MOTO_ACCOUNT})
+    );
+}
+
+#[test]
+fn a_matching_account_guard_is_reported() {
+    let project = Project::new("match");
+    let prefix = common::unique_name("doctor-match");
+    project.write(
+        &format!("  account_id: \"{MOTO_ACCOUNT}\"\n"),
+        &format!("buckets:\n  a:\n    name: {prefix}-a\n"),
+    );
+    let (code, stdout, stderr) = project.doctor(&[]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains(&format!("Account     {MOTO_ACCOUNT} matches aws.account_id")),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn an_invalid_manifest_is_reported_like_plan_does() {
+    let project = Project::new("bad");
+    project.write("", "buckets:\n  a:\n    name: Not_A_Valid_Bucket\n");
+    let (code, stdout, stderr) = project.doctor(&[]);
+    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    assert!(stdout.is_empty(), "{stdout}");
+    assert!(stderr.contains("is not valid"), "{stderr}");
+}
