@@ -19,6 +19,9 @@
 #   --repeat R           plan runs per parallelism; the median is reported (default 3)
 #   --parallelism LIST   parallelisms to measure, space- or comma-separated (default "1 2 4 8 16 32 64")
 #   --apply-parallelism N  parallelism of the one set-up apply (default 16)
+#   --latency-ms L       put a proxy in front of moto that delays every request by L ms, as a network
+#                        to AWS would (default 0: talk to moto directly); shows how plan time scales
+#                        with --parallelism until the emulator itself saturates
 #   --keep               keep the temporary project and moto log (its path is printed)
 set -euo pipefail
 
@@ -26,6 +29,7 @@ buckets=200
 repeat=3
 parallelisms="1 2 4 8 16 32 64"
 apply_parallelism=16
+latency_ms=0
 keep=0
 # STS calls a plan may make on top of its S3 reads (GetCallerIdentity, once per run).
 sts_allowance=2
@@ -66,6 +70,11 @@ while [[ $# -gt 0 ]]; do
         apply_parallelism="$2"
         shift 2
         ;;
+    --latency-ms)
+        [[ $# -ge 2 && "$2" =~ ^[0-9]+$ ]] || die "--latency-ms needs a whole number of milliseconds"
+        latency_ms="$2"
+        shift 2
+        ;;
     --keep)
         keep=1
         shift
@@ -86,9 +95,9 @@ venv="$repo_root/.venv-moto"
 
 echo "==> building s3rec (release)" >&2
 (cd "$repo_root" && cargo build --release --locked --quiet)
-s3rec="${CARGO_TARGET_DIR:-$repo_root/target}/release/s3rec"
-[[ "$s3rec" == /* ]] || s3rec="$repo_root/$s3rec"
-[[ -x "$s3rec" ]] || die "the release build did not produce $s3rec"
+built="${CARGO_TARGET_DIR:-$repo_root/target}/release/s3rec"
+[[ "$built" == /* ]] || built="$repo_root/$built"
+[[ -x "$built" ]] || die "the release build did not produce $built"
 
 bash "$repo_root/scripts/moto.sh" install
 py="$venv/bin/python"
@@ -97,12 +106,15 @@ moto_version="$("$py" -c 'import importlib.metadata as m; print(m.version("moto"
 work="$(mktemp -d "${TMPDIR:-/tmp}/s3rec-bench.XXXXXX")"
 moto_log="$work/moto.log"
 moto_pid=""
+proxy_pid=""
 cleanup() {
     local status=$?
-    if [[ -n "$moto_pid" ]] && kill -0 "$moto_pid" 2>/dev/null; then
-        kill "$moto_pid" 2>/dev/null || true
-        wait "$moto_pid" 2>/dev/null || true
-    fi
+    for pid in "$proxy_pid" "$moto_pid"; do
+        if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then
+            kill "$pid" 2>/dev/null || true
+            wait "$pid" 2>/dev/null || true
+        fi
+    done
     if [[ "$keep" == 1 || "$status" != 0 ]]; then
         echo "bench-plan: kept the project and moto log in $work" >&2
     else
@@ -113,6 +125,9 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
+# A private copy: a concurrent `cargo build` in the checkout must not swap the binary mid-benchmark.
+cp "$built" "$work/s3rec"
+s3rec="$work/s3rec"
 
 port="$("$py" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')"
 "$venv/bin/moto_server" -H 127.0.0.1 -p "$port" >"$moto_log" 2>&1 </dev/null &
@@ -141,6 +156,55 @@ until answers; do
     sleep 0.2
 done
 echo "==> moto $moto_version (private instance, pid $moto_pid) at $endpoint, log $moto_log" >&2
+
+if [[ "$latency_ms" != 0 ]]; then
+    # A TCP proxy that holds every chunk from the client for the given time before passing it on: each
+    # request then costs one network round trip's worth of latency, as it does against AWS, while
+    # answers flow back at once. asyncio keeps any number of delayed requests in flight.
+    proxy_port="$("$py" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')"
+    cat >"$work/delay_proxy.py" <<'PY'
+import asyncio, sys
+
+listen_port, target_port, delay = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]) / 1000
+
+
+async def pipe(reader, writer, wait):
+    try:
+        while data := await reader.read(65536):
+            if wait:
+                await asyncio.sleep(wait)
+            writer.write(data)
+            await writer.drain()
+    except (ConnectionError, asyncio.IncompleteReadError):
+        pass
+    finally:
+        writer.close()
+
+
+async def handle(client_reader, client_writer):
+    try:
+        server_reader, server_writer = await asyncio.open_connection("127.0.0.1", target_port)
+    except OSError:
+        client_writer.close()
+        return
+    await asyncio.gather(pipe(client_reader, server_writer, delay), pipe(server_reader, client_writer, 0))
+
+
+async def main():
+    server = await asyncio.start_server(handle, "127.0.0.1", listen_port)
+    async with server:
+        await server.serve_forever()
+
+
+asyncio.run(main())
+PY
+    "$py" "$work/delay_proxy.py" "$proxy_port" "$port" "$latency_ms" >"$work/proxy.log" 2>&1 </dev/null &
+    proxy_pid=$!
+    sleep 0.5
+    kill -0 "$proxy_pid" 2>/dev/null || die "the delay proxy did not start (see $work/proxy.log)"
+    endpoint="http://127.0.0.1:$proxy_port"
+    echo "==> every request delayed ${latency_ms} ms by a proxy at $endpoint" >&2
+fi
 
 # The emulator accepts any credentials; nothing from ~/.aws may leak in.
 export S3REC_ENDPOINT_URL="$endpoint"
@@ -202,18 +266,6 @@ buckets:
   # Destination of every bucket's replication rule.
   replica:
     name: $prefix-replica
-
-iam:
-  roles:
-    replication:
-      name: $prefix-replication
-      trust:
-        services: [s3.amazonaws.com]
-
-sns:
-  topics:
-    bucket-events:
-      name: $prefix-bucket-events
 EOF
     for ((i = 1; i <= buckets; i++)); do
         b="$(printf 'b%05d' "$i")"
@@ -268,6 +320,20 @@ EOF
             bucket: replica
 EOF
     done
+    cat <<EOF
+
+iam:
+  roles:
+    replication:
+      name: $prefix-replication
+      trust:
+        services: [s3.amazonaws.com]
+
+sns:
+  topics:
+    bucket-events:
+      name: $prefix-bucket-events
+EOF
 } >"$manifest"
 
 echo "==> s3rec validate -e bench ($buckets buckets + $shared_buckets shared ones, prefix $prefix)" >&2
@@ -279,11 +345,13 @@ now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
 
 # Request lines as werkzeug logs them: 127.0.0.1 - - [date] "GET /bucket/?versioning HTTP/1.1" 200 -
-request_pattern='"(GET|PUT|POST|DELETE|HEAD|OPTIONS|PATCH) [^"]* HTTP/[0-9.]+" [0-9]{3} '
+# (werkzeug colours the lines of some status codes, e.g. 204 and 404; count_lines strips the ANSI codes).
+request_pattern='^[0-9a-fA-F.:]+ - - \[[^]]*\] "[A-Z]+ [^"]* HTTP/[0-9.]+" [0-9]{3} '
 # STS through the same endpoint: a form POST to the root.
 sts_pattern='"POST / HTTP/[0-9.]+" [0-9]{3} '
+esc=$'\033'
 count_lines() {
-    grep -cE "$1" "$moto_log" || true
+    sed "s/${esc}\[[0-9;]*m//g" "$moto_log" | grep -cE "$1" || true
 }
 # Waits until moto has logged every request of the process that just ended (it logs while answering,
 # so this is normally immediate), then prints the number of request lines so far.
@@ -347,22 +415,41 @@ echo "==> set-up took ${setup_time}s ($setup_requests requests); the next plan i
 
 # --- 4. measure ---------------------------------------------------------------------------------
 
+median() {
+    printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+# CPU seconds (user + system) moto has used so far, from /proc; "nan" where there is no /proc.
+clk_tck="$(getconf CLK_TCK 2>/dev/null || echo 100)"
+moto_cpu() {
+    if [[ -r "/proc/$moto_pid/stat" ]]; then
+        # Fields after the ") " that closes the command name: utime and stime are the 12th and 13th.
+        sed 's/.*) //' "/proc/$moto_pid/stat" | awk -v hz="$clk_tck" '{ printf "%.3f", ($12 + $13) / hz }'
+    else
+        echo nan
+    fi
+}
+
 results="$work/results.tsv"
 : >"$results"
 for p in $parallelisms; do
     times=()
     reqs=()
     stss=()
+    cpus=()
+    moto_cpus=()
     for ((r = 1; r <= repeat; r++)); do
         c0="$(settled_count)"
         s0="$(count_lines "$sts_pattern")"
+        m0="$(moto_cpu)"
         t0="$(now)"
         status=0
-        "$s3rec" --chdir "$project" plan -e bench --parallelism "$p" --detailed-exitcode \
-            >"$work/plan.out" 2>"$work/plan.err" || status=$?
+        # bash's `time` gives the plan's own CPU (user + system); the wall time comes from `date`.
+        { TIMEFORMAT='%3U %3S' && time "$s3rec" --chdir "$project" plan -e bench --parallelism "$p" \
+            --detailed-exitcode >"$work/plan.out" 2>"$work/plan.err"; } 2>"$work/plan.cpu" || status=$?
         t1="$(now)"
         c1="$(settled_count)"
         s1="$(count_lines "$sts_pattern")"
+        m1="$(moto_cpu)"
         if [[ "$status" != 0 ]]; then
             cat "$work/plan.out" >&2
             tail -n 20 "$work/plan.err" >&2
@@ -371,22 +458,29 @@ for p in $parallelisms; do
         times+=("$(elapsed "$t0" "$t1")")
         reqs+=($((c1 - c0)))
         stss+=($((s1 - s0)))
-        echo "    parallelism $p, run $r: ${times[-1]}s, ${reqs[-1]} requests (${stss[-1]} STS)" >&2
+        cpus+=("$(awk '{ printf "%.3f", $1 + $2 }' "$work/plan.cpu")")
+        if [[ "$m0" == nan || "$m1" == nan ]]; then
+            moto_cpus+=(nan)
+        else
+            moto_cpus+=("$(elapsed "$m0" "$m1")")
+        fi
+        echo "    parallelism $p, run $r: ${times[-1]}s, ${reqs[-1]} requests (${stss[-1]} STS)," \
+            "s3rec CPU ${cpus[-1]}s, moto CPU ${moto_cpus[-1]}s" >&2
     done
-    median="$(printf '%s\n' "${times[@]}" | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }')"
     max_req="$(printf '%s\n' "${reqs[@]}" | sort -n | tail -n 1)"
     min_req="$(printf '%s\n' "${reqs[@]}" | sort -n | head -n 1)"
     max_sts="$(printf '%s\n' "${stss[@]}" | sort -n | tail -n 1)"
-    printf '%s\t%s\t%s\t%s\t%s\n' "$p" "$median" "$min_req" "$max_req" "$max_sts" >>"$results"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$p" "$(median "${times[@]}")" "$min_req" "$max_req" "$max_sts" \
+        "$(median "${cpus[@]}")" "$(median "${moto_cpus[@]}")" >>"$results"
 done
 
 # --- 5. report and check ----------------------------------------------------------------------------
 
 "$py" - "$results" "$total_buckets" "$total_docs" "$sts_allowance" "$buckets" "$repeat" "$setup_time" \
-    "$setup_requests" "$apply_parallelism" "$moto_version" "$(nproc 2>/dev/null || echo '?')" <<'PY'
+    "$setup_requests" "$apply_parallelism" "$moto_version" "$(nproc 2>/dev/null || echo '?')" "$latency_ms" <<'PY'
 import sys
 
-path, total_buckets, total_docs, sts_allowance, n, repeat, setup_time, setup_requests, apply_p, moto, cpus = sys.argv[1:]
+path, total_buckets, total_docs, sts_allowance, n, repeat, setup_time, setup_requests, apply_p, moto, cpus, latency = sys.argv[1:]
 total_buckets, total_docs, sts_allowance = int(total_buckets), int(total_docs), int(sts_allowance)
 rows = [line.rstrip("\n").split("\t") for line in open(path) if line.strip()]
 docs_per_bucket = total_docs / total_buckets
@@ -394,16 +488,17 @@ limit = total_docs + total_buckets + sts_allowance
 base = float(rows[0][1])
 
 print(f"s3rec plan, {n} unchanged buckets + {total_buckets - int(n)} shared ones ({total_buckets} buckets, {total_docs} managed documents),")
-print(f"moto {moto}, {cpus} CPUs, median of {repeat} runs; set-up apply (parallelism {apply_p}): {float(setup_time):.2f} s, {setup_requests} requests")
+latency_note = f", every request delayed {latency} ms by a proxy" if latency != "0" else ""
+print(f"moto {moto}{latency_note}, {cpus} CPUs, median of {repeat} runs; set-up apply (parallelism {apply_p}): {float(setup_time):.2f} s, {setup_requests} requests")
 print()
-print(f"| parallelism | median wall time (s) | speed-up vs {rows[0][0]} | requests per run | STS per run | requests per bucket | documents per bucket |")
-print("|---:|---:|---:|---:|---:|---:|---:|")
+print(f"| parallelism | median wall time (s) | speed-up vs {rows[0][0]} | requests per run | STS per run | requests per bucket | documents per bucket | s3rec CPU (s) | moto CPU (s) |")
+print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 failures = []
-for p, median, min_req, max_req, max_sts in rows:
+for p, median, min_req, max_req, max_sts, cpu, moto_cpu in rows:
     min_req, max_req, max_sts = int(min_req), int(max_req), int(max_sts)
     reqs = str(max_req) if min_req == max_req else f"{min_req}-{max_req}"
     print(f"| {p} | {float(median):.2f} | {base / float(median):.2f}x | {reqs} | {max_sts} | "
-          f"{max_req / total_buckets:.2f} | {docs_per_bucket:.2f} |")
+          f"{max_req / total_buckets:.2f} | {docs_per_bucket:.2f} | {float(cpu):.2f} | {float(moto_cpu):.2f} |")
     if max_req > limit:
         failures.append(f"parallelism {p}: {max_req} requests in one run, more than {total_docs} documents "
                         f"+ {total_buckets} GetBucketLocation + {sts_allowance} STS = {limit}")
