@@ -5,63 +5,22 @@
 //! AccessDenied answers is unit-tested in `src/aws/probe.rs`.
 
 mod common;
+#[path = "common/project.rs"]
+mod project;
 
-use assert_cmd::Command;
+use project::Project;
 use s3rec::manifest::types::AwsSettings;
 use serde_json::{Value, json};
 
 /// The account moto reports for every caller.
 const MOTO_ACCOUNT: &str = "123456789012";
 
-/// A temporary project with one environment pointed at the emulator.
-struct Project {
-    dir: tempfile::TempDir,
-    env: String,
-    endpoint: String,
+/// `doctor` on the shared test project.
+trait Doctor {
+    fn doctor(&self, extra: &[&str]) -> (i32, String, String);
 }
 
-impl Project {
-    fn new(env: &str) -> Project {
-        Project {
-            dir: tempfile::tempdir().expect("tempdir"),
-            env: env.to_string(),
-            endpoint: common::emulator_endpoint(),
-        }
-    }
-
-    /// Writes the environment file: the `aws` section pointing at the emulator (plus `aws_extra`
-    /// lines), then `body`.
-    fn write(&self, aws_extra: &str, body: &str) {
-        let envs = self.dir.path().join("environments");
-        std::fs::create_dir_all(&envs).expect("mkdir");
-        let text = format!(
-            "environment: {}\naws:\n  region: us-east-1\n  endpoint_url: {}\n  force_path_style: true\n{aws_extra}{body}",
-            self.env, self.endpoint
-        );
-        std::fs::write(envs.join(format!("{}.yaml", self.env)), text).expect("write manifest");
-    }
-
-    /// Runs s3rec with `args`; returns exit code, stdout, stderr.
-    fn run(&self, args: &[&str]) -> (i32, String, String) {
-        let out = Command::cargo_bin("s3rec")
-            .expect("binary")
-            .current_dir(self.dir.path())
-            .env("NO_COLOR", "1")
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env_remove("AWS_PROFILE")
-            .env_remove("S3REC_ENDPOINT_URL")
-            .env_remove("RUST_LOG")
-            .args(args)
-            .output()
-            .expect("run s3rec");
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    }
-
+impl Doctor for Project {
     fn doctor(&self, extra: &[&str]) -> (i32, String, String) {
         let mut args = vec!["doctor", "-e", &self.env];
         args.extend_from_slice(extra);
@@ -106,7 +65,7 @@ fn existing_buckets_are_readable_and_missing_ones_will_be_created() {
     let project = Project::new("doc");
     let prefix = common::unique_name("doctor");
     create_bucket(&format!("{prefix}-old"));
-    project.write(
+    project.write_with(
         "",
         &format!(
             "buckets:\n  old:\n    name: {prefix}-old\n    versioning: enabled\n    tags: {{team: data}}\n    lifecycle:\n      - id: expire\n        expiration: {{days: 30}}\n  new:\n    name: {prefix}-new\n    region: eu-west-1\n    versioning: enabled\n"
@@ -177,7 +136,7 @@ fn existing_buckets_are_readable_and_missing_ones_will_be_created() {
 fn print_policy_is_the_exact_least_privilege_policy() {
     let project = Project::new("pol");
     // With the account in the manifest, the policy is made without asking AWS anything.
-    project.write(
+    project.write_with(
         &format!("  account_id: \"{MOTO_ACCOUNT}\"\n"),
         "iam:\n  roles:\n    replicator:\n      trust: {services: [s3.amazonaws.com]}\nbuckets:\n  logs:\n    name: acme-logs\n    tags: {team: data}\n  assets:\n    name: acme-assets\n    tags: {team: web}\n  src:\n    name: acme-src\n    versioning: enabled\n    force_destroy: true\n    policy:\n      deny_insecure_transport: true\n    replication:\n      role: replicator\n      rules:\n        - id: to-dst\n          priority: 1\n          destination: {bucket: dst}\n  dst:\n    name: acme-dst\n    versioning: enabled\n    prevent_destroy: true\n    force_destroy: true\n",
     );
@@ -262,7 +221,7 @@ fn print_policy_is_the_exact_least_privilege_policy() {
 fn an_account_guard_mismatch_fails_and_names_both_accounts() {
     let project = Project::new("guard");
     let prefix = common::unique_name("doctor-guard");
-    project.write(
+    project.write_with(
         "  account_id: \"999999999999\"\n",
         &format!("buckets:\n  a:\n    name: {prefix}-a\n"),
     );
@@ -291,7 +250,7 @@ fn an_account_guard_mismatch_fails_and_names_both_accounts() {
 fn a_matching_account_guard_is_reported() {
     let project = Project::new("match");
     let prefix = common::unique_name("doctor-match");
-    project.write(
+    project.write_with(
         &format!("  account_id: \"{MOTO_ACCOUNT}\"\n"),
         &format!("buckets:\n  a:\n    name: {prefix}-a\n"),
     );
@@ -306,7 +265,7 @@ fn a_matching_account_guard_is_reported() {
 #[test]
 fn an_invalid_manifest_is_reported_like_plan_does() {
     let project = Project::new("bad");
-    project.write("", "buckets:\n  a:\n    name: Not_A_Valid_Bucket\n");
+    project.write("buckets:\n  a:\n    name: Not_A_Valid_Bucket\n");
     let (code, stdout, stderr) = project.doctor(&[]);
     assert_eq!(code, 1, "{stdout}\n{stderr}");
     assert!(stdout.is_empty(), "{stdout}");

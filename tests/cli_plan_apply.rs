@@ -3,65 +3,28 @@
 //! second plan. Also saved plans (and their refusal when stale), partial failure, pruning and guards.
 
 mod common;
+#[path = "common/project.rs"]
+mod project;
 
-use std::path::PathBuf;
-
-use assert_cmd::Command;
 use aws_sdk_s3::types::{BucketVersioningStatus, PublicAccessBlockConfiguration, VersioningConfiguration};
+use project::Project;
 use s3rec::aws::Aws;
 use s3rec::manifest::types::AwsSettings;
 use s3rec::plan::Address;
 use s3rec::state::{Outcome, StateDb};
 
-/// A temporary project with one environment pointed at the emulator.
-struct Project {
-    dir: tempfile::TempDir,
-    env: String,
-    endpoint: String,
+/// Plan and apply shorthands on the shared test project.
+trait PlanApply {
+    fn plan(&self) -> (i32, String);
+    fn apply(&self) -> (i32, String, String);
+    fn apply_ok(&self);
+    fn assert_converged(&self);
+    fn state(&self) -> StateDb;
 }
 
-impl Project {
-    fn new(env: &str) -> Project {
-        Project {
-            dir: tempfile::tempdir().expect("tempdir"),
-            env: env.to_string(),
-            endpoint: common::emulator_endpoint(),
-        }
-    }
-
-    /// Writes the environment file: the `aws` section pointing at the emulator, then `body`.
-    fn write(&self, body: &str) {
-        let envs = self.dir.path().join("environments");
-        std::fs::create_dir_all(&envs).expect("mkdir");
-        let text = format!(
-            "environment: {}\naws:\n  region: us-east-1\n  endpoint_url: {}\n  force_path_style: true\n{body}",
-            self.env, self.endpoint
-        );
-        std::fs::write(envs.join(format!("{}.yaml", self.env)), text).expect("write manifest");
-    }
-
-    fn s3rec(&self) -> Command {
-        let mut cmd = Command::cargo_bin("s3rec").expect("binary");
-        cmd.current_dir(self.dir.path())
-            .env("NO_COLOR", "1")
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env_remove("AWS_PROFILE")
-            .env_remove("RUST_LOG");
-        cmd
-    }
-
-    /// Runs s3rec with `args`; returns exit code, stdout, stderr.
-    fn run(&self, args: &[&str]) -> (i32, String, String) {
-        let out = self.s3rec().args(args).output().expect("run s3rec");
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    }
-
+impl PlanApply for Project {
     /// `plan --detailed-exitcode`: (exit code, plan text).
+    #[track_caller]
     fn plan(&self) -> (i32, String) {
         let (code, stdout, stderr) = self.run(&["plan", "-e", &self.env, "--detailed-exitcode"]);
         assert!(code == 0 || code == 2, "plan failed ({code}):\n{stdout}\n{stderr}");
@@ -83,10 +46,6 @@ impl Project {
         let (code, text) = self.plan();
         assert_eq!(code, 0, "expected an empty plan, got:\n{text}");
         assert!(text.contains("No changes."), "{text}");
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
     }
 
     fn state(&self) -> StateDb {

@@ -1,0 +1,71 @@
+//! A temporary s3rec project with one environment pointed at the emulator, and the real binary run in
+//! it. Included with `#[path = "common/project.rs"] mod project;` by the CLI tests that need it.
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+use assert_cmd::Command;
+
+use super::common;
+
+pub struct Project {
+    pub dir: tempfile::TempDir,
+    pub env: String,
+    pub endpoint: String,
+}
+
+impl Project {
+    pub fn new(env: &str) -> Project {
+        Project {
+            dir: tempfile::tempdir().expect("tempdir"),
+            env: env.to_string(),
+            endpoint: common::emulator_endpoint(),
+        }
+    }
+
+    /// Writes the environment file: the `aws` section pointing at the emulator, then `body`.
+    pub fn write(&self, body: &str) {
+        self.write_with("", body);
+    }
+
+    /// Like [`Project::write`], with extra lines (`aws_extra`) inside the `aws` section.
+    pub fn write_with(&self, aws_extra: &str, body: &str) {
+        let envs = self.dir.path().join("environments");
+        std::fs::create_dir_all(&envs).expect("mkdir");
+        let text = format!(
+            "environment: {}\naws:\n  region: us-east-1\n  endpoint_url: {}\n  force_path_style: true\n{aws_extra}{body}",
+            self.env, self.endpoint
+        );
+        std::fs::write(envs.join(format!("{}.yaml", self.env)), text).expect("write manifest");
+    }
+
+    /// The binary, in the project, with the emulator's credentials and nothing of this machine's AWS
+    /// set-up.
+    pub fn s3rec(&self) -> Command {
+        let mut cmd = Command::cargo_bin("s3rec").expect("binary");
+        cmd.current_dir(self.dir.path())
+            .env("NO_COLOR", "1")
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env_remove("AWS_PROFILE")
+            .env_remove("AWS_SESSION_TOKEN")
+            .env_remove("S3REC_ENDPOINT_URL")
+            .env_remove("RUST_LOG");
+        cmd
+    }
+
+    /// Runs s3rec with `args`; returns exit code, stdout, stderr.
+    pub fn run(&self, args: &[&str]) -> (i32, String, String) {
+        let out = self.s3rec().args(args).output().expect("run s3rec");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+}
