@@ -7,6 +7,7 @@
 
 pub mod retry;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -85,7 +86,7 @@ pub trait Progress: Send + Sync {
 
 /// What an action task hands back: the change's index, its result with the attempts made, how long it
 /// took, and its journal entry.
-type Finished = (usize, Result<u32, (AwsError, u32)>, Duration, EntryId);
+type Finished = (usize, Result<u32, (String, u32)>, Duration, EntryId);
 
 /// Runs `plan` against AWS. `parallelism` bounds the actions in flight.
 pub async fn execute(
@@ -102,6 +103,7 @@ pub async fn execute(
     let mut done = vec![false; n];
     let mut ready: Vec<usize> = (0..n).filter(|i| waiting[*i] == 0).rev().collect();
     let mut running: JoinSet<Finished> = JoinSet::new();
+    let mut tasks: HashMap<tokio::task::Id, (usize, EntryId)> = HashMap::new();
     let mut report = Report::default();
     let parallelism = parallelism.max(1);
 
@@ -113,22 +115,33 @@ pub async fn execute(
             // The journal row comes first: if s3rec dies during the call, the state says so.
             let entry = state.journal_start(run, &change.address, change.action)?;
             let aws = aws.clone();
-            running.spawn(async move {
+            let task = running.spawn(async move {
                 let start = Instant::now();
                 let result = retry::with_backoff(|| perform(&aws, &change))
                     .await
-                    .map(|((), attempts)| attempts);
+                    .map(|((), attempts)| attempts)
+                    .map_err(|(e, attempts)| (e.to_string(), attempts));
                 (i, result, start.elapsed(), entry)
             });
+            tasks.insert(task.id(), (i, entry));
         }
-        let Some(joined) = running.join_next().await else { break };
+        let Some(joined) = running.join_next_with_id().await else {
+            break;
+        };
         let (i, result, elapsed, entry) = match joined {
-            Ok(v) => v,
+            Ok((_, finished)) => finished,
             Err(e) => {
-                // A panicking action task is a bug in s3rec; it must not take the whole run down
-                // silently, so it is reported as a failed action with no index to continue from.
-                tracing::error!("an action task stopped unexpectedly: {e}");
-                continue;
+                // A task that panicked is a bug in s3rec. Its change is reported and journaled as failed,
+                // so its dependents are skipped and nothing is left looking as if it were still running.
+                let Some(&(i, entry)) = tasks.get(&e.id()) else {
+                    continue;
+                };
+                (
+                    i,
+                    Err((format!("s3rec stopped this action unexpectedly: {e}"), 0)),
+                    Duration::ZERO,
+                    entry,
+                )
             }
         };
         done[i] = true;
@@ -145,8 +158,7 @@ pub async fn execute(
                 }
                 (Status::Succeeded, attempts)
             }
-            Err((e, attempts)) => {
-                let message = e.to_string();
+            Err((message, attempts)) => {
                 state.journal_finish(entry, Outcome::Failed, Some(&message))?;
                 for d in graph.descendants(i) {
                     if !done[d] {
