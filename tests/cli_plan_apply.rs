@@ -600,3 +600,30 @@ fn plan_formats_and_audit_warnings() {
         "{stdout}"
     );
 }
+
+#[test]
+fn apply_asks_for_yes_on_a_terminal() {
+    let project = Project::new("prompt");
+    let prefix = common::unique_name("prompt");
+    project.write(&format!("buckets:\n  a:\n    name: {prefix}-a\n"));
+    let bucket_exists = || {
+        runtime().block_on(async {
+            let aws = aws().await;
+            s3rec::aws::read::read_bucket(&aws, &format!("{prefix}-a"), &[])
+                .await
+                .expect("read")
+                .is_some()
+        })
+    };
+
+    let (code, screen) = project.run_on_terminal(&["apply", "-e", "prompt"], "no\n");
+    assert!(screen.contains("Only 'yes' will be accepted"), "{screen}");
+    assert!(screen.contains("Apply cancelled."), "{screen}");
+    assert_eq!(code, 1, "{screen}");
+    assert!(!bucket_exists(), "nothing may change without `yes`");
+
+    let (code, screen) = project.run_on_terminal(&["apply", "-e", "prompt"], "yes\n");
+    assert_eq!(code, 0, "{screen}");
+    assert!(screen.contains("Apply complete!"), "{screen}");
+    assert!(bucket_exists());
+}

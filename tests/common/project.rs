@@ -65,6 +65,43 @@ impl Project {
         )
     }
 
+    /// Runs s3rec with `args` on a pseudo-terminal (util-linux `script`), typing `input`; returns the exit
+    /// code and everything the terminal showed.
+    pub fn run_on_terminal(&self, args: &[&str], input: &str) -> (i32, String) {
+        use std::io::Write;
+        let binary = assert_cmd::cargo::cargo_bin("s3rec");
+        let command = std::iter::once(binary.display().to_string())
+            .chain(args.iter().map(|a| a.to_string()))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let mut child = std::process::Command::new("script")
+            .args(["-qec", &command, "/dev/null"])
+            .current_dir(self.dir.path())
+            .env("NO_COLOR", "1")
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env_remove("AWS_PROFILE")
+            .env_remove("AWS_SESSION_TOKEN")
+            .env_remove("S3REC_ENDPOINT_URL")
+            .env_remove("RUST_LOG")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("util-linux `script` runs the command on a pseudo-terminal; install util-linux");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(input.as_bytes())
+            .expect("type the answer");
+        let out = child.wait_with_output().expect("wait for script");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    }
+
     pub fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
