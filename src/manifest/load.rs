@@ -320,6 +320,19 @@ fn path_to_pointer(path: &serde_path_to_error::Path) -> String {
     pointer
 }
 
+/// Loads a manifest written inline by a unit test, through the real loader; panics on any error, with
+/// the problems, because a test manifest must be valid.
+#[cfg(test)]
+pub(crate) fn valid_for_tests(yaml: &str) -> Manifest {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("test.yaml");
+    std::fs::write(&path, yaml).expect("write the test manifest");
+    let loaded = load(&path);
+    loaded
+        .manifest
+        .unwrap_or_else(|| panic!("invalid test manifest: {:?}", loaded.problems))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

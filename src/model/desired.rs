@@ -470,13 +470,7 @@ mod tests {
     use super::*;
 
     fn manifest(yaml: &str) -> Manifest {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("m.yaml");
-        std::fs::write(&path, yaml).expect("write");
-        let loaded = crate::manifest::load(&path);
-        loaded
-            .manifest
-            .unwrap_or_else(|| panic!("invalid test manifest: {:?}", loaded.problems))
+        crate::manifest::load::valid_for_tests(yaml)
     }
 
     #[test]

@@ -339,14 +339,9 @@ mod tests {
     /// A manifest with the two buckets and a user `app` whose grants are `grants_yaml` (a YAML flow
     /// list), loaded through the real loader so the grants are parsed and validated as users write them.
     fn manifest(grants_yaml: &str) -> Manifest {
-        let yaml = format!("{BUCKETS}iam:\n  users:\n    app:\n      grants: {grants_yaml}\n");
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("m.yaml");
-        std::fs::write(&path, yaml).expect("write");
-        let loaded = crate::manifest::load(&path);
-        loaded
-            .manifest
-            .unwrap_or_else(|| panic!("invalid test manifest: {:?}", loaded.problems))
+        crate::manifest::load::valid_for_tests(&format!(
+            "{BUCKETS}iam:\n  users:\n    app:\n      grants: {grants_yaml}\n"
+        ))
     }
 
     fn ctx(m: &Manifest) -> Context<'_> {

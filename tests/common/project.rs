@@ -40,10 +40,9 @@ impl Project {
         std::fs::write(envs.join(format!("{}.yaml", self.env)), text).expect("write manifest");
     }
 
-    /// The binary, in the project, with the emulator's credentials and nothing of this machine's AWS
-    /// set-up.
-    pub fn s3rec(&self) -> Command {
-        let mut cmd = Command::cargo_bin("s3rec").expect("binary");
+    /// `program` in the project, with the emulator's credentials and nothing of this machine's AWS set-up.
+    fn prepared(&self, program: impl AsRef<std::ffi::OsStr>) -> std::process::Command {
+        let mut cmd = std::process::Command::new(program);
         cmd.current_dir(self.dir.path())
             .env("NO_COLOR", "1")
             .env("AWS_ACCESS_KEY_ID", "testing")
@@ -53,6 +52,11 @@ impl Project {
             .env_remove("S3REC_ENDPOINT_URL")
             .env_remove("RUST_LOG");
         cmd
+    }
+
+    /// The s3rec binary, prepared to run in the project.
+    pub fn s3rec(&self) -> Command {
+        Command::from_std(self.prepared(assert_cmd::cargo::cargo_bin("s3rec")))
     }
 
     /// Runs s3rec with `args`; returns exit code, stdout, stderr.
@@ -74,16 +78,9 @@ impl Project {
             .chain(args.iter().map(|a| a.to_string()))
             .collect::<Vec<_>>()
             .join(" ");
-        let mut child = std::process::Command::new("script")
+        let mut child = self
+            .prepared("script")
             .args(["-qec", &command, "/dev/null"])
-            .current_dir(self.dir.path())
-            .env("NO_COLOR", "1")
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env_remove("AWS_PROFILE")
-            .env_remove("AWS_SESSION_TOKEN")
-            .env_remove("S3REC_ENDPOINT_URL")
-            .env_remove("RUST_LOG")
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
