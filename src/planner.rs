@@ -82,7 +82,19 @@ impl Workspace {
         state_path(&self.root, &self.manifest.environment, &self.manifest.state)
     }
 
+    /// Opens the state. The S3 backend is refused rather than replaced by a local file, because a
+    /// local file on a CI runner would forget everything after each job.
     pub fn open_state(&self) -> Result<StateDb, StateError> {
+        let settings = &self.manifest.state;
+        if settings.backend == crate::manifest::types::StateBackend::S3 {
+            return Err(StateError::BackendUnavailable {
+                bucket: settings.bucket.clone().unwrap_or_default(),
+                key: settings
+                    .key
+                    .clone()
+                    .unwrap_or_else(|| format!("s3rec/{}.db", self.manifest.environment)),
+            });
+        }
         StateDb::open(&self.state_path())
     }
 }

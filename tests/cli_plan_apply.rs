@@ -627,3 +627,24 @@ fn apply_asks_for_yes_on_a_terminal() {
     assert!(screen.contains("Apply complete!"), "{screen}");
     assert!(bucket_exists());
 }
+
+#[test]
+fn the_s3_state_backend_is_refused_until_it_exists() {
+    let project = Project::new("s3state");
+    let prefix = common::unique_name("s3state");
+    project.write(&format!(
+        "state:\n  backend: s3\n  bucket: {prefix}-state\nbuckets:\n  a:\n    name: {prefix}-a\n"
+    ));
+    for args in [
+        vec!["plan", "-e", "s3state"],
+        vec!["apply", "-e", "s3state", "--auto-approve"],
+    ] {
+        let (code, _, stderr) = project.run(&args);
+        assert_eq!(code, 1, "{stderr}");
+        assert!(stderr.contains("`state.backend: s3` is not available"), "{stderr}");
+    }
+    assert!(
+        !project.path(".s3rec/s3state.db").exists(),
+        "no local state may stand in for S3"
+    );
+}

@@ -60,6 +60,13 @@ pub enum StateError {
     )]
     #[diagnostic(code(s3rec::state::busy))]
     RunInProgress { path: String },
+    #[error(
+        "`state.backend: s3` is not available in this version of s3rec: it would keep the state in \
+         s3://{bucket}/{key} with a lock object, and silently using a local file instead would lose track of \
+         what is managed; remove `backend: s3` to keep the state in .s3rec/<env>.db for now"
+    )]
+    #[diagnostic(code(s3rec::state::backend))]
+    BackendUnavailable { bucket: String, key: String },
     #[error("cannot open the run lock {path}: {source}; check that the state directory is writable")]
     #[diagnostic(code(s3rec::state::lock_file))]
     LockFile {
