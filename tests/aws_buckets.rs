@@ -97,24 +97,6 @@ fn tags(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
     pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
 }
 
-fn lifecycle_rule(id: &str) -> LifecycleRuleDoc {
-    LifecycleRuleDoc {
-        id: id.to_string(),
-        enabled: true,
-        prefix: None,
-        tags: BTreeMap::new(),
-        object_size_greater_than: None,
-        object_size_less_than: None,
-        transitions: Vec::new(),
-        expiration_days: None,
-        expired_object_delete_marker: None,
-        noncurrent_transitions: Vec::new(),
-        noncurrent_expiration_days: None,
-        noncurrent_newer_versions: None,
-        abort_incomplete_multipart_upload_days: None,
-    }
-}
-
 #[tokio::test]
 async fn a_fresh_bucket_reads_every_document_as_unconfigured() {
     let aws = emulator().await;
@@ -285,7 +267,7 @@ async fn lifecycle_round_trips() {
                 },
             ],
             expiration_days: Some(365),
-            ..lifecycle_rule("tier-down-reports")
+            ..LifecycleRuleDoc::enabled("tier-down-reports")
         },
         LifecycleRuleDoc {
             noncurrent_transitions: vec![NoncurrentTransitionDoc {
@@ -295,13 +277,13 @@ async fn lifecycle_round_trips() {
             }],
             noncurrent_expiration_days: Some(90),
             abort_incomplete_multipart_upload_days: Some(7),
-            ..lifecycle_rule("noncurrent-versions")
+            ..LifecycleRuleDoc::enabled("noncurrent-versions")
         },
         LifecycleRuleDoc {
             prefix: Some("incoming/".to_string()),
             tags: tags(&[("stage", "temporary"), ("owner", "web")]),
             expiration_days: Some(3),
-            ..lifecycle_rule("expire-temporary-uploads")
+            ..LifecycleRuleDoc::enabled("expire-temporary-uploads")
         },
         LifecycleRuleDoc {
             tags: tags(&[("archive", "true")]),
@@ -310,12 +292,12 @@ async fn lifecycle_round_trips() {
                 storage_class: "DEEP_ARCHIVE".to_string(),
             }],
             enabled: false,
-            ..lifecycle_rule("archive-tagged")
+            ..LifecycleRuleDoc::enabled("archive-tagged")
         },
         LifecycleRuleDoc {
             prefix: Some("old/".to_string()),
             expired_object_delete_marker: Some(true),
-            ..lifecycle_rule("clean-delete-markers")
+            ..LifecycleRuleDoc::enabled("clean-delete-markers")
         },
     ];
     exact_round_trip(&aws, &name, TEST_REGION, Doc::Lifecycle(rules)).await;
@@ -335,12 +317,12 @@ async fn lifecycle_fields_moto_drops_are_accepted_and_read_back_without_them() {
             object_size_greater_than: Some(1024 * 1024),
             object_size_less_than: Some(1024 * 1024 * 1024),
             expiration_days: Some(30),
-            ..lifecycle_rule("expire-large")
+            ..LifecycleRuleDoc::enabled("expire-large")
         },
         LifecycleRuleDoc {
             noncurrent_expiration_days: Some(30),
             noncurrent_newer_versions: Some(3),
-            ..lifecycle_rule("keep-three-versions")
+            ..LifecycleRuleDoc::enabled("keep-three-versions")
         },
     ];
     let mut expected = written.clone();

@@ -712,24 +712,6 @@ mod tests {
         pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
-    fn rule(id: &str) -> LifecycleRuleDoc {
-        LifecycleRuleDoc {
-            id: id.to_string(),
-            enabled: true,
-            prefix: None,
-            tags: BTreeMap::new(),
-            object_size_greater_than: None,
-            object_size_less_than: None,
-            transitions: Vec::new(),
-            expiration_days: None,
-            expired_object_delete_marker: None,
-            noncurrent_transitions: Vec::new(),
-            noncurrent_expiration_days: None,
-            noncurrent_newer_versions: None,
-            abort_incomplete_multipart_upload_days: None,
-        }
-    }
-
     #[test]
     fn lifecycle_rules_round_trip_in_every_filter_form() {
         let rules = vec![
@@ -746,17 +728,17 @@ mod tests {
                     },
                 ],
                 expiration_days: Some(365),
-                ..rule("prefix-only")
+                ..LifecycleRuleDoc::enabled("prefix-only")
             },
             LifecycleRuleDoc {
                 tags: tags(&[("stage", "tmp")]),
                 expired_object_delete_marker: Some(true),
-                ..rule("tag-only")
+                ..LifecycleRuleDoc::enabled("tag-only")
             },
             LifecycleRuleDoc {
                 object_size_greater_than: Some(1024),
                 enabled: false,
-                ..rule("size-only")
+                ..LifecycleRuleDoc::enabled("size-only")
             },
             LifecycleRuleDoc {
                 prefix: Some("in/".into()),
@@ -771,9 +753,9 @@ mod tests {
                 noncurrent_expiration_days: Some(40),
                 noncurrent_newer_versions: Some(3),
                 abort_incomplete_multipart_upload_days: Some(7),
-                ..rule("and")
+                ..LifecycleRuleDoc::enabled("and")
             },
-            rule("everything"),
+            LifecycleRuleDoc::enabled("everything"),
         ];
         let doc = Doc::Lifecycle(rules).canonical();
         let Doc::Lifecycle(rules) = &doc else { unreachable!() };

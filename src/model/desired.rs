@@ -415,8 +415,7 @@ pub fn user_arn(ctx: &Context<'_>, logical: &str, place: &str) -> Result<String,
         .users
         .get(logical)
         .ok_or_else(|| unresolved(&format!("user {logical}"), place))?;
-    let name = u.name.as_deref().unwrap_or(logical);
-    Ok(format!("arn:aws:iam::{}:user{}{name}", account(ctx, place)?, u.path))
+    iam_arn(ctx, "user", u.name.as_deref().unwrap_or(logical), &u.path, place)
 }
 
 pub fn role_arn(ctx: &Context<'_>, logical: &str, place: &str) -> Result<String, DesiredError> {
@@ -426,8 +425,7 @@ pub fn role_arn(ctx: &Context<'_>, logical: &str, place: &str) -> Result<String,
         .roles
         .get(logical)
         .ok_or_else(|| unresolved(&format!("role {logical}"), place))?;
-    let name = r.name.as_deref().unwrap_or(logical);
-    Ok(format!("arn:aws:iam::{}:role{}{name}", account(ctx, place)?, r.path))
+    iam_arn(ctx, "role", r.name.as_deref().unwrap_or(logical), &r.path, place)
 }
 
 pub fn policy_arn(ctx: &Context<'_>, logical: &str, place: &str) -> Result<String, DesiredError> {
@@ -437,8 +435,12 @@ pub fn policy_arn(ctx: &Context<'_>, logical: &str, place: &str) -> Result<Strin
         .policies
         .get(logical)
         .ok_or_else(|| unresolved(&format!("policy {logical}"), place))?;
-    let name = p.name.as_deref().unwrap_or(logical);
-    Ok(format!("arn:aws:iam::{}:policy{}{name}", account(ctx, place)?, p.path))
+    iam_arn(ctx, "policy", p.name.as_deref().unwrap_or(logical), &p.path, place)
+}
+
+/// `arn:aws:iam::ACCOUNT:KIND/PATH/NAME`: users, roles and managed policies share this shape.
+fn iam_arn(ctx: &Context<'_>, kind: &str, name: &str, path: &str, place: &str) -> Result<String, DesiredError> {
+    Ok(format!("arn:aws:iam::{}:{kind}{path}{name}", account(ctx, place)?))
 }
 
 pub fn topic_arn(ctx: &Context<'_>, logical: &str, place: &str) -> Result<String, DesiredError> {

@@ -226,6 +226,25 @@ pub struct LifecycleRuleDoc {
 }
 
 impl LifecycleRuleDoc {
+    /// An enabled rule for the whole bucket with no actions yet; callers set what they need.
+    pub fn enabled(id: &str) -> LifecycleRuleDoc {
+        LifecycleRuleDoc {
+            id: id.to_string(),
+            enabled: true,
+            prefix: None,
+            tags: BTreeMap::new(),
+            object_size_greater_than: None,
+            object_size_less_than: None,
+            transitions: Vec::new(),
+            expiration_days: None,
+            expired_object_delete_marker: None,
+            noncurrent_transitions: Vec::new(),
+            noncurrent_expiration_days: None,
+            noncurrent_newer_versions: None,
+            abort_incomplete_multipart_upload_days: None,
+        }
+    }
+
     fn canonicalize(&mut self) {
         if self.prefix.as_deref() == Some("") {
             self.prefix = None;
