@@ -13,4 +13,5 @@ pub mod model;
 pub mod output;
 pub mod plan;
 pub mod planner;
+pub mod report;
 pub mod state;

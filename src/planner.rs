@@ -1,7 +1,7 @@
 //! Making a plan: the one place that joins the manifest, live AWS and the state. It reads; the pure
 //! `diff` and `plan::graph` decide.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -10,10 +10,12 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use crate::aws::{self, Aws, AwsError, CallerIdentity, Overrides};
+use crate::diff::identity::{IdentityInputs, ManagedIdentity};
 use crate::diff::{self, DiffError, Inputs, Managed};
 use crate::manifest::load::{DiscoveryError, find_environment, find_project_root};
 use crate::manifest::{Loaded, Manifest, load};
 use crate::model::desired::{self, Context, DesiredError};
+use crate::model::identity::{self, DesiredIdentity, IdentityDoc, IdentityKind, ObservedIdentity};
 use crate::model::{Doc, DocKind, ObservedBucket, PublicAccessBlockDoc};
 use crate::plan::graph::{ChangeGraph, CycleError};
 use crate::plan::{Action, Address, Change, Edge, PLAN_FORMAT_VERSION, Plan, Value};
@@ -176,7 +178,7 @@ impl PlanError {
         match self {
             PlanError::Refused(errors) => errors.first().map(|e| e.hint().to_string()),
             PlanError::UnknownTarget(_) => {
-                Some("addresses look like `bucket.logs` or `bucket.logs.lifecycle`".to_string())
+                Some("addresses look like `bucket.logs`, `bucket.logs.lifecycle`, `iam_user.app` or `sns_topic.events.policy`".to_string())
             }
             PlanError::Desired(DesiredError::AccountUnknown { .. }) => {
                 Some("check the credentials with `aws sts get-caller-identity`".to_string())
@@ -197,6 +199,9 @@ pub async fn plan(ws: &Workspace, conn: &Connection, state: &StateDb, opts: &Pla
     };
     let desired = desired::buckets(&ctx)?;
     let managed = managed_resources(state)?;
+    let secrets_dir = format!("{}/secrets/{}", crate::state::STATE_DIR, m.environment);
+    let desired_identities = identity::identities(&ctx, &secrets_dir)?;
+    let managed_identities = managed_identities(state, account, conn.aws.region())?;
 
     // What to read: every desired bucket's managed documents (or all of them when auditing), and the
     // existence of managed buckets that left the manifest.
@@ -214,7 +219,12 @@ pub async fn plan(ws: &Workspace, conn: &Connection, state: &StateDb, opts: &Pla
             reads.entry(r.bucket.clone()).or_default();
         }
     }
-    let mut observed = read_all(&conn.aws, reads, opts.read_concurrency).await?;
+    let identity_reads = identity_reads(&desired_identities, &managed_identities, m.state.prune);
+    let (observed, observed_identities) = tokio::join!(
+        read_all(&conn.aws, reads, opts.read_concurrency),
+        read_identities(&conn.aws, identity_reads, opts.read_concurrency)
+    );
+    let (mut observed, observed_identities) = (observed?, observed_identities?);
 
     // Emptiness matters only for buckets a plan may destroy: replaced ones and pruned ones.
     let desired_names: HashSet<&str> = desired.iter().map(|b| b.name.as_str()).collect();
@@ -243,10 +253,25 @@ pub async fn plan(ws: &Workspace, conn: &Connection, state: &StateDb, opts: &Pla
         }
     }
 
+    for (address, live) in &observed_identities {
+        for sub in live.iter().flat_map(|l| &l.pending_subscriptions) {
+            warnings.push(format!(
+                "{address}: the {} subscription to {} is pending confirmation (its recipient must confirm it; this is not drift)",
+                sub.protocol, sub.endpoint
+            ));
+        }
+    }
+
     let inputs = Inputs {
         desired,
         observed,
         managed,
+        prune: m.state.prune,
+    };
+    let identity_inputs = IdentityInputs {
+        desired: desired_identities,
+        observed: observed_identities,
+        managed: managed_identities,
         prune: m.state.prune,
     };
     let known: HashSet<String> = inputs
@@ -257,8 +282,18 @@ pub async fn plan(ws: &Workspace, conn: &Connection, state: &StateDb, opts: &Pla
                 .chain(b.docs.keys().map(|k| Address::bucket_doc(&b.logical, *k).0))
         })
         .chain(inputs.managed.iter().map(|m| m.address.0.clone()))
+        .chain(identity_inputs.desired.iter().flat_map(|d| {
+            std::iter::once(Address::identity(d.kind, &d.logical, None).0).chain(
+                d.parts
+                    .keys()
+                    .map(|p| Address::identity(d.kind, &d.logical, Some(*p)).0),
+            )
+        }))
+        .chain(identity_inputs.managed.iter().map(|m| m.address.0.clone()))
         .collect();
     let mut changes = diff::diff(&inputs).map_err(PlanError::Refused)?;
+    changes.extend(diff::identity::diff(&identity_inputs));
+    changes.sort_by(|a, b| a.address.cmp(&b.address));
     let mut edges = crate::plan::graph::edges(&changes);
     if !opts.targets.is_empty() {
         (changes, edges) = limit_to_targets(changes, edges, &opts.targets, &known)?;
@@ -284,16 +319,21 @@ pub async fn plan(ws: &Workspace, conn: &Connection, state: &StateDb, opts: &Pla
     })
 }
 
-/// The state's resources in the shape the diff wants.
+/// The state's bucket resources in the shape the diff wants.
 fn managed_resources(state: &StateDb) -> Result<Vec<Managed>, StateError> {
     Ok(state
         .resources()?
         .into_iter()
-        .map(|r| Managed {
-            kind: match &r.value {
+        .filter_map(|r| {
+            let kind = match &r.value {
                 Value::Bucket { .. } => None,
                 Value::Doc(doc) => Some(doc.kind()),
-            },
+                Value::Identity(_) => return None,
+            };
+            Some((kind, r))
+        })
+        .map(|(kind, r)| Managed {
+            kind,
             address: r.address,
             bucket: r.name,
             region: r.region,
@@ -301,6 +341,125 @@ fn managed_resources(state: &StateDb) -> Result<Vec<Managed>, StateError> {
             prevent_destroy: r.prevent_destroy,
         })
         .collect())
+}
+
+/// The IAM and SNS resources the state manages, with the ARNs their deletion needs. IAM ARNs need the
+/// account; without it (no STS) they are left empty and only a delete would notice.
+fn managed_identities(
+    state: &StateDb,
+    account: Option<&str>,
+    default_region: &str,
+) -> Result<Vec<ManagedIdentity>, StateError> {
+    let records = state.resources()?;
+    // Parts do not record their owner's path; the owner's record has it.
+    let mut paths: HashMap<Address, String> = HashMap::new();
+    for r in &records {
+        match &r.value {
+            Value::Identity(IdentityDoc::User(u)) => paths.insert(r.address.clone(), u.path.clone()),
+            Value::Identity(IdentityDoc::Role(x)) => paths.insert(r.address.clone(), x.path.clone()),
+            Value::Identity(IdentityDoc::Policy(p)) => paths.insert(r.address.clone(), p.path.clone()),
+            _ => None,
+        };
+    }
+    let account = account.unwrap_or_default();
+    Ok(records
+        .into_iter()
+        .filter_map(|r| {
+            let Value::Identity(value) = r.value else { return None };
+            let (kind, logical, part) = diff::identity::parse_address(&r.address)?;
+            let owner = Address::identity(kind, &logical, None);
+            let path = paths.get(&owner).map_or("/", String::as_str);
+            let region = if r.region.is_empty() {
+                default_region.to_string()
+            } else {
+                r.region
+            };
+            let arn = match kind {
+                IdentityKind::IamUser => format!("arn:aws:iam::{account}:user{path}{}", r.name),
+                IdentityKind::IamRole => format!("arn:aws:iam::{account}:role{path}{}", r.name),
+                IdentityKind::IamPolicy => format!("arn:aws:iam::{account}:policy{path}{}", r.name),
+                IdentityKind::SnsTopic => format!("arn:aws:sns:{region}:{account}:{}", r.name),
+            };
+            Some(ManagedIdentity {
+                address: r.address,
+                kind,
+                logical,
+                part,
+                name: r.name,
+                arn,
+                region,
+                value,
+            })
+        })
+        .collect())
+}
+
+/// One IAM or SNS resource to read: its address and how to reach it.
+struct IdentityRead {
+    address: Address,
+    kind: IdentityKind,
+    name: String,
+    arn: String,
+    region: String,
+}
+
+/// Every desired resource, and the managed ones that left the manifest when a prune may delete them.
+fn identity_reads(desired: &[DesiredIdentity], managed: &[ManagedIdentity], prune: bool) -> Vec<IdentityRead> {
+    let mut out: Vec<IdentityRead> = desired
+        .iter()
+        .map(|d| IdentityRead {
+            address: Address::identity(d.kind, &d.logical, None),
+            kind: d.kind,
+            name: d.name.clone(),
+            arn: d.arn.clone(),
+            region: d.region.clone(),
+        })
+        .collect();
+    if prune {
+        for m in managed.iter().filter(|m| m.part.is_none()) {
+            if !out.iter().any(|r| r.address == m.address) {
+                out.push(IdentityRead {
+                    address: m.address.clone(),
+                    kind: m.kind,
+                    name: m.name.clone(),
+                    arn: m.arn.clone(),
+                    region: m.region.clone(),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// Reads IAM and SNS resources concurrently, at most `concurrency` at once.
+async fn read_identities(
+    aws: &Arc<Aws>,
+    reads: Vec<IdentityRead>,
+    concurrency: usize,
+) -> Result<BTreeMap<Address, Option<ObservedIdentity>>, AwsError> {
+    let permits = Arc::new(Semaphore::new(concurrency.max(1)));
+    let mut tasks = JoinSet::new();
+    for r in reads {
+        let aws = aws.clone();
+        let permits = permits.clone();
+        tasks.spawn(async move {
+            let _permit = permits.acquire_owned().await;
+            let target = aws::identity::Target {
+                kind: r.kind,
+                name: &r.name,
+                arn: &r.arn,
+                region: &r.region,
+            };
+            let result = aws::identity::read(&aws, target).await;
+            (r.address, result)
+        });
+    }
+    let mut out = BTreeMap::new();
+    while let Some(joined) = tasks.join_next().await {
+        let Ok((address, result)) = joined else { continue };
+        out.insert(address, result?);
+    }
+    Ok(out)
 }
 
 /// Reads buckets concurrently, at most `concurrency` at once.
@@ -441,6 +600,32 @@ pub async fn current_value(aws: &Aws, change: &Change) -> Result<Option<Value>, 
         crate::plan::Resource::BucketDoc { bucket, kind, .. } => {
             let live = aws::read::read_bucket(aws, bucket, &[*kind]).await?;
             Ok(live.and_then(|mut b| b.docs.remove(kind)).map(Value::Doc))
+        }
+        crate::plan::Resource::Identity {
+            kind,
+            name,
+            arn,
+            region,
+            part,
+            ..
+        } => {
+            let target = aws::identity::Target {
+                kind: *kind,
+                name,
+                arn,
+                region,
+            };
+            let Some(mut live) = aws::identity::read(aws, target).await? else {
+                return Ok(None);
+            };
+            Ok(match part {
+                None => Some(Value::Identity(live.main)),
+                Some(p) => live
+                    .parts
+                    .remove(p)
+                    .or_else(|| IdentityDoc::unconfigured(*p))
+                    .map(Value::Identity),
+            })
         }
     }
 }

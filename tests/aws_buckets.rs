@@ -19,17 +19,6 @@ use s3rec::model::{
 };
 use serde_json::json;
 
-/// Connects to the emulator the way a manifest with `endpoint_url` would.
-async fn emulator() -> Aws {
-    let settings = AwsSettings {
-        force_path_style: true,
-        ..AwsSettings::default()
-    };
-    connect(&settings, &test_overrides())
-        .await
-        .expect("connecting to the emulator needs no network call")
-}
-
 /// Creates a fresh bucket in `region` and returns its name.
 async fn new_bucket(aws: &Aws, prefix: &str, region: &str) -> String {
     let name = unique_name(prefix);
@@ -99,7 +88,7 @@ fn tags(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
 
 #[tokio::test]
 async fn a_fresh_bucket_reads_every_document_as_unconfigured() {
-    let aws = emulator().await;
+    let aws = common::emulator().await;
     let name = new_bucket(&aws, "s3rec-rd-fresh", TEST_REGION).await;
     let bucket = read_bucket(&aws, &name, &DocKind::ALL)
         .await
@@ -124,7 +113,7 @@ async fn a_fresh_bucket_reads_every_document_as_unconfigured() {
 
 #[tokio::test]
 async fn a_missing_bucket_reads_as_none() {
-    let aws = emulator().await;
+    let aws = common::emulator().await;
     let name = unique_name("s3rec-rd-missing");
     let read = read_bucket(&aws, &name, &DocKind::ALL)
         .await
@@ -134,7 +123,7 @@ async fn a_missing_bucket_reads_as_none() {
 
 #[tokio::test]
 async fn a_bucket_in_another_region_is_read_with_its_region() {
-    let aws = emulator().await;
+    let aws = common::emulator().await;
     let region = "eu-west-1";
     let name = new_bucket(&aws, "s3rec-rd-euw1", region).await;
     // Creating it again is not an error: the bucket is already ours.
@@ -160,7 +149,7 @@ async fn a_bucket_in_another_region_is_read_with_its_region() {
 
 #[tokio::test]
 async fn versioning_round_trips_and_cannot_go_back_to_unversioned() {
-    let aws = emulator().await;
+    let aws = common::emulator().await;
     let name = new_bucket(&aws, "s3rec-rd-versioning", TEST_REGION).await;
     let kind = DocKind::Versioning;
     assert_eq!(
@@ -188,7 +177,7 @@ async fn versioning_round_trips_and_cannot_go_back_to_unversioned() {
 
 #[tokio::test]
 async fn encryption_round_trips() {
-    let aws = emulator().await;
+    let aws = common::emulator().await;
     let name = new_bucket(&aws, "s3rec-rd-sse", TEST_REGION).await;
     let kms = Doc::Encryption(Some(EncryptionDoc {
         algorithm: "aws:kms".to_string(),
@@ -206,7 +195,7 @@ async fn encryption_round_trips() {
 
 #[tokio::test]
 async fn public_access_block_round_trips() {
-    let aws = emulator().await;
+    let aws = common::emulator().await;
     let name = new_bucket(&aws, "s3rec-rd-pab", TEST_REGION).await;
     let doc = Doc::PublicAccessBlock(PublicAccessBlockDoc {
         block_public_acls: true,
@@ -219,7 +208,7 @@ async fn public_access_block_round_trips() {
 
 #[tokio::test]
 async fn ownership_round_trips() {
-    let aws = emulator().await;
+    let aws = common::emulator().await;
     let name = new_bucket(&aws, "s3rec-rd-own", TEST_REGION).await;
     exact_round_trip(
         &aws,
@@ -239,7 +228,7 @@ async fn ownership_round_trips() {
 
 #[tokio::test]
 async fn tags_round_trip() {
-    let aws = emulator().await;
+    let aws = common::emulator().await;
     let name = new_bucket(&aws, "s3rec-rd-tags", TEST_REGION).await;
     let doc = Doc::Tags(tags(&[
         ("managed-by", "s3rec"),
@@ -251,7 +240,7 @@ async fn tags_round_trip() {
 
 #[tokio::test]
 async fn lifecycle_round_trips() {
-    let aws = emulator().await;
+    let aws = common::emulator().await;
     let name = new_bucket(&aws, "s3rec-rd-lifecycle", TEST_REGION).await;
     let rules = vec![
         LifecycleRuleDoc {
@@ -309,7 +298,7 @@ async fn lifecycle_round_trips() {
 /// neither. AWS keeps both; write.rs's unit tests check them through the SDK types.
 #[tokio::test]
 async fn lifecycle_fields_moto_drops_are_accepted_and_read_back_without_them() {
-    let aws = emulator().await;
+    let aws = common::emulator().await;
     let name = new_bucket(&aws, "s3rec-rd-lc-moto", TEST_REGION).await;
     let written = vec![
         LifecycleRuleDoc {
@@ -343,7 +332,7 @@ async fn lifecycle_fields_moto_drops_are_accepted_and_read_back_without_them() {
 
 #[tokio::test]
 async fn policy_round_trips() {
-    let aws = emulator().await;
+    let aws = common::emulator().await;
     let name = new_bucket(&aws, "s3rec-rd-policy", TEST_REGION).await;
     let account = account_id(&aws).await;
     let arn = format!("arn:aws:s3:::{name}");
@@ -372,7 +361,7 @@ async fn policy_round_trips() {
 
 #[tokio::test]
 async fn logging_round_trips() {
-    let aws = emulator().await;
+    let aws = common::emulator().await;
     let target = new_bucket(&aws, "s3rec-rd-log-target", TEST_REGION).await;
     let source = new_bucket(&aws, "s3rec-rd-log-source", TEST_REGION).await;
     // moto, like AWS, refuses a target the logging service may not write to.
@@ -397,7 +386,7 @@ async fn logging_round_trips() {
 
 #[tokio::test]
 async fn cors_round_trips() {
-    let aws = emulator().await;
+    let aws = common::emulator().await;
     let name = new_bucket(&aws, "s3rec-rd-cors", TEST_REGION).await;
     let doc = Doc::Cors(vec![
         CorsRuleDoc {
@@ -422,7 +411,7 @@ async fn cors_round_trips() {
 
 #[tokio::test]
 async fn notifications_round_trip() {
-    let aws = emulator().await;
+    let aws = common::emulator().await;
     let name = new_bucket(&aws, "s3rec-rd-notify", TEST_REGION).await;
     let account = account_id(&aws).await;
     let topic_arn = aws
@@ -494,7 +483,7 @@ fn moto_replication(doc: &ReplicationDoc) -> ReplicationDoc {
 
 #[tokio::test]
 async fn replication_round_trips() {
-    let aws = emulator().await;
+    let aws = common::emulator().await;
     let source = new_bucket(&aws, "s3rec-rd-repl-src", TEST_REGION).await;
     let destination = new_bucket(&aws, "s3rec-rd-repl-dst", TEST_REGION).await;
     for bucket in [&source, &destination] {
@@ -581,7 +570,7 @@ async fn delete_object(aws: &Aws, bucket: &str, key: &str) {
 
 #[tokio::test]
 async fn deleting_a_non_empty_bucket_needs_force() {
-    let aws = emulator().await;
+    let aws = common::emulator().await;
     let name = new_bucket(&aws, "s3rec-rd-delete", TEST_REGION).await;
     assert!(!bucket_has_objects(&aws, &name, TEST_REGION).await.unwrap());
     put(&aws, &name, TEST_REGION, &Doc::Versioning(VersioningState::Enabled)).await;
@@ -627,7 +616,7 @@ async fn deleting_a_non_empty_bucket_needs_force() {
 
 #[tokio::test]
 async fn a_bucket_holding_only_delete_markers_is_not_empty() {
-    let aws = emulator().await;
+    let aws = common::emulator().await;
     let name = new_bucket(&aws, "s3rec-rd-markers", TEST_REGION).await;
     put(&aws, &name, TEST_REGION, &Doc::Versioning(VersioningState::Enabled)).await;
     // Write a key, delete it (a delete marker), then delete the one real version: only the marker is
@@ -676,7 +665,7 @@ async fn a_bucket_holding_only_delete_markers_is_not_empty() {
 
 #[tokio::test]
 async fn an_unversioned_bucket_is_emptied_too() {
-    let aws = emulator().await;
+    let aws = common::emulator().await;
     let name = new_bucket(&aws, "s3rec-rd-plain", TEST_REGION).await;
     for i in 0..5 {
         put_object(&aws, &name, &format!("k{i}"), "x").await;

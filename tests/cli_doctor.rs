@@ -1,5 +1,6 @@
 //! `doctor` end to end: the real binary against the moto emulator. Identity, account guard, the table
-//! of read-only checks (existing and missing buckets), the JSON report, and `--print-policy`.
+//! of read-only checks (existing and missing buckets, IAM users, roles and policies, SNS topics), the
+//! JSON report, and `--print-policy`.
 //!
 //! moto does not enforce IAM, so a denied call cannot be produced here; the classification of
 //! AccessDenied answers is unit-tested in `src/aws/probe.rs`.
@@ -46,6 +47,24 @@ fn create_bucket(name: &str) {
                 .await
                 .expect("create bucket");
         });
+}
+
+/// Runs `f` with an emulator connection, on a runtime of its own.
+fn with_aws<T>(f: impl AsyncFnOnce(&s3rec::aws::Aws) -> T) -> T {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(async {
+            let settings = AwsSettings {
+                force_path_style: true,
+                ..AwsSettings::default()
+            };
+            let aws = s3rec::aws::connect(&settings, &common::test_overrides())
+                .await
+                .expect("connect");
+            f(&aws).await
+        })
 }
 
 /// The table row for `resource` and `check`, as its cells.
@@ -204,6 +223,27 @@ fn print_policy_is_the_exact_least_privilege_policy() {
                 "Resource": ["*"]
             },
             {
+                // The replication role is managed by the manifest too: plan reads it, apply writes it.
+                "Sid": "IamRoles",
+                "Effect": "Allow",
+                "Action": [
+                    "iam:AttachRolePolicy",
+                    "iam:CreateRole",
+                    "iam:DeleteRolePolicy",
+                    "iam:DetachRolePolicy",
+                    "iam:GetRole",
+                    "iam:GetRolePolicy",
+                    "iam:ListAttachedRolePolicies",
+                    "iam:ListRoleTags",
+                    "iam:PutRolePolicy",
+                    "iam:TagRole",
+                    "iam:UntagRole",
+                    "iam:UpdateAssumeRolePolicy",
+                    "iam:UpdateRole"
+                ],
+                "Resource": [format!("arn:aws:iam::{MOTO_ACCOUNT}:role/replicator")]
+            },
+            {
                 "Sid": "PassReplicationRole",
                 "Effect": "Allow",
                 "Action": ["iam:PassRole"],
@@ -215,6 +255,161 @@ fn print_policy_is_the_exact_least_privilege_policy() {
     assert_eq!(policy, expected, "got:\n{stdout}");
     // Pretty-printed, one statement key per line, so a reviewer can diff it.
     assert!(stdout.contains("\n      \"Sid\": \"CallerIdentity\",\n"), "{stdout}");
+}
+
+#[test]
+fn iam_and_sns_resources_are_probed_and_missing_ones_will_be_created() {
+    let project = Project::new("ids");
+    let prefix = common::unique_name("doctor-ids");
+    let (user, role, policy, topic) = (
+        format!("{prefix}-app"),
+        format!("{prefix}-ci"),
+        format!("{prefix}-readers"),
+        format!("{prefix}-alerts"),
+    );
+    // The user, policy and topic exist already (made "with another client"); the role does not.
+    let policy_document =
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:ListAllMyBuckets","Resource":"*"}]}"#;
+    let topic_arn = with_aws(async |aws| {
+        aws.iam()
+            .create_user()
+            .user_name(&user)
+            .send()
+            .await
+            .expect("create user");
+        aws.iam()
+            .create_policy()
+            .policy_name(&policy)
+            .policy_document(policy_document)
+            .send()
+            .await
+            .expect("create policy");
+        let topic = aws
+            .sns("us-east-1")
+            .create_topic()
+            .name(&topic)
+            .send()
+            .await
+            .expect("create topic");
+        topic.topic_arn().expect("topic ARN").to_string()
+    });
+    project.write(&format!(
+        "iam:\n  policies:\n    readers:\n      name: {policy}\n      statements:\n        - Effect: Allow\n          Action: s3:ListAllMyBuckets\n          Resource: \"*\"\n  users:\n    app:\n      name: {user}\n      policies: [readers]\n  roles:\n    ci:\n      name: {role}\n      trust: {{services: [ec2.amazonaws.com]}}\nsns:\n  topics:\n    alerts:\n      name: {topic}\n"
+    ));
+
+    let (code, stdout, stderr) = project.doctor(&[]);
+    assert_eq!(code, 0, "doctor failed:\n{stdout}\n{stderr}");
+    assert!(stderr.contains("and 4 IAM/SNS resources"), "{stderr}");
+    for (resource, check) in [
+        ("iam_user.app", "iam:GetUser"),
+        ("iam_user.app", "iam:ListUserTags"),
+        // No s3rec inline policy yet: IAM's NoSuchEntity proves the permission as well.
+        ("iam_user.app.inline_policy", "iam:GetUserPolicy"),
+        ("iam_user.app.attachments", "iam:ListAttachedUserPolicies"),
+        ("iam_user.app.access_key", "iam:ListAccessKeys"),
+        ("iam_policy.readers", "iam:GetPolicy"),
+        ("iam_policy.readers", "iam:GetPolicyVersion"),
+    ] {
+        let line = row(&stdout, resource, check);
+        assert!(line.contains(" global ") && line.ends_with(" ok"), "{line}");
+    }
+    for (resource, check) in [
+        ("iam_role.ci", "iam:GetRole"),
+        ("iam_role.ci", "iam:ListRoleTags"),
+        ("iam_role.ci.inline_policy", "iam:GetRolePolicy"),
+        ("iam_role.ci.attachments", "iam:ListAttachedRolePolicies"),
+    ] {
+        let line = row(&stdout, resource, check);
+        assert!(line.ends_with("missing: will be created"), "{line}");
+    }
+    for (resource, check) in [
+        ("sns_topic.alerts", "sns:GetTopicAttributes"),
+        ("sns_topic.alerts", "sns:ListTagsForResource"),
+        ("sns_topic.alerts.subscriptions", "sns:ListSubscriptionsByTopic"),
+    ] {
+        let line = row(&stdout, resource, check);
+        assert!(line.contains(" us-east-1 ") && line.ends_with(" ok"), "{line}");
+    }
+    // IAM is global: it adds no region.
+    assert!(stdout.contains("Regions     us-east-1 (default)\n"), "{stdout}");
+    assert!(
+        stdout.contains("15 checks: 11 ok, 4 missing (will be created), 0 denied, 0 errors."),
+        "{stdout}"
+    );
+
+    let (code, stdout, stderr) = project.doctor(&["--format", "json"]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let report: Value = serde_json::from_str(&stdout).expect("JSON");
+    let checks = report["checks"].as_array().expect("checks");
+    let find = |resource: &str, check: &str| {
+        checks
+            .iter()
+            .find(|c| c["resource"] == resource && c["check"] == check)
+            .unwrap_or_else(|| panic!("no check {resource} {check} in {report:#}"))
+    };
+    assert_eq!(
+        find("sns_topic.alerts", "sns:GetTopicAttributes"),
+        &json!({"resource": "sns_topic.alerts", "arn": topic_arn, "region": "us-east-1",
+                "check": "sns:GetTopicAttributes", "result": "ok", "fails": false})
+    );
+    assert_eq!(
+        find("iam_role.ci", "iam:GetRole"),
+        &json!({"resource": "iam_role.ci", "arn": format!("arn:aws:iam::{MOTO_ACCOUNT}:role/{role}"),
+                "region": "global", "check": "iam:GetRole", "result": "missing", "fails": false})
+    );
+    assert_eq!(report["regions"], json!(["us-east-1"]));
+}
+
+#[test]
+fn print_policy_scopes_iam_and_sns_actions_to_their_arns() {
+    let project = Project::new("idpol");
+    project.write_with(
+        &format!("  account_id: \"{MOTO_ACCOUNT}\"\n"),
+        "state:\n  prune: true\niam:\n  users:\n    app:\n      name: app-${env}\n      access_key: true\nsns:\n  topics:\n    runs:\n      name: runs-${env}\nreport: {topic: runs, on: [apply]}\n",
+    );
+    let (code, stdout, stderr) = project.doctor(&["--print-policy"]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let policy: Value = serde_json::from_str(&stdout).expect("the policy is JSON");
+    let statement = |sid: &str| {
+        policy["Statement"]
+            .as_array()
+            .expect("statements")
+            .iter()
+            .find(|s| s["Sid"] == sid)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {sid} in {policy:#}"))
+    };
+    let topic = format!("arn:aws:sns:us-east-1:{MOTO_ACCOUNT}:runs-idpol");
+    // Under state.prune, s3rec may delete what leaves the manifest, so the delete actions are granted.
+    let users = statement("IamUsersDestroy");
+    assert_eq!(
+        users["Resource"],
+        json!([format!("arn:aws:iam::{MOTO_ACCOUNT}:user/app-idpol")])
+    );
+    for action in [
+        "iam:CreateUser",
+        "iam:GetUser",
+        "iam:CreateAccessKey",
+        "iam:DeleteUser",
+        "iam:ListUserPolicies",
+    ] {
+        assert!(
+            users["Action"].as_array().expect("actions").contains(&json!(action)),
+            "{action}: {users:#}"
+        );
+    }
+    let topics = statement("SnsTopicsDestroy");
+    assert_eq!(topics["Resource"], json!([topic]));
+    assert!(
+        topics["Action"]
+            .as_array()
+            .expect("actions")
+            .contains(&json!("sns:DeleteTopic"))
+    );
+    assert_eq!(
+        statement("PublishRunReports"),
+        json!({"Sid": "PublishRunReports", "Effect": "Allow", "Action": ["sns:Publish"], "Resource": [topic]})
+    );
 }
 
 #[test]

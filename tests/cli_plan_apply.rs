@@ -8,67 +8,8 @@ mod project;
 
 use aws_sdk_s3::types::{BucketVersioningStatus, PublicAccessBlockConfiguration, VersioningConfiguration};
 use project::Project;
-use s3rec::aws::Aws;
-use s3rec::manifest::types::AwsSettings;
 use s3rec::plan::Address;
-use s3rec::state::{Outcome, StateDb};
-
-/// Plan and apply shorthands on the shared test project.
-trait PlanApply {
-    fn plan(&self) -> (i32, String);
-    fn apply(&self) -> (i32, String, String);
-    fn apply_ok(&self);
-    fn assert_converged(&self);
-    fn state(&self) -> StateDb;
-}
-
-impl PlanApply for Project {
-    /// `plan --detailed-exitcode`: (exit code, plan text).
-    #[track_caller]
-    fn plan(&self) -> (i32, String) {
-        let (code, stdout, stderr) = self.run(&["plan", "-e", &self.env, "--detailed-exitcode"]);
-        assert!(code == 0 || code == 2, "plan failed ({code}):\n{stdout}\n{stderr}");
-        (code, stdout)
-    }
-
-    fn apply(&self) -> (i32, String, String) {
-        self.run(&["apply", "-e", &self.env, "--auto-approve"])
-    }
-
-    #[track_caller]
-    fn apply_ok(&self) {
-        let (code, stdout, stderr) = self.apply();
-        assert_eq!(code, 0, "apply failed:\n{stdout}\n{stderr}");
-    }
-
-    #[track_caller]
-    fn assert_converged(&self) {
-        let (code, text) = self.plan();
-        assert_eq!(code, 0, "expected an empty plan, got:\n{text}");
-        assert!(text.contains("No changes."), "{text}");
-    }
-
-    fn state(&self) -> StateDb {
-        StateDb::open(&self.path(&format!(".s3rec/{}.db", self.env))).expect("state db")
-    }
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime")
-}
-
-async fn aws() -> Aws {
-    let settings = AwsSettings {
-        force_path_style: true,
-        ..AwsSettings::default()
-    };
-    s3rec::aws::connect(&settings, &common::test_overrides())
-        .await
-        .expect("connect")
-}
+use s3rec::state::Outcome;
 
 /// A bucket with every configuration document s3rec manages, as a manifest fragment; `v2` changes every
 /// one of them. It leaves out what moto accepts but does not keep (lifecycle size filters and
@@ -212,9 +153,9 @@ fn every_document_is_created_updated_and_drift_reverted() {
     project.assert_converged();
 
     // Drift made with another client is shown and reverted.
-    let rt = runtime();
+    let rt = common::runtime();
     rt.block_on(async {
-        let aws = aws().await;
+        let aws = common::emulator().await;
         let s3 = aws.s3("us-east-1");
         let bucket = format!("{prefix}-data");
         s3.put_public_access_block()
@@ -344,8 +285,8 @@ fn saved_plans_apply_exactly_and_stale_plans_are_refused() {
     ));
     let (code, _, stderr) = project.run(&["plan", "-e", "saved", "--out", "stale.json"]);
     assert_eq!(code, 0, "{stderr}");
-    runtime().block_on(async {
-        let aws = aws().await;
+    common::runtime().block_on(async {
+        let aws = common::emulator().await;
         aws.s3("us-east-1")
             .put_public_access_block()
             .bucket(format!("{prefix}-a"))
@@ -391,9 +332,9 @@ fn a_failed_action_skips_its_dependents_and_a_fixed_rerun_converges() {
     let prefix = common::unique_name("partial");
     let mover = format!("{prefix}-mover");
     // The bucket exists in eu-west-1 but the manifest wants it in us-east-1: a replace.
-    let rt = runtime();
+    let rt = common::runtime();
     rt.block_on(async {
-        let aws = aws().await;
+        let aws = common::emulator().await;
         s3rec::aws::write::create_bucket(&aws, &mover, "eu-west-1")
             .await
             .expect("create mover");
@@ -408,7 +349,7 @@ fn a_failed_action_skips_its_dependents_and_a_fixed_rerun_converges() {
     // Data arrives after the plan: the replace's delete fails (no force_destroy), so the bucket's
     // documents are skipped, while the independent bucket is still created.
     rt.block_on(async {
-        let aws = aws().await;
+        let aws = common::emulator().await;
         aws.s3("eu-west-1")
             .put_object()
             .bucket(&mover)
@@ -493,8 +434,8 @@ fn removed_buckets_are_forgotten_or_pruned_and_prevent_destroy_blocks() {
     assert!(text.contains("- bucket.gone"), "{text}");
     project.apply_ok();
     project.assert_converged();
-    let exists = runtime().block_on(async {
-        let aws = aws().await;
+    let exists = common::runtime().block_on(async {
+        let aws = common::emulator().await;
         s3rec::aws::read::read_bucket(&aws, &format!("{prefix}-gone"), &[])
             .await
             .expect("read")
@@ -526,8 +467,8 @@ fn the_account_guard_refuses_before_any_change() {
         assert!(stderr.contains("999999999999"), "{stderr}");
         assert!(stderr.contains("123456789012"), "{stderr}");
     }
-    let exists = runtime().block_on(async {
-        let aws = aws().await;
+    let exists = common::runtime().block_on(async {
+        let aws = common::emulator().await;
         s3rec::aws::read::read_bucket(&aws, &format!("{prefix}-a"), &[])
             .await
             .expect("read")
@@ -578,8 +519,8 @@ fn plan_formats_and_audit_warnings() {
 
     // Someone opens the bucket by hand; the manifest does not manage the public access block, so only
     // --audit reads it, and it warns.
-    runtime().block_on(async {
-        let aws = aws().await;
+    common::runtime().block_on(async {
+        let aws = common::emulator().await;
         aws.s3("us-east-1")
             .put_public_access_block()
             .bucket(format!("{prefix}-a"))
@@ -607,8 +548,8 @@ fn apply_asks_for_yes_on_a_terminal() {
     let prefix = common::unique_name("prompt");
     project.write(&format!("buckets:\n  a:\n    name: {prefix}-a\n"));
     let bucket_exists = || {
-        runtime().block_on(async {
-            let aws = aws().await;
+        common::runtime().block_on(async {
+            let aws = common::emulator().await;
             s3rec::aws::read::read_bucket(&aws, &format!("{prefix}-a"), &[])
                 .await
                 .expect("read")

@@ -13,17 +13,6 @@ use common::{TEST_REGION, test_overrides, unique_name};
 use s3rec::aws::{Aws, AwsError, Op, connect};
 use s3rec::manifest::types::AwsSettings;
 
-/// Connects to the emulator the way a manifest with `endpoint_url` would.
-async fn emulator() -> Aws {
-    let settings = AwsSettings {
-        force_path_style: true,
-        ..AwsSettings::default()
-    };
-    connect(&settings, &test_overrides())
-        .await
-        .expect("connecting to the emulator needs no network call")
-}
-
 /// Creates `bucket` in `region`, sending a LocationConstraint outside us-east-1 as AWS requires.
 async fn create_bucket(aws: &Aws, region: &str, bucket: &str) {
     let mut request = aws.s3(region).create_bucket().bucket(bucket);
@@ -80,7 +69,7 @@ async fn delete_bucket(aws: &Aws, region: &str, bucket: &str) {
 
 #[tokio::test]
 async fn buckets_are_created_headed_and_deleted_in_two_regions() {
-    let aws = emulator().await;
+    let aws = common::emulator().await;
     let cases = [
         ("us-east-1", unique_name("s3rec-emu-use1")),
         ("eu-west-1", unique_name("s3rec-emu-euw1")),
@@ -113,7 +102,7 @@ async fn buckets_are_created_headed_and_deleted_in_two_regions() {
 
 #[tokio::test]
 async fn missing_buckets_are_reported_with_the_operation_and_resource() {
-    let aws = emulator().await;
+    let aws = common::emulator().await;
     let bucket = unique_name("s3rec-emu-missing");
     let op = Op::bucket("GetBucketTagging", "s3:GetBucketTagging", &bucket);
     let err = aws
@@ -136,7 +125,7 @@ async fn missing_buckets_are_reported_with_the_operation_and_resource() {
 
 #[tokio::test]
 async fn caller_identity_is_a_twelve_digit_account() {
-    let aws = emulator().await;
+    let aws = common::emulator().await;
     let identity = aws.caller_identity().await.unwrap_or_else(|err| panic!("{err}"));
     assert_eq!(identity.account.len(), 12, "{identity:?}");
     assert!(identity.account.chars().all(|c| c.is_ascii_digit()), "{identity:?}");
@@ -164,7 +153,7 @@ async fn the_account_guard_rejects_credentials_for_another_account() {
 /// changes them fails here rather than deep inside a plan test.
 #[tokio::test]
 async fn a_bare_bucket_reads_as_unversioned_and_without_notifications() {
-    let aws = emulator().await;
+    let aws = common::emulator().await;
     let bucket = unique_name("s3rec-emu-bare");
     create_bucket(&aws, TEST_REGION, &bucket).await;
     let s3 = aws.s3(TEST_REGION);
@@ -200,7 +189,7 @@ async fn a_bare_bucket_reads_as_unversioned_and_without_notifications() {
 /// Checks that the empty-body repair in `bucket_notifications` leaves a real configuration alone.
 #[tokio::test]
 async fn bucket_notifications_read_back_a_topic_configuration() {
-    let aws = emulator().await;
+    let aws = common::emulator().await;
     let bucket = unique_name("s3rec-emu-notify");
     create_bucket(&aws, TEST_REGION, &bucket).await;
     let topic_arn = aws

@@ -279,6 +279,18 @@ pub enum AwsError {
         detail: String,
     },
 
+    /// The local file for a new access key's secret could not be written (or already exists, and s3rec
+    /// never overwrites one). The key is not left behind: it is deleted, or was never created.
+    #[error("the secret file {path} for IAM user {user}'s access key: {detail}")]
+    SecretFile {
+        /// The file, as s3rec tried to write it.
+        path: String,
+        /// The IAM user the key is (or would have been) for.
+        user: String,
+        /// What went wrong and what to do.
+        detail: String,
+    },
+
     /// AWS answered with an error that has no more specific variant.
     #[error(
         "{operation} on {resource} failed ({code}, HTTP {status}){}{}",

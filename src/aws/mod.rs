@@ -9,8 +9,11 @@
 //! what the user should do next.
 
 mod client;
+pub mod iam;
+pub mod identity;
 pub mod probe;
 pub mod read;
+pub mod sns;
 pub mod write;
 
 pub use client::{

@@ -1,18 +1,21 @@
 //! Read-only probes for `s3rec doctor`: can these credentials read what the manifest manages?
 //!
 //! Each probe makes exactly one call and classifies its answer as a [`Probe`]: readable (including
-//! AWS's "not configured" answers), missing (the bucket does not exist yet, which a plan creates),
-//! denied (with the IAM action that is missing), or another error.
+//! AWS's "not configured" answers), missing (the bucket, user, role, policy or topic does not exist
+//! yet, which a plan creates), denied (with the IAM action that is missing), or another error.
 //!
 //! This module also holds the one table of IAM actions per configuration document ([`DOC_ACCESS`]),
+//! and its counterpart for IAM users, roles, managed policies and SNS topics ([`IDENTITY_ACCESS`]),
 //! shared by the probes and by `doctor --print-policy`, so the permission a probe reports as missing
 //! and the permission the printed policy grants cannot disagree.
 
 use serde::Serialize;
 
+use super::identity::Target;
 use super::read::region_from_constraint;
 use super::{Aws, AwsError, CallerIdentity, Op};
 use crate::model::DocKind;
+use crate::model::identity::{GRANTS_POLICY_NAME, IdentityKind, PartKind};
 
 /// The IAM action behind `sts:GetCallerIdentity`.
 pub const CALLER_IDENTITY_ACTION: &str = "sts:GetCallerIdentity";
@@ -117,6 +120,207 @@ pub const DOC_ACCESS: [DocAccess; 11] = [
     },
 ];
 
+/// The action behind SNS Publish: what sending a run report (`report:` in the manifest) needs on the
+/// topic.
+pub const PUBLISH_ACTION: &str = "sns:Publish";
+
+/// One read call `plan` makes on an IAM or SNS resource, which `doctor` probes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdentityCall {
+    GetUser,
+    ListUserTags,
+    GetUserPolicy,
+    ListAttachedUserPolicies,
+    ListAccessKeys,
+    GetRole,
+    ListRoleTags,
+    GetRolePolicy,
+    ListAttachedRolePolicies,
+    GetPolicy,
+    GetPolicyVersion,
+    GetTopicAttributes,
+    ListTagsForResource,
+    ListSubscriptionsByTopic,
+}
+
+impl IdentityCall {
+    /// The API operation, as error messages name it.
+    pub const fn operation(self) -> &'static str {
+        match self {
+            IdentityCall::GetUser => "GetUser",
+            IdentityCall::ListUserTags => "ListUserTags",
+            IdentityCall::GetUserPolicy => "GetUserPolicy",
+            IdentityCall::ListAttachedUserPolicies => "ListAttachedUserPolicies",
+            IdentityCall::ListAccessKeys => "ListAccessKeys",
+            IdentityCall::GetRole => "GetRole",
+            IdentityCall::ListRoleTags => "ListRoleTags",
+            IdentityCall::GetRolePolicy => "GetRolePolicy",
+            IdentityCall::ListAttachedRolePolicies => "ListAttachedRolePolicies",
+            IdentityCall::GetPolicy => "GetPolicy",
+            IdentityCall::GetPolicyVersion => "GetPolicyVersion",
+            IdentityCall::GetTopicAttributes => "GetTopicAttributes",
+            IdentityCall::ListTagsForResource => "ListTagsForResource",
+            IdentityCall::ListSubscriptionsByTopic => "ListSubscriptionsByTopic",
+        }
+    }
+
+    /// The IAM action that authorises the call (for these calls, the operation with its service prefix).
+    pub const fn action(self) -> &'static str {
+        match self {
+            IdentityCall::GetUser => "iam:GetUser",
+            IdentityCall::ListUserTags => "iam:ListUserTags",
+            IdentityCall::GetUserPolicy => "iam:GetUserPolicy",
+            IdentityCall::ListAttachedUserPolicies => "iam:ListAttachedUserPolicies",
+            IdentityCall::ListAccessKeys => "iam:ListAccessKeys",
+            IdentityCall::GetRole => "iam:GetRole",
+            IdentityCall::ListRoleTags => "iam:ListRoleTags",
+            IdentityCall::GetRolePolicy => "iam:GetRolePolicy",
+            IdentityCall::ListAttachedRolePolicies => "iam:ListAttachedRolePolicies",
+            IdentityCall::GetPolicy => "iam:GetPolicy",
+            IdentityCall::GetPolicyVersion => "iam:GetPolicyVersion",
+            IdentityCall::GetTopicAttributes => "sns:GetTopicAttributes",
+            IdentityCall::ListTagsForResource => "sns:ListTagsForResource",
+            IdentityCall::ListSubscriptionsByTopic => "sns:ListSubscriptionsByTopic",
+        }
+    }
+
+    /// The part of the resource the call reads, for the address of doctor's row; `None` for the
+    /// resource's own attributes.
+    pub const fn part(self) -> Option<PartKind> {
+        match self {
+            IdentityCall::GetUserPolicy | IdentityCall::GetRolePolicy => Some(PartKind::InlinePolicy),
+            IdentityCall::ListAttachedUserPolicies | IdentityCall::ListAttachedRolePolicies => {
+                Some(PartKind::Attachments)
+            }
+            IdentityCall::ListAccessKeys => Some(PartKind::AccessKey),
+            IdentityCall::ListSubscriptionsByTopic => Some(PartKind::Subscriptions),
+            _ => None,
+        }
+    }
+}
+
+/// How s3rec reads, writes and deletes one kind of IAM or SNS resource, in IAM terms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IdentityAccess {
+    pub kind: IdentityKind,
+    /// The reads `plan` makes, in order. The first one finds the resource (its "not found" answer
+    /// means "will be created"); the others run only when it exists.
+    pub reads: &'static [IdentityCall],
+    /// Actions that plan or apply need on top of the probed reads, whenever the resource is managed.
+    pub extra_read_actions: &'static [&'static str],
+    /// The actions of every call apply makes to create the resource or change it and its parts.
+    pub write_actions: &'static [&'static str],
+    /// What deleting the resource needs on top of the above: the delete itself, and the List calls and
+    /// detaching that IAM requires before it. Granted only where s3rec may delete (`state.prune`).
+    pub destroy_actions: &'static [&'static str],
+}
+
+/// The one mapping from IAM and SNS resource kinds to IAM actions (in [`IdentityKind`] order). Every
+/// list is sorted, so the printed policy and tests read the same way.
+pub const IDENTITY_ACCESS: [IdentityAccess; 4] = [
+    IdentityAccess {
+        kind: IdentityKind::IamUser,
+        reads: &[
+            IdentityCall::GetUser,
+            IdentityCall::ListUserTags,
+            IdentityCall::GetUserPolicy,
+            IdentityCall::ListAttachedUserPolicies,
+            IdentityCall::ListAccessKeys,
+        ],
+        extra_read_actions: &[],
+        write_actions: &[
+            "iam:AttachUserPolicy",
+            "iam:CreateAccessKey",
+            "iam:CreateUser",
+            "iam:DeleteAccessKey",
+            "iam:DeleteUserPolicy",
+            "iam:DetachUserPolicy",
+            "iam:PutUserPolicy",
+            "iam:TagUser",
+            "iam:UntagUser",
+            "iam:UpdateUser",
+        ],
+        destroy_actions: &[
+            "iam:DeleteLoginProfile",
+            "iam:DeleteUser",
+            "iam:ListGroupsForUser",
+            "iam:ListUserPolicies",
+            "iam:RemoveUserFromGroup",
+        ],
+    },
+    IdentityAccess {
+        kind: IdentityKind::IamRole,
+        reads: &[
+            IdentityCall::GetRole,
+            IdentityCall::ListRoleTags,
+            IdentityCall::GetRolePolicy,
+            IdentityCall::ListAttachedRolePolicies,
+        ],
+        extra_read_actions: &[],
+        write_actions: &[
+            "iam:AttachRolePolicy",
+            "iam:CreateRole",
+            "iam:DeleteRolePolicy",
+            "iam:DetachRolePolicy",
+            "iam:PutRolePolicy",
+            "iam:TagRole",
+            "iam:UntagRole",
+            "iam:UpdateAssumeRolePolicy",
+            "iam:UpdateRole",
+        ],
+        destroy_actions: &[
+            "iam:DeleteRole",
+            "iam:ListInstanceProfilesForRole",
+            "iam:ListRolePolicies",
+            "iam:RemoveRoleFromInstanceProfile",
+        ],
+    },
+    IdentityAccess {
+        kind: IdentityKind::IamPolicy,
+        reads: &[IdentityCall::GetPolicy, IdentityCall::GetPolicyVersion],
+        // Listing versions finds the oldest one to delete before a sixth is created.
+        extra_read_actions: &["iam:ListPolicyVersions"],
+        write_actions: &["iam:CreatePolicy", "iam:CreatePolicyVersion", "iam:DeletePolicyVersion"],
+        // A policy is detached from every user, role and group before it is deleted.
+        // Replacing re-attaches it to the same users, roles and groups.
+        destroy_actions: &[
+            "iam:AttachGroupPolicy",
+            "iam:DeletePolicy",
+            "iam:DetachGroupPolicy",
+            "iam:ListEntitiesForPolicy",
+        ],
+    },
+    IdentityAccess {
+        kind: IdentityKind::SnsTopic,
+        reads: &[
+            IdentityCall::GetTopicAttributes,
+            IdentityCall::ListTagsForResource,
+            IdentityCall::ListSubscriptionsByTopic,
+        ],
+        extra_read_actions: &[],
+        write_actions: &[
+            "sns:CreateTopic",
+            "sns:SetTopicAttributes",
+            "sns:Subscribe",
+            "sns:TagResource",
+            "sns:Unsubscribe",
+            "sns:UntagResource",
+        ],
+        destroy_actions: &["sns:DeleteTopic"],
+    },
+];
+
+/// The access entry of one IAM or SNS resource kind.
+pub fn identity_access(kind: IdentityKind) -> &'static IdentityAccess {
+    let index = match kind {
+        IdentityKind::IamUser => 0,
+        IdentityKind::IamRole => 1,
+        IdentityKind::IamPolicy => 2,
+        IdentityKind::SnsTopic => 3,
+    };
+    &IDENTITY_ACCESS[index]
+}
+
 /// The access entry of one document kind.
 pub fn doc_access(kind: DocKind) -> &'static DocAccess {
     // DOC_ACCESS is in DocKind::ALL order (checked by a test), so the position is the index.
@@ -130,7 +334,7 @@ pub fn doc_access(kind: DocKind) -> &'static DocAccess {
 pub enum Probe {
     /// Readable. "Not configured" answers count: they prove the permission as well.
     Ok,
-    /// The bucket does not exist (yet): a plan creates it, so nothing is wrong.
+    /// The bucket (or IAM or SNS resource) does not exist (yet): a plan creates it, so nothing is wrong.
     Missing,
     /// The caller lacks `action` on `resource` (or a policy denies it).
     Denied { action: String, resource: String },
@@ -239,9 +443,222 @@ pub async fn probe_doc(aws: &Aws, bucket: &str, region: &str, kind: DocKind) -> 
     Probe::from_result(&super::read::read_doc(aws, bucket, region, kind).await)
 }
 
+/// Whether an IAM or SNS resource exists, from the first read of its kind (GetUser, GetRole,
+/// GetPolicy, GetTopicAttributes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExistenceProbe {
+    /// [`Probe::Missing`] when it does not exist yet: apply creates it.
+    pub probe: Probe,
+    /// A managed policy's default version, which GetPolicyVersion reads.
+    pub default_version: Option<String>,
+}
+
+/// Makes the first read of `target`'s kind, which says whether it exists.
+pub async fn probe_identity_exists(aws: &Aws, target: Target<'_>) -> ExistenceProbe {
+    let call = identity_access(target.kind).reads[0];
+    let op = Op::new(call.operation(), call.action(), target.arn);
+    let result: Result<Option<String>, AwsError> = match target.kind {
+        IdentityKind::IamUser => aws
+            .iam()
+            .get_user()
+            .user_name(target.name)
+            .send()
+            .await
+            .map(|_| None)
+            .map_err(|e| aws.error(&op, e)),
+        IdentityKind::IamRole => aws
+            .iam()
+            .get_role()
+            .role_name(target.name)
+            .send()
+            .await
+            .map(|_| None)
+            .map_err(|e| aws.error(&op, e)),
+        IdentityKind::IamPolicy => aws
+            .iam()
+            .get_policy()
+            .policy_arn(target.arn)
+            .send()
+            .await
+            .map(|out| out.policy().and_then(|p| p.default_version_id()).map(str::to_string))
+            .map_err(|e| aws.error(&op, e)),
+        IdentityKind::SnsTopic => aws
+            .sns(target.region)
+            .get_topic_attributes()
+            .topic_arn(target.arn)
+            .send()
+            .await
+            .map(|_| None)
+            .map_err(|e| aws.error(&op, e)),
+    };
+    match result {
+        Ok(default_version) => ExistenceProbe {
+            probe: Probe::Ok,
+            default_version,
+        },
+        // For the first read, "no such thing" is the resource itself (IAM's NoSuchEntity, SNS's
+        // NotFound), not a part that is merely not configured.
+        Err(err) if err.is_not_found() => ExistenceProbe {
+            probe: Probe::Missing,
+            default_version: None,
+        },
+        Err(err) => ExistenceProbe {
+            probe: Probe::from_error(&err),
+            default_version: None,
+        },
+    }
+}
+
+/// Makes one of the other reads of an existing resource: the same call plan makes. `default_version`
+/// is the policy version GetPolicyVersion reads (from [`probe_identity_exists`]).
+pub async fn probe_identity_read(
+    aws: &Aws,
+    target: Target<'_>,
+    call: IdentityCall,
+    default_version: Option<&str>,
+) -> Probe {
+    let op = Op::new(call.operation(), call.action(), target.arn);
+    let iam = aws.iam();
+    let result: Result<(), AwsError> = match call {
+        IdentityCall::GetUser => iam
+            .get_user()
+            .user_name(target.name)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| aws.error(&op, e)),
+        IdentityCall::ListUserTags => iam
+            .list_user_tags()
+            .user_name(target.name)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| aws.error(&op, e)),
+        IdentityCall::GetUserPolicy => iam
+            .get_user_policy()
+            .user_name(target.name)
+            .policy_name(GRANTS_POLICY_NAME)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| aws.error(&op, e)),
+        IdentityCall::ListAttachedUserPolicies => iam
+            .list_attached_user_policies()
+            .user_name(target.name)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| aws.error(&op, e)),
+        IdentityCall::ListAccessKeys => iam
+            .list_access_keys()
+            .user_name(target.name)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| aws.error(&op, e)),
+        IdentityCall::GetRole => iam
+            .get_role()
+            .role_name(target.name)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| aws.error(&op, e)),
+        IdentityCall::ListRoleTags => iam
+            .list_role_tags()
+            .role_name(target.name)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| aws.error(&op, e)),
+        IdentityCall::GetRolePolicy => iam
+            .get_role_policy()
+            .role_name(target.name)
+            .policy_name(GRANTS_POLICY_NAME)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| aws.error(&op, e)),
+        IdentityCall::ListAttachedRolePolicies => iam
+            .list_attached_role_policies()
+            .role_name(target.name)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| aws.error(&op, e)),
+        IdentityCall::GetPolicy => iam
+            .get_policy()
+            .policy_arn(target.arn)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| aws.error(&op, e)),
+        IdentityCall::GetPolicyVersion => match default_version {
+            Some(version) => iam
+                .get_policy_version()
+                .policy_arn(target.arn)
+                .version_id(version)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| aws.error(&op, e)),
+            // IAM always names a default version; without one there is nothing plan would read.
+            None => Ok(()),
+        },
+        IdentityCall::GetTopicAttributes => aws
+            .sns(target.region)
+            .get_topic_attributes()
+            .topic_arn(target.arn)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| aws.error(&op, e)),
+        IdentityCall::ListTagsForResource => aws
+            .sns(target.region)
+            .list_tags_for_resource()
+            .resource_arn(target.arn)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| aws.error(&op, e)),
+        IdentityCall::ListSubscriptionsByTopic => aws
+            .sns(target.region)
+            .list_subscriptions_by_topic()
+            .topic_arn(target.arn)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| aws.error(&op, e)),
+    };
+    Probe::from_result(&result)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_identity_table_is_in_kind_order_sorted_and_prefixed() {
+        for kind in [
+            IdentityKind::IamUser,
+            IdentityKind::IamRole,
+            IdentityKind::IamPolicy,
+            IdentityKind::SnsTopic,
+        ] {
+            let access = identity_access(kind);
+            assert_eq!(access.kind, kind);
+            let prefix = if kind == IdentityKind::SnsTopic { "sns:" } else { "iam:" };
+            for list in [access.extra_read_actions, access.write_actions, access.destroy_actions] {
+                assert!(list.windows(2).all(|w| w[0] < w[1]), "{list:?}");
+                assert!(list.iter().all(|a| a.starts_with(prefix)), "{list:?}");
+            }
+            for call in access.reads {
+                assert!(call.action().starts_with(prefix), "{call:?}");
+                assert!(call.action().ends_with(call.operation()), "{call:?}");
+            }
+        }
+        assert_eq!(identity_access(IdentityKind::IamUser).reads[0], IdentityCall::GetUser);
+        assert_eq!(IdentityCall::ListAccessKeys.part(), Some(PartKind::AccessKey));
+    }
 
     #[test]
     fn the_table_covers_every_document_in_order() {
@@ -371,5 +788,42 @@ mod tests {
         send(probe_list(aws, "b", "us-east-1"));
         send(probe_doc(aws, "b", "us-east-1", DocKind::Tags));
         send(probe_identity(aws));
+        let target = Target {
+            kind: IdentityKind::SnsTopic,
+            name: "t",
+            arn: "arn:aws:sns:us-east-1:123456789012:t",
+            region: "us-east-1",
+        };
+        send(probe_identity_exists(aws, target));
+        send(probe_identity_read(
+            aws,
+            target,
+            IdentityCall::ListTagsForResource,
+            None,
+        ));
+    }
+
+    #[test]
+    fn every_iam_and_sns_action_the_adapter_calls_is_in_the_access_tables() {
+        // The adapter names the action of each call in its `Op`; the printed policy must grant each.
+        let mut granted: Vec<&str> = vec![PUBLISH_ACTION];
+        for access in &IDENTITY_ACCESS {
+            granted.extend(access.reads.iter().map(|r| r.action()));
+            granted.extend(access.extra_read_actions);
+            granted.extend(access.write_actions);
+            granted.extend(access.destroy_actions);
+        }
+        for (file, source) in [("iam.rs", include_str!("iam.rs")), ("sns.rs", include_str!("sns.rs"))] {
+            for prefix in ["\"iam:", "\"sns:"] {
+                for (at, _) in source.match_indices(prefix) {
+                    let rest = &source[at + 1..];
+                    let action = &rest[..rest.find('"').unwrap_or(rest.len())];
+                    assert!(
+                        granted.contains(&action),
+                        "{file} calls {action}, which IDENTITY_ACCESS lacks"
+                    );
+                }
+            }
+        }
     }
 }

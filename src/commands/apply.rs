@@ -13,9 +13,12 @@ use super::exit;
 use super::plan::{make_plan, workspace};
 use crate::cli::ColorChoice;
 use crate::exec::{self, ActionReport, Progress, Status};
+use crate::manifest::types::RunKind;
+use crate::model::desired::{self, Context};
 use crate::output::{print_data, stdout_color};
 use crate::plan::{Action, Change, PLAN_FORMAT_VERSION, Plan, render};
 use crate::planner::{self, PlanOptions, Workspace};
+use crate::report::RunSummary;
 use crate::state::RunOutcome;
 
 #[derive(Debug, Args)]
@@ -161,9 +164,17 @@ async fn apply(ws: &Workspace, plan: &Plan, saved: bool, parallelism: usize) -> 
         .begin_run("apply", ws.environment(), Some(&plan_sha))
         .map_err(|e| miette::miette!("{e}"))?;
     let started = Instant::now();
-    let report = exec::execute(plan, Arc::clone(&conn.aws), &state, run, parallelism, &StderrProgress)
-        .await
-        .map_err(|e| miette::miette!("{e}"))?;
+    let report = exec::execute(
+        plan,
+        Arc::clone(&conn.aws),
+        &state,
+        run,
+        parallelism,
+        &ws.root,
+        &StderrProgress,
+    )
+    .await
+    .map_err(|e| miette::miette!("{e}"))?;
     let failed = report.failed();
     let outcome = if failed == 0 {
         RunOutcome::Succeeded
@@ -171,6 +182,7 @@ async fn apply(ws: &Workspace, plan: &Plan, saved: bool, parallelism: usize) -> 
         RunOutcome::Failed
     };
     state.finish_run(run, outcome).map_err(|e| miette::miette!("{e}"))?;
+    report_run(ws, &conn, run.0, outcome, &report, started.elapsed()).await;
     let summary = format!(
         "{} created, {} updated, {} replaced, {} destroyed",
         report.succeeded(Action::Create),
@@ -193,22 +205,65 @@ async fn apply(ws: &Workspace, plan: &Plan, saved: bool, parallelism: usize) -> 
     }
 }
 
+/// Publishes the run report when the manifest asks for one after apply (`report:`; see
+/// docs/reports.md). The run is over and recorded by then: a report that cannot be sent is a warning on
+/// stderr, never a failed run.
+async fn report_run(
+    ws: &Workspace,
+    conn: &planner::Connection,
+    run_id: i64,
+    outcome: RunOutcome,
+    report: &exec::Report,
+    elapsed: std::time::Duration,
+) {
+    let m = &ws.manifest;
+    let Some(settings) = m.report.as_ref().filter(|r| r.on.contains(&RunKind::Apply)) else {
+        return;
+    };
+    let account = conn.identity.as_ref().map(|i| i.account.as_str());
+    let region = conn.aws.region();
+    let ctx = Context {
+        manifest: m,
+        account_id: account,
+        default_region: region,
+    };
+    let topic = &settings.topic;
+    let arn = match desired::topic_arn(&ctx, topic, "report.topic") {
+        Ok(arn) => arn,
+        Err(e) => {
+            eprintln!("warning: the run report was not sent to SNS topic `{topic}`: {e}");
+            return;
+        }
+    };
+    let summary = RunSummary::new("apply", ws.environment(), account, run_id, outcome, report, elapsed);
+    let subject = crate::report::subject(&summary);
+    let message = crate::report::message(&summary);
+    match crate::aws::sns::publish(&conn.aws, &arn, region, &subject, &message).await {
+        Ok(()) => eprintln!("Run report sent to SNS topic `{topic}` ({arn})."),
+        // AwsError's text names the operation and, when denied, the missing sns:Publish on the topic.
+        Err(e) => eprintln!("warning: the run report was not sent to SNS topic `{topic}` ({arn}): {e}"),
+    }
+}
+
 /// A saved plan is applied only if every resource it touches is still as it was when planned.
 async fn refuse_if_stale(aws: &crate::aws::Aws, plan: &Plan) -> miette::Result<()> {
-    // A document of a bucket the plan creates or replaces is new by definition; the bucket's own
-    // change carries the staleness check.
+    // A document of a bucket (or a part of an IAM/SNS resource) the plan creates or replaces is new by
+    // definition; the owner's own change carries the staleness check.
     let rebuilt: Vec<&str> = plan
         .actionable()
         .filter(|c| matches!(c.action, Action::Create | Action::Replace))
         .filter_map(|c| match &c.resource {
-            crate::plan::Resource::Bucket { name, .. } => Some(name.as_str()),
-            crate::plan::Resource::BucketDoc { .. } => None,
+            crate::plan::Resource::Bucket { .. } | crate::plan::Resource::Identity { part: None, .. } => {
+                Some(c.address.as_str())
+            }
+            _ => None,
         })
         .collect();
     let mut stale = Vec::new();
     for change in plan.actionable() {
-        if let crate::plan::Resource::BucketDoc { bucket, .. } = &change.resource
-            && rebuilt.contains(&bucket.as_str())
+        if rebuilt
+            .iter()
+            .any(|owner| change.address.as_str() != *owner && change.address.within(owner))
         {
             continue;
         }

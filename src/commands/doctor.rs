@@ -2,11 +2,13 @@
 //! they can read everything the manifest manages, with read-only calls; `--print-policy` prints the
 //! least-privilege IAM policy s3rec itself needs to plan and apply the manifest.
 //!
-//! The IAM action of every document comes from one table, [`crate::aws::probe::DOC_ACCESS`], so what a
-//! check reports as missing is exactly what the printed policy grants.
+//! The IAM action of every document comes from one table, [`crate::aws::probe::DOC_ACCESS`] (and of
+//! every IAM and SNS call from [`crate::aws::probe::IDENTITY_ACCESS`]), so what a check reports as
+//! missing is exactly what the printed policy grants.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
+use std::future::Future;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -18,14 +20,17 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use super::exit;
+use crate::aws::identity::Target;
 use crate::aws::probe::{
     self, CALLER_IDENTITY_ACTION, CREATE_ACTION, DESTROY_ACTIONS, FORCE_DESTROY_BUCKET_ACTIONS,
-    FORCE_DESTROY_OBJECT_ACTIONS, LIST_ACTION, LOCATION_ACTION, PASS_ROLE_ACTION, Probe, doc_access,
+    FORCE_DESTROY_OBJECT_ACTIONS, LIST_ACTION, LOCATION_ACTION, PASS_ROLE_ACTION, PUBLISH_ACTION, Probe, doc_access,
+    identity_access,
 };
 use crate::aws::{self, Aws, CallerIdentity, DEFAULT_REGION};
 use crate::cli::ColorChoice;
 use crate::manifest::types::{StateBackend, StateSettings};
 use crate::model::desired::{self, Context, DesiredError};
+use crate::model::identity::{self, DesiredIdentity, IdentityKind};
 use crate::model::{DesiredBucket, Doc, DocKind, bucket_arn};
 use crate::output::{print_data, stdout_color};
 use crate::planner::{DEFAULT_READ_CONCURRENCY, Workspace};
@@ -63,10 +68,17 @@ pub fn run(args: &DoctorArgs, chdir: Option<&Path>, color: ColorChoice) -> miett
         print_data(&format!("{text}\n")).into_diagnostic()?;
         return Ok(exit::OK);
     }
-    let count = ws.manifest.buckets.len();
+    let m = &ws.manifest;
+    let count = m.buckets.len();
+    let others = m.iam.users.len() + m.iam.roles.len() + m.iam.policies.len() + m.sns.topics.len();
     eprintln!(
-        "Checking {count} bucket{} of {} with read-only calls...",
+        "Checking {count} bucket{}{} of {} with read-only calls...",
         if count == 1 { "" } else { "s" },
+        if others == 0 {
+            String::new()
+        } else {
+            format!(" and {others} IAM/SNS resource{}", if others == 1 { "" } else { "s" })
+        },
         ws.environment()
     );
     let report = runtime.block_on(diagnose(&ws))?;
@@ -96,7 +108,8 @@ struct Report {
     caller: Option<Caller>,
     account_guard: Guard,
     default_region: String,
-    /// Every region involved: the default one, the buckets' in the manifest and in AWS, sorted.
+    /// Every region involved: the default one, the buckets' in the manifest and in AWS, and the topics',
+    /// sorted. IAM is global and adds none.
     regions: Vec<String>,
     endpoint_url: Option<String>,
     checks: Vec<Check>,
@@ -149,11 +162,16 @@ impl Guard {
 /// One probe: a row of the table.
 #[derive(Debug, Serialize)]
 struct Check {
-    /// The address (`bucket.logs`, `bucket.logs.lifecycle`), or `caller` for the STS check.
+    /// The address (`bucket.logs`, `bucket.logs.lifecycle`, `iam_user.app.inline_policy`,
+    /// `sns_topic.alerts`), or `caller` for the STS check.
     resource: String,
     /// The physical bucket name, when the check is about a bucket.
     #[serde(skip_serializing_if = "Option::is_none")]
     bucket: Option<String>,
+    /// The ARN of the IAM user, role or policy or the SNS topic, when the check is about one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    arn: Option<String>,
+    /// The region the call went to; [`GLOBAL`] for IAM.
     region: String,
     /// The IAM action the call needs.
     check: &'static str,
@@ -168,7 +186,11 @@ struct Check {
 /// Stands in for the caller's account when STS did not answer; it only ends up in ARNs the probes ignore.
 const UNKNOWN_ACCOUNT: &str = "000000000000";
 
-/// Connects, asks STS who the caller is, compares with the guard, and probes every bucket.
+/// The region column of IAM checks: IAM is one global service, not a region.
+const GLOBAL: &str = "global";
+
+/// Connects, asks STS who the caller is, compares with the guard, and probes every bucket, IAM user,
+/// role and policy, and SNS topic.
 async fn diagnose(ws: &Workspace) -> miette::Result<Report> {
     let m = &ws.manifest;
     let aws = aws::connect(&m.aws, &super::overrides_from_env())
@@ -206,6 +228,7 @@ async fn diagnose(ws: &Workspace) -> miette::Result<Report> {
     let mut checks = vec![Check {
         resource: "caller".to_string(),
         bucket: None,
+        arn: None,
         region: default_region.clone(),
         check: CALLER_IDENTITY_ACTION,
         note: (matches!(identity_probe, Probe::Error { .. }) && !identity_fails).then(|| {
@@ -240,8 +263,26 @@ async fn diagnose(ws: &Workspace) -> miette::Result<Report> {
         Err(e) => problems.push(format!("the buckets cannot be checked: {e}")),
     }
 
+    // IAM and SNS probes name users and roles but reach policies and topics by ARN, so unlike the
+    // bucket probes they need the real account: the caller's, or the one the guard names.
+    let identity_ctx = Context {
+        account_id: identity
+            .as_ref()
+            .ok()
+            .map(|i| i.account.as_str())
+            .or(expected.as_deref()),
+        ..ctx
+    };
+    let secrets_dir = format!(".s3rec/secrets/{}", m.environment);
+    match identity::identities(&identity_ctx, &secrets_dir) {
+        Ok(desired) => checks.extend(probe_identities(&aws, &desired).await),
+        Err(e) => problems.push(format!(
+            "the IAM users, roles, policies and SNS topics cannot be checked: {e}"
+        )),
+    }
+
     // Where the buckets are now, too: a bucket in another region than the manifest says is replaced.
-    regions.extend(checks.iter().map(|c| c.region.clone()));
+    regions.extend(checks.iter().filter(|c| c.region != GLOBAL).map(|c| c.region.clone()));
     let ok = guard.holds() && problems.is_empty() && !checks.iter().any(|c| c.fails);
     Ok(Report {
         format_version: FORMAT_VERSION,
@@ -260,15 +301,39 @@ async fn diagnose(ws: &Workspace) -> miette::Result<Report> {
 /// Probes every bucket, at most [`DEFAULT_READ_CONCURRENCY`] calls in flight; rows in manifest order.
 async fn probe_buckets(aws: &Arc<Aws>, desired: &[DesiredBucket]) -> Vec<Check> {
     let permits = Arc::new(Semaphore::new(DEFAULT_READ_CONCURRENCY));
-    let mut tasks = JoinSet::new();
-    for (index, bucket) in desired.iter().enumerate() {
+    let tasks = desired.iter().map(|bucket| {
         let aws = aws.clone();
         let permits = permits.clone();
         let bucket = bucket.clone();
-        tasks.spawn(async move { (index, probe_bucket(&aws, &permits, &bucket).await) });
+        async move { probe_bucket(&aws, &permits, &bucket).await }
+    });
+    in_order(tasks.collect()).await
+}
+
+/// Probes every IAM user, role and policy and every SNS topic, at most [`DEFAULT_READ_CONCURRENCY`]
+/// calls in flight; rows in the order of `desired`.
+async fn probe_identities(aws: &Arc<Aws>, desired: &[DesiredIdentity]) -> Vec<Check> {
+    let permits = Arc::new(Semaphore::new(DEFAULT_READ_CONCURRENCY));
+    let tasks = desired.iter().map(|resource| {
+        let aws = aws.clone();
+        let permits = permits.clone();
+        let resource = resource.clone();
+        async move { probe_identity(&aws, &permits, &resource).await }
+    });
+    in_order(tasks.collect()).await
+}
+
+/// Runs each task on the runtime at once and concatenates their rows in the order the tasks were given.
+async fn in_order<F>(tasks: Vec<F>) -> Vec<Check>
+where
+    F: Future<Output = Vec<Check>> + Send + 'static,
+{
+    let mut set = JoinSet::new();
+    for (index, task) in tasks.into_iter().enumerate() {
+        set.spawn(async move { (index, task.await) });
     }
     let mut rows: Vec<(usize, Vec<Check>)> = Vec::new();
-    while let Some(joined) = tasks.join_next().await {
+    while let Some(joined) = set.join_next().await {
         match joined {
             Ok(row) => rows.push(row),
             // A probe task only panics on a bug; say so rather than dropping its rows silently.
@@ -277,6 +342,7 @@ async fn probe_buckets(aws: &Arc<Aws>, desired: &[DesiredBucket]) -> Vec<Check> 
                 vec![Check {
                     resource: "doctor".to_string(),
                     bucket: None,
+                    arn: None,
                     region: String::new(),
                     check: "",
                     probe: Probe::Error {
@@ -313,6 +379,7 @@ async fn probe_bucket(aws: &Aws, permits: &Semaphore, b: &DesiredBucket) -> Vec<
     let row = |resource: String, check: &'static str, probe: Probe, note: Option<String>| Check {
         resource,
         bucket: Some(b.name.clone()),
+        arn: None,
         region: region.clone(),
         check,
         fails: !probe.is_ok(),
@@ -355,6 +422,56 @@ async fn probe_bucket(aws: &Aws, permits: &Semaphore, b: &DesiredBucket) -> Vec<
             None,
         ));
     }
+    checks
+}
+
+/// The checks of one IAM or SNS resource: whether it exists, then its other reads concurrently. A
+/// resource that does not exist yet shows every read as missing, like a bucket that will be created.
+async fn probe_identity(aws: &Aws, permits: &Semaphore, r: &DesiredIdentity) -> Vec<Check> {
+    let target = Target {
+        kind: r.kind,
+        name: &r.name,
+        arn: &r.arn,
+        region: &r.region,
+    };
+    let region = match r.kind {
+        IdentityKind::SnsTopic => r.region.clone(),
+        IdentityKind::IamUser | IdentityKind::IamRole | IdentityKind::IamPolicy => GLOBAL.to_string(),
+    };
+    let address = format!("{}.{}", r.kind, r.logical);
+    let row = |call: probe::IdentityCall, probe: Probe| Check {
+        resource: match call.part() {
+            Some(part) => format!("{address}.{part}"),
+            None => address.clone(),
+        },
+        bucket: None,
+        arn: Some(r.arn.clone()),
+        region: region.clone(),
+        check: call.action(),
+        fails: !probe.is_ok(),
+        probe,
+        note: None,
+    };
+    let reads = identity_access(r.kind).reads;
+    let Some((&first, rest)) = reads.split_first() else {
+        return Vec::new();
+    };
+    let exists = {
+        let _permit = permits.acquire().await;
+        probe::probe_identity_exists(aws, target).await
+    };
+    let mut checks = vec![row(first, exists.probe.clone())];
+    if exists.probe == Probe::Missing {
+        checks.extend(rest.iter().map(|&call| row(call, Probe::Missing)));
+        return checks;
+    }
+    let version = exists.default_version.as_deref();
+    let probes = futures_util::future::join_all(rest.iter().map(|&call| async move {
+        let _permit = permits.acquire().await;
+        probe::probe_identity_read(aws, target, call, version).await
+    }))
+    .await;
+    checks.extend(rest.iter().zip(probes).map(|(&call, probe)| row(call, probe)));
     checks
 }
 
@@ -508,7 +625,7 @@ fn render_text(r: &Report, color: bool) -> String {
             reasons.push("some checks failed".to_string());
         }
         if !r.problems.is_empty() {
-            reasons.push("some buckets could not be checked".to_string());
+            reasons.push("some resources could not be checked".to_string());
         }
         let _ = write!(out, "{}: {}.", paint("Not ready", "31;1", color), reasons.join("; "));
         if denied > 0 {
@@ -527,7 +644,30 @@ fn render_text(r: &Report, color: bool) -> String {
 // --print-policy
 // ---------------------------------------------------------------------------------------------------
 
-/// Builds the desired buckets (offline when the manifest names the account or no ARN needs it) and
+/// What the policy is made from: the desired buckets, IAM and SNS resources, and the ARN of the topic
+/// run reports are published to.
+struct Desired {
+    buckets: Vec<DesiredBucket>,
+    identities: Vec<DesiredIdentity>,
+    report_topic: Option<String>,
+}
+
+fn desired_for_policy(ctx: &Context<'_>) -> Result<Desired, DesiredError> {
+    let m = ctx.manifest;
+    // Only the ARNs matter here; where access-key secrets would go does not.
+    let secrets_dir = format!(".s3rec/secrets/{}", m.environment);
+    let report_topic = match &m.report {
+        Some(report) if !report.on.is_empty() => Some(desired::topic_arn(ctx, &report.topic, "report.topic")?),
+        _ => None,
+    };
+    Ok(Desired {
+        buckets: desired::buckets(ctx)?,
+        identities: identity::identities(ctx, &secrets_dir)?,
+        report_topic,
+    })
+}
+
+/// Builds the desired resources (offline when the manifest names the account or no ARN needs it) and
 /// their policy.
 async fn policy_for(ws: &Workspace) -> miette::Result<Json> {
     let m = &ws.manifest;
@@ -537,10 +677,10 @@ async fn policy_for(ws: &Workspace) -> miette::Result<Json> {
         account_id: m.aws.account_id.as_deref(),
         default_region: region,
     };
-    let desired = match desired::buckets(&offline) {
+    let desired = match desired_for_policy(&offline) {
         Ok(desired) => desired,
         Err(DesiredError::AccountUnknown { .. }) => {
-            // A role or topic ARN needs the account and the manifest has no aws.account_id: ask STS.
+            // An IAM or SNS ARN needs the account and the manifest has no aws.account_id: ask STS.
             let aws = aws::connect(&m.aws, &super::overrides_from_env())
                 .await
                 .map_err(|e| miette::miette!("{e}"))?;
@@ -555,7 +695,7 @@ async fn policy_for(ws: &Workspace) -> miette::Result<Json> {
                 default_region: aws.region(),
                 ..offline
             };
-            desired::buckets(&ctx).map_err(|e| miette::miette!("{e}"))?
+            desired_for_policy(&ctx).map_err(|e| miette::miette!("{e}"))?
         }
         Err(e) => return Err(miette::miette!("{e}")),
     };
@@ -606,12 +746,29 @@ struct Grant {
     condition: Option<Json>,
 }
 
-/// The least-privilege identity policy for planning and applying these buckets.
+/// The Sid of the statement for one kind of IAM or SNS resource (`IamUsers`, `SnsTopicsDestroy`).
+fn identity_sid(kind: IdentityKind, destroy: bool) -> String {
+    let base = match kind {
+        IdentityKind::IamUser => "IamUsers",
+        IdentityKind::IamRole => "IamRoles",
+        IdentityKind::IamPolicy => "IamPolicies",
+        IdentityKind::SnsTopic => "SnsTopics",
+    };
+    if destroy {
+        format!("{base}Destroy")
+    } else {
+        base.to_string()
+    }
+}
+
+/// The least-privilege identity policy for planning and applying these buckets, IAM users, roles and
+/// policies, and SNS topics.
 ///
 /// Buckets with the same documents and the same destroy rule share one statement, whose Sid is made
 /// from exactly those (`BucketsVersioningTagsForceDestroy`), so it is stable as buckets come and go.
-/// Statements are sorted by Sid; actions and resources are sorted.
-fn least_privilege_policy(environment: &str, state: &StateSettings, desired: &[DesiredBucket]) -> Json {
+/// IAM and SNS resources of one kind share one statement (`IamUsers`, or `IamUsersDestroy` under
+/// `state.prune`). Statements are sorted by Sid; actions and resources are sorted.
+fn least_privilege_policy(environment: &str, state: &StateSettings, desired: &Desired) -> Json {
     let mut grants: BTreeMap<String, Grant> = BTreeMap::new();
     let mut grant = |sid: &str, actions: &[&'static str], resource: String| {
         let g = grants.entry(sid.to_string()).or_default();
@@ -621,7 +778,7 @@ fn least_privilege_policy(environment: &str, state: &StateSettings, desired: &[D
 
     grant("CallerIdentity", &[CALLER_IDENTITY_ACTION], "*".into());
     let mut roles: BTreeSet<String> = BTreeSet::new();
-    for b in desired {
+    for b in &desired.buckets {
         let destroy = destroy_mode(b, state.prune);
         let mut sid = String::from("Buckets");
         let mut actions = vec![CREATE_ACTION, LIST_ACTION, LOCATION_ACTION];
@@ -655,6 +812,22 @@ fn least_privilege_policy(environment: &str, state: &StateSettings, desired: &[D
     }
     for role in roles {
         grant("PassReplicationRole", &[PASS_ROLE_ACTION], role);
+    }
+    // IAM and SNS resources have no per-resource destroy switch: like buckets without one, they are
+    // deleted only when `state.prune` is on, so only then do they get the delete actions and the List
+    // calls that only deletes make.
+    for r in &desired.identities {
+        let access = identity_access(r.kind);
+        let mut actions: Vec<&'static str> = access.reads.iter().map(|call| call.action()).collect();
+        actions.extend(access.extra_read_actions.iter().copied());
+        actions.extend(access.write_actions.iter().copied());
+        if state.prune {
+            actions.extend(access.destroy_actions.iter().copied());
+        }
+        grant(&identity_sid(r.kind, state.prune), &actions, r.arn.clone());
+    }
+    if let Some(topic) = &desired.report_topic {
+        grant("PublishRunReports", &[PUBLISH_ACTION], topic.clone());
     }
     if state.backend == StateBackend::S3
         && let Some(bucket) = &state.bucket
@@ -707,6 +880,112 @@ mod tests {
         }
     }
 
+    fn only(buckets: Vec<DesiredBucket>) -> Desired {
+        Desired {
+            buckets,
+            identities: Vec::new(),
+            report_topic: None,
+        }
+    }
+
+    fn identity(kind: IdentityKind, arn: &str) -> DesiredIdentity {
+        DesiredIdentity {
+            kind,
+            logical: "x".into(),
+            name: "x".into(),
+            arn: arn.into(),
+            region: "us-east-1".into(),
+            main: crate::model::identity::IdentityDoc::Attachments(BTreeSet::new()),
+            parts: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn iam_and_sns_resources_get_their_actions_on_their_arns_and_deletes_only_under_prune() {
+        let user = "arn:aws:iam::123456789012:user/app";
+        let role = "arn:aws:iam::123456789012:role/ci";
+        let policy_arn = "arn:aws:iam::123456789012:policy/read";
+        let topic = "arn:aws:sns:us-east-1:123456789012:alerts";
+        let desired = Desired {
+            buckets: Vec::new(),
+            identities: vec![
+                identity(IdentityKind::IamUser, user),
+                identity(IdentityKind::IamRole, role),
+                identity(IdentityKind::IamPolicy, policy_arn),
+                identity(IdentityKind::SnsTopic, topic),
+            ],
+            report_topic: Some(topic.into()),
+        };
+        let policy = least_privilege_policy("dev", &StateSettings::default(), &desired);
+        let statements = policy["Statement"].as_array().unwrap();
+        let sids: Vec<&str> = statements.iter().map(|s| s["Sid"].as_str().unwrap()).collect();
+        assert_eq!(
+            sids,
+            [
+                "CallerIdentity",
+                "IamPolicies",
+                "IamRoles",
+                "IamUsers",
+                "PublishRunReports",
+                "SnsTopics"
+            ]
+        );
+        assert_eq!(
+            statements[1],
+            json!({"Sid": "IamPolicies", "Effect": "Allow",
+                   "Action": ["iam:CreatePolicy", "iam:CreatePolicyVersion", "iam:DeletePolicyVersion",
+                              "iam:GetPolicy", "iam:GetPolicyVersion", "iam:ListPolicyVersions"],
+                   "Resource": [policy_arn]})
+        );
+        assert_eq!(
+            statements[4],
+            json!({"Sid": "PublishRunReports", "Effect": "Allow", "Action": ["sns:Publish"], "Resource": [topic]})
+        );
+        assert_eq!(
+            statements[5],
+            json!({"Sid": "SnsTopics", "Effect": "Allow",
+                   "Action": ["sns:CreateTopic", "sns:GetTopicAttributes", "sns:ListSubscriptionsByTopic",
+                              "sns:ListTagsForResource", "sns:SetTopicAttributes", "sns:Subscribe",
+                              "sns:TagResource", "sns:Unsubscribe", "sns:UntagResource"],
+                   "Resource": [topic]})
+        );
+        let text = policy.to_string();
+        for absent in [
+            "iam:DeleteUser",
+            "iam:ListUserPolicies",
+            "iam:DeleteRole",
+            "sns:DeleteTopic",
+        ] {
+            assert!(
+                !text.contains(&format!("\"{absent}\"")),
+                "{absent} without prune: {text}"
+            );
+        }
+
+        let pruning = StateSettings {
+            prune: true,
+            ..StateSettings::default()
+        };
+        let policy = least_privilege_policy("dev", &pruning, &desired);
+        let users = policy["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["Sid"] == "IamUsersDestroy")
+            .cloned()
+            .unwrap_or_else(|| panic!("no IamUsersDestroy in {policy:#}"));
+        assert_eq!(users["Resource"], json!([user]));
+        for action in [
+            "iam:DeleteUser",
+            "iam:ListUserPolicies",
+            "iam:ListGroupsForUser",
+            "iam:GetUser",
+        ] {
+            assert!(users["Action"].as_array().unwrap().contains(&json!(action)), "{action}");
+        }
+        assert!(policy.to_string().contains("sns:DeleteTopic"));
+    }
+
     #[test]
     fn sids_are_camel_case() {
         assert_eq!(camel("public_access_block"), "PublicAccessBlock");
@@ -721,7 +1000,7 @@ mod tests {
             bucket("b", &[tags]),
             bucket("c", &[]),
         ];
-        let policy = least_privilege_policy("dev", &StateSettings::default(), &desired);
+        let policy = least_privilege_policy("dev", &StateSettings::default(), &only(desired));
         assert_eq!(
             policy,
             json!({
@@ -752,7 +1031,7 @@ mod tests {
             prune: true,
             ..StateSettings::default()
         };
-        let policy = least_privilege_policy("dev", &state, &[forced, kept, plain]);
+        let policy = least_privilege_policy("dev", &state, &only(vec![forced, kept, plain]));
         let statements = policy["Statement"].as_array().unwrap();
         let sids: Vec<&str> = statements.iter().map(|s| s["Sid"].as_str().unwrap()).collect();
         assert_eq!(
@@ -803,7 +1082,7 @@ mod tests {
             bucket: Some("acme-state".into()),
             ..StateSettings::default()
         };
-        let policy = least_privilege_policy("prod", &state, &[replicated]);
+        let policy = least_privilege_policy("prod", &state, &only(vec![replicated]));
         let by_sid = |sid: &str| {
             policy["Statement"]
                 .as_array()
@@ -840,7 +1119,7 @@ mod tests {
     #[test]
     fn every_document_read_action_is_granted() {
         let docs: Vec<Doc> = DocKind::ALL.into_iter().map(Doc::unconfigured).collect();
-        let policy = least_privilege_policy("dev", &StateSettings::default(), &[bucket("all", &docs)]);
+        let policy = least_privilege_policy("dev", &StateSettings::default(), &only(vec![bucket("all", &docs)]));
         let text = policy.to_string();
         for kind in DocKind::ALL {
             let access = doc_access(kind);
@@ -856,6 +1135,7 @@ mod tests {
         let check = Check {
             resource: "bucket.logs.lifecycle".into(),
             bucket: Some("acme-logs".into()),
+            arn: None,
             region: "us-east-1".into(),
             check: "s3:GetLifecycleConfiguration",
             probe: Probe::Denied {

@@ -105,12 +105,17 @@ pub(crate) async fn make_plan(ws: &Workspace, opts: &PlanOptions) -> miette::Res
         .open_state()
         .map_err(|e| miette::miette!("{e}"))
         .wrap_err_with(|| format!("cannot open the state database {}", ws.state_path().display()))?;
-    let count = ws.manifest.buckets.len();
-    eprintln!(
-        "Reading {count} bucket{} of {} from AWS...",
-        if count == 1 { "" } else { "s" },
-        ws.environment()
-    );
+    let m = &ws.manifest;
+    let plural = |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
+    let mut what = vec![plural(m.buckets.len(), "bucket")];
+    let identities = m.iam.users.len() + m.iam.roles.len() + m.iam.policies.len();
+    if identities > 0 {
+        what.push(plural(identities, "IAM resource"));
+    }
+    if !m.sns.topics.is_empty() {
+        what.push(plural(m.sns.topics.len(), "topic"));
+    }
+    eprintln!("Reading {} of {} from AWS...", what.join(", "), ws.environment());
     planner::plan(ws, &conn, &state, opts).await.map_err(plan_error)
 }
 

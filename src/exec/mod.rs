@@ -8,6 +8,7 @@
 pub mod retry;
 
 use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -86,17 +87,20 @@ pub trait Progress: Send + Sync {
 
 /// What an action task hands back: the change's index, its result with the attempts made, how long it
 /// took, and its journal entry.
-type Finished = (usize, Result<u32, (String, u32)>, Duration, EntryId);
+type Finished = (usize, Result<(Option<Value>, u32), (String, u32)>, Duration, EntryId);
 
-/// Runs `plan` against AWS. `parallelism` bounds the actions in flight.
+/// Runs `plan` against AWS. `parallelism` bounds the actions in flight; `root` is the project root,
+/// under which access-key secret files are written.
 pub async fn execute(
     plan: &Plan,
     aws: Arc<Aws>,
     state: &StateDb,
     run: RunId,
     parallelism: usize,
+    root: &Path,
     progress: &dyn Progress,
 ) -> Result<Report, ExecError> {
+    let root: Arc<PathBuf> = Arc::new(root.to_path_buf());
     let graph = ChangeGraph::new(&plan.changes, &plan.edges)?;
     let n = plan.changes.len();
     let mut waiting: Vec<usize> = (0..n).map(|i| graph.dependencies(i).len()).collect();
@@ -115,11 +119,11 @@ pub async fn execute(
             // The journal row comes first: if s3rec dies during the call, the state says so.
             let entry = state.journal_start(run, &change.address, change.action)?;
             let aws = aws.clone();
+            let root = root.clone();
             let task = running.spawn(async move {
                 let start = Instant::now();
-                let result = retry::with_backoff(|| perform(&aws, &change))
+                let result = retry::with_backoff(|| perform(&aws, &change, &root))
                     .await
-                    .map(|((), attempts)| attempts)
                     .map_err(|(e, attempts)| (e.to_string(), attempts));
                 (i, result, start.elapsed(), entry)
             });
@@ -147,9 +151,9 @@ pub async fn execute(
         done[i] = true;
         let change = &plan.changes[i];
         let (status, attempts) = match result {
-            Ok(attempts) => {
+            Ok((recorded, attempts)) => {
                 state.journal_finish(entry, Outcome::Succeeded, None)?;
-                record(state, change, run)?;
+                record(state, change, recorded, run)?;
                 for d in graph.dependents(i) {
                     waiting[d] -= 1;
                     if waiting[d] == 0 && !done[d] {
@@ -194,11 +198,15 @@ pub async fn execute(
     Ok(report)
 }
 
-/// The AWS calls of one change. Every branch is idempotent.
-async fn perform(aws: &Aws, change: &Change) -> Result<(), AwsError> {
+/// The AWS calls of one change. Every branch is idempotent, except creating an access key, which
+/// refuses to overwrite an existing secret file and so never runs twice for the same file. Returns the
+/// value to record when it differs from the plan's `after` (an access key's ID).
+async fn perform(aws: &Aws, change: &Change, root: &Path) -> Result<Option<Value>, AwsError> {
     match (&change.resource, change.action) {
-        (_, Action::NoOp) => Ok(()),
-        (Resource::Bucket { name, region, .. }, Action::Create) => aws::write::create_bucket(aws, name, region).await,
+        (_, Action::NoOp) => Ok(None),
+        (Resource::Bucket { name, region, .. }, Action::Create) => {
+            aws::write::create_bucket(aws, name, region).await.map(|()| None)
+        }
         (
             Resource::Bucket {
                 name,
@@ -211,7 +219,7 @@ async fn perform(aws: &Aws, change: &Change) -> Result<(), AwsError> {
         ) => {
             let old = current_region.as_deref().unwrap_or(region);
             aws::write::delete_bucket(aws, name, old, *force_destroy).await?;
-            aws::write::create_bucket(aws, name, region).await
+            aws::write::create_bucket(aws, name, region).await.map(|()| None)
         }
         (
             Resource::Bucket {
@@ -221,21 +229,60 @@ async fn perform(aws: &Aws, change: &Change) -> Result<(), AwsError> {
                 ..
             },
             Action::Delete,
-        ) => aws::write::delete_bucket(aws, name, region, *force_destroy).await,
-        (Resource::Bucket { .. }, Action::Update) => Ok(()),
+        ) => aws::write::delete_bucket(aws, name, region, *force_destroy)
+            .await
+            .map(|()| None),
+        (Resource::Bucket { .. }, Action::Update) => Ok(None),
         (Resource::BucketDoc { bucket, region, .. }, Action::Create | Action::Update | Action::Replace) => {
             match &change.after {
-                Some(Value::Doc(doc)) => aws::write::put_doc(aws, bucket, region, doc).await,
-                _ => Ok(()),
+                Some(Value::Doc(doc)) => aws::write::put_doc(aws, bucket, region, doc).await.map(|()| None),
+                _ => Ok(None),
             }
         }
-        (Resource::BucketDoc { .. }, Action::Delete) => Ok(()),
+        (Resource::BucketDoc { .. }, Action::Delete) => Ok(None),
+        (
+            Resource::Identity {
+                kind,
+                name,
+                arn,
+                region,
+                part,
+                ..
+            },
+            action,
+        ) => {
+            let doc = |v: &Option<Value>| match v {
+                Some(Value::Identity(d)) => Some(d.clone()),
+                _ => None,
+            };
+            let (before, after) = (doc(&change.before), doc(&change.after));
+            let write = aws::identity::Write {
+                target: aws::identity::Target {
+                    kind: *kind,
+                    name,
+                    arn,
+                    region,
+                },
+                part: *part,
+                action,
+                before: before.as_ref(),
+                after: after.as_ref(),
+                root,
+            };
+            Ok(aws::identity::write(aws, &write).await?.map(Value::Identity))
+        }
     }
 }
 
-/// Brings the state in line with a change that succeeded.
-fn record(state: &StateDb, change: &Change, run: RunId) -> Result<(), StateError> {
-    match (&change.after, change.action) {
+/// Brings the state in line with a change that succeeded. `recorded` replaces the plan's `after`
+/// when the call learned more (an access key's ID).
+fn record(state: &StateDb, change: &Change, recorded: Option<Value>, run: RunId) -> Result<(), StateError> {
+    let after = if change.after.is_some() {
+        recorded.or_else(|| change.after.clone())
+    } else {
+        None
+    };
+    match (&after, change.action) {
         (None, _) | (_, Action::Delete) => {
             // A deleted or forgotten bucket takes its documents with it.
             for r in state.resources()? {
@@ -255,6 +302,7 @@ fn record(state: &StateDb, change: &Change, run: RunId) -> Result<(), StateError
                     ..
                 } => (name, region, *force_destroy, *prevent_destroy),
                 Resource::BucketDoc { bucket, region, .. } => (bucket, region, false, false),
+                Resource::Identity { name, region, .. } => (name, region, false, false),
             };
             let mut record = ResourceRecord::new(change.address.clone(), name, region, value.clone(), Some(run));
             record.force_destroy = force_destroy;

@@ -31,6 +31,8 @@ pub fn retryable(error: &AwsError) -> bool {
                 | "InternalFailure"
                 | "OperationAborted"
                 | "NoSuchBucket"
+                // IAM refuses concurrent changes to one entity; the next attempt goes through.
+                | "ConcurrentModification"
         )
     )
 }

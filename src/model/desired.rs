@@ -439,7 +439,13 @@ pub fn policy_arn(ctx: &Context<'_>, logical: &str, place: &str) -> Result<Strin
 }
 
 /// `arn:aws:iam::ACCOUNT:KIND/PATH/NAME`: users, roles and managed policies share this shape.
-fn iam_arn(ctx: &Context<'_>, kind: &str, name: &str, path: &str, place: &str) -> Result<String, DesiredError> {
+pub(crate) fn iam_arn(
+    ctx: &Context<'_>,
+    kind: &str,
+    name: &str,
+    path: &str,
+    place: &str,
+) -> Result<String, DesiredError> {
     Ok(format!("arn:aws:iam::{}:{kind}{path}{name}", account(ctx, place)?))
 }
 

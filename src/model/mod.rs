@@ -7,6 +7,7 @@
 
 pub mod desired;
 pub mod grants;
+pub mod identity;
 pub mod policy;
 
 use std::collections::BTreeMap;

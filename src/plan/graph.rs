@@ -26,7 +26,7 @@ pub fn edges(changes: &[Change]) -> Vec<Edge> {
         .iter()
         .filter_map(|c| match &c.resource {
             Resource::Bucket { name, .. } => Some((name.as_str(), c)),
-            Resource::BucketDoc { .. } => None,
+            Resource::BucketDoc { .. } | Resource::Identity { .. } => None,
         })
         .collect();
     let doc_change = |bucket: &str, kind: DocKind| {
@@ -92,9 +92,70 @@ pub fn edges(changes: &[Change]) -> Vec<Edge> {
             }
         }
     }
+    identity_edges(changes, &mut add);
     out.sort();
     out.dedup();
     out
+}
+
+/// Edges of IAM and SNS resources:
+/// - a part after its owner is created (or re-created);
+/// - a change whose new value names an IAM or SNS resource's ARN (a bucket notification's topic, a
+///   replication role, a principal in a policy, an attached policy) after every change to that resource
+///   and its parts: S3 checks that a notification's topic policy lets it publish, IAM and S3 refuse
+///   policies naming principals that do not exist;
+/// - a change whose old value names a resource the plan deletes, before that delete, so nothing is left
+///   pointing at it while it goes.
+fn identity_edges(changes: &[Change], add: &mut impl FnMut(&Address, &Address)) {
+    // Each identity resource's address and ARN, with its actionable changes (the resource and parts).
+    let mut owners: Vec<(Address, &str, Vec<&Change>)> = Vec::new();
+    for c in changes.iter().filter(|c| c.action != Action::NoOp) {
+        let Resource::Identity { kind, logical, arn, .. } = &c.resource else {
+            continue;
+        };
+        let owner = Address::identity(*kind, logical, None);
+        match owners.iter_mut().find(|(a, _, _)| *a == owner) {
+            Some((_, _, list)) => list.push(c),
+            None => owners.push((owner, arn.as_str(), vec![c])),
+        }
+    }
+    for (owner, _, list) in &owners {
+        if let Some(main) = list.iter().find(|c| c.address == *owner)
+            && matches!(main.action, Action::Create | Action::Replace)
+        {
+            for part in list.iter().filter(|c| c.address != *owner) {
+                add(&main.address, &part.address);
+            }
+        }
+    }
+    for change in changes.iter().filter(|c| c.action != Action::NoOp) {
+        let after = change.after.as_ref().map(quoted_json).unwrap_or_default();
+        let before = change.before.as_ref().map(quoted_json).unwrap_or_default();
+        for (owner, arn, list) in &owners {
+            if change.address.within(owner.as_str()) || arn.is_empty() {
+                continue;
+            }
+            let needle = format!("\"{arn}\"");
+            if after.contains(&needle) {
+                for c in list.iter().filter(|c| c.action != Action::Delete) {
+                    add(&c.address, &change.address);
+                }
+            }
+            if before.contains(&needle) {
+                for c in list
+                    .iter()
+                    .filter(|c| c.action == Action::Delete && c.address == *owner)
+                {
+                    add(&change.address, &c.address);
+                }
+            }
+        }
+    }
+}
+
+/// A value as JSON text, in which an ARN appears as a quoted string exactly when the value refers to it.
+fn quoted_json(value: &Value) -> String {
+    serde_json::to_string(value).unwrap_or_default()
 }
 
 /// Physical names of the buckets a document points at.
@@ -177,6 +238,7 @@ impl ChangeGraph {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::identity::{IdentityDoc, IdentityKind, PartKind};
     use crate::model::{LoggingDoc, VersioningState};
 
     fn bucket(logical: &str, action: Action) -> Change {
@@ -282,5 +344,129 @@ mod tests {
         members.sort();
         assert_eq!(members, vec!["bucket.a", "bucket.b"]);
         assert!(err.to_string().contains("dependency cycle"));
+    }
+
+    fn identity(
+        kind: IdentityKind,
+        logical: &str,
+        part: Option<PartKind>,
+        action: Action,
+        value: IdentityDoc,
+    ) -> Change {
+        let arn = match kind {
+            IdentityKind::SnsTopic => format!("arn:aws:sns:us-east-1:123456789012:{logical}-t"),
+            _ => format!("arn:aws:iam::123456789012:{}/{logical}-t", &kind.as_str()[4..]),
+        };
+        let value = Some(Value::Identity(value));
+        Change {
+            address: Address::identity(kind, logical, part),
+            action,
+            resource: Resource::Identity {
+                kind,
+                logical: logical.into(),
+                name: format!("{logical}-t"),
+                arn,
+                region: "us-east-1".into(),
+                part,
+            },
+            before: if action == Action::Delete { value.clone() } else { None },
+            after: if action == Action::Delete { None } else { value },
+            reason: None,
+        }
+    }
+
+    #[test]
+    fn notifications_wait_for_their_topic_and_its_policy_and_replication_for_its_role() {
+        use crate::model::identity::{RoleDoc, TopicDoc};
+        use crate::model::{NotificationDoc, NotificationTarget, ReplicationDoc};
+        let topic = IdentityDoc::Topic(TopicDoc {
+            display_name: None,
+            tags: Default::default(),
+        });
+        let role = IdentityDoc::Role(RoleDoc {
+            path: "/".into(),
+            description: None,
+            max_session_duration: 3600,
+            trust: serde_json::json!({}),
+            tags: Default::default(),
+        });
+        let notifications = Doc::Notifications(vec![NotificationDoc {
+            id: "n".into(),
+            target: NotificationTarget::Topic,
+            arn: "arn:aws:sns:us-east-1:123456789012:events-t".into(),
+            events: vec!["s3:ObjectCreated:*".into()],
+            prefix: None,
+            suffix: None,
+        }]);
+        let replication = Doc::Replication(Some(ReplicationDoc {
+            role_arn: "arn:aws:iam::123456789012:role/replication-t".into(),
+            rules: Vec::new(),
+        }));
+        let changes = vec![
+            doc("app", notifications, None),
+            doc("app", replication, None),
+            identity(IdentityKind::SnsTopic, "events", None, Action::Create, topic),
+            identity(
+                IdentityKind::SnsTopic,
+                "events",
+                Some(PartKind::TopicPolicy),
+                Action::Create,
+                IdentityDoc::TopicPolicy(
+                    serde_json::json!({"Resource": "arn:aws:sns:us-east-1:123456789012:events-t"}),
+                ),
+            ),
+            identity(IdentityKind::IamRole, "replication", None, Action::Create, role),
+            identity(
+                IdentityKind::IamRole,
+                "replication",
+                Some(PartKind::Attachments),
+                Action::Create,
+                IdentityDoc::Attachments(["arn:aws:iam::123456789012:policy/p-t".to_string()].into()),
+            ),
+            // Not referred to by anything: no edges.
+            identity(
+                IdentityKind::IamPolicy,
+                "unrelated",
+                None,
+                Action::Delete,
+                IdentityDoc::InlinePolicy(None),
+            ),
+        ];
+        let edges = edges(&changes);
+        assert_eq!(
+            pairs(&edges),
+            vec![
+                ("iam_role.replication".into(), "bucket.app.replication".into()),
+                ("iam_role.replication".into(), "iam_role.replication.attachments".into()),
+                (
+                    "iam_role.replication.attachments".into(),
+                    "bucket.app.replication".into()
+                ),
+                ("sns_topic.events".into(), "bucket.app.notifications".into()),
+                ("sns_topic.events".into(), "sns_topic.events.policy".into()),
+                ("sns_topic.events.policy".into(), "bucket.app.notifications".into()),
+            ]
+        );
+        ChangeGraph::new(&changes, &edges).expect("acyclic");
+    }
+
+    #[test]
+    fn a_policy_that_stops_naming_a_deleted_user_goes_first() {
+        use crate::model::identity::UserDoc;
+        let user = IdentityDoc::User(UserDoc {
+            path: "/".into(),
+            tags: Default::default(),
+        });
+        let before = Doc::Policy(Some(
+            serde_json::json!({"Principal": {"AWS": "arn:aws:iam::123456789012:user/old-t"}}),
+        ));
+        let changes = vec![
+            doc("app", Doc::Policy(None), Some(before)),
+            identity(IdentityKind::IamUser, "old", None, Action::Delete, user),
+        ];
+        assert_eq!(
+            pairs(&edges(&changes)),
+            vec![("bucket.app.policy".into(), "iam_user.old".into())]
+        );
     }
 }

@@ -11,6 +11,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::model::identity::{IdentityDoc, IdentityKind, PartKind};
 use crate::model::{Doc, DocKind};
 
 /// Version of the plan JSON document. Fields are only added within a version.
@@ -67,6 +68,14 @@ impl Address {
         Address(format!("bucket.{logical}.{}", kind.as_str()))
     }
 
+    /// `iam_user.app`, or `iam_user.app.inline_policy` for one of its parts.
+    pub fn identity(kind: IdentityKind, logical: &str, part: Option<PartKind>) -> Address {
+        match part {
+            None => Address(format!("{kind}.{logical}")),
+            Some(part) => Address(format!("{kind}.{logical}.{part}")),
+        }
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -106,6 +115,18 @@ pub enum Resource {
         region: String,
         kind: DocKind,
     },
+    /// An IAM user, role or managed policy, or an SNS topic; or one part of it when `part` is set.
+    Identity {
+        kind: IdentityKind,
+        logical: String,
+        /// Physical name of the user, role, policy or topic.
+        name: String,
+        arn: String,
+        /// The topic's region; for IAM (global), the manifest's default region.
+        region: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        part: Option<PartKind>,
+    },
 }
 
 /// The value of a resource before or after a change.
@@ -118,6 +139,8 @@ pub enum Value {
         region: String,
     },
     Doc(Doc),
+    /// An IAM or SNS resource's attributes, or one of its parts.
+    Identity(IdentityDoc),
 }
 
 /// One typed change.

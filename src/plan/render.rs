@@ -13,6 +13,7 @@ use serde_json::{Map, Value as Json};
 use similar::{Algorithm, ChangeTag, TextDiff};
 
 use super::{Action, Change, Plan, Summary, Value};
+use crate::model::identity::IdentityDoc;
 use crate::model::{Doc, DocKind};
 
 /// What `text` prints instead of a summary when nothing changes in AWS.
@@ -118,7 +119,7 @@ fn body(change: &Change, style: Style) -> Vec<String> {
     if let Some((before, after)) = policy_texts(change) {
         return policy_diff(&before, &after, style);
     }
-    let lines: Vec<String> = match change.action {
+    let mut lines: Vec<String> = match change.action {
         Action::Create | Action::Delete => changed_rows(change).iter().map(plain_line).collect(),
         Action::Update | Action::Replace => {
             let forces = change.action == Action::Replace;
@@ -129,6 +130,17 @@ fn body(change: &Change, style: Style) -> Vec<String> {
         }
         Action::NoOp => Vec::new(),
     };
+    // A role's trust policy or a managed policy's document: its row says it changed, the line diff
+    // under it shows how.
+    if let Some((_, before, after)) = embedded_policy(change)
+        && before != after
+    {
+        lines.extend(
+            policy_diff(&before, &after, style)
+                .into_iter()
+                .map(|l| format!("  {l}")),
+        );
+    }
     if lines.is_empty() && matches!(change.action, Action::Create | Action::Delete) {
         return vec!["(not configured)".to_string()];
     }
@@ -438,12 +450,53 @@ fn changed_rows(change: &Change) -> Vec<Row> {
     let root = change.after.as_ref().or(change.before.as_ref()).map_or("", root);
     zip(root, before.as_ref(), after.as_ref(), false, &mut rows);
     rows.retain(|r| r.old != r.new);
+    // An embedded policy document is one row (its statements are shown as a line diff), not one row
+    // per JSON leaf.
+    if let Some((label, before, after)) = embedded_policy(change) {
+        rows.retain(|r| r.path != label && !r.path.starts_with(&format!("{label}.")));
+        if before != after {
+            let summary = |text: &str| (!text.is_empty()).then(|| format!("({})", statements(text)));
+            rows.push(Row {
+                path: label.to_string(),
+                old: summary(&before),
+                new: summary(&after),
+            });
+        }
+    }
     rows
+}
+
+/// The policy document inside an IAM role (its trust policy) or managed policy, as pretty text on
+/// each side (empty where the side is absent), with the field's name.
+fn embedded_policy(change: &Change) -> Option<(&'static str, String, String)> {
+    let field = |v: Option<&Value>| match v {
+        Some(Value::Identity(IdentityDoc::Role(r))) => Some(("trust", pretty(&r.trust))),
+        Some(Value::Identity(IdentityDoc::Policy(p))) => Some(("document", pretty(&p.document))),
+        _ => None,
+    };
+    let (before, after) = (field(change.before.as_ref()), field(change.after.as_ref()));
+    let label = after.as_ref().or(before.as_ref())?.0;
+    Some((
+        label,
+        before.map(|b| b.1).unwrap_or_default(),
+        after.map(|a| a.1).unwrap_or_default(),
+    ))
+}
+
+fn pretty(policy: &Json) -> String {
+    let mut text = serde_json::to_string_pretty(policy).unwrap_or_default();
+    text.push('\n');
+    text
 }
 
 /// Where a value's paths start: scalar documents are named, list documents name their items, objects
 /// (a bucket, object-shaped documents) show their fields at the top.
 fn root(value: &Value) -> &'static str {
+    match value {
+        Value::Identity(IdentityDoc::Attachments(_)) => return "attachments",
+        Value::Identity(IdentityDoc::Subscriptions(_)) => return "subscriptions",
+        _ => {}
+    }
     let Value::Doc(doc) = value else { return "" };
     match doc.kind() {
         DocKind::Versioning => "versioning",
@@ -461,6 +514,10 @@ fn value_json(value: &Value) -> Json {
     match value {
         Value::Bucket { name, region } => serde_json::json!({ "name": name, "region": region }),
         Value::Doc(doc) => match serde_json::to_value(doc).expect("a document serializes to JSON") {
+            Json::Object(mut fields) => fields.remove("value").unwrap_or(Json::Null),
+            other => other,
+        },
+        Value::Identity(doc) => match serde_json::to_value(doc).expect("a value serializes to JSON") {
             Json::Object(mut fields) => fields.remove("value").unwrap_or(Json::Null),
             other => other,
         },
@@ -572,7 +629,15 @@ fn is_plain(s: &str) -> bool {
 /// Pretty-printed policy JSON before and after, when the change is to a policy document (an absent
 /// policy is empty text).
 fn policy_texts(change: &Change) -> Option<(String, String)> {
-    let is_policy = |v: &Option<Value>| matches!(v, Some(Value::Doc(Doc::Policy(_))));
+    let is_policy = |v: &Option<Value>| {
+        matches!(
+            v,
+            Some(
+                Value::Doc(Doc::Policy(_))
+                    | Value::Identity(IdentityDoc::InlinePolicy(_) | IdentityDoc::TopicPolicy(_))
+            )
+        )
+    };
     if !is_policy(&change.before) && !is_policy(&change.after) {
         return None;
     }
@@ -581,11 +646,10 @@ fn policy_texts(change: &Change) -> Option<(String, String)> {
 
 fn policy_text(value: Option<&Value>) -> String {
     match value {
-        Some(Value::Doc(Doc::Policy(Some(policy)))) => {
-            let mut text = serde_json::to_string_pretty(policy).expect("JSON values serialize");
-            text.push('\n');
-            text
-        }
+        Some(
+            Value::Doc(Doc::Policy(Some(policy)))
+            | Value::Identity(IdentityDoc::InlinePolicy(Some(policy)) | IdentityDoc::TopicPolicy(policy)),
+        ) => pretty(policy),
         _ => String::new(),
     }
 }

@@ -215,11 +215,27 @@ impl ResourceRecord {
     }
 }
 
-/// The `kind` recorded for a value: `bucket` for a bucket, `bucket_<document>` for its documents.
+/// The `kind` recorded for a value: `bucket` for a bucket, `bucket_<document>` for its documents,
+/// `iam_*`/`sns_*` for IAM and SNS resources and their parts.
 pub fn kind_of(value: &Value) -> String {
     match value {
         Value::Bucket { .. } => "bucket".to_string(),
         Value::Doc(doc) => format!("bucket_{}", doc.kind().as_str()),
+        Value::Identity(doc) => {
+            use crate::model::identity::IdentityDoc as D;
+            match doc {
+                D::User(_) => "iam_user",
+                D::Role(_) => "iam_role",
+                D::Policy(_) => "iam_policy",
+                D::Topic(_) => "sns_topic",
+                D::InlinePolicy(_) => "iam_inline_policy",
+                D::Attachments(_) => "iam_attachments",
+                D::AccessKey(_) => "iam_access_key",
+                D::TopicPolicy(_) => "sns_topic_policy",
+                D::Subscriptions(_) => "sns_subscriptions",
+            }
+            .to_string()
+        }
     }
 }
 

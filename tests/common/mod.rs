@@ -81,3 +81,22 @@ pub fn test_overrides() -> Overrides {
         region: Some(TEST_REGION.to_string()),
     }
 }
+
+/// Connects to the emulator the way a manifest with `endpoint_url` and `force_path_style` would.
+pub async fn emulator() -> s3rec::aws::Aws {
+    let settings = s3rec::manifest::types::AwsSettings {
+        force_path_style: true,
+        ..Default::default()
+    };
+    s3rec::aws::connect(&settings, &test_overrides())
+        .await
+        .expect("connecting to the emulator needs no network call")
+}
+
+/// A runtime for the tests that drive the binary and check AWS with the SDK in between.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+}

@@ -59,6 +59,38 @@ impl Project {
         Command::from_std(self.prepared(assert_cmd::cargo::cargo_bin("s3rec")))
     }
 
+    /// `plan --detailed-exitcode`: (exit code, plan text).
+    #[track_caller]
+    pub fn plan(&self) -> (i32, String) {
+        let (code, stdout, stderr) = self.run(&["plan", "-e", &self.env, "--detailed-exitcode"]);
+        assert!(code == 0 || code == 2, "plan failed ({code}):\n{stdout}\n{stderr}");
+        (code, stdout)
+    }
+
+    /// `apply --auto-approve`: (exit code, stdout, stderr).
+    pub fn apply(&self) -> (i32, String, String) {
+        self.run(&["apply", "-e", &self.env, "--auto-approve"])
+    }
+
+    #[track_caller]
+    pub fn apply_ok(&self) {
+        let (code, stdout, stderr) = self.apply();
+        assert_eq!(code, 0, "apply failed:\n{stdout}\n{stderr}");
+    }
+
+    /// A second plan is empty.
+    #[track_caller]
+    pub fn assert_converged(&self) {
+        let (code, text) = self.plan();
+        assert_eq!(code, 0, "expected an empty plan, got:\n{text}");
+        assert!(text.contains("No changes."), "{text}");
+    }
+
+    /// The environment's state database.
+    pub fn state(&self) -> s3rec::state::StateDb {
+        s3rec::state::StateDb::open(&self.path(&format!(".s3rec/{}.db", self.env))).expect("state db")
+    }
+
     /// Runs s3rec with `args`; returns exit code, stdout, stderr.
     pub fn run(&self, args: &[&str]) -> (i32, String, String) {
         let out = self.s3rec().args(args).output().expect("run s3rec");

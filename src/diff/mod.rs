@@ -1,7 +1,10 @@
-//! The pure diff: desired buckets, what AWS has, and what the state remembers → typed changes.
+//! The pure diff: desired buckets, what AWS has, and what the state remembers → typed changes. IAM and
+//! SNS resources are compared by [`identity`] with the same rules.
 //!
 //! No I/O. Equality of canonical documents decides everything; see `model` for how the two sides are
 //! made comparable.
+
+pub mod identity;
 
 use std::collections::{BTreeMap, HashMap};
 

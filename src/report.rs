@@ -1,0 +1,494 @@
+//! Run reports: what s3rec tells an SNS topic after a run (`report:` in the manifest), as data.
+//!
+//! Pure: a [`RunSummary`] is built from the executor's [`crate::exec::Report`] and what the command
+//! knows (environment, account, run id, duration), and rendered into an SNS subject and message here;
+//! `aws::publish` sends them. See docs/reports.md for the format.
+//!
+//! One message serves two readers. A person reading e-mail gets plain text first; a program reading an
+//! SQS queue or a Lambda gets the same facts as one JSON document after the line [`JSON_MARKER`], the
+//! last part of the message. SNS protocol-specific messages (`MessageStructure: json`) would split the
+//! two, but e-mail-json and HTTP subscribers would then get whichever variant SNS picks, and a reader of
+//! a forwarded e-mail would lose the machine part; one message with both never surprises anyone.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::exec::{Report, Status};
+use crate::plan::Action;
+use crate::state::RunOutcome;
+
+/// Version of the JSON document at the end of the message.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// The line after which the message is one JSON document, to its end.
+pub const JSON_MARKER: &str = "--- machine-readable report (JSON) ---";
+
+/// SNS wants subjects of ASCII without line breaks or control characters, shorter than 100 characters.
+pub const MAX_SUBJECT_CHARS: usize = 99;
+
+/// At most this many failures are listed (the rest are counted), so that a run where everything failed
+/// still fits SNS's 256 KiB message limit.
+pub const MAX_FAILURES: usize = 25;
+
+/// Error texts longer than this are cut, for the same reason.
+pub const MAX_ERROR_CHARS: usize = 1000;
+
+/// One failed change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Failure {
+    pub address: String,
+    /// The plan's action: `create`, `update`, `replace`, `delete`.
+    pub action: &'static str,
+    pub error: String,
+}
+
+/// Changes that succeeded, by action, and those that failed or were skipped.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    pub created: usize,
+    pub updated: usize,
+    pub replaced: usize,
+    pub deleted: usize,
+    pub failed: usize,
+    /// Not attempted because a change they depend on failed.
+    pub skipped: usize,
+}
+
+/// Everything a run report says about one run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunSummary {
+    /// The command that ran: `apply` (later `sync`, `migrate`).
+    pub command: String,
+    pub environment: String,
+    /// The AWS account, when STS said.
+    pub account: Option<String>,
+    /// The run's id in the state, which `s3rec state journal --run ID` shows.
+    pub run_id: i64,
+    /// The outcome recorded in the state.
+    pub outcome: RunOutcome,
+    pub counts: Counts,
+    /// The first [`MAX_FAILURES`] failures, by address.
+    pub failures: Vec<Failure>,
+    /// Failures beyond [`MAX_FAILURES`], counted only.
+    pub failures_omitted: usize,
+    pub duration: Duration,
+}
+
+impl RunSummary {
+    /// Summarizes the executor's report of one run. `outcome` is the one recorded in the state, so the
+    /// report and `s3rec state journal` always agree.
+    pub fn new(
+        command: &str,
+        environment: &str,
+        account: Option<&str>,
+        run_id: i64,
+        outcome: RunOutcome,
+        report: &Report,
+        duration: Duration,
+    ) -> RunSummary {
+        let counts = Counts {
+            created: report.succeeded(Action::Create),
+            updated: report.succeeded(Action::Update),
+            replaced: report.succeeded(Action::Replace),
+            deleted: report.succeeded(Action::Delete),
+            failed: report.failed(),
+            skipped: report.skipped(),
+        };
+        let mut failures: Vec<Failure> = report
+            .actions
+            .iter()
+            .filter_map(|a| match &a.status {
+                Status::Failed(error) => Some(Failure {
+                    address: a.address.clone(),
+                    action: a.action.verb(),
+                    error: cut(error, MAX_ERROR_CHARS),
+                }),
+                _ => None,
+            })
+            .collect();
+        // The executor reports in the order changes finished, which differs between runs.
+        failures.sort_by(|a, b| a.address.cmp(&b.address));
+        let failures_omitted = failures.len().saturating_sub(MAX_FAILURES);
+        failures.truncate(MAX_FAILURES);
+        RunSummary {
+            command: command.to_string(),
+            environment: environment.to_string(),
+            account: account.map(str::to_string),
+            run_id,
+            outcome,
+            counts,
+            failures,
+            failures_omitted,
+            duration,
+        }
+    }
+}
+
+/// `3 created, 1 updated, 2 failed`: the non-zero counts, or `no changes` when all are zero.
+fn nonzero_counts(c: &Counts) -> String {
+    let parts: Vec<String> = [
+        (c.created, "created"),
+        (c.updated, "updated"),
+        (c.replaced, "replaced"),
+        (c.deleted, "deleted"),
+        (c.failed, "failed"),
+        (c.skipped, "skipped"),
+    ]
+    .into_iter()
+    .filter(|(n, _)| *n > 0)
+    .map(|(n, what)| format!("{n} {what}"))
+    .collect();
+    if parts.is_empty() {
+        "no changes".to_string()
+    } else {
+        parts.join(", ")
+    }
+}
+
+/// The SNS subject: `s3rec apply prod: succeeded (3 created, 1 updated)`, printable ASCII only and at
+/// most [`MAX_SUBJECT_CHARS`] characters (cut with `...`).
+pub fn subject(s: &RunSummary) -> String {
+    let text = format!(
+        "s3rec {} {}: {} ({})",
+        s.command,
+        s.environment,
+        s.outcome.as_str(),
+        nonzero_counts(&s.counts)
+    );
+    // SNS rejects the whole Publish call over a subject it does not like; a `?` for an exotic
+    // character in an environment name is better than no report.
+    let ascii: String = text
+        .chars()
+        .map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '?' })
+        .collect();
+    if ascii.len() <= MAX_SUBJECT_CHARS {
+        ascii
+    } else {
+        format!("{}...", &ascii[..MAX_SUBJECT_CHARS - 3])
+    }
+}
+
+/// `850 ms`, `12.3 s`, `4m 05s`.
+fn duration_text(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms < 1000 {
+        format!("{ms} ms")
+    } else if ms < 60_000 {
+        format!("{:.1} s", d.as_secs_f64())
+    } else {
+        let secs = d.as_secs();
+        format!("{}m {:02}s", secs / 60, secs % 60)
+    }
+}
+
+/// The JSON document at the end of the message.
+#[derive(Serialize)]
+struct JsonReport<'a> {
+    format_version: u32,
+    command: &'a str,
+    environment: &'a str,
+    account: Option<&'a str>,
+    run_id: i64,
+    outcome: &'static str,
+    duration_ms: u128,
+    counts: Counts,
+    failures: &'a [Failure],
+    failures_omitted: usize,
+}
+
+/// The message: a plain-text report for people, then [`JSON_MARKER`] and the same facts as one
+/// pretty-printed JSON document (format [`FORMAT_VERSION`]) for programs.
+pub fn message(s: &RunSummary) -> String {
+    let mut out = String::new();
+    let c = &s.counts;
+    let _ = writeln!(
+        out,
+        "s3rec {} of environment {} {}.\n",
+        s.command,
+        s.environment,
+        s.outcome.as_str()
+    );
+    let field = |out: &mut String, name: &str, value: &str| {
+        let _ = writeln!(out, "{:<13}{value}", format!("{name}:"));
+    };
+    field(&mut out, "Environment", &s.environment);
+    field(&mut out, "Account", s.account.as_deref().unwrap_or("unknown"));
+    field(&mut out, "Run", &s.run_id.to_string());
+    field(&mut out, "Outcome", s.outcome.as_str());
+    field(&mut out, "Duration", &duration_text(s.duration));
+    field(
+        &mut out,
+        "Changes",
+        &format!(
+            "{} created, {} updated, {} replaced, {} deleted",
+            c.created, c.updated, c.replaced, c.deleted
+        ),
+    );
+    field(&mut out, "Failed", &c.failed.to_string());
+    field(&mut out, "Skipped", &c.skipped.to_string());
+    if !s.failures.is_empty() {
+        out.push_str("\nFailures:\n");
+        for f in &s.failures {
+            // One line per failure: an error text cannot forge the JSON marker line.
+            let error = f.error.replace(['\r', '\n'], " ");
+            let _ = writeln!(out, "  - {} ({}): {error}", f.address, f.action);
+        }
+        if s.failures_omitted > 0 {
+            let _ = writeln!(out, "  ... and {} more", s.failures_omitted);
+        }
+    }
+    let _ = writeln!(
+        out,
+        "\nDetails: s3rec state journal -e {} --run {}",
+        s.environment, s.run_id
+    );
+    let json = JsonReport {
+        format_version: FORMAT_VERSION,
+        command: &s.command,
+        environment: &s.environment,
+        account: s.account.as_deref(),
+        run_id: s.run_id,
+        outcome: s.outcome.as_str(),
+        duration_ms: s.duration.as_millis(),
+        counts: s.counts,
+        failures: &s.failures,
+        failures_omitted: s.failures_omitted,
+    };
+    // Serializing plain strings and numbers cannot fail; should it ever, the text part still goes out.
+    let json = serde_json::to_string_pretty(&json).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+    let _ = write!(out, "\n{JSON_MARKER}\n{json}\n");
+    out
+}
+
+/// `text` cut to at most `max` characters (on a character boundary), marked with `...` when cut.
+fn cut(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((end, _)) => format!("{}...", &text[..end]),
+        None => text.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exec::ActionReport;
+
+    fn action(address: &str, action: Action, status: Status) -> ActionReport {
+        ActionReport {
+            address: address.to_string(),
+            action,
+            status,
+            elapsed: Duration::from_millis(100),
+            attempts: 1,
+        }
+    }
+
+    fn succeeded_run() -> RunSummary {
+        let report = Report {
+            actions: vec![
+                action("bucket.logs", Action::Create, Status::Succeeded),
+                action("bucket.logs.versioning", Action::Create, Status::Succeeded),
+                action("bucket.assets", Action::NoOp, Status::Succeeded),
+                action("bucket.data.tags", Action::Update, Status::Succeeded),
+                action("bucket.logs.tags", Action::Create, Status::Succeeded),
+            ],
+        };
+        RunSummary::new(
+            "apply",
+            "prod",
+            Some("123456789012"),
+            42,
+            RunOutcome::Succeeded,
+            &report,
+            Duration::from_millis(12_345),
+        )
+    }
+
+    fn failed_run() -> RunSummary {
+        let report = Report {
+            actions: vec![
+                action(
+                    "bucket.logs.lifecycle",
+                    Action::Update,
+                    Status::Failed("s3:PutLifecycleConfiguration on arn:aws:s3:::acme-logs was denied".into()),
+                ),
+                action("bucket.old", Action::Delete, Status::Succeeded),
+                action(
+                    "bucket.b",
+                    Action::Create,
+                    Status::Failed("CreateBucket failed\n(BucketAlreadyExists)".into()),
+                ),
+                action(
+                    "bucket.b.tags",
+                    Action::Create,
+                    Status::Skipped {
+                        because: "bucket.b failed".into(),
+                    },
+                ),
+            ],
+        };
+        RunSummary::new(
+            "apply",
+            "dev",
+            None,
+            7,
+            RunOutcome::Failed,
+            &report,
+            Duration::from_millis(850),
+        )
+    }
+
+    #[test]
+    fn the_subject_names_command_environment_outcome_and_nonzero_counts() {
+        assert_eq!(
+            subject(&succeeded_run()),
+            "s3rec apply prod: succeeded (3 created, 1 updated)"
+        );
+        assert_eq!(
+            subject(&failed_run()),
+            "s3rec apply dev: failed (1 deleted, 2 failed, 1 skipped)"
+        );
+    }
+
+    #[test]
+    fn the_subject_is_short_printable_ascii() {
+        let mut run = succeeded_run();
+        run.environment = format!("prød\n{}", "x".repeat(200));
+        let s = subject(&run);
+        assert_eq!(s.len(), MAX_SUBJECT_CHARS);
+        assert!(s.starts_with("s3rec apply pr?d?xxx"), "{s}");
+        assert!(s.ends_with("..."), "{s}");
+        assert!(s.chars().all(|c| c.is_ascii_graphic() || c == ' '), "{s}");
+    }
+
+    #[test]
+    fn a_successful_run_reads_as_text_then_json() {
+        assert_eq!(
+            message(&succeeded_run()),
+            r#"s3rec apply of environment prod succeeded.
+
+Environment: prod
+Account:     123456789012
+Run:         42
+Outcome:     succeeded
+Duration:    12.3 s
+Changes:     3 created, 1 updated, 0 replaced, 0 deleted
+Failed:      0
+Skipped:     0
+
+Details: s3rec state journal -e prod --run 42
+
+--- machine-readable report (JSON) ---
+{
+  "format_version": 1,
+  "command": "apply",
+  "environment": "prod",
+  "account": "123456789012",
+  "run_id": 42,
+  "outcome": "succeeded",
+  "duration_ms": 12345,
+  "counts": {
+    "created": 3,
+    "updated": 1,
+    "replaced": 0,
+    "deleted": 0,
+    "failed": 0,
+    "skipped": 0
+  },
+  "failures": [],
+  "failures_omitted": 0
+}
+"#
+        );
+    }
+
+    #[test]
+    fn a_failed_run_lists_each_failure_with_address_and_error() {
+        assert_eq!(
+            message(&failed_run()),
+            r#"s3rec apply of environment dev failed.
+
+Environment: dev
+Account:     unknown
+Run:         7
+Outcome:     failed
+Duration:    850 ms
+Changes:     0 created, 0 updated, 0 replaced, 1 deleted
+Failed:      2
+Skipped:     1
+
+Failures:
+  - bucket.b (create): CreateBucket failed (BucketAlreadyExists)
+  - bucket.logs.lifecycle (update): s3:PutLifecycleConfiguration on arn:aws:s3:::acme-logs was denied
+
+Details: s3rec state journal -e dev --run 7
+
+--- machine-readable report (JSON) ---
+{
+  "format_version": 1,
+  "command": "apply",
+  "environment": "dev",
+  "account": null,
+  "run_id": 7,
+  "outcome": "failed",
+  "duration_ms": 850,
+  "counts": {
+    "created": 0,
+    "updated": 0,
+    "replaced": 0,
+    "deleted": 1,
+    "failed": 2,
+    "skipped": 1
+  },
+  "failures": [
+    {
+      "address": "bucket.b",
+      "action": "create",
+      "error": "CreateBucket failed\n(BucketAlreadyExists)"
+    },
+    {
+      "address": "bucket.logs.lifecycle",
+      "action": "update",
+      "error": "s3:PutLifecycleConfiguration on arn:aws:s3:::acme-logs was denied"
+    }
+  ],
+  "failures_omitted": 0
+}
+"#
+        );
+    }
+
+    #[test]
+    fn the_json_part_is_everything_after_the_marker() {
+        let text = message(&failed_run());
+        let (_, json) = text.split_once(&format!("\n{JSON_MARKER}\n")).expect("marker");
+        let doc: serde_json::Value = serde_json::from_str(json).expect("JSON");
+        assert_eq!(doc["counts"]["failed"], 2);
+        assert_eq!(doc["failures"][1]["address"], "bucket.logs.lifecycle");
+    }
+
+    #[test]
+    fn many_failures_are_capped_and_counted() {
+        let report = Report {
+            actions: (0..MAX_FAILURES + 3)
+                .map(|i| {
+                    action(
+                        &format!("bucket.b{i:03}"),
+                        Action::Create,
+                        Status::Failed("é".repeat(MAX_ERROR_CHARS + 5)),
+                    )
+                })
+                .collect(),
+        };
+        let run = RunSummary::new("apply", "dev", None, 1, RunOutcome::Failed, &report, Duration::ZERO);
+        assert_eq!(run.failures.len(), MAX_FAILURES);
+        assert_eq!(run.failures_omitted, 3);
+        assert_eq!(run.counts.failed, MAX_FAILURES + 3);
+        assert_eq!(run.failures[0].error.chars().count(), MAX_ERROR_CHARS + 3);
+        let text = message(&run);
+        assert!(text.contains("  ... and 3 more\n"), "{text}");
+        assert!(text.len() < 256 * 1024, "{}", text.len());
+    }
+}
