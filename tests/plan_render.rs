@@ -298,6 +298,81 @@ fn everything() -> Plan {
     plan
 }
 
+/// IAM and SNS changes: a role whose trust policy gains a principal and whose description changes, a
+/// user's new access key (the secret's file, never the secret), and attachments.
+fn identity_changes() -> Vec<Change> {
+    use s3rec::model::identity::{AccessKeyDoc, IdentityDoc, IdentityKind, PartKind, RoleDoc};
+    let change = |kind, logical: &str, part, action, before: Option<IdentityDoc>, after: Option<IdentityDoc>| Change {
+        address: Address::identity(kind, logical, part),
+        action,
+        resource: Resource::Identity {
+            kind,
+            logical: logical.to_string(),
+            name: format!("acme-{logical}-prod"),
+            arn: format!("arn:aws:iam::123456789012:{}/acme-{logical}-prod", &kind.as_str()[4..]),
+            region: "eu-west-1".to_string(),
+            part,
+        },
+        before: before.map(Value::Identity),
+        after: after.map(Value::Identity),
+        reason: None,
+    };
+    let trust = |principals: &[&str]| {
+        s3rec::model::policy::normalize(&json!({
+            "Version": "2012-10-17",
+            "Statement": [{"Sid": "TrustPrincipals", "Effect": "Allow", "Principal": {"AWS": principals}, "Action": "sts:AssumeRole"}],
+        }))
+    };
+    let role = |description: &str, principals: &[&str]| {
+        IdentityDoc::Role(RoleDoc {
+            path: "/".to_string(),
+            description: Some(description.to_string()),
+            max_session_duration: 3600,
+            trust: trust(principals),
+            tags: BTreeMap::new(),
+        })
+    };
+    vec![
+        change(
+            IdentityKind::IamRole,
+            "deployer",
+            None,
+            Action::Update,
+            Some(role("Deploys", &["arn:aws:iam::123456789012:user/acme-ci-prod"])),
+            Some(role(
+                "Deploys the site",
+                &[
+                    "arn:aws:iam::123456789012:user/acme-ci-prod",
+                    "arn:aws:iam::210987654321:root",
+                ],
+            )),
+        ),
+        change(
+            IdentityKind::IamRole,
+            "deployer",
+            Some(PartKind::Attachments),
+            Action::Update,
+            Some(IdentityDoc::Attachments(
+                ["arn:aws:iam::aws:policy/AdministratorAccess".to_string()].into(),
+            )),
+            Some(IdentityDoc::Attachments(
+                ["arn:aws:iam::123456789012:policy/acme-deploy-prod".to_string()].into(),
+            )),
+        ),
+        change(
+            IdentityKind::IamUser,
+            "ci",
+            Some(PartKind::AccessKey),
+            Action::Create,
+            None,
+            Some(IdentityDoc::AccessKey(AccessKeyDoc {
+                secret_file: Some(".s3rec/secrets/prod/acme-ci-prod.credentials".to_string()),
+                access_key_id: None,
+            })),
+        ),
+    ]
+}
+
 // ---------------------------------------------------------------------------------------------------
 // text, one scenario each
 
@@ -316,6 +391,21 @@ fn text_policy_change_is_a_unified_diff() {
     let out = render::text(&plan(policy_change()), false);
     assert!(out.contains("      @@ -"), "{out}");
     assert_snapshot!(out);
+}
+
+#[test]
+fn text_identity_changes_show_trust_as_a_diff_and_the_secret_file() {
+    let out = render::text(&plan(identity_changes()), false);
+    assert!(
+        out.contains("secret_file: \".s3rec/secrets/prod/acme-ci-prod.credentials\""),
+        "{out}"
+    );
+    assert_snapshot!(out);
+}
+
+#[test]
+fn markdown_identity_changes() {
+    assert_snapshot!(render::markdown(&plan(identity_changes())));
 }
 
 #[test]

@@ -278,15 +278,22 @@ fn details(text: &str) -> String {
 /// created or destroyed resource marked with its `+` or `-` so the whole block is coloured.
 fn diff_lines(text: &str) -> Vec<String> {
     let mut block: Option<char> = None;
+    // Inside a policy's line diff, unmarked lines are context: they stay unmarked.
+    let mut in_hunk = false;
     let mut out = Vec::new();
     for line in text.lines() {
         let moved = diff_line(line);
         let indent = line.len() - line.trim_start().len();
+        if line.contains("@@ ") {
+            in_hunk = true;
+        }
         if line.is_empty() {
             block = None;
+            in_hunk = false;
         } else if moved != line && indent <= 2 {
             block = Some(moved.as_bytes()[0] as char).filter(|_| !moved.starts_with("-/+"));
-        } else if let (Some(mark), true) = (block, moved == line && indent >= 6 && !line.contains("@@ ")) {
+            in_hunk = false;
+        } else if let (Some(mark), true) = (block, moved == line && indent >= 6 && !in_hunk) {
             out.push(format!("{mark}{}", &line[1..]));
             continue;
         }
@@ -510,6 +517,8 @@ fn root(value: &Value) -> &'static str {
 }
 
 /// A bucket's attributes, or a document's own value (the `value` of its `{"kind", "value"}` form).
+/// Sets of IAM/SNS parts are shown keyed by their members, so a change reads as members added and
+/// removed rather than as positions that changed.
 fn value_json(value: &Value) -> Json {
     match value {
         Value::Bucket { name, region } => serde_json::json!({ "name": name, "region": region }),
@@ -517,6 +526,31 @@ fn value_json(value: &Value) -> Json {
             Json::Object(mut fields) => fields.remove("value").unwrap_or(Json::Null),
             other => other,
         },
+        Value::Identity(IdentityDoc::Attachments(arns)) => {
+            Json::Object(arns.iter().map(|a| (a.clone(), Json::from("attached"))).collect())
+        }
+        Value::Identity(IdentityDoc::Subscriptions(subs)) => {
+            // Keyed by endpoint, with the protocol as value; by `protocol:endpoint` when one endpoint
+            // has several protocols.
+            let unique = subs
+                .iter()
+                .map(|s| &s.endpoint)
+                .collect::<std::collections::BTreeSet<_>>()
+                .len()
+                == subs.len();
+            Json::Object(
+                subs.iter()
+                    .map(|s| {
+                        let key = if unique {
+                            s.endpoint.clone()
+                        } else {
+                            format!("{}:{}", s.protocol, s.endpoint)
+                        };
+                        (key, Json::from(s.protocol.clone()))
+                    })
+                    .collect(),
+            )
+        }
         Value::Identity(doc) => match serde_json::to_value(doc).expect("a value serializes to JSON") {
             Json::Object(mut fields) => fields.remove("value").unwrap_or(Json::Null),
             other => other,
