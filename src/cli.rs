@@ -47,6 +47,8 @@ pub enum Command {
     Doctor(crate::commands::doctor::DoctorArgs),
     /// Inspect the state: managed resources and the apply journal.
     State(crate::commands::state::StateArgs),
+    /// Run the sync mappings (local directories → S3), all or one; --dry-run shows what would change.
+    Sync(crate::commands::sync::SyncArgs),
 }
 
 #[derive(Debug, Args)]

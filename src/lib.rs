@@ -15,3 +15,4 @@ pub mod plan;
 pub mod planner;
 pub mod report;
 pub mod state;
+pub mod sync;

@@ -27,6 +27,7 @@ fn main() -> ExitCode {
         Command::Apply(args) => commands::apply::run(args, cli.chdir.as_deref(), cli.color),
         Command::Doctor(args) => commands::doctor::run(args, cli.chdir.as_deref(), cli.color),
         Command::State(args) => commands::state::run(args, cli.chdir.as_deref()),
+        Command::Sync(args) => commands::sync::run(args, cli.chdir.as_deref(), cli.color),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -162,6 +162,9 @@ pub enum PlanError {
     Cycle(#[from] CycleError),
     #[error("the plan is refused: {}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
     Refused(Vec<DiffError>),
+    /// A sync mapping could not be compared (its source, its destination, its index).
+    #[error("{0}")]
+    Sync(String),
     #[error("--target {0} matches nothing in the manifest or the state")]
     UnknownTarget(String),
 }
@@ -262,6 +265,11 @@ pub async fn plan(ws: &Workspace, conn: &Connection, state: &StateDb, opts: &Pla
         }
     }
 
+    let existing: HashSet<String> = observed
+        .iter()
+        .filter(|(_, live)| live.is_some())
+        .map(|(name, _)| name.clone())
+        .collect();
     let inputs = Inputs {
         desired,
         observed,
@@ -290,6 +298,7 @@ pub async fn plan(ws: &Workspace, conn: &Connection, state: &StateDb, opts: &Pla
             )
         }))
         .chain(identity_inputs.managed.iter().map(|m| m.address.0.clone()))
+        .chain(m.sync.keys().map(|name| format!("sync.{name}")))
         .collect();
     let mut changes = diff::diff(&inputs).map_err(PlanError::Refused)?;
     changes.extend(diff::identity::diff(&identity_inputs));
@@ -307,7 +316,9 @@ pub async fn plan(ws: &Workspace, conn: &Connection, state: &StateDb, opts: &Pla
             entry.run_id
         ));
     }
+    let syncs = sync_work(ws, conn, state, &existing, &opts.targets).await?;
     Ok(Plan {
+        syncs,
         format_version: PLAN_FORMAT_VERSION,
         environment: m.environment.clone(),
         manifest_sha256: ws.manifest_sha256.clone(),
@@ -317,6 +328,68 @@ pub async fn plan(ws: &Workspace, conn: &Connection, state: &StateDb, opts: &Pla
         edges,
         warnings,
     })
+}
+
+/// What each sync mapping would upload and delete now. A mapping whose destination bucket does not
+/// exist yet (the plan creates it) uploads everything it selects. With `--target`, only the mappings
+/// targeted as `sync.NAME`.
+async fn sync_work(
+    ws: &Workspace,
+    conn: &Connection,
+    state: &StateDb,
+    existing: &HashSet<String>,
+    targets: &[String],
+) -> Result<Vec<crate::plan::SyncWork>, PlanError> {
+    use crate::sync::{run, spec::SyncSpec, walk};
+    let m = &ws.manifest;
+    let mut out = Vec::new();
+    for (name, mapping) in &m.sync {
+        let address = Address(format!("sync.{name}"));
+        if !targets.is_empty() && !targets.iter().any(|t| address.within(t)) {
+            continue;
+        }
+        let spec =
+            SyncSpec::new(m, name, mapping, &ws.root, conn.aws.region()).map_err(|e| PlanError::Sync(e.to_string()))?;
+        let delete_markers = spec.destinations.iter().any(|d| {
+            m.buckets.get(&d.logical).is_some_and(|b| {
+                crate::manifest::check::effective_bucket(m, b).versioning
+                    == Some(crate::manifest::types::Versioning::Enabled)
+            })
+        });
+        let mut work = crate::plan::SyncWork {
+            mapping: name.clone(),
+            uploads: 0,
+            upload_bytes: 0,
+            deletes: 0,
+            unchanged: 0,
+            delete_markers,
+            error: None,
+        };
+        if spec.destinations.iter().all(|d| existing.contains(&d.bucket)) {
+            let index = crate::state::sync_index::SyncIndex::open(state.path())?;
+            match run::prepare(&conn.aws, &index, spec).await {
+                Ok(p) => {
+                    work.uploads = p.plan.uploads.len();
+                    work.upload_bytes = p.plan.upload_bytes(&p.walked.files);
+                    work.deletes = p.plan.deletes.len();
+                    work.unchanged = p.plan.unchanged;
+                }
+                Err(e) => work.error = Some(e.to_string()),
+            }
+        } else {
+            // The plan creates a destination bucket: everything selected is to upload.
+            match tokio::task::spawn_blocking(move || walk::walk(&spec, 4)).await {
+                Ok(Ok(walked)) => {
+                    work.uploads = walked.files.len();
+                    work.upload_bytes = walked.files.iter().map(|f| f.size).sum();
+                }
+                Ok(Err(e)) => work.error = Some(e.to_string()),
+                Err(e) => work.error = Some(e.to_string()),
+            }
+        }
+        out.push(work);
+    }
+    Ok(out)
 }
 
 /// The state's bucket resources in the shape the diff wants.

@@ -74,6 +74,19 @@ pub struct RunSummary {
     /// Failures beyond [`MAX_FAILURES`], counted only.
     pub failures_omitted: usize,
     pub duration: Duration,
+    /// What each sync mapping of the run did (empty when the run synced nothing).
+    pub sync: Vec<SyncCounts>,
+}
+
+/// One sync mapping's work in a run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SyncCounts {
+    pub mapping: String,
+    pub uploaded: usize,
+    pub uploaded_bytes: u64,
+    pub unchanged: usize,
+    pub deleted: usize,
+    pub failed: usize,
 }
 
 impl RunSummary {
@@ -122,7 +135,42 @@ impl RunSummary {
             failures,
             failures_omitted,
             duration,
+            sync: Vec::new(),
         }
+    }
+
+    /// Adds what sync mappings did in the run: their counts, and their failures (addressed
+    /// `sync.NAME: FILE`) after the changes' failures, within the same [`MAX_FAILURES`].
+    pub fn with_sync(mut self, outcomes: &[crate::sync::run::Outcome]) -> RunSummary {
+        for o in outcomes {
+            let failures = o
+                .skipped
+                .iter()
+                .map(|s| (s.clone(), String::new()))
+                .chain(o.failed.iter().cloned());
+            let mut failed = 0;
+            for (what, error) in failures {
+                failed += 1;
+                if self.failures.len() < MAX_FAILURES {
+                    self.failures.push(Failure {
+                        address: format!("sync.{}: {what}", o.mapping),
+                        action: "upload",
+                        error: cut(&error, MAX_ERROR_CHARS),
+                    });
+                } else {
+                    self.failures_omitted += 1;
+                }
+            }
+            self.sync.push(SyncCounts {
+                mapping: o.mapping.clone(),
+                uploaded: o.uploaded,
+                uploaded_bytes: o.uploaded_bytes,
+                unchanged: o.unchanged,
+                deleted: o.deleted,
+                failed,
+            });
+        }
+        self
     }
 }
 
@@ -147,15 +195,38 @@ fn nonzero_counts(c: &Counts) -> String {
     }
 }
 
+/// `120 uploaded, 3 deleted, 1 failed` over every sync mapping of the run.
+fn sync_counts(sync: &[SyncCounts]) -> String {
+    let sum = |f: fn(&SyncCounts) -> usize| sync.iter().map(f).sum::<usize>();
+    let parts: Vec<String> = [
+        (sum(|c| c.uploaded), "uploaded"),
+        (sum(|c| c.deleted), "deleted"),
+        (sum(|c| c.failed), "failed"),
+    ]
+    .into_iter()
+    .filter(|(n, _)| *n > 0)
+    .map(|(n, what)| format!("{n} {what}"))
+    .collect();
+    if parts.is_empty() {
+        "up to date".to_string()
+    } else {
+        parts.join(", ")
+    }
+}
+
 /// The SNS subject: `s3rec apply prod: succeeded (3 created, 1 updated)`, printable ASCII only and at
 /// most [`MAX_SUBJECT_CHARS`] characters (cut with `...`).
 pub fn subject(s: &RunSummary) -> String {
+    let counts = match (s.sync.is_empty(), nonzero_counts(&s.counts).as_str()) {
+        (true, changes) => changes.to_string(),
+        (false, "no changes") => sync_counts(&s.sync),
+        (false, changes) => format!("{changes}; sync {}", sync_counts(&s.sync)),
+    };
     let text = format!(
-        "s3rec {} {}: {} ({})",
+        "s3rec {} {}: {} ({counts})",
         s.command,
         s.environment,
-        s.outcome.as_str(),
-        nonzero_counts(&s.counts)
+        s.outcome.as_str()
     );
     // SNS rejects the whole Publish call over a subject it does not like; a `?` for an exotic
     // character in an environment name is better than no report.
@@ -196,6 +267,8 @@ struct JsonReport<'a> {
     counts: Counts,
     failures: &'a [Failure],
     failures_omitted: usize,
+    #[serde(skip_serializing_if = "<[SyncCounts]>::is_empty")]
+    sync: &'a [SyncCounts],
 }
 
 /// The message: a plain-text report for people, then [`JSON_MARKER`] and the same facts as one
@@ -228,6 +301,16 @@ pub fn message(s: &RunSummary) -> String {
     );
     field(&mut out, "Failed", &c.failed.to_string());
     field(&mut out, "Skipped", &c.skipped.to_string());
+    for m in &s.sync {
+        field(
+            &mut out,
+            &format!("Sync {}", m.mapping),
+            &format!(
+                "{} uploaded ({} bytes), {} unchanged, {} deleted, {} failed",
+                m.uploaded, m.uploaded_bytes, m.unchanged, m.deleted, m.failed
+            ),
+        );
+    }
     if !s.failures.is_empty() {
         out.push_str("\nFailures:\n");
         for f in &s.failures {
@@ -255,6 +338,7 @@ pub fn message(s: &RunSummary) -> String {
         counts: s.counts,
         failures: &s.failures,
         failures_omitted: s.failures_omitted,
+        sync: &s.sync,
     };
     // Serializing plain strings and numbers cannot fail; should it ever, the text part still goes out.
     let json = serde_json::to_string_pretty(&json).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
@@ -490,5 +574,43 @@ Details: s3rec state journal -e dev --run 7
         let text = message(&run);
         assert!(text.contains("  ... and 3 more\n"), "{text}");
         assert!(text.len() < 256 * 1024, "{}", text.len());
+    }
+
+    #[test]
+    fn a_sync_run_reports_uploads_and_failures_per_mapping() {
+        let outcome = crate::sync::run::Outcome {
+            mapping: "office".to_string(),
+            uploaded: 120,
+            uploaded_bytes: 4096,
+            unchanged: 10,
+            deleted: 3,
+            failed: vec![("a.txt".to_string(), "cannot be read: denied".to_string())],
+            skipped: Vec::new(),
+            duration: Duration::from_secs(2),
+        };
+        let s = RunSummary::new(
+            "sync",
+            "prod",
+            Some("123456789012"),
+            9,
+            RunOutcome::Failed,
+            &Report::default(),
+            Duration::from_secs(2),
+        )
+        .with_sync(&[outcome]);
+        assert_eq!(
+            subject(&s),
+            "s3rec sync prod: failed (120 uploaded, 3 deleted, 1 failed)"
+        );
+        let text = message(&s);
+        assert!(
+            text.contains("Sync office: 120 uploaded (4096 bytes), 10 unchanged, 3 deleted, 1 failed\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("  - sync.office: a.txt (upload): cannot be read: denied\n"),
+            "{text}"
+        );
+        assert!(text.contains("\"sync\": ["), "{text}");
     }
 }

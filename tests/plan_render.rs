@@ -28,6 +28,7 @@ fn plan(changes: Vec<Change>) -> Plan {
         changes,
         edges: Vec::new(),
         warnings: Vec::new(),
+        syncs: Vec::new(),
     }
 }
 

@@ -14,6 +14,7 @@ pub mod identity;
 pub mod probe;
 pub mod read;
 pub mod sns;
+pub mod transfer;
 pub mod write;
 
 pub use client::{

@@ -151,7 +151,13 @@ async fn apply(ws: &Workspace, plan: &Plan, saved: bool, parallelism: usize) -> 
         refuse_if_stale(&conn.aws, plan).await?;
     }
     let mut state = ws.open_state().map_err(|e| miette::miette!("{e}"))?;
-    if plan.changes.is_empty() {
+    let syncs: Vec<String> = plan
+        .syncs
+        .iter()
+        .filter(|s| s.has_work())
+        .map(|s| s.mapping.clone())
+        .collect();
+    if plan.changes.is_empty() && syncs.is_empty() {
         // A fresh plan already said so; a saved one has not been shown in this run.
         if saved {
             print_data("No changes. The estate matches the manifest.\n").into_diagnostic()?;
@@ -176,13 +182,37 @@ async fn apply(ws: &Workspace, plan: &Plan, saved: bool, parallelism: usize) -> 
     .await
     .map_err(|e| miette::miette!("{e}"))?;
     let failed = report.failed();
-    let outcome = if failed == 0 {
+    // The mappings run once the buckets they write to are as the plan wants; they decide again what to
+    // upload, since files change between plan and apply.
+    let (sync_failed, sync_outcomes) = if failed == 0 && !syncs.is_empty() {
+        run_syncs(ws, &conn, &syncs).await
+    } else {
+        (0, Vec::new())
+    };
+    let outcome = if failed == 0 && sync_failed == 0 {
         RunOutcome::Succeeded
     } else {
         RunOutcome::Failed
     };
     state.finish_run(run, outcome).map_err(|e| miette::miette!("{e}"))?;
-    report_run(ws, &conn, run.0, outcome, &report, started.elapsed()).await;
+    let summary = RunSummary::new(
+        "apply",
+        ws.environment(),
+        conn.identity.as_ref().map(|i| i.account.as_str()),
+        run.0,
+        outcome,
+        &report,
+        started.elapsed(),
+    )
+    .with_sync(&sync_outcomes);
+    publish_report(ws, &conn, RunKind::Apply, &summary).await;
+    if sync_failed > 0 {
+        print_data(&format!(
+            "Apply failed: {sync_failed} sync mapping(s) had failures (listed above); the sync index records what was uploaded, so running apply or sync again resumes.\n"
+        ))
+        .into_diagnostic()?;
+        return Ok(exit::ERROR);
+    }
     let summary = format!(
         "{} created, {} updated, {} replaced, {} destroyed",
         report.succeeded(Action::Create),
@@ -205,26 +235,45 @@ async fn apply(ws: &Workspace, plan: &Plan, saved: bool, parallelism: usize) -> 
     }
 }
 
-/// Publishes the run report when the manifest asks for one after apply (`report:`; see
-/// docs/reports.md). The run is over and recorded by then: a report that cannot be sent is a warning on
-/// stderr, never a failed run.
-async fn report_run(
+/// Runs the sync mappings of an apply; returns how many had failures, and what each did. Errors are
+/// printed here: the run must still be finished and recorded whatever happens to the mappings.
+async fn run_syncs(
     ws: &Workspace,
     conn: &planner::Connection,
-    run_id: i64,
-    outcome: RunOutcome,
-    report: &exec::Report,
-    elapsed: std::time::Duration,
-) {
+    names: &[String],
+) -> (usize, Vec<crate::sync::run::Outcome>) {
+    let (prepared, unprepared) = match super::sync::prepare_all(ws, conn, names).await {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("{e:?}");
+            return (names.len(), Vec::new());
+        }
+    };
+    match super::sync::execute_all(ws, conn, prepared).await {
+        Ok(executed) => {
+            let mut outcomes = unprepared;
+            outcomes.extend(executed);
+            (outcomes.iter().filter(|o| !o.ok()).count(), outcomes)
+        }
+        Err(e) => {
+            eprintln!("{e:?}");
+            (names.len(), Vec::new())
+        }
+    }
+}
+
+/// Publishes the run report when the manifest asks for one for runs of `kind` (`report:`; see
+/// docs/reports.md). The run is over and recorded by then: a report that cannot be sent is a warning on
+/// stderr, never a failed run.
+pub(crate) async fn publish_report(ws: &Workspace, conn: &planner::Connection, kind: RunKind, summary: &RunSummary) {
     let m = &ws.manifest;
-    let Some(settings) = m.report.as_ref().filter(|r| r.on.contains(&RunKind::Apply)) else {
+    let Some(settings) = m.report.as_ref().filter(|r| r.on.contains(&kind)) else {
         return;
     };
-    let account = conn.identity.as_ref().map(|i| i.account.as_str());
     let region = conn.aws.region();
     let ctx = Context {
         manifest: m,
-        account_id: account,
+        account_id: conn.identity.as_ref().map(|i| i.account.as_str()),
         default_region: region,
     };
     let topic = &settings.topic;
@@ -235,9 +284,8 @@ async fn report_run(
             return;
         }
     };
-    let summary = RunSummary::new("apply", ws.environment(), account, run_id, outcome, report, elapsed);
-    let subject = crate::report::subject(&summary);
-    let message = crate::report::message(&summary);
+    let subject = crate::report::subject(summary);
+    let message = crate::report::message(summary);
     match crate::aws::sns::publish(&conn.aws, &arn, region, &subject, &message).await {
         Ok(()) => eprintln!("Run report sent to SNS topic `{topic}` ({arn})."),
         // AwsError's text names the operation and, when denied, the missing sns:Publish on the topic.

@@ -6,6 +6,7 @@ pub mod doctor;
 pub mod plan;
 pub mod schema;
 pub mod state;
+pub mod sync;
 pub mod validate;
 
 use std::path::PathBuf;

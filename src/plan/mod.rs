@@ -185,6 +185,66 @@ pub struct Plan {
     /// Findings that do not change anything (audit warnings, unmanaged leftovers).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// The work of each sync mapping as it stands now. `apply` runs the mappings after the changes
+    /// (deciding again what to upload, since files change between plan and apply).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub syncs: Vec<SyncWork>,
+}
+
+/// What one sync mapping would upload and delete.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncWork {
+    pub mapping: String,
+    pub uploads: usize,
+    pub upload_bytes: u64,
+    pub deletes: usize,
+    pub unchanged: usize,
+    /// Deletes land in a versioned bucket, where they become delete markers (the data stays).
+    #[serde(default)]
+    pub delete_markers: bool,
+    /// Why the mapping could not be compared (a missing source directory, say). `apply` still runs it,
+    /// so the run fails with the same message instead of passing in silence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl SyncWork {
+    pub fn has_work(&self) -> bool {
+        self.uploads > 0 || self.deletes > 0 || self.error.is_some()
+    }
+
+    /// `sync.photos: 120 to upload (1.2 GiB), 3 to delete (delete markers: the bucket is versioned)`.
+    pub fn line(&self) -> String {
+        if let Some(error) = &self.error {
+            return format!("sync.{}: cannot be compared: {error}", self.mapping);
+        }
+        let mut parts = Vec::new();
+        if self.uploads > 0 {
+            parts.push(format!(
+                "{} to upload ({})",
+                self.uploads,
+                bytesize::ByteSize(self.upload_bytes).display().iec()
+            ));
+        }
+        if self.deletes > 0 {
+            let markers = if self.delete_markers {
+                " (as delete markers: the bucket is versioned, so the data stays recoverable)"
+            } else {
+                ""
+            };
+            parts.push(format!("{} to delete{markers}", self.deletes));
+        }
+        if parts.is_empty() {
+            format!("sync.{}: up to date ({} files)", self.mapping, self.unchanged)
+        } else {
+            format!(
+                "sync.{}: {}, {} unchanged",
+                self.mapping,
+                parts.join(", "),
+                self.unchanged
+            )
+        }
+    }
 }
 
 impl Plan {
@@ -193,8 +253,9 @@ impl Plan {
         self.changes.iter().filter(|c| c.action != Action::NoOp)
     }
 
+    /// Whether applying would do anything: a change, or files to sync.
     pub fn has_changes(&self) -> bool {
-        self.actionable().next().is_some()
+        self.actionable().next().is_some() || self.syncs.iter().any(SyncWork::has_work)
     }
 
     /// `(create, update, replace, delete)` counts, for the summary line.

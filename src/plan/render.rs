@@ -46,6 +46,9 @@ pub fn text(plan: &Plan, color: bool) -> String {
     for change in ordered(plan) {
         out.push_str(&change_block(change, style));
     }
+    for sync in &plan.syncs {
+        let _ = writeln!(out, "  # {}\n", sync.line());
+    }
     if plan.has_changes() {
         out.push_str(&summary_line(plan.counts()));
     } else {
@@ -226,7 +229,15 @@ pub fn markdown(plan: &Plan) -> String {
     );
     if plan.has_changes() {
         let _ = writeln!(out, "{}\n", summary_line(plan.counts()));
-        out.push_str(&change_table(plan));
+        if plan.actionable().next().is_some() {
+            out.push_str(&change_table(plan));
+        }
+        for sync in &plan.syncs {
+            let _ = writeln!(out, "- {}", md_escape(&sync.line()));
+        }
+        if !plan.syncs.is_empty() {
+            out.push('\n');
+        }
     } else {
         let _ = writeln!(out, "{NO_CHANGES}\n");
     }

@@ -66,6 +66,45 @@ CREATE INDEX journal_by_address ON journal (address, id);
 -- Interrupted entries are looked up on every plan; the partial index keeps that cheap as history grows.
 CREATE INDEX journal_started ON journal (id) WHERE outcome = 'started';
 "#,
+    // 2: the sync index: what each synced object was uploaded from, and multipart uploads in progress.
+    r#"
+CREATE TABLE sync_index (
+    bucket    TEXT    NOT NULL,
+    key       TEXT    NOT NULL,
+    mapping   TEXT    NOT NULL,
+    -- The local file the object was uploaded from, as the walk saw it.
+    size      INTEGER NOT NULL CHECK (size >= 0),
+    mtime_ms  INTEGER NOT NULL,
+    -- Lowercase hex SHA-256 of the content, when `compare: checksum` computed it.
+    sha256    TEXT    CHECK (sha256 IS NULL OR length(sha256) = 64),
+    -- The object's ETag (without quotes) right after the upload: a different one means someone else
+    -- wrote the object since.
+    etag      TEXT    NOT NULL,
+    synced_at TEXT    NOT NULL,
+    PRIMARY KEY (bucket, key)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE sync_uploads (
+    upload_id  TEXT    PRIMARY KEY NOT NULL,
+    bucket     TEXT    NOT NULL,
+    key        TEXT    NOT NULL,
+    -- The file being uploaded, as the walk saw it: a later run resumes only the same file.
+    size       INTEGER NOT NULL CHECK (size >= 0),
+    mtime_ms   INTEGER NOT NULL,
+    part_size  INTEGER NOT NULL CHECK (part_size > 0),
+    started_at TEXT    NOT NULL
+) STRICT;
+
+CREATE INDEX sync_uploads_by_object ON sync_uploads (bucket, key);
+
+CREATE TABLE sync_parts (
+    upload_id TEXT    NOT NULL REFERENCES sync_uploads (upload_id) ON DELETE CASCADE,
+    number    INTEGER NOT NULL CHECK (number BETWEEN 1 AND 10000),
+    etag      TEXT    NOT NULL,
+    checksum  TEXT,
+    PRIMARY KEY (upload_id, number)
+) STRICT, WITHOUT ROWID;
+"#,
 ];
 
 /// The schema version this binary writes and understands.

@@ -15,6 +15,7 @@
 
 mod journal;
 pub mod migrations;
+pub mod sync_index;
 pub mod time;
 
 use std::fmt;

@@ -82,7 +82,17 @@ fn open_creates_the_directory_and_migrates_an_empty_file() {
         .expect("query")
         .collect::<Result<_, _>>()
         .expect("rows");
-    assert_eq!(tables, ["journal", "resources", "runs"]);
+    assert_eq!(
+        tables,
+        [
+            "journal",
+            "resources",
+            "runs",
+            "sync_index",
+            "sync_parts",
+            "sync_uploads"
+        ]
+    );
 }
 
 #[test]

@@ -30,6 +30,11 @@ pub fn format_rfc3339(time: SystemTime) -> String {
     )
 }
 
+/// The UTC calendar date (year, month, day) of `secs` seconds since the Unix epoch.
+pub fn civil_date(secs: i64) -> (i64, u32, u32) {
+    civil_from_days(secs.div_euclid(86_400))
+}
+
 /// The proleptic Gregorian date of a day counted from 1970-01-01 (Howard Hinnant's `civil_from_days`).
 fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days.saturating_add(719_468);

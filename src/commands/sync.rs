@@ -1,0 +1,308 @@
+//! `s3rec sync -e ENV [NAME]`: runs the manifest's sync mappings (all, or the one named) without
+//! planning buckets or IAM: the nightly backup job. `--dry-run` shows what would be uploaded and deleted.
+
+use std::io::IsTerminal;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use super::exit;
+use super::plan::workspace;
+use crate::cli::ColorChoice;
+use crate::manifest::types::RunKind;
+use crate::planner::{self, Workspace};
+use crate::report::RunSummary;
+use crate::state::RunOutcome;
+use crate::state::sync_index::SyncIndex;
+use crate::sync::run::{self, Outcome, Prepared, Progress};
+use crate::sync::spec::SyncSpec;
+
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// Environment whose mappings to run.
+    #[arg(short, long, value_name = "ENV")]
+    pub env: String,
+    /// Run only this mapping (a key under `sync:`); all of them when left out.
+    #[arg(value_name = "NAME")]
+    pub name: Option<String>,
+    /// Show what would be uploaded and deleted, and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+pub fn run(args: &SyncArgs, chdir: Option<&Path>, color: ColorChoice) -> miette::Result<u8> {
+    let Some(ws) = workspace(&args.env, chdir, color)? else {
+        return Ok(exit::ERROR);
+    };
+    let names: Vec<String> = match &args.name {
+        Some(name) if !ws.manifest.sync.contains_key(name) => {
+            let known: Vec<&str> = ws.manifest.sync.keys().map(String::as_str).collect();
+            return Err(miette::miette!(
+                help = if known.is_empty() {
+                    "the manifest has no `sync:` mappings".to_string()
+                } else {
+                    format!("mappings of {}: {}", args.env, known.join(", "))
+                },
+                "sync mapping `{name}` is not in environment {}",
+                args.env
+            ));
+        }
+        Some(name) => vec![name.clone()],
+        None => ws.manifest.sync.keys().cloned().collect(),
+    };
+    if names.is_empty() {
+        eprintln!("Environment {} has no sync mappings.", args.env);
+        return Ok(exit::OK);
+    }
+    let runtime = super::runtime()?;
+    runtime.block_on(sync(&ws, &names, args.dry_run))
+}
+
+async fn sync(ws: &Workspace, names: &[String], dry_run: bool) -> miette::Result<u8> {
+    let conn = planner::connect(ws, &super::overrides_from_env())
+        .await
+        .map_err(|e| miette::miette!("{e}"))?;
+    let mut state = ws.open_state().map_err(|e| miette::miette!("{e}"))?;
+    let (prepared, unprepared) = prepare_all(ws, &conn, names).await?;
+    if dry_run {
+        for p in &prepared {
+            print_dry_run(p);
+        }
+        return Ok(if unprepared.is_empty() { exit::OK } else { exit::ERROR });
+    }
+    let _lock = state.lock_for_run().map_err(|e| miette::miette!("{e}"))?;
+    let run_id = state
+        .begin_run("sync", ws.environment(), None)
+        .map_err(|e| miette::miette!("{e}"))?;
+    let started = Instant::now();
+    let mut outcomes = unprepared;
+    outcomes.extend(execute_all(ws, &conn, prepared).await?);
+    let ok = outcomes.iter().all(Outcome::ok);
+    let recorded = if ok { RunOutcome::Succeeded } else { RunOutcome::Failed };
+    state.finish_run(run_id, recorded).map_err(|e| miette::miette!("{e}"))?;
+    let summary = RunSummary::new(
+        "sync",
+        ws.environment(),
+        conn.identity.as_ref().map(|i| i.account.as_str()),
+        run_id.0,
+        recorded,
+        &crate::exec::Report::default(),
+        started.elapsed(),
+    )
+    .with_sync(&outcomes);
+    super::apply::publish_report(ws, &conn, RunKind::Sync, &summary).await;
+    Ok(if ok { exit::OK } else { exit::ERROR })
+}
+
+/// Walks, lists and decides every named mapping, printing each one's summary on stdout. A mapping that
+/// cannot be compared (a missing source, a missing bucket) is reported on stderr and returned as a
+/// failed outcome; the others still run.
+pub(crate) async fn prepare_all(
+    ws: &Workspace,
+    conn: &planner::Connection,
+    names: &[String],
+) -> miette::Result<(Vec<Prepared>, Vec<Outcome>)> {
+    let index = SyncIndex::open(&ws.state_path()).map_err(|e| miette::miette!("{e}"))?;
+    let mut prepared = Vec::new();
+    let mut failed = Vec::new();
+    let fail = |name: &str, error: String| {
+        eprintln!("error: sync.{name}: {error}");
+        Outcome {
+            mapping: name.to_string(),
+            failed: vec![("the mapping".to_string(), error)],
+            ..Outcome::default()
+        }
+    };
+    for name in names {
+        let Some(mapping) = ws.manifest.sync.get(name) else {
+            continue;
+        };
+        let spec = match SyncSpec::new(&ws.manifest, name, mapping, &ws.root, conn.aws.region()) {
+            Ok(spec) => spec,
+            Err(e) => {
+                failed.push(fail(name, e.to_string()));
+                continue;
+            }
+        };
+        eprintln!(
+            "Comparing sync.{} ({}) with its destination...",
+            spec.name,
+            spec.source.display()
+        );
+        match run::prepare(&conn.aws, &index, spec).await {
+            Ok(p) => {
+                println!("sync.{}: {}", p.spec.name, p.summary());
+                prepared.push(p);
+            }
+            Err(e) => failed.push(fail(name, e.to_string())),
+        }
+    }
+    Ok((prepared, failed))
+}
+
+/// Runs prepared mappings one after the other, printing each one's final summary on stderr.
+pub(crate) async fn execute_all(
+    ws: &Workspace,
+    conn: &planner::Connection,
+    prepared: Vec<Prepared>,
+) -> miette::Result<Vec<Outcome>> {
+    let index = Arc::new(SyncIndex::open(&ws.state_path()).map_err(|e| miette::miette!("{e}"))?);
+    let mut outcomes = Vec::new();
+    for p in prepared {
+        let progress = SyncProgress::new();
+        let outcome = run::execute(conn.aws.clone(), index.clone(), p, &progress).await;
+        print_outcome(&outcome);
+        outcomes.push(outcome);
+    }
+    Ok(outcomes)
+}
+
+/// Every upload and delete of a dry run, one per line on stdout (`upload KEY (SIZE, new)`).
+fn print_dry_run(p: &Prepared) {
+    for u in &p.plan.uploads {
+        let f = &p.walked.files[u.file];
+        let d = &p.spec.destinations[u.destination];
+        let why = match u.reason {
+            crate::sync::compare::Reason::New => "new",
+            crate::sync::compare::Reason::Changed => "changed",
+        };
+        println!(
+            "upload {} → s3://{}/{} ({}, {why})",
+            f.rel,
+            d.bucket,
+            u.key,
+            bytesize::ByteSize(f.size).display().iec()
+        );
+    }
+    for d in &p.plan.deletes {
+        println!("delete s3://{}/{}", d.bucket, d.key);
+    }
+    for s in &p.walked.skipped {
+        eprintln!("warning: skipped {s}");
+    }
+}
+
+/// The final summary of one mapping on stderr, with every failure.
+fn print_outcome(o: &Outcome) {
+    let secs = o.duration.as_secs_f64();
+    let rate = if secs > 0.0 {
+        format!(
+            ", {}/s",
+            bytesize::ByteSize((o.uploaded_bytes as f64 / secs) as u64)
+                .display()
+                .iec()
+        )
+    } else {
+        String::new()
+    };
+    eprintln!(
+        "sync.{}: {} uploaded ({}{rate}), {} unchanged, {} deleted, {} failed in {secs:.1}s.",
+        o.mapping,
+        o.uploaded,
+        bytesize::ByteSize(o.uploaded_bytes).display().iec(),
+        o.unchanged,
+        o.deleted,
+        o.failed.len() + o.skipped.len()
+    );
+    for s in &o.skipped {
+        eprintln!("  failed: {s}");
+    }
+    for (what, error) in &o.failed {
+        eprintln!("  failed: {what}: {error}");
+    }
+}
+
+/// A progress bar on a terminal; otherwise a line every ten seconds, so CI logs show the job is alive.
+struct SyncProgress {
+    bar: Option<ProgressBar>,
+    plain: Mutex<Plain>,
+}
+
+struct Plain {
+    mapping: String,
+    files: usize,
+    bytes: u64,
+    done_files: usize,
+    done_bytes: u64,
+    last: Instant,
+}
+
+const PLAIN_EVERY: Duration = Duration::from_secs(10);
+
+impl SyncProgress {
+    fn new() -> SyncProgress {
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
+            let style = ProgressStyle::with_template(
+                "{prefix} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta} {msg}",
+            )
+            .map(|s| s.progress_chars("=> "))
+            .unwrap_or_else(|_| ProgressStyle::default_bar());
+            bar.set_style(style);
+            bar
+        });
+        SyncProgress {
+            bar,
+            plain: Mutex::new(Plain {
+                mapping: String::new(),
+                files: 0,
+                bytes: 0,
+                done_files: 0,
+                done_bytes: 0,
+                last: Instant::now(),
+            }),
+        }
+    }
+}
+
+impl Progress for SyncProgress {
+    fn start(&self, mapping: &str, files: usize, bytes: u64, deletes: usize) {
+        if let Some(bar) = &self.bar {
+            bar.set_length(bytes);
+            bar.set_prefix(format!("sync.{mapping}"));
+            bar.set_message(format!("0/{files} files"));
+        }
+        let mut p = self.plain.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        p.mapping = mapping.to_string();
+        p.files = files;
+        p.bytes = bytes;
+        if files > 0 || deletes > 0 {
+            eprintln!(
+                "sync.{mapping}: uploading {files} files ({}), deleting {deletes}...",
+                bytesize::ByteSize(bytes).display().iec()
+            );
+        }
+    }
+
+    fn file_done(&self, bytes: u64) {
+        let mut p = self.plain.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        p.done_files += 1;
+        p.done_bytes += bytes;
+        if let Some(bar) = &self.bar {
+            bar.inc(bytes);
+            bar.set_message(format!("{}/{} files", p.done_files, p.files));
+        } else if p.last.elapsed() >= PLAIN_EVERY {
+            p.last = Instant::now();
+            eprintln!(
+                "sync.{}: {}/{} files, {}/{}",
+                p.mapping,
+                p.done_files,
+                p.files,
+                bytesize::ByteSize(p.done_bytes).display().iec(),
+                bytesize::ByteSize(p.bytes).display().iec()
+            );
+        }
+    }
+
+    fn deleted(&self, _count: usize) {}
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}

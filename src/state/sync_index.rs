@@ -1,0 +1,292 @@
+//! The sync index: per synced object, the local file it was uploaded from (size, mtime, optional
+//! SHA-256) and the object's ETag right after the upload; and the multipart uploads in progress with
+//! their finished parts, so an interrupted sync resumes instead of starting large files again.
+//!
+//! It lives in the environment's state database (schema migration 2). Uploads run concurrently and
+//! report from many tasks, so the index has its own connection behind a mutex; finished objects are
+//! written in batches, one transaction each, because a commit per small file would cost more than the
+//! upload.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+
+use super::{BUSY_TIMEOUT, StateError, classify, now_rfc3339};
+
+/// What the index remembers about one synced object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexEntry {
+    pub size: u64,
+    pub mtime_ms: i64,
+    pub sha256: Option<String>,
+    pub etag: String,
+}
+
+/// A multipart upload a previous run started and did not finish.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingUpload {
+    pub upload_id: String,
+    pub size: u64,
+    pub mtime_ms: i64,
+    pub part_size: u64,
+    /// (part number, ETag, checksum) of the parts that finished.
+    pub parts: Vec<(i32, String, Option<String>)>,
+}
+
+/// The sync index of one state database.
+pub struct SyncIndex {
+    conn: Mutex<Connection>,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for SyncIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SyncIndex")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SyncIndex {
+    /// Opens the index of the state database at `path`, which [`super::StateDb::open`] has already
+    /// created and migrated.
+    pub fn open(path: &Path) -> Result<SyncIndex, StateError> {
+        let shown = path.display().to_string();
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(path, flags).map_err(|e| classify(&shown, e))?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(|e| classify(&shown, e))?;
+        conn.pragma_update(None, "foreign_keys", true)
+            .map_err(|e| classify(&shown, e))?;
+        // The index can always be rebuilt from a listing (at worst, files are uploaded again), so it
+        // does not need a sync to disk per commit the way the resource state does.
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(|e| classify(&shown, e))?;
+        Ok(SyncIndex {
+            conn: Mutex::new(conn),
+            path: path.to_path_buf(),
+        })
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>) -> Result<T, StateError> {
+        let mut conn = self.conn.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        f(&mut conn).map_err(|e| classify(&self.path.display().to_string(), e))
+    }
+
+    /// Every entry of `bucket` whose key starts with `prefix`, by key.
+    pub fn entries(&self, bucket: &str, prefix: &str) -> Result<HashMap<String, IndexEntry>, StateError> {
+        self.with(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT key, size, mtime_ms, sha256, etag FROM sync_index
+                 WHERE bucket = ?1 AND substr(key, 1, length(?2)) = ?2",
+            )?;
+            let rows = stmt.query_map(params![bucket, prefix], |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    IndexEntry {
+                        size: u64::try_from(row.get::<_, i64>(1)?).unwrap_or_default(),
+                        mtime_ms: row.get(2)?,
+                        sha256: row.get(3)?,
+                        etag: row.get(4)?,
+                    },
+                ))
+            })?;
+            rows.collect()
+        })
+    }
+
+    /// Records objects as synced, in one transaction.
+    pub fn record(&self, mapping: &str, bucket_entries: &[(String, String, IndexEntry)]) -> Result<(), StateError> {
+        if bucket_entries.is_empty() {
+            return Ok(());
+        }
+        let now = now_rfc3339();
+        self.with(|conn| {
+            let tx = conn.transaction()?;
+            {
+                let mut stmt = tx.prepare_cached(
+                    "INSERT INTO sync_index (bucket, key, mapping, size, mtime_ms, sha256, etag, synced_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                     ON CONFLICT (bucket, key) DO UPDATE SET mapping = ?3, size = ?4, mtime_ms = ?5,
+                         sha256 = ?6, etag = ?7, synced_at = ?8",
+                )?;
+                for (bucket, key, e) in bucket_entries {
+                    stmt.execute(params![
+                        bucket,
+                        key,
+                        mapping,
+                        i64::try_from(e.size).unwrap_or(i64::MAX),
+                        e.mtime_ms,
+                        e.sha256,
+                        e.etag,
+                        now
+                    ])?;
+                }
+            }
+            tx.commit()
+        })
+    }
+
+    /// Forgets deleted objects, in one transaction.
+    pub fn remove(&self, bucket: &str, keys: &[String]) -> Result<(), StateError> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        self.with(|conn| {
+            let tx = conn.transaction()?;
+            {
+                let mut stmt = tx.prepare_cached("DELETE FROM sync_index WHERE bucket = ?1 AND key = ?2")?;
+                for key in keys {
+                    stmt.execute(params![bucket, key])?;
+                }
+            }
+            tx.commit()
+        })
+    }
+
+    /// The unfinished multipart upload of `bucket`/`key`, if a previous run left one.
+    pub fn pending_upload(&self, bucket: &str, key: &str) -> Result<Option<PendingUpload>, StateError> {
+        self.with(|conn| {
+            let head = conn
+                .prepare_cached(
+                    "SELECT upload_id, size, mtime_ms, part_size FROM sync_uploads
+                     WHERE bucket = ?1 AND key = ?2 ORDER BY started_at DESC LIMIT 1",
+                )?
+                .query_row(params![bucket, key], |row| {
+                    Ok((
+                        row.get::<_, String>(0)?,
+                        row.get::<_, i64>(1)?,
+                        row.get::<_, i64>(2)?,
+                        row.get::<_, i64>(3)?,
+                    ))
+                })
+                .optional()?;
+            let Some((upload_id, size, mtime_ms, part_size)) = head else {
+                return Ok(None);
+            };
+            let mut stmt = conn
+                .prepare_cached("SELECT number, etag, checksum FROM sync_parts WHERE upload_id = ?1 ORDER BY number")?;
+            let parts = stmt
+                .query_map(params![upload_id], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(Some(PendingUpload {
+                upload_id,
+                size: u64::try_from(size).unwrap_or_default(),
+                mtime_ms,
+                part_size: u64::try_from(part_size).unwrap_or_default(),
+                parts,
+            }))
+        })
+    }
+
+    /// Every unfinished multipart upload the index knows in `bucket`: (key, upload id).
+    pub fn pending_uploads(&self, bucket: &str) -> Result<Vec<(String, String)>, StateError> {
+        self.with(|conn| {
+            let mut stmt = conn.prepare_cached("SELECT key, upload_id FROM sync_uploads WHERE bucket = ?1")?;
+            let rows = stmt.query_map(params![bucket], |row| Ok((row.get(0)?, row.get(1)?)))?;
+            rows.collect()
+        })
+    }
+
+    pub fn upload_started(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        size: u64,
+        mtime_ms: i64,
+        part_size: u64,
+    ) -> Result<(), StateError> {
+        self.with(|conn| {
+            conn.prepare_cached(
+                "INSERT OR REPLACE INTO sync_uploads (upload_id, bucket, key, size, mtime_ms, part_size, started_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?
+            .execute(params![
+                upload_id,
+                bucket,
+                key,
+                i64::try_from(size).unwrap_or(i64::MAX),
+                mtime_ms,
+                i64::try_from(part_size).unwrap_or(i64::MAX),
+                now_rfc3339()
+            ])
+            .map(|_| ())
+        })
+    }
+
+    pub fn part_done(
+        &self,
+        upload_id: &str,
+        number: i32,
+        etag: &str,
+        checksum: Option<&str>,
+    ) -> Result<(), StateError> {
+        self.with(|conn| {
+            conn.prepare_cached(
+                "INSERT OR REPLACE INTO sync_parts (upload_id, number, etag, checksum) VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![upload_id, number, etag, checksum])
+            .map(|_| ())
+        })
+    }
+
+    /// Forgets a multipart upload that completed or was aborted (its parts go with it).
+    pub fn upload_finished(&self, upload_id: &str) -> Result<(), StateError> {
+        self.with(|conn| {
+            conn.prepare_cached("DELETE FROM sync_uploads WHERE upload_id = ?1")?
+                .execute(params![upload_id])
+                .map(|_| ())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::StateDb;
+
+    #[test]
+    fn entries_round_trip_by_prefix_and_uploads_resume_with_their_parts() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("s.db");
+        StateDb::open(&path).expect("state");
+        let index = SyncIndex::open(&path).expect("index");
+        let entry = |size| IndexEntry {
+            size,
+            mtime_ms: 1_700_000_000_000,
+            sha256: None,
+            etag: "abc".into(),
+        };
+        index
+            .record(
+                "m",
+                &[
+                    ("b".into(), "docs/a.txt".into(), entry(1)),
+                    ("b".into(), "photos/p.jpg".into(), entry(2)),
+                    ("other".into(), "docs/x".into(), entry(3)),
+                ],
+            )
+            .expect("record");
+        let docs = index.entries("b", "docs/").expect("entries");
+        assert_eq!(docs.len(), 1);
+        assert_eq!(docs["docs/a.txt"], entry(1));
+        assert_eq!(index.entries("b", "").expect("all").len(), 2);
+        index.remove("b", &["docs/a.txt".to_string()]).expect("remove");
+        assert!(index.entries("b", "docs/").expect("entries").is_empty());
+
+        index.upload_started("b", "big", "u1", 10, 5, 4).expect("start");
+        index.part_done("u1", 1, "e1", Some("c1")).expect("part");
+        index.part_done("u1", 2, "e2", None).expect("part");
+        let pending = index.pending_upload("b", "big").expect("pending").expect("some");
+        assert_eq!(pending.upload_id, "u1");
+        assert_eq!(pending.parts.len(), 2);
+        assert_eq!(
+            index.pending_uploads("b").expect("list"),
+            vec![("big".to_string(), "u1".to_string())]
+        );
+        index.upload_finished("u1").expect("finish");
+        assert_eq!(index.pending_upload("b", "big").expect("pending"), None);
+    }
+}

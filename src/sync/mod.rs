@@ -1,0 +1,11 @@
+//! The sync engine: local directories backed up into S3, as the manifest's `sync` mappings say.
+//!
+//! - `spec`: a mapping resolved for running (buckets, routes, keys); pure.
+//! - `walk`: the source tree, read in parallel.
+//! - `compare`: files, listing and index → uploads, deletes and files left alone; pure.
+//! - `run`: one mapping end to end (walk, list, compare, transfer, index), with progress.
+
+pub mod compare;
+pub mod run;
+pub mod spec;
+pub mod walk;

@@ -1,0 +1,490 @@
+//! One mapping end to end: walk the source and list the destination at once, read the index, decide,
+//! then upload and delete with bounded concurrency, recording every success in the index as it goes,
+//! so an interrupted run resumes where it stopped.
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use super::compare::{self, Hashes, Index, Listing, RemoteEntry, SyncPlan};
+use super::spec::SyncSpec;
+use super::walk::{self, LocalFile, Walked};
+use crate::aws::transfer::{self, DonePart, ResumeState, TransferError, Upload, UploadJournal};
+use crate::aws::{Aws, AwsError};
+use crate::state::StateError;
+use crate::state::sync_index::{IndexEntry, SyncIndex};
+
+/// Index entries are written in batches of this many, one transaction each: a commit per small file
+/// would cost more than its upload.
+const INDEX_BATCH: usize = 512;
+
+/// Why a mapping could not run at all (as opposed to single files failing).
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error(transparent)]
+    Walk(#[from] walk::WalkError),
+    #[error(transparent)]
+    Aws(Box<AwsError>),
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error(
+        "sync mapping `{mapping}` uploads to bucket {bucket}, which does not exist: run `s3rec apply` first (or create it)"
+    )]
+    NoBucket { mapping: String, bucket: String },
+}
+
+impl From<AwsError> for SyncError {
+    fn from(e: AwsError) -> Self {
+        SyncError::Aws(Box::new(e))
+    }
+}
+
+/// A mapping's walk, listing and decision, before anything is written.
+#[derive(Debug)]
+pub struct Prepared {
+    pub spec: SyncSpec,
+    pub walked: Walked,
+    pub plan: SyncPlan,
+    /// Listing entries, for objects the plan may delete (their ETag) — kept small: only what the
+    /// executor needs later.
+    pub listed: usize,
+}
+
+impl Prepared {
+    /// `120 to upload (1.2 GiB), 3 to delete`, or `up to date`.
+    pub fn summary(&self) -> String {
+        let mut parts = Vec::new();
+        if !self.plan.uploads.is_empty() {
+            parts.push(format!(
+                "{} to upload ({})",
+                self.plan.uploads.len(),
+                bytesize::ByteSize(self.plan.upload_bytes(&self.walked.files))
+                    .display()
+                    .iec()
+            ));
+        }
+        if !self.plan.deletes.is_empty() {
+            parts.push(format!("{} to delete", self.plan.deletes.len()));
+        }
+        if parts.is_empty() {
+            format!("up to date ({} files)", self.plan.unchanged)
+        } else {
+            format!("{}, {} unchanged", parts.join(", "), self.plan.unchanged)
+        }
+    }
+
+    pub fn has_work(&self) -> bool {
+        !self.plan.uploads.is_empty() || !self.plan.deletes.is_empty() || !self.plan.learned.is_empty()
+    }
+}
+
+/// Walks, lists and decides. Reads only: nothing is uploaded, deleted or recorded.
+pub async fn prepare(aws: &Arc<Aws>, index: &SyncIndex, spec: SyncSpec) -> Result<Prepared, SyncError> {
+    // The walk reads the disk and the listing waits on the network: both at once.
+    let walk_spec = spec.clone();
+    let threads = std::thread::available_parallelism().map_or(4, |n| n.get()).clamp(2, 8);
+    let walking = tokio::task::spawn_blocking(move || walk::walk(&walk_spec, threads));
+    let mut listings = JoinSet::new();
+    for scope in spec.scopes() {
+        let aws = aws.clone();
+        listings.spawn(async move {
+            let objects = transfer::list_objects(&aws, &scope.bucket, &scope.region, &scope.prefix).await;
+            (scope, objects)
+        });
+    }
+    let mut listing: Listing = HashMap::new();
+    let mut index_entries: Index = HashMap::new();
+    while let Some(joined) = listings.join_next().await {
+        let Ok((scope, objects)) = joined else { continue };
+        // The listing is also the existence check: one request, and one every S3-compatible server has.
+        let objects = match objects {
+            Err(e) if e.code() == Some("NoSuchBucket") => {
+                return Err(SyncError::NoBucket {
+                    mapping: spec.name.clone(),
+                    bucket: scope.bucket.clone(),
+                });
+            }
+            other => other?,
+        };
+        for o in objects {
+            listing.insert(
+                (scope.bucket.clone(), o.key),
+                RemoteEntry {
+                    size: o.size,
+                    etag: o.etag,
+                    last_modified_ms: o.last_modified_ms,
+                },
+            );
+        }
+        for (key, entry) in index.entries(&scope.bucket, &scope.prefix)? {
+            index_entries.insert((scope.bucket.clone(), key), entry);
+        }
+    }
+    let walked = match walking.await {
+        Ok(result) => result?,
+        Err(e) => {
+            return Err(SyncError::Walk(walk::WalkError::Unreadable {
+                mapping: spec.name.clone(),
+                path: spec.source.clone(),
+                source: std::io::Error::other(e.to_string()),
+            }));
+        }
+    };
+    let mut plan = compare::compare(&spec, &walked.files, &listing, &index_entries, &HashMap::new());
+    if !plan.needs_hash.is_empty() {
+        let hashes = hash_files(&spec.source, &walked.files, &plan.needs_hash, spec.concurrency).await;
+        plan = compare::compare(&spec, &walked.files, &listing, &index_entries, &hashes);
+    }
+    Ok(Prepared {
+        listed: listing.len(),
+        spec,
+        walked,
+        plan,
+    })
+}
+
+/// SHA-256 and MD5 of the named files, read in parallel; unreadable files are left out (they are
+/// uploaded, and the upload reports the read error).
+async fn hash_files(root: &Path, files: &[LocalFile], which: &[usize], concurrency: usize) -> HashMap<usize, Hashes> {
+    let permits = Arc::new(Semaphore::new(concurrency.max(1)));
+    let mut tasks = JoinSet::new();
+    for &i in which {
+        let path = root.join(&files[i].rel);
+        let permits = permits.clone();
+        tasks.spawn(async move {
+            let _permit = permits.acquire_owned().await;
+            let hashes = tokio::task::spawn_blocking(move || hash_file(&path)).await;
+            (i, hashes)
+        });
+    }
+    let mut out = HashMap::new();
+    while let Some(joined) = tasks.join_next().await {
+        if let Ok((i, Ok(Ok(hashes)))) = joined {
+            out.insert(i, hashes);
+        }
+    }
+    out
+}
+
+/// SHA-256 and MD5 of a file, read once in 256 KiB blocks.
+pub fn hash_file(path: &Path) -> std::io::Result<Hashes> {
+    use md5::Digest as _;
+    let mut file = std::fs::File::open(path)?;
+    let mut sha = sha2::Sha256::new();
+    let mut md5 = md5::Md5::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        sha.update(&buf[..n]);
+        md5.update(&buf[..n]);
+    }
+    let hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02x}")).collect::<String>();
+    Ok(Hashes {
+        sha256: hex(&sha.finalize()),
+        md5: hex(&md5.finalize()),
+    })
+}
+
+/// Progress reporting, so the engine stays free of terminal concerns.
+pub trait Progress: Send + Sync {
+    /// A mapping starts its transfers: how many files and bytes to upload, objects to delete.
+    fn start(&self, mapping: &str, files: usize, bytes: u64, deletes: usize);
+    /// A file finished (uploaded or failed), with its size.
+    fn file_done(&self, bytes: u64);
+    fn deleted(&self, count: usize);
+    fn finish(&self);
+}
+
+/// What one mapping's run did.
+#[derive(Debug, Clone, Default)]
+pub struct Outcome {
+    pub mapping: String,
+    pub uploaded: usize,
+    pub uploaded_bytes: u64,
+    pub unchanged: usize,
+    pub deleted: usize,
+    /// (file or key, error).
+    pub failed: Vec<(String, String)>,
+    /// Files the walk could not take (not valid UTF-8, unreadable, links): reported, and they fail the run.
+    pub skipped: Vec<String>,
+    pub duration: Duration,
+}
+
+impl Outcome {
+    pub fn ok(&self) -> bool {
+        self.failed.is_empty() && self.skipped.is_empty()
+    }
+}
+
+/// Uploads and deletes what `prepared` decided, recording each success in the index.
+pub async fn execute(aws: Arc<Aws>, index: Arc<SyncIndex>, prepared: Prepared, progress: &dyn Progress) -> Outcome {
+    let started = Instant::now();
+    let Prepared { spec, walked, plan, .. } = prepared;
+    let mut outcome = Outcome {
+        mapping: spec.name.clone(),
+        unchanged: plan.unchanged,
+        skipped: walked
+            .skipped
+            .iter()
+            .filter(|s| s.reason != walk::SkipReason::Symlink)
+            .map(ToString::to_string)
+            .collect(),
+        ..Outcome::default()
+    };
+    for (i, key) in &plan.collisions {
+        outcome.failed.push((
+            walked.files[*i].rel.clone(),
+            format!("another file of the mapping already has the key {key}; change key_template so keys are unique"),
+        ));
+    }
+    if let Err(e) = index.record(&spec.name, &plan.learned) {
+        outcome.failed.push(("the sync index".to_string(), e.to_string()));
+    }
+    progress.start(
+        &spec.name,
+        plan.uploads.len(),
+        plan.upload_bytes(&walked.files),
+        plan.deletes.len(),
+    );
+
+    let spec = Arc::new(spec);
+    let files = Arc::new(walked.files);
+    let file_permits = spec.concurrency;
+    let parts = Arc::new(Semaphore::new(spec.concurrency));
+    let mut running: JoinSet<(usize, Result<IndexEntry, String>)> = JoinSet::new();
+    let mut pending = plan.uploads.iter().enumerate();
+    let mut batch: Vec<(String, String, IndexEntry)> = Vec::new();
+    loop {
+        while running.len() < file_permits {
+            let Some((n, item)) = pending.next() else { break };
+            let (aws, index, spec, files, parts) =
+                (aws.clone(), index.clone(), spec.clone(), files.clone(), parts.clone());
+            let item = item.clone();
+            running.spawn(async move {
+                let result = upload_one(
+                    &aws,
+                    &index,
+                    &spec,
+                    &files[item.file],
+                    item.destination,
+                    &item.key,
+                    &parts,
+                )
+                .await;
+                (n, result)
+            });
+        }
+        let Some(joined) = running.join_next().await else { break };
+        let (n, result) = match joined {
+            Ok(r) => r,
+            Err(e) => {
+                outcome
+                    .failed
+                    .push(("an upload task".to_string(), format!("stopped unexpectedly: {e}")));
+                continue;
+            }
+        };
+        let item = &plan.uploads[n];
+        let file = &files[item.file];
+        progress.file_done(file.size);
+        match result {
+            Ok(entry) => {
+                outcome.uploaded += 1;
+                outcome.uploaded_bytes += file.size;
+                batch.push((
+                    spec.destinations[item.destination].bucket.clone(),
+                    item.key.clone(),
+                    entry,
+                ));
+                if batch.len() >= INDEX_BATCH {
+                    flush(&index, &spec.name, &mut batch, &mut outcome);
+                }
+            }
+            Err(e) => outcome.failed.push((file.rel.clone(), e)),
+        }
+    }
+    flush(&index, &spec.name, &mut batch, &mut outcome);
+
+    // Deletes go last: a run that failed to upload a renamed file still has the old object.
+    let mut by_bucket: HashMap<(String, String), Vec<String>> = HashMap::new();
+    for d in &plan.deletes {
+        by_bucket
+            .entry((d.bucket.clone(), d.region.clone()))
+            .or_default()
+            .push(d.key.clone());
+    }
+    for ((bucket, region), keys) in by_bucket {
+        match transfer::delete_objects(&aws, &bucket, &region, &keys).await {
+            Ok(failures) => {
+                let failed: Vec<&String> = failures.iter().map(|(k, _)| k).collect();
+                let done: Vec<String> = keys.iter().filter(|k| !failed.contains(k)).cloned().collect();
+                outcome.deleted += done.len();
+                progress.deleted(done.len());
+                if let Err(e) = index.remove(&bucket, &done) {
+                    outcome.failed.push(("the sync index".to_string(), e.to_string()));
+                }
+                for (key, error) in failures {
+                    outcome.failed.push((format!("s3://{bucket}/{key}"), error));
+                }
+            }
+            Err(e) => outcome.failed.push((format!("deleting from {bucket}"), e.to_string())),
+        }
+    }
+    progress.finish();
+    outcome.duration = started.elapsed();
+    outcome
+}
+
+fn flush(index: &SyncIndex, mapping: &str, batch: &mut Vec<(String, String, IndexEntry)>, outcome: &mut Outcome) {
+    if let Err(e) = index.record(mapping, batch) {
+        outcome.failed.push(("the sync index".to_string(), e.to_string()));
+    }
+    batch.clear();
+}
+
+/// Uploads one file, resuming a multipart upload a previous run left for the same file, and trying once
+/// more when the file changed while it was read.
+async fn upload_one(
+    aws: &Aws,
+    index: &Arc<SyncIndex>,
+    spec: &SyncSpec,
+    file: &LocalFile,
+    destination: usize,
+    key: &str,
+    parts: &Arc<Semaphore>,
+) -> Result<IndexEntry, String> {
+    let d = &spec.destinations[destination];
+    let path: PathBuf = spec.source.join(&file.rel);
+    let mut seen = (file.size, file.mtime_ms);
+    for attempt in 0..2 {
+        let resume = resumable(aws, index, &d.bucket, &d.region, key, seen).await;
+        let sha256 = if spec.compare == crate::manifest::types::CompareMode::Checksum {
+            let p = path.clone();
+            match tokio::task::spawn_blocking(move || hash_file(&p)).await {
+                Ok(Ok(h)) => Some(h.sha256),
+                Ok(Err(e)) => return Err(format!("cannot be read: {e}")),
+                Err(e) => return Err(e.to_string()),
+            }
+        } else {
+            None
+        };
+        let up = Upload {
+            bucket: &d.bucket,
+            region: &d.region,
+            key,
+            path: &path,
+            size: seen.0,
+            mtime_ms: seen.1,
+            storage_class: d.storage_class.as_deref(),
+            checksum: spec.checksum,
+            multipart_threshold: spec.multipart_threshold,
+            part_size: spec.part_size,
+            resume,
+        };
+        let journal = IndexJournal {
+            index: index.clone(),
+            size: seen.0,
+            mtime_ms: seen.1,
+        };
+        match transfer::upload_file(aws, &up, &journal, parts).await {
+            Ok(done) => {
+                return Ok(IndexEntry {
+                    size: seen.0,
+                    mtime_ms: seen.1,
+                    sha256,
+                    etag: done.etag,
+                });
+            }
+            Err(TransferError::Changed { .. }) if attempt == 0 => {
+                // Take the file as it is now and try once more; a file still changing is reported.
+                match std::fs::metadata(&path) {
+                    Ok(m) => seen = (m.len(), m.modified().map(walk::mtime_ms).unwrap_or_default()),
+                    Err(e) => return Err(format!("cannot be read: {e}")),
+                }
+            }
+            Err(TransferError::Changed { .. }) => {
+                return Err(
+                    "changed while it was being uploaded, twice; it was not uploaded (a torn copy is never kept)"
+                        .to_string(),
+                );
+            }
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+    Err("not uploaded".to_string())
+}
+
+/// The multipart upload to continue for this file, if the index has one for the same size and mtime.
+/// One for an older version of the file is aborted, so it stops costing storage.
+async fn resumable(
+    aws: &Aws,
+    index: &SyncIndex,
+    bucket: &str,
+    region: &str,
+    key: &str,
+    (size, mtime_ms): (u64, i64),
+) -> Option<ResumeState> {
+    let pending = index.pending_upload(bucket, key).ok().flatten()?;
+    if pending.size == size && pending.mtime_ms == mtime_ms {
+        return Some(ResumeState {
+            upload_id: pending.upload_id,
+            part_size: pending.part_size,
+            parts: pending
+                .parts
+                .into_iter()
+                .map(|(number, etag, checksum)| DonePart { number, etag, checksum })
+                .collect(),
+        });
+    }
+    if let Err(e) = transfer::abort_multipart_upload(aws, bucket, region, key, &pending.upload_id).await {
+        tracing::warn!("could not abort the abandoned upload of s3://{bucket}/{key}: {e}");
+    }
+    if let Err(e) = index.upload_finished(&pending.upload_id) {
+        tracing::warn!("could not forget the abandoned upload of s3://{bucket}/{key}: {e}");
+    }
+    None
+}
+
+/// Multipart progress into the index, for one file.
+struct IndexJournal {
+    index: Arc<SyncIndex>,
+    size: u64,
+    mtime_ms: i64,
+}
+
+impl UploadJournal for IndexJournal {
+    fn multipart_started(&self, bucket: &str, key: &str, upload_id: &str, part_size: u64) {
+        if let Err(e) = self
+            .index
+            .upload_started(bucket, key, upload_id, self.size, self.mtime_ms, part_size)
+        {
+            tracing::warn!("the sync index did not record upload {upload_id}: {e}; an interruption restarts it");
+        }
+    }
+
+    fn part_done(&self, upload_id: &str, part: &DonePart) {
+        if let Err(e) = self
+            .index
+            .part_done(upload_id, part.number, &part.etag, part.checksum.as_deref())
+        {
+            tracing::warn!(
+                "the sync index did not record part {} of upload {upload_id}: {e}",
+                part.number
+            );
+        }
+    }
+
+    fn multipart_finished(&self, upload_id: &str) {
+        if let Err(e) = self.index.upload_finished(upload_id) {
+            tracing::warn!("the sync index did not forget finished upload {upload_id}: {e}");
+        }
+    }
+}

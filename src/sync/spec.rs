@@ -1,0 +1,283 @@
+//! A sync mapping of the manifest, resolved for running: physical buckets and regions, compiled globs,
+//! routes by extension, and the object key of each file. Pure: no I/O.
+
+use std::path::{Path, PathBuf};
+
+use globset::{Glob, GlobSet, GlobSetBuilder};
+
+use crate::manifest::types::{ChecksumAlgorithm, CompareMode, Manifest, SyncMapping};
+
+/// Where files go: one bucket and key prefix, with the storage class of their objects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Destination {
+    /// Logical bucket name (the manifest's key under `buckets`).
+    pub logical: String,
+    pub bucket: String,
+    pub region: String,
+    pub prefix: String,
+    pub storage_class: Option<String>,
+}
+
+/// One bucket and key prefix that sync lists (and, with `delete`, cleans): every object under it that
+/// has no source file is extraneous.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Scope {
+    pub bucket: String,
+    pub region: String,
+    pub prefix: String,
+}
+
+/// A mapping ready to run.
+#[derive(Debug, Clone)]
+pub struct SyncSpec {
+    pub name: String,
+    /// Absolute source directory.
+    pub source: PathBuf,
+    /// The mapping's own destination first, then one per route.
+    pub destinations: Vec<Destination>,
+    /// Lower-case extensions → index into `destinations`, first route first.
+    routes: Vec<(Vec<String>, usize)>,
+    include: Option<GlobSet>,
+    exclude: GlobSet,
+    key_template: Option<String>,
+    pub compare: CompareMode,
+    pub checksum: ChecksumAlgorithm,
+    pub delete: bool,
+    pub follow_symlinks: bool,
+    pub multipart_threshold: u64,
+    pub part_size: u64,
+    pub concurrency: usize,
+}
+
+/// Why a mapping cannot run.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SpecError {
+    #[error("sync mapping `{mapping}` sends files to bucket `{bucket}`, which the manifest does not define")]
+    UnknownBucket { mapping: String, bucket: String },
+    #[error("sync mapping `{mapping}`: glob `{glob}` is invalid: {reason}")]
+    BadGlob {
+        mapping: String,
+        glob: String,
+        reason: String,
+    },
+}
+
+impl SyncSpec {
+    /// Resolves mapping `name` of `manifest`. Relative sources are relative to `root` (the project root).
+    pub fn new(
+        manifest: &Manifest,
+        name: &str,
+        mapping: &SyncMapping,
+        root: &Path,
+        default_region: &str,
+    ) -> Result<SyncSpec, SpecError> {
+        let destination = |logical: &str, prefix: &str, storage_class: Option<&str>| {
+            let bucket = manifest.buckets.get(logical).ok_or_else(|| SpecError::UnknownBucket {
+                mapping: name.to_string(),
+                bucket: logical.to_string(),
+            })?;
+            let effective = crate::manifest::check::effective_bucket(manifest, bucket);
+            Ok(Destination {
+                logical: logical.to_string(),
+                bucket: bucket.name.clone(),
+                region: effective.region.clone().unwrap_or_else(|| default_region.to_string()),
+                prefix: prefix.to_string(),
+                storage_class: storage_class.map(str::to_string),
+            })
+        };
+        let own_class = mapping.storage_class.map(|c| c.as_str());
+        let mut destinations = vec![destination(&mapping.bucket, &mapping.prefix, own_class)?];
+        let mut routes = Vec::new();
+        for route in &mapping.routes {
+            let prefix = route.prefix.as_deref().unwrap_or(&mapping.prefix);
+            let class = route.storage_class.map(|c| c.as_str()).or(own_class);
+            destinations.push(destination(&route.bucket, prefix, class)?);
+            let extensions = route
+                .extensions
+                .iter()
+                .map(|e| e.trim_start_matches('.').to_ascii_lowercase())
+                .collect();
+            routes.push((extensions, destinations.len() - 1));
+        }
+        let globs = |patterns: &[String]| -> Result<GlobSet, SpecError> {
+            let mut builder = GlobSetBuilder::new();
+            for p in patterns {
+                let glob = Glob::new(p).map_err(|e| SpecError::BadGlob {
+                    mapping: name.to_string(),
+                    glob: p.clone(),
+                    reason: e.kind().to_string(),
+                })?;
+                builder.add(glob);
+            }
+            builder.build().map_err(|e| SpecError::BadGlob {
+                mapping: name.to_string(),
+                glob: patterns.join(", "),
+                reason: e.to_string(),
+            })
+        };
+        let source = Path::new(&mapping.source);
+        Ok(SyncSpec {
+            name: name.to_string(),
+            source: if source.is_absolute() {
+                source.to_path_buf()
+            } else {
+                root.join(source)
+            },
+            destinations,
+            routes,
+            include: if mapping.include.is_empty() {
+                None
+            } else {
+                Some(globs(&mapping.include)?)
+            },
+            exclude: globs(&mapping.exclude)?,
+            key_template: mapping.key_template.clone(),
+            compare: mapping.compare,
+            checksum: mapping.checksum,
+            delete: mapping.delete,
+            follow_symlinks: mapping.follow_symlinks,
+            multipart_threshold: mapping.multipart_threshold.0,
+            part_size: mapping.multipart_chunk_size.0,
+            concurrency: usize::try_from(mapping.concurrency).unwrap_or(1).max(1),
+        })
+    }
+
+    /// Whether the file at `rel` (relative, `/`-separated) takes part: included and not excluded.
+    pub fn selects(&self, rel: &str) -> bool {
+        self.include.as_ref().is_none_or(|g| g.is_match(rel)) && !self.exclude.is_match(rel)
+    }
+
+    /// The destination of a file: the first route that claims its extension, else the mapping's own.
+    pub fn destination_of(&self, rel: &str) -> usize {
+        let ext = extension(rel).to_ascii_lowercase();
+        self.routes
+            .iter()
+            .find(|(exts, _)| exts.contains(&ext))
+            .map_or(0, |(_, d)| *d)
+    }
+
+    /// The object key of a file: the destination's prefix, then the key template filled in.
+    pub fn key_of(&self, destination: usize, rel: &str, mtime_ms: i64) -> String {
+        let prefix = self.destinations.get(destination).map_or("", |d| d.prefix.as_str());
+        let body = match &self.key_template {
+            None => rel.to_string(),
+            Some(template) => render(template, rel, mtime_ms),
+        };
+        format!("{prefix}{body}")
+    }
+
+    /// The bucket prefixes to list: one per destination bucket and prefix, leaving out a prefix another
+    /// scope of the same bucket already covers.
+    pub fn scopes(&self) -> Vec<Scope> {
+        let mut all: Vec<Scope> = self
+            .destinations
+            .iter()
+            .map(|d| Scope {
+                bucket: d.bucket.clone(),
+                region: d.region.clone(),
+                prefix: d.prefix.clone(),
+            })
+            .collect();
+        all.sort();
+        all.dedup();
+        let covered = |s: &Scope, all: &[Scope]| {
+            all.iter()
+                .any(|o| o.bucket == s.bucket && o.prefix != s.prefix && s.prefix.starts_with(&o.prefix))
+        };
+        all.iter().filter(|s| !covered(s, &all)).cloned().collect()
+    }
+}
+
+/// The extension of a relative path's file name (without the dot), or "".
+fn extension(rel: &str) -> &str {
+    let name = rel.rsplit('/').next().unwrap_or(rel);
+    match name.rfind('.') {
+        Some(i) if i > 0 => &name[i + 1..],
+        _ => "",
+    }
+}
+
+/// Fills in a key template. `{dir}` of a file at the top is empty, and the `/` after it then goes too.
+fn render(template: &str, rel: &str, mtime_ms: i64) -> String {
+    let (dir, name) = match rel.rfind('/') {
+        Some(i) => (&rel[..i], &rel[i + 1..]),
+        None => ("", rel),
+    };
+    let ext = extension(rel);
+    let stem = if ext.is_empty() {
+        name
+    } else {
+        &name[..name.len() - ext.len() - 1]
+    };
+    let (year, month, day) = crate::state::time::civil_date(mtime_ms.div_euclid(1000));
+    let mut out = template
+        .replace("{path}", rel)
+        .replace("{name}", name)
+        .replace("{stem}", stem)
+        .replace("{ext}", ext)
+        .replace("{dir}", dir)
+        .replace("{year}", &format!("{year:04}"))
+        .replace("{month}", &format!("{month:02}"))
+        .replace("{day}", &format!("{day:02}"));
+    while out.contains("//") {
+        out = out.replace("//", "/");
+    }
+    out.trim_start_matches('/').to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(yaml_sync: &str) -> SyncSpec {
+        let m = crate::manifest::load::valid_for_tests(&format!(
+            "environment: t\nbuckets:\n  docs:\n    name: docs-t\n  photos:\n    name: photos-t\n    region: eu-west-1\nsync:\n  office:\n{yaml_sync}"
+        ));
+        let mapping = &m.sync["office"];
+        SyncSpec::new(&m, "office", mapping, Path::new("/project"), "us-east-1").expect("spec")
+    }
+
+    #[test]
+    fn routes_send_files_by_extension_and_keys_follow_the_template() {
+        let s = spec(
+            "    source: share\n    bucket: docs\n    prefix: office/\n    key_template: \"{year}/{month}/{name}\"\n    routes:\n      - extensions: [JPG, png]\n        bucket: photos\n        prefix: pics/\n        storage_class: STANDARD_IA\n",
+        );
+        assert_eq!(s.source, PathBuf::from("/project/share"));
+        let photo = s.destination_of("trip/IMG_1.jpg");
+        assert_eq!(s.destinations[photo].bucket, "photos-t");
+        assert_eq!(s.destinations[photo].region, "eu-west-1");
+        assert_eq!(s.destinations[photo].storage_class.as_deref(), Some("STANDARD_IA"));
+        assert_eq!(s.destination_of("report.pdf"), 0);
+        // 2024-03-05T10:00:00Z
+        let mtime = 1_709_632_800_000;
+        assert_eq!(s.key_of(photo, "trip/IMG_1.jpg", mtime), "pics/2024/03/IMG_1.jpg");
+        assert_eq!(s.key_of(0, "report.pdf", mtime), "office/2024/03/report.pdf");
+        assert_eq!(s.scopes().len(), 2);
+    }
+
+    #[test]
+    fn default_keys_are_the_relative_path_and_globs_select() {
+        let s = spec("    source: /data\n    bucket: docs\n    include: [\"**/*.txt\"]\n    exclude: [\"tmp/**\"]\n");
+        assert_eq!(s.key_of(0, "a/b.txt", 0), "a/b.txt");
+        assert!(s.selects("a/b.txt"));
+        assert!(!s.selects("a/b.bin"));
+        assert!(!s.selects("tmp/x.txt"));
+    }
+
+    #[test]
+    fn templates_fill_every_placeholder() {
+        assert_eq!(render("{dir}/{stem}.{ext}", "a/b/c.tar.gz", 0), "a/b/c.tar.gz");
+        assert_eq!(render("{dir}/{name}", "top.txt", 0), "top.txt");
+        assert_eq!(render("{year}-{month}-{day}/{path}", "x", 0), "1970-01-01/x");
+    }
+
+    #[test]
+    fn nested_prefixes_of_one_bucket_are_listed_once() {
+        let s = spec(
+            "    source: s\n    bucket: docs\n    routes:\n      - extensions: [pdf]\n        bucket: docs\n        prefix: pdf/\n",
+        );
+        let scopes = s.scopes();
+        assert_eq!(scopes.len(), 1, "{scopes:?}");
+        assert_eq!(scopes[0].prefix, "");
+    }
+}

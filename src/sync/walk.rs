@@ -1,0 +1,264 @@
+//! Walking the source tree: every selected regular file with its size and modification time, found by
+//! parallel directory reads (the `ignore` crate's walker, without any of its ignore-file filtering).
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::UNIX_EPOCH;
+
+use ignore::{WalkBuilder, WalkState};
+
+use super::spec::SyncSpec;
+
+/// One source file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalFile {
+    /// Path relative to the source directory, `/`-separated.
+    pub rel: String,
+    pub size: u64,
+    /// Modification time, milliseconds since the Unix epoch.
+    pub mtime_ms: i64,
+}
+
+/// A file or directory the walk could not take, and why. None of them stops the walk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    pub path: PathBuf,
+    pub reason: SkipReason,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SkipReason {
+    /// S3 keys are UTF-8; a name that is not cannot be given a faithful key.
+    NotUtf8,
+    /// A symbolic link, and the mapping does not follow links.
+    Symlink,
+    /// Not a regular file (socket, device, FIFO).
+    Special,
+    /// Could not be read (permissions, vanished while walking, a link loop).
+    Unreadable(String),
+}
+
+impl std::fmt::Display for Skipped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let why = match &self.reason {
+            SkipReason::NotUtf8 => "its name is not valid UTF-8, so it has no S3 key".to_string(),
+            SkipReason::Symlink => "it is a symbolic link (set follow_symlinks: true to follow links)".to_string(),
+            SkipReason::Special => "it is not a regular file".to_string(),
+            SkipReason::Unreadable(e) => format!("it cannot be read: {e}"),
+        };
+        write!(f, "{}: {why}", self.path.display())
+    }
+}
+
+/// What a walk found.
+#[derive(Debug, Default)]
+pub struct Walked {
+    /// Sorted by `rel`.
+    pub files: Vec<LocalFile>,
+    pub skipped: Vec<Skipped>,
+}
+
+/// Why a walk could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum WalkError {
+    #[error("the source directory {path} of sync mapping `{mapping}` does not exist")]
+    Missing { mapping: String, path: PathBuf },
+    #[error("the source {path} of sync mapping `{mapping}` is not a directory")]
+    NotDirectory { mapping: String, path: PathBuf },
+    #[error("the source directory {path} of sync mapping `{mapping}` cannot be read: {source}")]
+    Unreadable {
+        mapping: String,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// Walks `spec.source` with `threads` directory readers.
+pub fn walk(spec: &SyncSpec, threads: usize) -> Result<Walked, WalkError> {
+    let root = &spec.source;
+    match std::fs::metadata(root) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(WalkError::Missing {
+                mapping: spec.name.clone(),
+                path: root.clone(),
+            });
+        }
+        Err(source) => {
+            return Err(WalkError::Unreadable {
+                mapping: spec.name.clone(),
+                path: root.clone(),
+                source,
+            });
+        }
+        Ok(m) if !m.is_dir() => {
+            return Err(WalkError::NotDirectory {
+                mapping: spec.name.clone(),
+                path: root.clone(),
+            });
+        }
+        Ok(_) => {}
+    }
+    // Reading the top directory now turns "permission denied" into an error rather than an empty tree.
+    if let Err(source) = std::fs::read_dir(root) {
+        return Err(WalkError::Unreadable {
+            mapping: spec.name.clone(),
+            path: root.clone(),
+            source,
+        });
+    }
+    let found = Mutex::new(Walked::default());
+    WalkBuilder::new(root)
+        .standard_filters(false)
+        .hidden(false)
+        .follow_links(spec.follow_symlinks)
+        .threads(threads.max(1))
+        .build_parallel()
+        .run(|| {
+            // Each walker thread collects into its own lists and hands them over once, at the end.
+            let mut local = Local {
+                found: &found,
+                walked: Walked::default(),
+            };
+            let visit = move |entry: Result<ignore::DirEntry, ignore::Error>| {
+                local.visit(root, spec, entry);
+                WalkState::Continue
+            };
+            Box::new(visit)
+        });
+    let mut walked = found.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
+    walked.files.sort_unstable_by(|a, b| a.rel.cmp(&b.rel));
+    walked.skipped.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(walked)
+}
+
+/// A walker thread's findings, merged into the shared result when the thread is done.
+struct Local<'a> {
+    found: &'a Mutex<Walked>,
+    walked: Walked,
+}
+
+impl Drop for Local<'_> {
+    fn drop(&mut self) {
+        let mut all = self.found.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        all.files.append(&mut self.walked.files);
+        all.skipped.append(&mut self.walked.skipped);
+    }
+}
+
+impl Local<'_> {
+    fn visit(&mut self, root: &Path, spec: &SyncSpec, entry: Result<ignore::DirEntry, ignore::Error>) {
+        let entry = match entry {
+            Ok(e) => e,
+            Err(e) => {
+                let path = error_path(&e).unwrap_or_else(|| root.to_path_buf());
+                self.skip(path, SkipReason::Unreadable(e.to_string()));
+                return;
+            }
+        };
+        let Some(file_type) = entry.file_type() else { return };
+        if file_type.is_dir() {
+            return;
+        }
+        let path = entry.path();
+        let Ok(relative) = path.strip_prefix(root) else { return };
+        let Some(rel) = relative.to_str() else {
+            self.skip(path.to_path_buf(), SkipReason::NotUtf8);
+            return;
+        };
+        let rel = if std::path::MAIN_SEPARATOR == '/' {
+            rel.to_string()
+        } else {
+            rel.replace(std::path::MAIN_SEPARATOR, "/")
+        };
+        if !spec.selects(&rel) {
+            return;
+        }
+        if file_type.is_symlink() {
+            // With follow_links on, the walker reports the target's type; a link seen here is not followed.
+            self.skip(path.to_path_buf(), SkipReason::Symlink);
+            return;
+        }
+        if !file_type.is_file() {
+            self.skip(path.to_path_buf(), SkipReason::Special);
+            return;
+        }
+        match entry.metadata() {
+            Ok(meta) => self.walked.files.push(LocalFile {
+                rel,
+                size: meta.len(),
+                mtime_ms: meta.modified().map(mtime_ms).unwrap_or_default(),
+            }),
+            Err(e) => self.skip(path.to_path_buf(), SkipReason::Unreadable(e.to_string())),
+        }
+    }
+
+    fn skip(&mut self, path: PathBuf, reason: SkipReason) {
+        self.walked.skipped.push(Skipped { path, reason });
+    }
+}
+
+/// Milliseconds since the Unix epoch (negative before it).
+pub fn mtime_ms(t: std::time::SystemTime) -> i64 {
+    match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_millis()).unwrap_or(i64::MAX),
+        Err(e) => -i64::try_from(e.duration().as_millis()).unwrap_or(i64::MAX),
+    }
+}
+
+fn error_path(e: &ignore::Error) -> Option<PathBuf> {
+    match e {
+        ignore::Error::WithPath { path, .. } => Some(path.clone()),
+        ignore::Error::WithDepth { err, .. } | ignore::Error::WithLineNumber { err, .. } => error_path(err),
+        ignore::Error::Loop { child, .. } => Some(child.clone()),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(source: &Path, extra: &str) -> SyncSpec {
+        let m = crate::manifest::load::valid_for_tests(&format!(
+            "environment: t\nbuckets:\n  b:\n    name: b-t\nsync:\n  m:\n    source: {}\n    bucket: b\n{extra}",
+            source.display()
+        ));
+        SyncSpec::new(&m, "m", &m.sync["m"], Path::new("/"), "us-east-1").expect("spec")
+    }
+
+    #[test]
+    fn finds_selected_regular_files_sorted_and_reports_links() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("a/b")).expect("mkdir");
+        std::fs::write(root.join("a/b/two.txt"), b"22").expect("write");
+        std::fs::write(root.join("one.txt"), b"1").expect("write");
+        std::fs::write(root.join("skip.tmp"), b"x").expect("write");
+        std::os::unix::fs::symlink(root.join("one.txt"), root.join("link.txt")).expect("symlink");
+        let walked = walk(&spec(root, "    exclude: [\"*.tmp\"]\n"), 2).expect("walk");
+        let rels: Vec<(&str, u64)> = walked.files.iter().map(|f| (f.rel.as_str(), f.size)).collect();
+        assert_eq!(rels, vec![("a/b/two.txt", 2), ("one.txt", 1)]);
+        assert_eq!(walked.skipped.len(), 1);
+        assert_eq!(walked.skipped[0].reason, SkipReason::Symlink);
+
+        let followed = walk(&spec(root, "    follow_symlinks: true\n"), 2).expect("walk");
+        assert!(followed.files.iter().any(|f| f.rel == "link.txt"));
+    }
+
+    #[test]
+    fn a_missing_source_is_an_error_naming_the_mapping() {
+        let err = walk(&spec(Path::new("/nonexistent/s3rec-source"), ""), 1).expect_err("missing");
+        assert!(err.to_string().contains("sync mapping `m` does not exist"), "{err}");
+    }
+
+    #[test]
+    fn names_that_are_not_utf8_are_skipped_with_a_reason() {
+        use std::os::unix::ffi::OsStrExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let bad = dir.path().join(std::ffi::OsStr::from_bytes(b"caf\xe9.txt"));
+        std::fs::write(&bad, b"x").expect("write");
+        let walked = walk(&spec(dir.path(), ""), 1).expect("walk");
+        assert!(walked.files.is_empty());
+        assert_eq!(walked.skipped[0].reason, SkipReason::NotUtf8);
+    }
+}
