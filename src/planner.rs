@@ -117,7 +117,18 @@ pub async fn connect(ws: &Workspace, overrides: &Overrides) -> Result<Connection
         match aws.caller_identity().await {
             Ok(identity) => Some(identity),
             Err(e) => {
-                tracing::warn!("cannot determine the caller's account: {e}");
+                // Only IAM and SNS ARNs need the account; S3-compatible servers often have no STS, and
+                // a manifest of buckets and sync mappings works without it.
+                let m = &ws.manifest;
+                if m.iam.users.is_empty()
+                    && m.iam.roles.is_empty()
+                    && m.iam.policies.is_empty()
+                    && m.sns.topics.is_empty()
+                {
+                    tracing::debug!("cannot determine the caller's account: {e}");
+                } else {
+                    tracing::warn!("cannot determine the caller's account: {e}");
+                }
                 None
             }
         }

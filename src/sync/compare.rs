@@ -163,8 +163,10 @@ fn decide(
     hashes: Option<&Hashes>,
 ) -> Decision {
     // The object was rewritten since s3rec uploaded it (another writer): the source is the truth, so
-    // it is uploaded again whatever its date says.
-    if known.is_some_and(|k| k.etag != remote.etag || k.size != remote.size) {
+    // it is uploaded again whatever its date says. Some S3-compatible servers (s3s-fs) list objects
+    // without an ETag; there only the size can tell.
+    let rewritten = |k: &IndexEntry| k.size != remote.size || (!remote.etag.is_empty() && k.etag != remote.etag);
+    if known.is_some_and(rewritten) {
         return Decision::Upload(Reason::Changed);
     }
     let same_stat = known.is_some_and(|k| k.size == file.size && k.mtime_ms == file.mtime_ms);
@@ -351,5 +353,24 @@ mod tests {
         let plan = compare(&s, &files, &Listing::new(), &Index::new(), &HashMap::new());
         assert_eq!(plan.uploads.len(), 1);
         assert_eq!(plan.collisions, vec![(1, "p/x.txt".to_string())]);
+    }
+
+    #[test]
+    fn a_listing_without_etags_still_finds_unchanged_files() {
+        let s = spec("");
+        let files = vec![file("a", 1, 100_000), file("b", 2, 200_000)];
+        let listing: Listing = [remote("p/a", 1, "", 100_000), remote("p/b", 3, "", 100_000)]
+            .into_iter()
+            .collect();
+        let index: Index = [
+            (("b-t".to_string(), "p/a".to_string()), entry(1, 100_000, "ea")),
+            (("b-t".to_string(), "p/b".to_string()), entry(2, 200_000, "eb")),
+        ]
+        .into_iter()
+        .collect();
+        let plan = compare(&s, &files, &listing, &index, &HashMap::new());
+        let keys: Vec<&str> = plan.uploads.iter().map(|u| u.key.as_str()).collect();
+        assert_eq!(keys, vec!["p/b"], "the size still tells a rewritten object");
+        assert_eq!(plan.unchanged, 1);
     }
 }
