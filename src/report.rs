@@ -586,6 +586,7 @@ Details: s3rec state journal -e dev --run 7
             deleted: 3,
             failed: vec![("a.txt".to_string(), "cannot be read: denied".to_string())],
             skipped: Vec::new(),
+            links_skipped: 0,
             duration: Duration::from_secs(2),
         };
         let s = RunSummary::new(

@@ -291,9 +291,28 @@ pub async fn list_objects_paged(
     prefix: &str,
     page: i32,
 ) -> Result<Vec<RemoteObject>, AwsError> {
+    let mut objects = Vec::new();
+    for_each_object(aws, bucket, region, prefix, page, |o| objects.push(o)).await?;
+    // S3 lists in UTF-8 byte order, which is `String`'s order; servers that do not are sorted here, and
+    // for the ones that do the check costs one pass.
+    if !objects.is_sorted_by(|a, b| a.key <= b.key) {
+        objects.sort_unstable_by(|a, b| a.key.cmp(&b.key));
+    }
+    Ok(objects)
+}
+
+/// Every object under `prefix`, handed to `each` page by page in the server's order, so a caller that
+/// keeps only what it needs (sync keeps key, size, ETag and date) never holds the whole listing twice.
+pub async fn for_each_object(
+    aws: &Aws,
+    bucket: &str,
+    region: &str,
+    prefix: &str,
+    page: i32,
+    mut each: impl FnMut(RemoteObject),
+) -> Result<(), AwsError> {
     let s3 = aws.s3(region);
     let op = Op::bucket("ListObjectsV2", "s3:ListBucket", bucket);
-    let mut objects = Vec::new();
     let mut token: Option<String> = None;
     loop {
         let page = s3
@@ -307,7 +326,6 @@ pub async fn list_objects_paged(
             .await
             .map_err(|e| aws.error(&op, e))?;
         let encoded = page.encoding_type.as_ref() == Some(&EncodingType::Url);
-        objects.reserve(page.contents.as_ref().map_or(0, Vec::len));
         // The page is owned, so keys, ETags and storage classes move out of it instead of being copied.
         for object in page.contents.unwrap_or_default() {
             let Some(raw_key) = object.key else { continue };
@@ -316,7 +334,7 @@ pub async fn list_objects_paged(
             } else {
                 raw_key
             };
-            objects.push(RemoteObject {
+            each(RemoteObject {
                 key,
                 size: object.size.and_then(|s| u64::try_from(s).ok()).unwrap_or(0),
                 etag: object.e_tag.map(unquote).unwrap_or_default(),
@@ -329,12 +347,7 @@ pub async fn list_objects_paged(
             _ => break,
         }
     }
-    // S3 lists in UTF-8 byte order, which is `String`'s order; servers that do not are sorted here, and
-    // for the ones that do the check costs one pass.
-    if !objects.is_sorted_by(|a, b| a.key <= b.key) {
-        objects.sort_unstable_by(|a, b| a.key.cmp(&b.key));
-    }
-    Ok(objects)
+    Ok(())
 }
 
 /// Uploads one file: one PutObject below the threshold, a multipart upload at or above it, with parts

@@ -208,6 +208,12 @@ fn print_outcome(o: &Outcome) {
         o.deleted,
         o.failed.len() + o.skipped.len()
     );
+    if o.links_skipped > 0 {
+        eprintln!(
+            "  {} symbolic link(s) skipped (set follow_symlinks: true to follow them; `s3rec sync --dry-run` lists them)",
+            o.links_skipped
+        );
+    }
     for s in &o.skipped {
         eprintln!("  failed: {s}");
     }

@@ -78,10 +78,12 @@ impl SyncPlan {
     }
 }
 
-/// The listing of every scope, by (bucket, key).
-pub type Listing = HashMap<(String, String), RemoteEntry>;
-/// The index entries of every scope, by (bucket, key).
-pub type Index = HashMap<(String, String), IndexEntry>;
+/// The listing of every scope: bucket → key → object. Keyed per bucket so a key is stored once, not with
+/// a copy of its bucket's name: at 200,000 objects that is the difference between fitting the memory
+/// budget and not.
+pub type Listing = HashMap<String, HashMap<String, RemoteEntry>>;
+/// The index entries of every scope: bucket → key → entry.
+pub type Index = HashMap<String, HashMap<String, IndexEntry>>;
 
 /// Compares. With `compare: checksum`, call once with no hashes to learn `needs_hash`, hash those files,
 /// and call again with the hashes.
@@ -92,57 +94,72 @@ pub fn compare(
     index: &Index,
     hashes: &HashMap<usize, Hashes>,
 ) -> SyncPlan {
+    let no_objects = HashMap::new();
+    let no_entries = HashMap::new();
     let mut plan = SyncPlan::default();
-    let mut wanted: HashSet<(String, String)> = HashSet::with_capacity(files.len());
+    // Objects that have a source file, borrowed from the listing: what is left over is extraneous.
+    let mut matched: HashSet<(&str, &str)> = HashSet::with_capacity(files.len());
+    // Without a key template, a key is the destination's prefix and the file's unique relative path, so
+    // two files cannot share one; with a template (`{name}` flattens directories) they can.
+    let mut taken: Option<HashSet<(usize, String)>> = spec.has_key_template().then(HashSet::new);
     for (i, file) in files.iter().enumerate() {
         let destination = spec.destination_of(&file.rel);
         let key = spec.key_of(destination, &file.rel, file.mtime_ms);
-        let bucket = &spec.destinations[destination].bucket;
-        let id = (bucket.clone(), key);
-        if wanted.contains(&id) {
-            plan.collisions.push((i, id.1));
-            continue;
+        let bucket = spec.destinations[destination].bucket.as_str();
+        if let Some(taken) = taken.as_mut() {
+            let bucket_id = spec.bucket_id(destination);
+            if !taken.insert((bucket_id, key.clone())) {
+                plan.collisions.push((i, key));
+                continue;
+            }
         }
-        let upload = |reason| UploadItem {
-            file: i,
-            destination,
-            key: id.1.clone(),
-            reason,
-        };
-        let decision = match listing.get(&id) {
+        let objects = listing.get(bucket).unwrap_or(&no_objects);
+        let decision = match objects.get_key_value(&key) {
             None => Decision::Upload(Reason::New),
-            Some(remote) => decide(spec.compare, file, remote, index.get(&id), hashes.get(&i)),
+            Some((listed_key, remote)) => {
+                matched.insert((bucket, listed_key.as_str()));
+                let known = index.get(bucket).unwrap_or(&no_entries).get(&key);
+                decide(spec.compare, file, remote, known, hashes.get(&i))
+            }
         };
         match decision {
-            Decision::Upload(reason) => plan.uploads.push(upload(reason)),
+            Decision::Upload(reason) => plan.uploads.push(UploadItem {
+                file: i,
+                destination,
+                key,
+                reason,
+            }),
             Decision::Unchanged => plan.unchanged += 1,
             Decision::Learn(entry) => {
                 plan.unchanged += 1;
-                plan.learned.push((id.0.clone(), id.1.clone(), entry));
+                plan.learned.push((bucket.to_string(), key, entry));
             }
             Decision::NeedsHash => plan.needs_hash.push(i),
         }
-        wanted.insert(id);
     }
     if spec.delete {
         let scopes = spec.scopes();
-        let mut deletes: Vec<DeleteItem> = listing
-            .iter()
-            .filter(|(id, _)| !wanted.contains(*id))
-            .filter_map(|((bucket, key), remote)| {
-                let scope = scopes
+        for (bucket, objects) in listing {
+            for (key, remote) in objects {
+                if matched.contains(&(bucket.as_str(), key.as_str())) {
+                    continue;
+                }
+                let Some(scope) = scopes
                     .iter()
-                    .find(|s| s.bucket == *bucket && key.starts_with(&s.prefix))?;
-                Some(DeleteItem {
+                    .find(|s| s.bucket == *bucket && key.starts_with(&s.prefix))
+                else {
+                    continue;
+                };
+                plan.deletes.push(DeleteItem {
                     bucket: bucket.clone(),
                     region: scope.region.clone(),
                     key: key.clone(),
                     size: remote.size,
-                })
-            })
-            .collect();
-        deletes.sort_by(|a, b| (&a.bucket, &a.key).cmp(&(&b.bucket, &b.key)));
-        plan.deletes = deletes;
+                });
+            }
+        }
+        plan.deletes
+            .sort_by(|a, b| (&a.bucket, &a.key).cmp(&(&b.bucket, &b.key)));
     }
     plan
 }
@@ -251,6 +268,15 @@ mod tests {
         )
     }
 
+    /// Per-bucket maps from (bucket, key) pairs.
+    fn by_bucket<V>(pairs: impl IntoIterator<Item = ((String, String), V)>) -> HashMap<String, HashMap<String, V>> {
+        let mut out: HashMap<String, HashMap<String, V>> = HashMap::new();
+        for ((bucket, key), v) in pairs {
+            out.entry(bucket).or_default().insert(key, v);
+        }
+        out
+    }
+
     fn entry(size: u64, mtime_ms: i64, etag: &str) -> IndexEntry {
         IndexEntry {
             size,
@@ -269,18 +295,14 @@ mod tests {
             file("c", 3, 100_000),
             file("d", 4, 500_000),
         ];
-        let listing: Listing = [
+        let listing: Listing = by_bucket([
             remote("p/b", 2, "eb", 50_000),  // indexed, same stat: unchanged
             remote("p/c", 3, "ec", 100_900), // not indexed, same size, same second: learned
             remote("p/d", 4, "ed", 200_000), // not indexed, older than the file: changed
             remote("p/old", 9, "eo", 1),     // extraneous: deleted
             remote("other/x", 9, "ex", 1),
-        ]
-        .into_iter()
-        .collect();
-        let index: Index = [(("b-t".to_string(), "p/b".to_string()), entry(2, 100_000, "eb"))]
-            .into_iter()
-            .collect();
+        ]);
+        let index: Index = by_bucket([(("b-t".to_string(), "p/b".to_string()), entry(2, 100_000, "eb"))]);
         let plan = compare(&s, &files, &listing, &index, &HashMap::new());
         let uploads: Vec<(&str, Reason)> = plan.uploads.iter().map(|u| (u.key.as_str(), u.reason)).collect();
         assert_eq!(uploads, vec![("p/a", Reason::New), ("p/d", Reason::Changed)]);
@@ -296,15 +318,11 @@ mod tests {
         let s = spec("");
         // `a` was rewritten by another writer after s3rec uploaded it (newer, same size); `b` was touched.
         let files = vec![file("a", 1, 100_000), file("b", 1, 300_000)];
-        let listing: Listing = [remote("p/a", 1, "new-etag", 900_000), remote("p/b", 1, "eb", 50_000)]
-            .into_iter()
-            .collect();
-        let index: Index = [
+        let listing: Listing = by_bucket([remote("p/a", 1, "new-etag", 900_000), remote("p/b", 1, "eb", 50_000)]);
+        let index: Index = by_bucket([
             (("b-t".to_string(), "p/a".to_string()), entry(1, 100_000, "old-etag")),
             (("b-t".to_string(), "p/b".to_string()), entry(1, 100_000, "eb")),
-        ]
-        .into_iter()
-        .collect();
+        ]);
         let plan = compare(&s, &files, &listing, &index, &HashMap::new());
         assert_eq!(plan.uploads.len(), 2, "{plan:?}");
         assert!(plan.deletes.is_empty(), "no delete unless the mapping asks");
@@ -314,13 +332,11 @@ mod tests {
     fn checksum_mode_hashes_only_what_it_must_and_compares_content() {
         let s = spec("    compare: checksum\n");
         let files = vec![file("same", 3, 999), file("diff", 3, 999), file("size", 4, 1)];
-        let listing: Listing = [
+        let listing: Listing = by_bucket([
             remote("p/same", 3, "900150983cd24fb0d6963f7d28e17f72", 1),
             remote("p/diff", 3, "900150983cd24fb0d6963f7d28e17f72", 1),
             remote("p/size", 3, "x", 1),
-        ]
-        .into_iter()
-        .collect();
+        ]);
         let first = compare(&s, &files, &listing, &Index::new(), &HashMap::new());
         assert_eq!(first.needs_hash, vec![0, 1], "a different size needs no hash");
         let hashes = HashMap::from([
@@ -359,15 +375,11 @@ mod tests {
     fn a_listing_without_etags_still_finds_unchanged_files() {
         let s = spec("");
         let files = vec![file("a", 1, 100_000), file("b", 2, 200_000)];
-        let listing: Listing = [remote("p/a", 1, "", 100_000), remote("p/b", 3, "", 100_000)]
-            .into_iter()
-            .collect();
-        let index: Index = [
+        let listing: Listing = by_bucket([remote("p/a", 1, "", 100_000), remote("p/b", 3, "", 100_000)]);
+        let index: Index = by_bucket([
             (("b-t".to_string(), "p/a".to_string()), entry(1, 100_000, "ea")),
             (("b-t".to_string(), "p/b".to_string()), entry(2, 200_000, "eb")),
-        ]
-        .into_iter()
-        .collect();
+        ]);
         let plan = compare(&s, &files, &listing, &index, &HashMap::new());
         let keys: Vec<&str> = plan.uploads.iter().map(|u| u.key.as_str()).collect();
         assert_eq!(keys, vec!["p/b"], "the size still tells a rewritten object");

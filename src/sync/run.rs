@@ -50,8 +50,7 @@ pub struct Prepared {
     pub spec: SyncSpec,
     pub walked: Walked,
     pub plan: SyncPlan,
-    /// Listing entries, for objects the plan may delete (their ETag) — kept small: only what the
-    /// executor needs later.
+    /// Objects the destination listings held.
     pub listed: usize,
 }
 
@@ -93,8 +92,27 @@ pub async fn prepare(aws: &Arc<Aws>, index: &SyncIndex, spec: SyncSpec) -> Resul
     for scope in spec.scopes() {
         let aws = aws.clone();
         listings.spawn(async move {
-            let objects = transfer::list_objects(&aws, &scope.bucket, &scope.region, &scope.prefix).await;
-            (scope, objects)
+            // Only what comparing needs is kept, page by page.
+            let mut objects: HashMap<String, RemoteEntry> = HashMap::new();
+            let listed = transfer::for_each_object(
+                &aws,
+                &scope.bucket,
+                &scope.region,
+                &scope.prefix,
+                transfer::LIST_PAGE,
+                |o| {
+                    objects.insert(
+                        o.key,
+                        RemoteEntry {
+                            size: o.size,
+                            etag: o.etag,
+                            last_modified_ms: o.last_modified_ms,
+                        },
+                    );
+                },
+            )
+            .await;
+            (scope, listed.map(|()| objects))
         });
     }
     let mut listing: Listing = HashMap::new();
@@ -111,19 +129,10 @@ pub async fn prepare(aws: &Arc<Aws>, index: &SyncIndex, spec: SyncSpec) -> Resul
             }
             other => other?,
         };
-        for o in objects {
-            listing.insert(
-                (scope.bucket.clone(), o.key),
-                RemoteEntry {
-                    size: o.size,
-                    etag: o.etag,
-                    last_modified_ms: o.last_modified_ms,
-                },
-            );
-        }
-        for (key, entry) in index.entries(&scope.bucket, &scope.prefix)? {
-            index_entries.insert((scope.bucket.clone(), key), entry);
-        }
+        let entries = index.entries(&scope.bucket, &scope.prefix)?;
+        // Usually one scope per bucket: the maps move in whole instead of being copied entry by entry.
+        merge(&mut listing, &scope.bucket, objects);
+        merge(&mut index_entries, &scope.bucket, entries);
     }
     let walked = match walking.await {
         Ok(result) => result?,
@@ -141,11 +150,21 @@ pub async fn prepare(aws: &Arc<Aws>, index: &SyncIndex, spec: SyncSpec) -> Resul
         plan = compare::compare(&spec, &walked.files, &listing, &index_entries, &hashes);
     }
     Ok(Prepared {
-        listed: listing.len(),
+        listed: listing.values().map(HashMap::len).sum(),
         spec,
         walked,
         plan,
     })
+}
+
+/// Adds one scope's map under its bucket: moved in whole when it is the bucket's first.
+fn merge<V>(all: &mut HashMap<String, HashMap<String, V>>, bucket: &str, map: HashMap<String, V>) {
+    match all.get_mut(bucket) {
+        Some(existing) => existing.extend(map),
+        None => {
+            all.insert(bucket.to_string(), map);
+        }
+    }
 }
 
 /// SHA-256 and MD5 of the named files, read in parallel; unreadable files are left out (they are
@@ -213,8 +232,11 @@ pub struct Outcome {
     pub deleted: usize,
     /// (file or key, error).
     pub failed: Vec<(String, String)>,
-    /// Files the walk could not take (not valid UTF-8, unreadable, links): reported, and they fail the run.
+    /// Files the walk could not take (not valid UTF-8, unreadable, special files): reported, and they
+    /// fail the run.
     pub skipped: Vec<String>,
+    /// Symbolic links left out because the mapping does not follow links: reported, not a failure.
+    pub links_skipped: usize,
     pub duration: Duration,
 }
 
@@ -237,6 +259,11 @@ pub async fn execute(aws: Arc<Aws>, index: Arc<SyncIndex>, prepared: Prepared, p
             .filter(|s| s.reason != walk::SkipReason::Symlink)
             .map(ToString::to_string)
             .collect(),
+        links_skipped: walked
+            .skipped
+            .iter()
+            .filter(|s| s.reason == walk::SkipReason::Symlink)
+            .count(),
         ..Outcome::default()
     };
     for (i, key) in &plan.collisions {
@@ -365,7 +392,13 @@ async fn upload_one(
     let path: PathBuf = spec.source.join(&file.rel);
     let mut seen = (file.size, file.mtime_ms);
     for attempt in 0..2 {
-        let resume = resumable(aws, index, &d.bucket, &d.region, key, seen).await;
+        // Only files large enough for a multipart upload can have one to resume: small files skip the
+        // index lookup.
+        let resume = if seen.0 >= spec.multipart_threshold {
+            resumable(aws, index, &d.bucket, &d.region, key, seen).await
+        } else {
+            None
+        };
         let sha256 = if spec.compare == crate::manifest::types::CompareMode::Checksum {
             let p = path.clone();
             match tokio::task::spawn_blocking(move || hash_file(&p)).await {

@@ -142,6 +142,20 @@ impl SyncSpec {
         })
     }
 
+    /// Whether keys come from a template (and so two files may be given one key).
+    pub fn has_key_template(&self) -> bool {
+        self.key_template.is_some()
+    }
+
+    /// A number that is the same for destinations in the same bucket.
+    pub fn bucket_id(&self, destination: usize) -> usize {
+        let bucket = &self.destinations[destination].bucket;
+        self.destinations
+            .iter()
+            .position(|d| d.bucket == *bucket)
+            .unwrap_or(destination)
+    }
+
     /// Whether the file at `rel` (relative, `/`-separated) takes part: included and not excluded.
     pub fn selects(&self, rel: &str) -> bool {
         self.include.as_ref().is_none_or(|g| g.is_match(rel)) && !self.exclude.is_match(rel)
