@@ -345,6 +345,12 @@ def cmd_report(args):
         for phase, label in phases:
             peer_times = [(medians[(p, phase)], p) for p in peers if medians.get((p, phase)) is not None]
             mine = medians.get(("s3rec", phase))
+            if not peers:
+                # Only s3rec was asked for (the memory mode's default): nothing to compare with.
+                print(f"{label}: s3rec {mine:.2f}s (no peer measured, no ratio)" if mine is not None else f"{label}: s3rec failed")
+                if mine is None:
+                    status = 1
+                continue
             if not peer_times or mine is None:
                 print(f"{label}: no ratio (s3rec or every peer failed)")
                 status = 1
