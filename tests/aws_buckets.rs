@@ -10,7 +10,7 @@ mod common;
 use std::collections::BTreeMap;
 
 use aws_sdk_s3::primitives::ByteStream;
-use common::{TEST_REGION, test_overrides, unique_name};
+use common::{TEST_REGION, account_id, tags, test_overrides, unique_name};
 use s3rec::aws::{Aws, Op, bucket_has_objects, connect, create_bucket, delete_bucket, put_doc, read_bucket};
 use s3rec::manifest::types::AwsSettings;
 use s3rec::model::{
@@ -73,17 +73,6 @@ async fn round_trip(aws: &Aws, name: &str, region: &str, written: Doc, expected:
 /// A round trip that moto keeps exactly.
 async fn exact_round_trip(aws: &Aws, name: &str, region: &str, doc: Doc) {
     round_trip(aws, name, region, doc.clone(), doc).await;
-}
-
-async fn account_id(aws: &Aws) -> String {
-    aws.caller_identity()
-        .await
-        .unwrap_or_else(|err| panic!("{err}"))
-        .account
-}
-
-fn tags(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
 }
 
 #[tokio::test]

@@ -10,7 +10,7 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use common::{TEST_REGION, unique_name};
+use common::{TEST_REGION, account_id, tags, unique_name};
 use s3rec::aws::identity::{self, Target, Write};
 use s3rec::aws::{Aws, AwsError, sns};
 use s3rec::model::identity::{
@@ -20,17 +20,6 @@ use s3rec::model::identity::{
 use s3rec::model::policy::normalize;
 use s3rec::plan::Action;
 use serde_json::{Value as Json, json};
-
-async fn account_id(aws: &Aws) -> String {
-    aws.caller_identity()
-        .await
-        .unwrap_or_else(|err| panic!("{err}"))
-        .account
-}
-
-fn tags(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
-}
 
 /// A resource under test: what `Target` borrows, owned.
 struct Res {
@@ -185,6 +174,29 @@ fn attachments(arns: &[&str]) -> IdentityDoc {
 // ---------------------------------------------------------------------------------------------------
 // Users.
 // ---------------------------------------------------------------------------------------------------
+
+/// A user at `/` without tags.
+fn plain_user() -> IdentityDoc {
+    IdentityDoc::User(UserDoc {
+        path: "/".into(),
+        tags: BTreeMap::new(),
+    })
+}
+
+/// A new user with `policy_arn` attached.
+async fn user_attached_to(aws: &Aws, prefix: &str, policy_arn: &str) -> Res {
+    let user = Res::user(aws, prefix, "/").await;
+    user.apply(aws, None, Action::Create, None, Some(&plain_user())).await;
+    user.apply(
+        aws,
+        Some(PartKind::Attachments),
+        Action::Create,
+        None,
+        Some(&attachments(&[policy_arn])),
+    )
+    .await;
+    user
+}
 
 #[tokio::test]
 async fn a_user_round_trips_with_tags_inline_policy_and_attachments() {
@@ -721,20 +733,7 @@ async fn replacing_a_policy_moves_it_and_keeps_what_it_was_attached_to() {
     old.apply(&aws, None, Action::Update, Some(&before), Some(&before2))
         .await;
 
-    let user = Res::user(&aws, "s3rec-polrep-u", "/").await;
-    let user_doc = IdentityDoc::User(UserDoc {
-        path: "/".into(),
-        tags: BTreeMap::new(),
-    });
-    user.apply(&aws, None, Action::Create, None, Some(&user_doc)).await;
-    user.apply(
-        &aws,
-        Some(PartKind::Attachments),
-        Action::Create,
-        None,
-        Some(&attachments(&[&old.arn])),
-    )
-    .await;
+    let user = user_attached_to(&aws, "s3rec-polrep-u", &old.arn).await;
     let role = Res::role(&aws, "s3rec-polrep-r", "/").await;
     let role_doc = IdentityDoc::Role(RoleDoc {
         path: "/".into(),
@@ -777,7 +776,7 @@ async fn replacing_a_policy_moves_it_and_keeps_what_it_was_attached_to() {
         attachments(&[&new.arn])
     );
 
-    user.apply(&aws, None, Action::Delete, Some(&user_doc), None).await;
+    user.apply(&aws, None, Action::Delete, Some(&plain_user()), None).await;
     role.apply(&aws, None, Action::Delete, Some(&role_doc), None).await;
     new.apply(&aws, None, Action::Delete, Some(&after), None).await;
     assert_eq!(new.read(&aws).await, None);
@@ -787,20 +786,7 @@ async fn replacing_a_policy_moves_it_and_keeps_what_it_was_attached_to() {
 async fn deleting_an_attached_policy_detaches_it_first() {
     let aws = common::emulator().await;
     let policy = new_policy(&aws, "s3rec-poldel").await;
-    let user = Res::user(&aws, "s3rec-poldel-u", "/").await;
-    let user_doc = IdentityDoc::User(UserDoc {
-        path: "/".into(),
-        tags: BTreeMap::new(),
-    });
-    user.apply(&aws, None, Action::Create, None, Some(&user_doc)).await;
-    user.apply(
-        &aws,
-        Some(PartKind::Attachments),
-        Action::Create,
-        None,
-        Some(&attachments(&[&policy.arn])),
-    )
-    .await;
+    let user = user_attached_to(&aws, "s3rec-poldel-u", &policy.arn).await;
     policy.apply(&aws, None, Action::Delete, None, None).await;
     assert_eq!(policy.read(&aws).await, None);
     assert_eq!(
@@ -816,7 +802,7 @@ async fn deleting_an_attached_policy_detaches_it_first() {
         None,
     )
     .await;
-    user.apply(&aws, None, Action::Delete, Some(&user_doc), None).await;
+    user.apply(&aws, None, Action::Delete, Some(&plain_user()), None).await;
 }
 
 #[tokio::test]

@@ -100,3 +100,16 @@ pub fn runtime() -> tokio::runtime::Runtime {
         .build()
         .expect("runtime")
 }
+
+/// The emulator's account, from STS.
+pub async fn account_id(aws: &s3rec::aws::Aws) -> String {
+    aws.caller_identity()
+        .await
+        .unwrap_or_else(|err| panic!("{err}"))
+        .account
+}
+
+/// A tag set from pairs.
+pub fn tags(pairs: &[(&str, &str)]) -> std::collections::BTreeMap<String, String> {
+    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
