@@ -258,3 +258,82 @@ impl ApplyAllowingSyncFailure for Project {
         );
     }
 }
+
+#[test]
+fn a_sync_killed_during_a_multipart_upload_resumes_it() {
+    let (p, bucket) = project(
+        "    multipart_threshold: 5 MiB\n    multipart_chunk_size: 5 MiB\n    concurrency: 1\n    checksum: sha256\n",
+    );
+    let big: Vec<u8> = (0..80 * 1024 * 1024)
+        .map(|i: u32| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
+    write_tree(&p.path("src"), &[("big.bin", big.clone())]);
+    // Apply creates the bucket only: the mapping's source is filled after, so apply has nothing to sync.
+    std::fs::rename(p.path("src"), p.path("held")).expect("hold the source");
+    std::fs::create_dir(p.path("src")).expect("empty source");
+    p.apply_ok();
+    std::fs::remove_dir(p.path("src")).expect("rmdir");
+    std::fs::rename(p.path("held"), p.path("src")).expect("restore the source");
+
+    // Start the sync and kill it as soon as the index has recorded a finished part.
+    let mut running = p
+        .s3rec_process()
+        .args(["sync", "-e", &p.env])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let db = p.path(&format!(".s3rec/{}.db", p.env));
+    let parts_recorded = || {
+        rusqlite::Connection::open(&db)
+            .and_then(|c| c.query_row("SELECT count(*) FROM sync_parts", [], |r| r.get::<_, i64>(0)))
+            .unwrap_or(0)
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while parts_recorded() == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no part was recorded in two minutes"
+        );
+        assert!(
+            running.try_wait().expect("wait").is_none(),
+            "the sync finished before a part was recorded: make the file larger"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    running.kill().expect("kill");
+    running.wait().expect("reap");
+    let pending: (String, i64) = rusqlite::Connection::open(&db)
+        .and_then(|c| {
+            c.query_row(
+                "SELECT u.upload_id, count(*) FROM sync_uploads u JOIN sync_parts p USING (upload_id) GROUP BY u.upload_id",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+        })
+        .expect("the interrupted upload is in the index");
+    assert!(pending.1 >= 1);
+
+    // The next run continues that upload (the same upload ID completes) and the object is whole.
+    let (code, out, err) = sync(&p, &[]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let left: i64 = rusqlite::Connection::open(&db)
+        .and_then(|c| c.query_row("SELECT count(*) FROM sync_uploads", [], |r| r.get(0)))
+        .expect("count");
+    assert_eq!(left, 0, "the finished upload is forgotten");
+    assert_eq!(
+        bucket_contents(&bucket, "backup/").get("backup/big.bin"),
+        Some(&sha256(&big))
+    );
+    common::runtime().block_on(async {
+        let aws = common::emulator().await;
+        let uploads = aws
+            .s3(common::TEST_REGION)
+            .list_multipart_uploads()
+            .bucket(&bucket)
+            .send()
+            .await
+            .expect("uploads");
+        assert!(uploads.uploads().is_empty(), "nothing left half-uploaded: {uploads:?}");
+    });
+}

@@ -54,6 +54,11 @@ impl Project {
         cmd
     }
 
+    /// The s3rec binary as a plain `std::process::Command`, for tests that spawn it and act while it runs.
+    pub fn s3rec_process(&self) -> std::process::Command {
+        self.prepared(assert_cmd::cargo::cargo_bin("s3rec"))
+    }
+
     /// The s3rec binary, prepared to run in the project.
     pub fn s3rec(&self) -> Command {
         Command::from_std(self.prepared(assert_cmd::cargo::cargo_bin("s3rec")))
