@@ -327,7 +327,7 @@ pub async fn plan(ws: &Workspace, conn: &Connection, state: &StateDb, opts: &Pla
             entry.run_id
         ));
     }
-    let syncs = sync_work(ws, conn, state, &existing, &opts.targets).await?;
+    let syncs = sync_work(ws, conn, state, &existing, &opts.targets, &mut warnings).await?;
     Ok(Plan {
         syncs,
         format_version: PLAN_FORMAT_VERSION,
@@ -344,14 +344,21 @@ pub async fn plan(ws: &Workspace, conn: &Connection, state: &StateDb, opts: &Pla
 /// What each sync mapping would upload and delete now. A mapping whose destination bucket does not
 /// exist yet (the plan creates it) uploads everything it selects. With `--target`, only the mappings
 /// targeted as `sync.NAME`.
+///
+/// A source directory that is not on this machine is a warning, and the mapping is left out: plans and
+/// applies of the buckets often run in CI, while the files live on the server that runs `s3rec sync`
+/// (which does fail on a missing source, since there it means a share that is not mounted).
 async fn sync_work(
     ws: &Workspace,
     conn: &Connection,
     state: &StateDb,
     existing: &HashSet<String>,
     targets: &[String],
+    warnings: &mut Vec<String>,
 ) -> Result<Vec<crate::plan::SyncWork>, PlanError> {
-    use crate::sync::{run, spec::SyncSpec, walk};
+    use crate::sync::run::{self, SyncError};
+    use crate::sync::spec::SyncSpec;
+    use crate::sync::walk::{self, WalkError};
     let m = &ws.manifest;
     let mut out = Vec::new();
     for (name, mapping) in &m.sync {
@@ -376,6 +383,11 @@ async fn sync_work(
             delete_markers,
             error: None,
         };
+        let not_here = |e: &WalkError| {
+            format!(
+                "sync.{name}: {e}; not compared here, and apply leaves it to `s3rec sync` on the machine that has it"
+            )
+        };
         if spec.destinations.iter().all(|d| existing.contains(&d.bucket)) {
             let index = crate::state::sync_index::SyncIndex::open(state.path())?;
             match run::prepare(&conn.aws, &index, spec).await {
@@ -385,6 +397,10 @@ async fn sync_work(
                     work.deletes = p.plan.deletes.len();
                     work.unchanged = p.plan.unchanged;
                 }
+                Err(SyncError::Walk(e @ WalkError::Missing { .. })) => {
+                    warnings.push(not_here(&e));
+                    continue;
+                }
                 Err(e) => work.error = Some(e.to_string()),
             }
         } else {
@@ -393,6 +409,10 @@ async fn sync_work(
                 Ok(Ok(walked)) => {
                     work.uploads = walked.files.len();
                     work.upload_bytes = walked.files.iter().map(|f| f.size).sum();
+                }
+                Ok(Err(e @ WalkError::Missing { .. })) => {
+                    warnings.push(not_here(&e));
+                    continue;
                 }
                 Ok(Err(e)) => work.error = Some(e.to_string()),
                 Err(e) => work.error = Some(e.to_string()),

@@ -195,14 +195,13 @@ fn routes_and_key_templates_place_objects() {
 
 #[test]
 fn bad_input_gets_a_clear_message() {
-    // A source directory that does not exist: the plan says so, and apply creates the bucket but fails
-    // in its sync step with the same message.
+    // A source directory that is not on this machine: plan and apply (often run in CI, away from the
+    // files) warn and leave the mapping out; `s3rec sync` fails with the message.
     let (p, _) = project("");
     let (_, plan) = p.plan();
-    assert!(plan.contains("sync.files: cannot be compared"), "{plan}");
-    let (code, out, err) = p.apply();
-    assert_eq!(code, 1, "{out}\n{err}");
-    assert!(err.contains("sync mapping `files` does not exist"), "{err}");
+    assert!(plan.contains("sync.files: the source directory"), "{plan}");
+    assert!(plan.contains("does not exist; not compared here"), "{plan}");
+    p.apply_ok();
     let (code, _, err) = sync(&p, &[]);
     assert_eq!(code, 1);
     assert!(err.contains("sync mapping `files` does not exist"), "{err}");
