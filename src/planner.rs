@@ -72,7 +72,7 @@ pub fn manifest_digest(loaded: &Loaded) -> String {
         hasher.update(loaded.sources.text(id).as_bytes());
         hasher.update([0]);
     }
-    hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    crate::model::hex(&hasher.finalize())
 }
 
 impl Workspace {

@@ -18,10 +18,11 @@ use common::{TEST_REGION, unique_name};
 use futures_util::StreamExt as _;
 use s3rec::aws::transfer::{
     DonePart, ResumeState, TransferError, Upload, UploadJournal, abort_multipart_upload, delete_objects,
-    list_multipart_uploads, list_objects, list_objects_paged, mtime_metadata, mtime_ms, upload_file,
+    list_multipart_uploads, list_objects, list_objects_paged, mtime_metadata, upload_file,
 };
 use s3rec::aws::{Aws, create_bucket};
 use s3rec::manifest::types::ChecksumAlgorithm;
+use s3rec::state::time::mtime_ms;
 use sha2::{Digest as _, Sha256};
 use tokio::sync::Semaphore;
 

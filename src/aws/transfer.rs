@@ -39,7 +39,6 @@ use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::UNIX_EPOCH;
 
 use aws_sdk_s3::primitives::{ByteStream, Length};
 use aws_sdk_s3::types::{
@@ -227,19 +226,7 @@ impl From<AwsError> for TransferError {
     }
 }
 
-/// A file's modification time in Unix milliseconds, the unit the walk, the index and [`Upload`] share.
-///
-/// Times before 1970 are negative. Platforms without modification times (none that s3rec supports) read
-/// as 0, which only makes every comparison see "unchanged" by mtime; sizes are still compared.
-pub fn mtime_ms(meta: &std::fs::Metadata) -> i64 {
-    let Ok(modified) = meta.modified() else {
-        return 0;
-    };
-    match modified.duration_since(UNIX_EPOCH) {
-        Ok(after) => i64::try_from(after.as_millis()).unwrap_or(i64::MAX),
-        Err(before) => i64::try_from(before.duration().as_millis()).map_or(i64::MIN, |ms| -ms),
-    }
-}
+use crate::state::time::mtime_ms;
 
 /// Formats an mtime as the `mtime` metadata value: seconds with a fraction, as rclone writes it
 /// (`1700000000.123`).

@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use super::{
     CorsRuleDoc, DesiredBucket, Doc, DocKind, EncryptionDoc, LifecycleRuleDoc, LoggingDoc, NoncurrentTransitionDoc,
     NotificationDoc, NotificationTarget, PublicAccessBlockDoc, ReplicationDoc, ReplicationRuleDoc, TransitionDoc,
-    VersioningState, bucket_arn,
+    VersioningState, bucket_arn, hex,
 };
 use crate::manifest::check::effective_bucket;
 use crate::manifest::types::{
@@ -467,10 +467,6 @@ pub fn topic_arn(ctx: &Context<'_>, logical: &str, place: &str) -> Result<String
 /// The documents a desired bucket manages, by kind.
 pub fn managed_kinds(b: &DesiredBucket) -> Vec<DocKind> {
     b.docs.keys().copied().collect()
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

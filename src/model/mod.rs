@@ -357,3 +357,12 @@ pub struct ObservedBucket {
 pub fn bucket_arn(name: &str) -> String {
     format!("arn:aws:s3:::{name}")
 }
+
+/// Lowercase hex of `bytes` (digests in names, plans and the state).
+pub fn hex(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push_str(&format!("{b:02x}"));
+    }
+    out
+}

@@ -242,12 +242,7 @@ pub fn kind_of(value: &Value) -> String {
 
 /// Lowercase hex SHA-256 of `bytes`.
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    let digest = Sha256::digest(bytes);
-    let mut hex = String::with_capacity(64);
-    for byte in digest {
-        hex.push_str(&format!("{byte:02x}"));
-    }
-    hex
+    crate::model::hex(&Sha256::digest(bytes))
 }
 
 /// An open state database.

@@ -30,6 +30,20 @@ pub fn format_rfc3339(time: SystemTime) -> String {
     )
 }
 
+/// A file's modification time in Unix milliseconds, the unit the walk, the sync index and uploads share.
+///
+/// Times before 1970 are negative. Platforms without modification times (none that s3rec supports) read
+/// as 0, which only makes every comparison see "unchanged" by mtime; sizes are still compared.
+pub fn mtime_ms(meta: &std::fs::Metadata) -> i64 {
+    let Ok(modified) = meta.modified() else {
+        return 0;
+    };
+    match modified.duration_since(UNIX_EPOCH) {
+        Ok(after) => i64::try_from(after.as_millis()).unwrap_or(i64::MAX),
+        Err(before) => i64::try_from(before.duration().as_millis()).map_or(i64::MIN, |ms| -ms),
+    }
+}
+
 /// The UTC calendar date (year, month, day) of `secs` seconds since the Unix epoch.
 pub fn civil_date(secs: i64) -> (i64, u32, u32) {
     civil_from_days(secs.div_euclid(86_400))

@@ -205,7 +205,7 @@ pub fn hash_file(path: &Path) -> std::io::Result<Hashes> {
         sha.update(&buf[..n]);
         md5.update(&buf[..n]);
     }
-    let hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02x}")).collect::<String>();
+    use crate::model::hex;
     Ok(Hashes {
         sha256: hex(&sha.finalize()),
         md5: hex(&md5.finalize()),
@@ -439,7 +439,7 @@ async fn upload_one(
             Err(TransferError::Changed { .. }) if attempt == 0 => {
                 // Take the file as it is now and try once more; a file still changing is reported.
                 match std::fs::metadata(&path) {
-                    Ok(m) => seen = (m.len(), m.modified().map(walk::mtime_ms).unwrap_or_default()),
+                    Ok(m) => seen = (m.len(), crate::state::time::mtime_ms(&m)),
                     Err(e) => return Err(format!("cannot be read: {e}")),
                 }
             }

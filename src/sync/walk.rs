@@ -3,7 +3,6 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::time::UNIX_EPOCH;
 
 use ignore::{WalkBuilder, WalkState};
 
@@ -186,7 +185,7 @@ impl Local<'_> {
             Ok(meta) => self.walked.files.push(LocalFile {
                 rel,
                 size: meta.len(),
-                mtime_ms: meta.modified().map(mtime_ms).unwrap_or_default(),
+                mtime_ms: crate::state::time::mtime_ms(&meta),
             }),
             Err(e) => self.skip(path.to_path_buf(), SkipReason::Unreadable(e.to_string())),
         }
@@ -194,14 +193,6 @@ impl Local<'_> {
 
     fn skip(&mut self, path: PathBuf, reason: SkipReason) {
         self.walked.skipped.push(Skipped { path, reason });
-    }
-}
-
-/// Milliseconds since the Unix epoch (negative before it).
-pub fn mtime_ms(t: std::time::SystemTime) -> i64 {
-    match t.duration_since(UNIX_EPOCH) {
-        Ok(d) => i64::try_from(d.as_millis()).unwrap_or(i64::MAX),
-        Err(e) => -i64::try_from(e.duration().as_millis()).unwrap_or(i64::MAX),
     }
 }
 
