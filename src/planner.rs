@@ -361,6 +361,8 @@ async fn sync_work(
     use crate::sync::walk::{self, WalkError};
     let m = &ws.manifest;
     let mut out = Vec::new();
+    // Opened once, for the first mapping that reads it.
+    let mut index: Option<crate::state::sync_index::SyncIndex> = None;
     for (name, mapping) in &m.sync {
         let address = Address(format!("sync.{name}"));
         if !targets.is_empty() && !targets.iter().any(|t| address.within(t)) {
@@ -368,19 +370,13 @@ async fn sync_work(
         }
         let spec =
             SyncSpec::new(m, name, mapping, &ws.root, conn.aws.region()).map_err(|e| PlanError::Sync(e.to_string()))?;
-        let delete_markers = spec.destinations.iter().any(|d| {
-            m.buckets.get(&d.logical).is_some_and(|b| {
-                crate::manifest::check::effective_bucket(m, b).versioning
-                    == Some(crate::manifest::types::Versioning::Enabled)
-            })
-        });
         let mut work = crate::plan::SyncWork {
             mapping: name.clone(),
             uploads: 0,
             upload_bytes: 0,
             deletes: 0,
             unchanged: 0,
-            delete_markers,
+            delete_markers: spec.deletes_become_markers(),
             error: None,
         };
         let not_here = |e: &WalkError| {
@@ -389,14 +385,12 @@ async fn sync_work(
             )
         };
         if spec.destinations.iter().all(|d| existing.contains(&d.bucket)) {
-            let index = crate::state::sync_index::SyncIndex::open(state.path())?;
-            match run::prepare(&conn.aws, &index, spec).await {
-                Ok(p) => {
-                    work.uploads = p.plan.uploads.len();
-                    work.upload_bytes = p.plan.upload_bytes(&p.walked.files);
-                    work.deletes = p.plan.deletes.len();
-                    work.unchanged = p.plan.unchanged;
-                }
+            let index = match &index {
+                Some(index) => index,
+                None => index.insert(crate::state::sync_index::SyncIndex::open(state.path())?),
+            };
+            match run::prepare(&conn.aws, index, spec).await {
+                Ok(p) => work = p.work(),
                 Err(SyncError::Walk(e @ WalkError::Missing { .. })) => {
                     warnings.push(not_here(&e));
                     continue;

@@ -135,7 +135,7 @@ pub(crate) async fn prepare_all(
         );
         match run::prepare(&conn.aws, &index, spec).await {
             Ok(p) => {
-                println!("sync.{}: {}", p.spec.name, p.summary());
+                println!("{}", p.work().line());
                 prepared.push(p);
             }
             Err(e) => failed.push(fail(name, e.to_string())),

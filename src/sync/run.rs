@@ -55,30 +55,17 @@ pub struct Prepared {
 }
 
 impl Prepared {
-    /// `120 to upload (1.2 GiB), 3 to delete`, or `up to date`.
-    pub fn summary(&self) -> String {
-        let mut parts = Vec::new();
-        if !self.plan.uploads.is_empty() {
-            parts.push(format!(
-                "{} to upload ({})",
-                self.plan.uploads.len(),
-                bytesize::ByteSize(self.plan.upload_bytes(&self.walked.files))
-                    .display()
-                    .iec()
-            ));
+    /// The mapping's work, as the plan shows it (`sync.NAME: 120 to upload (1.2 GiB), 3 to delete`).
+    pub fn work(&self) -> crate::plan::SyncWork {
+        crate::plan::SyncWork {
+            mapping: self.spec.name.clone(),
+            uploads: self.plan.uploads.len(),
+            upload_bytes: self.plan.upload_bytes(&self.walked.files),
+            deletes: self.plan.deletes.len(),
+            unchanged: self.plan.unchanged,
+            delete_markers: self.spec.deletes_become_markers(),
+            error: None,
         }
-        if !self.plan.deletes.is_empty() {
-            parts.push(format!("{} to delete", self.plan.deletes.len()));
-        }
-        if parts.is_empty() {
-            format!("up to date ({} files)", self.plan.unchanged)
-        } else {
-            format!("{}, {} unchanged", parts.join(", "), self.plan.unchanged)
-        }
-    }
-
-    pub fn has_work(&self) -> bool {
-        !self.plan.uploads.is_empty() || !self.plan.deletes.is_empty() || !self.plan.learned.is_empty()
     }
 }
 

@@ -16,6 +16,8 @@ pub struct Destination {
     pub region: String,
     pub prefix: String,
     pub storage_class: Option<String>,
+    /// The bucket has versioning enabled, so deletes there become delete markers.
+    pub versioned: bool,
 }
 
 /// One bucket and key prefix that sync lists (and, with `delete`, cleans): every object under it that
@@ -83,6 +85,7 @@ impl SyncSpec {
                 region: effective.region.clone().unwrap_or_else(|| default_region.to_string()),
                 prefix: prefix.to_string(),
                 storage_class: storage_class.map(str::to_string),
+                versioned: effective.versioning == Some(crate::manifest::types::Versioning::Enabled),
             })
         };
         let own_class = mapping.storage_class.map(|c| c.as_str());
@@ -140,6 +143,11 @@ impl SyncSpec {
             part_size: mapping.multipart_chunk_size.0,
             concurrency: usize::try_from(mapping.concurrency).unwrap_or(1).max(1),
         })
+    }
+
+    /// Whether deletes land in a versioned bucket, where they become delete markers.
+    pub fn deletes_become_markers(&self) -> bool {
+        self.destinations.iter().any(|d| d.versioned)
     }
 
     /// Whether keys come from a template (and so two files may be given one key).
