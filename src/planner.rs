@@ -472,12 +472,7 @@ fn managed_identities(
             } else {
                 r.region
             };
-            let arn = match kind {
-                IdentityKind::IamUser => format!("arn:aws:iam::{account}:user{path}{}", r.name),
-                IdentityKind::IamRole => format!("arn:aws:iam::{account}:role{path}{}", r.name),
-                IdentityKind::IamPolicy => format!("arn:aws:iam::{account}:policy{path}{}", r.name),
-                IdentityKind::SnsTopic => format!("arn:aws:sns:{region}:{account}:{}", r.name),
-            };
+            let arn = identity::arn(kind, account, &region, path, &r.name);
             Some(ManagedIdentity {
                 address: r.address,
                 kind,

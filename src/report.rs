@@ -176,39 +176,41 @@ impl RunSummary {
 
 /// `3 created, 1 updated, 2 failed`: the non-zero counts, or `no changes` when all are zero.
 fn nonzero_counts(c: &Counts) -> String {
-    let parts: Vec<String> = [
-        (c.created, "created"),
-        (c.updated, "updated"),
-        (c.replaced, "replaced"),
-        (c.deleted, "deleted"),
-        (c.failed, "failed"),
-        (c.skipped, "skipped"),
-    ]
-    .into_iter()
-    .filter(|(n, _)| *n > 0)
-    .map(|(n, what)| format!("{n} {what}"))
-    .collect();
-    if parts.is_empty() {
-        "no changes".to_string()
-    } else {
-        parts.join(", ")
-    }
+    nonzero(
+        &[
+            (c.created, "created"),
+            (c.updated, "updated"),
+            (c.replaced, "replaced"),
+            (c.deleted, "deleted"),
+            (c.failed, "failed"),
+            (c.skipped, "skipped"),
+        ],
+        "no changes",
+    )
 }
 
 /// `120 uploaded, 3 deleted, 1 failed` over every sync mapping of the run.
 fn sync_counts(sync: &[SyncCounts]) -> String {
     let sum = |f: fn(&SyncCounts) -> usize| sync.iter().map(f).sum::<usize>();
-    let parts: Vec<String> = [
-        (sum(|c| c.uploaded), "uploaded"),
-        (sum(|c| c.deleted), "deleted"),
-        (sum(|c| c.failed), "failed"),
-    ]
-    .into_iter()
-    .filter(|(n, _)| *n > 0)
-    .map(|(n, what)| format!("{n} {what}"))
-    .collect();
+    nonzero(
+        &[
+            (sum(|c| c.uploaded), "uploaded"),
+            (sum(|c| c.deleted), "deleted"),
+            (sum(|c| c.failed), "failed"),
+        ],
+        "up to date",
+    )
+}
+
+/// `N what` for each non-zero count, joined; `none` when all are zero.
+fn nonzero(counts: &[(usize, &str)], none: &str) -> String {
+    let parts: Vec<String> = counts
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, what)| format!("{n} {what}"))
+        .collect();
     if parts.is_empty() {
-        "up to date".to_string()
+        none.to_string()
     } else {
         parts.join(", ")
     }

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use serde_json::{Value as Json, json};
 use sha2::{Digest, Sha256};
 
+use super::identity::{self, IdentityKind};
 use super::{
     CorsRuleDoc, DesiredBucket, Doc, DocKind, EncryptionDoc, LifecycleRuleDoc, LoggingDoc, NoncurrentTransitionDoc,
     NotificationDoc, NotificationTarget, PublicAccessBlockDoc, ReplicationDoc, ReplicationRuleDoc, TransitionDoc,
@@ -415,7 +416,13 @@ pub fn user_arn(ctx: &Context<'_>, logical: &str, place: &str) -> Result<String,
         .users
         .get(logical)
         .ok_or_else(|| unresolved(&format!("user {logical}"), place))?;
-    iam_arn(ctx, "user", u.name.as_deref().unwrap_or(logical), &u.path, place)
+    iam_arn(
+        ctx,
+        IdentityKind::IamUser,
+        u.name.as_deref().unwrap_or(logical),
+        &u.path,
+        place,
+    )
 }
 
 pub fn role_arn(ctx: &Context<'_>, logical: &str, place: &str) -> Result<String, DesiredError> {
@@ -425,7 +432,13 @@ pub fn role_arn(ctx: &Context<'_>, logical: &str, place: &str) -> Result<String,
         .roles
         .get(logical)
         .ok_or_else(|| unresolved(&format!("role {logical}"), place))?;
-    iam_arn(ctx, "role", r.name.as_deref().unwrap_or(logical), &r.path, place)
+    iam_arn(
+        ctx,
+        IdentityKind::IamRole,
+        r.name.as_deref().unwrap_or(logical),
+        &r.path,
+        place,
+    )
 }
 
 pub fn policy_arn(ctx: &Context<'_>, logical: &str, place: &str) -> Result<String, DesiredError> {
@@ -435,18 +448,30 @@ pub fn policy_arn(ctx: &Context<'_>, logical: &str, place: &str) -> Result<Strin
         .policies
         .get(logical)
         .ok_or_else(|| unresolved(&format!("policy {logical}"), place))?;
-    iam_arn(ctx, "policy", p.name.as_deref().unwrap_or(logical), &p.path, place)
+    iam_arn(
+        ctx,
+        IdentityKind::IamPolicy,
+        p.name.as_deref().unwrap_or(logical),
+        &p.path,
+        place,
+    )
 }
 
 /// `arn:aws:iam::ACCOUNT:KIND/PATH/NAME`: users, roles and managed policies share this shape.
 pub(crate) fn iam_arn(
     ctx: &Context<'_>,
-    kind: &str,
+    kind: IdentityKind,
     name: &str,
     path: &str,
     place: &str,
 ) -> Result<String, DesiredError> {
-    Ok(format!("arn:aws:iam::{}:{kind}{path}{name}", account(ctx, place)?))
+    Ok(identity::arn(
+        kind,
+        &account(ctx, place)?,
+        ctx.default_region,
+        path,
+        name,
+    ))
 }
 
 pub fn topic_arn(ctx: &Context<'_>, logical: &str, place: &str) -> Result<String, DesiredError> {
@@ -457,10 +482,12 @@ pub fn topic_arn(ctx: &Context<'_>, logical: &str, place: &str) -> Result<String
         .get(logical)
         .ok_or_else(|| unresolved(&format!("topic {logical}"), place))?;
     let name = t.name.as_deref().unwrap_or(logical);
-    Ok(format!(
-        "arn:aws:sns:{}:{}:{name}",
+    Ok(identity::arn(
+        IdentityKind::SnsTopic,
+        &account(ctx, place)?,
         ctx.default_region,
-        account(ctx, place)?
+        "",
+        name,
     ))
 }
 

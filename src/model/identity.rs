@@ -68,6 +68,16 @@ impl fmt::Display for IdentityKind {
     }
 }
 
+/// The ARN of the resource of `kind` named `name`: IAM ARNs carry the path, topic ARNs the region.
+pub fn arn(kind: IdentityKind, account: &str, region: &str, path: &str, name: &str) -> String {
+    match kind {
+        IdentityKind::IamUser => format!("arn:aws:iam::{account}:user{path}{name}"),
+        IdentityKind::IamRole => format!("arn:aws:iam::{account}:role{path}{name}"),
+        IdentityKind::IamPolicy => format!("arn:aws:iam::{account}:policy{path}{name}"),
+        IdentityKind::SnsTopic => format!("arn:aws:sns:{region}:{account}:{name}"),
+    }
+}
+
 /// Parts of an IAM or SNS resource that are planned as their own changes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -293,7 +303,7 @@ pub fn identities(ctx: &Context<'_>, secrets_dir: &str) -> Result<Vec<DesiredIde
         }
         out.push(DesiredIdentity {
             kind: IdentityKind::IamUser,
-            arn: iam_arn(ctx, "user", &name, &u.path, &place)?,
+            arn: iam_arn(ctx, IdentityKind::IamUser, &name, &u.path, &place)?,
             logical: logical.clone(),
             name,
             region: ctx.default_region.to_string(),
@@ -310,7 +320,7 @@ pub fn identities(ctx: &Context<'_>, secrets_dir: &str) -> Result<Vec<DesiredIde
         let parts = principal_parts(ctx, &r.policies, &r.grants, &place)?;
         out.push(DesiredIdentity {
             kind: IdentityKind::IamRole,
-            arn: iam_arn(ctx, "role", &name, &r.path, &place)?,
+            arn: iam_arn(ctx, IdentityKind::IamRole, &name, &r.path, &place)?,
             logical: logical.clone(),
             name,
             region: ctx.default_region.to_string(),
