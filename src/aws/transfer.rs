@@ -49,10 +49,10 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use futures_util::StreamExt as _;
 use futures_util::stream::FuturesUnordered;
-use sha2::Digest as _;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::{Aws, AwsError, Op};
+use crate::checksum::{Hasher, crc_algorithm};
 use crate::manifest::types::ChecksumAlgorithm;
 
 /// Files up to this size are read into memory in one piece; larger ones are streamed.
@@ -1212,50 +1212,6 @@ async fn acquire(parts: &Arc<Semaphore>, path: &Path) -> Result<OwnedSemaphorePe
         .map_err(|_| TransferError::Stopped {
             path: path.to_path_buf(),
         })
-}
-
-/// A running checksum of one of the algorithms S3 validates.
-enum Hasher {
-    Crc(crc_fast::Digest, usize),
-    Sha1(sha1::Sha1),
-    Sha256(sha2::Sha256),
-}
-
-impl Hasher {
-    fn new(algorithm: ChecksumAlgorithm) -> Self {
-        match (crc_algorithm(algorithm), algorithm) {
-            (Some((crc, width)), _) => Self::Crc(crc_fast::Digest::new(crc), width),
-            (None, ChecksumAlgorithm::Sha1) => Self::Sha1(sha1::Sha1::new()),
-            (None, _) => Self::Sha256(sha2::Sha256::new()),
-        }
-    }
-
-    fn update(&mut self, data: &[u8]) {
-        match self {
-            Self::Crc(digest, _) => digest.update(data),
-            Self::Sha1(hasher) => hasher.update(data),
-            Self::Sha256(hasher) => hasher.update(data),
-        }
-    }
-
-    /// The raw checksum, big-endian, as S3 base64-encodes it.
-    fn finish(self) -> Vec<u8> {
-        match self {
-            Self::Crc(digest, width) => digest.finalize().to_be_bytes()[8 - width..].to_vec(),
-            Self::Sha1(hasher) => hasher.finalize().to_vec(),
-            Self::Sha256(hasher) => hasher.finalize().to_vec(),
-        }
-    }
-}
-
-/// The CRC variant and its width in bytes for the CRC algorithms; `None` for the SHA ones.
-fn crc_algorithm(algorithm: ChecksumAlgorithm) -> Option<(crc_fast::CrcAlgorithm, usize)> {
-    match algorithm {
-        ChecksumAlgorithm::Crc64nvme => Some((crc_fast::CrcAlgorithm::Crc64Nvme, 8)),
-        ChecksumAlgorithm::Crc32c => Some((crc_fast::CrcAlgorithm::Crc32Iscsi, 4)),
-        ChecksumAlgorithm::Crc32 => Some((crc_fast::CrcAlgorithm::Crc32IsoHdlc, 4)),
-        ChecksumAlgorithm::Sha256 | ChecksumAlgorithm::Sha1 => None,
-    }
 }
 
 fn sdk_algorithm(algorithm: ChecksumAlgorithm) -> SdkChecksumAlgorithm {
