@@ -49,6 +49,9 @@ pub enum Command {
     State(crate::commands::state::StateArgs),
     /// Run the sync mappings (local directories → S3), all or one; --dry-run shows what would change.
     Sync(crate::commands::sync::SyncArgs),
+    /// Move buckets onto local storage: `[NAME] status` (the default), `run` (scan, restore, download,
+    /// verify, and delete when the manifest says and you confirm), or `verify` (re-check local files).
+    Migrate(crate::commands::migrate::MigrateArgs),
 }
 
 #[derive(Debug, Args)]

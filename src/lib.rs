@@ -10,6 +10,7 @@ pub mod commands;
 pub mod diff;
 pub mod exec;
 pub mod manifest;
+pub mod migrate;
 pub mod model;
 pub mod output;
 pub mod plan;

@@ -28,6 +28,7 @@ fn main() -> ExitCode {
         Command::Doctor(args) => commands::doctor::run(args, cli.chdir.as_deref(), cli.color),
         Command::State(args) => commands::state::run(args, cli.chdir.as_deref()),
         Command::Sync(args) => commands::sync::run(args, cli.chdir.as_deref(), cli.color),
+        Command::Migrate(args) => commands::migrate::run(args, cli.chdir.as_deref(), cli.color),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -310,6 +310,7 @@ pub async fn plan(ws: &Workspace, conn: &Connection, state: &StateDb, opts: &Pla
         }))
         .chain(identity_inputs.managed.iter().map(|m| m.address.0.clone()))
         .chain(m.sync.keys().map(|name| format!("sync.{name}")))
+        .chain(m.migrations.keys().map(|name| format!("migration.{name}")))
         .collect();
     let mut changes = diff::diff(&inputs).map_err(PlanError::Refused)?;
     changes.extend(diff::identity::diff(&identity_inputs));
@@ -328,8 +329,10 @@ pub async fn plan(ws: &Workspace, conn: &Connection, state: &StateDb, opts: &Pla
         ));
     }
     let syncs = sync_work(ws, conn, state, &existing, &opts.targets, &mut warnings).await?;
+    let migrations = migration_work(ws, conn, state, &opts.targets).await?;
     Ok(Plan {
         syncs,
+        migrations,
         format_version: PLAN_FORMAT_VERSION,
         environment: m.environment.clone(),
         manifest_sha256: ws.manifest_sha256.clone(),
@@ -413,6 +416,32 @@ async fn sync_work(
             }
         }
         out.push(work);
+    }
+    Ok(out)
+}
+
+/// Where each migration stands (`migration.NAME` targets select them). Reads only.
+async fn migration_work(
+    ws: &Workspace,
+    conn: &Connection,
+    state: &StateDb,
+    targets: &[String],
+) -> Result<Vec<crate::plan::MigrationWork>, PlanError> {
+    use crate::migrate::spec::MigrationSpec;
+    let m = &ws.manifest;
+    if m.migrations.is_empty() {
+        return Ok(Vec::new());
+    }
+    let inventory = crate::state::inventory::Inventory::open(state.path())?;
+    let mut out = Vec::new();
+    for (name, migration) in &m.migrations {
+        let address = Address(format!("migration.{name}"));
+        if !targets.is_empty() && !targets.iter().any(|t| address.within(t)) {
+            continue;
+        }
+        let spec = MigrationSpec::new(m, name, migration, &ws.root, conn.aws.region())
+            .map_err(|e| PlanError::Sync(e.to_string()))?;
+        out.push(crate::migrate::run::assess(&conn.aws, &inventory, &spec).await);
     }
     Ok(out)
 }

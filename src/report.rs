@@ -76,6 +76,26 @@ pub struct RunSummary {
     pub duration: Duration,
     /// What each sync mapping of the run did (empty when the run synced nothing).
     pub sync: Vec<SyncCounts>,
+    /// What each migration of the run did (empty unless the run was `migrate`).
+    pub migrations: Vec<MigrationCounts>,
+}
+
+/// One migration's work in a run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MigrationCounts {
+    pub migration: String,
+    pub bucket: String,
+    /// The bucket's phase after the run (`wait`, `delete`, `done`, ...).
+    pub phase: String,
+    pub restores_requested: usize,
+    /// Restores still outstanding after the run.
+    pub restoring: usize,
+    pub downloaded: usize,
+    pub downloaded_bytes: u64,
+    pub verified: usize,
+    pub deleted: usize,
+    pub failed: usize,
+    pub refused: usize,
 }
 
 /// One sync mapping's work in a run.
@@ -136,6 +156,7 @@ impl RunSummary {
             failures_omitted,
             duration,
             sync: Vec::new(),
+            migrations: Vec::new(),
         }
     }
 
@@ -172,6 +193,58 @@ impl RunSummary {
         }
         self
     }
+
+    /// Adds what migrations did in the run: their counts, and their failures and refused keys
+    /// (addressed `migration.NAME: KEY`), within the same [`MAX_FAILURES`].
+    pub fn with_migrations(mut self, outcomes: &[crate::migrate::run::Outcome]) -> RunSummary {
+        for o in outcomes {
+            let problems = o
+                .failed
+                .iter()
+                .map(|f| (f, "migrate"))
+                .chain(o.refused.iter().map(|r| (r, "refuse")));
+            for ((key, error), action) in problems {
+                if self.failures.len() < MAX_FAILURES {
+                    self.failures.push(Failure {
+                        address: format!("migration.{}: {key}", o.migration),
+                        action,
+                        error: cut(error, MAX_ERROR_CHARS),
+                    });
+                } else {
+                    self.failures_omitted += 1;
+                }
+            }
+            self.migrations.push(MigrationCounts {
+                migration: o.migration.clone(),
+                bucket: o.bucket.clone(),
+                phase: o.phase.map_or("scan", |p| p.as_str()).to_string(),
+                restores_requested: o.restores_requested,
+                restoring: o.tally.restoring,
+                downloaded: o.downloaded,
+                downloaded_bytes: o.downloaded_bytes,
+                verified: o.verified,
+                deleted: o.deleted,
+                failed: o.failed.len(),
+                refused: o.refused.len(),
+            });
+        }
+        self
+    }
+}
+
+/// `40 downloaded, 12 restores requested, 1 failed` over every migration of the run.
+fn migration_counts(m: &[MigrationCounts]) -> String {
+    let sum = |f: fn(&MigrationCounts) -> usize| m.iter().map(f).sum::<usize>();
+    nonzero(
+        &[
+            (sum(|c| c.restores_requested), "restores requested"),
+            (sum(|c| c.downloaded), "downloaded"),
+            (sum(|c| c.deleted), "deleted"),
+            (sum(|c| c.failed), "failed"),
+            (sum(|c| c.refused), "refused"),
+        ],
+        "nothing to do",
+    )
 }
 
 /// `3 created, 1 updated, 2 failed`: the non-zero counts, or `no changes` when all are zero.
@@ -220,6 +293,7 @@ fn nonzero(counts: &[(usize, &str)], none: &str) -> String {
 /// most [`MAX_SUBJECT_CHARS`] characters (cut with `...`).
 pub fn subject(s: &RunSummary) -> String {
     let counts = match (s.sync.is_empty(), nonzero_counts(&s.counts).as_str()) {
+        _ if !s.migrations.is_empty() => migration_counts(&s.migrations),
         (true, changes) => changes.to_string(),
         (false, "no changes") => sync_counts(&s.sync),
         (false, changes) => format!("{changes}; sync {}", sync_counts(&s.sync)),
@@ -271,6 +345,8 @@ struct JsonReport<'a> {
     failures_omitted: usize,
     #[serde(skip_serializing_if = "<[SyncCounts]>::is_empty")]
     sync: &'a [SyncCounts],
+    #[serde(skip_serializing_if = "<[MigrationCounts]>::is_empty")]
+    migrations: &'a [MigrationCounts],
 }
 
 /// The message: a plain-text report for people, then [`JSON_MARKER`] and the same facts as one
@@ -313,6 +389,25 @@ pub fn message(s: &RunSummary) -> String {
             ),
         );
     }
+    for m in &s.migrations {
+        field(
+            &mut out,
+            &format!("Migration {}", m.migration),
+            &format!(
+                "bucket {}, phase {}: {} restores requested, {} restoring, {} downloaded ({} bytes), {} verified, {} deleted, {} failed, {} refused",
+                m.bucket,
+                m.phase,
+                m.restores_requested,
+                m.restoring,
+                m.downloaded,
+                m.downloaded_bytes,
+                m.verified,
+                m.deleted,
+                m.failed,
+                m.refused
+            ),
+        );
+    }
     if !s.failures.is_empty() {
         out.push_str("\nFailures:\n");
         for f in &s.failures {
@@ -341,6 +436,7 @@ pub fn message(s: &RunSummary) -> String {
         failures: &s.failures,
         failures_omitted: s.failures_omitted,
         sync: &s.sync,
+        migrations: &s.migrations,
     };
     // Serializing plain strings and numbers cannot fail; should it ever, the text part still goes out.
     let json = serde_json::to_string_pretty(&json).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));

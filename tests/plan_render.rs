@@ -29,6 +29,7 @@ fn plan(changes: Vec<Change>) -> Plan {
         edges: Vec::new(),
         warnings: Vec::new(),
         syncs: Vec::new(),
+        migrations: Vec::new(),
     }
 }
 

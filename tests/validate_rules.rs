@@ -528,6 +528,14 @@ fn migration_delete_needs_checksum_verification() {
 }
 
 #[test]
+fn deleting_every_version_needs_every_version_migrated() {
+    let yaml = format!(
+        "{HEAD}buckets:\n  old:\n    name: old-archive\nmigrations:\n  archive:\n    bucket: old\n    destination: /mnt/nas/archive\n    delete_source: all-versions-after-verify\n"
+    );
+    expect_one(&yaml, "migration-delete", 9, 20, "only current versions are migrated");
+}
+
+#[test]
 fn encryption_kms_key_with_aes256() {
     let yaml = format!(
         "{HEAD}buckets:\n  a:\n    name: logs-test\n    encryption:\n      algorithm: AES256\n      kms_key_id: alias/x\n"

@@ -8,6 +8,7 @@
 //! into [`AwsError`]s with [`Aws::error`] so that every message names the operation, the resource and
 //! what the user should do next.
 
+pub mod archive;
 mod client;
 pub mod iam;
 pub mod identity;

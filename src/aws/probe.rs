@@ -33,6 +33,16 @@ pub const FORCE_DESTROY_BUCKET_ACTIONS: &[&str] = &["s3:ListBucketMultipartUploa
 /// DeleteObjects on every version and delete marker, and AbortMultipartUpload.
 pub const FORCE_DESTROY_OBJECT_ACTIONS: &[&str] =
     &["s3:AbortMultipartUpload", "s3:DeleteObject", "s3:DeleteObjectVersion"];
+/// What a migration needs on its source bucket: ListObjectVersions for the scans, and s3:ListBucket so
+/// that S3 answers a version that went away with 404 (which a migration reads as "changed since the
+/// scan") rather than 403.
+pub const MIGRATE_BUCKET_ACTIONS: &[&str] = &["s3:ListBucket", "s3:ListBucketVersions"];
+/// What a migration needs on its source objects (`arn:aws:s3:::NAME/*`, or the migrated prefix):
+/// HeadObject and GetObject of current objects and of named versions, and RestoreObject for archived
+/// ones.
+pub const MIGRATE_OBJECT_ACTIONS: &[&str] = &["s3:GetObject", "s3:GetObjectVersion", "s3:RestoreObject"];
+/// What a migration that deletes its source adds on the objects: DeleteObjects naming each version.
+pub const MIGRATE_DELETE_OBJECT_ACTIONS: &[&str] = &["s3:DeleteObject", "s3:DeleteObjectVersion"];
 /// What PutBucketReplication needs on the replication role: S3 is handed the role.
 pub const PASS_ROLE_ACTION: &str = "iam:PassRole";
 

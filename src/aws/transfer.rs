@@ -1,6 +1,6 @@
 //! Moving files into S3 for `sync`: listing a destination, uploading one file (one PutObject, or a
-//! resumable multipart upload with concurrent parts), deleting keys in batches, and cleaning up
-//! multipart uploads that a run left behind.
+//! resumable multipart upload with concurrent parts), deleting keys (or, for migrations, exact
+//! versions) in batches, and cleaning up multipart uploads that a run left behind.
 //!
 //! # Integrity
 //!
@@ -64,7 +64,7 @@ pub const BUFFERED_MAX: u64 = 8 * 1024 * 1024;
 
 /// The read size for checksum passes and streamed bodies: large enough that a read is one syscall per
 /// quarter MiB, small enough to be negligible per request in flight.
-const READ_BUFFER: usize = 256 * 1024;
+pub(super) const READ_BUFFER: usize = 256 * 1024;
 
 /// S3's smallest part (every part but the last), its largest part and its most parts per upload.
 pub const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
@@ -924,15 +924,58 @@ pub async fn delete_objects(
     region: &str,
     keys: &[String],
 ) -> Result<Vec<(String, String)>, AwsError> {
-    let s3 = aws.s3(region);
     let op = Op::object("DeleteObjects", "s3:DeleteObject", bucket, "*");
-    let batches = keys.chunks(DELETE_BATCH).map(|batch| {
+    let refused = delete_batches(aws, bucket, region, &op, keys, |key| (key.as_str(), None)).await?;
+    Ok(refused.into_iter().map(|(key, _, detail)| (key, detail)).collect())
+}
+
+/// Deletes exact versions, each a (key, version id) pair with `null` for the version of an object
+/// written while the bucket was unversioned, with DeleteObjects in batches of up to 1000 (Quiet), a few
+/// batches at once; returns the versions S3 refused to delete, each with `code: message`.
+///
+/// A delete that names its version removes that version (or delete marker) for good instead of adding
+/// a delete marker, which is what a migration that has verified a copy of exactly that version wants.
+/// `null` is sent as the version id too: S3 accepts it on unversioned buckets, and leaving it out on
+/// a bucket that was versioned since would add a delete marker and keep the null version.
+pub async fn delete_versions(
+    aws: &Aws,
+    bucket: &str,
+    region: &str,
+    versions: &[(String, String)],
+) -> Result<Vec<(String, String, String)>, AwsError> {
+    let op = Op::object("DeleteObjects", "s3:DeleteObjectVersion", bucket, "*");
+    delete_batches(aws, bucket, region, &op, versions, |(key, version)| {
+        (key.as_str(), Some(version.as_str()))
+    })
+    .await
+}
+
+/// The DeleteObjects machinery behind [`delete_objects`] and [`delete_versions`]: batches of
+/// [`DELETE_BATCH`] objects, [`DELETE_CONCURRENCY`] batches in flight, Quiet mode so that S3 only
+/// answers with the refusals. Each refusal is (key, version id, `code: message`); when S3 does not name
+/// the version of a refusal, it is the version the batch asked for that key, if the batch asked for
+/// exactly one (otherwise empty).
+async fn delete_batches<T: Sync>(
+    aws: &Aws,
+    bucket: &str,
+    region: &str,
+    op: &Op,
+    items: &[T],
+    identify: fn(&T) -> (&str, Option<&str>),
+) -> Result<Vec<(String, String, String)>, AwsError> {
+    let s3 = aws.s3(region);
+    let batches = items.chunks(DELETE_BATCH).map(|batch| {
         let s3 = &s3;
-        let op = &op;
         async move {
             let objects = batch
                 .iter()
-                .map(|key| ObjectIdentifier::builder().key(key).build())
+                .map(|item| {
+                    let (key, version) = identify(item);
+                    ObjectIdentifier::builder()
+                        .key(key)
+                        .set_version_id(version.map(str::to_string))
+                        .build()
+                })
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| invalid(op, e))?;
             let delete = Delete::builder()
@@ -957,7 +1000,15 @@ pub async fn delete_objects(
                             e.code.as_deref().unwrap_or("Unknown"),
                             e.message.as_deref().unwrap_or_default()
                         );
-                        (e.key.unwrap_or_default(), detail)
+                        let key = e.key.unwrap_or_default();
+                        let version = e.version_id.filter(|v| !v.is_empty()).unwrap_or_else(|| {
+                            let mut asked = batch.iter().map(identify).filter(|(k, _)| *k == key);
+                            match (asked.next(), asked.next()) {
+                                (Some((_, Some(version))), None) => version.to_string(),
+                                _ => String::new(),
+                            }
+                        });
+                        (key, version, detail)
                     })
                     .collect::<Vec<_>>(),
             )
@@ -1239,7 +1290,7 @@ fn to_i64(size: u64) -> i64 {
 }
 
 /// An ETag without the quotes S3 wraps it in.
-fn unquote(etag: String) -> String {
+pub(super) fn unquote(etag: String) -> String {
     if etag.len() >= 2 && etag.starts_with('"') && etag.ends_with('"') {
         etag[1..etag.len() - 1].to_string()
     } else {
@@ -1252,7 +1303,7 @@ fn unquoted(etag: &str) -> &str {
 }
 
 /// Decodes a URL-encoded key; keys without `%` or `+` are returned as they are, without copying.
-fn url_decode(key: String) -> Result<String, String> {
+pub(super) fn url_decode(key: String) -> Result<String, String> {
     if !key.bytes().any(|b| b == b'%' || b == b'+') {
         return Ok(key);
     }
@@ -1291,7 +1342,7 @@ fn read_error(path: &Path, source: std::io::Error) -> TransferError {
     }
 }
 
-fn bad_response(op: &Op, detail: String) -> AwsError {
+pub(super) fn bad_response(op: &Op, detail: String) -> AwsError {
     AwsError::BadResponse {
         operation: op.operation.to_string(),
         resource: op.resource.clone(),
@@ -1299,7 +1350,7 @@ fn bad_response(op: &Op, detail: String) -> AwsError {
     }
 }
 
-fn invalid(op: &Op, detail: impl std::fmt::Display) -> AwsError {
+pub(super) fn invalid(op: &Op, detail: impl std::fmt::Display) -> AwsError {
     AwsError::InvalidRequest {
         operation: op.operation.to_string(),
         resource: op.resource.clone(),

@@ -189,6 +189,91 @@ pub struct Plan {
     /// (deciding again what to upload, since files change between plan and apply).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub syncs: Vec<SyncWork>,
+    /// Where each migration stands. Information only: `apply` never runs migrations (they can take
+    /// days); `s3rec migrate run` does.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub migrations: Vec<MigrationWork>,
+}
+
+/// What one migration has left to do, from the state's inventory or, before the first scan, from a
+/// listing of its source.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MigrationWork {
+    pub migration: String,
+    pub bucket: String,
+    /// The phase (`scan` before the first `migrate run`, then `restore`, `wait`, `download`, `verify`,
+    /// `delete`, `done` or `blocked`).
+    pub phase: String,
+    /// Whether the figures come from a recorded scan (true) or from a listing made for this plan.
+    pub scanned: bool,
+    pub objects: usize,
+    pub bytes: u64,
+    pub to_restore: usize,
+    pub to_restore_bytes: u64,
+    pub restoring: usize,
+    pub to_download: usize,
+    pub to_download_bytes: u64,
+    pub to_verify: usize,
+    pub verified: usize,
+    pub refused: usize,
+    pub failed: usize,
+    pub eligible_for_delete: usize,
+    pub deleted: usize,
+    /// Why the migration could not be assessed (its source bucket does not exist, say).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl MigrationWork {
+    /// `migration.old: phase restore: 120 objects (3.2 GiB); 40 to restore (1.1 GiB), 68 to download (2.0 GiB), ...`.
+    pub fn line(&self) -> String {
+        let size = |b: u64| bytesize::ByteSize(b).display().iec().to_string();
+        if let Some(error) = &self.error {
+            return format!("migration.{}: cannot be assessed: {error}", self.migration);
+        }
+        let mut parts = Vec::new();
+        if self.to_restore > 0 {
+            parts.push(format!(
+                "{} to restore ({})",
+                self.to_restore,
+                size(self.to_restore_bytes)
+            ));
+        }
+        if self.restoring > 0 {
+            parts.push(format!("{} restoring", self.restoring));
+        }
+        parts.push(format!(
+            "{} to download ({})",
+            self.to_download,
+            size(self.to_download_bytes)
+        ));
+        parts.push(format!("{} to verify", self.to_verify));
+        parts.push(format!("{} verified", self.verified));
+        parts.push(format!("{} eligible for delete", self.eligible_for_delete));
+        for (n, what) in [
+            (self.deleted, "deleted"),
+            (self.failed, "failed"),
+            (self.refused, "refused (keys that cannot be files)"),
+        ] {
+            if n > 0 {
+                parts.push(format!("{n} {what}"));
+            }
+        }
+        let source = if self.scanned {
+            ""
+        } else {
+            " (not scanned yet; counted from a listing)"
+        };
+        format!(
+            "migration.{} (s3://{}): phase {}{source}: {} objects ({}); {}",
+            self.migration,
+            self.bucket,
+            self.phase,
+            self.objects,
+            size(self.bytes),
+            parts.join(", ")
+        )
+    }
 }
 
 /// What one sync mapping would upload and delete.

@@ -49,6 +49,9 @@ pub fn text(plan: &Plan, color: bool) -> String {
     for sync in &plan.syncs {
         let _ = writeln!(out, "  # {}\n", sync.line());
     }
+    for migration in &plan.migrations {
+        let _ = writeln!(out, "  # {}\n", migration.line());
+    }
     if plan.has_changes() {
         out.push_str(&summary_line(plan.counts()));
     } else {
@@ -240,6 +243,12 @@ pub fn markdown(plan: &Plan) -> String {
         }
     } else {
         let _ = writeln!(out, "{NO_CHANGES}\n");
+    }
+    for migration in &plan.migrations {
+        let _ = writeln!(out, "- {}", md_escape(&migration.line()));
+    }
+    if !plan.migrations.is_empty() {
+        out.push('\n');
     }
     let warnings = warnings(plan);
     if !warnings.is_empty() {

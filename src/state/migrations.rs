@@ -105,6 +105,58 @@ CREATE TABLE sync_parts (
     PRIMARY KEY (upload_id, number)
 ) STRICT, WITHOUT ROWID;
 "#,
+    // 3: migration inventories: every object version a migration covers and how far it got.
+    r#"
+CREATE TABLE migration_buckets (
+    migration  TEXT NOT NULL,
+    bucket     TEXT NOT NULL,
+    prefix     TEXT NOT NULL,
+    versions   TEXT NOT NULL CHECK (versions IN ('current', 'all')),
+    -- When the last complete scan finished; NULL while the first one has not.
+    scanned_at TEXT,
+    -- When the delete phase finished, and who confirmed it (`terminal` or `flag`).
+    deleted_at TEXT,
+    confirmed  TEXT,
+    PRIMARY KEY (migration, bucket)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE migration_objects (
+    migration        TEXT    NOT NULL,
+    bucket           TEXT    NOT NULL,
+    key              TEXT    NOT NULL,
+    -- `null` for objects written while the bucket was unversioned, as S3 names them.
+    version_id       TEXT    NOT NULL,
+    is_latest        INTEGER NOT NULL CHECK (is_latest IN (0, 1)),
+    delete_marker    INTEGER NOT NULL CHECK (delete_marker IN (0, 1)),
+    size             INTEGER NOT NULL CHECK (size >= 0),
+    etag             TEXT    NOT NULL,
+    last_modified_ms INTEGER NOT NULL,
+    storage_class    TEXT    NOT NULL,
+    -- The '/'-separated path under the destination, or why the key gets none.
+    local_path       TEXT,
+    refused          TEXT,
+    restore          TEXT    NOT NULL CHECK (restore IN ('none', 'needed', 'requested', 'ready')),
+    restore_at       TEXT,
+    restore_expiry   TEXT,
+    status           TEXT    NOT NULL CHECK (status IN
+        ('pending', 'downloaded', 'verified', 'mismatch', 'failed', 'refused', 'marker', 'deleted')),
+    -- What the download learned that verification needs: S3's stored checksum, the multipart part
+    -- size, the encryption (SSE-KMS ETags are not MD5s).
+    checksum_algorithm TEXT,
+    checksum         TEXT,
+    checksum_full    INTEGER CHECK (checksum_full IS NULL OR checksum_full IN (0, 1)),
+    part_size        INTEGER,
+    sse              TEXT,
+    verified_by      TEXT,
+    error            TEXT,
+    attempts         INTEGER NOT NULL DEFAULT 0,
+    downloaded_at    TEXT,
+    verified_at      TEXT,
+    deleted_at       TEXT,
+    PRIMARY KEY (migration, bucket, key, version_id),
+    FOREIGN KEY (migration, bucket) REFERENCES migration_buckets (migration, bucket) ON DELETE CASCADE
+) STRICT, WITHOUT ROWID;
+"#,
 ];
 
 /// The schema version this binary writes and understands.

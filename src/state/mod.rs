@@ -13,6 +13,7 @@
 //!
 //! [`plan::Value`]: crate::plan::Value
 
+pub mod inventory;
 mod journal;
 pub mod migrations;
 pub mod sync_index;
@@ -347,7 +348,21 @@ impl StateDb {
     /// returned guard lives. Apply holds it from before its first change to after its last, so CI and a
     /// laptop never apply to one environment at once; the OS releases it if s3rec dies.
     pub fn lock_for_run(&self) -> Result<RunLock, StateError> {
-        let path = self.path.with_extension("lock");
+        self.lock_file(self.path.with_extension("lock"))
+    }
+
+    /// Takes the run lock of one migration (`<state>.migrate-NAME.lock`). A migration can run for days
+    /// while restores finish; it must not keep `apply` or `sync` of the environment waiting, only a
+    /// second run of the same migration.
+    pub fn lock_for_migration(&self, name: &str) -> Result<RunLock, StateError> {
+        let file = format!(
+            "{}.migrate-{name}.lock",
+            self.path.file_stem().and_then(|s| s.to_str()).unwrap_or("state")
+        );
+        self.lock_file(self.path.with_file_name(file))
+    }
+
+    fn lock_file(&self, path: PathBuf) -> Result<RunLock, StateError> {
         let file = std::fs::OpenOptions::new()
             .create(true)
             .truncate(false)

@@ -86,6 +86,8 @@ fn open_creates_the_directory_and_migrates_an_empty_file() {
         tables,
         [
             "journal",
+            "migration_buckets",
+            "migration_objects",
             "resources",
             "runs",
             "sync_index",

@@ -5,7 +5,7 @@ use globset::Glob;
 
 use super::{Ctx, On, ptr};
 use crate::manifest::diagnostic::Problem;
-use crate::manifest::types::{DeleteSource, SseAlgorithm, StateBackend, VerifyMode};
+use crate::manifest::types::{DeleteSource, MigrationVersions, SseAlgorithm, StateBackend, VerifyMode};
 
 const MIB: u64 = 1024 * 1024;
 const GIB: u64 = 1024 * MIB;
@@ -279,6 +279,19 @@ fn migrations(ctx: &mut Ctx<'_>) {
             ctx.report(
                 Problem::error("migration-delete", "`delete_source` needs `verify: checksum`")
                     .with_hint("a source is deleted only after its content is verified; size alone cannot prove that"),
+                &format!("{at}/delete_source"),
+                On::Value,
+            );
+        }
+        if migration.delete_source == DeleteSource::AllVersionsAfterVerify
+            && migration.versions != MigrationVersions::All
+        {
+            ctx.report(
+                Problem::error(
+                    "migration-delete",
+                    "`all-versions-after-verify` deletes every version, but only current versions are migrated",
+                )
+                .with_hint("set `versions: all` so every version is downloaded and verified before any is deleted"),
                 &format!("{at}/delete_source"),
                 On::Value,
             );

@@ -1,0 +1,933 @@
+//! One migration end to end: scan → restore → wait → download → verify → delete, every step recorded
+//! in the inventory as it happens, so a run that stops anywhere (killed, a restore still hours away,
+//! a network failure) is continued by the next one without repeating finished work.
+//!
+//! Downloads use the adapter's streaming GET (`aws::archive`), bounded like sync's uploads. Each one is
+//! written to a temporary name inside the destination, recorded as `downloaded`, verified from disk,
+//! and only then moved to its final name and recorded as `verified`. A file found in place under its
+//! final name while the inventory says `pending` (a run killed between the rename and the record) is
+//! verified from disk and adopted instead of being downloaded again.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use super::local;
+use super::scan;
+use super::spec::MigrationSpec;
+use super::status::{self, Tally};
+use super::verify::{self, Mismatch};
+use super::{Expected, StoredChecksum};
+use crate::aws::archive::{self, Download, DownloadError, RestoreRequest, RestoreState};
+use crate::aws::{Aws, AwsError, transfer};
+use crate::manifest::types::{DeleteSource, VerifyMode};
+use crate::state::StateError;
+use crate::state::inventory::{Inventory, ObjectRow, Restore, Status};
+use crate::state::time::now_rfc3339;
+
+/// Downloads in flight at once. Downloads are bound by the network, not the disk; 16 keeps a fast link
+/// busy without opening hundreds of connections.
+pub const DOWNLOADS: usize = 16;
+
+/// HEAD and RestoreObject calls in flight at once: small requests, so more of them.
+const REQUESTS: usize = 32;
+
+/// Why a migration could not run at all (as opposed to single objects failing).
+#[derive(Debug, thiserror::Error)]
+pub enum MigrateError {
+    #[error(transparent)]
+    Aws(Box<AwsError>),
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error("migration `{migration}` reads bucket {bucket}, which does not exist")]
+    NoBucket { migration: String, bucket: String },
+    #[error("the destination {} cannot be used: {source}: check that it exists (or can be created) and is writable", path.display())]
+    Destination { path: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    Space(#[from] local::SpaceError),
+}
+
+impl From<AwsError> for MigrateError {
+    fn from(e: AwsError) -> Self {
+        MigrateError::Aws(Box::new(e))
+    }
+}
+
+/// How far a run goes.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Keep polling restores (with backoff) until every archived object is downloaded, instead of
+    /// returning once nothing more can be done now.
+    pub wait: bool,
+    /// The first wait between restore polls; it doubles up to `poll_max`.
+    pub poll: Duration,
+    pub poll_max: Duration,
+    /// List the source again even though a complete scan exists (objects written since are added).
+    pub rescan: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            wait: false,
+            poll: Duration::from_secs(60),
+            poll_max: Duration::from_secs(15 * 60),
+            rescan: false,
+        }
+    }
+}
+
+/// Progress reporting, so the engine stays free of terminal concerns.
+pub trait Progress: Send + Sync {
+    /// A step starts (`scanning`, `restoring 12`, `downloading 40 objects`), with the bytes it moves.
+    fn step(&self, migration: &str, what: &str, bytes: u64);
+    /// Bytes arrived.
+    fn bytes(&self, n: u64);
+    /// A step finished.
+    fn done(&self);
+}
+
+/// Asks the operator to confirm the delete of `count` versions (`bytes` bytes) from the spec's bucket:
+/// `Some(how)` (`terminal`, `flag`) when confirmed, `None` when not.
+pub type Confirm<'a> = &'a (dyn Fn(&MigrationSpec, usize, u64) -> Option<String> + Sync);
+
+/// What one migration's run did.
+#[derive(Debug, Clone, Default)]
+pub struct Outcome {
+    pub migration: String,
+    pub bucket: String,
+    /// Versions a rescan added, or the first scan found.
+    pub scanned: Option<scan::Merged>,
+    pub restores_requested: usize,
+    pub downloaded: usize,
+    pub downloaded_bytes: u64,
+    /// Files found in place and verified from disk instead of downloaded.
+    pub adopted: usize,
+    pub verified: usize,
+    pub deleted: usize,
+    /// (key, why) of objects that failed this run.
+    pub failed: Vec<(String, String)>,
+    /// (key, why) of keys that get no local file.
+    pub refused: Vec<(String, String)>,
+    /// Why the delete phase did not run, when the manifest asks for one.
+    pub delete_held: Option<String>,
+    pub tally: Tally,
+    pub phase: Option<status::Phase>,
+    pub duration: Duration,
+}
+
+impl Outcome {
+    pub fn ok(&self) -> bool {
+        self.failed.is_empty() && self.refused.is_empty()
+    }
+}
+
+/// Shared by the tasks of one run.
+struct Ctx {
+    aws: Arc<Aws>,
+    inv: Arc<Inventory>,
+    spec: Arc<MigrationSpec>,
+}
+
+impl Ctx {
+    fn save(&self, rows: &[&ObjectRow]) -> Result<(), StateError> {
+        self.inv.save(&self.spec.name, &self.spec.bucket, rows)
+    }
+}
+
+/// Runs one migration as far as it can go.
+pub async fn run(
+    aws: &Arc<Aws>,
+    inv: &Arc<Inventory>,
+    spec: &MigrationSpec,
+    opts: &Options,
+    progress: &Arc<dyn Progress>,
+    confirm: Confirm<'_>,
+) -> Result<Outcome, MigrateError> {
+    let started = std::time::Instant::now();
+    let ctx = Ctx {
+        aws: aws.clone(),
+        inv: inv.clone(),
+        spec: Arc::new(spec.clone()),
+    };
+    let mut outcome = Outcome {
+        migration: spec.name.clone(),
+        bucket: spec.bucket.clone(),
+        ..Outcome::default()
+    };
+    std::fs::create_dir_all(&spec.destination).map_err(|source| MigrateError::Destination {
+        path: spec.destination.clone(),
+        source,
+    })?;
+    // The partial directory is created with the same symlink checks as every other directory: a link
+    // planted there would otherwise redirect every download.
+    local::ensure_partial_dir(&spec.destination).map_err(|e| MigrateError::Destination {
+        path: spec.destination.clone(),
+        source: std::io::Error::other(e.to_string()),
+    })?;
+
+    let scanned = inv
+        .bucket(&spec.name, &spec.bucket)?
+        .and_then(|b| b.scanned_at)
+        .is_some();
+    let mut rows = if scanned && !opts.rescan {
+        inv.objects(&spec.name, &spec.bucket)?
+    } else {
+        let (rows, merged) = scan(&ctx, progress).await?;
+        outcome.scanned = Some(merged);
+        rows
+    };
+
+    let mut backoff = opts.poll;
+    loop {
+        outcome.restores_requested += request_restores(&ctx, &mut rows, &mut outcome).await?;
+        poll_restores(&ctx, &mut rows, &mut outcome).await?;
+        download_ready(&ctx, &mut rows, &mut outcome, progress).await?;
+        let waiting = rows
+            .iter()
+            .any(|r| matches!(r.restore, Restore::Needed | Restore::Requested) && wants_download(r));
+        if !waiting || !opts.wait {
+            break;
+        }
+        tracing::info!(
+            "migration {}: waiting {}s for restores to finish",
+            spec.name,
+            backoff.as_secs_f64()
+        );
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(opts.poll_max);
+    }
+
+    if spec.delete_source != DeleteSource::Never {
+        delete_phase(&ctx, &mut rows, &mut outcome, confirm).await?;
+    }
+
+    outcome.refused = rows
+        .iter()
+        .filter(|r| r.status == Status::Refused)
+        .map(|r| (r.key.clone(), r.refused.clone().unwrap_or_default()))
+        .collect();
+    let bucket = inv.bucket(&spec.name, &spec.bucket)?;
+    outcome.tally = status::tally(&rows, spec.delete_source);
+    outcome.phase = Some(status::phase(
+        &outcome.tally,
+        true,
+        spec.delete_source,
+        bucket.and_then(|b| b.deleted_at).is_some(),
+    ));
+    outcome.duration = started.elapsed();
+    Ok(outcome)
+}
+
+/// Whether a row still needs its content brought down.
+fn wants_download(row: &ObjectRow) -> bool {
+    !row.delete_marker
+        && row.local_path.is_some()
+        && matches!(
+            row.status,
+            Status::Pending | Status::Mismatch | Status::Failed | Status::Downloaded
+        )
+}
+
+/// Lists every version under the prefix, merges the listing with the earlier inventory and records
+/// the result as one transaction.
+async fn scan(ctx: &Ctx, progress: &Arc<dyn Progress>) -> Result<(Vec<ObjectRow>, scan::Merged), MigrateError> {
+    let spec = &ctx.spec;
+    progress.step(&spec.name, "scanning", 0);
+    let mut listed = Vec::new();
+    let listing = archive::for_each_version(
+        &ctx.aws,
+        &spec.bucket,
+        &spec.region,
+        &spec.prefix,
+        archive::VERSIONS_PAGE,
+        |v| {
+            if scan::covered(spec.versions, v.is_latest, v.delete_marker) {
+                listed.push(ObjectRow {
+                    status: if v.delete_marker {
+                        Status::Marker
+                    } else {
+                        Status::Pending
+                    },
+                    key: v.key,
+                    version_id: v.version_id,
+                    is_latest: v.is_latest,
+                    delete_marker: v.delete_marker,
+                    size: v.size,
+                    etag: v.etag,
+                    last_modified_ms: v.last_modified_ms,
+                    storage_class: v.storage_class,
+                    ..ObjectRow::default()
+                });
+            }
+        },
+    )
+    .await;
+    progress.done();
+    match listing {
+        Err(e) if e.code() == Some("NoSuchBucket") => {
+            return Err(MigrateError::NoBucket {
+                migration: spec.name.clone(),
+                bucket: spec.bucket.clone(),
+            });
+        }
+        other => other?,
+    }
+    let case_insensitive = local::case_insensitive(&spec.destination).map_err(|source| MigrateError::Destination {
+        path: spec.destination.clone(),
+        source,
+    })?;
+    let old = ctx.inv.objects(&spec.name, &spec.bucket)?;
+    let (rows, merged) = scan::merge(old, listed, &spec.prefix, spec.versions, case_insensitive);
+    ctx.inv
+        .record_scan(&spec.name, &spec.bucket, &spec.prefix, spec.versions_name(), &rows)?;
+    Ok((rows, merged))
+}
+
+/// Requests restores for archived objects, keeping at most `max_in_flight` outstanding.
+async fn request_restores(ctx: &Ctx, rows: &mut [ObjectRow], outcome: &mut Outcome) -> Result<usize, MigrateError> {
+    let spec = &ctx.spec;
+    let in_flight = rows.iter().filter(|r| r.restore == Restore::Requested).count();
+    let room = spec.max_in_flight.saturating_sub(in_flight);
+    let wanted: Vec<usize> = (0..rows.len())
+        .filter(|&i| rows[i].restore == Restore::Needed && wants_download(&rows[i]))
+        .take(room)
+        .collect();
+    if wanted.is_empty() {
+        return Ok(0);
+    }
+    let permits = Arc::new(Semaphore::new(REQUESTS));
+    let mut tasks = JoinSet::new();
+    for i in wanted {
+        let (aws, spec, permits) = (ctx.aws.clone(), ctx.spec.clone(), permits.clone());
+        let (key, version, class) = (
+            rows[i].key.clone(),
+            rows[i].version_id.clone(),
+            rows[i].storage_class.clone(),
+        );
+        tasks.spawn(async move {
+            let _permit = permits.acquire_owned().await;
+            // Intelligent-Tiering archive tiers take no Days: the object returns to the frequent
+            // tier instead of getting a temporary copy.
+            let days = (class != "INTELLIGENT_TIERING").then_some(spec.days);
+            let tier = spec.tier_for(&class);
+            let result = archive::restore_version(&aws, &spec.bucket, &spec.region, &key, &version, days, tier).await;
+            (i, result)
+        });
+    }
+    let mut requested = 0;
+    let mut changed = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        let Ok((i, result)) = joined else { continue };
+        let row = &mut rows[i];
+        match result {
+            Ok(RestoreRequest::Started | RestoreRequest::InProgress) => {
+                row.restore = Restore::Requested;
+                row.restore_at = Some(now_rfc3339());
+                row.error = None;
+                requested += 1;
+            }
+            Ok(RestoreRequest::AlreadyRestored) => {
+                row.restore = Restore::Ready;
+                row.error = None;
+            }
+            Err(e) if e.code() == Some("InvalidObjectState") => {
+                // Not archived (any more): readable as it is.
+                row.restore = Restore::None;
+            }
+            Err(e) => {
+                row.error = Some(e.to_string());
+                outcome.failed.push((row.key.clone(), format!("restore request: {e}")));
+            }
+        }
+        changed.push(i);
+    }
+    let refs: Vec<&ObjectRow> = changed.iter().map(|&i| &rows[i]).collect();
+    ctx.save(&refs)?;
+    Ok(requested)
+}
+
+/// Asks S3 (HEAD) where each requested restore stands.
+async fn poll_restores(ctx: &Ctx, rows: &mut [ObjectRow], outcome: &mut Outcome) -> Result<(), MigrateError> {
+    let asked: Vec<usize> = (0..rows.len())
+        .filter(|&i| rows[i].restore == Restore::Requested && wants_download(&rows[i]))
+        .collect();
+    if asked.is_empty() {
+        return Ok(());
+    }
+    let permits = Arc::new(Semaphore::new(REQUESTS));
+    let mut tasks = JoinSet::new();
+    for i in asked {
+        let (aws, spec, permits) = (ctx.aws.clone(), ctx.spec.clone(), permits.clone());
+        let (key, version) = (rows[i].key.clone(), rows[i].version_id.clone());
+        tasks.spawn(async move {
+            let _permit = permits.acquire_owned().await;
+            (
+                i,
+                archive::head_version(&aws, &spec.bucket, &spec.region, &key, &version, None).await,
+            )
+        });
+    }
+    let mut changed = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        let Ok((i, result)) = joined else { continue };
+        let row = &mut rows[i];
+        let before = row.restore;
+        match result {
+            Ok(head) => match head.restore {
+                RestoreState::InProgress => {}
+                RestoreState::Restored { expiry } => {
+                    row.restore = Restore::Ready;
+                    row.restore_expiry = expiry;
+                }
+                // The request was lost or its copy already expired: ask again.
+                RestoreState::Archived => row.restore = Restore::Needed,
+                RestoreState::NotArchived => row.restore = Restore::None,
+            },
+            Err(e) => outcome.failed.push((row.key.clone(), format!("restore status: {e}"))),
+        }
+        if row.restore != before {
+            changed.push(i);
+        }
+    }
+    let refs: Vec<&ObjectRow> = changed.iter().map(|&i| &rows[i]).collect();
+    ctx.save(&refs)?;
+    Ok(())
+}
+
+/// What verification needs to know about a row's object.
+pub fn expected(row: &ObjectRow) -> Expected {
+    let checksum = match (&row.checksum_algorithm, &row.checksum) {
+        (Some(algorithm), Some(value)) => crate::checksum::from_s3_name(algorithm).map(|algorithm| StoredChecksum {
+            algorithm,
+            value: value.clone(),
+            full_object: row.checksum_full.unwrap_or(false),
+        }),
+        _ => None,
+    };
+    Expected {
+        size: row.size,
+        etag: row.etag.clone(),
+        part_size: row.part_size,
+        checksum,
+        etag_is_md5: !matches!(row.sse.as_deref(), Some("aws:kms" | "aws:kms:dsse" | "SSE-C")),
+    }
+}
+
+/// The result of one object's download task.
+enum Fetched {
+    /// Verified and in place; `downloaded` false when it was adopted from disk.
+    Verified {
+        downloaded: bool,
+    },
+    /// A folder marker: its directory exists.
+    Directory,
+    /// The object is archived after all (an Intelligent-Tiering archive tier, or an expired restore).
+    Archived,
+    Failed(String),
+}
+
+/// Downloads and verifies every readable object that is not verified yet.
+async fn download_ready(
+    ctx: &Ctx,
+    rows: &mut [ObjectRow],
+    outcome: &mut Outcome,
+    progress: &Arc<dyn Progress>,
+) -> Result<(), MigrateError> {
+    let spec = ctx.spec.clone();
+    let ready: Vec<usize> = (0..rows.len())
+        .filter(|&i| wants_download(&rows[i]) && matches!(rows[i].restore, Restore::None | Restore::Ready))
+        .collect();
+    if ready.is_empty() {
+        return Ok(());
+    }
+    let bytes: u64 = ready.iter().map(|&i| rows[i].size).sum();
+    let available = local::available_space(&spec.destination).map_err(|source| MigrateError::Destination {
+        path: spec.destination.clone(),
+        source,
+    })?;
+    local::check_space(&spec.destination, bytes, available)?;
+
+    progress.step(&spec.name, &format!("downloading {} objects", ready.len()), bytes);
+    let mut tasks = JoinSet::new();
+    let mut queue = ready.into_iter();
+    loop {
+        while tasks.len() < DOWNLOADS {
+            let Some(i) = queue.next() else { break };
+            let row = rows[i].clone();
+            let (aws, inv, spec) = (ctx.aws.clone(), ctx.inv.clone(), ctx.spec.clone());
+            let progress = progress.clone();
+            tasks.spawn(async move {
+                let ctx = Ctx { aws, inv, spec };
+                let mut row = row;
+                let counter = move |n: u64| progress.bytes(n);
+                let fetched = fetch(&ctx, &mut row, &counter).await;
+                (i, row, fetched)
+            });
+        }
+        let Some(joined) = tasks.join_next().await else { break };
+        let Ok((i, row, fetched)) = joined else {
+            outcome
+                .failed
+                .push(("a download task".to_string(), "stopped unexpectedly".to_string()));
+            continue;
+        };
+        rows[i] = row;
+        match fetched {
+            Ok(Fetched::Verified { downloaded, .. }) => {
+                outcome.verified += 1;
+                if downloaded {
+                    outcome.downloaded += 1;
+                    outcome.downloaded_bytes += rows[i].size;
+                } else {
+                    outcome.adopted += 1;
+                }
+            }
+            Ok(Fetched::Directory) => outcome.verified += 1,
+            Ok(Fetched::Archived) => {}
+            Ok(Fetched::Failed(why)) => outcome.failed.push((rows[i].key.clone(), why)),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    progress.done();
+    Ok(())
+}
+
+/// One object: adopt the file already in place, or download to the partial name (at most twice when
+/// verification fails), verify, and move into place. Every state change is saved as it happens.
+async fn fetch(ctx: &Ctx, row: &mut ObjectRow, counter: &(dyn Fn(u64) + Send + Sync)) -> Result<Fetched, StateError> {
+    let spec = &ctx.spec;
+    let Some(rel) = row.local_path.clone() else {
+        return Ok(Fetched::Failed("the key has no local path".to_string()));
+    };
+    if rel.ends_with('/') {
+        return Ok(match local::ensure_dir(&spec.destination, &rel) {
+            Ok(_) => {
+                mark_verified(row, "directory");
+                ctx.save(&[row])?;
+                Fetched::Directory
+            }
+            Err(e) => fail(ctx, row, e.to_string())?,
+        });
+    }
+    let target = local::final_path(&spec.destination, &rel);
+    let partial = local::partial_path(&spec.destination, &spec.bucket, &row.key, &row.version_id);
+
+    // A download that finished before the previous run stopped is verified, not repeated.
+    if row.status == Status::Downloaded && partial.is_file() {
+        match check(&partial, row, spec.verify).await {
+            Ok(method) => return place(ctx, row, &rel, &partial, method, false),
+            Err(_) => row.status = Status::Pending,
+        }
+    }
+    // A file already in place (the previous run was killed between the rename and the record) is
+    // adopted when it verifies. A `mismatch` row's file is known to be bad: never adopted.
+    if matches!(row.status, Status::Pending | Status::Failed)
+        && std::fs::symlink_metadata(&target).is_ok_and(|m| m.is_file() && m.len() == row.size)
+    {
+        learn_part_size(ctx, row).await;
+        if let Ok(method) = check(&target, row, spec.verify).await {
+            mark_verified(row, &method);
+            ctx.save(&[row])?;
+            return Ok(Fetched::Verified { downloaded: false });
+        }
+    }
+
+    let mut last = String::new();
+    for attempt in 0..2 {
+        row.attempts += 1;
+        let download = Download {
+            bucket: &spec.bucket,
+            region: &spec.region,
+            key: &row.key,
+            version_id: &row.version_id,
+            etag: &row.etag,
+            path: &partial,
+        };
+        match archive::download_version(&ctx.aws, &download, counter).await {
+            Ok(got) => {
+                row.checksum_algorithm = got
+                    .checksum
+                    .as_ref()
+                    .map(|c| crate::checksum::s3_name(c.algorithm).to_string());
+                row.checksum_full = got.checksum.as_ref().map(|c| c.full_object);
+                row.checksum = got.checksum.map(|c| c.value);
+                row.sse = got.sse;
+                row.status = Status::Downloaded;
+                row.downloaded_at = Some(now_rfc3339());
+                ctx.save(&[row])?;
+            }
+            Err(DownloadError::Archived { .. }) => {
+                row.restore = Restore::Needed;
+                row.status = Status::Pending;
+                ctx.save(&[row])?;
+                return Ok(Fetched::Archived);
+            }
+            Err(DownloadError::Changed { .. }) => {
+                let _ = std::fs::remove_file(&partial);
+                return fail(
+                    ctx,
+                    row,
+                    "the object changed or was deleted since the scan: run `s3rec migrate run --rescan`".to_string(),
+                );
+            }
+            Err(e) => {
+                let _ = std::fs::remove_file(&partial);
+                return fail(ctx, row, e.to_string());
+            }
+        }
+        learn_part_size(ctx, row).await;
+        match check(&partial, row, spec.verify).await {
+            Ok(method) => return place(ctx, row, &rel, &partial, method, true),
+            Err(mismatch) => {
+                let _ = std::fs::remove_file(&partial);
+                last = mismatch.to_string();
+                if attempt == 0 {
+                    tracing::warn!("{}: {last}; downloading it again", row.key);
+                }
+            }
+        }
+    }
+    fail(ctx, row, format!("verification failed twice: {last}"))
+}
+
+/// A multipart ETag can only be recomputed with the part size; S3 tells it through HEAD with
+/// `partNumber=1`. Asked once per object, only when no full-object checksum makes it unnecessary.
+async fn learn_part_size(ctx: &Ctx, row: &mut ObjectRow) {
+    let multipart = row.etag.contains('-');
+    let has_full_checksum = row.checksum.is_some() && row.checksum_full == Some(true);
+    if !multipart || row.part_size.is_some() || has_full_checksum || ctx.spec.verify == VerifyMode::Size {
+        return;
+    }
+    let spec = &ctx.spec;
+    match archive::head_version(&ctx.aws, &spec.bucket, &spec.region, &row.key, &row.version_id, Some(1)).await {
+        Ok(head) => row.part_size = head.part_length,
+        // Without it, verification tries the part sizes common tools use.
+        Err(e) => tracing::debug!("{}: part size unknown: {e}", row.key),
+    }
+}
+
+async fn check(path: &std::path::Path, row: &ObjectRow, mode: VerifyMode) -> Result<String, Mismatch> {
+    let path = path.to_path_buf();
+    let expected = expected(row);
+    match tokio::task::spawn_blocking(move || verify::verify_file(&path, &expected, mode)).await {
+        Ok(result) => result.map(|m| m.as_str().to_string()),
+        Err(e) => Err(Mismatch::Unverifiable(format!("the verification task stopped: {e}"))),
+    }
+}
+
+fn place(
+    ctx: &Ctx,
+    row: &mut ObjectRow,
+    rel: &str,
+    partial: &std::path::Path,
+    method: String,
+    downloaded: bool,
+) -> Result<Fetched, StateError> {
+    match local::place(&ctx.spec.destination, rel, partial) {
+        Ok(_) => {
+            mark_verified(row, &method);
+            ctx.save(&[row])?;
+            Ok(Fetched::Verified { downloaded })
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(partial);
+            fail(ctx, row, e.to_string())
+        }
+    }
+}
+
+fn mark_verified(row: &mut ObjectRow, method: &str) {
+    row.status = Status::Verified;
+    row.verified_by = Some(method.to_string());
+    row.verified_at = Some(now_rfc3339());
+    row.error = None;
+}
+
+fn fail(ctx: &Ctx, row: &mut ObjectRow, why: String) -> Result<Fetched, StateError> {
+    row.status = Status::Failed;
+    row.error = Some(why.clone());
+    ctx.save(&[row])?;
+    Ok(Fetched::Failed(why))
+}
+
+/// The delete phase: only with every object verified, only after confirmation, only versions that are
+/// still exactly what was verified.
+async fn delete_phase(
+    ctx: &Ctx,
+    rows: &mut [ObjectRow],
+    outcome: &mut Outcome,
+    confirm: Confirm<'_>,
+) -> Result<(), MigrateError> {
+    let spec = &ctx.spec;
+    if !status::complete(rows) {
+        let left = rows
+            .iter()
+            .filter(|r| !r.delete_marker && !matches!(r.status, Status::Verified | Status::Deleted))
+            .count();
+        outcome.delete_held = Some(format!(
+            "{left} object(s) are not verified yet; the source is deleted only once every object is"
+        ));
+        return Ok(());
+    }
+    let wanted: Vec<usize> = {
+        let deletable = status::deletable(rows, spec.delete_source);
+        let keys: std::collections::HashSet<(&str, &str)> = deletable
+            .iter()
+            .map(|r| (r.key.as_str(), r.version_id.as_str()))
+            .collect();
+        (0..rows.len())
+            .filter(|&i| keys.contains(&(rows[i].key.as_str(), rows[i].version_id.as_str())))
+            .collect()
+    };
+    if wanted.is_empty() {
+        if ctx
+            .inv
+            .bucket(&spec.name, &spec.bucket)?
+            .and_then(|b| b.deleted_at)
+            .is_none()
+        {
+            ctx.inv.bucket_deleted(&spec.name, &spec.bucket, "nothing to delete")?;
+        }
+        return Ok(());
+    }
+    let bytes: u64 = wanted.iter().map(|&i| rows[i].size).sum();
+    let Some(how) = confirm(spec, wanted.len(), bytes) else {
+        outcome.delete_held = Some(format!(
+            "{} version(s) are verified and eligible for delete; confirm with `--confirm-delete {}`",
+            wanted.len(),
+            spec.bucket
+        ));
+        return Ok(());
+    };
+
+    // The listing just before the delete is the last guard: a version is deleted only if it is still
+    // there with the ETag and size that were verified. Version ids never change content, but the
+    // `null` version of an unversioned bucket does when the key is written again.
+    let mut live: std::collections::HashMap<(String, String), (String, u64)> = std::collections::HashMap::new();
+    archive::for_each_version(
+        &ctx.aws,
+        &spec.bucket,
+        &spec.region,
+        &spec.prefix,
+        archive::VERSIONS_PAGE,
+        |v| {
+            live.insert((v.key, v.version_id), (v.etag, v.size));
+        },
+    )
+    .await?;
+    let mut batch: Vec<(String, String)> = Vec::new();
+    let mut gone = Vec::new();
+    for &i in &wanted {
+        let row = &rows[i];
+        match live.get(&(row.key.clone(), row.version_id.clone())) {
+            Some((etag, size)) if *etag == row.etag && *size == row.size => {
+                batch.push((row.key.clone(), row.version_id.clone()));
+            }
+            Some(_) => outcome.failed.push((
+                row.key.clone(),
+                "changed since it was verified, so it was not deleted: run `s3rec migrate run --rescan`".to_string(),
+            )),
+            // Someone else deleted it already; the local copy is verified, so it counts as deleted.
+            None => gone.push(i),
+        }
+    }
+    let refused = transfer::delete_versions(&ctx.aws, &spec.bucket, &spec.region, &batch).await?;
+    let refused_set: std::collections::HashSet<(&str, &str)> =
+        refused.iter().map(|(k, v, _)| (k.as_str(), v.as_str())).collect();
+    for (key, version, why) in &refused {
+        outcome
+            .failed
+            .push((format!("{key} (version {version})"), format!("delete: {why}")));
+    }
+    let now = now_rfc3339();
+    let mut deleted = Vec::new();
+    for &i in &wanted {
+        let row = &rows[i];
+        let sent = batch.iter().any(|(k, v)| *k == row.key && *v == row.version_id);
+        let ok = sent && !refused_set.contains(&(row.key.as_str(), row.version_id.as_str()));
+        if ok || gone.contains(&i) {
+            deleted.push(i);
+        }
+    }
+    for &i in &deleted {
+        rows[i].status = Status::Deleted;
+        rows[i].deleted_at = Some(now.clone());
+    }
+    outcome.deleted = deleted.len();
+    let refs: Vec<&ObjectRow> = deleted.iter().map(|&i| &rows[i]).collect();
+    ctx.save(&refs)?;
+    if deleted.len() == wanted.len() {
+        ctx.inv.bucket_deleted(&spec.name, &spec.bucket, &how)?;
+    }
+    Ok(())
+}
+
+/// What `migrate verify` found for one migration.
+#[derive(Debug, Clone, Default)]
+pub struct VerifyOutcome {
+    pub migration: String,
+    pub checked: usize,
+    pub ok: usize,
+    /// (key, why) of local copies that do not match.
+    pub mismatched: Vec<(String, String)>,
+}
+
+/// Re-checks every verified (and deleted) object's local file against the inventory. A mismatch of an
+/// object still in S3 is recorded as `mismatch`, so the next run downloads it again and no delete
+/// happens before; a mismatch of a deleted object is reported (there is no source left to repair it).
+pub async fn verify_local(
+    inv: &Arc<Inventory>,
+    spec: &MigrationSpec,
+    progress: &dyn Progress,
+) -> Result<VerifyOutcome, MigrateError> {
+    let mut rows = inv.objects(&spec.name, &spec.bucket)?;
+    let mut outcome = VerifyOutcome {
+        migration: spec.name.clone(),
+        ..VerifyOutcome::default()
+    };
+    let targets: Vec<usize> = (0..rows.len())
+        .filter(|&i| {
+            matches!(rows[i].status, Status::Verified | Status::Deleted)
+                && rows[i].local_path.as_deref().is_some_and(|p| !p.ends_with('/'))
+        })
+        .collect();
+    let bytes: u64 = targets.iter().map(|&i| rows[i].size).sum();
+    progress.step(&spec.name, &format!("verifying {} files", targets.len()), bytes);
+    let threads = std::thread::available_parallelism().map_or(4, |n| n.get()).clamp(2, 8);
+    let permits = Arc::new(Semaphore::new(threads));
+    let mut tasks = JoinSet::new();
+    for &i in &targets {
+        let row = rows[i].clone();
+        let dest = spec.destination.clone();
+        let mode = spec.verify;
+        let permits = permits.clone();
+        tasks.spawn(async move {
+            let _permit = permits.acquire_owned().await;
+            let path = local::final_path(&dest, row.local_path.as_deref().unwrap_or_default());
+            let expected = expected(&row);
+            let result = tokio::task::spawn_blocking(move || verify::verify_file(&path, &expected, mode)).await;
+            (i, result)
+        });
+    }
+    let mut changed = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        let Ok((i, result)) = joined else { continue };
+        outcome.checked += 1;
+        progress.bytes(rows[i].size);
+        let result =
+            result.unwrap_or_else(|e| Err(Mismatch::Unverifiable(format!("the verification task stopped: {e}"))));
+        match result {
+            Ok(_) => outcome.ok += 1,
+            Err(mismatch) => {
+                let row = &mut rows[i];
+                let why = mismatch.to_string();
+                if row.status == Status::Verified {
+                    row.status = Status::Mismatch;
+                    row.error = Some(why.clone());
+                    changed.push(i);
+                    outcome.mismatched.push((row.key.clone(), why));
+                } else {
+                    outcome.mismatched.push((
+                        row.key.clone(),
+                        format!("{why} (the source was already deleted: restore this file from another copy)"),
+                    ));
+                }
+            }
+        }
+    }
+    progress.done();
+    let refs: Vec<&ObjectRow> = changed.iter().map(|&i| &rows[i]).collect();
+    inv.save(&spec.name, &spec.bucket, &refs)?;
+    Ok(outcome)
+}
+
+/// What a migration has left, for `plan`: from the inventory once a scan is recorded; before that,
+/// from a listing of the source made for the plan (nothing is recorded, and the local side is not
+/// probed, so case-folding collisions are only found by the run).
+pub async fn assess(aws: &Aws, inv: &Inventory, spec: &MigrationSpec) -> crate::plan::MigrationWork {
+    let mut work = crate::plan::MigrationWork {
+        migration: spec.name.clone(),
+        bucket: spec.bucket.clone(),
+        ..crate::plan::MigrationWork::default()
+    };
+    let recorded = match inv.bucket(&spec.name, &spec.bucket) {
+        Ok(bucket) => bucket,
+        Err(e) => {
+            work.error = Some(e.to_string());
+            return work;
+        }
+    };
+    let scanned = recorded.as_ref().and_then(|b| b.scanned_at.as_ref()).is_some();
+    let deleted = recorded.as_ref().and_then(|b| b.deleted_at.as_ref()).is_some();
+    let rows = if scanned {
+        match inv.objects(&spec.name, &spec.bucket) {
+            Ok(rows) => rows,
+            Err(e) => {
+                work.error = Some(e.to_string());
+                return work;
+            }
+        }
+    } else {
+        let mut listed = Vec::new();
+        let listing = archive::for_each_version(
+            aws,
+            &spec.bucket,
+            &spec.region,
+            &spec.prefix,
+            archive::VERSIONS_PAGE,
+            |v| {
+                if scan::covered(spec.versions, v.is_latest, v.delete_marker) {
+                    listed.push(ObjectRow {
+                        status: if v.delete_marker {
+                            Status::Marker
+                        } else {
+                            Status::Pending
+                        },
+                        key: v.key,
+                        version_id: v.version_id,
+                        is_latest: v.is_latest,
+                        delete_marker: v.delete_marker,
+                        size: v.size,
+                        etag: v.etag,
+                        last_modified_ms: v.last_modified_ms,
+                        storage_class: v.storage_class,
+                        ..ObjectRow::default()
+                    });
+                }
+            },
+        )
+        .await;
+        if let Err(e) = listing {
+            work.error = Some(if e.code() == Some("NoSuchBucket") {
+                format!("bucket {} does not exist", spec.bucket)
+            } else {
+                e.to_string()
+            });
+            return work;
+        }
+        scan::merge(Vec::new(), listed, &spec.prefix, spec.versions, false).0
+    };
+    let t = status::tally(&rows, spec.delete_source);
+    work.phase = status::phase(&t, scanned, spec.delete_source, deleted)
+        .as_str()
+        .to_string();
+    work.scanned = scanned;
+    work.objects = t.objects;
+    work.bytes = t.bytes;
+    work.to_restore = t.to_restore;
+    work.to_restore_bytes = t.to_restore_bytes;
+    work.restoring = t.restoring;
+    work.to_download = t.to_download;
+    work.to_download_bytes = t.to_download_bytes;
+    work.to_verify = t.to_verify;
+    work.verified = t.verified;
+    work.refused = t.refused;
+    work.failed = t.failed;
+    work.eligible_for_delete = t.eligible_for_delete;
+    work.deleted = t.deleted;
+    work
+}

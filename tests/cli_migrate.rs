@@ -1,0 +1,609 @@
+//! `s3rec migrate` through the real binary against the moto emulator: a bucket of Standard, Glacier
+//! and Deep Archive objects (multipart ones, several versions, delete markers) migrates to a local
+//! directory with every file verified, the source is deleted only after confirmation, a killed run
+//! resumes without downloading verified files again, hostile keys never write outside the destination,
+//! and a corrupted local file is caught by `verify`.
+
+mod common;
+#[path = "common/project.rs"]
+mod project;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, StorageClass};
+use project::Project;
+
+const MIB: usize = 1024 * 1024;
+
+/// Content that differs per object and per byte position, so a misplaced byte is never equal.
+fn content(seed: u32, len: usize) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            (x & 0xff) as u8
+        })
+        .collect()
+}
+
+/// A project with bucket `old` (versioned when asked), created by apply, and migration `retire` into
+/// `archive/` with the given extra lines.
+fn project(versioned: bool, migration_extra: &str) -> (Project, String) {
+    let p = Project::new(&common::unique_name("mig"));
+    let bucket = format!("{}-old", p.env);
+    let versioning = if versioned { "    versioning: enabled\n" } else { "" };
+    p.write(&format!(
+        "buckets:\n  old:\n    name: {bucket}\n{versioning}migrations:\n  retire:\n    bucket: old\n    destination: archive\n{migration_extra}"
+    ));
+    p.apply_ok();
+    (p, bucket)
+}
+
+struct Seed<'a> {
+    key: &'a str,
+    body: Vec<u8>,
+    class: Option<StorageClass>,
+    /// Upload in parts of this size.
+    part_size: Option<usize>,
+}
+
+fn put(bucket: &str, objects: Vec<Seed<'_>>) -> Vec<String> {
+    common::runtime().block_on(async {
+        let aws = common::emulator().await;
+        let s3 = aws.s3(common::TEST_REGION);
+        let mut versions = Vec::new();
+        for o in objects {
+            let version = match o.part_size {
+                None => {
+                    s3.put_object()
+                        .bucket(bucket)
+                        .key(o.key)
+                        .set_storage_class(o.class)
+                        .body(ByteStream::from(o.body))
+                        .send()
+                        .await
+                        .expect("put")
+                        .version_id
+                }
+                Some(part) => {
+                    let upload = s3
+                        .create_multipart_upload()
+                        .bucket(bucket)
+                        .key(o.key)
+                        .set_storage_class(o.class)
+                        .send()
+                        .await
+                        .expect("create upload");
+                    let id = upload.upload_id.expect("upload id");
+                    let mut parts = Vec::new();
+                    for (i, chunk) in o.body.chunks(part).enumerate() {
+                        let number = i32::try_from(i + 1).expect("part number");
+                        let done = s3
+                            .upload_part()
+                            .bucket(bucket)
+                            .key(o.key)
+                            .upload_id(&id)
+                            .part_number(number)
+                            .body(ByteStream::from(chunk.to_vec()))
+                            .send()
+                            .await
+                            .expect("part");
+                        parts.push(
+                            CompletedPart::builder()
+                                .part_number(number)
+                                .set_e_tag(done.e_tag)
+                                .build(),
+                        );
+                    }
+                    s3.complete_multipart_upload()
+                        .bucket(bucket)
+                        .key(o.key)
+                        .upload_id(&id)
+                        .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
+                        .send()
+                        .await
+                        .expect("complete")
+                        .version_id
+                }
+            };
+            versions.push(version.unwrap_or_else(|| "null".to_string()));
+        }
+        versions
+    })
+}
+
+fn delete_key(bucket: &str, key: &str) {
+    common::runtime().block_on(async {
+        let aws = common::emulator().await;
+        aws.s3(common::TEST_REGION)
+            .delete_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .expect("delete");
+    });
+}
+
+/// Every version and delete marker left in the bucket: (key, version id).
+fn versions_left(bucket: &str) -> Vec<(String, String)> {
+    common::runtime().block_on(async {
+        let aws = common::emulator().await;
+        let listed = aws
+            .s3(common::TEST_REGION)
+            .list_object_versions()
+            .bucket(bucket)
+            .send()
+            .await
+            .expect("list versions");
+        let mut out: Vec<(String, String)> = listed
+            .versions()
+            .iter()
+            .map(|v| {
+                (
+                    v.key().unwrap_or_default().to_string(),
+                    v.version_id().unwrap_or_default().to_string(),
+                )
+            })
+            .chain(listed.delete_markers().iter().map(|m| {
+                (
+                    m.key().unwrap_or_default().to_string(),
+                    m.version_id().unwrap_or_default().to_string(),
+                )
+            }))
+            .collect();
+        out.sort();
+        out
+    })
+}
+
+/// Every regular file under `dir`, relative path → content, leaving out the partial-download directory.
+fn files_under(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).expect("read dir") {
+            let entry = entry.expect("entry");
+            let path = entry.path();
+            let kind = entry.file_type().expect("type");
+            if kind.is_dir() {
+                if path.file_name().is_some_and(|n| n == ".s3rec-partial") {
+                    continue;
+                }
+                stack.push(path);
+            } else {
+                let rel = path.strip_prefix(dir).expect("under").to_string_lossy().into_owned();
+                out.insert(rel, std::fs::read(&path).expect("read"));
+            }
+        }
+    }
+    out
+}
+
+fn migrate(p: &Project, args: &[&str]) -> (i32, String, String) {
+    let mut all = vec!["migrate", "-e", &p.env];
+    all.extend_from_slice(args);
+    p.run(&all)
+}
+
+/// The status table's row of the migration, split on whitespace.
+fn status_row(p: &Project) -> Vec<String> {
+    let (code, stdout, stderr) = migrate(p, &["status"]);
+    assert_eq!(code, 0, "status failed:\n{stdout}\n{stderr}");
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("retire "))
+        .unwrap_or_else(|| panic!("no status row:\n{stdout}"));
+    line.split_whitespace().map(str::to_string).collect()
+}
+
+/// Columns of the status table (after MIGRATION, BUCKET, PHASE, OBJECTS, SIZE as two words).
+fn column(row: &[String], name: &str) -> String {
+    let names = [
+        "migration",
+        "bucket",
+        "phase",
+        "objects",
+        "size",
+        "unit",
+        "to_restore",
+        "restoring",
+        "to_download",
+        "to_verify",
+        "verified",
+        "refused",
+        "failed",
+        "deleted",
+    ];
+    let i = names.iter().position(|n| *n == name).expect("column");
+    row[i].clone()
+}
+
+#[test]
+fn standard_glacier_and_deep_archive_versions_migrate_verified_and_are_deleted_only_when_confirmed() {
+    let (p, bucket) = project(
+        true,
+        "    versions: all\n    delete_source: all-versions-after-verify\n    restore: { tier: Expedited, days: 2 }\n",
+    );
+    let big = content(7, 11 * MIB);
+    let archived_big = content(8, 6 * MIB);
+    let seeds = vec![
+        Seed {
+            key: "docs/readme.txt",
+            body: b"hello".to_vec(),
+            class: None,
+            part_size: None,
+        },
+        Seed {
+            key: "docs/big.bin",
+            body: big.clone(),
+            class: None,
+            part_size: Some(5 * MIB),
+        },
+        Seed {
+            key: "cold/glacier.bin",
+            body: content(1, 300_000),
+            class: Some(StorageClass::Glacier),
+            part_size: None,
+        },
+        Seed {
+            key: "cold/deep.bin",
+            body: content(2, 200_000),
+            class: Some(StorageClass::DeepArchive),
+            part_size: None,
+        },
+        Seed {
+            key: "cold/deep-multipart.bin",
+            body: archived_big.clone(),
+            class: Some(StorageClass::DeepArchive),
+            part_size: Some(5 * MIB),
+        },
+        Seed {
+            key: "notes.txt",
+            body: b"v1".to_vec(),
+            class: None,
+            part_size: None,
+        },
+        // moto restores only the current version whatever versionId says, so the archived version of
+        // this key is its current one (docs/testing.md).
+        Seed {
+            key: "notes.txt",
+            body: b"v2".to_vec(),
+            class: None,
+            part_size: None,
+        },
+        Seed {
+            key: "notes.txt",
+            body: b"v3".to_vec(),
+            class: Some(StorageClass::Glacier),
+            part_size: None,
+        },
+        Seed {
+            key: "removed.txt",
+            body: b"gone".to_vec(),
+            class: None,
+            part_size: None,
+        },
+        Seed {
+            key: "folder/",
+            body: Vec::new(),
+            class: None,
+            part_size: None,
+        },
+    ];
+    let ids = put(&bucket, seeds);
+    delete_key(&bucket, "removed.txt");
+
+    // Before the first run: status says scan, the plan counts from a listing.
+    assert_eq!(column(&status_row(&p), "phase"), "scan");
+    let (code, plan) = p.plan();
+    assert_eq!(code, 0, "a migration alone is not a change for apply:\n{plan}");
+    assert!(plan.contains("migration.retire"), "{plan}");
+    assert!(plan.contains("not scanned yet"), "{plan}");
+    assert!(plan.contains("4 to restore (6.5 MiB), 6 to download"), "{plan}");
+
+    let (code, stdout, stderr) = migrate(&p, &["retire", "run"]);
+    assert_eq!(code, 0, "run failed:\n{stdout}\n{stderr}");
+    assert!(stderr.contains("delete held"), "no confirmation, no delete:\n{stderr}");
+    let row = status_row(&p);
+    assert_eq!(column(&row, "phase"), "delete", "{row:?}");
+    assert_eq!(column(&row, "objects"), "10");
+    assert_eq!(column(&row, "verified"), "10");
+    assert_eq!(column(&row, "deleted"), "0");
+    assert_eq!(versions_left(&bucket).len(), 11, "nothing deleted without confirmation");
+
+    let files = files_under(&p.path("archive"));
+    assert_eq!(files["docs/readme.txt"], b"hello");
+    assert_eq!(files["docs/big.bin"], big);
+    assert_eq!(files["cold/glacier.bin"], content(1, 300_000));
+    assert_eq!(files["cold/deep.bin"], content(2, 200_000));
+    assert_eq!(files["cold/deep-multipart.bin"], archived_big);
+    assert_eq!(files["notes.txt"], b"v3", "the latest version has the plain name");
+    assert_eq!(files[&format!("notes.txt.versions/{}", ids[5])], b"v1");
+    assert_eq!(files[&format!("notes.txt.versions/{}", ids[6])], b"v2");
+    assert_eq!(files[&format!("removed.txt.versions/{}", ids[8])], b"gone");
+    assert!(!files.contains_key("removed.txt"), "a deleted key has no current file");
+    assert!(p.path("archive/folder").is_dir());
+
+    // The plan now reads the inventory.
+    let (_, plan) = p.plan();
+    assert!(plan.contains("phase delete"), "{plan}");
+    assert!(plan.contains("11 eligible for delete"), "{plan}");
+
+    // A wrong typed confirmation deletes nothing; the right one deletes every version and marker.
+    let (code, screen) = p.run_on_terminal(&["migrate", "-e", &p.env, "retire", "run"], "not-the-bucket\n");
+    assert_eq!(code, 0, "{screen}");
+    assert!(screen.contains("Type the bucket name"), "{screen}");
+    assert_eq!(versions_left(&bucket).len(), 11);
+    let (code, stdout, stderr) = migrate(&p, &["retire", "run", "--confirm-delete", &bucket]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(versions_left(&bucket).is_empty(), "{:?}", versions_left(&bucket));
+    let row = status_row(&p);
+    assert_eq!(column(&row, "phase"), "done", "{row:?}");
+    assert_eq!(column(&row, "deleted"), "11");
+
+    let (code, stdout, stderr) = migrate(&p, &["verify"]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("10 files checked") || stdout.contains("9 files checked"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn a_killed_run_resumes_without_downloading_verified_files_again() {
+    let (p, bucket) = project(false, "");
+    let count = 240;
+    let keys: Vec<String> = (0..count).map(|i| format!("data/{i:04}.bin")).collect();
+    put(
+        &bucket,
+        keys.iter()
+            .enumerate()
+            .map(|(i, k)| Seed {
+                key: k,
+                body: content(i as u32, 512 * 1024),
+                class: None,
+                part_size: None,
+            })
+            .collect(),
+    );
+    let db = p.path(&format!(".s3rec/{}.db", p.env));
+    let verified = |db: &Path| -> BTreeMap<String, (String, i64)> {
+        let Ok(conn) = rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY) else {
+            return BTreeMap::new();
+        };
+        let Ok(mut stmt) =
+            conn.prepare("SELECT key, verified_at, attempts FROM migration_objects WHERE status = 'verified'")
+        else {
+            return BTreeMap::new();
+        };
+        stmt.query_map([], |r| {
+            Ok((r.get::<_, String>(0)?, (r.get::<_, String>(1)?, r.get::<_, i64>(2)?)))
+        })
+        .map(|rows| rows.filter_map(Result::ok).collect())
+        .unwrap_or_default()
+    };
+
+    let mut child = p
+        .s3rec_process()
+        .args(["migrate", "-e", &p.env, "retire", "run"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        if verified(&db).len() >= 20 {
+            break;
+        }
+        assert!(
+            child.try_wait().expect("wait").is_none(),
+            "the run finished before it could be interrupted"
+        );
+        assert!(std::time::Instant::now() < deadline, "no object was verified in time");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    child.kill().expect("kill");
+    child.wait().expect("reap");
+    let before = verified(&db);
+    assert!(before.len() < count, "killed after everything was done");
+
+    // Still-status works on the interrupted state; a rerun finishes.
+    let (code, stdout, stderr) = migrate(&p, &["retire", "run"]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let after = verified(&db);
+    assert_eq!(after.len(), count);
+    for (key, seen) in &before {
+        assert_eq!(
+            &after[key], seen,
+            "{key} was verified before the kill and must not be touched again"
+        );
+    }
+    // Objects downloaded by the second run: at most those that were not verified before the kill.
+    let downloaded: usize = stderr
+        .split(" restores requested, ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no summary:\n{stderr}"));
+    assert!(
+        downloaded <= count - before.len(),
+        "{downloaded} downloads after {} were verified:\n{stderr}",
+        before.len()
+    );
+    let files = files_under(&p.path("archive"));
+    assert_eq!(files.len(), count);
+    for (i, key) in keys.iter().enumerate() {
+        assert_eq!(files[key], content(i as u32, 512 * 1024), "{key}");
+    }
+    assert!(
+        std::fs::read_dir(p.path("archive/.s3rec-partial"))
+            .expect("partial dir")
+            .next()
+            .is_none(),
+        "no partial download is left behind"
+    );
+}
+
+#[test]
+fn hostile_keys_are_refused_and_nothing_is_written_outside_the_destination() {
+    let (p, bucket) = project(false, "    delete_source: after-verify\n");
+    let long = "n".repeat(300);
+    let hostile = [
+        "../../etc/x".to_string(),
+        "a/../../b".to_string(),
+        "..\\..\\win".to_string(),
+        format!("dir/{long}"),
+        "./dot".to_string(),
+        ".s3rec-partial/planted".to_string(),
+    ];
+    let mut seeds: Vec<Seed<'_>> = hostile
+        .iter()
+        .map(|k| Seed {
+            key: k,
+            body: b"evil".to_vec(),
+            class: None,
+            part_size: None,
+        })
+        .collect();
+    seeds.push(Seed {
+        key: "ok.txt",
+        body: b"fine".to_vec(),
+        class: None,
+        part_size: None,
+    });
+    put(&bucket, seeds);
+
+    let (code, stdout, stderr) = migrate(&p, &["retire", "run", "--confirm-delete", &bucket]);
+    assert_eq!(code, 1, "refused keys fail the run:\n{stdout}\n{stderr}");
+    for key in &hostile {
+        assert!(
+            stderr.contains(&format!("refused: {key:?}")),
+            "{key} not reported:\n{stderr}"
+        );
+    }
+    let files = files_under(&p.path("archive"));
+    assert_eq!(files.keys().collect::<Vec<_>>(), ["ok.txt"], "{files:?}");
+    // Nothing anywhere else in the project (or next to it) was written.
+    let project_files: Vec<String> = files_under(p.dir.path())
+        .into_keys()
+        .filter(|k| !k.starts_with("environments/") && !k.starts_with(".s3rec/") && !k.starts_with("archive/"))
+        .collect();
+    assert!(project_files.is_empty(), "{project_files:?}");
+    let parent = p.dir.path().parent().expect("parent");
+    assert!(!parent.join("etc/x").exists() && !parent.join("b").exists());
+    // A refused key keeps the bucket from completing, so nothing is deleted.
+    assert_eq!(versions_left(&bucket).len(), hostile.len() + 1);
+    let row = status_row(&p);
+    assert_eq!(column(&row, "refused"), hostile.len().to_string());
+    assert_eq!(column(&row, "phase"), "blocked");
+}
+
+#[test]
+fn a_flipped_byte_is_caught_by_verify_and_repaired_by_the_next_run() {
+    let (p, bucket) = project(false, "");
+    put(
+        &bucket,
+        vec![
+            Seed {
+                key: "a.bin",
+                body: content(1, 100_000),
+                class: None,
+                part_size: None,
+            },
+            Seed {
+                key: "b/multi.bin",
+                body: content(2, 7 * MIB),
+                class: None,
+                part_size: Some(5 * MIB),
+            },
+        ],
+    );
+    let (code, stdout, stderr) = migrate(&p, &["run"]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let (code, stdout, _) = migrate(&p, &["verify"]);
+    assert_eq!(code, 0, "{stdout}");
+
+    for rel in ["a.bin", "b/multi.bin"] {
+        let path = p.path(&format!("archive/{rel}"));
+        let mut bytes = std::fs::read(&path).expect("read");
+        let middle = bytes.len() / 2;
+        bytes[middle] ^= 0x01;
+        std::fs::write(&path, &bytes).expect("write");
+    }
+    let (code, stdout, stderr) = migrate(&p, &["retire", "verify"]);
+    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    assert!(stdout.contains("2 differ"), "{stdout}");
+    assert!(stdout.contains("mismatch: \"a.bin\""), "{stdout}");
+    assert!(stdout.contains("mismatch: \"b/multi.bin\""), "{stdout}");
+    assert_eq!(column(&status_row(&p), "to_download"), "2");
+
+    let (code, stdout, stderr) = migrate(&p, &["run"]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert_eq!(
+        std::fs::read(p.path("archive/a.bin")).expect("read"),
+        content(1, 100_000)
+    );
+    assert_eq!(
+        std::fs::read(p.path("archive/b/multi.bin")).expect("read"),
+        content(2, 7 * MIB)
+    );
+    let (code, stdout, _) = migrate(&p, &["verify"]);
+    assert_eq!(code, 0, "{stdout}");
+}
+
+#[test]
+fn restores_beyond_max_in_flight_wait_for_the_next_run_or_for_wait() {
+    let (p, bucket) = project(false, "    restore: { max_in_flight: 1 }\n");
+    put(
+        &bucket,
+        (0..3)
+            .map(|i| Seed {
+                key: ["x1", "x2", "x3"][i],
+                body: content(i as u32, 1000),
+                class: Some(StorageClass::Glacier),
+                part_size: None,
+            })
+            .collect(),
+    );
+    let (code, stdout, stderr) = migrate(&p, &["retire", "run"]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let row = status_row(&p);
+    assert_eq!(column(&row, "phase"), "restore", "{row:?}");
+    assert_eq!(column(&row, "to_restore"), "2", "one restore at a time: {row:?}");
+    assert_eq!(column(&row, "verified"), "1");
+
+    let (code, stdout, stderr) = migrate(&p, &["retire", "run", "--wait", "--poll-interval", "0.05"]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert_eq!(column(&status_row(&p), "phase"), "done");
+    assert_eq!(files_under(&p.path("archive")).len(), 3);
+}
+
+#[test]
+fn bad_input_gets_a_clear_message() {
+    let (p, bucket) = project(false, "");
+    let (code, _, stderr) = migrate(&p, &["nope", "run"]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("migration `nope` is not in environment"), "{stderr}");
+    let (code, _, stderr) = migrate(&p, &["retire", "explode"]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("`explode` is not something migrate does"), "{stderr}");
+
+    // A source bucket that does not exist.
+    common::runtime().block_on(async {
+        let aws = common::emulator().await;
+        aws.s3(common::TEST_REGION)
+            .delete_bucket()
+            .bucket(&bucket)
+            .send()
+            .await
+            .expect("delete bucket");
+    });
+    let (code, _, stderr) = migrate(&p, &["retire", "run"]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("does not exist"), "{stderr}");
+}
