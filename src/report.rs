@@ -362,7 +362,7 @@ pub fn message(s: &RunSummary) -> String {
         s.outcome.as_str()
     );
     let field = |out: &mut String, name: &str, value: &str| {
-        let _ = writeln!(out, "{:<13}{value}", format!("{name}:"));
+        let _ = writeln!(out, "{:<12} {value}", format!("{name}:"));
     };
     field(&mut out, "Environment", &s.environment);
     field(&mut out, "Account", s.account.as_deref().unwrap_or("unknown"));
@@ -711,5 +711,56 @@ Details: s3rec state journal -e dev --run 7
             "{text}"
         );
         assert!(text.contains("\"sync\": ["), "{text}");
+    }
+
+    #[test]
+    fn a_migrate_run_reports_each_migration_with_its_failures_and_refused_keys() {
+        let outcome = crate::migrate::run::Outcome {
+            migration: "retire".to_string(),
+            bucket: "acme-old".to_string(),
+            restores_requested: 12,
+            downloaded: 40,
+            downloaded_bytes: 5000,
+            verified: 40,
+            failed: vec![(
+                "a.bin".to_string(),
+                "verification failed twice: md5 differs".to_string(),
+            )],
+            refused: vec![("../x".to_string(), "it would escape the destination".to_string())],
+            tally: crate::migrate::status::Tally {
+                restoring: 3,
+                ..Default::default()
+            },
+            phase: Some(crate::migrate::status::Phase::Wait),
+            ..Default::default()
+        };
+        let s = RunSummary::new(
+            "migrate",
+            "prod",
+            Some("123456789012"),
+            11,
+            RunOutcome::Failed,
+            &Report::default(),
+            Duration::from_secs(60),
+        )
+        .with_migrations(&[outcome]);
+        assert_eq!(
+            subject(&s),
+            "s3rec migrate prod: failed (12 restores requested, 40 downloaded, 1 failed, 1 refused)"
+        );
+        let text = message(&s);
+        assert!(
+            text.contains("Migration retire: bucket acme-old, phase wait: 12 restores requested, 3 restoring, 40 downloaded (5000 bytes), 40 verified, 0 deleted, 1 failed, 1 refused\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("  - migration.retire: a.bin (migrate): verification failed twice"),
+            "{text}"
+        );
+        assert!(
+            text.contains("  - migration.retire: ../x (refuse): it would escape"),
+            "{text}"
+        );
+        assert!(text.contains("\"migrations\": ["), "{text}");
     }
 }

@@ -573,3 +573,53 @@ fn docs_example_is_what_json_prints() {
     assert_eq!(render::json(&parsed), example);
     assert_eq!(parsed.counts().create, 2);
 }
+
+fn migration_work(phase: &str, scanned: bool) -> s3rec::plan::MigrationWork {
+    s3rec::plan::MigrationWork {
+        migration: "retire".into(),
+        bucket: "acme-old".into(),
+        phase: phase.into(),
+        scanned,
+        objects: 10,
+        bytes: 18 << 20,
+        to_restore: 2,
+        to_restore_bytes: 12 << 20,
+        restoring: 1,
+        to_download: 3,
+        to_download_bytes: 3 << 20,
+        verified: 4,
+        ..Default::default()
+    }
+}
+
+#[test]
+fn migrations_are_information_not_changes() {
+    let mut p = plan(Vec::new());
+    p.migrations = vec![migration_work("restore", false)];
+    assert!(!p.has_changes(), "a pending migration is not something apply does");
+    let out = render::text(&p, false);
+    assert_eq!(
+        out,
+        format!(
+            "  # migration.retire (s3://acme-old): phase restore (not scanned yet; counted from a listing): 10 objects (18.0 MiB); 2 to restore (12.0 MiB), 1 restoring, 3 to download (3.0 MiB), 0 to verify, 4 verified, 0 eligible for delete\n\n{NO_CHANGES}\n"
+        )
+    );
+    let md = render::markdown(&p);
+    assert!(md.contains("- migration.retire (s3://acme-old): phase restore"), "{md}");
+
+    let mut failed = migration_work("blocked", true);
+    failed.refused = 2;
+    assert!(
+        failed.line().contains("2 refused (keys that cannot be files)"),
+        "{}",
+        failed.line()
+    );
+    let broken = s3rec::plan::MigrationWork {
+        error: Some("bucket acme-old does not exist".into()),
+        ..migration_work("scan", false)
+    };
+    assert_eq!(
+        broken.line(),
+        "migration.retire: cannot be assessed: bucket acme-old does not exist"
+    );
+}

@@ -23,8 +23,8 @@ use super::exit;
 use crate::aws::identity::Target;
 use crate::aws::probe::{
     self, CALLER_IDENTITY_ACTION, CREATE_ACTION, DESTROY_ACTIONS, FORCE_DESTROY_BUCKET_ACTIONS,
-    FORCE_DESTROY_OBJECT_ACTIONS, LIST_ACTION, LOCATION_ACTION, PASS_ROLE_ACTION, PUBLISH_ACTION, Probe, doc_access,
-    identity_access,
+    FORCE_DESTROY_OBJECT_ACTIONS, LIST_ACTION, LOCATION_ACTION, MIGRATE_BUCKET_ACTIONS, MIGRATE_DELETE_OBJECT_ACTIONS,
+    MIGRATE_OBJECT_ACTIONS, PASS_ROLE_ACTION, PUBLISH_ACTION, Probe, doc_access, identity_access,
 };
 use crate::aws::{self, Aws, CallerIdentity, DEFAULT_REGION};
 use crate::cli::ColorChoice;
@@ -650,6 +650,14 @@ struct Desired {
     buckets: Vec<DesiredBucket>,
     identities: Vec<DesiredIdentity>,
     report_topic: Option<String>,
+    migrations: Vec<MigrationSource>,
+}
+
+/// What a migration reads (and may delete): a bucket and a key prefix.
+struct MigrationSource {
+    bucket: String,
+    prefix: String,
+    deletes: bool,
 }
 
 fn desired_for_policy(ctx: &Context<'_>) -> Result<Desired, DesiredError> {
@@ -660,10 +668,23 @@ fn desired_for_policy(ctx: &Context<'_>) -> Result<Desired, DesiredError> {
         Some(report) if !report.on.is_empty() => Some(desired::topic_arn(ctx, &report.topic, "report.topic")?),
         _ => None,
     };
+    let migrations = m
+        .migrations
+        .values()
+        .filter_map(|mig| {
+            // A migration of a bucket the manifest does not define is a validation error, reported there.
+            m.buckets.get(&mig.bucket).map(|b| MigrationSource {
+                bucket: b.name.clone(),
+                prefix: mig.prefix.clone(),
+                deletes: mig.delete_source != crate::manifest::types::DeleteSource::Never,
+            })
+        })
+        .collect();
     Ok(Desired {
         buckets: desired::buckets(ctx)?,
         identities: identity::identities(ctx, &secrets_dir)?,
         report_topic,
+        migrations,
     })
 }
 
@@ -829,6 +850,16 @@ fn least_privilege_policy(environment: &str, state: &StateSettings, desired: &De
     if let Some(topic) = &desired.report_topic {
         grant("PublishRunReports", &[PUBLISH_ACTION], topic.clone());
     }
+    // `s3rec migrate`: listing versions of the bucket, reading and restoring objects under the prefix,
+    // and deleting them only for migrations whose manifest deletes the source.
+    for mig in &desired.migrations {
+        let objects = format!("{}/{}*", bucket_arn(&mig.bucket), mig.prefix);
+        grant("MigrationBuckets", MIGRATE_BUCKET_ACTIONS, bucket_arn(&mig.bucket));
+        grant("MigrationObjects", MIGRATE_OBJECT_ACTIONS, objects.clone());
+        if mig.deletes {
+            grant("MigrationObjectsDelete", MIGRATE_DELETE_OBJECT_ACTIONS, objects);
+        }
+    }
     if state.backend == StateBackend::S3
         && let Some(bucket) = &state.bucket
     {
@@ -885,6 +916,7 @@ mod tests {
             buckets,
             identities: Vec::new(),
             report_topic: None,
+            migrations: Vec::new(),
         }
     }
 
@@ -898,6 +930,50 @@ mod tests {
             main: crate::model::identity::IdentityDoc::Attachments(BTreeSet::new()),
             parts: BTreeMap::new(),
         }
+    }
+
+    #[test]
+    fn migrations_read_their_prefix_and_delete_only_when_the_manifest_deletes() {
+        let desired = Desired {
+            buckets: Vec::new(),
+            identities: Vec::new(),
+            report_topic: None,
+            migrations: vec![
+                MigrationSource {
+                    bucket: "old".into(),
+                    prefix: "logs/".into(),
+                    deletes: false,
+                },
+                MigrationSource {
+                    bucket: "older".into(),
+                    prefix: String::new(),
+                    deletes: true,
+                },
+            ],
+        };
+        let policy = least_privilege_policy("dev", &StateSettings::default(), &desired);
+        let by_sid = |sid: &str| {
+            policy["Statement"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|s| s["Sid"] == sid)
+                .cloned()
+                .unwrap_or_else(|| panic!("no {sid}"))
+        };
+        assert_eq!(
+            by_sid("MigrationBuckets")["Action"],
+            json!(["s3:ListBucket", "s3:ListBucketVersions"])
+        );
+        assert_eq!(
+            by_sid("MigrationObjects")["Resource"],
+            json!(["arn:aws:s3:::old/logs/*", "arn:aws:s3:::older/*"])
+        );
+        assert_eq!(
+            by_sid("MigrationObjectsDelete"),
+            json!({"Sid": "MigrationObjectsDelete", "Effect": "Allow",
+                   "Action": ["s3:DeleteObject", "s3:DeleteObjectVersion"], "Resource": ["arn:aws:s3:::older/*"]})
+        );
     }
 
     #[test]
@@ -915,6 +991,7 @@ mod tests {
                 identity(IdentityKind::SnsTopic, topic),
             ],
             report_topic: Some(topic.into()),
+            migrations: Vec::new(),
         };
         let policy = least_privilege_policy("dev", &StateSettings::default(), &desired);
         let statements = policy["Statement"].as_array().unwrap();

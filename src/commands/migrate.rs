@@ -178,7 +178,7 @@ fn status_rows(ws: &Workspace, inventory: &Inventory, names: &[String]) -> miett
         let scanned_at = bucket.as_ref().and_then(|b| b.scanned_at.clone());
         let deleted_at = bucket.and_then(|b| b.deleted_at);
         rows.push(StatusRow {
-            phase: status::phase(&tally, scanned_at.is_some(), spec.delete_source, deleted_at.is_some()),
+            phase: status::phase(&tally, scanned_at.is_some(), spec.delete_source),
             migration: spec.name,
             bucket: spec.bucket,
             destination: spec.destination.display().to_string(),

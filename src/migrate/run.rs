@@ -181,14 +181,17 @@ pub async fn run(
         rows
     };
 
+    // Objects that failed a step in this run are not tried again until the next run: with `--wait`, a
+    // refused restore or a broken download would otherwise be repeated at every poll.
+    let mut gave_up = vec![false; rows.len()];
     let mut backoff = opts.poll;
     loop {
-        outcome.restores_requested += request_restores(&ctx, &mut rows, &mut outcome).await?;
-        poll_restores(&ctx, &mut rows, &mut outcome).await?;
-        download_ready(&ctx, &mut rows, &mut outcome, progress).await?;
-        let waiting = rows
-            .iter()
-            .any(|r| matches!(r.restore, Restore::Needed | Restore::Requested) && wants_download(r));
+        outcome.restores_requested += request_restores(&ctx, &mut rows, &mut gave_up, &mut outcome).await?;
+        poll_restores(&ctx, &mut rows, &mut gave_up, &mut outcome).await?;
+        download_ready(&ctx, &mut rows, &mut gave_up, &mut outcome, progress).await?;
+        let waiting = rows.iter().zip(&gave_up).any(|(r, &gave_up)| {
+            !gave_up && matches!(r.restore, Restore::Needed | Restore::Requested) && wants_download(r)
+        });
         if !waiting || !opts.wait {
             break;
         }
@@ -210,14 +213,8 @@ pub async fn run(
         .filter(|r| r.status == Status::Refused)
         .map(|r| (r.key.clone(), r.refused.clone().unwrap_or_default()))
         .collect();
-    let bucket = inv.bucket(&spec.name, &spec.bucket)?;
     outcome.tally = status::tally(&rows, spec.delete_source);
-    outcome.phase = Some(status::phase(
-        &outcome.tally,
-        true,
-        spec.delete_source,
-        bucket.and_then(|b| b.deleted_at).is_some(),
-    ));
+    outcome.phase = Some(status::phase(&outcome.tally, true, spec.delete_source));
     outcome.duration = started.elapsed();
     Ok(outcome)
 }
@@ -288,12 +285,17 @@ async fn scan(ctx: &Ctx, progress: &Arc<dyn Progress>) -> Result<(Vec<ObjectRow>
 }
 
 /// Requests restores for archived objects, keeping at most `max_in_flight` outstanding.
-async fn request_restores(ctx: &Ctx, rows: &mut [ObjectRow], outcome: &mut Outcome) -> Result<usize, MigrateError> {
+async fn request_restores(
+    ctx: &Ctx,
+    rows: &mut [ObjectRow],
+    gave_up: &mut [bool],
+    outcome: &mut Outcome,
+) -> Result<usize, MigrateError> {
     let spec = &ctx.spec;
     let in_flight = rows.iter().filter(|r| r.restore == Restore::Requested).count();
     let room = spec.max_in_flight.saturating_sub(in_flight);
     let wanted: Vec<usize> = (0..rows.len())
-        .filter(|&i| rows[i].restore == Restore::Needed && wants_download(&rows[i]))
+        .filter(|&i| !gave_up[i] && rows[i].restore == Restore::Needed && wants_download(&rows[i]))
         .take(room)
         .collect();
     if wanted.is_empty() {
@@ -340,6 +342,7 @@ async fn request_restores(ctx: &Ctx, rows: &mut [ObjectRow], outcome: &mut Outco
             }
             Err(e) => {
                 row.error = Some(e.to_string());
+                gave_up[i] = true;
                 outcome.failed.push((row.key.clone(), format!("restore request: {e}")));
             }
         }
@@ -351,9 +354,14 @@ async fn request_restores(ctx: &Ctx, rows: &mut [ObjectRow], outcome: &mut Outco
 }
 
 /// Asks S3 (HEAD) where each requested restore stands.
-async fn poll_restores(ctx: &Ctx, rows: &mut [ObjectRow], outcome: &mut Outcome) -> Result<(), MigrateError> {
+async fn poll_restores(
+    ctx: &Ctx,
+    rows: &mut [ObjectRow],
+    gave_up: &mut [bool],
+    outcome: &mut Outcome,
+) -> Result<(), MigrateError> {
     let asked: Vec<usize> = (0..rows.len())
-        .filter(|&i| rows[i].restore == Restore::Requested && wants_download(&rows[i]))
+        .filter(|&i| !gave_up[i] && rows[i].restore == Restore::Requested && wants_download(&rows[i]))
         .collect();
     if asked.is_empty() {
         return Ok(());
@@ -387,7 +395,10 @@ async fn poll_restores(ctx: &Ctx, rows: &mut [ObjectRow], outcome: &mut Outcome)
                 RestoreState::Archived => row.restore = Restore::Needed,
                 RestoreState::NotArchived => row.restore = Restore::None,
             },
-            Err(e) => outcome.failed.push((row.key.clone(), format!("restore status: {e}"))),
+            Err(e) => {
+                gave_up[i] = true;
+                outcome.failed.push((row.key.clone(), format!("restore status: {e}")));
+            }
         }
         if row.restore != before {
             changed.push(i);
@@ -434,22 +445,37 @@ enum Fetched {
 async fn download_ready(
     ctx: &Ctx,
     rows: &mut [ObjectRow],
+    gave_up: &mut [bool],
     outcome: &mut Outcome,
     progress: &Arc<dyn Progress>,
 ) -> Result<(), MigrateError> {
     let spec = ctx.spec.clone();
     let ready: Vec<usize> = (0..rows.len())
-        .filter(|&i| wants_download(&rows[i]) && matches!(rows[i].restore, Restore::None | Restore::Ready))
+        .filter(|&i| {
+            !gave_up[i] && wants_download(&rows[i]) && matches!(rows[i].restore, Restore::None | Restore::Ready)
+        })
         .collect();
     if ready.is_empty() {
         return Ok(());
     }
     let bytes: u64 = ready.iter().map(|&i| rows[i].size).sum();
+    // Files already in place with their size (adopted after a verification from disk) need no room.
+    let needed: u64 = ready
+        .iter()
+        .filter(|&&i| {
+            let target = rows[i]
+                .local_path
+                .as_deref()
+                .map(|rel| local::final_path(&spec.destination, rel));
+            !target.is_some_and(|t| std::fs::symlink_metadata(t).is_ok_and(|m| m.is_file() && m.len() == rows[i].size))
+        })
+        .map(|&i| rows[i].size)
+        .sum();
     let available = local::available_space(&spec.destination).map_err(|source| MigrateError::Destination {
         path: spec.destination.clone(),
         source,
     })?;
-    local::check_space(&spec.destination, bytes, available)?;
+    local::check_space(&spec.destination, needed, available)?;
 
     progress.step(&spec.name, &format!("downloading {} objects", ready.len()), bytes);
     let mut tasks = JoinSet::new();
@@ -488,7 +514,10 @@ async fn download_ready(
             }
             Ok(Fetched::Directory) => outcome.verified += 1,
             Ok(Fetched::Archived) => {}
-            Ok(Fetched::Failed(why)) => outcome.failed.push((rows[i].key.clone(), why)),
+            Ok(Fetched::Failed(why)) => {
+                gave_up[i] = true;
+                outcome.failed.push((rows[i].key.clone(), why));
+            }
             Err(e) => return Err(e.into()),
         }
     }
@@ -582,6 +611,11 @@ async fn fetch(ctx: &Ctx, row: &mut ObjectRow, counter: &(dyn Fn(u64) + Send + S
         learn_part_size(ctx, row).await;
         match check(&partial, row, spec.verify).await {
             Ok(method) => return place(ctx, row, &rel, &partial, method, true),
+            Err(mismatch @ Mismatch::Unverifiable(_)) => {
+                // Another download would be just as unverifiable.
+                let _ = std::fs::remove_file(&partial);
+                return fail(ctx, row, format!("cannot be verified: {mismatch}"));
+            }
             Err(mismatch) => {
                 let _ = std::fs::remove_file(&partial);
                 last = mismatch.to_string();
@@ -862,7 +896,6 @@ pub async fn assess(aws: &Aws, inv: &Inventory, spec: &MigrationSpec) -> crate::
         }
     };
     let scanned = recorded.as_ref().and_then(|b| b.scanned_at.as_ref()).is_some();
-    let deleted = recorded.as_ref().and_then(|b| b.deleted_at.as_ref()).is_some();
     let rows = if scanned {
         match inv.objects(&spec.name, &spec.bucket) {
             Ok(rows) => rows,
@@ -912,9 +945,7 @@ pub async fn assess(aws: &Aws, inv: &Inventory, spec: &MigrationSpec) -> crate::
         scan::merge(Vec::new(), listed, &spec.prefix, spec.versions, false).0
     };
     let t = status::tally(&rows, spec.delete_source);
-    work.phase = status::phase(&t, scanned, spec.delete_source, deleted)
-        .as_str()
-        .to_string();
+    work.phase = status::phase(&t, scanned, spec.delete_source).as_str().to_string();
     work.scanned = scanned;
     work.objects = t.objects;
     work.bytes = t.bytes;

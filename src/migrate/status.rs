@@ -114,9 +114,10 @@ pub fn tally(rows: &[ObjectRow], delete: DeleteSource) -> Tally {
     t
 }
 
-/// The phase of a bucket from its tally; `scanned` is whether a complete scan exists and `deleted`
-/// whether the delete phase finished.
-pub fn phase(t: &Tally, scanned: bool, delete: DeleteSource, deleted: bool) -> Phase {
+/// The phase of a bucket from its tally; `scanned` is whether a complete scan exists. The delete phase
+/// lasts as long as verified versions are eligible for delete (objects a rescan added after an earlier
+/// delete bring it back).
+pub fn phase(t: &Tally, scanned: bool, delete: DeleteSource) -> Phase {
     if !scanned {
         Phase::Scan
     } else if t.to_restore > 0 {
@@ -129,7 +130,7 @@ pub fn phase(t: &Tally, scanned: bool, delete: DeleteSource, deleted: bool) -> P
         Phase::Verify
     } else if t.refused > 0 {
         Phase::Blocked
-    } else if delete != DeleteSource::Never && !deleted && t.eligible_for_delete > 0 {
+    } else if delete != DeleteSource::Never && t.eligible_for_delete > 0 {
         Phase::Delete
     } else {
         Phase::Done
@@ -193,8 +194,8 @@ mod tests {
             t.eligible_for_delete, 0,
             "nothing is deletable before everything is verified"
         );
-        assert_eq!(phase(&t, true, d, false), Phase::Restore);
-        assert_eq!(phase(&t, false, d, false), Phase::Scan);
+        assert_eq!(phase(&t, true, d), Phase::Restore);
+        assert_eq!(phase(&t, false, d), Phase::Scan);
 
         let done: Vec<_> = ["a", "b", "c", "d"]
             .iter()
@@ -202,14 +203,18 @@ mod tests {
             .collect();
         let t = tally(&done, d);
         assert_eq!(t.eligible_for_delete, 4);
-        assert_eq!(phase(&t, true, d, false), Phase::Delete);
-        assert_eq!(phase(&t, true, d, true), Phase::Done);
-        assert_eq!(phase(&t, true, DeleteSource::Never, false), Phase::Done);
+        assert_eq!(phase(&t, true, d), Phase::Delete);
+        assert_eq!(phase(&t, true, DeleteSource::Never), Phase::Done);
+        let deleted: Vec<_> = ["a", "b", "c", "d"]
+            .iter()
+            .map(|k| row(k, Status::Deleted, Restore::Ready, 1))
+            .collect();
+        assert_eq!(phase(&tally(&deleted, d), true, d), Phase::Done);
 
         let mut refused = done.clone();
         refused[0].status = Status::Refused;
         let t = tally(&refused, d);
-        assert_eq!(phase(&t, true, d, false), Phase::Blocked);
+        assert_eq!(phase(&t, true, d), Phase::Blocked);
         assert!(
             deletable(&refused, d).is_empty(),
             "a refused key blocks every delete of the bucket"
