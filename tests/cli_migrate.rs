@@ -357,7 +357,7 @@ fn standard_glacier_and_deep_archive_versions_migrate_verified_and_are_deleted_o
 #[test]
 fn a_killed_run_resumes_without_downloading_verified_files_again() {
     let (p, bucket) = project(false, "");
-    let count = 240;
+    let count = 320;
     let keys: Vec<String> = (0..count).map(|i| format!("data/{i:04}.bin")).collect();
     put(
         &bucket,
@@ -407,6 +407,13 @@ fn a_killed_run_resumes_without_downloading_verified_files_again() {
         assert!(std::time::Instant::now() < deadline, "no object was verified in time");
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
+    // While the run goes on: `status` reads the inventory from this other process, and a second run of
+    // the same migration is refused.
+    let row = status_row(&p);
+    assert_eq!(column(&row, "phase"), "download", "{row:?}");
+    let (code, _, stderr) = migrate(&p, &["retire", "run"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("another s3rec run is working on this"), "{stderr}");
     child.kill().expect("kill");
     child.wait().expect("reap");
     let before = verified(&db);

@@ -57,8 +57,8 @@ pub enum StateError {
     #[diagnostic(code(s3rec::state::locked))]
     Locked { path: String },
     #[error(
-        "another s3rec run is applying to this environment (it holds {path}); wait for it to finish: two \
-         applies to one environment never interleave"
+        "another s3rec run is working on this (it holds {path}); wait for it to finish: two applies (or syncs) \
+         of one environment, or two runs of one migration, never interleave"
     )]
     #[diagnostic(code(s3rec::state::busy))]
     RunInProgress { path: String },
