@@ -580,14 +580,17 @@ fn migration_work(phase: &str, scanned: bool) -> s3rec::plan::MigrationWork {
         bucket: "acme-old".into(),
         phase: phase.into(),
         scanned,
-        objects: 10,
-        bytes: 18 << 20,
-        to_restore: 2,
-        to_restore_bytes: 12 << 20,
-        restoring: 1,
-        to_download: 3,
-        to_download_bytes: 3 << 20,
-        verified: 4,
+        counts: s3rec::migrate::status::Tally {
+            objects: 10,
+            bytes: 18 << 20,
+            to_restore: 2,
+            to_restore_bytes: 12 << 20,
+            restoring: 1,
+            to_download: 3,
+            to_download_bytes: 3 << 20,
+            verified: 4,
+            ..Default::default()
+        },
         ..Default::default()
     }
 }
@@ -608,7 +611,7 @@ fn migrations_are_information_not_changes() {
     assert!(md.contains("- migration.retire (s3://acme-old): phase restore"), "{md}");
 
     let mut failed = migration_work("blocked", true);
-    failed.refused = 2;
+    failed.counts.refused = 2;
     assert!(
         failed.line().contains("2 refused (keys that cannot be files)"),
         "{}",

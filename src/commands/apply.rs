@@ -262,6 +262,61 @@ async fn run_syncs(
     }
 }
 
+/// A `sync` or `migrate` run recorded in the state and not finished yet.
+pub(crate) struct OpenRun {
+    id: crate::state::RunId,
+    kind: RunKind,
+    started: std::time::Instant,
+}
+
+impl OpenRun {
+    fn command(&self) -> &'static str {
+        match self.kind {
+            RunKind::Apply => "apply",
+            RunKind::Sync => "sync",
+            RunKind::Migrate => "migrate",
+        }
+    }
+}
+
+/// Records the start of a `sync` or `migrate` run in the state.
+pub(crate) fn begin_run(ws: &Workspace, state: &mut crate::state::StateDb, kind: RunKind) -> miette::Result<OpenRun> {
+    let mut run = OpenRun {
+        id: crate::state::RunId(0),
+        kind,
+        started: std::time::Instant::now(),
+    };
+    run.id = state
+        .begin_run(run.command(), ws.environment(), None)
+        .map_err(|e| miette::miette!("{e}"))?;
+    Ok(run)
+}
+
+/// Ends a `sync` or `migrate` run: records its outcome in the state, then sends its report, to which
+/// `section` adds the command's own part (per mapping, per migration).
+pub(crate) async fn finish_run(
+    ws: &Workspace,
+    conn: &planner::Connection,
+    state: &mut crate::state::StateDb,
+    run: OpenRun,
+    ok: bool,
+    section: impl FnOnce(RunSummary) -> RunSummary,
+) -> miette::Result<()> {
+    let recorded = if ok { RunOutcome::Succeeded } else { RunOutcome::Failed };
+    state.finish_run(run.id, recorded).map_err(|e| miette::miette!("{e}"))?;
+    let summary = section(RunSummary::new(
+        run.command(),
+        ws.environment(),
+        conn.identity.as_ref().map(|i| i.account.as_str()),
+        run.id.0,
+        recorded,
+        &crate::exec::Report::default(),
+        run.started.elapsed(),
+    ));
+    publish_report(ws, conn, run.kind, &summary).await;
+    Ok(())
+}
+
 /// Publishes the run report when the manifest asks for one for runs of `kind` (`report:`; see
 /// docs/reports.md). The run is over and recorded by then: a report that cannot be sent is a warning on
 /// stderr, never a failed run.

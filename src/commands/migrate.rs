@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use clap::Args;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::ProgressBar;
 use serde::Serialize;
 
 use super::exit;
@@ -24,8 +24,6 @@ use crate::migrate::run::{self, Options, Outcome, Progress};
 use crate::migrate::spec::MigrationSpec;
 use crate::migrate::status::{self, Phase, Tally};
 use crate::planner::{self, Workspace};
-use crate::report::RunSummary;
-use crate::state::RunOutcome;
 use crate::state::inventory::Inventory;
 
 #[derive(Debug, Args)]
@@ -287,10 +285,7 @@ async fn run_all(
     for name in names {
         locks.push(state.lock_for_migration(name).map_err(|e| miette::miette!("{e}"))?);
     }
-    let run_id = state
-        .begin_run("migrate", ws.environment(), None)
-        .map_err(|e| miette::miette!("{e}"))?;
-    let started = Instant::now();
+    let run = super::apply::begin_run(ws, &mut state, RunKind::Migrate)?;
     let options = Options {
         wait: args.wait,
         poll: Duration::from_secs_f64(args.poll_interval),
@@ -329,19 +324,7 @@ async fn run_all(
         }
     }
     let ok = errors == 0 && outcomes.iter().all(Outcome::ok);
-    let recorded = if ok { RunOutcome::Succeeded } else { RunOutcome::Failed };
-    state.finish_run(run_id, recorded).map_err(|e| miette::miette!("{e}"))?;
-    let summary = RunSummary::new(
-        "migrate",
-        ws.environment(),
-        conn.identity.as_ref().map(|i| i.account.as_str()),
-        run_id.0,
-        recorded,
-        &crate::exec::Report::default(),
-        started.elapsed(),
-    )
-    .with_migrations(&outcomes);
-    super::apply::publish_report(ws, &conn, RunKind::Migrate, &summary).await;
+    super::apply::finish_run(ws, &conn, &mut state, run, ok, |s| s.with_migrations(&outcomes)).await?;
     drop(locks);
     // The table after the run is the data; the summaries above went to stderr.
     let rows = status_rows(ws, inventory, names)?;
@@ -465,16 +448,7 @@ const PLAIN_EVERY: Duration = Duration::from_secs(10);
 
 impl MigrateProgress {
     fn new() -> MigrateProgress {
-        let bar = std::io::stderr().is_terminal().then(|| {
-            let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
-            let style = ProgressStyle::with_template(
-                "{prefix} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta}",
-            )
-            .map(|s| s.progress_chars("=> "))
-            .unwrap_or_else(|_| ProgressStyle::default_bar());
-            bar.set_style(style);
-            bar
-        });
+        let bar = super::progress_bar("{prefix} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta}");
         MigrateProgress {
             bar,
             plain: Mutex::new(Plain {

@@ -44,3 +44,17 @@ pub fn overrides_from_env() -> crate::aws::Overrides {
         ..crate::aws::Overrides::default()
     }
 }
+
+/// A byte progress bar on stderr when stderr is a terminal; `None` otherwise, where commands print a
+/// line now and then instead, so CI logs show the job is alive without control characters.
+pub(crate) fn progress_bar(template: &str) -> Option<indicatif::ProgressBar> {
+    use std::io::IsTerminal;
+    std::io::stderr().is_terminal().then(|| {
+        let bar = indicatif::ProgressBar::with_draw_target(Some(0), indicatif::ProgressDrawTarget::stderr());
+        let style = indicatif::ProgressStyle::with_template(template)
+            .map(|s| s.progress_chars("=> "))
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+        bar.set_style(style);
+        bar
+    })
+}

@@ -1,22 +1,19 @@
 //! `s3rec sync -e ENV [NAME]`: runs the manifest's sync mappings (all, or the one named) without
 //! planning buckets or IAM: the nightly backup job. `--dry-run` shows what would be uploaded and deleted.
 
-use std::io::IsTerminal;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use clap::Args;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::ProgressBar;
 
 use super::exit;
 use super::plan::workspace;
 use crate::cli::ColorChoice;
 use crate::manifest::types::RunKind;
 use crate::planner::{self, Workspace};
-use crate::report::RunSummary;
-use crate::state::RunOutcome;
 use crate::state::sync_index::SyncIndex;
 use crate::sync::run::{self, Outcome, Prepared, Progress};
 use crate::sync::spec::SyncSpec;
@@ -75,26 +72,11 @@ async fn sync(ws: &Workspace, names: &[String], dry_run: bool) -> miette::Result
         return Ok(if unprepared.is_empty() { exit::OK } else { exit::ERROR });
     }
     let _lock = state.lock_for_run().map_err(|e| miette::miette!("{e}"))?;
-    let run_id = state
-        .begin_run("sync", ws.environment(), None)
-        .map_err(|e| miette::miette!("{e}"))?;
-    let started = Instant::now();
+    let run = super::apply::begin_run(ws, &mut state, RunKind::Sync)?;
     let mut outcomes = unprepared;
     outcomes.extend(execute_all(ws, &conn, prepared).await?);
     let ok = outcomes.iter().all(Outcome::ok);
-    let recorded = if ok { RunOutcome::Succeeded } else { RunOutcome::Failed };
-    state.finish_run(run_id, recorded).map_err(|e| miette::miette!("{e}"))?;
-    let summary = RunSummary::new(
-        "sync",
-        ws.environment(),
-        conn.identity.as_ref().map(|i| i.account.as_str()),
-        run_id.0,
-        recorded,
-        &crate::exec::Report::default(),
-        started.elapsed(),
-    )
-    .with_sync(&outcomes);
-    super::apply::publish_report(ws, &conn, RunKind::Sync, &summary).await;
+    super::apply::finish_run(ws, &conn, &mut state, run, ok, |s| s.with_sync(&outcomes)).await?;
     Ok(if ok { exit::OK } else { exit::ERROR })
 }
 
@@ -241,16 +223,8 @@ const PLAIN_EVERY: Duration = Duration::from_secs(10);
 
 impl SyncProgress {
     fn new() -> SyncProgress {
-        let bar = std::io::stderr().is_terminal().then(|| {
-            let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
-            let style = ProgressStyle::with_template(
-                "{prefix} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta} {msg}",
-            )
-            .map(|s| s.progress_chars("=> "))
-            .unwrap_or_else(|_| ProgressStyle::default_bar());
-            bar.set_style(style);
-            bar
-        });
+        let bar =
+            super::progress_bar("{prefix} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta} {msg}");
         SyncProgress {
             bar,
             plain: Mutex::new(Plain {

@@ -229,14 +229,11 @@ fn wants_download(row: &ObjectRow) -> bool {
         )
 }
 
-/// Lists every version under the prefix, merges the listing with the earlier inventory and records
-/// the result as one transaction.
-async fn scan(ctx: &Ctx, progress: &Arc<dyn Progress>) -> Result<(Vec<ObjectRow>, scan::Merged), MigrateError> {
-    let spec = &ctx.spec;
-    progress.step(&spec.name, "scanning", 0);
+/// Every listed version (and delete marker) the migration covers, as new inventory rows.
+async fn list_covered(aws: &Aws, spec: &MigrationSpec) -> Result<Vec<ObjectRow>, AwsError> {
     let mut listed = Vec::new();
-    let listing = archive::for_each_version(
-        &ctx.aws,
+    archive::for_each_version(
+        aws,
         &spec.bucket,
         &spec.region,
         &spec.prefix,
@@ -262,9 +259,18 @@ async fn scan(ctx: &Ctx, progress: &Arc<dyn Progress>) -> Result<(Vec<ObjectRow>
             }
         },
     )
-    .await;
+    .await?;
+    Ok(listed)
+}
+
+/// Lists every version under the prefix, merges the listing with the earlier inventory and records
+/// the result as one transaction.
+async fn scan(ctx: &Ctx, progress: &Arc<dyn Progress>) -> Result<(Vec<ObjectRow>, scan::Merged), MigrateError> {
+    let spec = &ctx.spec;
+    progress.step(&spec.name, "scanning", 0);
+    let listing = list_covered(&ctx.aws, spec).await;
     progress.done();
-    match listing {
+    let listed = match listing {
         Err(e) if e.code() == Some("NoSuchBucket") => {
             return Err(MigrateError::NoBucket {
                 migration: spec.name.clone(),
@@ -272,7 +278,7 @@ async fn scan(ctx: &Ctx, progress: &Arc<dyn Progress>) -> Result<(Vec<ObjectRow>
             });
         }
         other => other?,
-    }
+    };
     let case_insensitive = local::case_insensitive(&spec.destination).map_err(|source| MigrateError::Destination {
         path: spec.destination.clone(),
         source,
@@ -905,60 +911,23 @@ pub async fn assess(aws: &Aws, inv: &Inventory, spec: &MigrationSpec) -> crate::
             }
         }
     } else {
-        let mut listed = Vec::new();
-        let listing = archive::for_each_version(
-            aws,
-            &spec.bucket,
-            &spec.region,
-            &spec.prefix,
-            archive::VERSIONS_PAGE,
-            |v| {
-                if scan::covered(spec.versions, v.is_latest, v.delete_marker) {
-                    listed.push(ObjectRow {
-                        status: if v.delete_marker {
-                            Status::Marker
-                        } else {
-                            Status::Pending
-                        },
-                        key: v.key,
-                        version_id: v.version_id,
-                        is_latest: v.is_latest,
-                        delete_marker: v.delete_marker,
-                        size: v.size,
-                        etag: v.etag,
-                        last_modified_ms: v.last_modified_ms,
-                        storage_class: v.storage_class,
-                        ..ObjectRow::default()
-                    });
-                }
-            },
-        )
-        .await;
-        if let Err(e) = listing {
-            work.error = Some(if e.code() == Some("NoSuchBucket") {
-                format!("bucket {} does not exist", spec.bucket)
-            } else {
-                e.to_string()
-            });
-            return work;
+        let listing = list_covered(aws, spec).await;
+        match listing {
+            Ok(listed) => scan::merge(Vec::new(), listed, &spec.prefix, spec.versions, false).0,
+            Err(e) => {
+                work.error = Some(if e.code() == Some("NoSuchBucket") {
+                    format!("bucket {} does not exist", spec.bucket)
+                } else {
+                    e.to_string()
+                });
+                return work;
+            }
         }
-        scan::merge(Vec::new(), listed, &spec.prefix, spec.versions, false).0
     };
-    let t = status::tally(&rows, spec.delete_source);
-    work.phase = status::phase(&t, scanned, spec.delete_source).as_str().to_string();
+    work.counts = status::tally(&rows, spec.delete_source);
+    work.phase = status::phase(&work.counts, scanned, spec.delete_source)
+        .as_str()
+        .to_string();
     work.scanned = scanned;
-    work.objects = t.objects;
-    work.bytes = t.bytes;
-    work.to_restore = t.to_restore;
-    work.to_restore_bytes = t.to_restore_bytes;
-    work.restoring = t.restoring;
-    work.to_download = t.to_download;
-    work.to_download_bytes = t.to_download_bytes;
-    work.to_verify = t.to_verify;
-    work.verified = t.verified;
-    work.refused = t.refused;
-    work.failed = t.failed;
-    work.eligible_for_delete = t.eligible_for_delete;
-    work.deleted = t.deleted;
     work
 }

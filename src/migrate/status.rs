@@ -1,7 +1,7 @@
 //! Where a migration's bucket stands, derived from its inventory rows: the counts `migrate status` and
 //! `plan` show, the phase, and which versions the delete phase may remove. Pure.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::manifest::types::DeleteSource;
 use crate::state::inventory::{ObjectRow, Restore, Status};
@@ -45,7 +45,7 @@ impl Phase {
 }
 
 /// Counts of one bucket's inventory. Byte figures are of the objects counted next to them.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Tally {
     /// Object versions to migrate (delete markers excluded) and their bytes.
     pub objects: usize,

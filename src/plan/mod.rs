@@ -206,19 +206,9 @@ pub struct MigrationWork {
     pub phase: String,
     /// Whether the figures come from a recorded scan (true) or from a listing made for this plan.
     pub scanned: bool,
-    pub objects: usize,
-    pub bytes: u64,
-    pub to_restore: usize,
-    pub to_restore_bytes: u64,
-    pub restoring: usize,
-    pub to_download: usize,
-    pub to_download_bytes: u64,
-    pub to_verify: usize,
-    pub verified: usize,
-    pub refused: usize,
-    pub failed: usize,
-    pub eligible_for_delete: usize,
-    pub deleted: usize,
+    /// Objects and bytes to restore, to download, verified, eligible for delete, ...
+    #[serde(flatten)]
+    pub counts: crate::migrate::status::Tally,
     /// Why the migration could not be assessed (its source bucket does not exist, say).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -231,29 +221,22 @@ impl MigrationWork {
         if let Some(error) = &self.error {
             return format!("migration.{}: cannot be assessed: {error}", self.migration);
         }
+        let c = &self.counts;
         let mut parts = Vec::new();
-        if self.to_restore > 0 {
-            parts.push(format!(
-                "{} to restore ({})",
-                self.to_restore,
-                size(self.to_restore_bytes)
-            ));
+        if c.to_restore > 0 {
+            parts.push(format!("{} to restore ({})", c.to_restore, size(c.to_restore_bytes)));
         }
-        if self.restoring > 0 {
-            parts.push(format!("{} restoring", self.restoring));
+        if c.restoring > 0 {
+            parts.push(format!("{} restoring", c.restoring));
         }
-        parts.push(format!(
-            "{} to download ({})",
-            self.to_download,
-            size(self.to_download_bytes)
-        ));
-        parts.push(format!("{} to verify", self.to_verify));
-        parts.push(format!("{} verified", self.verified));
-        parts.push(format!("{} eligible for delete", self.eligible_for_delete));
+        parts.push(format!("{} to download ({})", c.to_download, size(c.to_download_bytes)));
+        parts.push(format!("{} to verify", c.to_verify));
+        parts.push(format!("{} verified", c.verified));
+        parts.push(format!("{} eligible for delete", c.eligible_for_delete));
         for (n, what) in [
-            (self.deleted, "deleted"),
-            (self.failed, "failed"),
-            (self.refused, "refused (keys that cannot be files)"),
+            (c.deleted, "deleted"),
+            (c.failed, "failed"),
+            (c.refused, "refused (keys that cannot be files)"),
         ] {
             if n > 0 {
                 parts.push(format!("{n} {what}"));
@@ -269,8 +252,8 @@ impl MigrationWork {
             self.migration,
             self.bucket,
             self.phase,
-            self.objects,
-            size(self.bytes),
+            c.objects,
+            size(c.bytes),
             parts.join(", ")
         )
     }

@@ -11,9 +11,9 @@
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{BUSY_TIMEOUT, StateError, classify, now_rfc3339};
+use super::{StateError, classify, now_rfc3339};
 
 /// Where an archived object's restore stands.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
@@ -197,17 +197,7 @@ impl Inventory {
     /// Opens the inventories of the state database at `path`, which [`super::StateDb::open`] has
     /// already created and migrated.
     pub fn open(path: &Path) -> Result<Inventory, StateError> {
-        let shown = path.display().to_string();
-        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let conn = Connection::open_with_flags(path, flags).map_err(|e| classify(&shown, e))?;
-        conn.busy_timeout(BUSY_TIMEOUT).map_err(|e| classify(&shown, e))?;
-        conn.pragma_update(None, "foreign_keys", true)
-            .map_err(|e| classify(&shown, e))?;
-        // A verified object whose row is lost to a power cut is found again on the next run: its file
-        // is in place and verifies from disk without a download. So the per-object commits need no
-        // fsync each.
-        conn.pragma_update(None, "synchronous", "NORMAL")
-            .map_err(|e| classify(&shown, e))?;
+        let conn = super::side_connection(path)?;
         Ok(Inventory {
             conn: Mutex::new(conn),
             path: path.to_path_buf(),
@@ -314,28 +304,6 @@ impl Inventory {
             .map(|_| ())
         })
     }
-
-    /// Every bucket row, by migration.
-    pub fn buckets(&self) -> Result<Vec<BucketRow>, StateError> {
-        self.with(|conn| {
-            let mut stmt = conn.prepare_cached(
-                "SELECT migration, bucket, prefix, versions, scanned_at, deleted_at, confirmed
-                 FROM migration_buckets ORDER BY migration, bucket",
-            )?;
-            let rows = stmt.query_map([], |row| {
-                Ok(BucketRow {
-                    migration: row.get(0)?,
-                    bucket: row.get(1)?,
-                    prefix: row.get(2)?,
-                    versions: row.get(3)?,
-                    scanned_at: row.get(4)?,
-                    deleted_at: row.get(5)?,
-                    confirmed: row.get(6)?,
-                })
-            })?;
-            rows.collect()
-        })
-    }
 }
 
 fn insert_sql() -> String {
@@ -424,7 +392,8 @@ mod tests {
         let seen = reader.objects("m", "b").expect("objects");
         assert_eq!(seen[0], rows[0]);
         inv.bucket_deleted("m", "b", "flag").expect("deleted");
-        assert_eq!(reader.buckets().expect("buckets")[0].confirmed.as_deref(), Some("flag"));
+        let bucket = reader.bucket("m", "b").expect("bucket").expect("some");
+        assert_eq!(bucket.confirmed.as_deref(), Some("flag"));
 
         // A rescan replaces the rows it is given and drops the others.
         inv.record_scan("m", "b", "", "current", &[rows[0].clone()])

@@ -472,6 +472,21 @@ impl StateDb {
     }
 }
 
+/// A second connection to an existing, migrated state database, for the tables that many tasks write
+/// at once (the sync index, migration inventories). Rows there can be rebuilt (from a listing, or by
+/// verifying a file in place), so commits need no fsync each: `synchronous = NORMAL`.
+fn side_connection(path: &Path) -> Result<Connection, StateError> {
+    let shown = path.display().to_string();
+    let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags).map_err(|e| classify(&shown, e))?;
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(|e| classify(&shown, e))?;
+    conn.pragma_update(None, "foreign_keys", true)
+        .map_err(|e| classify(&shown, e))?;
+    conn.pragma_update(None, "synchronous", "NORMAL")
+        .map_err(|e| classify(&shown, e))?;
+    Ok(conn)
+}
+
 /// Per-connection settings. WAL lets `s3rec state list` and `sqlite3` read while a run writes.
 /// `synchronous = FULL` makes each journal row durable before the AWS call it announces: with the
 /// WAL default (`NORMAL`) a power cut could lose the `started` row of an action that did happen, which

@@ -11,9 +11,9 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{BUSY_TIMEOUT, StateError, classify, now_rfc3339};
+use super::{StateError, classify, now_rfc3339};
 
 /// What the index remembers about one synced object.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,16 +53,7 @@ impl SyncIndex {
     /// Opens the index of the state database at `path`, which [`super::StateDb::open`] has already
     /// created and migrated.
     pub fn open(path: &Path) -> Result<SyncIndex, StateError> {
-        let shown = path.display().to_string();
-        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let conn = Connection::open_with_flags(path, flags).map_err(|e| classify(&shown, e))?;
-        conn.busy_timeout(BUSY_TIMEOUT).map_err(|e| classify(&shown, e))?;
-        conn.pragma_update(None, "foreign_keys", true)
-            .map_err(|e| classify(&shown, e))?;
-        // The index can always be rebuilt from a listing (at worst, files are uploaded again), so it
-        // does not need a sync to disk per commit the way the resource state does.
-        conn.pragma_update(None, "synchronous", "NORMAL")
-            .map_err(|e| classify(&shown, e))?;
+        let conn = super::side_connection(path)?;
         Ok(SyncIndex {
             conn: Mutex::new(conn),
             path: path.to_path_buf(),
