@@ -462,6 +462,7 @@ fn hostile_keys_are_refused_and_nothing_is_written_outside_the_destination() {
     let long = "n".repeat(300);
     let hostile = [
         "../../etc/x".to_string(),
+        "/abs".to_string(),
         "a/../../b".to_string(),
         "..\\..\\win".to_string(),
         format!("dir/{long}"),
@@ -502,7 +503,7 @@ fn hostile_keys_are_refused_and_nothing_is_written_outside_the_destination() {
         .collect();
     assert!(project_files.is_empty(), "{project_files:?}");
     let parent = p.dir.path().parent().expect("parent");
-    assert!(!parent.join("etc/x").exists() && !parent.join("b").exists());
+    assert!(!parent.join("etc/x").exists() && !parent.join("b").exists() && !Path::new("/abs").exists());
     // A refused key keeps the bucket from completing, so nothing is deleted.
     assert_eq!(versions_left(&bucket).len(), hostile.len() + 1);
     let row = status_row(&p);

@@ -121,7 +121,7 @@ pub fn run(args: &MigrateArgs, chdir: Option<&Path>, color: ColorChoice) -> miet
         Action::Status => status_table(&ws, &inventory, &names, args.json),
         Action::Verify => {
             let runtime = super::runtime()?;
-            runtime.block_on(verify_all(&ws, &inventory, &names))
+            runtime.block_on(verify_all(&ws, &state, &inventory, &names))
         }
         Action::Run => {
             let runtime = super::runtime()?;
@@ -281,10 +281,12 @@ async fn run_all(
     let conn = planner::connect(ws, &super::overrides_from_env())
         .await
         .map_err(|e| miette::miette!("{e}"))?;
-    let mut locks = Vec::new();
-    for name in names {
-        locks.push(state.lock_for_migration(name).map_err(|e| miette::miette!("{e}"))?);
-    }
+    // Everything that can refuse the run does so before it is recorded as started.
+    let specs = names
+        .iter()
+        .map(|name| spec_of(ws, name, conn.aws.region()))
+        .collect::<miette::Result<Vec<_>>>()?;
+    let locks = lock_all(&state, names)?;
     let run = super::apply::begin_run(ws, &mut state, RunKind::Migrate)?;
     let options = Options {
         wait: args.wait,
@@ -296,8 +298,7 @@ async fn run_all(
     let confirm = move |spec: &MigrationSpec, count: usize, bytes: u64| confirm_delete(spec, count, bytes, &confirmed);
     let mut outcomes = Vec::new();
     let mut errors = 0;
-    for name in names {
-        let spec = spec_of(ws, name, conn.aws.region())?;
+    for spec in specs {
         eprintln!(
             "migration.{}: s3://{}/{} → {}",
             spec.name,
@@ -399,7 +400,22 @@ fn print_outcome(o: &Outcome) {
     }
 }
 
-async fn verify_all(ws: &Workspace, inventory: &Arc<Inventory>, names: &[String]) -> miette::Result<u8> {
+/// The run locks of the named migrations. `run` and `verify` both take them: a verification that
+/// marks a file as differing must not race a run that is about to delete its source.
+fn lock_all(state: &crate::state::StateDb, names: &[String]) -> miette::Result<Vec<crate::state::RunLock>> {
+    names
+        .iter()
+        .map(|name| state.lock_for_migration(name).map_err(|e| miette::miette!("{e}")))
+        .collect()
+}
+
+async fn verify_all(
+    ws: &Workspace,
+    state: &crate::state::StateDb,
+    inventory: &Arc<Inventory>,
+    names: &[String],
+) -> miette::Result<u8> {
+    let _locks = lock_all(state, names)?;
     let region = default_region(ws);
     let mut ok = true;
     for name in names {
