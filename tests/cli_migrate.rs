@@ -615,3 +615,33 @@ fn bad_input_gets_a_clear_message() {
     assert_eq!(code, 1);
     assert!(stderr.contains("does not exist"), "{stderr}");
 }
+
+#[test]
+fn an_object_whose_etag_is_not_an_md5_fails_verification_instead_of_passing() {
+    let (p, bucket) = project(false, "");
+    common::runtime().block_on(async {
+        let aws = common::emulator().await;
+        aws.s3(common::TEST_REGION)
+            .put_object()
+            .bucket(&bucket)
+            .key("kms.bin")
+            .server_side_encryption(aws_sdk_s3::types::ServerSideEncryption::AwsKms)
+            .body(ByteStream::from(content(3, 1000)))
+            .send()
+            .await
+            .expect("put");
+    });
+    let (code, stdout, stderr) = migrate(&p, &["retire", "run"]);
+    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    assert!(stderr.contains("failed: \"kms.bin\": cannot be verified"), "{stderr}");
+    assert!(!p.path("archive/kms.bin").exists(), "an unverified file never gets its final name");
+    assert_eq!(column(&status_row(&p), "failed"), "1");
+
+    // `verify: size` accepts it (and the validator keeps such a migration from deleting its source).
+    p.write(&format!(
+        "buckets:\n  old:\n    name: {bucket}\nmigrations:\n  retire:\n    bucket: old\n    destination: archive\n    verify: size\n"
+    ));
+    let (code, stdout, stderr) = migrate(&p, &["retire", "run"]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert_eq!(std::fs::read(p.path("archive/kms.bin")).expect("read"), content(3, 1000));
+}
