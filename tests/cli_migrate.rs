@@ -634,7 +634,10 @@ fn an_object_whose_etag_is_not_an_md5_fails_verification_instead_of_passing() {
     let (code, stdout, stderr) = migrate(&p, &["retire", "run"]);
     assert_eq!(code, 1, "{stdout}\n{stderr}");
     assert!(stderr.contains("failed: \"kms.bin\": cannot be verified"), "{stderr}");
-    assert!(!p.path("archive/kms.bin").exists(), "an unverified file never gets its final name");
+    assert!(
+        !p.path("archive/kms.bin").exists(),
+        "an unverified file never gets its final name"
+    );
     assert_eq!(column(&status_row(&p), "failed"), "1");
 
     // `verify: size` accepts it (and the validator keeps such a migration from deleting its source).
@@ -643,5 +646,8 @@ fn an_object_whose_etag_is_not_an_md5_fails_verification_instead_of_passing() {
     ));
     let (code, stdout, stderr) = migrate(&p, &["retire", "run"]);
     assert_eq!(code, 0, "{stdout}\n{stderr}");
-    assert_eq!(std::fs::read(p.path("archive/kms.bin")).expect("read"), content(3, 1000));
+    assert_eq!(
+        std::fs::read(p.path("archive/kms.bin")).expect("read"),
+        content(3, 1000)
+    );
 }

@@ -3,7 +3,8 @@
 //! that cannot be published is a warning that changes neither the exit code nor the recorded outcome.
 //!
 //! In test (a) the same apply creates the topic, its SQS subscription and a bucket, then reports; test
-//! (b) limits its apply with `--target` to one bucket, so that the report topic stays missing.
+//! (b) limits its apply with `--target` to one bucket, so that the report topic stays missing; test (c)
+//! reports a `migrate run` with its per-migration counts.
 
 mod common;
 #[path = "common/project.rs"]
@@ -194,4 +195,54 @@ fn a_report_that_cannot_be_published_is_a_warning_not_a_failed_run() {
     assert_eq!(code, 0, "{journal}\n{stderr}");
     assert!(journal.contains("apply -e norep"), "{journal}");
     assert!(journal.contains("succeeded at"), "the run stays succeeded:\n{journal}");
+}
+
+#[test]
+fn a_migrate_run_reports_its_migrations() {
+    let rt = common::runtime();
+    let project = Project::new("repmig");
+    let prefix = common::unique_name("reportmig");
+    let (queue_url, queue_arn) = rt.block_on(queue(&format!("{prefix}-q")));
+    project.write(&format!(
+        "sns:\n  topics:\n    runs:\n      name: {prefix}-runs\n      subscriptions:\n        - {{protocol: sqs, endpoint: \"{queue_arn}\"}}\nreport: {{topic: runs, on: [migrate]}}\nbuckets:\n  old:\n    name: {prefix}-old\nmigrations:\n  retire:\n    bucket: old\n    destination: archive\n"
+    ));
+    project.apply_ok();
+    assert!(
+        rt.block_on(receive_all(&queue_url)).is_empty(),
+        "apply is not reported here"
+    );
+    rt.block_on(async {
+        let aws = common::emulator().await;
+        for key in ["a.txt", "b/c.txt"] {
+            aws.s3(common::TEST_REGION)
+                .put_object()
+                .bucket(format!("{prefix}-old"))
+                .key(key)
+                .body(aws_sdk_s3::primitives::ByteStream::from_static(b"data"))
+                .send()
+                .await
+                .expect("put");
+        }
+    });
+
+    let (code, stdout, stderr) = project.run(&["migrate", "-e", "repmig", "run"]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let messages = rt.block_on(receive_all(&queue_url));
+    assert_eq!(messages.len(), 1, "{messages:#?}");
+    assert_eq!(messages[0]["Subject"], "s3rec migrate repmig: succeeded (2 downloaded)");
+    let text = messages[0]["Message"].as_str().expect("Message");
+    let (_, json) = text
+        .split_once(&format!("\n{}\n", s3rec::report::JSON_MARKER))
+        .unwrap_or_else(|| panic!("no JSON part in:\n{text}"));
+    let report: Value = serde_json::from_str(json).expect("the JSON part parses");
+    assert_eq!(report["command"], "migrate");
+    assert_eq!(report["migrations"][0]["migration"], "retire");
+    assert_eq!(report["migrations"][0]["phase"], "done");
+    assert_eq!(report["migrations"][0]["downloaded"], 2);
+    assert_eq!(report["migrations"][0]["verified"], 2);
+
+    // `status` and `verify` are not runs: no message.
+    let (code, _, _) = project.run(&["migrate", "-e", "repmig", "verify"]);
+    assert_eq!(code, 0);
+    assert!(rt.block_on(receive_all(&queue_url)).is_empty());
 }
