@@ -131,6 +131,7 @@ fn download<'a>(bucket: &'a str, key: &'a str, version: &'a str, etag: &'a str, 
         version_id: version,
         etag,
         path,
+        offset: 0,
     }
 }
 

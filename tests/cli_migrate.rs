@@ -651,3 +651,66 @@ fn an_object_whose_etag_is_not_an_md5_fails_verification_instead_of_passing() {
         content(3, 1000)
     );
 }
+
+#[test]
+fn a_download_cut_off_part_way_continues_from_its_partial_file() {
+    let (p, bucket) = project(false, "");
+    let size = 160 * MIB;
+    let body = content(11, size);
+    put(
+        &bucket,
+        vec![Seed {
+            key: "big.bin",
+            body: body.clone(),
+            class: None,
+            part_size: None,
+        }],
+    );
+
+    let mut child = p
+        .s3rec_process()
+        .args(["migrate", "-e", &p.env, "retire", "run"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let partial_dir = p.path("archive/.s3rec-partial");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let cut_at = loop {
+        let len = std::fs::read_dir(&partial_dir)
+            .ok()
+            .and_then(|mut entries| entries.next())
+            .and_then(|entry| entry.ok()?.metadata().ok())
+            .map_or(0, |m| m.len());
+        if len >= 16 * MIB as u64 {
+            break len;
+        }
+        assert!(
+            child.try_wait().expect("wait").is_none(),
+            "the download finished before it could be cut off"
+        );
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the download did not start in time"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    };
+    child.kill().expect("kill");
+    child.wait().expect("reap");
+    assert!(cut_at < size as u64, "cut off after the whole object was written");
+
+    let (code, stdout, stderr) = migrate(&p, &["retire", "run"]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    // `1 downloaded (N MiB)`: only what the first run had not written.
+    let fetched: f64 = stderr
+        .split("1 downloaded (")
+        .nth(1)
+        .and_then(|rest| rest.split_once(" MiB"))
+        .and_then(|(n, _)| n.parse().ok())
+        .unwrap_or_else(|| panic!("no download figure in:\n{stderr}"));
+    assert!(
+        fetched < 160.0 - 15.0,
+        "{fetched} MiB downloaded after {cut_at} bytes were already there:\n{stderr}"
+    );
+    assert_eq!(std::fs::read(p.path("archive/big.bin")).expect("read"), body);
+}

@@ -678,13 +678,19 @@ pub struct Download<'a> {
     /// The file to create (truncated if present); its parent exists. On an error it may hold part of
     /// the object: the caller owns it.
     pub path: &'a Path,
+    /// Resume: `path` already holds this many bytes of the object (a download an earlier run lost),
+    /// so only the rest is asked for (`Range: bytes=OFFSET-`) and appended. A server that answers with
+    /// the whole object instead gets the file written from the start. 0 downloads it all.
+    pub offset: u64,
 }
 
 /// What a finished download stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Downloaded {
-    /// The bytes written, which is the object's size.
+    /// The file's size afterwards, which is the object's size.
     pub size: u64,
+    /// The bytes this download transferred (less than `size` when it resumed).
+    pub transferred: u64,
     /// The ETag of what was downloaded, without quotes.
     pub etag: String,
     /// The checksum S3 stored with the object, when it has one.
@@ -767,7 +773,28 @@ pub async fn download_version(
         path: d.path.to_path_buf(),
         source,
     };
-    let file = tokio::fs::File::create(d.path).await.map_err(write_error)?;
+    // A ranged answer (206, with Content-Range) continues the file; anything else is the whole object.
+    let resumed = if d.offset > 0 && out.content_range.is_some() {
+        d.offset
+    } else {
+        0
+    };
+    let file = if resumed > 0 {
+        let file = tokio::fs::OpenOptions::new()
+            .write(true)
+            .open(d.path)
+            .await
+            .map_err(write_error)?;
+        // Whatever lies past the offset (a torn last write) is cut before appending.
+        file.set_len(resumed).await.map_err(write_error)?;
+        let mut file = file;
+        tokio::io::AsyncSeekExt::seek(&mut file, std::io::SeekFrom::Start(resumed))
+            .await
+            .map_err(write_error)?;
+        file
+    } else {
+        tokio::fs::File::create(d.path).await.map_err(write_error)?
+    };
     let mut writer = BufWriter::with_capacity(READ_BUFFER, file);
     let mut body = out.body;
     let mut written = 0u64;
@@ -786,9 +813,11 @@ pub async fn download_version(
         return Err(bad_response(&op, format!("the body ended after {written} of {expected} bytes")).into());
     }
     Ok(Downloaded {
-        size: written,
+        size: resumed + written,
+        transferred: written,
         etag,
-        checksum,
+        // A checksum in a ranged answer would be the range's, not the object's.
+        checksum: if resumed > 0 { None } else { checksum },
         sse,
     })
 }
@@ -826,6 +855,7 @@ async fn get_request(aws: &Aws, d: &Download<'_>, version_id: Option<&str>) -> R
         .key(d.key)
         .set_version_id(version_id.map(str::to_string))
         .set_if_match(if_match)
+        .set_range((d.offset > 0).then(|| format!("bytes={}-", d.offset)))
         .checksum_mode(ChecksumMode::Enabled)
         .send()
         .await;

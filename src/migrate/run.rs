@@ -436,9 +436,10 @@ pub fn expected(row: &ObjectRow) -> Expected {
 
 /// The result of one object's download task.
 enum Fetched {
-    /// Verified and in place; `downloaded` false when it was adopted from disk.
+    /// Verified and in place, with the bytes downloaded for it; `None` when it was adopted from disk
+    /// (or from a finished download of an earlier run) without a download.
     Verified {
-        downloaded: bool,
+        transferred: Option<u64>,
     },
     /// A folder marker: its directory exists.
     Directory,
@@ -509,13 +510,14 @@ async fn download_ready(
         };
         rows[i] = row;
         match fetched {
-            Ok(Fetched::Verified { downloaded, .. }) => {
+            Ok(Fetched::Verified { transferred }) => {
                 outcome.verified += 1;
-                if downloaded {
-                    outcome.downloaded += 1;
-                    outcome.downloaded_bytes += rows[i].size;
-                } else {
-                    outcome.adopted += 1;
+                match transferred {
+                    Some(bytes) => {
+                        outcome.downloaded += 1;
+                        outcome.downloaded_bytes += bytes;
+                    }
+                    None => outcome.adopted += 1,
                 }
             }
             Ok(Fetched::Directory) => outcome.verified += 1,
@@ -554,8 +556,11 @@ async fn fetch(ctx: &Ctx, row: &mut ObjectRow, counter: &(dyn Fn(u64) + Send + S
     // A download that finished before the previous run stopped is verified, not repeated.
     if row.status == Status::Downloaded && partial.is_file() {
         match check(&partial, row, spec.verify).await {
-            Ok(method) => return place(ctx, row, &rel, &partial, method, false),
-            Err(_) => row.status = Status::Pending,
+            Ok(method) => return place(ctx, row, &rel, &partial, method, None),
+            Err(_) => {
+                let _ = std::fs::remove_file(&partial);
+                row.status = Status::Pending;
+            }
         }
     }
     // A file already in place (the previous run was killed between the rename and the record) is
@@ -567,13 +572,25 @@ async fn fetch(ctx: &Ctx, row: &mut ObjectRow, counter: &(dyn Fn(u64) + Send + S
         if let Ok(method) = check(&target, row, spec.verify).await {
             mark_verified(row, &method);
             ctx.save(&[row])?;
-            return Ok(Fetched::Verified { downloaded: false });
+            return Ok(Fetched::Verified { transferred: None });
         }
     }
 
+    // A download an earlier run lost part way (killed, or the connection dropped) continues where its
+    // partial file ends; the verification of the whole file afterwards decides whether the pieces fit,
+    // and a mismatch downloads it again from the start.
+    let mut offset = match std::fs::symlink_metadata(&partial) {
+        Ok(m) if m.is_file() && m.len() > 0 && m.len() < row.size && row.status != Status::Mismatch => m.len(),
+        _ => 0,
+    };
     let mut last = String::new();
+    let mut transferred = 0;
     for attempt in 0..2 {
         row.attempts += 1;
+        if offset > 0 {
+            tracing::info!("{}: resuming the download at byte {offset}", row.key);
+            counter(offset);
+        }
         let download = Download {
             bucket: &spec.bucket,
             region: &spec.region,
@@ -581,9 +598,21 @@ async fn fetch(ctx: &Ctx, row: &mut ObjectRow, counter: &(dyn Fn(u64) + Send + S
             version_id: &row.version_id,
             etag: &row.etag,
             path: &partial,
+            offset,
         };
         match archive::download_version(&ctx.aws, &download, counter).await {
-            Ok(got) => {
+            Ok(mut got) => {
+                transferred += got.transferred;
+                if offset > 0 && got.checksum.is_none() {
+                    // A ranged answer carries no checksum of the whole object; HEAD tells it.
+                    if let Ok(head) =
+                        archive::head_version(&ctx.aws, &spec.bucket, &spec.region, &row.key, &row.version_id, None)
+                            .await
+                    {
+                        got.checksum = head.checksum;
+                        got.sse = got.sse.or(head.sse);
+                    }
+                }
                 row.checksum_algorithm = got
                     .checksum
                     .as_ref()
@@ -609,14 +638,12 @@ async fn fetch(ctx: &Ctx, row: &mut ObjectRow, counter: &(dyn Fn(u64) + Send + S
                     "the object changed or was deleted since the scan: run `s3rec migrate run --rescan`".to_string(),
                 );
             }
-            Err(e) => {
-                let _ = std::fs::remove_file(&partial);
-                return fail(ctx, row, e.to_string());
-            }
+            // The partial file stays: the next run continues it.
+            Err(e) => return fail(ctx, row, e.to_string()),
         }
         learn_part_size(ctx, row).await;
         match check(&partial, row, spec.verify).await {
-            Ok(method) => return place(ctx, row, &rel, &partial, method, true),
+            Ok(method) => return place(ctx, row, &rel, &partial, method, Some(transferred)),
             Err(mismatch @ Mismatch::Unverifiable(_)) => {
                 // Another download would be just as unverifiable.
                 let _ = std::fs::remove_file(&partial);
@@ -624,6 +651,7 @@ async fn fetch(ctx: &Ctx, row: &mut ObjectRow, counter: &(dyn Fn(u64) + Send + S
             }
             Err(mismatch) => {
                 let _ = std::fs::remove_file(&partial);
+                offset = 0;
                 last = mismatch.to_string();
                 if attempt == 0 {
                     tracing::warn!("{}: {last}; downloading it again", row.key);
@@ -665,13 +693,13 @@ fn place(
     rel: &str,
     partial: &std::path::Path,
     method: String,
-    downloaded: bool,
+    transferred: Option<u64>,
 ) -> Result<Fetched, StateError> {
     match local::place(&ctx.spec.destination, rel, partial) {
         Ok(_) => {
             mark_verified(row, &method);
             ctx.save(&[row])?;
-            Ok(Fetched::Verified { downloaded })
+            Ok(Fetched::Verified { transferred })
         }
         Err(e) => {
             let _ = std::fs::remove_file(partial);
