@@ -714,3 +714,42 @@ fn a_download_cut_off_part_way_continues_from_its_partial_file() {
     );
     assert_eq!(std::fs::read(p.path("archive/big.bin")).expect("read"), body);
 }
+
+#[test]
+fn a_local_copy_lost_after_verification_holds_the_delete_until_it_is_downloaded_again() {
+    let (p, bucket) = project(false, "    delete_source: after-verify\n");
+    put(
+        &bucket,
+        vec![
+            Seed {
+                key: "keep/a.txt",
+                body: b"alpha".to_vec(),
+                class: None,
+                part_size: None,
+            },
+            Seed {
+                key: "keep/b.txt",
+                body: b"beta".to_vec(),
+                class: None,
+                part_size: None,
+            },
+        ],
+    );
+    let (code, stdout, stderr) = migrate(&p, &["run"]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    std::fs::remove_file(p.path("archive/keep/b.txt")).expect("lose a file");
+
+    let (code, stdout, stderr) = migrate(&p, &["run", "--confirm-delete", &bucket]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(stderr.contains("1 local file(s) are missing or changed"), "{stderr}");
+    assert_eq!(
+        versions_left(&bucket).len(),
+        2,
+        "nothing deleted while a copy is missing"
+    );
+
+    let (code, stdout, stderr) = migrate(&p, &["run", "--confirm-delete", &bucket]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert_eq!(std::fs::read(p.path("archive/keep/b.txt")).expect("read"), b"beta");
+    assert!(versions_left(&bucket).is_empty());
+}

@@ -741,16 +741,7 @@ async fn delete_phase(
         ));
         return Ok(());
     }
-    let wanted: Vec<usize> = {
-        let deletable = status::deletable(rows, spec.delete_source);
-        let keys: std::collections::HashSet<(&str, &str)> = deletable
-            .iter()
-            .map(|r| (r.key.as_str(), r.version_id.as_str()))
-            .collect();
-        (0..rows.len())
-            .filter(|&i| keys.contains(&(rows[i].key.as_str(), rows[i].version_id.as_str())))
-            .collect()
-    };
+    let wanted = status::deletable(rows, spec.delete_source);
     if wanted.is_empty() {
         if ctx
             .inv
@@ -760,6 +751,33 @@ async fn delete_phase(
         {
             ctx.inv.bucket_deleted(&spec.name, &spec.bucket, "nothing to delete")?;
         }
+        return Ok(());
+    }
+    // The local copies were verified when they were written; a file that has since gone missing or
+    // changed size (a cleanup on the NAS, a full disk) makes the bucket incomplete again instead of
+    // leaving its object without any copy. The full content check is `migrate verify`.
+    let mut lost = Vec::new();
+    for &i in &wanted {
+        let row = &rows[i];
+        let Some(rel) = row.local_path.as_deref().filter(|p| !p.ends_with('/')) else {
+            continue;
+        };
+        let path = local::final_path(&spec.destination, rel);
+        if !std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_file() && m.len() == row.size) {
+            lost.push(i);
+        }
+    }
+    if !lost.is_empty() {
+        for &i in &lost {
+            rows[i].status = Status::Mismatch;
+            rows[i].error = Some("the local copy is missing or changed size since it was verified".to_string());
+        }
+        let refs: Vec<&ObjectRow> = lost.iter().map(|&i| &rows[i]).collect();
+        ctx.save(&refs)?;
+        outcome.delete_held = Some(format!(
+            "{} local file(s) are missing or changed since they were verified; the next run downloads them again",
+            lost.len()
+        ));
         return Ok(());
     }
     let bytes: u64 = wanted.iter().map(|&i| rows[i].size).sum();

@@ -147,16 +147,19 @@ pub fn complete(rows: &[ObjectRow]) -> bool {
 /// The versions the delete phase removes: none unless the whole bucket is verified; then the
 /// verified current versions (`after-verify`), or every verified version and every delete marker
 /// (`all-versions-after-verify`). Only rows of the inventory are ever named, each by its version id,
-/// so nothing written after the scan can be deleted.
-pub fn deletable(rows: &[ObjectRow], delete: DeleteSource) -> Vec<&ObjectRow> {
+/// so nothing written after the scan can be deleted. Returns indices into `rows`.
+pub fn deletable(rows: &[ObjectRow], delete: DeleteSource) -> Vec<usize> {
     if delete == DeleteSource::Never || !complete(rows) {
         return Vec::new();
     }
-    rows.iter()
-        .filter(|r| match delete {
-            DeleteSource::Never => false,
-            DeleteSource::AfterVerify => r.status == Status::Verified && r.is_latest,
-            DeleteSource::AllVersionsAfterVerify => matches!(r.status, Status::Verified | Status::Marker),
+    (0..rows.len())
+        .filter(|&i| {
+            let r = &rows[i];
+            match delete {
+                DeleteSource::Never => false,
+                DeleteSource::AfterVerify => r.status == Status::Verified && r.is_latest,
+                DeleteSource::AllVersionsAfterVerify => matches!(r.status, Status::Verified | Status::Marker),
+            }
         })
         .collect()
 }
@@ -230,8 +233,8 @@ mod tests {
         marker.delete_marker = true;
         let rows = vec![row("k", Status::Verified, Restore::None, 1), old, marker];
         let current: Vec<_> = deletable(&rows, DeleteSource::AfterVerify)
-            .iter()
-            .map(|r| r.version_id.as_str())
+            .into_iter()
+            .map(|i| rows[i].version_id.as_str())
             .collect();
         assert_eq!(current, ["v"]);
         assert_eq!(deletable(&rows, DeleteSource::AllVersionsAfterVerify).len(), 3);
