@@ -528,6 +528,20 @@ fn migration_delete_needs_checksum_verification() {
 }
 
 #[test]
+fn a_migration_prefix_without_a_slash_is_a_warning() {
+    let yaml = format!(
+        "{HEAD}buckets:\n  old:\n    name: old-archive\nmigrations:\n  archive:\n    bucket: old\n    prefix: photos\n    destination: /mnt/nas/archive\n"
+    );
+    expect_one(
+        &yaml,
+        "migration-prefix",
+        8,
+        13,
+        "prefix `photos` does not end with `/`",
+    );
+}
+
+#[test]
 fn deleting_every_version_needs_every_version_migrated() {
     let yaml = format!(
         "{HEAD}buckets:\n  old:\n    name: old-archive\nmigrations:\n  archive:\n    bucket: old\n    destination: /mnt/nas/archive\n    delete_source: all-versions-after-verify\n"

@@ -283,6 +283,20 @@ fn migrations(ctx: &mut Ctx<'_>) {
                 On::Value,
             );
         }
+        if !migration.prefix.is_empty() && !migration.prefix.ends_with('/') {
+            ctx.report(
+                Problem::warning(
+                    "migration-prefix",
+                    format!("prefix `{}` does not end with `/`", migration.prefix),
+                )
+                .with_hint(format!(
+                    "S3 prefixes are plain string prefixes: `{0}` also takes `{0}-old/...`; write `{0}/` to migrate one folder",
+                    migration.prefix
+                )),
+                &format!("{at}/prefix"),
+                On::Value,
+            );
+        }
         if migration.delete_source == DeleteSource::AllVersionsAfterVerify
             && migration.versions != MigrationVersions::All
         {
