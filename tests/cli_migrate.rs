@@ -753,3 +753,38 @@ fn a_local_copy_lost_after_verification_holds_the_delete_until_it_is_downloaded_
     assert_eq!(std::fs::read(p.path("archive/keep/b.txt")).expect("read"), b"beta");
     assert!(versions_left(&bucket).is_empty());
 }
+
+#[test]
+fn a_rescan_picks_up_new_and_rewritten_objects_and_keeps_finished_work() {
+    let (p, bucket) = project(false, "");
+    put(
+        &bucket,
+        vec![
+            Seed { key: "a.txt", body: b"first".to_vec(), class: None, part_size: None },
+            Seed { key: "b.txt", body: b"stays".to_vec(), class: None, part_size: None },
+        ],
+    );
+    let (code, stdout, stderr) = migrate(&p, &["run"]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    put(
+        &bucket,
+        vec![
+            Seed { key: "a.txt", body: b"second".to_vec(), class: None, part_size: None },
+            Seed { key: "c.txt", body: b"new".to_vec(), class: None, part_size: None },
+        ],
+    );
+
+    // Without --rescan the recorded inventory is the work: nothing new is seen.
+    let (code, stdout, stderr) = migrate(&p, &["run"]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(!p.path("archive/c.txt").exists());
+
+    let (code, stdout, stderr) = migrate(&p, &["run", "--rescan"]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(stderr.contains("scan: 1 new, 1 changed, 0 gone"), "{stderr}");
+    assert!(stderr.contains("2 downloaded"), "only the new and the rewritten object: {stderr}");
+    let files = files_under(&p.path("archive"));
+    assert_eq!(files["a.txt"], b"second");
+    assert_eq!(files["b.txt"], b"stays");
+    assert_eq!(files["c.txt"], b"new");
+}
