@@ -760,8 +760,18 @@ fn a_rescan_picks_up_new_and_rewritten_objects_and_keeps_finished_work() {
     put(
         &bucket,
         vec![
-            Seed { key: "a.txt", body: b"first".to_vec(), class: None, part_size: None },
-            Seed { key: "b.txt", body: b"stays".to_vec(), class: None, part_size: None },
+            Seed {
+                key: "a.txt",
+                body: b"first".to_vec(),
+                class: None,
+                part_size: None,
+            },
+            Seed {
+                key: "b.txt",
+                body: b"stays".to_vec(),
+                class: None,
+                part_size: None,
+            },
         ],
     );
     let (code, stdout, stderr) = migrate(&p, &["run"]);
@@ -769,8 +779,18 @@ fn a_rescan_picks_up_new_and_rewritten_objects_and_keeps_finished_work() {
     put(
         &bucket,
         vec![
-            Seed { key: "a.txt", body: b"second".to_vec(), class: None, part_size: None },
-            Seed { key: "c.txt", body: b"new".to_vec(), class: None, part_size: None },
+            Seed {
+                key: "a.txt",
+                body: b"second".to_vec(),
+                class: None,
+                part_size: None,
+            },
+            Seed {
+                key: "c.txt",
+                body: b"new".to_vec(),
+                class: None,
+                part_size: None,
+            },
         ],
     );
 
@@ -782,7 +802,10 @@ fn a_rescan_picks_up_new_and_rewritten_objects_and_keeps_finished_work() {
     let (code, stdout, stderr) = migrate(&p, &["run", "--rescan"]);
     assert_eq!(code, 0, "{stdout}\n{stderr}");
     assert!(stderr.contains("scan: 1 new, 1 changed, 0 gone"), "{stderr}");
-    assert!(stderr.contains("2 downloaded"), "only the new and the rewritten object: {stderr}");
+    assert!(
+        stderr.contains("2 downloaded"),
+        "only the new and the rewritten object: {stderr}"
+    );
     let files = files_under(&p.path("archive"));
     assert_eq!(files["a.txt"], b"second");
     assert_eq!(files["b.txt"], b"stays");

@@ -169,10 +169,11 @@ fn status_rows(ws: &Workspace, inventory: &Inventory, names: &[String]) -> miett
         let bucket = inventory
             .bucket(&spec.name, &spec.bucket)
             .map_err(|e| miette::miette!("{e}"))?;
-        let objects = inventory
-            .objects(&spec.name, &spec.bucket)
+        let mut counter = status::Counter::new(spec.delete_source);
+        inventory
+            .for_each_object(&spec.name, &spec.bucket, |row| counter.add(&row))
             .map_err(|e| miette::miette!("{e}"))?;
-        let tally = status::tally(&objects, spec.delete_source);
+        let tally = counter.finish();
         let scanned_at = bucket.as_ref().and_then(|b| b.scanned_at.clone());
         let deleted_at = bucket.and_then(|b| b.deleted_at);
         rows.push(StatusRow {

@@ -948,18 +948,20 @@ pub async fn assess(aws: &Aws, inv: &Inventory, spec: &MigrationSpec) -> crate::
         }
     };
     let scanned = recorded.as_ref().and_then(|b| b.scanned_at.as_ref()).is_some();
-    let rows = if scanned {
-        match inv.objects(&spec.name, &spec.bucket) {
-            Ok(rows) => rows,
-            Err(e) => {
-                work.error = Some(e.to_string());
-                return work;
-            }
+    work.counts = if scanned {
+        // Counted as the rows stream out of the state: a plan never holds a large inventory.
+        let mut counter = status::Counter::new(spec.delete_source);
+        if let Err(e) = inv.for_each_object(&spec.name, &spec.bucket, |row| counter.add(&row)) {
+            work.error = Some(e.to_string());
+            return work;
         }
+        counter.finish()
     } else {
-        let listing = list_covered(aws, spec).await;
-        match listing {
-            Ok(listed) => scan::merge(Vec::new(), listed, &spec.prefix, spec.versions, false).0,
+        match list_covered(aws, spec).await {
+            Ok(listed) => {
+                let rows = scan::merge(Vec::new(), listed, &spec.prefix, spec.versions, false).0;
+                status::tally(&rows, spec.delete_source)
+            }
             Err(e) => {
                 work.error = Some(if e.code() == Some("NoSuchBucket") {
                     format!("bucket {} does not exist", spec.bucket)
@@ -970,7 +972,6 @@ pub async fn assess(aws: &Aws, inv: &Inventory, spec: &MigrationSpec) -> crate::
             }
         }
     };
-    work.counts = status::tally(&rows, spec.delete_source);
     work.phase = status::phase(&work.counts, scanned, spec.delete_source)
         .as_str()
         .to_string();

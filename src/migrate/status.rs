@@ -68,14 +68,48 @@ pub struct Tally {
 
 /// Counts the rows of one bucket.
 pub fn tally(rows: &[ObjectRow], delete: DeleteSource) -> Tally {
-    let mut t = Tally::default();
+    let mut counter = Counter::new(delete);
     for row in rows {
+        counter.add(row);
+    }
+    counter.finish()
+}
+
+/// A [`Tally`] built one row at a time, so `status` and `plan` can count an inventory of millions of
+/// rows as it streams out of the state without holding it.
+#[derive(Debug, Clone)]
+pub struct Counter {
+    tally: Tally,
+    delete: DeleteSource,
+    /// Rows that keep the bucket from being complete, and rows the delete phase would take if it were.
+    incomplete: usize,
+    candidates: usize,
+}
+
+impl Counter {
+    pub fn new(delete: DeleteSource) -> Counter {
+        Counter {
+            tally: Tally::default(),
+            delete,
+            incomplete: 0,
+            candidates: 0,
+        }
+    }
+
+    pub fn add(&mut self, row: &ObjectRow) {
+        let t = &mut self.tally;
+        if !is_complete(row) {
+            self.incomplete += 1;
+        }
+        if delete_candidate(row, self.delete) {
+            self.candidates += 1;
+        }
         if row.delete_marker {
             t.markers += 1;
             if row.status == Status::Deleted {
                 t.deleted += 1;
             }
-            continue;
+            return;
         }
         t.objects += 1;
         t.bytes += row.size;
@@ -110,8 +144,11 @@ pub fn tally(rows: &[ObjectRow], delete: DeleteSource) -> Tally {
             }
         }
     }
-    t.eligible_for_delete = deletable(rows, delete).len();
-    t
+
+    pub fn finish(mut self) -> Tally {
+        self.tally.eligible_for_delete = if self.incomplete == 0 { self.candidates } else { 0 };
+        self.tally
+    }
 }
 
 /// The phase of a bucket from its tally; `scanned` is whether a complete scan exists. The delete phase
@@ -140,8 +177,20 @@ pub fn phase(t: &Tally, scanned: bool, delete: DeleteSource) -> Phase {
 /// Whether every object version of the bucket is verified (or already deleted after verification):
 /// the precondition of any delete.
 pub fn complete(rows: &[ObjectRow]) -> bool {
-    rows.iter()
-        .all(|r| r.delete_marker || matches!(r.status, Status::Verified | Status::Deleted))
+    rows.iter().all(is_complete)
+}
+
+fn is_complete(row: &ObjectRow) -> bool {
+    row.delete_marker || matches!(row.status, Status::Verified | Status::Deleted)
+}
+
+/// Whether the delete phase takes `row` once the bucket is complete.
+fn delete_candidate(row: &ObjectRow, delete: DeleteSource) -> bool {
+    match delete {
+        DeleteSource::Never => false,
+        DeleteSource::AfterVerify => row.status == Status::Verified && row.is_latest,
+        DeleteSource::AllVersionsAfterVerify => matches!(row.status, Status::Verified | Status::Marker),
+    }
 }
 
 /// The versions the delete phase removes: none unless the whole bucket is verified; then the
@@ -153,14 +202,7 @@ pub fn deletable(rows: &[ObjectRow], delete: DeleteSource) -> Vec<usize> {
         return Vec::new();
     }
     (0..rows.len())
-        .filter(|&i| {
-            let r = &rows[i];
-            match delete {
-                DeleteSource::Never => false,
-                DeleteSource::AfterVerify => r.status == Status::Verified && r.is_latest,
-                DeleteSource::AllVersionsAfterVerify => matches!(r.status, Status::Verified | Status::Marker),
-            }
-        })
+        .filter(|&i| delete_candidate(&rows[i], delete))
         .collect()
 }
 

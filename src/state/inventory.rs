@@ -233,13 +233,29 @@ impl Inventory {
 
     /// Every object row of a migration's bucket, by key then version.
     pub fn objects(&self, migration: &str, bucket: &str) -> Result<Vec<ObjectRow>, StateError> {
+        let mut rows = Vec::new();
+        self.for_each_object(migration, bucket, |row| rows.push(row))?;
+        Ok(rows)
+    }
+
+    /// Every object row of a migration's bucket, by key then version, handed to `each` as it is read:
+    /// counting an inventory of millions of rows needs none of them in memory at once.
+    pub fn for_each_object(
+        &self,
+        migration: &str,
+        bucket: &str,
+        mut each: impl FnMut(ObjectRow),
+    ) -> Result<(), StateError> {
         self.with(|conn| {
             let mut stmt = conn.prepare_cached(&format!(
                 "SELECT {COLUMNS} FROM migration_objects WHERE migration = ?1 AND bucket = ?2
                  ORDER BY key, version_id"
             ))?;
-            let rows = stmt.query_map(params![migration, bucket], read_row)?;
-            rows.collect()
+            let mut rows = stmt.query(params![migration, bucket])?;
+            while let Some(row) = rows.next()? {
+                each(read_row(row)?);
+            }
+            Ok(())
         })
     }
 
