@@ -329,7 +329,7 @@ pub async fn plan(ws: &Workspace, conn: &Connection, state: &StateDb, opts: &Pla
         ));
     }
     let syncs = sync_work(ws, conn, state, &existing, &opts.targets, &mut warnings).await?;
-    let migrations = migration_work(ws, conn, state, &opts.targets).await?;
+    let migrations = migration_work(ws, conn, state, &existing, &opts.targets).await?;
     Ok(Plan {
         syncs,
         migrations,
@@ -420,11 +420,13 @@ async fn sync_work(
     Ok(out)
 }
 
-/// Where each migration stands (`migration.NAME` targets select them). Reads only.
+/// Where each migration stands (`migration.NAME` targets select them). Reads only. A source bucket the
+/// plan is about to create has nothing to migrate yet.
 async fn migration_work(
     ws: &Workspace,
     conn: &Connection,
     state: &StateDb,
+    existing: &HashSet<String>,
     targets: &[String],
 ) -> Result<Vec<crate::plan::MigrationWork>, PlanError> {
     use crate::migrate::spec::MigrationSpec;
@@ -441,7 +443,8 @@ async fn migration_work(
         }
         let spec = MigrationSpec::new(m, name, migration, &ws.root, conn.aws.region())
             .map_err(|e| PlanError::Sync(e.to_string()))?;
-        out.push(crate::migrate::run::assess(&conn.aws, &inventory, &spec).await);
+        let exists = existing.contains(&spec.bucket);
+        out.push(crate::migrate::run::assess(&conn.aws, &inventory, &spec, exists).await);
     }
     Ok(out)
 }

@@ -614,6 +614,13 @@ fn bad_input_gets_a_clear_message() {
     let (code, _, stderr) = migrate(&p, &["retire", "run"]);
     assert_eq!(code, 1);
     assert!(stderr.contains("does not exist"), "{stderr}");
+    // The plan creates the bucket again; until then its migration has nothing to do, which is no error.
+    let (code, plan) = p.plan();
+    assert_eq!(code, 2, "{plan}");
+    assert!(
+        plan.contains("phase scan (not scanned yet; counted from a listing): 0 objects"),
+        "{plan}"
+    );
 }
 
 #[test]

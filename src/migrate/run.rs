@@ -933,8 +933,14 @@ pub async fn verify_local(
 
 /// What a migration has left, for `plan`: from the inventory once a scan is recorded; before that,
 /// from a listing of the source made for the plan (nothing is recorded, and the local side is not
-/// probed, so case-folding collisions are only found by the run).
-pub async fn assess(aws: &Aws, inv: &Inventory, spec: &MigrationSpec) -> crate::plan::MigrationWork {
+/// probed, so case-folding collisions are only found by the run). A source bucket that does not exist
+/// yet (`source_exists` false: the plan creates it) has nothing to migrate.
+pub async fn assess(
+    aws: &Aws,
+    inv: &Inventory,
+    spec: &MigrationSpec,
+    source_exists: bool,
+) -> crate::plan::MigrationWork {
     let mut work = crate::plan::MigrationWork {
         migration: spec.name.clone(),
         bucket: spec.bucket.clone(),
@@ -956,6 +962,8 @@ pub async fn assess(aws: &Aws, inv: &Inventory, spec: &MigrationSpec) -> crate::
             return work;
         }
         counter.finish()
+    } else if !source_exists {
+        status::Tally::default()
     } else {
         match list_covered(aws, spec).await {
             Ok(listed) => {
