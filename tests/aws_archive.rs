@@ -21,7 +21,7 @@ use aws_sdk_s3::types::{
 };
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use common::{TEST_REGION, unique_name};
+use common::{TEST_REGION, data, unique_name};
 use futures_util::StreamExt as _;
 use s3rec::aws::archive::{
     Download, DownloadError, Head, RemoteVersion, RestoreRequest, RestoreState, VERSIONS_PAGE, download_version,
@@ -59,19 +59,6 @@ async fn enable_versioning(aws: &Aws, bucket: &str) {
         .send()
         .await
         .unwrap_or_else(|err| panic!("PutBucketVersioning: {err:?}"));
-}
-
-/// Deterministic, incompressible-looking bytes, different per seed.
-fn data(len: usize, seed: u64) -> Vec<u8> {
-    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 24) as u8
-        })
-        .collect()
 }
 
 fn md5_etag(bytes: &[u8]) -> String {

@@ -37,19 +37,6 @@ async fn new_bucket(aws: &Aws) -> String {
     name
 }
 
-/// Deterministic, incompressible-looking bytes, different per seed.
-fn data(len: u64, seed: u64) -> Vec<u8> {
-    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 24) as u8
-        })
-        .collect()
-}
-
 /// A file on disk with what a walk would see of it.
 struct LocalFile {
     path: PathBuf,
@@ -61,7 +48,7 @@ struct LocalFile {
 fn local_file(len: u64, seed: u64) -> LocalFile {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("file.bin");
-    let bytes = data(len, seed);
+    let bytes = common::data(usize::try_from(len).expect("a test file fits in memory"), seed);
     std::fs::write(&path, &bytes).expect("write the test file");
     let meta = std::fs::metadata(&path).expect("stat the test file");
     LocalFile {

@@ -13,22 +13,10 @@ use std::path::Path;
 
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, StorageClass};
+use common::data;
 use project::Project;
 
 const MIB: usize = 1024 * 1024;
-
-/// Content that differs per object and per byte position, so a misplaced byte is never equal.
-fn content(seed: u32, len: usize) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            (x & 0xff) as u8
-        })
-        .collect()
-}
 
 /// A project with bucket `old` (versioned when asked), created by apply, and migration `retire` into
 /// `archive/` with the given extra lines.
@@ -49,6 +37,18 @@ struct Seed<'a> {
     class: Option<StorageClass>,
     /// Upload in parts of this size.
     part_size: Option<usize>,
+}
+
+impl<'a> Seed<'a> {
+    /// A Standard object in one PUT.
+    fn plain(key: &'a str, body: Vec<u8>) -> Seed<'a> {
+        Seed {
+            key,
+            body,
+            class: None,
+            part_size: None,
+        }
+    }
 }
 
 fn put(bucket: &str, objects: Vec<Seed<'_>>) -> Vec<String> {
@@ -229,15 +229,10 @@ fn standard_glacier_and_deep_archive_versions_migrate_verified_and_are_deleted_o
         true,
         "    versions: all\n    delete_source: all-versions-after-verify\n    restore: { tier: Expedited, days: 2 }\n",
     );
-    let big = content(7, 11 * MIB);
-    let archived_big = content(8, 6 * MIB);
+    let big = data(11 * MIB, 7);
+    let archived_big = data(6 * MIB, 8);
     let seeds = vec![
-        Seed {
-            key: "docs/readme.txt",
-            body: b"hello".to_vec(),
-            class: None,
-            part_size: None,
-        },
+        Seed::plain("docs/readme.txt", b"hello".to_vec()),
         Seed {
             key: "docs/big.bin",
             body: big.clone(),
@@ -246,13 +241,13 @@ fn standard_glacier_and_deep_archive_versions_migrate_verified_and_are_deleted_o
         },
         Seed {
             key: "cold/glacier.bin",
-            body: content(1, 300_000),
+            body: data(300_000, 1),
             class: Some(StorageClass::Glacier),
             part_size: None,
         },
         Seed {
             key: "cold/deep.bin",
-            body: content(2, 200_000),
+            body: data(200_000, 2),
             class: Some(StorageClass::DeepArchive),
             part_size: None,
         },
@@ -262,38 +257,18 @@ fn standard_glacier_and_deep_archive_versions_migrate_verified_and_are_deleted_o
             class: Some(StorageClass::DeepArchive),
             part_size: Some(5 * MIB),
         },
-        Seed {
-            key: "notes.txt",
-            body: b"v1".to_vec(),
-            class: None,
-            part_size: None,
-        },
+        Seed::plain("notes.txt", b"v1".to_vec()),
         // moto restores only the current version whatever versionId says, so the archived version of
         // this key is its current one (docs/testing.md).
-        Seed {
-            key: "notes.txt",
-            body: b"v2".to_vec(),
-            class: None,
-            part_size: None,
-        },
+        Seed::plain("notes.txt", b"v2".to_vec()),
         Seed {
             key: "notes.txt",
             body: b"v3".to_vec(),
             class: Some(StorageClass::Glacier),
             part_size: None,
         },
-        Seed {
-            key: "removed.txt",
-            body: b"gone".to_vec(),
-            class: None,
-            part_size: None,
-        },
-        Seed {
-            key: "folder/",
-            body: Vec::new(),
-            class: None,
-            part_size: None,
-        },
+        Seed::plain("removed.txt", b"gone".to_vec()),
+        Seed::plain("folder/", Vec::new()),
     ];
     let ids = put(&bucket, seeds);
     delete_key(&bucket, "removed.txt");
@@ -319,8 +294,8 @@ fn standard_glacier_and_deep_archive_versions_migrate_verified_and_are_deleted_o
     let files = files_under(&p.path("archive"));
     assert_eq!(files["docs/readme.txt"], b"hello");
     assert_eq!(files["docs/big.bin"], big);
-    assert_eq!(files["cold/glacier.bin"], content(1, 300_000));
-    assert_eq!(files["cold/deep.bin"], content(2, 200_000));
+    assert_eq!(files["cold/glacier.bin"], data(300_000, 1));
+    assert_eq!(files["cold/deep.bin"], data(200_000, 2));
     assert_eq!(files["cold/deep-multipart.bin"], archived_big);
     assert_eq!(files["notes.txt"], b"v3", "the latest version has the plain name");
     assert_eq!(files[&format!("notes.txt.versions/{}", ids[5])], b"v1");
@@ -363,12 +338,7 @@ fn a_killed_run_resumes_without_downloading_verified_files_again() {
         &bucket,
         keys.iter()
             .enumerate()
-            .map(|(i, k)| Seed {
-                key: k,
-                body: content(i as u32, 512 * 1024),
-                class: None,
-                part_size: None,
-            })
+            .map(|(i, k)| Seed::plain(k, data(512 * 1024, i as u64)))
             .collect(),
     );
     let db = p.path(&format!(".s3rec/{}.db", p.env));
@@ -445,7 +415,7 @@ fn a_killed_run_resumes_without_downloading_verified_files_again() {
     let files = files_under(&p.path("archive"));
     assert_eq!(files.len(), count);
     for (i, key) in keys.iter().enumerate() {
-        assert_eq!(files[key], content(i as u32, 512 * 1024), "{key}");
+        assert_eq!(files[key], data(512 * 1024, i as u64), "{key}");
     }
     assert!(
         std::fs::read_dir(p.path("archive/.s3rec-partial"))
@@ -469,21 +439,8 @@ fn hostile_keys_are_refused_and_nothing_is_written_outside_the_destination() {
         "./dot".to_string(),
         ".s3rec-partial/planted".to_string(),
     ];
-    let mut seeds: Vec<Seed<'_>> = hostile
-        .iter()
-        .map(|k| Seed {
-            key: k,
-            body: b"evil".to_vec(),
-            class: None,
-            part_size: None,
-        })
-        .collect();
-    seeds.push(Seed {
-        key: "ok.txt",
-        body: b"fine".to_vec(),
-        class: None,
-        part_size: None,
-    });
+    let mut seeds: Vec<Seed<'_>> = hostile.iter().map(|k| Seed::plain(k, b"evil".to_vec())).collect();
+    seeds.push(Seed::plain("ok.txt", b"fine".to_vec()));
     put(&bucket, seeds);
 
     let (code, stdout, stderr) = migrate(&p, &["retire", "run", "--confirm-delete", &bucket]);
@@ -517,15 +474,10 @@ fn a_flipped_byte_is_caught_by_verify_and_repaired_by_the_next_run() {
     put(
         &bucket,
         vec![
-            Seed {
-                key: "a.bin",
-                body: content(1, 100_000),
-                class: None,
-                part_size: None,
-            },
+            Seed::plain("a.bin", data(100_000, 1)),
             Seed {
                 key: "b/multi.bin",
-                body: content(2, 7 * MIB),
+                body: data(7 * MIB, 2),
                 class: None,
                 part_size: Some(5 * MIB),
             },
@@ -552,13 +504,10 @@ fn a_flipped_byte_is_caught_by_verify_and_repaired_by_the_next_run() {
 
     let (code, stdout, stderr) = migrate(&p, &["run"]);
     assert_eq!(code, 0, "{stdout}\n{stderr}");
-    assert_eq!(
-        std::fs::read(p.path("archive/a.bin")).expect("read"),
-        content(1, 100_000)
-    );
+    assert_eq!(std::fs::read(p.path("archive/a.bin")).expect("read"), data(100_000, 1));
     assert_eq!(
         std::fs::read(p.path("archive/b/multi.bin")).expect("read"),
-        content(2, 7 * MIB)
+        data(7 * MIB, 2)
     );
     let (code, stdout, _) = migrate(&p, &["verify"]);
     assert_eq!(code, 0, "{stdout}");
@@ -572,7 +521,7 @@ fn restores_beyond_max_in_flight_wait_for_the_next_run_or_for_wait() {
         (0..3)
             .map(|i| Seed {
                 key: ["x1", "x2", "x3"][i],
-                body: content(i as u32, 1000),
+                body: data(1000, i as u64),
                 class: Some(StorageClass::Glacier),
                 part_size: None,
             })
@@ -633,7 +582,7 @@ fn an_object_whose_etag_is_not_an_md5_fails_verification_instead_of_passing() {
             .bucket(&bucket)
             .key("kms.bin")
             .server_side_encryption(aws_sdk_s3::types::ServerSideEncryption::AwsKms)
-            .body(ByteStream::from(content(3, 1000)))
+            .body(ByteStream::from(data(1000, 3)))
             .send()
             .await
             .expect("put");
@@ -653,26 +602,15 @@ fn an_object_whose_etag_is_not_an_md5_fails_verification_instead_of_passing() {
     ));
     let (code, stdout, stderr) = migrate(&p, &["retire", "run"]);
     assert_eq!(code, 0, "{stdout}\n{stderr}");
-    assert_eq!(
-        std::fs::read(p.path("archive/kms.bin")).expect("read"),
-        content(3, 1000)
-    );
+    assert_eq!(std::fs::read(p.path("archive/kms.bin")).expect("read"), data(1000, 3));
 }
 
 #[test]
 fn a_download_cut_off_part_way_continues_from_its_partial_file() {
     let (p, bucket) = project(false, "");
     let size = 160 * MIB;
-    let body = content(11, size);
-    put(
-        &bucket,
-        vec![Seed {
-            key: "big.bin",
-            body: body.clone(),
-            class: None,
-            part_size: None,
-        }],
-    );
+    let body = data(size, 11);
+    put(&bucket, vec![Seed::plain("big.bin", body.clone())]);
 
     let mut child = p
         .s3rec_process()
@@ -728,18 +666,8 @@ fn a_local_copy_lost_after_verification_holds_the_delete_until_it_is_downloaded_
     put(
         &bucket,
         vec![
-            Seed {
-                key: "keep/a.txt",
-                body: b"alpha".to_vec(),
-                class: None,
-                part_size: None,
-            },
-            Seed {
-                key: "keep/b.txt",
-                body: b"beta".to_vec(),
-                class: None,
-                part_size: None,
-            },
+            Seed::plain("keep/a.txt", b"alpha".to_vec()),
+            Seed::plain("keep/b.txt", b"beta".to_vec()),
         ],
     );
     let (code, stdout, stderr) = migrate(&p, &["run"]);
@@ -767,18 +695,8 @@ fn a_rescan_picks_up_new_and_rewritten_objects_and_keeps_finished_work() {
     put(
         &bucket,
         vec![
-            Seed {
-                key: "a.txt",
-                body: b"first".to_vec(),
-                class: None,
-                part_size: None,
-            },
-            Seed {
-                key: "b.txt",
-                body: b"stays".to_vec(),
-                class: None,
-                part_size: None,
-            },
+            Seed::plain("a.txt", b"first".to_vec()),
+            Seed::plain("b.txt", b"stays".to_vec()),
         ],
     );
     let (code, stdout, stderr) = migrate(&p, &["run"]);
@@ -786,18 +704,8 @@ fn a_rescan_picks_up_new_and_rewritten_objects_and_keeps_finished_work() {
     put(
         &bucket,
         vec![
-            Seed {
-                key: "a.txt",
-                body: b"second".to_vec(),
-                class: None,
-                part_size: None,
-            },
-            Seed {
-                key: "c.txt",
-                body: b"new".to_vec(),
-                class: None,
-                part_size: None,
-            },
+            Seed::plain("a.txt", b"second".to_vec()),
+            Seed::plain("c.txt", b"new".to_vec()),
         ],
     );
 

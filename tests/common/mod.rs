@@ -113,3 +113,17 @@ pub async fn account_id(aws: &s3rec::aws::Aws) -> String {
 pub fn tags(pairs: &[(&str, &str)]) -> std::collections::BTreeMap<String, String> {
     pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
 }
+
+/// Deterministic, incompressible-looking bytes, different per seed: test content that a misplaced or
+/// flipped byte never leaves equal.
+pub fn data(len: usize, seed: u64) -> Vec<u8> {
+    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 24) as u8
+        })
+        .collect()
+}
