@@ -474,7 +474,7 @@ async fn download_ready(
                 .local_path
                 .as_deref()
                 .map(|rel| local::final_path(&spec.destination, rel));
-            !target.is_some_and(|t| std::fs::symlink_metadata(t).is_ok_and(|m| m.is_file() && m.len() == rows[i].size))
+            !target.is_some_and(|t| in_place(&t, rows[i].size))
         })
         .map(|&i| rows[i].size)
         .sum();
@@ -540,7 +540,7 @@ async fn fetch(ctx: &Ctx, row: &mut ObjectRow, counter: &(dyn Fn(u64) + Send + S
     let Some(rel) = row.local_path.clone() else {
         return Ok(Fetched::Failed("the key has no local path".to_string()));
     };
-    if rel.ends_with('/') {
+    if local::is_dir(&rel) {
         return Ok(match local::ensure_dir(&spec.destination, &rel) {
             Ok(_) => {
                 mark_verified(row, "directory");
@@ -565,9 +565,7 @@ async fn fetch(ctx: &Ctx, row: &mut ObjectRow, counter: &(dyn Fn(u64) + Send + S
     }
     // A file already in place (the previous run was killed between the rename and the record) is
     // adopted when it verifies. A `mismatch` row's file is known to be bad: never adopted.
-    if matches!(row.status, Status::Pending | Status::Failed)
-        && std::fs::symlink_metadata(&target).is_ok_and(|m| m.is_file() && m.len() == row.size)
-    {
+    if matches!(row.status, Status::Pending | Status::Failed) && in_place(&target, row.size) {
         learn_part_size(ctx, row).await;
         if let Ok(method) = check(&target, row, spec.verify).await {
             mark_verified(row, &method);
@@ -708,6 +706,12 @@ fn place(
     }
 }
 
+/// Whether `path` is a regular file (not a link) of `size` bytes: the cheap check that a local copy is
+/// still what was verified, before adopting it, before counting free space, before any delete.
+fn in_place(path: &std::path::Path, size: u64) -> bool {
+    std::fs::symlink_metadata(path).is_ok_and(|m| m.is_file() && m.len() == size)
+}
+
 fn mark_verified(row: &mut ObjectRow, method: &str) {
     row.status = Status::Verified;
     row.verified_by = Some(method.to_string());
@@ -759,11 +763,11 @@ async fn delete_phase(
     let mut lost = Vec::new();
     for &i in &wanted {
         let row = &rows[i];
-        let Some(rel) = row.local_path.as_deref().filter(|p| !p.ends_with('/')) else {
+        let Some(rel) = row.local_path.as_deref().filter(|p| !local::is_dir(p)) else {
             continue;
         };
         let path = local::final_path(&spec.destination, rel);
-        if !std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_file() && m.len() == row.size) {
+        if !in_place(&path, row.size) {
             lost.push(i);
         }
     }
@@ -878,7 +882,7 @@ pub async fn verify_local(
     let targets: Vec<usize> = (0..rows.len())
         .filter(|&i| {
             matches!(rows[i].status, Status::Verified | Status::Deleted)
-                && rows[i].local_path.as_deref().is_some_and(|p| !p.ends_with('/'))
+                && rows[i].local_path.as_deref().is_some_and(|p| !local::is_dir(p))
         })
         .collect();
     let bytes: u64 = targets.iter().map(|&i| rows[i].size).sum();
