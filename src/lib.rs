@@ -9,6 +9,7 @@ pub mod cli;
 pub mod commands;
 pub mod diff;
 pub mod exec;
+pub mod interrupt;
 pub mod manifest;
 pub mod migrate;
 pub mod model;

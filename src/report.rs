@@ -476,6 +476,7 @@ mod tests {
                 action("bucket.data.tags", Action::Update, Status::Succeeded),
                 action("bucket.logs.tags", Action::Create, Status::Succeeded),
             ],
+            cancelled: None,
         };
         RunSummary::new(
             "apply",
@@ -510,6 +511,7 @@ mod tests {
                     },
                 ),
             ],
+            cancelled: None,
         };
         RunSummary::new(
             "apply",
@@ -663,6 +665,7 @@ Details: s3rec state journal -e dev --run 7
                     )
                 })
                 .collect(),
+            cancelled: None,
         };
         let run = RunSummary::new("apply", "dev", None, 1, RunOutcome::Failed, &report, Duration::ZERO);
         assert_eq!(run.failures.len(), MAX_FAILURES);
@@ -686,6 +689,7 @@ Details: s3rec state journal -e dev --run 7
             skipped: Vec::new(),
             links_skipped: 0,
             duration: Duration::from_secs(2),
+            cancelled: None,
         };
         let s = RunSummary::new(
             "sync",

@@ -165,6 +165,7 @@ async fn apply(ws: &Workspace, plan: &Plan, saved: bool, parallelism: usize) -> 
         return Ok(exit::OK);
     }
     let _lock = state.lock_for_run().map_err(|e| miette::miette!("{e}"))?;
+    let _graceful = crate::interrupt::graceful();
     let plan_sha = crate::state::sha256_hex(render::json(plan).as_bytes());
     let run = state
         .begin_run("apply", ws.environment(), Some(&plan_sha))
@@ -184,12 +185,17 @@ async fn apply(ws: &Workspace, plan: &Plan, saved: bool, parallelism: usize) -> 
     let failed = report.failed();
     // The mappings run once the buckets they write to are as the plan wants; they decide again what to
     // upload, since files change between plan and apply.
-    let (sync_failed, sync_outcomes) = if failed == 0 && !syncs.is_empty() {
+    let (sync_failed, sync_outcomes) = if failed == 0 && report.cancelled.is_none() && !syncs.is_empty() {
         run_syncs(ws, &conn, &syncs).await
     } else {
         (0, Vec::new())
     };
-    let outcome = if failed == 0 && sync_failed == 0 {
+    let cancelled = report
+        .cancelled
+        .or_else(|| sync_outcomes.iter().find_map(|o| o.cancelled));
+    let outcome = if cancelled.is_some() {
+        RunOutcome::Cancelled
+    } else if failed == 0 && sync_failed == 0 {
         RunOutcome::Succeeded
     } else {
         RunOutcome::Failed
@@ -206,6 +212,16 @@ async fn apply(ws: &Workspace, plan: &Plan, saved: bool, parallelism: usize) -> 
     )
     .with_sync(&sync_outcomes);
     publish_report(ws, &conn, RunKind::Apply, &summary).await;
+    if let Some(signal) = cancelled {
+        print_data(&format!(
+            "Apply cancelled by {}: {} not started. The state and journal (`s3rec state journal -e {}`) record what was done; run apply again to finish.\n",
+            signal.name(),
+            report.skipped(),
+            ws.environment()
+        ))
+        .into_diagnostic()?;
+        return Ok(signal.exit_code());
+    }
     if sync_failed > 0 {
         print_data(&format!(
             "Apply failed: {sync_failed} sync mapping(s) had failures (listed above); the sync index records what was uploaded, so running apply or sync again resumes.\n"
@@ -279,6 +295,16 @@ impl OpenRun {
     }
 }
 
+/// How a `sync` or `migrate` run ended, and the exit code that says so: a signal wins over failures,
+/// which win over success.
+pub(crate) fn run_end(ok: bool, cancelled: Option<crate::interrupt::Signal>) -> (RunOutcome, u8) {
+    match cancelled {
+        Some(signal) => (RunOutcome::Cancelled, signal.exit_code()),
+        None if ok => (RunOutcome::Succeeded, exit::OK),
+        None => (RunOutcome::Failed, exit::ERROR),
+    }
+}
+
 /// Records the start of a `sync` or `migrate` run in the state.
 pub(crate) fn begin_run(ws: &Workspace, state: &mut crate::state::StateDb, kind: RunKind) -> miette::Result<OpenRun> {
     let mut run = OpenRun {
@@ -299,10 +325,9 @@ pub(crate) async fn finish_run(
     conn: &planner::Connection,
     state: &mut crate::state::StateDb,
     run: OpenRun,
-    ok: bool,
+    recorded: RunOutcome,
     section: impl FnOnce(RunSummary) -> RunSummary,
 ) -> miette::Result<()> {
-    let recorded = if ok { RunOutcome::Succeeded } else { RunOutcome::Failed };
     state.finish_run(run.id, recorded).map_err(|e| miette::miette!("{e}"))?;
     let summary = section(RunSummary::new(
         run.command(),

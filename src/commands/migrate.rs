@@ -299,7 +299,11 @@ async fn run_all(
     let confirm = move |spec: &MigrationSpec, count: usize, bytes: u64| confirm_delete(spec, count, bytes, &confirmed);
     let mut outcomes = Vec::new();
     let mut errors = 0;
+    let _graceful = crate::interrupt::graceful();
     for spec in specs {
+        if crate::interrupt::requested().is_some() {
+            break;
+        }
         eprintln!(
             "migration.{}: s3://{}/{} → {}",
             spec.name,
@@ -326,12 +330,13 @@ async fn run_all(
         }
     }
     let ok = errors == 0 && outcomes.iter().all(Outcome::ok);
-    super::apply::finish_run(ws, &conn, &mut state, run, ok, |s| s.with_migrations(&outcomes)).await?;
+    let (recorded, code) = super::apply::run_end(ok, crate::interrupt::requested());
+    super::apply::finish_run(ws, &conn, &mut state, run, recorded, |s| s.with_migrations(&outcomes)).await?;
     drop(locks);
     // The table after the run is the data; the summaries above went to stderr.
     let rows = status_rows(ws, inventory, names)?;
     crate::output::print_data(&render_status(&rows)).map_err(|e| miette::miette!("{e}"))?;
-    Ok(if ok { exit::OK } else { exit::ERROR })
+    Ok(code)
 }
 
 /// The delete confirmation: `--confirm-delete BUCKET`, or the bucket's name typed on a terminal.

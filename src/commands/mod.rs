@@ -17,6 +17,7 @@ pub mod exit {
     pub const OK: u8 = 0;
     pub const ERROR: u8 = 1;
     pub const CHANGES: u8 = 2;
+    // A run stopped by a signal exits with 128 + the signal's number: `crate::interrupt::Signal::exit_code`.
 }
 
 /// The directory commands run in: `--chdir` or the current directory.
@@ -28,12 +29,15 @@ pub fn working_dir(chdir: Option<&std::path::Path>) -> std::io::Result<PathBuf> 
     })
 }
 
-/// A multi-threaded tokio runtime for the commands that talk to AWS.
+/// A multi-threaded tokio runtime for the commands that talk to AWS, listening for Ctrl-C and SIGTERM
+/// (see `crate::interrupt`: graceful while a run changes things, immediate otherwise).
 pub fn runtime() -> miette::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
+    let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(|e| miette::miette!("cannot start the async runtime: {e}"))
+        .map_err(|e| miette::miette!("cannot start the async runtime: {e}"))?;
+    runtime.spawn(crate::interrupt::listen());
+    Ok(runtime)
 }
 
 /// Connection overrides from the environment: `S3REC_ENDPOINT_URL` points an environment at another

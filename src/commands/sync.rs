@@ -72,12 +72,14 @@ async fn sync(ws: &Workspace, names: &[String], dry_run: bool) -> miette::Result
         return Ok(if unprepared.is_empty() { exit::OK } else { exit::ERROR });
     }
     let _lock = state.lock_for_run().map_err(|e| miette::miette!("{e}"))?;
+    let _graceful = crate::interrupt::graceful();
     let run = super::apply::begin_run(ws, &mut state, RunKind::Sync)?;
     let mut outcomes = unprepared;
     outcomes.extend(execute_all(ws, &conn, prepared).await?);
     let ok = outcomes.iter().all(Outcome::ok);
-    super::apply::finish_run(ws, &conn, &mut state, run, ok, |s| s.with_sync(&outcomes)).await?;
-    Ok(if ok { exit::OK } else { exit::ERROR })
+    let (recorded, code) = super::apply::run_end(ok, outcomes.iter().find_map(|o| o.cancelled));
+    super::apply::finish_run(ws, &conn, &mut state, run, recorded, |s| s.with_sync(&outcomes)).await?;
+    Ok(code)
 }
 
 /// Walks, lists and decides every named mapping, printing each one's summary on stdout. A mapping that
@@ -135,6 +137,10 @@ pub(crate) async fn execute_all(
     let index = Arc::new(SyncIndex::open(&ws.state_path()).map_err(|e| miette::miette!("{e}"))?);
     let mut outcomes = Vec::new();
     for p in prepared {
+        if crate::interrupt::requested().is_some() {
+            // A stopped run starts no further mapping; the ones not run are simply not in the outcomes.
+            break;
+        }
         let progress = SyncProgress::new();
         let outcome = run::execute(conn.aws.clone(), index.clone(), p, &progress).await;
         print_outcome(&outcome);

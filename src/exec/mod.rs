@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use tokio::task::JoinSet;
 
 use crate::aws::{self, Aws, AwsError};
+use crate::interrupt;
 use crate::plan::graph::{ChangeGraph, CycleError};
 use crate::plan::{Action, Change, Plan, Resource, Value};
 use crate::state::{EntryId, Outcome, ResourceRecord, RunId, StateDb, StateError};
@@ -44,6 +45,8 @@ pub struct ActionReport {
 #[derive(Debug, Clone, Default)]
 pub struct Report {
     pub actions: Vec<ActionReport>,
+    /// The signal that stopped the run before every change was attempted.
+    pub cancelled: Option<interrupt::Signal>,
 }
 
 impl Report {
@@ -110,10 +113,13 @@ pub async fn execute(
     let mut tasks: HashMap<tokio::task::Id, (usize, EntryId)> = HashMap::new();
     let mut report = Report::default();
     let parallelism = parallelism.max(1);
+    let mut stop = interrupt::Stop::new();
+    let mut started = vec![false; n];
 
     while !ready.is_empty() || !running.is_empty() {
-        while running.len() < parallelism {
+        while running.len() < parallelism && stop.may_start() {
             let Some(i) = ready.pop() else { break };
+            started[i] = true;
             let change = plan.changes[i].clone();
             progress.started(&change);
             // The journal row comes first: if s3rec dies during the call, the state says so.
@@ -129,7 +135,9 @@ pub async fn execute(
             });
             tasks.insert(task.id(), (i, entry));
         }
-        let Some(joined) = running.join_next_with_id().await else {
+        // After a signal, the actions in flight may finish until the drain deadline; past it they are
+        // abandoned (dropping the set aborts them) and their journal rows stay `started`.
+        let Some(Some(joined)) = stop.guard(running.join_next_with_id()).await else {
             break;
         };
         let (i, result, elapsed, entry) = match joined {
@@ -194,6 +202,27 @@ pub async fn execute(
         };
         progress.finished(&r);
         report.actions.push(r);
+    }
+    if let Some(signal) = stop.stopped() {
+        report.cancelled = Some(signal);
+        // What never started is journaled as skipped, so the journal accounts for every change of the plan.
+        let because = format!("not started: s3rec was stopped by {}", signal.name());
+        for (i, change) in plan.changes.iter().enumerate() {
+            if !done[i] && !started[i] {
+                state.journal_skip(run, &change.address, change.action, &because)?;
+                let r = ActionReport {
+                    address: change.address.to_string(),
+                    action: change.action,
+                    status: Status::Skipped {
+                        because: because.clone(),
+                    },
+                    elapsed: Duration::ZERO,
+                    attempts: 0,
+                };
+                progress.finished(&r);
+                report.actions.push(r);
+            }
+        }
     }
     Ok(report)
 }

@@ -23,6 +23,7 @@ use super::verify::{self, Mismatch};
 use super::{Expected, StoredChecksum};
 use crate::aws::archive::{self, Download, DownloadError, RestoreRequest, RestoreState};
 use crate::aws::{Aws, AwsError, transfer};
+use crate::interrupt;
 use crate::manifest::types::{DeleteSource, VerifyMode};
 use crate::state::StateError;
 use crate::state::inventory::{Inventory, ObjectRow, Restore, Status};
@@ -189,6 +190,9 @@ pub async fn run(
         outcome.restores_requested += request_restores(&ctx, &mut rows, &mut gave_up, &mut outcome).await?;
         poll_restores(&ctx, &mut rows, &mut gave_up, &mut outcome).await?;
         download_ready(&ctx, &mut rows, &mut gave_up, &mut outcome, progress).await?;
+        if interrupt::requested().is_some() {
+            break;
+        }
         let waiting = rows.iter().zip(&gave_up).any(|(r, &gave_up)| {
             !gave_up && matches!(r.restore, Restore::Needed | Restore::Requested) && wants_download(r)
         });
@@ -200,11 +204,15 @@ pub async fn run(
             spec.name,
             backoff.as_secs_f64()
         );
-        tokio::time::sleep(backoff).await;
+        tokio::select! {
+            () = tokio::time::sleep(backoff) => {}
+            () = interrupt::wait() => break,
+        }
         backoff = (backoff * 2).min(opts.poll_max);
     }
 
-    if spec.delete_source != DeleteSource::Never {
+    // A stopped run deletes nothing: the operator asked it to stop, not to finish.
+    if spec.delete_source != DeleteSource::Never && interrupt::requested().is_none() {
         delete_phase(&ctx, &mut rows, &mut outcome, confirm).await?;
     }
 
@@ -487,8 +495,9 @@ async fn download_ready(
     progress.step(&spec.name, &format!("downloading {} objects", ready.len()), bytes);
     let mut tasks = JoinSet::new();
     let mut queue = ready.into_iter();
+    let mut stop = interrupt::Stop::new();
     loop {
-        while tasks.len() < DOWNLOADS {
+        while tasks.len() < DOWNLOADS && stop.may_start() {
             let Some(i) = queue.next() else { break };
             let row = rows[i].clone();
             let (aws, inv, spec) = (ctx.aws.clone(), ctx.inv.clone(), ctx.spec.clone());
@@ -501,7 +510,11 @@ async fn download_ready(
                 (i, row, fetched)
             });
         }
-        let Some(joined) = tasks.join_next().await else { break };
+        // After a signal, downloads in flight may finish until the drain deadline; past it they are
+        // abandoned and resume from their partial files next time.
+        let Some(Some(joined)) = stop.guard(tasks.join_next()).await else {
+            break;
+        };
         let Ok((i, row, fetched)) = joined else {
             outcome
                 .failed

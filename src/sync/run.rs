@@ -16,6 +16,7 @@ use super::spec::SyncSpec;
 use super::walk::{self, LocalFile, Walked};
 use crate::aws::transfer::{self, DonePart, ResumeState, TransferError, Upload, UploadJournal};
 use crate::aws::{Aws, AwsError};
+use crate::interrupt;
 use crate::state::StateError;
 use crate::state::sync_index::{IndexEntry, SyncIndex};
 
@@ -224,6 +225,8 @@ pub struct Outcome {
     pub skipped: Vec<String>,
     /// Symbolic links left out because the mapping does not follow links: reported, not a failure.
     pub links_skipped: usize,
+    /// The signal that stopped the run: uploads in flight finished, nothing new started, nothing deleted.
+    pub cancelled: Option<crate::interrupt::Signal>,
     pub duration: Duration,
 }
 
@@ -276,8 +279,9 @@ pub async fn execute(aws: Arc<Aws>, index: Arc<SyncIndex>, prepared: Prepared, p
     let mut running: JoinSet<(usize, Result<IndexEntry, String>)> = JoinSet::new();
     let mut pending = plan.uploads.iter().enumerate();
     let mut batch: Vec<(String, String, IndexEntry)> = Vec::new();
+    let mut stop = interrupt::Stop::new();
     loop {
-        while running.len() < file_permits {
+        while running.len() < file_permits && stop.may_start() {
             let Some((n, item)) = pending.next() else { break };
             let (aws, index, spec, files, parts) =
                 (aws.clone(), index.clone(), spec.clone(), files.clone(), parts.clone());
@@ -296,7 +300,11 @@ pub async fn execute(aws: Arc<Aws>, index: Arc<SyncIndex>, prepared: Prepared, p
                 (n, result)
             });
         }
-        let Some(joined) = running.join_next().await else { break };
+        // After a signal, uploads in flight may finish until the drain deadline; past it they are
+        // abandoned, and a multipart one resumes from its recorded parts next time.
+        let Some(Some(joined)) = stop.guard(running.join_next()).await else {
+            break;
+        };
         let (n, result) = match joined {
             Ok(r) => r,
             Err(e) => {
@@ -326,6 +334,12 @@ pub async fn execute(aws: Arc<Aws>, index: Arc<SyncIndex>, prepared: Prepared, p
         }
     }
     flush(&index, &spec.name, &mut batch, &mut outcome);
+    if let Some(signal) = stop.stopped() {
+        outcome.cancelled = Some(signal);
+        progress.finish();
+        outcome.duration = started.elapsed();
+        return outcome;
+    }
 
     // Deletes go last: a run that failed to upload a renamed file still has the old object.
     let mut by_bucket: HashMap<(String, String), Vec<String>> = HashMap::new();
