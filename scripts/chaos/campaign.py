@@ -163,6 +163,7 @@ class Project:
         self.body = ""
         self.endpoint = campaign.moto.endpoint
         self.runs = 0
+        self.source = None  # sync: the tree the mapping reads
         self.failed = False  # a round in this project missed its target
 
     def write(self, body=None, endpoint=None):
@@ -574,10 +575,16 @@ class ApplyScenario:
                     check.orphan_keys += 1
                     check.notes.append(f"{physical}: key {key} is not the one the state records ({expected})")
                     continue
-                secret = project.path(secret_file) if secret_file else None
-                if secret is None or not secret.exists() or key not in secret.read_text(errors="replace"):
+                # The file the state names, or the one the plan names (a key adopted from IAM after a
+                # kill is recorded without its file).
+                candidates = [project.path(f".s3rec/secrets/{project.env}/{physical}.credentials")]
+                if secret_file:
+                    candidates.insert(0, project.path(secret_file))
+                if not any(f.exists() and key in f.read_text(errors="replace") for f in candidates):
                     check.orphan_keys += 1
                     check.notes.append(f"{physical}: no secret file holds key {key}")
+                elif not secret_file:
+                    check.notes.append(f"{physical}: the state names no secret file for key {key}")
             if expected and expected not in keys:
                 check.state_problems.append(f"the state records key {expected} of {physical}, which IAM does not have")
 
@@ -635,6 +642,12 @@ buckets:
 """
 
 
+def write_big(path, rng):
+    """A file of 6 to 12 MiB: two or three parts of 5 MiB."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(rng.randbytes(rng.randint(6 * MIB, 12 * MIB)))
+
+
 class SyncScenario:
     name = "sync"
     # One project and tree serve every kill round.
@@ -646,7 +659,8 @@ class SyncScenario:
         self.sizes = campaign.sizes
         self.rng = random.Random(f"{campaign.seed}-sync-tree")
         self.calibrated = {}
-        self.project = None
+        self.project = None  # the kill rounds' project, and its tree
+        self.tree = None
         self.shared_tree = None  # the read-only tree every fault run uploads from scratch
 
     def command(self, project):
@@ -662,12 +676,7 @@ class SyncScenario:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(self.rng.randbytes(random_size(self.rng)))
         for i in range(self.sizes["sync_multipart"]):
-            self.write_big(root / "big" / f"disk-{i}.img")
-
-    def write_big(self, path):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # 6 to 12 MiB in parts of 5 MiB: two or three parts each.
-        path.write_bytes(self.rng.randbytes(self.rng.randint(6 * MIB, 12 * MIB)))
+            write_big(root / "big" / f"disk-{i}.img", self.rng)
 
     def mutate(self, root, rng, tag):
         """A day's changes: 10% of the files rewritten, 2% deleted, 2% added, every big file rewritten."""
@@ -685,7 +694,7 @@ class SyncScenario:
             p.write_bytes(rng.randbytes(random_size(rng)))
         for rel, p in files:
             if rel.startswith("big/"):
-                p.write_bytes(rng.randbytes(rng.randint(6 * MIB, 12 * MIB)))
+                write_big(p, rng)
 
     def new_project(self, label, tree):
         p = self.c.project(label)
@@ -696,6 +705,7 @@ class SyncScenario:
         if r.code != 0:
             raise SetupError(f"apply of the sync bucket failed; see {p.dir}/logs:\n{r.err[-2000:]}")
         p.write(sync_manifest(p.env, tree))
+        p.source = tree
         return p
 
     def calibrate(self):
@@ -718,9 +728,6 @@ class SyncScenario:
         self.mutate(self.tree, random.Random(f"{self.c.seed}-sync-round-{i}"), f"r{i:02d}")
         return self.project, self.calibrated["changes"]
 
-    def source_of(self, project):
-        return Path(re.search(r"source: (.*)", project.body).group(1))
-
     def converged(self, project):
         r = project.s3rec("sync", "-e", project.env, "--dry-run")
         if r.code != 0:
@@ -734,7 +741,7 @@ class SyncScenario:
         """Every file has its object, byte-identical (single-part objects: the listing's ETag is the MD5
         of what moto stored; multipart ones are downloaded and hashed), and no other object is left."""
         bucket = f"{project.env}-data"
-        files = files_under(self.source_of(project))
+        files = files_under(project.source)
         listed = self.c.moto.listing(bucket, self.prefix)
         extra = [k for k in listed if k[len(self.prefix) :] not in files]
         if extra:
@@ -1134,7 +1141,11 @@ def summarize(rounds):
         n = len(rs)
         limit = target_runs(campaign, rate)
         runs = [r.runs for r in rs]
-        hist = (sum(1 for x in runs if x == 1), sum(1 for x in runs if x == 2), sum(1 for x in runs if x is None or x >= 3))
+        hist = (
+            sum(1 for x in runs if x == 1),
+            sum(1 for x in runs if x == 2),
+            sum(1 for x in runs if x is None or x >= 3),
+        )
         converged = sum(1 for r in rs if r.check.converged)
         intact = sum(1 for r in rs if not r.check.state_problems)
         lost = sum(r.check.lost for r in rs)
@@ -1189,9 +1200,15 @@ def main():
     parser.add_argument("--endpoint", required=True, help="moto's endpoint, e.g. http://127.0.0.1:5000")
     parser.add_argument("--proxy", required=True, help="path of scripts/fault-proxy.py")
     parser.add_argument("--workdir", required=True, help="directory for the campaign's projects")
-    parser.add_argument("--only", action="append", choices=("apply", "sync", "migrate"), help="scenario to run (repeatable)")
-    parser.add_argument("--kills", type=int, default=None, help="kill rounds per scenario (0: no kill campaign; default 20, 5 with --quick)")
-    parser.add_argument("--seeds", type=int, default=None, help="fault seeds per scenario and rate (0: no fault campaign; default 5, 1 with --quick)")
+    parser.add_argument(
+        "--only", action="append", choices=("apply", "sync", "migrate"), help="scenario to run (repeatable)"
+    )
+    parser.add_argument(
+        "--kills", type=int, default=None, help="kill rounds per scenario (0: none; default 20, 5 with --quick)"
+    )
+    parser.add_argument(
+        "--seeds", type=int, default=None, help="fault seeds per scenario and rate (0: none; default 5, 1 with --quick)"
+    )
     parser.add_argument("--rates", default="0.10,0.30", help="comma-separated fault rates")
     parser.add_argument("--seed", type=int, default=1, help="seed of the kill delays and the generated data")
     parser.add_argument("--quick", action="store_true", help="smaller trees and buckets")
@@ -1235,7 +1252,8 @@ def main():
     sys.stdout.write(table)
     sys.stdout.flush()
     minutes = (time.monotonic() - started) / 60
-    log(f"{len(campaign.rounds)} rounds in {minutes:.1f} min; " + ("every target met" if met else "a target was MISSED"))
+    verdict = "every target met" if met else "a target was MISSED"
+    log(f"{len(campaign.rounds)} rounds in {minutes:.1f} min; {verdict}")
     if met and not args.keep:
         if campaign.scenarios["sync"].project:
             campaign.scenarios["sync"].cleanup(campaign.scenarios["sync"].project)
