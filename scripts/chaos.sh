@@ -3,7 +3,7 @@
 # and run through a loopback fault proxy, each then checked against the moto emulator. docs/chaos.md
 # describes every scenario and check.
 #
-#   scripts/chaos.sh                      # the whole campaign (about 10 minutes, release build)
+#   scripts/chaos.sh                      # the whole campaign (7 to 9 minutes on 2 cores)
 #   scripts/chaos.sh --quick              # 5 kills and 1 seed per scenario, small data (about a minute)
 #   scripts/chaos.sh --only sync --kills 50 --seeds 0
 #
