@@ -101,7 +101,7 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 status=0
-"$repo_root/.venv-moto/bin/python" "$script_dir/chaos/campaign.py" \
+"$repo_root/.venv-moto/bin/python" -B "$script_dir/chaos/campaign.py" \
     --binary "$binary" --endpoint "$endpoint" --proxy "$script_dir/fault-proxy.py" --workdir "$work" \
     ${campaign_args[@]+"${campaign_args[@]}"} || status=$?
 exit "$status"
