@@ -956,14 +956,12 @@ class Round:
     landed: bool = None  # kill: the process was still running when killed
     runs: int = None  # runs until exit 0 and converged (after the kill, for kill rounds); None: not within MAX_RUNS
     exits: list = dataclasses.field(default_factory=list)
-    state_after_kill: list = dataclasses.field(default_factory=list)
     check: Check = dataclasses.field(default_factory=Check)
     project: str = ""
 
 
 class Campaign:
     def __init__(self, args):
-        self.args = args
         self.binary = Path(args.binary).resolve()
         self.moto = Moto(args.endpoint)
         self.proxy_script = Path(args.proxy)
@@ -1041,8 +1039,7 @@ class Campaign:
             killed = project.run(scenario.command(project), kill_after=delay)
             rnd.landed = killed.code == -9
             rnd.exits.append(killed.code)
-            rnd.state_after_kill = state_intact(project.state_path)
-            rnd.check.state_problems += [f"after the kill: {p}" for p in rnd.state_after_kill]
+            rnd.check.state_problems += [f"after the kill: {p}" for p in state_intact(project.state_path)]
             self.settle(scenario, project, rnd)
             self.rounds.append(rnd)
             report_round(rnd)
