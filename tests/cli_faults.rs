@@ -51,7 +51,9 @@ fn a_lost_create_access_key_response_leaves_one_key_whose_secret_is_saved() {
     ]);
     let p = project_through(&proxy, "lostkey");
     let user = format!("{}-app", p.env);
-    p.write(&format!("iam:\n  users:\n    app:\n      name: {user}\n      access_key: true\n"));
+    p.write(&format!(
+        "iam:\n  users:\n    app:\n      name: {user}\n      access_key: true\n"
+    ));
     p.apply_ok();
 
     let creates = proxy
@@ -65,8 +67,8 @@ fn a_lost_create_access_key_response_leaves_one_key_whose_secret_is_saved() {
     // Exactly one key: the one the lost call made was deleted before the second call.
     let keys = access_keys(&user);
     assert_eq!(keys.len(), 1, "{keys:?}");
-    let secret = std::fs::read_to_string(p.path(&format!(".s3rec/secrets/{}/{user}.credentials", p.env)))
-        .expect("secret file");
+    let secret =
+        std::fs::read_to_string(p.path(&format!(".s3rec/secrets/{}/{user}.credentials", p.env))).expect("secret file");
     assert!(secret.contains(&format!("aws_access_key_id = {}", keys[0])), "{secret}");
     let state = p.state();
     let recorded = state
@@ -82,7 +84,13 @@ fn a_lost_create_access_key_response_leaves_one_key_whose_secret_is_saved() {
     // A key s3rec does not know (made by hand here) is reported by doctor as an orphan.
     let orphan = common::runtime().block_on(async {
         let aws = common::emulator().await;
-        let out = aws.iam().create_access_key().user_name(&user).send().await.expect("create key");
+        let out = aws
+            .iam()
+            .create_access_key()
+            .user_name(&user)
+            .send()
+            .await
+            .expect("create key");
         out.access_key().expect("key").access_key_id().to_string()
     });
     let (code, stdout, stderr) = p.run(&["doctor", "-e", &p.env]);

@@ -594,7 +594,9 @@ fn the_s3_state_backend_is_refused_until_it_exists() {
 fn a_hand_edited_saved_plan_is_refused_and_nothing_changes() {
     let project = Project::new("sealed");
     let prefix = common::unique_name("sealed");
-    project.write(&format!("buckets:\n  a:\n    name: {prefix}-a\n    versioning: enabled\n"));
+    project.write(&format!(
+        "buckets:\n  a:\n    name: {prefix}-a\n    versioning: enabled\n"
+    ));
     let (code, _, stderr) = project.run(&["plan", "-e", "sealed", "--out", "plan.json"]);
     assert_eq!(code, 0, "{stderr}");
     let text = std::fs::read_to_string(project.path("plan.json")).expect("plan file");

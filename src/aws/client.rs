@@ -434,9 +434,7 @@ impl AwsError {
     /// re-read, never assumed to have failed or succeeded.
     pub fn is_ambiguous(&self) -> bool {
         match self {
-            Self::Unreachable { .. } | Self::Timeout { .. } | Self::Truncated { .. } | Self::BadResponse { .. } => {
-                true
-            }
+            Self::Unreachable { .. } | Self::Timeout { .. } | Self::Truncated { .. } | Self::BadResponse { .. } => true,
             Self::Service { status, .. } => *status == 0 || *status >= 500,
             Self::Config { .. }
             | Self::NoCredentials { .. }
@@ -1113,7 +1111,9 @@ mod tests {
         assert!(looks_cut_off(
             "response error: error reading a body from connection: end of file before message length reached"
         ));
-        assert!(!looks_cut_off("service error: unhandled error: error parsing XML: no root element"));
+        assert!(!looks_cut_off(
+            "service error: unhandled error: error parsing XML: no root element"
+        ));
         let cut = AwsError::Truncated {
             operation: "GetBucketLocation".into(),
             resource: "arn:aws:s3:::x".into(),

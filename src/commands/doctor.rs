@@ -313,7 +313,11 @@ async fn orphan_access_keys(ws: &Workspace, aws: &Aws) -> Vec<String> {
     }
     let records = match ws.open_state().and_then(|s| s.resources()) {
         Ok(records) => records,
-        Err(e) => return vec![format!("the state cannot be read to look for orphaned access keys: {e}")],
+        Err(e) => {
+            return vec![format!(
+                "the state cannot be read to look for orphaned access keys: {e}"
+            )];
+        }
     };
     let known: BTreeSet<(String, String)> = records
         .iter()
@@ -327,7 +331,9 @@ async fn orphan_access_keys(ws: &Workspace, aws: &Aws) -> Vec<String> {
         .collect();
     let mut out = Vec::new();
     for r in &records {
-        let Value::Identity(IdentityDoc::User(user)) = &r.value else { continue };
+        let Value::Identity(IdentityDoc::User(user)) = &r.value else {
+            continue;
+        };
         let arn = identity::arn(IdentityKind::IamUser, UNKNOWN_ACCOUNT, GLOBAL, &user.path, &r.name);
         let target = Target {
             kind: IdentityKind::IamUser,
@@ -336,16 +342,18 @@ async fn orphan_access_keys(ws: &Workspace, aws: &Aws) -> Vec<String> {
             region: GLOBAL,
         };
         match aws::identity::access_key_ids(aws, target).await {
-            Ok(ids) => out.extend(ids.into_iter().filter(|id| !known.contains(&(r.name.clone(), id.clone()))).map(
-                |id| {
-                    format!(
-                        "{}: access key {id} of IAM user {} is not in the state (an orphan: nobody may hold its \
+            Ok(ids) => out.extend(
+                ids.into_iter()
+                    .filter(|id| !known.contains(&(r.name.clone(), id.clone())))
+                    .map(|id| {
+                        format!(
+                            "{}: access key {id} of IAM user {} is not in the state (an orphan: nobody may hold its \
                          secret); if nothing uses it, delete it: aws iam delete-access-key --user-name {} \
                          --access-key-id {id}",
-                        r.address, r.name, r.name
-                    )
-                },
-            )),
+                            r.address, r.name, r.name
+                        )
+                    }),
+            ),
             Err(e) if e.is_not_found() => {}
             Err(e) => out.push(format!("{}: its access keys cannot be listed: {e}", r.address)),
         }

@@ -141,7 +141,8 @@ fn parse_action(s: &str) -> Option<Action> {
 }
 
 /// The message of an interrupted entry that a later plan found converged.
-const SETTLED: &str = "the outcome of this call was never learned; a later plan read the resource and found it as the manifest wants";
+const SETTLED: &str =
+    "the outcome of this call was never learned; a later plan read the resource and found it as the manifest wants";
 
 const RUN_COLUMNS: &str = "id, command, environment, plan_sha256, s3rec_version, pid, started_at, finished_at, outcome";
 
