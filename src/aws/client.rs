@@ -843,20 +843,7 @@ where
                 // A success status the SDK still reports as an error means the body did not parse:
                 // either it was cut off on the way, or the server speaks a dialect of the API that AWS
                 // does not. Only the second is a reason to suspect the server.
-                let text = detail();
-                return if looks_cut_off(&text) {
-                    AwsError::Truncated {
-                        operation,
-                        resource,
-                        detail: text,
-                    }
-                } else {
-                    AwsError::BadResponse {
-                        operation,
-                        resource,
-                        detail: text,
-                    }
-                };
+                return unreadable(operation, resource, detail());
             }
             // HEAD answers have no body, so the SDK can only report the status; map the statuses that
             // matter to the codes a GET would have carried.
@@ -899,22 +886,7 @@ where
             resource,
             detail: detail(),
         },
-        SdkError::ResponseError(_) => {
-            let text = detail();
-            if looks_cut_off(&text) {
-                AwsError::Truncated {
-                    operation,
-                    resource,
-                    detail: text,
-                }
-            } else {
-                AwsError::BadResponse {
-                    operation,
-                    resource,
-                    detail: text,
-                }
-            }
-        }
+        SdkError::ResponseError(_) => unreadable(operation, resource, detail()),
         SdkError::ConstructionFailure(_) => {
             let text = detail();
             if looks_like_credentials_error(&text) {
@@ -1027,6 +999,24 @@ fn region_from_message(message: &str) -> Option<String> {
     let (_, rest) = message.split_once("expecting '")?;
     let (region, _) = rest.split_once('\'')?;
     Some(region.to_string())
+}
+
+/// An answer that could not be read: [`AwsError::Truncated`] when it was cut off on the way,
+/// [`AwsError::BadResponse`] when it arrived whole but malformed.
+fn unreadable(operation: String, resource: String, detail: String) -> AwsError {
+    if looks_cut_off(&detail) {
+        AwsError::Truncated {
+            operation,
+            resource,
+            detail,
+        }
+    } else {
+        AwsError::BadResponse {
+            operation,
+            resource,
+            detail,
+        }
+    }
 }
 
 /// Whether an unreadable answer was cut off on the way (the connection closed before the body was
