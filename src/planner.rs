@@ -12,6 +12,7 @@ use tokio::task::JoinSet;
 use crate::aws::{self, Aws, AwsError, CallerIdentity, Overrides};
 use crate::diff::identity::{IdentityInputs, ManagedIdentity};
 use crate::diff::{self, DiffError, Inputs, Managed};
+use crate::exec::retry;
 use crate::manifest::load::{DiscoveryError, find_environment, find_project_root};
 use crate::manifest::{Loaded, Manifest, load};
 use crate::model::desired::{self, Context, DesiredError};
@@ -252,7 +253,7 @@ pub async fn plan(ws: &Workspace, conn: &Connection, state: &StateDb, opts: &Pla
         }
     }
     for (name, region) in check_empty {
-        let non_empty = aws::read::bucket_has_objects(&conn.aws, &name, &region).await?;
+        let non_empty = retry::read(|| aws::read::bucket_has_objects(&conn.aws, &name, &region)).await?;
         if let Some(Some(live)) = observed.get_mut(&name) {
             live.non_empty = Some(non_empty);
         }
@@ -293,14 +294,14 @@ pub async fn plan(ws: &Workspace, conn: &Connection, state: &StateDb, opts: &Pla
         managed: managed_identities,
         prune: m.state.prune,
     };
-    let known: HashSet<String> = inputs
+    // Every address this plan read from AWS because the manifest wants it.
+    let desired_addresses: HashSet<String> = inputs
         .desired
         .iter()
         .flat_map(|b| {
             std::iter::once(Address::bucket(&b.logical).0)
                 .chain(b.docs.keys().map(|k| Address::bucket_doc(&b.logical, *k).0))
         })
-        .chain(inputs.managed.iter().map(|m| m.address.0.clone()))
         .chain(identity_inputs.desired.iter().flat_map(|d| {
             std::iter::once(Address::identity(d.kind, &d.logical, None).0).chain(
                 d.parts
@@ -308,6 +309,11 @@ pub async fn plan(ws: &Workspace, conn: &Connection, state: &StateDb, opts: &Pla
                     .map(|p| Address::identity(d.kind, &d.logical, Some(*p)).0),
             )
         }))
+        .collect();
+    let known: HashSet<String> = desired_addresses
+        .iter()
+        .cloned()
+        .chain(inputs.managed.iter().map(|m| m.address.0.clone()))
         .chain(identity_inputs.managed.iter().map(|m| m.address.0.clone()))
         .chain(m.sync.keys().map(|name| format!("sync.{name}")))
         .chain(m.migrations.keys().map(|name| format!("migration.{name}")))
@@ -315,19 +321,13 @@ pub async fn plan(ws: &Workspace, conn: &Connection, state: &StateDb, opts: &Pla
     let mut changes = diff::diff(&inputs).map_err(PlanError::Refused)?;
     changes.extend(diff::identity::diff(&identity_inputs));
     changes.sort_by(|a, b| a.address.cmp(&b.address));
+    // Before `--target` narrows the changes: an address left out of a targeted plan was still read.
+    warnings.extend(interrupted(state, &changes, &desired_addresses)?);
     let mut edges = crate::plan::graph::edges(&changes);
     if !opts.targets.is_empty() {
         (changes, edges) = limit_to_targets(changes, edges, &opts.targets, &known)?;
     }
     ChangeGraph::new(&changes, &edges)?;
-    for entry in state.interrupted_entries()? {
-        warnings.push(format!(
-            "{} was interrupted during a {} in run {}: it may be half-done; this plan reads it as it is now",
-            entry.address,
-            entry.action.verb(),
-            entry.run_id
-        ));
-    }
     let syncs = sync_work(ws, conn, state, &existing, &opts.targets, &mut warnings).await?;
     let migrations = migration_work(ws, conn, state, &existing, &opts.targets).await?;
     Ok(Plan {
@@ -342,6 +342,31 @@ pub async fn plan(ws: &Workspace, conn: &Connection, state: &StateDb, opts: &Pla
         edges,
         warnings,
     })
+}
+
+/// Warnings for actions an earlier run never saw the end of. An interrupted action whose address this
+/// plan read and found exactly as the manifest wants (no change on it, on what it belongs to, or on its
+/// parts) is converged: it is settled in the state and no longer reported, by this plan or later ones.
+fn interrupted(state: &StateDb, changes: &[Change], read: &HashSet<String>) -> Result<Vec<String>, StateError> {
+    let mut warnings = Vec::new();
+    let mut converged = Vec::new();
+    for entry in state.interrupted_entries()? {
+        let address = &entry.address;
+        let touched = changes.iter().any(|c| {
+            c.action != Action::NoOp && (c.address.within(address.as_str()) || address.within(c.address.as_str()))
+        });
+        if read.contains(address.as_str()) && !touched {
+            converged.push(entry.id);
+        } else {
+            warnings.push(format!(
+                "{address} was interrupted during a {} in run {}: it may be half-done; this plan reads it as it is now",
+                entry.action.verb(),
+                entry.run_id
+            ));
+        }
+    }
+    state.settle_interrupted(&converged)?;
+    Ok(warnings)
 }
 
 /// What each sync mapping would upload and delete now. A mapping whose destination bucket does not
@@ -556,7 +581,7 @@ fn identity_reads(desired: &[DesiredIdentity], managed: &[ManagedIdentity], prun
     out
 }
 
-/// Reads IAM and SNS resources concurrently, at most `concurrency` at once.
+/// Reads IAM and SNS resources concurrently, at most `concurrency` at once, each with the retry policy.
 async fn read_identities(
     aws: &Arc<Aws>,
     reads: Vec<IdentityRead>,
@@ -575,7 +600,7 @@ async fn read_identities(
                 arn: &r.arn,
                 region: &r.region,
             };
-            let result = aws::identity::read(&aws, target).await;
+            let result = retry::read(|| aws::identity::read(&aws, target)).await;
             (r.address, result)
         });
     }
@@ -587,7 +612,7 @@ async fn read_identities(
     Ok(out)
 }
 
-/// Reads buckets concurrently, at most `concurrency` at once.
+/// Reads buckets concurrently, at most `concurrency` at once, each with the retry policy.
 pub async fn read_all(
     aws: &Arc<Aws>,
     reads: BTreeMap<String, Vec<DocKind>>,
@@ -600,7 +625,7 @@ pub async fn read_all(
         let permits = permits.clone();
         tasks.spawn(async move {
             let _permit = permits.acquire_owned().await;
-            let result = aws::read::read_bucket(&aws, &name, &kinds).await;
+            let result = retry::read(|| aws::read::read_bucket(&aws, &name, &kinds)).await;
             (name, result)
         });
     }

@@ -589,3 +589,73 @@ fn the_s3_state_backend_is_refused_until_it_exists() {
         "no local state may stand in for S3"
     );
 }
+
+#[test]
+fn a_hand_edited_saved_plan_is_refused_and_nothing_changes() {
+    let project = Project::new("sealed");
+    let prefix = common::unique_name("sealed");
+    project.write(&format!(
+        "buckets:\n  a:\n    name: {prefix}-a\n    versioning: enabled\n"
+    ));
+    let (code, _, stderr) = project.run(&["plan", "-e", "sealed", "--out", "plan.json"]);
+    assert_eq!(code, 0, "{stderr}");
+    let text = std::fs::read_to_string(project.path("plan.json")).expect("plan file");
+    assert!(text.contains("\"plan_sha256\""), "{text}");
+    // The reviewed plan enables versioning; the edited file suspends it.
+    assert!(text.contains("\"enabled\""), "{text}");
+    std::fs::write(project.path("plan.json"), text.replace("\"enabled\"", "\"suspended\"")).expect("edit");
+    let (code, stdout, stderr) = project.run(&["apply", "plan.json"]);
+    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    assert!(stderr.contains("was changed after `s3rec plan` wrote it"), "{stderr}");
+    assert!(project.state().runs(1).expect("runs").is_empty(), "nothing was run");
+
+    // A file without its digest is refused too; the untouched plan applies.
+    let (code, _, _) = project.run(&["plan", "-e", "sealed", "--out", "plan.json"]);
+    assert_eq!(code, 0);
+    let sealed = std::fs::read_to_string(project.path("plan.json")).expect("plan file");
+    let mut value: serde_json::Value = serde_json::from_str(&sealed).expect("json");
+    value.as_object_mut().expect("object").remove("plan_sha256");
+    std::fs::write(project.path("bare.json"), value.to_string()).expect("write");
+    let (code, _, stderr) = project.run(&["apply", "bare.json"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("carries no `plan_sha256`"), "{stderr}");
+    let (code, stdout, stderr) = project.run(&["apply", "plan.json"]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    project.assert_converged();
+}
+
+#[test]
+fn an_interrupted_action_stops_being_reported_once_a_plan_reads_it_converged() {
+    let project = Project::new("interrupted");
+    let prefix = common::unique_name("intr");
+    project.write(&format!(
+        "buckets:\n  a:\n    name: {prefix}-a\n    versioning: enabled\n  b:\n    name: {prefix}-b\n    tags: {{x: y}}\n"
+    ));
+    project.apply_ok();
+    // A run that died during two calls: its entries stay `started`.
+    {
+        let mut state = project.state();
+        let run = state.begin_run("apply", "interrupted", None).expect("run");
+        state
+            .journal_start(run, &Address("bucket.a.versioning".into()), s3rec::plan::Action::Update)
+            .expect("journal");
+        state
+            .journal_start(run, &Address("bucket.b.tags".into()), s3rec::plan::Action::Update)
+            .expect("journal");
+    }
+    // bucket.b's tags drifted (the interrupted call may have half-written them); bucket.a is as wanted.
+    project.write(&format!(
+        "buckets:\n  a:\n    name: {prefix}-a\n    versioning: enabled\n  b:\n    name: {prefix}-b\n    tags: {{x: z}}\n"
+    ));
+    let (code, text) = project.plan();
+    assert_eq!(code, 2, "{text}");
+    assert!(!text.contains("bucket.a.versioning was interrupted"), "{text}");
+    assert!(text.contains("bucket.b.tags was interrupted"), "{text}");
+    // Settled for good: later plans do not bring it back, and the other one clears once applied.
+    let (_, text) = project.plan();
+    assert!(!text.contains("bucket.a.versioning was interrupted"), "{text}");
+    project.apply_ok();
+    let (code, text) = project.plan();
+    assert_eq!(code, 0, "{text}");
+    assert!(!text.contains("interrupted"), "{text}");
+}

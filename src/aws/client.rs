@@ -208,7 +208,8 @@ pub enum AwsError {
     /// AWS kept throttling the call after every retry.
     #[error(
         "AWS kept throttling {operation} on {resource} after {attempts} attempts ({code}): \
-         retry later, or lower the sync concurrency in the manifest"
+         retry later; if it keeps happening, run fewer requests at once (`--parallelism` of plan and apply, \
+         `concurrency` of a sync mapping)"
     )]
     Throttled {
         /// The operation that was throttled.
@@ -259,6 +260,21 @@ pub enum AwsError {
     )]
     BadResponse {
         /// The operation whose answer was unreadable.
+        operation: String,
+        /// What it acted on.
+        resource: String,
+        /// The SDK's explanation.
+        detail: String,
+    },
+
+    /// The connection broke while the answer was arriving (a cut body, a reset mid-answer). The server
+    /// may or may not have done what was asked, so writes re-read what they wrote.
+    #[error(
+        "the answer to {operation} on {resource} was cut off before it was complete ({detail}): the connection \
+         broke mid-answer; check the network (or the proxy between s3rec and AWS), then retry"
+    )]
+    Truncated {
+        /// The operation whose answer was cut.
         operation: String,
         /// What it acted on.
         resource: String,
@@ -409,6 +425,29 @@ impl AwsError {
             | Self::Service { code, .. } => Some(code),
             Self::AccessDenied { .. } | Self::BucketNotAccessible { .. } => Some("AccessDenied"),
             _ => None,
+        }
+    }
+
+    /// Whether the call may have taken effect although s3rec got no usable answer: the connection broke
+    /// (before or after the request was sent, which the client cannot tell apart), the call timed out,
+    /// the answer was cut or unreadable, or AWS failed on its side. A write that ends this way must be
+    /// re-read, never assumed to have failed or succeeded.
+    pub fn is_ambiguous(&self) -> bool {
+        match self {
+            Self::Unreachable { .. } | Self::Timeout { .. } | Self::Truncated { .. } | Self::BadResponse { .. } => true,
+            Self::Service { status, .. } => *status == 0 || *status >= 500,
+            Self::Config { .. }
+            | Self::NoCredentials { .. }
+            | Self::InvalidCredentials { .. }
+            | Self::AccessDenied { .. }
+            | Self::NotFound { .. }
+            | Self::WrongRegion { .. }
+            | Self::Throttled { .. }
+            | Self::InvalidRequest { .. }
+            | Self::SecretFile { .. }
+            | Self::AccountMismatch { .. }
+            | Self::BucketNotAccessible { .. }
+            | Self::ObjectsNotDeleted { .. } => false,
         }
     }
 
@@ -802,12 +841,9 @@ where
             let status = raw.status().as_u16();
             if (200..300).contains(&status) {
                 // A success status the SDK still reports as an error means the body did not parse:
-                // the server speaks a dialect of the API that AWS does not.
-                return AwsError::BadResponse {
-                    operation,
-                    resource,
-                    detail: detail(),
-                };
+                // either it was cut off on the way, or the server speaks a dialect of the API that AWS
+                // does not. Only the second is a reason to suspect the server.
+                return unreadable(operation, resource, detail());
             }
             // HEAD answers have no body, so the SDK can only report the status; map the statuses that
             // matter to the codes a GET would have carried.
@@ -850,11 +886,7 @@ where
             resource,
             detail: detail(),
         },
-        SdkError::ResponseError(_) => AwsError::BadResponse {
-            operation,
-            resource,
-            detail: detail(),
-        },
+        SdkError::ResponseError(_) => unreadable(operation, resource, detail()),
         SdkError::ConstructionFailure(_) => {
             let text = detail();
             if looks_like_credentials_error(&text) {
@@ -969,6 +1001,43 @@ fn region_from_message(message: &str) -> Option<String> {
     Some(region.to_string())
 }
 
+/// An answer that could not be read: [`AwsError::Truncated`] when it was cut off on the way,
+/// [`AwsError::BadResponse`] when it arrived whole but malformed.
+fn unreadable(operation: String, resource: String, detail: String) -> AwsError {
+    if looks_cut_off(&detail) {
+        AwsError::Truncated {
+            operation,
+            resource,
+            detail,
+        }
+    } else {
+        AwsError::BadResponse {
+            operation,
+            resource,
+            detail,
+        }
+    }
+}
+
+/// Whether an unreadable answer was cut off on the way (the connection closed before the body was
+/// complete) rather than malformed. hyper and the SDK's XML reader say so in these words; matching them
+/// avoids depending on hyper's error types just to downcast.
+fn looks_cut_off(text: &str) -> bool {
+    let text = text.to_ascii_lowercase();
+    [
+        "end of file",
+        "unexpected eof",
+        "incompletemessage",
+        "connection closed before message completed",
+        "connection reset",
+        "io error",
+        "error reading a body",
+        "body length",
+    ]
+    .iter()
+    .any(|needle| text.contains(needle))
+}
+
 /// Whether the error text comes from the credential chain rather than the network.
 ///
 /// The SDK reports a failed credential lookup as a dispatch or construction failure whose source is a
@@ -1025,6 +1094,35 @@ mod tests {
              arn:aws:s3:::x to arn:aws:iam::123456789012:user/ci, or remove the explicit deny (bucket \
              policy, SCP or permission boundary) that blocks it (AWS said: Access Denied)"
         );
+    }
+
+    #[test]
+    fn a_cut_answer_is_told_from_a_malformed_one() {
+        assert!(looks_cut_off(
+            "response error: error reading a body from connection: end of file before message length reached"
+        ));
+        assert!(!looks_cut_off(
+            "service error: unhandled error: error parsing XML: no root element"
+        ));
+        let cut = AwsError::Truncated {
+            operation: "GetBucketLocation".into(),
+            resource: "arn:aws:s3:::x".into(),
+            detail: "end of file before message length reached".into(),
+        };
+        assert!(!cut.to_string().contains("may not support"), "{cut}");
+        assert!(cut.is_ambiguous());
+    }
+
+    #[test]
+    fn throttling_advice_fits_every_command() {
+        let err = AwsError::Throttled {
+            operation: "GetBucketPolicy".into(),
+            resource: "arn:aws:s3:::x".into(),
+            code: "SlowDown".into(),
+            attempts: 5,
+        };
+        assert!(!err.to_string().contains("sync concurrency"), "{err}");
+        assert!(err.to_string().contains("--parallelism"), "{err}");
     }
 
     #[test]

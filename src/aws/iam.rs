@@ -312,7 +312,7 @@ async fn attached_role_policies(aws: &Aws, t: Target<'_>) -> Result<BTreeSet<Str
 }
 
 /// The IDs of the user's access keys, sorted.
-async fn access_key_ids(aws: &Aws, t: Target<'_>) -> Result<Vec<String>, AwsError> {
+pub(super) async fn access_key_ids(aws: &Aws, t: Target<'_>) -> Result<Vec<String>, AwsError> {
     let op = Op::new("ListAccessKeys", "iam:ListAccessKeys", t.arn);
     let keys = aws
         .iam()
@@ -1172,13 +1172,52 @@ async fn create_access_key(
         return Err(err);
     }
 
-    let out = match aws.iam().create_access_key().user_name(t.name).send().await {
-        Ok(out) => out,
-        Err(e) => {
-            // Without a key the file stays empty; removing it lets a retry reserve it again.
+    // The keys the user has before the call. After a call whose answer was lost, any other key is one
+    // that call made, and its secret is gone with the answer: it is deleted before the next attempt, so
+    // a lost answer never leaves a second key nobody has the secret of.
+    let existing = match access_key_ids(aws, t).await {
+        Ok(ids) => ids,
+        Err(err) => {
             discard_secret_file(&path);
-            return Err(aws.error(&op, e));
+            return Err(err);
         }
+    };
+    let mut attempt = 1;
+    let out = loop {
+        // The SDK must not retry this call by itself: a retry after a lost answer makes a second key
+        // without telling anyone, which is exactly what the reconciliation below prevents.
+        let sent = aws
+            .iam()
+            .create_access_key()
+            .user_name(t.name)
+            .customize()
+            .config_override(
+                aws_sdk_iam::config::Builder::default()
+                    .retry_config(aws_sdk_iam::config::retry::RetryConfig::disabled()),
+            )
+            .send()
+            .await
+            .map_err(|e| aws.error(&op, e));
+        let err = match sent {
+            Ok(out) => break out,
+            Err(err) => err,
+        };
+        let reconciled = if err.is_ambiguous() {
+            delete_keys_made_since(aws, t, &existing).await
+        } else {
+            Ok(())
+        };
+        if err.is_ambiguous() && reconciled.is_ok() && attempt < CREATE_KEY_ATTEMPTS {
+            tracing::info!(user = t.name, attempt, error = %err, "the answer to CreateAccessKey was lost; deleted any key it made, creating again");
+            attempt += 1;
+            continue;
+        }
+        if let Err(cleanup) = reconciled {
+            tracing::warn!(user = t.name, error = %cleanup, "could not delete the access key a lost CreateAccessKey may have made; `s3rec doctor` lists it");
+        }
+        // Without a key the file stays empty; removing it lets a retry reserve it again.
+        discard_secret_file(&path);
+        return Err(err);
     };
     let Some(key) = out.access_key() else {
         discard_secret_file(&path);
@@ -1211,6 +1250,21 @@ async fn create_access_key(
         secret_file: after.secret_file.clone(),
         access_key_id: Some(id),
     }))
+}
+
+/// CreateAccessKey calls per key when answers are lost (each followed by a cleanup of what it made).
+const CREATE_KEY_ATTEMPTS: u32 = 5;
+
+/// Deletes the user's access keys that are not in `existing`: the ones a CreateAccessKey whose answer
+/// was lost made. Keys that were there before the call are never touched.
+async fn delete_keys_made_since(aws: &Aws, t: Target<'_>, existing: &[String]) -> Result<(), AwsError> {
+    for id in access_key_ids(aws, t).await? {
+        if !existing.contains(&id) {
+            tracing::info!(user = t.name, access_key_id = %id, "deleting the access key a lost CreateAccessKey made (its secret was lost with the answer)");
+            delete_access_key(aws, t, &id).await?;
+        }
+    }
+    Ok(())
 }
 
 /// Creates the secret file's directories (0700) and the file itself (0600), refusing to overwrite a file

@@ -49,3 +49,9 @@ pub async fn write(aws: &Aws, w: &Write<'_>) -> Result<Option<IdentityDoc>, AwsE
         IdentityKind::IamUser | IdentityKind::IamRole | IdentityKind::IamPolicy => iam::write(aws, w).await,
     }
 }
+
+/// The IDs of an IAM user's access keys, sorted (`target.kind` must be [`IdentityKind::IamUser`]).
+/// `doctor` compares them with the state to find keys s3rec does not know.
+pub async fn access_key_ids(aws: &Aws, target: Target<'_>) -> Result<Vec<String>, AwsError> {
+    iam::access_key_ids(aws, target).await
+}

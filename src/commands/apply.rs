@@ -16,7 +16,7 @@ use crate::exec::{self, ActionReport, Progress, Status};
 use crate::manifest::types::RunKind;
 use crate::model::desired::{self, Context};
 use crate::output::{print_data, stdout_color};
-use crate::plan::{Action, Change, PLAN_FORMAT_VERSION, Plan, render};
+use crate::plan::{Action, Change, Plan, SavedPlanError, render};
 use crate::planner::{self, PlanOptions, Workspace};
 use crate::report::RunSummary;
 use crate::state::RunOutcome;
@@ -101,19 +101,17 @@ fn read_plan(file: &Path) -> miette::Result<Plan> {
     let text = std::fs::read_to_string(file)
         .into_diagnostic()
         .wrap_err_with(|| format!("cannot read the plan {}", file.display()))?;
-    let version: Option<u64> = serde_json::from_str::<serde_json::Value>(&text)
-        .ok()
-        .and_then(|v| v.get("format_version").and_then(serde_json::Value::as_u64));
-    if version != Some(u64::from(PLAN_FORMAT_VERSION)) {
-        return Err(miette::miette!(
-            help = "make the plan with this s3rec version: s3rec plan -e ENV --out FILE",
-            "{} is not an s3rec plan of format version {PLAN_FORMAT_VERSION}",
-            file.display()
-        ));
-    }
-    serde_json::from_str(&text)
-        .into_diagnostic()
-        .wrap_err_with(|| format!("{} is not a valid s3rec plan", file.display()))
+    crate::plan::unseal(&text).map_err(|e| {
+        let help = match e {
+            SavedPlanError::Modified { .. } | SavedPlanError::NoDigest => {
+                "a saved plan is applied exactly as it was made and reviewed; make a new one: s3rec plan -e ENV --out FILE"
+            }
+            SavedPlanError::NotAPlan | SavedPlanError::Invalid(_) => {
+                "make the plan with this s3rec version: s3rec plan -e ENV --out FILE"
+            }
+        };
+        miette::miette!(help = help, "{} is refused: {e}", file.display())
+    })
 }
 
 /// Asks for `yes` on a terminal; refuses to guess without one.
@@ -166,7 +164,7 @@ async fn apply(ws: &Workspace, plan: &Plan, saved: bool, parallelism: usize) -> 
     }
     let _lock = state.lock_for_run().map_err(|e| miette::miette!("{e}"))?;
     let _graceful = crate::interrupt::graceful();
-    let plan_sha = crate::state::sha256_hex(render::json(plan).as_bytes());
+    let plan_sha = plan.sha256();
     let run = state
         .begin_run("apply", ws.environment(), Some(&plan_sha))
         .map_err(|e| miette::miette!("{e}"))?;
@@ -395,7 +393,7 @@ async fn refuse_if_stale(aws: &crate::aws::Aws, plan: &Plan) -> miette::Result<(
         {
             continue;
         }
-        let live = planner::current_value(aws, change)
+        let live = crate::exec::retry::read(|| planner::current_value(aws, change))
             .await
             .map_err(|e| miette::miette!("{e}"))?;
         if !planner::is_current(change, &live) {

@@ -281,6 +281,8 @@ async fn diagnose(ws: &Workspace) -> miette::Result<Report> {
         )),
     }
 
+    problems.extend(orphan_access_keys(ws, &aws).await);
+
     // Where the buckets are now, too: a bucket in another region than the manifest says is replaced.
     regions.extend(checks.iter().filter(|c| c.region != GLOBAL).map(|c| c.region.clone()));
     let ok = guard.holds() && problems.is_empty() && !checks.iter().any(|c| c.fails);
@@ -299,6 +301,66 @@ async fn diagnose(ws: &Workspace) -> miette::Result<Report> {
 }
 
 /// Probes every bucket, at most [`DEFAULT_READ_CONCURRENCY`] calls in flight; rows in manifest order.
+/// Access keys of the IAM users s3rec manages that the state does not know: left by a create whose
+/// answer was lost and whose cleanup failed, or made by hand. Nobody may hold their secret, and they
+/// count against the user's limit of two keys.
+async fn orphan_access_keys(ws: &Workspace, aws: &Aws) -> Vec<String> {
+    use crate::model::identity::{AccessKeyDoc, IdentityDoc};
+    use crate::plan::Value;
+    // Doctor must not create a state database; without one, s3rec manages nothing yet.
+    if !ws.state_path().exists() {
+        return Vec::new();
+    }
+    let records = match ws.open_state().and_then(|s| s.resources()) {
+        Ok(records) => records,
+        Err(e) => {
+            return vec![format!(
+                "the state cannot be read to look for orphaned access keys: {e}"
+            )];
+        }
+    };
+    let known: BTreeSet<(String, String)> = records
+        .iter()
+        .filter_map(|r| match &r.value {
+            Value::Identity(IdentityDoc::AccessKey(AccessKeyDoc {
+                access_key_id: Some(id),
+                ..
+            })) => Some((r.name.clone(), id.clone())),
+            _ => None,
+        })
+        .collect();
+    let mut out = Vec::new();
+    for r in &records {
+        let Value::Identity(IdentityDoc::User(user)) = &r.value else {
+            continue;
+        };
+        let arn = identity::arn(IdentityKind::IamUser, UNKNOWN_ACCOUNT, GLOBAL, &user.path, &r.name);
+        let target = Target {
+            kind: IdentityKind::IamUser,
+            name: &r.name,
+            arn: &arn,
+            region: GLOBAL,
+        };
+        match aws::identity::access_key_ids(aws, target).await {
+            Ok(ids) => out.extend(
+                ids.into_iter()
+                    .filter(|id| !known.contains(&(r.name.clone(), id.clone())))
+                    .map(|id| {
+                        format!(
+                            "{}: access key {id} of IAM user {} is not in the state (an orphan: nobody may hold its \
+                         secret); if nothing uses it, delete it: aws iam delete-access-key --user-name {} \
+                         --access-key-id {id}",
+                            r.address, r.name, r.name
+                        )
+                    }),
+            ),
+            Err(e) if e.is_not_found() => {}
+            Err(e) => out.push(format!("{}: its access keys cannot be listed: {e}", r.address)),
+        }
+    }
+    out
+}
+
 async fn probe_buckets(aws: &Arc<Aws>, desired: &[DesiredBucket]) -> Vec<Check> {
     let permits = Arc::new(Semaphore::new(DEFAULT_READ_CONCURRENCY));
     let tasks = desired.iter().map(|bucket| {

@@ -126,10 +126,11 @@ pub(crate) fn plan_error(e: PlanError) -> miette::Report {
     }
 }
 
-/// Writes the plan as JSON, atomically, so a half-written plan file never exists.
+/// Writes the plan as JSON with its digest (`plan_sha256`), atomically, so a half-written plan file
+/// never exists and an edited one is refused by `apply`.
 fn save(plan: &Plan, out: &Path) -> miette::Result<()> {
     let tmp = out.with_extension("tmp");
-    std::fs::write(&tmp, render::json(plan))
+    std::fs::write(&tmp, crate::plan::seal(plan))
         .and_then(|()| std::fs::rename(&tmp, out))
         .into_diagnostic()
         .wrap_err_with(|| format!("cannot write the plan to {}", out.display()))

@@ -406,7 +406,9 @@ fn render_journal(journals: &[RunJournal]) -> String {
             let note = match (e.outcome, e.message.as_deref()) {
                 (Outcome::Failed, Some(msg)) => Some(format!("error: {msg}")),
                 (Outcome::Skipped, Some(msg)) => Some(format!("reason: {msg}")),
-                (Outcome::Started, _) => Some(
+                // A later plan found the resource converged (`StateDb::settle_interrupted`).
+                (Outcome::Started, Some(msg)) => Some(format!("settled: {msg}")),
+                (Outcome::Started, None) => Some(
                     "s3rec never learned the outcome of this action; it may be half-done (the next plan reads AWS \
                      and shows what is left)"
                         .to_string(),

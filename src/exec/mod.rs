@@ -3,7 +3,12 @@
 //!
 //! Independent work always completes; when an action fails, the changes that wait for it are skipped
 //! (and journaled as skipped), never attempted. Journal rows are written before each AWS call, so a
-//! crash leaves a `started` row saying the action may be half-done, and a re-run converges.
+//! crash leaves a `started` row saying the action may be half-done, and a re-run converges. A success is
+//! journaled and recorded in the state in one transaction, so a crash never leaves one without the other.
+//!
+//! An action whose call ended without a clear answer (a lost response, a timeout, a reset after the
+//! request was sent) is not guessed at: the resource is read again, and if it is now as the plan wants,
+//! the action succeeded.
 
 pub mod retry;
 
@@ -117,6 +122,7 @@ pub async fn execute(
     let mut started = vec![false; n];
 
     while !ready.is_empty() || !running.is_empty() {
+        // Start what is ready, up to `parallelism` in flight, unless a signal asked to stop.
         while running.len() < parallelism && stop.may_start() {
             let Some(i) = ready.pop() else { break };
             started[i] = true;
@@ -128,7 +134,7 @@ pub async fn execute(
             let root = root.clone();
             let task = running.spawn(async move {
                 let start = Instant::now();
-                let result = retry::with_backoff(|| perform(&aws, &change, &root))
+                let result = retry::with_backoff(|| perform_checked(&aws, &change, &root))
                     .await
                     .map_err(|(e, attempts)| (e.to_string(), attempts));
                 (i, result, start.elapsed(), entry)
@@ -160,8 +166,7 @@ pub async fn execute(
         let change = &plan.changes[i];
         let (status, attempts) = match result {
             Ok((recorded, attempts)) => {
-                state.journal_finish(entry, Outcome::Succeeded, None)?;
-                record(state, change, recorded, run)?;
+                succeeded(state, entry, change, recorded, run)?;
                 for d in graph.dependents(i) {
                     waiting[d] -= 1;
                     if waiting[d] == 0 && !done[d] {
@@ -227,8 +232,46 @@ pub async fn execute(
     Ok(report)
 }
 
-/// The AWS calls of one change. Every branch is idempotent, except creating an access key, which
-/// refuses to overwrite an existing secret file and so never runs twice for the same file. Returns the
+/// Performs a change; when it fails, reads the resource again and counts the change as done if the
+/// resource is now exactly as the plan wants. A call whose response was lost may have taken effect (and
+/// the SDK's own retry of it may then have failed, e.g. on "already exists"), so an error alone does not
+/// say the change did not happen. Throttling and the eventual-consistency codes say the request was not
+/// carried out, so they are retried without a read.
+async fn perform_checked(aws: &Aws, change: &Change, root: &Path) -> Result<Option<Value>, AwsError> {
+    let error = match perform(aws, change, root).await {
+        Ok(recorded) => return Ok(recorded),
+        Err(e) => e,
+    };
+    if retry::retryable(&error) && !error.is_ambiguous() {
+        return Err(error);
+    }
+    match crate::planner::current_value(aws, change).await {
+        Ok(live) if live == change.after => {
+            tracing::info!(address = %change.address, error = %error, "the call ended without a clear answer, but a fresh read shows the change in place");
+            Ok(None)
+        }
+        // Not in place (or not readable now): the original error stands, and the retry policy decides.
+        Ok(_) | Err(_) => Err(error),
+    }
+}
+
+/// Journals a success and records its result in the state, in one transaction.
+fn succeeded(
+    state: &StateDb,
+    entry: EntryId,
+    change: &Change,
+    recorded: Option<Value>,
+    run: RunId,
+) -> Result<(), StateError> {
+    state.atomically(|state| {
+        state.journal_finish(entry, Outcome::Succeeded, None)?;
+        record(state, change, recorded, run)
+    })
+}
+
+/// The AWS calls of one change. Every branch is idempotent; creating an access key refuses to overwrite
+/// an existing secret file, and after a lost answer deletes the key its call may have made before it
+/// creates another (`aws::iam`). Returns the
 /// value to record when it differs from the plan's `after` (an access key's ID).
 async fn perform(aws: &Aws, change: &Change, root: &Path) -> Result<Option<Value>, AwsError> {
     match (&change.resource, change.action) {
@@ -338,5 +381,55 @@ fn record(state: &StateDb, change: &Change, recorded: Option<Value>, run: RunId)
             record.prevent_destroy = prevent_destroy;
             state.upsert_resource(&record)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::Resource;
+
+    /// A failure to record the resource (here, a trigger that refuses it) must not leave the journal
+    /// saying `succeeded`: the two are one transaction, so the entry stays `started`.
+    #[test]
+    fn a_success_is_journaled_and_recorded_together_or_not_at_all() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("env.db");
+        let mut state = StateDb::open(&path).expect("open");
+        let change = Change {
+            address: crate::plan::Address::bucket("logs"),
+            action: Action::Create,
+            resource: Resource::Bucket {
+                logical: "logs".into(),
+                name: "logs-bucket".into(),
+                region: "us-east-1".into(),
+                current_region: None,
+                force_destroy: false,
+                prevent_destroy: false,
+            },
+            before: None,
+            after: Some(Value::Bucket {
+                name: "logs-bucket".into(),
+                region: "us-east-1".into(),
+            }),
+            reason: None,
+        };
+        let run = state.begin_run("apply", "test", None).expect("run");
+        let entry = state.journal_start(run, &change.address, change.action).expect("start");
+        let other = rusqlite::Connection::open(&path).expect("second connection");
+        other
+            .execute_batch(
+                "CREATE TRIGGER refuse BEFORE INSERT ON resources BEGIN SELECT RAISE(ABORT, 'disk full'); END;",
+            )
+            .expect("trigger");
+        assert!(succeeded(&state, entry, &change, None, run).is_err());
+        let journal = state.journal(run).expect("journal");
+        assert_eq!(journal[0].outcome, Outcome::Started, "{journal:?}");
+        assert!(state.resource(&change.address).expect("read").is_none());
+
+        other.execute_batch("DROP TRIGGER refuse;").expect("drop trigger");
+        succeeded(&state, entry, &change, None, run).expect("recorded");
+        assert_eq!(state.journal(run).expect("journal")[0].outcome, Outcome::Succeeded);
+        assert!(state.resource(&change.address).expect("read").is_some());
     }
 }

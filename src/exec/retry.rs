@@ -1,5 +1,8 @@
-//! Retrying what AWS asks to be retried. The policy lives apart from the actions, as kube-rs keeps its
-//! retry policy apart from reconcile: every action is idempotent, so running it again is always safe.
+//! Retrying what AWS asks to be retried, and what a broken connection left undecided. The policy lives
+//! apart from the actions, as kube-rs keeps its retry policy apart from reconcile: every action is
+//! idempotent (creating an access key reconciles from AWS first), so running it again is always safe.
+//! The executor re-reads a resource after an ambiguous outcome before it retries (see `exec::perform`);
+//! plan reads use [`read`].
 
 use std::future::Future;
 use std::time::Duration;
@@ -7,15 +10,18 @@ use std::time::Duration;
 use crate::aws::AwsError;
 
 /// Attempts per action, the first included. The SDK already retries transport errors and throttling
-/// inside one attempt; these attempts cover what it does not (eventual consistency after a create).
+/// inside one attempt; these attempts cover what it does not (eventual consistency after a create) and
+/// what outlasted its attempts (a run of faults on a flaky network: at 30% faulty requests, five SDK
+/// attempts in a row fail about once in 400 calls).
 pub const ATTEMPTS: u32 = 6;
 const FIRST_DELAY: Duration = Duration::from_millis(250);
 const MAX_DELAY: Duration = Duration::from_secs(8);
 
-/// Whether an error is worth another attempt: throttling, AWS's transient failures, and the
+/// Whether an error is worth another attempt: throttling, AWS's transient failures, a connection that
+/// broke or an answer that was cut (the SDK's own attempts already gave up on them), and the
 /// eventual-consistency answers of a bucket or role that was created a moment ago.
 pub fn retryable(error: &AwsError) -> bool {
-    if matches!(error, AwsError::Throttled { .. }) {
+    if matches!(error, AwsError::Throttled { .. }) || error.is_ambiguous() {
         return true;
     }
     matches!(
@@ -59,4 +65,14 @@ where
             Err(e) => return Err((e, attempt)),
         }
     }
+}
+
+/// A read with the executor's retry policy: plan reads retry what a write would, so one read that hit a
+/// run of faults does not abort the whole plan.
+pub async fn read<T, F, Fut>(op: F) -> Result<T, AwsError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, AwsError>>,
+{
+    with_backoff(op).await.map(|(v, _)| v).map_err(|(e, _)| e)
 }

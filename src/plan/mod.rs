@@ -342,6 +342,71 @@ impl Plan {
     }
 }
 
+/// The field of a saved plan file that holds the SHA-256 of the plan's content.
+pub const PLAN_DIGEST_FIELD: &str = "plan_sha256";
+
+impl Plan {
+    /// SHA-256 (lowercase hex) of the plan's JSON document ([`render::json`]). A plan read back from its
+    /// file serializes to the same document, so the digest survives saving and is the plan's identity:
+    /// a saved file carries it, and the state records it for the run that executed the plan.
+    pub fn sha256(&self) -> String {
+        use sha2::{Digest, Sha256};
+        crate::model::hex(&Sha256::digest(render::json(self).as_bytes()))
+    }
+}
+
+/// Why a saved plan file is refused.
+#[derive(Debug, thiserror::Error)]
+pub enum SavedPlanError {
+    #[error("it is not an s3rec plan of format version {PLAN_FORMAT_VERSION}")]
+    NotAPlan,
+    #[error("it carries no `{PLAN_DIGEST_FIELD}`, so s3rec cannot tell whether it was changed after it was made")]
+    NoDigest,
+    #[error(
+        "it was changed after `s3rec plan` wrote it: its content no longer matches its `{PLAN_DIGEST_FIELD}` \
+         (recorded {recorded}, content {actual})"
+    )]
+    Modified { recorded: String, actual: String },
+    #[error("it is not a valid s3rec plan: {0}")]
+    Invalid(#[from] serde_json::Error),
+}
+
+/// The text of a saved plan file: the plan's JSON document with [`PLAN_DIGEST_FIELD`] added.
+pub fn seal(plan: &Plan) -> String {
+    let document = render::json(plan);
+    let mut value: serde_json::Value = match serde_json::from_str(&document) {
+        Ok(value) => value,
+        // `render::json` always writes a JSON object; were it not one, the file would be refused on reading.
+        Err(_) => return document,
+    };
+    if let Some(fields) = value.as_object_mut() {
+        fields.insert(PLAN_DIGEST_FIELD.to_string(), serde_json::Value::String(plan.sha256()));
+    }
+    let mut out = serde_json::to_string_pretty(&value).unwrap_or(document);
+    out.push('\n');
+    out
+}
+
+/// Reads a saved plan file's text, refusing one whose content does not match its digest: a plan edited
+/// by hand would otherwise be applied as written, bypassing the review of the plan that was shown.
+pub fn unseal(text: &str) -> Result<Plan, SavedPlanError> {
+    let mut value: serde_json::Value = serde_json::from_str(text).map_err(|_| SavedPlanError::NotAPlan)?;
+    let version = value.get("format_version").and_then(serde_json::Value::as_u64);
+    if version != Some(u64::from(PLAN_FORMAT_VERSION)) {
+        return Err(SavedPlanError::NotAPlan);
+    }
+    let recorded = match value.as_object_mut().and_then(|f| f.remove(PLAN_DIGEST_FIELD)) {
+        Some(serde_json::Value::String(digest)) => digest,
+        _ => return Err(SavedPlanError::NoDigest),
+    };
+    let plan: Plan = serde_json::from_value(value)?;
+    let actual = plan.sha256();
+    if actual != recorded {
+        return Err(SavedPlanError::Modified { recorded, actual });
+    }
+    Ok(plan)
+}
+
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Summary {
     pub create: usize,

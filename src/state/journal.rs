@@ -140,6 +140,10 @@ fn parse_action(s: &str) -> Option<Action> {
     .find(|a| action_str(*a) == s)
 }
 
+/// The message of an interrupted entry that a later plan found converged.
+const SETTLED: &str =
+    "the outcome of this call was never learned; a later plan read the resource and found it as the manifest wants";
+
 const RUN_COLUMNS: &str = "id, command, environment, plan_sha256, s3rec_version, pid, started_at, finished_at, outcome";
 
 /// Journal columns, with the duration computed by SQLite from the two RFC 3339 timestamps.
@@ -269,10 +273,11 @@ impl StateDb {
     ///
     /// An entry stops being reported once a later action on the same address (or on a resource that
     /// contains it, like the bucket of a document) finished, because that later action re-read and
-    /// re-wrote what the interrupted one may have left behind.
+    /// re-wrote what the interrupted one may have left behind; or once a plan read the address and found
+    /// it as the manifest wants ([`StateDb::settle_interrupted`]).
     pub fn interrupted_entries(&self) -> Result<Vec<JournalEntry>, StateError> {
         let sql = format!(
-            "SELECT {ENTRY_COLUMNS} FROM journal j WHERE j.outcome = 'started' AND j.id > ?1 \
+            "SELECT {ENTRY_COLUMNS} FROM journal j WHERE j.outcome = 'started' AND j.message IS NULL AND j.id > ?1 \
              AND NOT EXISTS (SELECT 1 FROM journal later WHERE later.id > j.id \
                  AND later.outcome IN ('succeeded', 'failed') \
                  AND (later.address = j.address \
@@ -285,6 +290,27 @@ impl StateDb {
             .into_iter()
             .filter(|e| !self.open_runs.contains(&e.run_id))
             .collect())
+    }
+
+    /// Settles interrupted entries whose resources a later plan read and found converged. The outcome
+    /// stays `started` (the call's own result was never learned, and a `started` entry has no finish
+    /// time), but the entry gets a message saying how it was settled, and
+    /// [`StateDb::interrupted_entries`] stops reporting it: a `started` entry has a message only then.
+    pub fn settle_interrupted(&self, entries: &[EntryId]) -> Result<(), StateError> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        self.atomically(|db| {
+            for entry in entries {
+                db.conn
+                    .prepare_cached(
+                        "UPDATE journal SET message = ?2 WHERE id = ?1 AND outcome = 'started' AND message IS NULL",
+                    )
+                    .and_then(|mut stmt| stmt.execute(params![entry.0, SETTLED]))
+                    .map_err(|e| db.err(e))?;
+            }
+            Ok(())
+        })
     }
 
     fn insert_entry(

@@ -8,7 +8,7 @@
 //!   crash leaves a `started` row saying the action may be half-done.
 //!
 //! The API is synchronous and meant for one task at a time (the executor's); every write is its own
-//! short transaction, so readers in other processes (`s3rec state list`, `sqlite3`) never block a run.
+//! short transaction (or, through [`StateDb::atomically`], a few writes that belong together), so readers in other processes (`s3rec state list`, `sqlite3`) never block a run.
 //! docs/state.md describes the schema and how to inspect it.
 //!
 //! [`plan::Value`]: crate::plan::Value
@@ -457,6 +457,18 @@ impl StateDb {
             .and_then(|mut stmt| stmt.execute([address.as_str()]))
             .map_err(|e| self.err(e))?;
         Ok(removed > 0)
+    }
+
+    /// Runs `f` in one transaction: every write it makes is kept, or (when it fails, or s3rec dies
+    /// before the commit) none is. The executor journals a success and records its resource this way,
+    /// so the state never shows one without the other.
+    pub fn atomically<T>(&self, f: impl FnOnce(&StateDb) -> Result<T, StateError>) -> Result<T, StateError> {
+        // `unchecked_transaction` because the handle is shared (`&self`); the executor is its only
+        // writer, one call at a time, so no other transaction can be open on this connection.
+        let tx = self.conn.unchecked_transaction().map_err(|e| self.err(e))?;
+        let out = f(self)?;
+        tx.commit().map_err(|e| self.err(e))?;
+        Ok(out)
     }
 
     /// Turns a SQLite error from this database into a [`StateError`].
