@@ -747,10 +747,7 @@ fn a_flipped_byte_after_verification_keeps_its_source_and_is_downloaded_again() 
     let seeds: Vec<(String, Vec<u8>)> = (0..4)
         .map(|i| (format!("f{i}.bin"), data(50_000 + i * 1000, 20 + i as u64)))
         .collect();
-    put(
-        &bucket,
-        seeds.iter().map(|(k, b)| Seed::plain(k, b.clone())).collect(),
-    );
+    put(&bucket, seeds.iter().map(|(k, b)| Seed::plain(k, b.clone())).collect());
     let (code, stdout, stderr) = migrate(&p, &["run"]);
     assert_eq!(code, 0, "{stdout}\n{stderr}");
 
@@ -775,7 +772,11 @@ fn a_flipped_byte_after_verification_keeps_its_source_and_is_downloaded_again() 
     assert!(stderr.contains("1 downloaded"), "{stderr}");
     assert!(versions_left(&bucket).is_empty());
     for (key, body) in &seeds {
-        assert_eq!(&std::fs::read(p.path(&format!("archive/{key}"))).expect("read"), body, "{key}");
+        assert_eq!(
+            &std::fs::read(p.path(&format!("archive/{key}"))).expect("read"),
+            body,
+            "{key}"
+        );
     }
 }
 
@@ -812,10 +813,7 @@ fn a_migration_finishes_in_one_run_with_a_tenth_of_requests_failing() {
     let seeds: Vec<(String, Vec<u8>)> = (0..40)
         .map(|i| (format!("d{}/o{i}.bin", i % 4), data(20_000 + i * 3_000, 100 + i as u64)))
         .collect();
-    put(
-        &bucket,
-        seeds.iter().map(|(k, b)| Seed::plain(k, b.clone())).collect(),
-    );
+    put(&bucket, seeds.iter().map(|(k, b)| Seed::plain(k, b.clone())).collect());
     let proxy = FaultProxy::start(&[
         "--rate",
         "0.1",
@@ -831,6 +829,10 @@ fn a_migration_finishes_in_one_run_with_a_tenth_of_requests_failing() {
     assert!(proxy.faults_injected() > 0, "no fault was injected");
     assert_eq!(column(&status_row(&p), "verified"), "40");
     for (key, body) in &seeds {
-        assert_eq!(&std::fs::read(p.path(&format!("archive/{key}"))).expect("read"), body, "{key}");
+        assert_eq!(
+            &std::fs::read(p.path(&format!("archive/{key}"))).expect("read"),
+            body,
+            "{key}"
+        );
     }
 }

@@ -698,7 +698,10 @@ fn transient(e: &DownloadError) -> bool {
             matches!(
                 **e,
                 AwsError::Unreachable { .. } | AwsError::Timeout { .. } | AwsError::Throttled { .. }
-            ) || matches!(e.code(), Some("InternalError" | "ServiceUnavailable" | "RequestTimeout"))
+            ) || matches!(
+                e.code(),
+                Some("InternalError" | "ServiceUnavailable" | "RequestTimeout")
+            )
         }
         DownloadError::Archived { .. } | DownloadError::Changed { .. } | DownloadError::Write { .. } => false,
     }
@@ -810,7 +813,12 @@ async fn delete_phase(
     let lost: Vec<(usize, String)> = files
         .iter()
         .filter(|&&i| !in_place(&file_of(spec, &rows[i]), rows[i].size))
-        .map(|&i| (i, "the local copy is missing or changed size since it was verified".to_string()))
+        .map(|&i| {
+            (
+                i,
+                "the local copy is missing or changed size since it was verified".to_string(),
+            )
+        })
         .collect();
     if !lost.is_empty() {
         return hold_delete(ctx, rows, lost, outcome);
