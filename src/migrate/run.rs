@@ -595,12 +595,13 @@ async fn fetch(ctx: &Ctx, row: &mut ObjectRow, counter: &(dyn Fn(u64) + Send + S
     let mut resumes = 0;
     let mut delay = RESUME_DELAY;
     let mut mismatched = false;
+    if offset > 0 {
+        tracing::info!("{}: resuming the download at byte {offset}", row.key);
+        // Progress counts the object's whole size; an earlier run brought these bytes.
+        counter(offset);
+    }
     loop {
         row.attempts += 1;
-        if offset > 0 {
-            tracing::info!("{}: resuming the download at byte {offset}", row.key);
-            counter(offset);
-        }
         let download = Download {
             bucket: &spec.bucket,
             region: &spec.region,
