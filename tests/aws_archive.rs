@@ -9,6 +9,8 @@
 //! tests/aws_transfer.rs), which the SDK's validation of downloads then rejects.
 
 mod common;
+#[path = "common/fault_proxy.rs"]
+mod fault_proxy;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -799,4 +801,64 @@ async fn delete_versions_removes_2500_versions_markers_and_null_versions() {
             .is_empty(),
         "nothing to delete is no call"
     );
+}
+
+#[tokio::test]
+async fn a_cut_body_keeps_what_arrived_and_a_ranged_download_finishes_it() {
+    let aws = common::emulator().await;
+    let bucket = new_bucket(&aws, false).await;
+    let body = data(2 * MIB, 41);
+    aws.s3(TEST_REGION)
+        .put_object()
+        .bucket(&bucket)
+        .key("k")
+        .body(ByteStream::from(body.clone()))
+        .send()
+        .await
+        .unwrap();
+    let proxy = fault_proxy::FaultProxy::start(&[
+        "--match",
+        &format!("^GET /{bucket}/k"),
+        "--first",
+        "1",
+        "--faults",
+        "cut-body",
+    ]);
+    let via_proxy = s3rec::aws::connect(
+        &s3rec::manifest::types::AwsSettings {
+            force_path_style: true,
+            ..Default::default()
+        },
+        &s3rec::aws::Overrides {
+            endpoint_url: Some(proxy.endpoint.clone()),
+            ..common::test_overrides()
+        },
+    )
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("k");
+    let etag = md5_etag(&body);
+
+    let err = download_version(&via_proxy, &download(&bucket, "k", "null", &etag, &path), &no_progress)
+        .await
+        .expect_err("the first GET is cut off");
+    let DownloadError::Cut { received, .. } = err else {
+        panic!("not reported as a cut body: {err}");
+    };
+    assert!(received > 0 && received < body.len() as u64, "{received}");
+    // Every byte that arrived is on disk, and they are the object's first bytes.
+    let kept = std::fs::read(&path).unwrap();
+    assert_eq!(kept.len() as u64, received);
+    assert!(body.starts_with(&kept));
+
+    let resume = Download {
+        offset: received,
+        ..download(&bucket, "k", "null", &etag, &path)
+    };
+    let got = download_version(&via_proxy, &resume, &no_progress)
+        .await
+        .unwrap_or_else(|err| panic!("{err}"));
+    assert_eq!(got.transferred, body.len() as u64 - received);
+    assert_eq!(std::fs::read(&path).unwrap(), body);
 }

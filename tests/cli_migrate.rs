@@ -5,6 +5,8 @@
 //! and a corrupted local file is caught by `verify`.
 
 mod common;
+#[path = "common/fault_proxy.rs"]
+mod fault_proxy;
 #[path = "common/project.rs"]
 mod project;
 
@@ -14,6 +16,7 @@ use std::path::Path;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, StorageClass};
 use common::data;
+use fault_proxy::FaultProxy;
 use project::Project;
 
 const MIB: usize = 1024 * 1024;
@@ -23,12 +26,23 @@ const MIB: usize = 1024 * 1024;
 fn project(versioned: bool, migration_extra: &str) -> (Project, String) {
     let p = Project::new(&common::unique_name("mig"));
     let bucket = format!("{}-old", p.env);
-    let versioning = if versioned { "    versioning: enabled\n" } else { "" };
-    p.write(&format!(
-        "buckets:\n  old:\n    name: {bucket}\n{versioning}migrations:\n  retire:\n    bucket: old\n    destination: archive\n{migration_extra}"
-    ));
+    p.write(&manifest(&bucket, versioned, migration_extra));
     p.apply_ok();
     (p, bucket)
+}
+
+/// The manifest body `project` writes.
+fn manifest(bucket: &str, versioned: bool, migration_extra: &str) -> String {
+    let versioning = if versioned { "    versioning: enabled\n" } else { "" };
+    format!(
+        "buckets:\n  old:\n    name: {bucket}\n{versioning}migrations:\n  retire:\n    bucket: old\n    destination: archive\n{migration_extra}"
+    )
+}
+
+/// Points an unversioned `project` at a fault proxy from now on (the bucket was created directly).
+fn behind(p: &mut Project, bucket: &str, proxy: &FaultProxy, migration_extra: &str) {
+    p.endpoint = proxy.endpoint.clone();
+    p.write(&manifest(bucket, false, migration_extra));
 }
 
 struct Seed<'a> {
@@ -675,7 +689,7 @@ fn a_local_copy_lost_after_verification_holds_the_delete_until_it_is_downloaded_
     std::fs::remove_file(p.path("archive/keep/b.txt")).expect("lose a file");
 
     let (code, stdout, stderr) = migrate(&p, &["run", "--confirm-delete", &bucket]);
-    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert_eq!(code, 1, "the held delete is a failure of the run:\n{stdout}\n{stderr}");
     assert!(stderr.contains("1 local file(s) are missing or changed"), "{stderr}");
     assert_eq!(
         versions_left(&bucket).len(),
@@ -725,4 +739,100 @@ fn a_rescan_picks_up_new_and_rewritten_objects_and_keeps_finished_work() {
     assert_eq!(files["a.txt"], b"second");
     assert_eq!(files["b.txt"], b"stays");
     assert_eq!(files["c.txt"], b"new");
+}
+
+#[test]
+fn a_flipped_byte_after_verification_keeps_its_source_and_is_downloaded_again() {
+    let (p, bucket) = project(false, "    delete_source: after-verify\n");
+    let seeds: Vec<(String, Vec<u8>)> = (0..4)
+        .map(|i| (format!("f{i}.bin"), data(50_000 + i * 1000, 20 + i as u64)))
+        .collect();
+    put(&bucket, seeds.iter().map(|(k, b)| Seed::plain(k, b.clone())).collect());
+    let (code, stdout, stderr) = migrate(&p, &["run"]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+
+    // Same size, one byte different: only the content tells.
+    let flipped = p.path("archive/f2.bin");
+    let mut bytes = std::fs::read(&flipped).expect("read");
+    bytes[1234] ^= 0x01;
+    std::fs::write(&flipped, &bytes).expect("write");
+
+    let (code, stdout, stderr) = migrate(&p, &["run", "--confirm-delete", &bucket]);
+    assert_eq!(code, 1, "the held delete is a failure of the run:\n{stdout}\n{stderr}");
+    assert!(stderr.contains("\"f2.bin\""), "{stderr}");
+    assert!(stderr.contains("1 local file(s) are missing or changed"), "{stderr}");
+    assert!(
+        versions_left(&bucket).iter().any(|(k, _)| k == "f2.bin"),
+        "the source of the corrupt copy was deleted"
+    );
+    assert_eq!(column(&status_row(&p), "to_download"), "1");
+
+    let (code, stdout, stderr) = migrate(&p, &["run", "--confirm-delete", &bucket]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(stderr.contains("1 downloaded"), "{stderr}");
+    assert!(versions_left(&bucket).is_empty());
+    for (key, body) in &seeds {
+        assert_eq!(
+            &std::fs::read(p.path(&format!("archive/{key}"))).expect("read"),
+            body,
+            "{key}"
+        );
+    }
+}
+
+#[test]
+fn a_body_cut_off_mid_download_is_resumed_within_the_run() {
+    let (mut p, bucket) = project(false, "");
+    let body = data(3 * MIB, 31);
+    put(&bucket, vec![Seed::plain("big.bin", body.clone())]);
+    let proxy = FaultProxy::start(&[
+        "--match",
+        &format!("^GET /{bucket}/big\\.bin"),
+        "--first",
+        "1",
+        "--faults",
+        "cut-body",
+    ]);
+    behind(&mut p, &bucket, &proxy, "");
+
+    let (code, stdout, stderr) = migrate(&p, &["retire", "run"]);
+    assert_eq!(code, 0, "one run finishes the cut download:\n{stdout}\n{stderr}");
+    assert_eq!(std::fs::read(p.path("archive/big.bin")).expect("read"), body);
+    let gets: Vec<String> = proxy
+        .requests()
+        .into_iter()
+        .filter(|(op, _)| op.starts_with("GET ") && op.ends_with("/big.bin"))
+        .map(|(_, fault)| fault)
+        .collect();
+    assert_eq!(gets, ["cut-body", "ok"], "the cut GET, then one that continues it");
+}
+
+#[test]
+fn a_migration_finishes_in_one_run_with_a_tenth_of_requests_failing() {
+    let (mut p, bucket) = project(false, "");
+    let seeds: Vec<(String, Vec<u8>)> = (0..40)
+        .map(|i| (format!("d{}/o{i}.bin", i % 4), data(20_000 + i * 3_000, 100 + i as u64)))
+        .collect();
+    put(&bucket, seeds.iter().map(|(k, b)| Seed::plain(k, b.clone())).collect());
+    let proxy = FaultProxy::start(&[
+        "--rate",
+        "0.1",
+        "--seed",
+        "3",
+        "--faults",
+        "slowdown,reset,lost-response,cut-body",
+    ]);
+    behind(&mut p, &bucket, &proxy, "");
+
+    let (code, stdout, stderr) = migrate(&p, &["retire", "run"]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(proxy.faults_injected() > 0, "no fault was injected");
+    assert_eq!(column(&status_row(&p), "verified"), "40");
+    for (key, body) in &seeds {
+        assert_eq!(
+            &std::fs::read(p.path(&format!("archive/{key}"))).expect("read"),
+            body,
+            "{key}"
+        );
+    }
 }

@@ -722,6 +722,19 @@ pub enum DownloadError {
     #[error(transparent)]
     Aws(Box<AwsError>),
 
+    /// The body broke off (the connection closed or reset) before the object's last byte. What
+    /// arrived is flushed to the file first, so it holds the object's first `received` bytes plus any
+    /// earlier offset: a download resumed from there (`Range` + `If-Match`) continues it.
+    #[error("the download of {key} broke off after {received} bytes: {detail}")]
+    Cut {
+        /// The object key.
+        key: String,
+        /// The file's length afterwards: the bytes of the object it holds.
+        received: u64,
+        /// What the connection said.
+        detail: String,
+    },
+
     /// The local file could not be created, written or flushed.
     #[error("{} could not be written: {source}: check free space and that s3rec may write there", path.display())]
     Write {
@@ -798,19 +811,44 @@ pub async fn download_version(
     let mut writer = BufWriter::with_capacity(READ_BUFFER, file);
     let mut body = out.body;
     let mut written = 0u64;
+    let mut broke = None;
     while let Some(chunk) = body.next().await {
-        let chunk = chunk
-            .map_err(|err| bad_response(&op, format!("the body could not be read to its end: {}", chain(&err))))?;
-        writer.write_all(&chunk).await.map_err(write_error)?;
-        written += chunk.len() as u64;
-        progress(chunk.len() as u64);
+        match chunk {
+            Ok(chunk) => {
+                writer.write_all(&chunk).await.map_err(write_error)?;
+                written += chunk.len() as u64;
+                progress(chunk.len() as u64);
+            }
+            Err(err) => {
+                broke = Some(chain(&err));
+                break;
+            }
+        }
     }
+    // Flushed and synced even when the body broke: the bytes that did arrive are the prefix a resume
+    // continues from.
     writer.flush().await.map_err(write_error)?;
     writer.into_inner().sync_all().await.map_err(write_error)?;
-    if let Some(expected) = expected
-        && expected != written
-    {
-        return Err(bad_response(&op, format!("the body ended after {written} of {expected} bytes")).into());
+    let cut = |detail: String| DownloadError::Cut {
+        key: d.key.to_string(),
+        received: resumed + written,
+        detail,
+    };
+    match (broke, expected) {
+        // Short of the announced length: the connection broke off, and what arrived is good so far.
+        (Some(detail), Some(expected)) if written < expected => return Err(cut(detail)),
+        // Every byte arrived and the stream still failed: the SDK's response-checksum check, which
+        // runs at the end of the body. These bytes are wrong, so nothing is resumed from them.
+        (Some(detail), _) => {
+            return Err(bad_response(&op, format!("the body could not be read to its end: {detail}")).into());
+        }
+        (None, Some(expected)) if written < expected => {
+            return Err(cut(format!("the body ended after {written} of {expected} bytes")));
+        }
+        (None, Some(expected)) if written != expected => {
+            return Err(bad_response(&op, format!("the body ended after {written} of {expected} bytes")).into());
+        }
+        (None, _) => {}
     }
     Ok(Downloaded {
         size: resumed + written,

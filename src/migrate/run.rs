@@ -36,6 +36,12 @@ pub const DOWNLOADS: usize = 16;
 /// HEAD and RestoreObject calls in flight at once: small requests, so more of them.
 const REQUESTS: usize = 32;
 
+/// How many times one download continues after its body broke off (or its connection failed) within a
+/// run, and the backoff between: 0.2 s doubling to 5 s, about 20 s in all.
+const RESUMES: u32 = 6;
+const RESUME_DELAY: Duration = Duration::from_millis(200);
+const RESUME_DELAY_MAX: Duration = Duration::from_secs(5);
+
 /// Why a migration could not run at all (as opposed to single objects failing).
 #[derive(Debug, thiserror::Error)]
 pub enum MigrateError {
@@ -213,7 +219,7 @@ pub async fn run(
 
     // A stopped run deletes nothing: the operator asked it to stop, not to finish.
     if spec.delete_source != DeleteSource::Never && interrupt::requested().is_none() {
-        delete_phase(&ctx, &mut rows, &mut outcome, confirm).await?;
+        delete_phase(&ctx, &mut rows, &mut outcome, confirm, progress.as_ref()).await?;
     }
 
     outcome.refused = rows
@@ -590,18 +596,25 @@ async fn fetch(ctx: &Ctx, row: &mut ObjectRow, counter: &(dyn Fn(u64) + Send + S
     // A download an earlier run lost part way (killed, or the connection dropped) continues where its
     // partial file ends; the verification of the whole file afterwards decides whether the pieces fit,
     // and a mismatch downloads it again from the start.
-    let mut offset = match std::fs::symlink_metadata(&partial) {
-        Ok(m) if m.is_file() && m.len() > 0 && m.len() < row.size && row.status != Status::Mismatch => m.len(),
-        _ => 0,
+    let mut offset = if row.status == Status::Mismatch {
+        0
+    } else {
+        resume_offset(&partial, row.size)
     };
-    let mut last = String::new();
     let mut transferred = 0;
-    for attempt in 0..2 {
+    // A body cut off part way, or a connection that failed after the SDK's own retries, is resumed
+    // from what arrived, within this run, up to `RESUMES` times with backoff; a download that does not
+    // verify is repeated once from the start.
+    let mut resumes = 0;
+    let mut delay = RESUME_DELAY;
+    let mut mismatched = false;
+    if offset > 0 {
+        tracing::info!("{}: resuming the download at byte {offset}", row.key);
+        // Progress counts the object's whole size; an earlier run brought these bytes.
+        counter(offset);
+    }
+    loop {
         row.attempts += 1;
-        if offset > 0 {
-            tracing::info!("{}: resuming the download at byte {offset}", row.key);
-            counter(offset);
-        }
         let download = Download {
             bucket: &spec.bucket,
             region: &spec.region,
@@ -649,6 +662,14 @@ async fn fetch(ctx: &Ctx, row: &mut ObjectRow, counter: &(dyn Fn(u64) + Send + S
                     "the object changed or was deleted since the scan: run `s3rec migrate run --rescan`".to_string(),
                 );
             }
+            Err(e) if resumes < RESUMES && transient(&e) => {
+                resumes += 1;
+                offset = resume_offset(&partial, row.size);
+                tracing::info!("{}: {e}; resuming at byte {offset} in {delay:?}", row.key);
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(RESUME_DELAY_MAX);
+                continue;
+            }
             // The partial file stays: the next run continues it.
             Err(e) => return fail(ctx, row, e.to_string()),
         }
@@ -662,15 +683,42 @@ async fn fetch(ctx: &Ctx, row: &mut ObjectRow, counter: &(dyn Fn(u64) + Send + S
             }
             Err(mismatch) => {
                 let _ = std::fs::remove_file(&partial);
-                offset = 0;
-                last = mismatch.to_string();
-                if attempt == 0 {
-                    tracing::warn!("{}: {last}; downloading it again", row.key);
+                if mismatched {
+                    return fail(ctx, row, format!("verification failed twice: {mismatch}"));
                 }
+                mismatched = true;
+                offset = 0;
+                tracing::warn!("{}: {mismatch}; downloading it again", row.key);
             }
         }
     }
-    fail(ctx, row, format!("verification failed twice: {last}"))
+}
+
+/// Where a download continues: the length of its partial file when that holds part of the object
+/// (written by an earlier run, or by an attempt of this one that broke off), else 0.
+fn resume_offset(partial: &std::path::Path, size: u64) -> u64 {
+    match std::fs::symlink_metadata(partial) {
+        Ok(m) if m.is_file() && m.len() > 0 && m.len() < size => m.len(),
+        _ => 0,
+    }
+}
+
+/// Whether a failed download is worth continuing at once: the body broke off, or the connection
+/// failed, timed out or was throttled after the SDK's own retries.
+fn transient(e: &DownloadError) -> bool {
+    match e {
+        DownloadError::Cut { .. } => true,
+        DownloadError::Aws(e) => {
+            matches!(
+                **e,
+                AwsError::Unreachable { .. } | AwsError::Timeout { .. } | AwsError::Throttled { .. }
+            ) || matches!(
+                e.code(),
+                Some("InternalError" | "ServiceUnavailable" | "RequestTimeout")
+            )
+        }
+        DownloadError::Archived { .. } | DownloadError::Changed { .. } | DownloadError::Write { .. } => false,
+    }
 }
 
 /// A multipart ETag can only be recomputed with the part size; S3 tells it through HEAD with
@@ -746,6 +794,7 @@ async fn delete_phase(
     rows: &mut [ObjectRow],
     outcome: &mut Outcome,
     confirm: Confirm<'_>,
+    progress: &dyn Progress,
 ) -> Result<(), MigrateError> {
     let spec = &ctx.spec;
     if !status::complete(rows) {
@@ -772,30 +821,21 @@ async fn delete_phase(
     }
     // The local copies were verified when they were written; a file that has since gone missing or
     // changed size (a cleanup on the NAS, a full disk) makes the bucket incomplete again instead of
-    // leaving its object without any copy. The full content check is `migrate verify`.
-    let mut lost = Vec::new();
-    for &i in &wanted {
-        let row = &rows[i];
-        let Some(rel) = row.local_path.as_deref().filter(|p| !local::is_dir(p)) else {
-            continue;
-        };
-        let path = local::final_path(&spec.destination, rel);
-        if !in_place(&path, row.size) {
-            lost.push(i);
-        }
-    }
+    // leaving its object without any copy. This costs a stat per file, so it runs before the operator
+    // is asked; the content is hashed again once the delete is confirmed, below.
+    let files: Vec<usize> = wanted.iter().copied().filter(|&i| has_file(&rows[i])).collect();
+    let lost: Vec<(usize, String)> = files
+        .iter()
+        .filter(|&&i| !in_place(&file_of(spec, &rows[i]), rows[i].size))
+        .map(|&i| {
+            (
+                i,
+                "the local copy is missing or changed size since it was verified".to_string(),
+            )
+        })
+        .collect();
     if !lost.is_empty() {
-        for &i in &lost {
-            rows[i].status = Status::Mismatch;
-            rows[i].error = Some("the local copy is missing or changed size since it was verified".to_string());
-        }
-        let refs: Vec<&ObjectRow> = lost.iter().map(|&i| &rows[i]).collect();
-        ctx.save(&refs)?;
-        outcome.delete_held = Some(format!(
-            "{} local file(s) are missing or changed since they were verified; the next run downloads them again",
-            lost.len()
-        ));
-        return Ok(());
+        return hold_delete(ctx, rows, lost, outcome);
     }
     let bytes: u64 = wanted.iter().map(|&i| rows[i].size).sum();
     let Some(how) = confirm(spec, wanted.len(), bytes) else {
@@ -806,6 +846,21 @@ async fn delete_phase(
         ));
         return Ok(());
     };
+
+    // Immediately before the delete, every local copy is hashed again against what verification
+    // recorded: a size check cannot see a flipped byte, and the source is about to be the only other
+    // copy. Any difference holds the whole bucket's delete and sends the object back to be downloaded.
+    let file_bytes: u64 = files.iter().map(|&i| rows[i].size).sum();
+    progress.step(
+        &spec.name,
+        &format!("re-verifying {} files before the delete", files.len()),
+        file_bytes,
+    );
+    let changed = recheck(spec, rows, &files, progress).await;
+    progress.done();
+    if !changed.is_empty() {
+        return hold_delete(ctx, rows, changed, outcome);
+    }
 
     // The listing just before the delete is the last guard: a version is deleted only if it is still
     // there with the ETag and size that were verified. Version ids never change content, but the
@@ -869,6 +924,86 @@ async fn delete_phase(
     Ok(())
 }
 
+/// Marks the rows whose local copy no longer matches (`problems`: index, why) as `mismatch`, so the
+/// next run downloads them again, and holds the bucket's delete; the run reports them as failed.
+fn hold_delete(
+    ctx: &Ctx,
+    rows: &mut [ObjectRow],
+    problems: Vec<(usize, String)>,
+    outcome: &mut Outcome,
+) -> Result<(), MigrateError> {
+    for (i, why) in &problems {
+        let row = &mut rows[*i];
+        row.status = Status::Mismatch;
+        row.error = Some(why.clone());
+        outcome.failed.push((
+            row.key.clone(),
+            format!("{why}: its source was kept, and the next run downloads it again"),
+        ));
+    }
+    let refs: Vec<&ObjectRow> = problems.iter().map(|(i, _)| &rows[*i]).collect();
+    ctx.save(&refs)?;
+    outcome.delete_held = Some(format!(
+        "{} local file(s) are missing or changed since they were verified; nothing was deleted, and the next run downloads them again",
+        problems.len()
+    ));
+    Ok(())
+}
+
+/// Whether a row has a local file (rather than no path, or a directory for a folder marker).
+fn has_file(row: &ObjectRow) -> bool {
+    row.local_path.as_deref().is_some_and(|p| !local::is_dir(p))
+}
+
+/// The local file of a row with one.
+fn file_of(spec: &MigrationSpec, row: &ObjectRow) -> PathBuf {
+    local::final_path(&spec.destination, row.local_path.as_deref().unwrap_or_default())
+}
+
+/// Hashes the local files of `targets` again against what verification recorded, on a few blocking
+/// threads, and returns every one that does not match (index, why). A check that could not finish
+/// counts as a mismatch: this is what allows a delete.
+async fn recheck(
+    spec: &MigrationSpec,
+    rows: &[ObjectRow],
+    targets: &[usize],
+    progress: &dyn Progress,
+) -> Vec<(usize, String)> {
+    let threads = std::thread::available_parallelism().map_or(4, |n| n.get()).clamp(2, 8);
+    let permits = Arc::new(Semaphore::new(threads));
+    let mut tasks = JoinSet::new();
+    for &i in targets {
+        let path = file_of(spec, &rows[i]);
+        let expected = expected(&rows[i]);
+        let mode = spec.verify;
+        let permits = permits.clone();
+        tasks.spawn(async move {
+            let _permit = permits.acquire_owned().await;
+            let result = tokio::task::spawn_blocking(move || verify::verify_file(&path, &expected, mode)).await;
+            (i, result)
+        });
+    }
+    let mut answered = std::collections::HashSet::with_capacity(targets.len());
+    let mut problems = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        let Ok((i, result)) = joined else { continue };
+        answered.insert(i);
+        progress.bytes(rows[i].size);
+        match result {
+            Ok(Ok(_)) => {}
+            Ok(Err(mismatch)) => problems.push((i, mismatch.to_string())),
+            Err(e) => problems.push((i, format!("the verification task stopped: {e}"))),
+        }
+    }
+    problems.extend(
+        targets
+            .iter()
+            .filter(|i| !answered.contains(i))
+            .map(|&i| (i, "the verification task stopped".to_string())),
+    );
+    problems
+}
+
 /// What `migrate verify` found for one migration.
 #[derive(Debug, Clone, Default)]
 pub struct VerifyOutcome {
@@ -893,53 +1028,26 @@ pub async fn verify_local(
         ..VerifyOutcome::default()
     };
     let targets: Vec<usize> = (0..rows.len())
-        .filter(|&i| {
-            matches!(rows[i].status, Status::Verified | Status::Deleted)
-                && rows[i].local_path.as_deref().is_some_and(|p| !local::is_dir(p))
-        })
+        .filter(|&i| matches!(rows[i].status, Status::Verified | Status::Deleted) && has_file(&rows[i]))
         .collect();
     let bytes: u64 = targets.iter().map(|&i| rows[i].size).sum();
     progress.step(&spec.name, &format!("verifying {} files", targets.len()), bytes);
-    let threads = std::thread::available_parallelism().map_or(4, |n| n.get()).clamp(2, 8);
-    let permits = Arc::new(Semaphore::new(threads));
-    let mut tasks = JoinSet::new();
-    for &i in &targets {
-        let row = rows[i].clone();
-        let dest = spec.destination.clone();
-        let mode = spec.verify;
-        let permits = permits.clone();
-        tasks.spawn(async move {
-            let _permit = permits.acquire_owned().await;
-            let path = local::final_path(&dest, row.local_path.as_deref().unwrap_or_default());
-            let expected = expected(&row);
-            let result = tokio::task::spawn_blocking(move || verify::verify_file(&path, &expected, mode)).await;
-            (i, result)
-        });
-    }
+    let problems = recheck(spec, &rows, &targets, progress).await;
+    outcome.checked = targets.len();
+    outcome.ok = targets.len() - problems.len();
     let mut changed = Vec::new();
-    while let Some(joined) = tasks.join_next().await {
-        let Ok((i, result)) = joined else { continue };
-        outcome.checked += 1;
-        progress.bytes(rows[i].size);
-        let result =
-            result.unwrap_or_else(|e| Err(Mismatch::Unverifiable(format!("the verification task stopped: {e}"))));
-        match result {
-            Ok(_) => outcome.ok += 1,
-            Err(mismatch) => {
-                let row = &mut rows[i];
-                let why = mismatch.to_string();
-                if row.status == Status::Verified {
-                    row.status = Status::Mismatch;
-                    row.error = Some(why.clone());
-                    changed.push(i);
-                    outcome.mismatched.push((row.key.clone(), why));
-                } else {
-                    outcome.mismatched.push((
-                        row.key.clone(),
-                        format!("{why} (the source was already deleted: restore this file from another copy)"),
-                    ));
-                }
-            }
+    for (i, why) in problems {
+        let row = &mut rows[i];
+        if row.status == Status::Verified {
+            row.status = Status::Mismatch;
+            row.error = Some(why.clone());
+            changed.push(i);
+            outcome.mismatched.push((row.key.clone(), why));
+        } else {
+            outcome.mismatched.push((
+                row.key.clone(),
+                format!("{why} (the source was already deleted: restore this file from another copy)"),
+            ));
         }
     }
     progress.done();
