@@ -525,6 +525,33 @@ async fn an_access_key_writes_its_secret_once_to_a_private_file() {
     user.apply(&aws, Some(PartKind::AccessKey), Action::Delete, Some(&planned), None)
         .await;
 
+    // An empty file is the reservation of a run killed before CreateAccessKey answered: it holds no
+    // secret, so the next create takes it instead of refusing it forever.
+    std::fs::write(&path, "").unwrap();
+    let again = user
+        .try_apply(
+            &aws,
+            Some(PartKind::AccessKey),
+            Action::Create,
+            None,
+            Some(&planned),
+            root.path(),
+        )
+        .await
+        .expect("an empty secret file left by a killed run is reused")
+        .expect("the new key's ID");
+    let IdentityDoc::AccessKey(AccessKeyDoc {
+        access_key_id: Some(new_id),
+        ..
+    }) = &again
+    else {
+        panic!("{again:?}")
+    };
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains(&format!("aws_access_key_id = {new_id}")), "{text}");
+    user.apply(&aws, Some(PartKind::AccessKey), Action::Delete, Some(&again), None)
+        .await;
+
     user.apply(&aws, None, Action::Delete, Some(&doc), None).await;
 }
 

@@ -1291,7 +1291,22 @@ fn reserve_secret_file(path: &Path, user: &str) -> Result<std::fs::File, AwsErro
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    options.open(path).map_err(|io| {
+    let opened = options.open(path);
+    // An empty file is a reservation left by an s3rec that was killed before the key's answer came:
+    // the secret is written in one write, so an empty file holds nothing to lose, and refusing it would
+    // block every later apply.
+    if let Err(io) = &opened
+        && io.kind() == std::io::ErrorKind::AlreadyExists
+        && std::fs::symlink_metadata(path).is_ok_and(|m| m.is_file() && m.len() == 0)
+    {
+        tracing::info!(user, file = %path.display(), "reusing the empty secret file an interrupted run reserved");
+        return std::fs::OpenOptions::new()
+            .write(true)
+            .truncate(true)
+            .open(path)
+            .map_err(|io| secret_file_error(path, user, format!("could not reopen it: {io}")));
+    }
+    opened.map_err(|io| {
         if io.kind() == std::io::ErrorKind::AlreadyExists {
             AwsError::SecretFile {
                 path: path.display().to_string(),
