@@ -686,6 +686,7 @@ Details: s3rec state journal -e dev --run 7
             skipped: Vec::new(),
             links_skipped: 0,
             duration: Duration::from_secs(2),
+            ..Default::default()
         };
         let s = RunSummary::new(
             "sync",
