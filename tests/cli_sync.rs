@@ -569,3 +569,38 @@ fn a_sync_through_ten_percent_faults_finishes_in_one_run_with_nothing_left_behin
     );
     assert_eq!(uploads_in_progress(&bucket), vec![], "no multipart upload left behind");
 }
+
+#[test]
+fn doctor_lists_multipart_uploads_the_index_does_not_know() {
+    let (p, bucket) = project("");
+    std::fs::create_dir_all(p.path("src")).expect("mkdir");
+    p.apply_ok();
+    let (key, upload_id) = common::runtime().block_on(async {
+        let aws = common::emulator().await;
+        let created = aws
+            .s3(common::TEST_REGION)
+            .create_multipart_upload()
+            .bucket(&bucket)
+            .key("backup/stray.bin")
+            .send()
+            .await
+            .expect("create upload");
+        ("backup/stray.bin", created.upload_id().expect("id").to_string())
+    });
+    let (code, out, err) = p.run(&["doctor", "-e", &p.env]);
+    assert_eq!(code, 0, "an orphan does not fail doctor\n{out}\n{err}");
+    let row = out
+        .lines()
+        .find(|l| l.starts_with("sync.files"))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(row.contains("s3:ListBucketMultipartUploads"), "{row}");
+    assert!(
+        row.contains("1 multipart upload(s) in progress that the sync index does not know"),
+        "{row}"
+    );
+    assert!(row.contains(key) && row.contains(&upload_id), "{row}");
+    // sync did not start it (no intent), so sync leaves it alone.
+    let (code, out, err) = sync(&p, &[]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert_eq!(uploads_in_progress(&bucket), vec![(key.to_string(), upload_id)]);
+}
