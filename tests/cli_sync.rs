@@ -284,6 +284,22 @@ fn objects_of_a_directory_the_walk_cannot_read_are_not_deleted() {
     assert_eq!(after.get("backup/share/a.txt"), before.get("backup/share/a.txt"));
 }
 
+/// Applies with the source held aside (so apply creates the bucket and has nothing to sync), puts the
+/// source back, and starts `s3rec sync` in the background, for tests that act while it runs.
+fn start_sync_with_only_the_bucket_applied(p: &Project) -> std::process::Child {
+    std::fs::rename(p.path("src"), p.path("held")).expect("hold the source");
+    std::fs::create_dir(p.path("src")).expect("empty source");
+    p.apply_ok();
+    std::fs::remove_dir(p.path("src")).expect("rmdir");
+    std::fs::rename(p.path("held"), p.path("src")).expect("restore the source");
+    p.s3rec_process()
+        .args(["sync", "-e", &p.env])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn")
+}
+
 trait ApplyAllowingSyncFailure {
     fn apply_ok_or_sync_failure(&self);
 }
@@ -308,21 +324,8 @@ fn a_sync_killed_during_a_multipart_upload_resumes_it() {
         .map(|i: u32| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
         .collect();
     write_tree(&p.path("src"), &[("big.bin", big.clone())]);
-    // Apply creates the bucket only: the mapping's source is filled after, so apply has nothing to sync.
-    std::fs::rename(p.path("src"), p.path("held")).expect("hold the source");
-    std::fs::create_dir(p.path("src")).expect("empty source");
-    p.apply_ok();
-    std::fs::remove_dir(p.path("src")).expect("rmdir");
-    std::fs::rename(p.path("held"), p.path("src")).expect("restore the source");
-
     // Start the sync and kill it as soon as the index has recorded a finished part.
-    let mut running = p
-        .s3rec_process()
-        .args(["sync", "-e", &p.env])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("spawn");
+    let mut running = start_sync_with_only_the_bucket_applied(&p);
     let db = p.path(&format!(".s3rec/{}.db", p.env));
     let parts_recorded = || {
         rusqlite::Connection::open(&db)
@@ -471,20 +474,7 @@ fn a_sync_killed_before_it_learned_an_upload_id_has_that_upload_aborted_by_the_n
         "lost-response",
     ]);
     let (p, bucket, big) = multipart_project(&proxy.endpoint);
-    // Apply creates the bucket only: the source is filled after, so apply has nothing to sync.
-    std::fs::rename(p.path("src"), p.path("held")).expect("hold the source");
-    std::fs::create_dir(p.path("src")).expect("empty source");
-    p.apply_ok();
-    std::fs::remove_dir(p.path("src")).expect("rmdir");
-    std::fs::rename(p.path("held"), p.path("src")).expect("restore the source");
-
-    let mut running = p
-        .s3rec_process()
-        .args(["sync", "-e", &p.env])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("spawn");
+    let mut running = start_sync_with_only_the_bucket_applied(&p);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     while uploads_in_progress(&bucket).is_empty() {
         assert!(
