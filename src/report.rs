@@ -689,7 +689,7 @@ Details: s3rec state journal -e dev --run 7
             skipped: Vec::new(),
             links_skipped: 0,
             duration: Duration::from_secs(2),
-            cancelled: None,
+            ..Default::default()
         };
         let s = RunSummary::new(
             "sync",

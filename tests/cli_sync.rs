@@ -3,12 +3,15 @@
 //! deletes are picked up, routes and key templates place objects, and bad input gets a clear message.
 
 mod common;
+#[path = "common/fault_proxy.rs"]
+mod fault_proxy;
 #[path = "common/project.rs"]
 mod project;
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use fault_proxy::FaultProxy;
 use project::Project;
 use sha2::{Digest, Sha256};
 
@@ -243,6 +246,60 @@ fn bad_input_gets_a_clear_message() {
     assert!(err.contains("dangling") && err.contains("cannot be read"), "{err}");
 }
 
+#[test]
+fn objects_of_a_directory_the_walk_cannot_read_are_not_deleted() {
+    // The share is a followed link; when it is not mounted (here: its target moved away) the walk cannot
+    // read it, which root hits too, unlike a chmod. Its files are then unknown, not deleted.
+    let (p, bucket) = project("    delete: true\n    follow_symlinks: true\n");
+    write_tree(
+        &p.path("src"),
+        &[("local.txt", b"l".to_vec()), ("gone.txt", b"g".to_vec())],
+    );
+    write_tree(
+        &p.path("mounted"),
+        &[("a.txt", b"a".to_vec()), ("sub/b.txt", b"b".to_vec())],
+    );
+    std::os::unix::fs::symlink(p.path("mounted"), p.path("src/share")).expect("symlink");
+    p.apply_ok();
+    let before = bucket_contents(&bucket, "backup/");
+    assert_eq!(before.len(), 4, "{before:?}");
+
+    std::fs::rename(p.path("mounted"), p.path("unmounted")).expect("unmount");
+    std::fs::remove_file(p.path("src/gone.txt")).expect("remove");
+    let (code, out, err) = sync(&p, &["--dry-run"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("1 to delete"), "{out}");
+    assert!(err.contains("not deleting 2 object(s)"), "{err}");
+
+    let (code, out, err) = sync(&p, &[]);
+    assert_eq!(code, 1, "a walk error fails the run\n{out}\n{err}");
+    assert!(err.contains("share") && err.contains("cannot be read"), "{err}");
+    assert!(err.contains("not deleting 2 object(s)"), "{err}");
+    let after = bucket_contents(&bucket, "backup/");
+    assert_eq!(
+        after.keys().collect::<Vec<_>>(),
+        vec!["backup/local.txt", "backup/share/a.txt", "backup/share/sub/b.txt"],
+        "the unreadable share's objects survive; the really deleted file's object goes"
+    );
+    assert_eq!(after.get("backup/share/a.txt"), before.get("backup/share/a.txt"));
+}
+
+/// Applies with the source held aside (so apply creates the bucket and has nothing to sync), puts the
+/// source back, and starts `s3rec sync` in the background, for tests that act while it runs.
+fn start_sync_with_only_the_bucket_applied(p: &Project) -> std::process::Child {
+    std::fs::rename(p.path("src"), p.path("held")).expect("hold the source");
+    std::fs::create_dir(p.path("src")).expect("empty source");
+    p.apply_ok();
+    std::fs::remove_dir(p.path("src")).expect("rmdir");
+    std::fs::rename(p.path("held"), p.path("src")).expect("restore the source");
+    p.s3rec_process()
+        .args(["sync", "-e", &p.env])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn")
+}
+
 trait ApplyAllowingSyncFailure {
     fn apply_ok_or_sync_failure(&self);
 }
@@ -267,21 +324,8 @@ fn a_sync_killed_during_a_multipart_upload_resumes_it() {
         .map(|i: u32| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
         .collect();
     write_tree(&p.path("src"), &[("big.bin", big.clone())]);
-    // Apply creates the bucket only: the mapping's source is filled after, so apply has nothing to sync.
-    std::fs::rename(p.path("src"), p.path("held")).expect("hold the source");
-    std::fs::create_dir(p.path("src")).expect("empty source");
-    p.apply_ok();
-    std::fs::remove_dir(p.path("src")).expect("rmdir");
-    std::fs::rename(p.path("held"), p.path("src")).expect("restore the source");
-
     // Start the sync and kill it as soon as the index has recorded a finished part.
-    let mut running = p
-        .s3rec_process()
-        .args(["sync", "-e", &p.env])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("spawn");
+    let mut running = start_sync_with_only_the_bucket_applied(&p);
     let db = p.path(&format!(".s3rec/{}.db", p.env));
     let parts_recorded = || {
         rusqlite::Connection::open(&db)
@@ -335,4 +379,218 @@ fn a_sync_killed_during_a_multipart_upload_resumes_it() {
             .expect("uploads");
         assert!(uploads.uploads().is_empty(), "nothing left half-uploaded: {uploads:?}");
     });
+}
+
+/// Multipart uploads in progress in `bucket`, asked of the emulator directly: (key, upload id).
+fn uploads_in_progress(bucket: &str) -> Vec<(String, String)> {
+    common::runtime().block_on(async {
+        let aws = common::emulator().await;
+        let listed = aws
+            .s3(common::TEST_REGION)
+            .list_multipart_uploads()
+            .bucket(bucket)
+            .send()
+            .await
+            .expect("uploads");
+        listed
+            .uploads()
+            .iter()
+            .map(|u| {
+                (
+                    u.key().unwrap_or_default().to_string(),
+                    u.upload_id().unwrap_or_default().to_string(),
+                )
+            })
+            .collect()
+    })
+}
+
+/// The manifest body of bucket `data` (named `bucket`) and mapping `files` from `src/` into `backup/`, with
+/// 5 MiB parts from 5 MiB on, then `mapping_extra`.
+fn multipart_manifest(bucket: &str, mapping_extra: &str) -> String {
+    format!(
+        "buckets:\n  data:\n    name: {bucket}\nsync:\n  files:\n    source: src\n    bucket: data\n    prefix: backup/\n    multipart_threshold: 5 MiB\n    multipart_chunk_size: 5 MiB\n{mapping_extra}"
+    )
+}
+
+/// A project like [`project`] whose manifest points at `endpoint` (a fault proxy), with one 12 MiB file
+/// that goes up in three 5 MiB parts.
+fn multipart_project(endpoint: &str) -> (Project, String, Vec<u8>) {
+    let mut p = Project::new(&common::unique_name("mpu"));
+    p.endpoint = endpoint.to_string();
+    let bucket = format!("{}-data", p.env);
+    p.write(&multipart_manifest(&bucket, ""));
+    let big = common::data(12 * 1024 * 1024 + 7, 12);
+    write_tree(&p.path("src"), &[("big.bin", big.clone())]);
+    (p, bucket, big)
+}
+
+#[test]
+fn a_lost_answer_to_create_multipart_upload_leaves_no_upload_behind() {
+    // The server creates the upload, then the connection drops before the answer arrives.
+    let proxy = FaultProxy::start(&[
+        "--match",
+        r"POST .*\?uploads",
+        "--first",
+        "1",
+        "--faults",
+        "lost-response",
+    ]);
+    let (p, bucket, big) = multipart_project(&proxy.endpoint);
+    let (code, out, err) = p.apply();
+    assert_eq!(code, 0, "the file is uploaded in the same run\n{out}\n{err}");
+    assert!(
+        proxy
+            .requests()
+            .iter()
+            .any(|(op, fault)| op.starts_with("POST") && fault == "lost-response"),
+        "{:?}",
+        proxy.requests()
+    );
+    assert_eq!(
+        bucket_contents(&bucket, "backup/").get("backup/big.bin"),
+        Some(&sha256(&big))
+    );
+    assert_eq!(
+        uploads_in_progress(&bucket),
+        vec![],
+        "the upload whose answer was lost is aborted"
+    );
+    let (code, out, _) = sync(&p, &[]);
+    assert_eq!(code, 0);
+    assert!(out.contains("up to date"), "{out}");
+}
+
+#[test]
+fn a_sync_killed_before_it_learned_an_upload_id_has_that_upload_aborted_by_the_next() {
+    // Every CreateMultipartUpload loses its answer, so the index never learns an id; the sync is killed
+    // once the emulator holds such an upload.
+    let proxy = FaultProxy::start(&[
+        "--match",
+        r"POST .*\?uploads",
+        "--first",
+        "1000",
+        "--faults",
+        "lost-response",
+    ]);
+    let (p, bucket, big) = multipart_project(&proxy.endpoint);
+    let mut running = start_sync_with_only_the_bucket_applied(&p);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while uploads_in_progress(&bucket).is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no upload was created in a minute"
+        );
+        assert!(
+            running.try_wait().expect("wait").is_none(),
+            "the sync ended before it was killed"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    running.kill().expect("kill");
+    running.wait().expect("reap");
+    assert!(!uploads_in_progress(&bucket).is_empty());
+
+    // The next run, without faults, aborts what the killed one started and uploads the file.
+    let mut direct = Project::new(&p.env);
+    direct.dir = p.dir;
+    direct.write(&multipart_manifest(&bucket, ""));
+    let (code, out, err) = sync(&direct, &[]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(err.contains("aborted"), "{err}");
+    assert_eq!(uploads_in_progress(&bucket), vec![]);
+    assert_eq!(
+        bucket_contents(&bucket, "backup/").get("backup/big.bin"),
+        Some(&sha256(&big))
+    );
+}
+
+#[test]
+fn a_sync_through_ten_percent_faults_finishes_in_one_run_with_nothing_left_behind() {
+    // Throttling, resets, lost answers and cut-off answers on one request in ten, seeded.
+    let proxy = FaultProxy::start(&[
+        "--rate",
+        "0.1",
+        "--seed",
+        "4",
+        "--faults",
+        "slowdown,reset,lost-response,cut-body",
+    ]);
+    let mut p = Project::new(&common::unique_name("faults"));
+    p.endpoint = proxy.endpoint.clone();
+    let bucket = format!("{}-data", p.env);
+    p.write(&multipart_manifest(&bucket, "    delete: true\n"));
+    let mut files: Vec<(String, Vec<u8>)> = (0..120u32)
+        .map(|i| {
+            let content = common::data((i as usize * 97) % 5000, u64::from(i));
+            (format!("d{}/f{i}.bin", i % 5), content)
+        })
+        .collect();
+    for i in 0..3u32 {
+        files.push((
+            format!("big{i}.bin"),
+            common::data(11 * 1024 * 1024 + i as usize, 1000 + u64::from(i)),
+        ));
+    }
+    let tree: Vec<(&str, Vec<u8>)> = files.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+    write_tree(&p.path("src"), &tree);
+    // The bucket is made without faults; the sync is what is under test.
+    common::runtime().block_on(async {
+        let aws = common::emulator().await;
+        aws.s3(common::TEST_REGION)
+            .create_bucket()
+            .bucket(&bucket)
+            .send()
+            .await
+            .expect("create bucket");
+    });
+
+    let (code, out, err) = sync(&p, &[]);
+    assert_eq!(code, 0, "one run is enough\n{out}\n{err}");
+    assert!(proxy.faults_injected() > 0, "the proxy injected no fault");
+    let expected: BTreeMap<String, String> = files
+        .iter()
+        .map(|(rel, content)| (format!("backup/{rel}"), sha256(content)))
+        .collect();
+    assert_eq!(
+        bucket_contents(&bucket, "backup/"),
+        expected,
+        "every object byte-identical"
+    );
+    assert_eq!(uploads_in_progress(&bucket), vec![], "no multipart upload left behind");
+}
+
+#[test]
+fn doctor_lists_multipart_uploads_the_index_does_not_know() {
+    let (p, bucket) = project("");
+    std::fs::create_dir_all(p.path("src")).expect("mkdir");
+    p.apply_ok();
+    let (key, upload_id) = common::runtime().block_on(async {
+        let aws = common::emulator().await;
+        let created = aws
+            .s3(common::TEST_REGION)
+            .create_multipart_upload()
+            .bucket(&bucket)
+            .key("backup/stray.bin")
+            .send()
+            .await
+            .expect("create upload");
+        ("backup/stray.bin", created.upload_id().expect("id").to_string())
+    });
+    let (code, out, err) = p.run(&["doctor", "-e", &p.env]);
+    assert_eq!(code, 0, "an orphan does not fail doctor\n{out}\n{err}");
+    let row = out
+        .lines()
+        .find(|l| l.starts_with("sync.files"))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(row.contains("s3:ListBucketMultipartUploads"), "{row}");
+    assert!(
+        row.contains("1 multipart upload(s) in progress that the sync index does not know"),
+        "{row}"
+    );
+    assert!(row.contains(key) && row.contains(&upload_id), "{row}");
+    // sync did not start it (no intent), so sync leaves it alone.
+    let (code, out, err) = sync(&p, &[]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert_eq!(uploads_in_progress(&bucket), vec![(key.to_string(), upload_id)]);
 }

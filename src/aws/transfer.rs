@@ -168,6 +168,10 @@ pub struct Uploaded {
 /// Callbacks so the caller can persist multipart progress: the index remembers upload ids and finished
 /// parts so that a later run resumes instead of starting over.
 pub trait UploadJournal: Send + Sync {
+    /// A CreateMultipartUpload for `key` is about to be sent. Its answer can be lost after the server
+    /// created the upload (and the SDK may then send it again), so a caller that must find every upload
+    /// it started records the intent here, before the call. Callers that never reconcile may ignore it.
+    fn multipart_creating(&self, _bucket: &str, _region: &str, _key: &str) {}
     /// A multipart upload was created.
     fn multipart_started(&self, bucket: &str, key: &str, upload_id: &str, part_size: u64);
     /// One part of it is stored.
@@ -517,6 +521,7 @@ async fn put_multipart(
         Some(resumed) => resumed,
         None => {
             let layout = Layout::new(up.size, up.part_size);
+            journal.multipart_creating(up.bucket, up.region, up.key);
             let upload_id = create_upload(aws, up, algorithm).await?;
             journal.multipart_started(up.bucket, up.key, &upload_id, layout.part_size);
             (upload_id, layout, BTreeMap::new())

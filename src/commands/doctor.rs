@@ -282,6 +282,7 @@ async fn diagnose(ws: &Workspace) -> miette::Result<Report> {
     }
 
     problems.extend(orphan_access_keys(ws, &aws).await);
+    checks.extend(sync_orphans(ws, &aws, &default_region).await);
 
     // Where the buckets are now, too: a bucket in another region than the manifest says is replaced.
     regions.extend(checks.iter().filter(|c| c.region != GLOBAL).map(|c| c.region.clone()));
@@ -534,6 +535,68 @@ async fn probe_identity(aws: &Aws, permits: &Semaphore, r: &DesiredIdentity) -> 
     }))
     .await;
     checks.extend(rest.iter().zip(probes).map(|(&call, probe)| row(call, probe)));
+    checks
+}
+
+/// One row per bucket and prefix a sync mapping writes to: multipart uploads in progress there that the
+/// sync index does not know (orphans, which cost storage until aborted) are listed in its note. They do
+/// not fail doctor: the next `s3rec sync` aborts the ones it started.
+async fn sync_orphans(ws: &Workspace, aws: &Aws, default_region: &str) -> Vec<Check> {
+    use crate::sync::uploads::{self, ReconcileError};
+    if ws.manifest.sync.is_empty() {
+        return Vec::new();
+    }
+    // Without a state file the index knows no upload; doctor does not create one.
+    let path = ws.state_path();
+    let index = match path.exists().then(|| {
+        ws.open_state()
+            .and_then(|_| crate::state::sync_index::SyncIndex::open(&path))
+    }) {
+        Some(Ok(index)) => Some(index),
+        Some(Err(e)) => {
+            eprintln!("warning: the sync index cannot be read ({e}): every multipart upload counts as unknown");
+            None
+        }
+        None => None,
+    };
+    let mut checks = Vec::new();
+    for (name, mapping) in &ws.manifest.sync {
+        // A mapping that does not resolve is a validation error, reported by `validate` and `plan`.
+        let Ok(spec) = crate::sync::spec::SyncSpec::new(&ws.manifest, name, mapping, &ws.root, default_region) else {
+            continue;
+        };
+        for scope in spec.scopes() {
+            let (probe, note) = match uploads::orphans(aws, index.as_ref(), &scope).await {
+                Ok(found) if found.is_empty() => (Probe::Ok, None),
+                Ok(found) => {
+                    let listed: Vec<String> = found
+                        .iter()
+                        .map(|o| format!("{} (upload {})", o.key, o.upload_id))
+                        .collect();
+                    let note = format!(
+                        "{} multipart upload(s) in progress that the sync index does not know, costing storage \
+                         until aborted: {}; `s3rec sync` aborts the ones it started, \
+                         `aws s3api abort-multipart-upload` the others",
+                        found.len(),
+                        listed.join(", ")
+                    );
+                    (Probe::Ok, Some(note))
+                }
+                Err(ReconcileError::Aws(e)) => (Probe::from_error(&e), None),
+                Err(ReconcileError::State(e)) => (Probe::Error { message: e.to_string() }, None),
+            };
+            checks.push(Check {
+                resource: format!("sync.{name}"),
+                bucket: Some(scope.bucket.clone()),
+                arn: None,
+                region: scope.region.clone(),
+                check: "s3:ListBucketMultipartUploads",
+                fails: !probe.is_ok(),
+                probe,
+                note,
+            });
+        }
+    }
     checks
 }
 

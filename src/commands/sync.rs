@@ -172,6 +172,17 @@ fn print_dry_run(p: &Prepared) {
     for s in &p.walked.skipped {
         eprintln!("warning: skipped {s}");
     }
+    if p.plan.withheld > 0 {
+        eprintln!("warning: sync.{}: {}", p.spec.name, withheld_message(p.plan.withheld));
+    }
+}
+
+/// Why extraneous objects are kept, as rclone says it ("not deleting files as there were IO errors").
+fn withheld_message(count: usize) -> String {
+    format!(
+        "not deleting {count} object(s), because the walk could not read the source paths they may have \
+         come from (listed as failed); fix that and sync again"
+    )
 }
 
 /// The final summary of one mapping on stderr, with every failure.
@@ -200,6 +211,16 @@ fn print_outcome(o: &Outcome) {
         eprintln!(
             "  {} symbolic link(s) skipped (set follow_symlinks: true to follow them; `s3rec sync --dry-run` lists them)",
             o.links_skipped
+        );
+    }
+    if o.withheld > 0 {
+        eprintln!("  {}", withheld_message(o.withheld));
+    }
+    if o.aborted_uploads > 0 {
+        eprintln!(
+            "  aborted {} multipart upload(s) that s3rec had started and no run owned (a lost answer or an \
+             interrupted run)",
+            o.aborted_uploads
         );
     }
     for s in &o.skipped {

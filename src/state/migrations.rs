@@ -157,6 +157,19 @@ CREATE TABLE migration_objects (
     FOREIGN KEY (migration, bucket) REFERENCES migration_buckets (migration, bucket) ON DELETE CASCADE
 ) STRICT, WITHOUT ROWID;
 "#,
+    // 4: multipart uploads sync is about to create, written before CreateMultipartUpload: an upload whose
+    // answer was lost (the SDK then retries and creates a second one) or whose process was killed before
+    // it recorded the id is still recognisable as s3rec's, so a later reconcile can abort it.
+    r#"
+CREATE TABLE sync_upload_intents (
+    id         INTEGER PRIMARY KEY,
+    bucket     TEXT    NOT NULL,
+    region     TEXT    NOT NULL,
+    key        TEXT    NOT NULL,
+    -- Unix milliseconds, taken before the request was sent.
+    started_ms INTEGER NOT NULL
+) STRICT;
+"#,
 ];
 
 /// The schema version this binary writes and understands.

@@ -1,8 +1,10 @@
 //! The sync index: per synced object, the local file it was uploaded from (size, mtime, optional
-//! SHA-256) and the object's ETag right after the upload; and the multipart uploads in progress with
-//! their finished parts, so an interrupted sync resumes instead of starting large files again.
+//! SHA-256) and the object's ETag right after the upload; the multipart uploads in progress with
+//! their finished parts, so an interrupted sync resumes instead of starting large files again; and the
+//! intents written before each CreateMultipartUpload, so an upload whose id never reached the index is
+//! still recognisable as s3rec's.
 //!
-//! It lives in the environment's state database (schema migration 2). Uploads run concurrently and
+//! It lives in the environment's state database (schema migrations 2 and 4). Uploads run concurrently and
 //! report from many tasks, so the index has its own connection behind a mutex; finished objects are
 //! written in batches, one transaction each, because a commit per small file would cost more than the
 //! upload.
@@ -33,6 +35,18 @@ pub struct PendingUpload {
     pub part_size: u64,
     /// (part number, ETag, checksum) of the parts that finished.
     pub parts: Vec<(i32, String, Option<String>)>,
+}
+
+/// A CreateMultipartUpload s3rec sent (or was about to send): whatever upload of `key` the server
+/// started since then and the index does not know is an orphan of s3rec's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadIntent {
+    pub id: i64,
+    pub bucket: String,
+    pub region: String,
+    pub key: String,
+    /// Unix milliseconds, taken before the request was sent.
+    pub started_ms: i64,
 }
 
 /// The sync index of one state database.
@@ -223,6 +237,47 @@ impl SyncIndex {
         })
     }
 
+    /// Records, before CreateMultipartUpload is sent, that s3rec is about to start an upload of `key`.
+    pub fn upload_intended(&self, bucket: &str, region: &str, key: &str) -> Result<(), StateError> {
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        self.with(|conn| {
+            conn.prepare_cached(
+                "INSERT INTO sync_upload_intents (bucket, region, key, started_ms) VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![bucket, region, key, now_ms])
+            .map(|_| ())
+        })
+    }
+
+    /// Every intent not yet reconciled, oldest first.
+    pub fn upload_intents(&self) -> Result<Vec<UploadIntent>, StateError> {
+        self.with(|conn| {
+            let mut stmt =
+                conn.prepare_cached("SELECT id, bucket, region, key, started_ms FROM sync_upload_intents ORDER BY id")?;
+            let rows = stmt.query_map([], |row| {
+                Ok(UploadIntent {
+                    id: row.get(0)?,
+                    bucket: row.get(1)?,
+                    region: row.get(2)?,
+                    key: row.get(3)?,
+                    started_ms: row.get(4)?,
+                })
+            })?;
+            rows.collect()
+        })
+    }
+
+    /// Forgets a reconciled intent.
+    pub fn intent_reconciled(&self, id: i64) -> Result<(), StateError> {
+        self.with(|conn| {
+            conn.prepare_cached("DELETE FROM sync_upload_intents WHERE id = ?1")?
+                .execute(params![id])
+                .map(|_| ())
+        })
+    }
+
     /// Forgets a multipart upload that completed or was aborted (its parts go with it).
     pub fn upload_finished(&self, upload_id: &str) -> Result<(), StateError> {
         self.with(|conn| {
@@ -279,5 +334,16 @@ mod tests {
         );
         index.upload_finished("u1").expect("finish");
         assert_eq!(index.pending_upload("b", "big").expect("pending"), None);
+
+        index.upload_intended("b", "eu-west-1", "big").expect("intent");
+        let intents = index.upload_intents().expect("intents");
+        assert_eq!(intents.len(), 1);
+        assert_eq!(
+            (intents[0].bucket.as_str(), intents[0].region.as_str()),
+            ("b", "eu-west-1")
+        );
+        assert!(intents[0].started_ms > 1_700_000_000_000);
+        index.intent_reconciled(intents[0].id).expect("reconciled");
+        assert!(index.upload_intents().expect("intents").is_empty());
     }
 }

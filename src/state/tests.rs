@@ -92,6 +92,7 @@ fn open_creates_the_directory_and_migrates_an_empty_file() {
             "runs",
             "sync_index",
             "sync_parts",
+            "sync_upload_intents",
             "sync_uploads"
         ]
     );

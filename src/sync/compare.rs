@@ -70,6 +70,9 @@ pub struct SyncPlan {
     pub needs_hash: Vec<usize>,
     /// Files whose key another file of the mapping already takes (`{name}` templates flatten paths).
     pub collisions: Vec<(usize, String)>,
+    /// Extraneous objects that are not deleted because the walk could not read the source path they
+    /// may have come from: a file missing from an unreadable directory is not a deleted file.
+    pub withheld: usize,
 }
 
 impl SyncPlan {
@@ -86,10 +89,12 @@ pub type Listing = HashMap<String, HashMap<String, RemoteEntry>>;
 pub type Index = HashMap<String, HashMap<String, IndexEntry>>;
 
 /// Compares. With `compare: checksum`, call once with no hashes to learn `needs_hash`, hash those files,
-/// and call again with the hashes.
+/// and call again with the hashes. `unreadable` holds the source paths the walk could not read
+/// ([`super::walk::Walked::unreadable`]): no object that may have come from one of them is deleted.
 pub fn compare(
     spec: &SyncSpec,
     files: &[LocalFile],
+    unreadable: &[String],
     listing: &Listing,
     index: &Index,
     hashes: &HashMap<usize, Hashes>,
@@ -150,6 +155,10 @@ pub fn compare(
                 else {
                     continue;
                 };
+                if unreadable.iter().any(|rel| spec.may_come_from(rel, bucket, key)) {
+                    plan.withheld += 1;
+                    continue;
+                }
                 plan.deletes.push(DeleteItem {
                     bucket: bucket.clone(),
                     region: scope.region.clone(),
@@ -303,7 +312,7 @@ mod tests {
             remote("other/x", 9, "ex", 1),
         ]);
         let index: Index = by_bucket([(("b-t".to_string(), "p/b".to_string()), entry(2, 100_000, "eb"))]);
-        let plan = compare(&s, &files, &listing, &index, &HashMap::new());
+        let plan = compare(&s, &files, &[], &listing, &index, &HashMap::new());
         let uploads: Vec<(&str, Reason)> = plan.uploads.iter().map(|u| (u.key.as_str(), u.reason)).collect();
         assert_eq!(uploads, vec![("p/a", Reason::New), ("p/d", Reason::Changed)]);
         assert_eq!(plan.unchanged, 2);
@@ -311,6 +320,47 @@ mod tests {
         assert_eq!(plan.learned[0].1, "p/c");
         let deletes: Vec<&str> = plan.deletes.iter().map(|d| d.key.as_str()).collect();
         assert_eq!(deletes, vec!["p/old"], "only under the mapping's prefix");
+    }
+
+    #[test]
+    fn nothing_the_walk_could_not_read_is_deleted() {
+        let s = spec("    delete: true\n");
+        // `private/` could not be listed and `lost.txt` could not be stat'ed: their objects stay.
+        let files = vec![file("kept", 1, 100_000)];
+        let listing: Listing = by_bucket([
+            remote("p/kept", 1, "ek", 200_000),
+            remote("p/private/a.txt", 1, "ea", 1),
+            remote("p/private/deep/b.txt", 1, "eb", 1),
+            remote("p/lost.txt", 1, "el", 1),
+            remote("p/privateer.txt", 1, "ep", 1),
+        ]);
+        let unreadable = ["private".to_string(), "lost.txt".to_string()];
+        let plan = compare(&s, &files, &unreadable, &listing, &Index::new(), &HashMap::new());
+        let deletes: Vec<&str> = plan.deletes.iter().map(|d| d.key.as_str()).collect();
+        assert_eq!(
+            deletes,
+            vec!["p/privateer.txt"],
+            "only what is outside the unreadable paths"
+        );
+        assert_eq!(plan.withheld, 3);
+
+        // An error at the top of the tree (or one without a path) withholds every delete.
+        let plan = compare(&s, &files, &[String::new()], &listing, &Index::new(), &HashMap::new());
+        assert!(plan.deletes.is_empty(), "{plan:?}");
+        assert_eq!(plan.withheld, 4);
+
+        // So does any error when keys come from a template, which cannot be mapped back to paths.
+        let templated = spec("    delete: true\n    key_template: \"{path}\"\n");
+        let plan = compare(
+            &templated,
+            &files,
+            &unreadable[1..],
+            &listing,
+            &Index::new(),
+            &HashMap::new(),
+        );
+        assert!(plan.deletes.is_empty(), "{plan:?}");
+        assert_eq!(plan.withheld, 4);
     }
 
     #[test]
@@ -323,7 +373,7 @@ mod tests {
             (("b-t".to_string(), "p/a".to_string()), entry(1, 100_000, "old-etag")),
             (("b-t".to_string(), "p/b".to_string()), entry(1, 100_000, "eb")),
         ]);
-        let plan = compare(&s, &files, &listing, &index, &HashMap::new());
+        let plan = compare(&s, &files, &[], &listing, &index, &HashMap::new());
         assert_eq!(plan.uploads.len(), 2, "{plan:?}");
         assert!(plan.deletes.is_empty(), "no delete unless the mapping asks");
     }
@@ -337,7 +387,7 @@ mod tests {
             remote("p/diff", 3, "900150983cd24fb0d6963f7d28e17f72", 1),
             remote("p/size", 3, "x", 1),
         ]);
-        let first = compare(&s, &files, &listing, &Index::new(), &HashMap::new());
+        let first = compare(&s, &files, &[], &listing, &Index::new(), &HashMap::new());
         assert_eq!(first.needs_hash, vec![0, 1], "a different size needs no hash");
         let hashes = HashMap::from([
             (
@@ -355,7 +405,7 @@ mod tests {
                 },
             ),
         ]);
-        let second = compare(&s, &files, &listing, &Index::new(), &hashes);
+        let second = compare(&s, &files, &[], &listing, &Index::new(), &hashes);
         let keys: Vec<&str> = second.uploads.iter().map(|u| u.key.as_str()).collect();
         assert_eq!(keys, vec!["p/diff", "p/size"]);
         assert_eq!(second.learned.len(), 1);
@@ -366,7 +416,7 @@ mod tests {
     fn two_files_with_one_key_are_a_collision() {
         let s = spec("    key_template: \"{name}\"\n");
         let files = vec![file("a/x.txt", 1, 1), file("b/x.txt", 1, 1)];
-        let plan = compare(&s, &files, &Listing::new(), &Index::new(), &HashMap::new());
+        let plan = compare(&s, &files, &[], &Listing::new(), &Index::new(), &HashMap::new());
         assert_eq!(plan.uploads.len(), 1);
         assert_eq!(plan.collisions, vec![(1, "p/x.txt".to_string())]);
     }
@@ -380,7 +430,7 @@ mod tests {
             (("b-t".to_string(), "p/a".to_string()), entry(1, 100_000, "ea")),
             (("b-t".to_string(), "p/b".to_string()), entry(2, 200_000, "eb")),
         ]);
-        let plan = compare(&s, &files, &listing, &index, &HashMap::new());
+        let plan = compare(&s, &files, &[], &listing, &index, &HashMap::new());
         let keys: Vec<&str> = plan.uploads.iter().map(|u| u.key.as_str()).collect();
         assert_eq!(keys, vec!["p/b"], "the size still tells a rewritten object");
         assert_eq!(plan.unchanged, 1);

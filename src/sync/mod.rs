@@ -4,8 +4,10 @@
 //! - `walk`: the source tree, read in parallel.
 //! - `compare`: files, listing and index → uploads, deletes and files left alone; pure.
 //! - `run`: one mapping end to end (walk, list, compare, transfer, index), with progress.
+//! - `uploads`: multipart uploads sync started and nothing owns: aborted after a run, listed by doctor.
 
 pub mod compare;
 pub mod run;
 pub mod spec;
+pub mod uploads;
 pub mod walk;

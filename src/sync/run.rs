@@ -13,12 +13,34 @@ use tokio::task::JoinSet;
 
 use super::compare::{self, Hashes, Index, Listing, RemoteEntry, SyncPlan};
 use super::spec::SyncSpec;
+use super::uploads;
 use super::walk::{self, LocalFile, Walked};
 use crate::aws::transfer::{self, DonePart, ResumeState, TransferError, Upload, UploadJournal};
 use crate::aws::{Aws, AwsError};
 use crate::interrupt;
 use crate::state::StateError;
 use crate::state::sync_index::{IndexEntry, SyncIndex};
+
+/// Attempts per file (and per reconcile) for failures that say nothing about the file: a dropped
+/// connection, throttling past the SDK's own retries, a cut-off answer. The SDK does not resend a request
+/// whose connection closed after it was sent (it cannot know whether it took effect), but every step of
+/// an upload is safe to repeat: a PUT replaces, a multipart upload resumes from the index, and what a
+/// lost CreateMultipartUpload left behind is aborted by [`uploads::reconcile`].
+const TRANSIENT_ATTEMPTS: u32 = 3;
+const TRANSIENT_DELAY: Duration = Duration::from_millis(500);
+
+/// Whether an AWS failure is worth another attempt in the same run (see [`TRANSIENT_ATTEMPTS`]). An
+/// upload that vanished while being completed (`NoSuchUpload`: its answer was lost and the retry found
+/// it already completed, or it was aborted) is one too: the next attempt starts a new upload.
+fn transient(e: &AwsError) -> bool {
+    crate::exec::retry::retryable(e)
+        || e.code() == Some("NoSuchUpload")
+        || matches!(
+            e,
+            AwsError::Unreachable { .. } | AwsError::Timeout { .. } | AwsError::BadResponse { .. }
+        )
+        || matches!(e, AwsError::Service { status, .. } if *status >= 500)
+}
 
 /// Index entries are written in batches of this many, one transaction each: a commit per small file
 /// would cost more than its upload.
@@ -132,10 +154,14 @@ pub async fn prepare(aws: &Arc<Aws>, index: &SyncIndex, spec: SyncSpec) -> Resul
             }));
         }
     };
-    let mut plan = compare::compare(&spec, &walked.files, &listing, &index_entries, &HashMap::new());
+    let unreadable = walked.unreadable(&spec.source);
+    let decide = |hashes: &HashMap<usize, Hashes>| {
+        compare::compare(&spec, &walked.files, &unreadable, &listing, &index_entries, hashes)
+    };
+    let mut plan = decide(&HashMap::new());
     if !plan.needs_hash.is_empty() {
         let hashes = hash_files(&spec.source, &walked.files, &plan.needs_hash, spec.concurrency).await;
-        plan = compare::compare(&spec, &walked.files, &listing, &index_entries, &hashes);
+        plan = decide(&hashes);
     }
     Ok(Prepared {
         listed: listing.values().map(HashMap::len).sum(),
@@ -218,6 +244,10 @@ pub struct Outcome {
     pub uploaded_bytes: u64,
     pub unchanged: usize,
     pub deleted: usize,
+    /// Extraneous objects not deleted because the walk could not read where they may have come from.
+    pub withheld: usize,
+    /// Multipart uploads s3rec had started and nothing owned (a lost answer, a killed run), aborted.
+    pub aborted_uploads: usize,
     /// (file or key, error).
     pub failed: Vec<(String, String)>,
     /// Files the walk could not take (not valid UTF-8, unreadable, special files): reported, and they
@@ -243,6 +273,7 @@ pub async fn execute(aws: Arc<Aws>, index: Arc<SyncIndex>, prepared: Prepared, p
     let mut outcome = Outcome {
         mapping: spec.name.clone(),
         unchanged: plan.unchanged,
+        withheld: plan.withheld,
         skipped: walked
             .skipped
             .iter()
@@ -366,9 +397,32 @@ pub async fn execute(aws: Arc<Aws>, index: Arc<SyncIndex>, prepared: Prepared, p
             Err(e) => outcome.failed.push((format!("deleting from {bucket}"), e.to_string())),
         }
     }
+    // Last, so that every upload of this run has finished or is in the index for the next one.
+    match reconcile_uploads(&aws, &index).await {
+        Ok(aborted) => outcome.aborted_uploads = aborted,
+        Err(e) => outcome.failed.push((
+            "multipart uploads s3rec started".to_string(),
+            format!("{e}; the next sync aborts the ones no run owns"),
+        )),
+    }
     progress.finish();
     outcome.duration = started.elapsed();
     outcome
+}
+
+/// [`uploads::reconcile`], tried again after a transient failure.
+async fn reconcile_uploads(aws: &Aws, index: &SyncIndex) -> Result<usize, uploads::ReconcileError> {
+    let mut attempt = 1;
+    loop {
+        match uploads::reconcile(aws, index).await {
+            Err(uploads::ReconcileError::Aws(e)) if attempt < TRANSIENT_ATTEMPTS && transient(&e) => {
+                tracing::debug!(attempt, error = %e, "reconciling multipart uploads again");
+                tokio::time::sleep(TRANSIENT_DELAY * attempt).await;
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
 }
 
 fn flush(index: &SyncIndex, mapping: &str, batch: &mut Vec<(String, String, IndexEntry)>, outcome: &mut Outcome) {
@@ -392,7 +446,9 @@ async fn upload_one(
     let d = &spec.destinations[destination];
     let path: PathBuf = spec.source.join(&file.rel);
     let mut seen = (file.size, file.mtime_ms);
-    for attempt in 0..2 {
+    let mut changed_retried = false;
+    let mut attempt = 1;
+    loop {
         // Only files large enough for a multipart upload can have one to resume: small files skip the
         // index lookup.
         let resume = if seen.0 >= spec.multipart_threshold {
@@ -437,8 +493,9 @@ async fn upload_one(
                     etag: done.etag,
                 });
             }
-            Err(TransferError::Changed { .. }) if attempt == 0 => {
+            Err(TransferError::Changed { .. }) if !changed_retried => {
                 // Take the file as it is now and try once more; a file still changing is reported.
+                changed_retried = true;
                 match std::fs::metadata(&path) {
                     Ok(m) => seen = (m.len(), crate::state::time::mtime_ms(&m)),
                     Err(e) => return Err(format!("cannot be read: {e}")),
@@ -450,10 +507,14 @@ async fn upload_one(
                         .to_string(),
                 );
             }
+            Err(TransferError::Aws(e)) if attempt < TRANSIENT_ATTEMPTS && transient(&e) => {
+                tracing::debug!(key, attempt, error = %e, "uploading again");
+                tokio::time::sleep(TRANSIENT_DELAY * attempt).await;
+                attempt += 1;
+            }
             Err(e) => return Err(e.to_string()),
         }
     }
-    Err("not uploaded".to_string())
 }
 
 /// The multipart upload to continue for this file, if the index has one for the same size and mtime.
@@ -495,6 +556,15 @@ struct IndexJournal {
 }
 
 impl UploadJournal for IndexJournal {
+    fn multipart_creating(&self, bucket: &str, region: &str, key: &str) {
+        if let Err(e) = self.index.upload_intended(bucket, region, key) {
+            tracing::warn!(
+                "the sync index did not record the start of an upload of s3://{bucket}/{key}: {e}; if its \
+                 answer is lost, `s3rec doctor` lists the upload it leaves"
+            );
+        }
+    }
+
     fn multipart_started(&self, bucket: &str, key: &str, upload_id: &str, part_size: u64) {
         if let Err(e) = self
             .index

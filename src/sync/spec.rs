@@ -188,6 +188,26 @@ impl SyncSpec {
         format!("{prefix}{body}")
     }
 
+    /// Whether the object `bucket`/`key` may have come from a source path under `rel` (a file or a
+    /// directory, `/`-separated; `""` for the whole tree). Without a key template a key is a
+    /// destination's prefix and the relative path, so the objects of `rel` are `PREFIX+rel` and
+    /// everything under `PREFIX+rel/`, whichever route's destination (a directory holds every
+    /// extension). A template (`{name}`, `{year}`) cannot be inverted safely, so then every key may be.
+    pub fn may_come_from(&self, rel: &str, bucket: &str, key: &str) -> bool {
+        if self.key_template.is_some() {
+            return true;
+        }
+        self.destinations.iter().any(|d| {
+            d.bucket == bucket
+                && key.strip_prefix(d.prefix.as_str()).is_some_and(|body| {
+                    rel.is_empty()
+                        || body
+                            .strip_prefix(rel)
+                            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+                })
+        })
+    }
+
     /// The bucket prefixes to list: one per destination bucket and prefix, leaving out a prefix another
     /// scope of the same bucket already covers.
     pub fn scopes(&self) -> Vec<Scope> {
@@ -291,6 +311,33 @@ mod tests {
         assert_eq!(render("{dir}/{stem}.{ext}", "a/b/c.tar.gz", 0), "a/b/c.tar.gz");
         assert_eq!(render("{dir}/{name}", "top.txt", 0), "top.txt");
         assert_eq!(render("{year}-{month}-{day}/{path}", "x", 0), "1970-01-01/x");
+    }
+
+    #[test]
+    fn the_objects_of_a_source_path_are_its_key_and_everything_under_it_in_every_destination() {
+        let s = spec(
+            "    source: s\n    bucket: docs\n    prefix: office/\n    routes:\n      - extensions: [jpg]\n        bucket: photos\n        prefix: pics/\n",
+        );
+        assert!(s.may_come_from("a/b", "docs-t", "office/a/b"));
+        assert!(s.may_come_from("a/b", "docs-t", "office/a/b/c.txt"));
+        assert!(s.may_come_from("a/b", "photos-t", "pics/a/b/c.jpg"));
+        assert!(
+            !s.may_come_from("a/b", "docs-t", "office/a/bc.txt"),
+            "a sibling is not under it"
+        );
+        assert!(
+            !s.may_come_from("a/b", "docs-t", "pics/a/b/c.jpg"),
+            "another destination's prefix"
+        );
+        assert!(!s.may_come_from("a/b", "photos-t", "office/a/b/c.txt"));
+        assert!(s.may_come_from("", "docs-t", "office/x"), "the whole tree");
+        assert!(!s.may_come_from("", "docs-t", "elsewhere/x"));
+
+        let templated = spec("    source: s\n    bucket: docs\n    key_template: \"{name}\"\n");
+        assert!(
+            templated.may_come_from("a/b", "docs-t", "anything"),
+            "a template cannot be inverted"
+        );
     }
 
     #[test]

@@ -57,6 +57,20 @@ pub struct Walked {
     pub skipped: Vec<Skipped>,
 }
 
+impl Walked {
+    /// The source paths under which the walk could not read everything, relative to `root` and
+    /// `/`-separated: a directory it could not list, a file it could not stat, a link it could not
+    /// follow. `""` stands for the whole tree (an error without a path, or a path that has no UTF-8
+    /// name). What lies there is unknown, so sync must not take the missing files for deleted ones.
+    pub fn unreadable(&self, root: &Path) -> Vec<String> {
+        self.skipped
+            .iter()
+            .filter(|s| matches!(s.reason, SkipReason::Unreadable(_)))
+            .map(|s| relative(root, &s.path).unwrap_or_default())
+            .collect()
+    }
+}
+
 /// Why a walk could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum WalkError {
@@ -159,15 +173,12 @@ impl Local<'_> {
             return;
         }
         let path = entry.path();
-        let Ok(relative) = path.strip_prefix(root) else { return };
-        let Some(rel) = relative.to_str() else {
+        if path.strip_prefix(root).is_err() {
+            return;
+        }
+        let Some(rel) = relative(root, path) else {
             self.skip(path.to_path_buf(), SkipReason::NotUtf8);
             return;
-        };
-        let rel = if std::path::MAIN_SEPARATOR == '/' {
-            rel.to_string()
-        } else {
-            rel.replace(std::path::MAIN_SEPARATOR, "/")
         };
         if !spec.selects(&rel) {
             return;
@@ -194,6 +205,16 @@ impl Local<'_> {
     fn skip(&mut self, path: PathBuf, reason: SkipReason) {
         self.walked.skipped.push(Skipped { path, reason });
     }
+}
+
+/// `path` relative to `root`, `/`-separated; `None` when it is not under `root` or its name is not UTF-8.
+fn relative(root: &Path, path: &Path) -> Option<String> {
+    let rel = path.strip_prefix(root).ok()?.to_str()?;
+    Some(if std::path::MAIN_SEPARATOR == '/' {
+        rel.to_string()
+    } else {
+        rel.replace(std::path::MAIN_SEPARATOR, "/")
+    })
 }
 
 fn error_path(e: &ignore::Error) -> Option<PathBuf> {
@@ -234,6 +255,24 @@ mod tests {
 
         let followed = walk(&spec(root, "    follow_symlinks: true\n"), 2).expect("walk");
         assert!(followed.files.iter().any(|f| f.rel == "link.txt"));
+        assert!(followed.unreadable(root).is_empty());
+    }
+
+    #[test]
+    fn paths_the_walk_could_not_read_are_named_relative_to_the_source() {
+        // Root reads every directory whatever its mode, so the unreadable places here are links,
+        // followed, to nothing: a share that is not mounted looks the same.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("a")).expect("mkdir");
+        std::fs::write(root.join("a/ok.txt"), b"1").expect("write");
+        std::os::unix::fs::symlink(root.join("nowhere"), root.join("a/share")).expect("symlink");
+        std::os::unix::fs::symlink(root.join("nothing"), root.join("gone.txt")).expect("symlink");
+        let walked = walk(&spec(root, "    follow_symlinks: true\n"), 2).expect("walk");
+        let mut unreadable = walked.unreadable(root);
+        unreadable.sort();
+        assert_eq!(unreadable, vec!["a/share", "gone.txt"]);
+        assert_eq!(walked.files.len(), 1);
     }
 
     #[test]
