@@ -8,6 +8,9 @@ examples/*.yaml) with a seeded generator and runs the real binary on each mutant
     scripts/fuzz-manifests.py                      # 10,000 mutants, seed 1, target/release or target/debug
     scripts/fuzz-manifests.py --count 500 --seed 7 --binary target/debug/s3rec --keep /tmp/fuzz-failures
 
+Mutants stay under about a megabyte: the bounds are for what a pull request can sneak into a normal
+manifest. Validation of large manifests is linear but not free (see docs/validation.md for timings).
+
 Mutations (one to three per mutant): byte flips, deletions, duplicated and swapped lines, deep block and
 flow nesting, alias bombs, huge scalars, wrong types, odd unicode (bidi overrides, zero-width and
 combining characters, lone surrogates as invalid UTF-8, NUL bytes), truncation, and many repeated entries.
@@ -76,13 +79,13 @@ def deep_flow(rng):
 
 
 def huge_scalar(rng):
-    size = rng.choice([10_000, 300_000, 2_000_000])
+    size = rng.choice([10_000, 100_000, 300_000])
     kind = rng.random()
     if kind < 0.4:
         return b"A" * size
     if kind < 0.7:
         return b"'" + b"a b " * (size // 4) + b"'"
-    return b"[" + b",".join([b"x"] * (size // 2)) + b"]"
+    return b"[" + b",".join([b"x"] * (size // 20)) + b"]"
 
 
 def wrong_type(rng):
@@ -150,7 +153,7 @@ def mutate(rng, text):
         elif op == "truncate" and text:
             text = text[: rng.randrange(len(text))]
         elif op == "repeat_entries":
-            count = rng.choice([100, 2_000, 20_000])
+            count = rng.choice([100, 500, 2_000])
             body = b"".join(b"  b%d:\n    name: Bad_Name_%d\n    versioning: maybe\n" % (n, n) for n in range(count))
             text = text + b"\nbuckets:\n" + body
     return text
