@@ -515,7 +515,9 @@ impl TextIndex {
 
     /// 0-based line of a byte offset.
     pub fn line(&self, offset: usize) -> usize {
-        self.line_starts.partition_point(|&s| s <= offset.min(self.len)).saturating_sub(1)
+        self.line_starts
+            .partition_point(|&s| s <= offset.min(self.len))
+            .saturating_sub(1)
     }
 
     /// Byte range of a 0-based line, without its line break; `None` past the last line.
