@@ -7,10 +7,13 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, SourceSpan};
+use miette::{
+    Diagnostic, GraphicalReportHandler, GraphicalTheme, LabeledSpan, MietteError, MietteSpanContents, SourceCode,
+    SourceSpan, SpanContents,
+};
 use serde::Serialize;
 
-use super::yaml::{FileId, Span, line_col};
+use super::yaml::{FileId, Span, TextIndex};
 
 /// How bad a problem is. Errors make `validate` exit 1; warnings are shown and do not.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -41,7 +44,7 @@ impl Problem {
         Problem {
             severity: Severity::Error,
             code,
-            message: message.into(),
+            message: clip(message.into()),
             hint: None,
             span: None,
             pointer: None,
@@ -57,7 +60,7 @@ impl Problem {
     }
 
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
-        self.hint = Some(hint.into());
+        self.hint = Some(clip(hint.into()));
         self
     }
 
@@ -78,6 +81,47 @@ impl Problem {
     }
 }
 
+/// The longest value a message quotes in full, in characters.
+pub const MAX_QUOTED: usize = 80;
+/// The longest message or hint, in characters, whatever it quotes.
+pub const MAX_MESSAGE: usize = 1_000;
+
+/// Shortens what a message or hint echoes from the manifest: every `quoted` value longer than
+/// [`MAX_QUOTED`] characters becomes its first characters, an ellipsis and its full length, and a message
+/// still longer than [`MAX_MESSAGE`] (text from a library, or a value full of backticks) is cut the same
+/// way. A 2 MB value would otherwise be copied into every problem about it, and again into each output.
+/// Messages quote values in backticks throughout, so this is the one place that bounds them.
+fn clip(text: String) -> String {
+    let long = |s: &str| s.chars().nth(MAX_QUOTED).is_some();
+    let pieces: Vec<&str> = text.split('`').collect();
+    let text = if pieces.iter().any(|p| long(p)) {
+        pieces
+            .iter()
+            .enumerate()
+            .map(|(i, piece)| match i % 2 {
+                // Odd pieces are quoted values; a long even piece (library text, an unpaired backtick)
+                // is left to the overall cap below.
+                1 if long(piece) => shorten(piece, MAX_QUOTED / 2),
+                _ => (*piece).to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join("`")
+    } else {
+        text
+    };
+    if text.chars().nth(MAX_MESSAGE).is_some() {
+        shorten(&text, MAX_MESSAGE / 2)
+    } else {
+        text
+    }
+}
+
+/// The first `keep` characters of `text`, an ellipsis, and how long `text` was.
+fn shorten(text: &str, keep: usize) -> String {
+    let cut = text.char_indices().nth(keep).map_or(text.len(), |(i, _)| i);
+    format!("{}… ({} characters)", &text[..cut], text.chars().count())
+}
+
 /// The files a manifest was read from (the environment file and its `extends` chain).
 #[derive(Debug, Default, Clone)]
 pub struct Sources {
@@ -90,6 +134,7 @@ struct SourceFile {
     display: String,
     path: PathBuf,
     text: Arc<String>,
+    lines: TextIndex,
 }
 
 impl Sources {
@@ -98,6 +143,7 @@ impl Sources {
         self.files.push(SourceFile {
             display,
             path: path.to_path_buf(),
+            lines: TextIndex::new(&text),
             text: Arc::new(text),
         });
         FileId(self.files.len() - 1)
@@ -122,7 +168,7 @@ impl Sources {
 
     /// `(file, line, column)` of a span, 1-based.
     pub fn position(&self, span: Span) -> (&str, usize, usize) {
-        let (line, col) = line_col(self.text(span.file), span.offset);
+        let (line, col) = self.files[span.file.0].lines.line_col(span.offset);
         (self.display(span.file), line, col)
     }
 }
@@ -136,11 +182,90 @@ fn display_path(path: &Path) -> String {
     shown.display().to_string()
 }
 
+/// Lines of context shown above and below a problem's line.
+const CONTEXT_LINES: usize = 1;
+/// The longest source line shown, in characters; longer lines are cut with an ellipsis.
+const MAX_SNIPPET_LINE: usize = 120;
+
+/// The lines around a problem, as miette shows them. Given a whole file, miette finds a span by scanning
+/// from the file's start (quadratic over a large file with many problems) and prints whole lines (a 2 MB
+/// line in full, for every problem on or next to it). So each problem gets only its own line and its
+/// context lines, each cut at [`MAX_SNIPPET_LINE`] characters, numbered as in the file.
+#[derive(Debug)]
+struct Snippet {
+    name: String,
+    text: String,
+    /// 0-based line number of the first line of `text`.
+    first_line: usize,
+    /// The problem's span within `text`.
+    span: SourceSpan,
+}
+
+impl Snippet {
+    /// `None` when the span starts beyond the part of its line that is shown.
+    fn new(sources: &Sources, span: Span) -> Option<Snippet> {
+        let file = &sources.files[span.file.0];
+        let line = file.lines.line(span.offset);
+        let first_line = line.saturating_sub(CONTEXT_LINES);
+        let mut text = String::new();
+        let mut relative = None;
+        for l in first_line..=line + CONTEXT_LINES {
+            let Some(range) = file.lines.line_range(l) else {
+                break;
+            };
+            if l > first_line {
+                text.push('\n');
+            }
+            let content = &file.text[range.clone()];
+            let cut = content
+                .char_indices()
+                .nth(MAX_SNIPPET_LINE)
+                .map_or(content.len(), |(i, _)| i);
+            if l == line {
+                let start = span.offset.checked_sub(range.start).filter(|s| *s <= cut)?;
+                relative = Some(SourceSpan::new((text.len() + start).into(), span.len.min(cut - start)));
+            }
+            text.push_str(&content[..cut]);
+            if cut < content.len() {
+                text.push('…');
+            }
+        }
+        Some(Snippet {
+            name: file.display.clone(),
+            text,
+            first_line,
+            span: relative?,
+        })
+    }
+}
+
+impl SourceCode for Snippet {
+    fn read_span<'a>(
+        &'a self,
+        span: &SourceSpan,
+        context_lines_before: usize,
+        context_lines_after: usize,
+    ) -> Result<Box<dyn SpanContents<'a> + 'a>, MietteError> {
+        let inner = self
+            .text
+            .as_str()
+            .read_span(span, context_lines_before, context_lines_after)?;
+        Ok(Box::new(MietteSpanContents::new_named(
+            self.name.clone(),
+            inner.data(),
+            *inner.span(),
+            inner.line() + self.first_line,
+            inner.column(),
+            inner.line_count(),
+        )))
+    }
+}
+
 /// A problem with its source attached, as miette wants it.
 #[derive(Debug)]
 struct Rendered {
     problem: Problem,
-    source: Option<NamedSource<Arc<String>>>,
+    source: Option<Snippet>,
     location: String,
 }
 
@@ -172,9 +297,8 @@ impl Diagnostic for Rendered {
     }
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
-        let span = self.problem.span?;
-        self.source.as_ref()?;
-        let label = LabeledSpan::new_with_span(Some("here".to_string()), SourceSpan::new(span.offset.into(), span.len));
+        let span = self.source.as_ref()?.span;
+        let label = LabeledSpan::new_with_span(Some("here".to_string()), span);
         Some(Box::new(std::iter::once(label)))
     }
 }
@@ -189,14 +313,12 @@ pub fn render_human(problems: &[Problem], sources: &Sources, color: bool) -> Str
     let handler = GraphicalReportHandler::new_themed(theme)
         .with_width(160)
         .with_links(false)
-        .with_context_lines(1);
+        .with_context_lines(CONTEXT_LINES);
     let mut out = String::new();
     for problem in problems {
         let rendered = Rendered {
             location: location_text(problem, sources),
-            source: problem
-                .span
-                .map(|s| NamedSource::new(sources.display(s.file), sources.files[s.file.0].text.clone())),
+            source: problem.span.and_then(|s| Snippet::new(sources, s)),
             problem: problem.clone(),
         };
         if handler.render_report(&mut out, &rendered).is_err() {

@@ -1,5 +1,6 @@
 //! Finding and loading an environment manifest: discovery, `extends`, `${env}`, schema, types, checks.
 
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use serde_json::Value as Json;
@@ -149,26 +150,24 @@ pub fn load(path: &Path) -> Loaded {
     let schema_problems = schema::check(&document, &index);
     // Shape errors stop serde, but they should not hide the semantic mistakes elsewhere in the file: the
     // checks run on a copy with the offending values cut out, so one run reports everything it can.
+    let refused: BTreeSet<String> = schema_problems.iter().filter_map(|p| p.pointer.clone()).collect();
     let mut checked = document.clone();
-    let mut emptied_lists = Vec::new();
-    for p in &schema_problems {
-        if let Some(pointer) = &p.pointer {
-            remove_pointer(&mut checked, pointer, &mut emptied_lists);
-        }
-    }
-    for list in emptied_lists {
-        if let Some(Json::Array(items)) = checked.pointer_mut(&list) {
-            items.retain(|item| !item.is_null());
-        }
-    }
+    remove_pointers(&mut checked, &refused);
     // A semantic finding on or around a value the schema already refused is the same mistake seen again
-    // (a refused `days: -1` then looks like a missing `days`), so it is dropped.
-    let refused: Vec<String> = schema_problems.iter().filter_map(|p| p.pointer.clone()).collect();
+    // (a refused `days: -1` then looks like a missing `days`), so it is dropped. The set is sorted, so a
+    // refused descendant is the first entry after `ptr/`; a scan of every refused pointer per finding
+    // would be quadratic when both are many.
     let independent = |p: &Problem| {
         p.pointer.as_deref().is_none_or(|ptr| {
-            !refused
-                .iter()
-                .any(|r| r == ptr || r.starts_with(&format!("{ptr}/")) || ptr.starts_with(&format!("{r}/")))
+            let children = format!("{ptr}/");
+            let ancestor_or_self = std::iter::once(ptr)
+                .chain(ptr.match_indices('/').map(|(i, _)| &ptr[..i]))
+                .any(|a| refused.contains(a));
+            let descendant = refused
+                .range(children.clone()..)
+                .next()
+                .is_some_and(|r| r.starts_with(&children));
+            !ancestor_or_self && !descendant
         })
     };
     loaded.problems.extend(schema_problems);
@@ -286,24 +285,38 @@ fn take_extends(tree: &mut Node) -> Option<(String, yaml::Span)> {
     node.as_str().map(|s| (s.to_string(), span))
 }
 
-/// Removes the value at `pointer` from `doc`. List elements are first set to null (so the indices of
-/// later pointers into the same list stay right) and the list is recorded in `lists` for compaction.
-fn remove_pointer(doc: &mut Json, pointer: &str, lists: &mut Vec<String>) {
-    let Some((parent, last)) = pointer.rsplit_once('/') else {
-        return;
-    };
-    let last = last.replace("~1", "/").replace("~0", "~");
-    match doc.pointer_mut(parent) {
-        Some(Json::Object(map)) => {
-            map.shift_remove(&last);
+/// Removes the values at `pointers` from `doc`. List elements are set to null first (so the indices of
+/// later pointers into the same list stay right) and the lists compacted at the end; mapping entries are
+/// removed with one pass per mapping, because one removal at a time from an ordered map is quadratic.
+fn remove_pointers(doc: &mut Json, pointers: &BTreeSet<String>) {
+    let mut by_parent: HashMap<&str, HashSet<String>> = HashMap::new();
+    for pointer in pointers {
+        if let Some((parent, last)) = pointer.rsplit_once('/') {
+            let last = last.replace("~1", "/").replace("~0", "~");
+            by_parent.entry(parent).or_default().insert(last);
         }
-        Some(Json::Array(items)) => {
-            if let Some(item) = last.parse::<usize>().ok().and_then(|i| items.get_mut(i)) {
-                *item = Json::Null;
-                lists.push(parent.to_string());
+    }
+    let mut lists = Vec::new();
+    for (parent, names) in &by_parent {
+        match doc.pointer_mut(parent) {
+            Some(Json::Object(map)) => map.retain(|k, _| !names.contains(k)),
+            Some(Json::Array(items)) => {
+                for i in names.iter().filter_map(|n| n.parse::<usize>().ok()) {
+                    if let Some(item) = items.get_mut(i) {
+                        *item = Json::Null;
+                    }
+                }
+                lists.push(*parent);
             }
+            _ => {}
         }
-        _ => {}
+    }
+    // Inner lists first: compacting an outer list first would move the inner ones' indices.
+    lists.sort_unstable();
+    for list in lists.into_iter().rev() {
+        if let Some(Json::Array(items)) = doc.pointer_mut(list) {
+            items.retain(|item| !item.is_null());
+        }
     }
 }
 

@@ -359,10 +359,15 @@ fn suggest(name: &str, allowed: &[String]) -> String {
 /// The closest candidate by edit distance, if it is close enough to be a typo.
 pub fn closest(name: &str, candidates: &[String]) -> Option<String> {
     let lower = name.to_ascii_lowercase();
+    let len = lower.chars().count();
+    let close_enough = |c: &String| (c.len() / 3).max(2);
     candidates
         .iter()
+        // The distance is at least the difference in length; skipping what cannot be close keeps a huge
+        // value from costing a distance matrix of its length per candidate.
+        .filter(|c| len.abs_diff(c.chars().count()) <= close_enough(c))
         .map(|c| (strsim::damerau_levenshtein(&lower, &c.to_ascii_lowercase()), c))
-        .filter(|(d, c)| *d <= (c.len() / 3).max(2))
+        .filter(|(d, c)| *d <= close_enough(c))
         .min_by_key(|(d, _)| *d)
         .map(|(_, c)| c.clone())
 }

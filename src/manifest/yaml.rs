@@ -76,32 +76,56 @@ impl Node {
     }
 }
 
+/// How deeply sequences and mappings may nest. The deepest real manifest path (a condition value in a
+/// policy statement of a role) is about ten levels; every later stage (merge, JSON conversion, schema,
+/// serde) recurses once per level, so an unbounded depth would overflow the stack. yaml-rust2 stops
+/// flow nesting (`[[[`) at 255 levels but not block nesting (`- - -`); this limit catches both the same way.
+pub const MAX_DEPTH: usize = 64;
+
+/// How many nodes aliases may copy in, beyond one copy per node written in the file. An alias is a copy
+/// of its anchored node, so aliases of aliased lists grow exponentially (the "billion laughs"): nine
+/// levels of nine fill gigabytes from a few hundred bytes. With this budget a document is at most a
+/// fixed amount plus twice what its text spells out, so work and memory stay linear in the file's size.
+pub const ALIAS_NODE_BUDGET: usize = 10_000;
+
 /// Parses one YAML document. An empty document is `null`; a stream of several documents is refused,
 /// because a manifest is exactly one environment.
 pub fn parse(text: &str, file: FileId) -> Result<Node, ParseError> {
     let mut builder = Builder {
         text,
-        char_offsets: (!text.is_ascii()).then(|| text.char_indices().map(|(i, _)| i).collect()),
+        lines: TextIndex::new(text),
         file,
         stack: Vec::new(),
         anchors: HashMap::new(),
+        written: 0,
+        copied: 0,
         documents: Vec::new(),
         error: None,
     };
+    // The events are pulled one by one rather than through `Parser::load`, which recurses once per
+    // nesting level (so deep block nesting overflows the stack before any limit here could act) and
+    // keeps going after the builder has already refused the document.
     let mut parser = Parser::new_from_str(text);
-    if let Err(e) = parser.load(&mut builder, true) {
-        let m = e.marker();
-        return Err(ParseError {
-            message: format!("YAML syntax error: {}", e.info()),
-            hint: Some(
-                "check the indentation and quoting around this point; a value containing `: ` or `#` needs quotes"
-                    .to_string(),
-            ),
-            span: builder.span_at(m, 1),
-        });
-    }
-    if let Some(err) = builder.error {
-        return Err(err);
+    loop {
+        match parser.next_token() {
+            Ok((Event::StreamEnd, _)) => break,
+            Ok((event, mark)) => {
+                builder.on_event(event, mark);
+                if let Some(err) = builder.error {
+                    return Err(err);
+                }
+            }
+            Err(e) => {
+                return Err(ParseError {
+                    message: format!("YAML syntax error: {}", e.info()),
+                    hint: Some(
+                        "check the indentation and quoting around this point; a value containing `: ` or `#` needs quotes"
+                            .to_string(),
+                    ),
+                    span: builder.span_at(e.marker(), 1),
+                });
+            }
+        }
     }
     let mut documents = builder.documents;
     match documents.len() {
@@ -127,43 +151,57 @@ enum Frame {
         anchor: usize,
         start: Span,
         items: Vec<Node>,
+        /// Nodes in this collection, itself included (for the alias budget).
+        nodes: usize,
     },
     Map {
         anchor: usize,
         start: Span,
         entries: Vec<(Key, Node)>,
+        /// Where each key of `entries` is, so a duplicate is found without a scan (a scan per key is
+        /// quadratic in the number of buckets).
+        keys: HashMap<String, Span>,
         pending_key: Option<Key>,
+        nodes: usize,
     },
+}
+
+impl Frame {
+    fn nodes_mut(&mut self) -> &mut usize {
+        match self {
+            Frame::Seq { nodes, .. } | Frame::Map { nodes, .. } => nodes,
+        }
+    }
 }
 
 struct Builder<'a> {
     text: &'a str,
-    /// Byte offset of each character, only for non-ASCII text (where the two differ).
-    char_offsets: Option<Vec<usize>>,
+    lines: TextIndex,
     file: FileId,
     stack: Vec<Frame>,
-    anchors: HashMap<usize, Node>,
+    /// Each anchored node with its node count.
+    anchors: HashMap<usize, (Node, usize)>,
+    /// Nodes spelled out in the text, and nodes copied in by aliases.
+    written: usize,
+    copied: usize,
     documents: Vec<Node>,
     error: Option<ParseError>,
 }
 
 impl Builder<'_> {
     fn span_at(&self, mark: &Marker, len: usize) -> Span {
-        let offset = self.byte_offset(mark.index());
-        // The caret never runs past the end of the line it starts on.
-        let line_end = self.text[offset..].find('\n').map_or(self.text.len(), |i| offset + i);
+        // yaml-rust2's markers count characters, not bytes; spans index the text by bytes.
+        let offset = self.lines.byte_offset(mark.index());
+        // The caret never runs past the end of the line it starts on, nor into the middle of a character
+        // (`len` counts the scalar's value, which can differ from its text: escapes, a byte order mark).
+        let mut end = offset + len.min(self.lines.line_end(offset) - offset);
+        while !self.text.is_char_boundary(end) {
+            end -= 1;
+        }
         Span {
             file: self.file,
             offset,
-            len: len.min(line_end - offset),
-        }
-    }
-
-    /// yaml-rust2's markers count characters, not bytes; spans index the text by bytes.
-    fn byte_offset(&self, char_index: usize) -> usize {
-        match &self.char_offsets {
-            None => char_index.min(self.text.len()),
-            Some(offsets) => offsets.get(char_index).copied().unwrap_or(self.text.len()),
+            len: end - offset,
         }
     }
 
@@ -173,12 +211,30 @@ impl Builder<'_> {
         }
     }
 
-    /// Hands a finished node to its parent frame (or makes it a document).
-    fn push_node(&mut self, node: Node, anchor: usize) {
+    /// Opens a sequence or mapping, refusing one nested deeper than [`MAX_DEPTH`].
+    fn open(&mut self, frame: Frame, start: Span) {
+        if self.stack.len() >= MAX_DEPTH {
+            self.fail(
+                format!("sequences and mappings nest deeper than {MAX_DEPTH} levels here"),
+                Some("a manifest is never this deep: check the indentation and the `- ` list markers".to_string()),
+                start,
+            );
+            return;
+        }
+        self.written += 1;
+        self.stack.push(frame);
+    }
+
+    /// Hands a finished node of `nodes` nodes to its parent frame (or makes it a document).
+    fn push_node(&mut self, node: Node, anchor: usize, nodes: usize) {
         if anchor != 0 {
-            self.anchors.insert(anchor, node.clone());
+            self.anchors.insert(anchor, (node.clone(), nodes));
         }
         let text = self.text;
+        let lines = &self.lines;
+        if let Some(frame) = self.stack.last_mut() {
+            *frame.nodes_mut() += nodes;
+        }
         let problem = match self.stack.last_mut() {
             None => {
                 self.documents.push(node);
@@ -189,19 +245,23 @@ impl Builder<'_> {
                 None
             }
             Some(Frame::Map {
-                entries, pending_key, ..
+                entries,
+                keys,
+                pending_key,
+                ..
             }) => match pending_key.take() {
-                Some(key) => match entries.iter().find(|(k, _)| k.text == key.text) {
-                    Some((first, _)) => Some((
+                Some(key) => match keys.get(&key.text) {
+                    Some(first) => Some((
                         format!("duplicate key `{}`", key.text),
                         Some(format!(
                             "`{}` is already set on line {}; a later value would silently win, so remove one of them",
                             key.text,
-                            line_of(text, first.span.offset)
+                            lines.line_col(first.offset).0
                         )),
                         key.span,
                     )),
                     None => {
+                        keys.insert(key.text.clone(), key.span);
                         entries.push((key, node));
                         None
                     }
@@ -257,35 +317,51 @@ impl MarkedEventReceiver for Builder<'_> {
                 };
                 let span = self.span_at(&mark, len.max(1));
                 let value = resolve_scalar(text, style, tag.as_ref());
-                self.push_node(Node { value, span }, anchor);
+                self.written += 1;
+                self.push_node(Node { value, span }, anchor, 1);
             }
             Event::SequenceStart(anchor, _) => {
                 let start = self.span_at(&mark, 1);
-                self.stack.push(Frame::Seq {
+                let frame = Frame::Seq {
                     anchor,
                     start,
                     items: Vec::new(),
-                });
+                    nodes: 1,
+                };
+                self.open(frame, start);
             }
             Event::MappingStart(anchor, _) => {
                 let start = self.span_at(&mark, 1);
-                self.stack.push(Frame::Map {
+                let frame = Frame::Map {
                     anchor,
                     start,
                     entries: Vec::new(),
+                    keys: HashMap::new(),
                     pending_key: None,
-                });
+                    nodes: 1,
+                };
+                self.open(frame, start);
             }
             Event::SequenceEnd | Event::MappingEnd => match self.stack.pop() {
-                Some(Frame::Seq { anchor, start, items }) => self.push_node(
+                Some(Frame::Seq {
+                    anchor,
+                    start,
+                    items,
+                    nodes,
+                }) => self.push_node(
                     Node {
                         value: Value::Seq(items),
                         span: start,
                     },
                     anchor,
+                    nodes,
                 ),
                 Some(Frame::Map {
-                    anchor, start, entries, ..
+                    anchor,
+                    start,
+                    entries,
+                    nodes,
+                    ..
                 }) => {
                     // The parser marks a block mapping where it recognises its first key (at the `:`);
                     // the first key itself is where a reader sees the mapping begin.
@@ -296,15 +372,32 @@ impl MarkedEventReceiver for Builder<'_> {
                             span,
                         },
                         anchor,
+                        nodes,
                     )
                 }
                 None => {}
             },
             Event::Alias(anchor) => match self.anchors.get(&anchor) {
-                Some(node) => {
+                Some(&(_, nodes)) if self.copied + nodes > ALIAS_NODE_BUDGET + self.written => {
+                    let span = self.span_at(&mark, 1);
+                    self.fail(
+                        format!(
+                            "aliases expand this document beyond {} nodes ({ALIAS_NODE_BUDGET} plus one per node written)",
+                            ALIAS_NODE_BUDGET + self.written
+                        ),
+                        Some(
+                            "each alias copies its anchored node, so aliases of aliased lists grow exponentially; \
+                             write the values out, or alias less"
+                                .to_string(),
+                        ),
+                        span,
+                    );
+                }
+                Some((node, nodes)) => {
                     // An alias is a copy of the anchored node, but errors inside it point at the anchor.
-                    let node = node.clone();
-                    self.push_node(node, 0);
+                    let (node, nodes) = (node.clone(), *nodes);
+                    self.copied += nodes;
+                    self.push_node(node, 0, nodes);
                 }
                 None => {
                     let span = self.span_at(&mark, 1);
@@ -382,18 +475,70 @@ fn is_core_float(text: &str) -> bool {
     mantissa_ok && exponent_ok
 }
 
-/// 1-based line and column (in characters) of a byte offset.
-pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let offset = offset.min(text.len());
-    let before = &text[..offset];
-    let line = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    let col = text[line_start..offset].chars().count() + 1;
-    (line, col)
+/// Line starts and character offsets of a text, so positions are found by binary search: a scan from the
+/// start of the file per position is quadratic when a large file has many problems.
+#[derive(Debug, Clone)]
+pub struct TextIndex {
+    len: usize,
+    /// Byte offset where each line starts.
+    line_starts: Vec<usize>,
+    /// Byte offset of each character, only for non-ASCII text (where the two differ).
+    char_offsets: Option<Vec<usize>>,
 }
 
-fn line_of(text: &str, offset: usize) -> usize {
-    line_col(text, offset).0
+impl TextIndex {
+    pub fn new(text: &str) -> Self {
+        let line_starts = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
+        TextIndex {
+            len: text.len(),
+            line_starts,
+            char_offsets: (!text.is_ascii()).then(|| text.char_indices().map(|(i, _)| i).collect()),
+        }
+    }
+
+    /// The byte offset of the character at `char_index`.
+    pub fn byte_offset(&self, char_index: usize) -> usize {
+        match &self.char_offsets {
+            None => char_index.min(self.len),
+            Some(offsets) => offsets.get(char_index).copied().unwrap_or(self.len),
+        }
+    }
+
+    fn char_index(&self, offset: usize) -> usize {
+        match &self.char_offsets {
+            None => offset,
+            Some(offsets) => offsets.partition_point(|&o| o < offset),
+        }
+    }
+
+    /// 0-based line of a byte offset.
+    pub fn line(&self, offset: usize) -> usize {
+        self.line_starts
+            .partition_point(|&s| s <= offset.min(self.len))
+            .saturating_sub(1)
+    }
+
+    /// Byte range of a 0-based line, without its line break; `None` past the last line.
+    pub fn line_range(&self, line: usize) -> Option<std::ops::Range<usize>> {
+        let start = *self.line_starts.get(line)?;
+        let end = self.line_starts.get(line + 1).map_or(self.len, |next| next - 1);
+        Some(start..end)
+    }
+
+    /// Byte offset of the end of the line `offset` is on (its line break, or the end of the text).
+    pub fn line_end(&self, offset: usize) -> usize {
+        self.line_range(self.line(offset)).map_or(self.len, |r| r.end)
+    }
+
+    /// 1-based line and column (in characters) of a byte offset.
+    pub fn line_col(&self, offset: usize) -> (usize, usize) {
+        let offset = offset.min(self.len);
+        let line = self.line(offset);
+        let start = self.line_starts.get(line).copied().unwrap_or(0);
+        (line + 1, self.char_index(offset) - self.char_index(start) + 1)
+    }
 }
 
 /// Deep-merges `over` onto `base`: mappings merge key by key (keeping the base's key order, then the new
@@ -401,13 +546,26 @@ fn line_of(text: &str, offset: usize) -> usize {
 pub fn merge(base: Node, over: Node) -> Node {
     match (base.value, over.value) {
         (Value::Map(mut base_entries), Value::Map(over_entries)) => {
+            // Positions by key, so merging stays linear in the number of entries.
+            let mut at: HashMap<String, usize> = base_entries
+                .iter()
+                .enumerate()
+                .map(|(i, (k, _))| (k.text.clone(), i))
+                .collect();
             for (key, value) in over_entries {
-                match base_entries.iter().position(|(k, _)| k.text == key.text) {
-                    Some(i) => {
-                        let (_, old) = base_entries.remove(i);
-                        base_entries.insert(i, (key, merge(old, value)));
+                match at.get(&key.text) {
+                    Some(&i) => {
+                        let placeholder = Node {
+                            value: Value::Null,
+                            span: value.span,
+                        };
+                        let old = std::mem::replace(&mut base_entries[i].1, placeholder);
+                        base_entries[i] = (key, merge(old, value));
                     }
-                    None => base_entries.push((key, value)),
+                    None => {
+                        at.insert(key.text.clone(), base_entries.len());
+                        base_entries.push((key, value));
+                    }
                 }
             }
             Node {
@@ -536,7 +694,7 @@ mod tests {
         assert_eq!(&text[at.value.offset..at.value.offset + at.value.len], "value");
         let key = at.key.expect("key span");
         assert_eq!(&text[key.offset..key.offset + key.len], "key");
-        assert_eq!(line_col(text, at.value.offset), (2, 6));
+        assert_eq!(TextIndex::new(text).line_col(at.value.offset), (2, 6));
     }
 
     #[test]

@@ -356,26 +356,42 @@ pub(super) fn check(ctx: &mut Ctx<'_>) {
     placeholders(ctx, ctx.document, String::new());
 }
 
+/// Up to how many defined names a dangling reference is compared with for "did you mean" (and listed).
+/// Beyond that the comparison would cost every dangling reference a pass over every name, which is
+/// quadratic in a large manifest.
+const SUGGEST_AMONG: usize = 256;
+
 /// Reports a dangling reference (with the closest defined name) and returns whether the name exists.
 fn exists(ctx: &mut Ctx<'_>, target: Target, name: &str, at: &str) -> bool {
     let m = ctx.manifest;
-    let defined: Vec<String> = match target {
-        Target::Bucket => m.buckets.keys().cloned().collect(),
-        Target::Topic => m.sns.topics.keys().cloned().collect(),
-        Target::Role => m.iam.roles.keys().cloned().collect(),
-        Target::User => m.iam.users.keys().cloned().collect(),
-        Target::Policy => m.iam.policies.keys().cloned().collect(),
+    let (found, count) = match target {
+        Target::Bucket => (m.buckets.contains_key(name), m.buckets.len()),
+        Target::Topic => (m.sns.topics.contains_key(name), m.sns.topics.len()),
+        Target::Role => (m.iam.roles.contains_key(name), m.iam.roles.len()),
+        Target::User => (m.iam.users.contains_key(name), m.iam.users.len()),
+        Target::Policy => (m.iam.policies.contains_key(name), m.iam.policies.len()),
     };
-    if defined.iter().any(|d| d == name) {
+    if found {
         return true;
     }
-    let hint = match closest(name, &defined) {
-        Some(s) => format!(
-            "did you mean `{s}`? references use logical names under `{}`",
-            target.section()
-        ),
-        None if defined.is_empty() => format!("define it under `{}` first", target.section()),
-        None => format!("defined {}s: {}", target.noun(), defined.join(", ")),
+    let hint = if count > SUGGEST_AMONG {
+        format!("references use logical names under `{}`", target.section())
+    } else {
+        let defined: Vec<String> = match target {
+            Target::Bucket => m.buckets.keys().cloned().collect(),
+            Target::Topic => m.sns.topics.keys().cloned().collect(),
+            Target::Role => m.iam.roles.keys().cloned().collect(),
+            Target::User => m.iam.users.keys().cloned().collect(),
+            Target::Policy => m.iam.policies.keys().cloned().collect(),
+        };
+        match closest(name, &defined) {
+            Some(s) => format!(
+                "did you mean `{s}`? references use logical names under `{}`",
+                target.section()
+            ),
+            None if defined.is_empty() => format!("define it under `{}` first", target.section()),
+            None => format!("defined {}s: {}", target.noun(), defined.join(", ")),
+        }
     };
     let arn_hint = if name.starts_with("arn:") {
         format!(

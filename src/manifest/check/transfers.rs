@@ -1,6 +1,8 @@
 //! Settings that decide what happens to data: encryption, CORS, sync mappings (globs, key templates,
 //! routes, part sizes, overlapping deletes), migrations (verification before delete) and the state backend.
 
+use std::collections::HashMap;
+
 use globset::Glob;
 
 use super::{Ctx, On, ptr};
@@ -128,7 +130,8 @@ fn sync(ctx: &mut Ctx<'_>) {
                 On::Value,
             );
         }
-        let mut claimed: Vec<(String, usize)> = Vec::new();
+        // Extension → the first route that claims it; a map, because a scan per extension is quadratic.
+        let mut claimed: HashMap<String, usize> = HashMap::new();
         for (i, route) in mapping.routes.iter().enumerate() {
             let route_at = format!("{at}/routes/{i}");
             if route.extensions.is_empty() {
@@ -149,7 +152,7 @@ fn sync(ctx: &mut Ctx<'_>) {
                     );
                 }
                 let key = ext.trim_start_matches('.').to_ascii_lowercase();
-                if let Some((_, first)) = claimed.iter().find(|(e, _)| *e == key) {
+                if let Some(first) = claimed.get(&key) {
                     ctx.report(
                         Problem::warning(
                             "sync-route",
@@ -160,7 +163,7 @@ fn sync(ctx: &mut Ctx<'_>) {
                         On::Value,
                     );
                 } else {
-                    claimed.push((key, i));
+                    claimed.insert(key, i);
                 }
             }
         }
