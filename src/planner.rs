@@ -16,7 +16,7 @@ use crate::exec::retry;
 use crate::manifest::load::{DiscoveryError, find_environment, find_project_root};
 use crate::manifest::{Loaded, Manifest, load};
 use crate::model::desired::{self, Context, DesiredError};
-use crate::model::identity::{self, DesiredIdentity, IdentityDoc, IdentityKind, ObservedIdentity};
+use crate::model::identity::{self, DesiredIdentity, IdentityDoc, IdentityKind, ObservedIdentity, PartKind};
 use crate::model::{Doc, DocKind, ObservedBucket, PublicAccessBlockDoc};
 use crate::plan::graph::{ChangeGraph, CycleError};
 use crate::plan::{Action, Address, Change, Edge, PLAN_FORMAT_VERSION, Plan, Value};
@@ -288,11 +288,13 @@ pub async fn plan(ws: &Workspace, conn: &Connection, state: &StateDb, opts: &Pla
         managed,
         prune: m.state.prune,
     };
+    let lost_keys = lost_keys(state, &desired_identities, &ws.root)?;
     let identity_inputs = IdentityInputs {
         desired: desired_identities,
         observed: observed_identities,
         managed: managed_identities,
         prune: m.state.prune,
+        lost_keys,
     };
     // Every address this plan read from AWS because the manifest wants it.
     let desired_addresses: HashSet<String> = inputs
@@ -342,6 +344,39 @@ pub async fn plan(ws: &Workspace, conn: &Connection, state: &StateDb, opts: &Pla
         edges,
         warnings,
     })
+}
+
+/// Access-key parts whose create an earlier run started and never saw the end of, and whose secret file
+/// is missing or empty: the key such a call made (if it made one) has a secret nobody kept. s3rec writes
+/// the secret in one write right after the answer, so an empty file is its own reservation.
+fn lost_keys(
+    state: &StateDb,
+    desired: &[DesiredIdentity],
+    root: &Path,
+) -> Result<HashSet<Address>, StateError> {
+    let mut lost = HashSet::new();
+    for entry in state.interrupted_entries()? {
+        if !matches!(entry.action, Action::Create | Action::Replace) {
+            continue;
+        }
+        let Some((kind, logical, Some(PartKind::AccessKey))) = diff::identity::parse_address(&entry.address) else {
+            continue;
+        };
+        let secret_file = desired
+            .iter()
+            .find(|d| d.kind == kind && d.logical == logical)
+            .and_then(|d| d.parts.get(&PartKind::AccessKey))
+            .and_then(|doc| {
+                let IdentityDoc::AccessKey(key) = doc else { return None };
+                key.secret_file.as_deref()
+            });
+        let Some(secret_file) = secret_file else { continue };
+        let empty = std::fs::metadata(root.join(secret_file)).map_or(true, |m| m.len() == 0);
+        if empty {
+            lost.insert(entry.address.clone());
+        }
+    }
+    Ok(lost)
 }
 
 /// Warnings for actions an earlier run never saw the end of. An interrupted action whose address this

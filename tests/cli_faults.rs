@@ -303,3 +303,51 @@ fn fault_matrix() {
     eprintln!("rate {rate}, up to {runs} applies: {results:?}");
     assert!(results.iter().all(|(_, took)| took.is_some()), "{results:?}");
 }
+
+#[test]
+fn a_key_made_by_an_apply_killed_before_it_wrote_the_secret_is_replaced_by_the_next() {
+    let p = Project::new(&common::unique_name("killedkey"));
+    let user = format!("{}-app", p.env);
+    p.write(&format!("iam:\n  users:\n    app:\n      name: {user}\n"));
+    p.apply_ok();
+
+    // What a SIGKILL between CreateAccessKey's answer and the write of its secret leaves: a key IAM
+    // has, the empty file s3rec reserved, a `started` create in the journal, and nothing in the state.
+    let lost = common::runtime().block_on(async {
+        let aws = common::emulator().await;
+        aws.iam()
+            .create_access_key()
+            .user_name(&user)
+            .send()
+            .await
+            .expect("create key")
+            .access_key()
+            .expect("key")
+            .access_key_id()
+            .to_string()
+    });
+    let secret_path = p.path(&format!(".s3rec/secrets/{}/{user}.credentials", p.env));
+    std::fs::create_dir_all(secret_path.parent().expect("dir")).expect("mkdir");
+    std::fs::write(&secret_path, "").expect("reserve");
+    {
+        let mut state = p.state();
+        let run = state.begin_run("apply", &p.env, None).expect("run");
+        state
+            .journal_start(run, &Address("iam_user.app.access_key".into()), s3rec::plan::Action::Create)
+            .expect("journal");
+    }
+    p.write(&format!(
+        "iam:\n  users:\n    app:\n      name: {user}\n      access_key: true\n"
+    ));
+    let (code, plan) = p.plan();
+    assert_eq!(code, 2, "{plan}");
+    assert!(plan.contains("never wrote its secret"), "{plan}");
+    p.apply_ok();
+
+    let keys = access_keys(&user);
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    assert_ne!(keys[0], lost, "the key whose secret was lost is gone");
+    let secret = std::fs::read_to_string(&secret_path).expect("secret file");
+    assert!(secret.contains(&format!("aws_access_key_id = {}", keys[0])), "{secret}");
+    p.assert_converged();
+}

@@ -34,6 +34,9 @@ pub struct IdentityInputs {
     pub managed: Vec<ManagedIdentity>,
     /// `state.prune`: delete managed resources that left the manifest.
     pub prune: bool,
+    /// Access-key parts whose create an earlier run started and never finished, and whose secret file
+    /// holds nothing: a key the user has there now was made by that call, and its secret is lost.
+    pub lost_keys: HashSet<Address>,
 }
 
 /// Splits `iam_user.app.inline_policy` into kind, logical name and part.
@@ -65,7 +68,7 @@ pub fn diff(inputs: &IdentityInputs) -> Vec<Change> {
     for want in &inputs.desired {
         let address = Address::identity(want.kind, &want.logical, None);
         let have = inputs.observed.get(&address).cloned().flatten();
-        resource_changes(want, have.as_ref(), &managed, &mut out);
+        resource_changes(want, have.as_ref(), &managed, &inputs.lost_keys, &mut out);
     }
     leftovers(inputs, &mut out);
     out
@@ -105,6 +108,7 @@ fn resource_changes(
     want: &DesiredIdentity,
     have: Option<&ObservedIdentity>,
     managed: &HashSet<&Address>,
+    lost_keys: &HashSet<Address>,
     out: &mut Vec<Change>,
 ) {
     let address = Address::identity(want.kind, &want.logical, None);
@@ -190,6 +194,14 @@ fn resource_changes(
         };
         match (part, observed) {
             // Any existing key satisfies `access_key: true`: s3rec never rotates or adds keys silently.
+            (PartKind::AccessKey, Some(existing)) if lost_keys.contains(&part_address) => {
+                out.push(change(
+                    Action::Replace,
+                    Some(existing),
+                    doc.clone(),
+                    Some("an interrupted apply created this key and never wrote its secret: it is replaced, and the new secret saved"),
+                ));
+            }
             (PartKind::AccessKey, Some(existing)) => {
                 if !managed.contains(&part_address) {
                     out.push(change(
@@ -385,6 +397,7 @@ mod tests {
             )]),
             managed: managed_all(&want),
             prune: false,
+            lost_keys: HashSet::new(),
         };
         assert_eq!(diff(&inputs), vec![]);
         inputs.observed.insert(
@@ -398,6 +411,34 @@ mod tests {
                 ("iam_user.app.inline_policy".to_string(), Action::Update),
             ]
         );
+    }
+
+    #[test]
+    fn a_key_whose_create_was_interrupted_before_its_secret_was_written_is_replaced() {
+        let want = user(vec![IdentityDoc::AccessKey(AccessKeyDoc {
+            secret_file: Some(".s3rec/secrets/t/app-t.credentials".into()),
+            access_key_id: None,
+        })]);
+        let existing = IdentityDoc::AccessKey(AccessKeyDoc {
+            secret_file: None,
+            access_key_id: Some("AKIALOST".into()),
+        });
+        let inputs = IdentityInputs {
+            desired: vec![want],
+            observed: BTreeMap::from([(
+                Address("iam_user.app".into()),
+                Some(observed_user(vec![existing.clone()])),
+            )]),
+            lost_keys: HashSet::from([Address("iam_user.app.access_key".into())]),
+            ..IdentityInputs::default()
+        };
+        let changes = diff(&inputs);
+        let key = changes
+            .iter()
+            .find(|c| c.address.as_str() == "iam_user.app.access_key")
+            .expect("key change");
+        assert_eq!(key.action, Action::Replace);
+        assert_eq!(key.before, Some(Value::Identity(existing)), "the lost key is the one deleted");
     }
 
     #[test]
@@ -460,6 +501,7 @@ mod tests {
             desired: vec![want],
             observed: BTreeMap::from([(Address("sns_topic.events".into()), Some(observed))]),
             prune: false,
+            lost_keys: HashSet::new(),
         };
         assert_eq!(diff(&inputs), vec![]);
     }
@@ -496,6 +538,7 @@ mod tests {
                 Some(observed(doc("/", grants_policy()))),
             )]),
             prune: false,
+            lost_keys: HashSet::new(),
         };
         assert_eq!(
             actions(&diff(&inputs)),
