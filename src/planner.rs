@@ -349,11 +349,7 @@ pub async fn plan(ws: &Workspace, conn: &Connection, state: &StateDb, opts: &Pla
 /// Access-key parts whose create an earlier run started and never saw the end of, and whose secret file
 /// is missing or empty: the key such a call made (if it made one) has a secret nobody kept. s3rec writes
 /// the secret in one write right after the answer, so an empty file is its own reservation.
-fn lost_keys(
-    state: &StateDb,
-    desired: &[DesiredIdentity],
-    root: &Path,
-) -> Result<HashSet<Address>, StateError> {
+fn lost_keys(state: &StateDb, desired: &[DesiredIdentity], root: &Path) -> Result<HashSet<Address>, StateError> {
     let mut lost = HashSet::new();
     for entry in state.interrupted_entries()? {
         if !matches!(entry.action, Action::Create | Action::Replace) {

@@ -333,7 +333,11 @@ fn a_key_made_by_an_apply_killed_before_it_wrote_the_secret_is_replaced_by_the_n
         let mut state = p.state();
         let run = state.begin_run("apply", &p.env, None).expect("run");
         state
-            .journal_start(run, &Address("iam_user.app.access_key".into()), s3rec::plan::Action::Create)
+            .journal_start(
+                run,
+                &Address("iam_user.app.access_key".into()),
+                s3rec::plan::Action::Create,
+            )
             .expect("journal");
     }
     p.write(&format!(

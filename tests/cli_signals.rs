@@ -37,7 +37,10 @@ fn wait_for(child: &mut Child, what: &str, mut ready: impl FnMut() -> bool) {
             }
             panic!("s3rec ended ({status}) before {what}:\n{stderr}");
         }
-        assert!(start.elapsed() < Duration::from_secs(120), "timed out waiting for {what}");
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "timed out waiting for {what}"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -95,7 +98,10 @@ fn sigint_during_a_sync_finishes_the_uploads_in_flight_and_records_a_cancelled_r
     assert!(stderr.contains("SIGINT received"), "{stderr}");
     assert_eq!(last_run_outcome(&p), Some(RunOutcome::Cancelled), "{stderr}");
     let uploaded_then = uploads();
-    assert!(uploaded_then < files as usize, "the signal came after every upload: {uploaded_then}");
+    assert!(
+        uploaded_then < files as usize,
+        "the signal came after every upload: {uploaded_then}"
+    );
 
     // The lock is free and the next run uploads the rest; every object is the file it came from.
     let (code, out, err) = p.run(&["sync", "-e", "dev"]);
@@ -179,7 +185,10 @@ fn sigterm_during_an_apply_stops_starting_actions_and_a_rerun_converges() {
     let (code, stderr) = finish(child);
     assert_eq!(code, 143, "{stderr}");
     assert!(stderr.contains("SIGTERM received"), "{stderr}");
-    assert!(creates() < names.len(), "the signal came after every bucket was created");
+    assert!(
+        creates() < names.len(),
+        "the signal came after every bucket was created"
+    );
     let state = p.state();
     let run = state.runs(1).expect("runs").remove(0);
     assert_eq!(run.outcome, Some(RunOutcome::Cancelled));

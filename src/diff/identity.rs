@@ -438,7 +438,11 @@ mod tests {
             .find(|c| c.address.as_str() == "iam_user.app.access_key")
             .expect("key change");
         assert_eq!(key.action, Action::Replace);
-        assert_eq!(key.before, Some(Value::Identity(existing)), "the lost key is the one deleted");
+        assert_eq!(
+            key.before,
+            Some(Value::Identity(existing)),
+            "the lost key is the one deleted"
+        );
     }
 
     #[test]
