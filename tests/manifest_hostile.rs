@@ -20,27 +20,6 @@ fn load_text(yaml: &[u8]) -> Loaded {
     load(&path)
 }
 
-/// `(code, line, column, message, hint)` of every problem.
-fn problems(loaded: &Loaded) -> Vec<(String, usize, usize, String, String)> {
-    loaded
-        .problems
-        .iter()
-        .map(|p| {
-            let (line, col) = p.span.map_or((0, 0), |s| {
-                let (_, l, c) = loaded.sources.position(s);
-                (l, c)
-            });
-            (
-                p.code.to_string(),
-                line,
-                col,
-                p.message.clone(),
-                p.hint.clone().unwrap_or_default(),
-            )
-        })
-        .collect()
-}
-
 fn s3rec(dir: &Path) -> Command {
     let mut cmd = Command::cargo_bin("s3rec").expect("binary");
     cmd.current_dir(dir).env("NO_COLOR", "1").env_remove("RUST_LOG");
@@ -64,7 +43,7 @@ fn alias_bomb(levels: usize) -> String {
 
 #[test]
 fn deep_block_nesting_is_a_located_error_not_a_stack_overflow() {
-    let found = problems(&load_text(deep_block(5000).as_bytes()));
+    let found = common::located_problems(&load_text(deep_block(5000).as_bytes()));
     assert_eq!(found.len(), 1, "{found:?}");
     let (code, line, col, message, hint) = &found[0];
     assert_eq!((code.as_str(), *line), ("yaml", 3), "{found:?}");
@@ -95,11 +74,11 @@ fn nesting_up_to_the_limit_is_accepted_and_flow_nesting_is_refused_the_same_way(
         "[".repeat(MAX_DEPTH - 1),
         "]".repeat(MAX_DEPTH - 1)
     );
-    let found = problems(&load_text(at_limit.as_bytes()));
+    let found = common::located_problems(&load_text(at_limit.as_bytes()));
     assert!(found.iter().all(|p| p.0 != "yaml"), "{found:?}");
 
     let too_deep = format!("environment: dev\nx: {}{}\n", "[".repeat(100), "]".repeat(100));
-    let found = problems(&load_text(too_deep.as_bytes()));
+    let found = common::located_problems(&load_text(too_deep.as_bytes()));
     assert_eq!(found.len(), 1, "{found:?}");
     assert_eq!(
         (found[0].0.as_str(), found[0].1, found[0].2),
@@ -111,7 +90,7 @@ fn nesting_up_to_the_limit_is_accepted_and_flow_nesting_is_refused_the_same_way(
 #[test]
 fn an_alias_bomb_is_refused_at_the_alias_that_crosses_the_budget() {
     // Six levels: 4.8 million nodes, 20 s and 2.6 GB before the budget.
-    let found = problems(&load_text(alias_bomb(6).as_bytes()));
+    let found = common::located_problems(&load_text(alias_bomb(6).as_bytes()));
     assert_eq!(found.len(), 1, "{found:?}");
     let (code, line, col, message, hint) = &found[0];
     assert_eq!(code, "yaml");
@@ -129,7 +108,7 @@ fn aliases_within_the_budget_work_as_before() {
         yaml.push_str(&format!("  b{i}:\n    name: acme-b{i}-${{env}}\n    tags: *tags\n"));
     }
     let loaded = load_text(yaml.as_bytes());
-    assert_eq!(problems(&loaded), vec![]);
+    assert_eq!(common::located_problems(&loaded), vec![]);
     let manifest = loaded.manifest.expect("valid");
     assert_eq!(manifest.buckets["b199"].tags.as_ref().map(|t| t.len()), Some(2));
     // The budget is a fixed allowance plus the written nodes: copying more than that is refused.
@@ -174,7 +153,7 @@ fn many_buckets_each_with_problems_are_validated_in_one_linear_pass() {
         }
     }
     let loaded = load_text(yaml.as_bytes());
-    let found = problems(&loaded);
+    let found = common::located_problems(&loaded);
     let count = |code: &str| found.iter().filter(|p| p.0 == code).count();
     assert_eq!(count("wrong-type"), N / 2);
     assert_eq!(count("undefined-reference"), N / 2);

@@ -1,6 +1,8 @@
 //! One failing manifest per validation rule: each test pins the rule's code, the reported line and
 //! column, and the words of the message, so a rule cannot silently stop firing or drift off its spot.
 
+mod common;
+
 use std::path::Path;
 
 use s3rec::manifest::{Severity, load};
@@ -14,24 +16,7 @@ fn problems(yaml: &str) -> Vec<(String, usize, usize, String, String)> {
 }
 
 fn problems_at(path: &Path) -> Vec<(String, usize, usize, String, String)> {
-    let loaded = load(path);
-    loaded
-        .problems
-        .iter()
-        .map(|p| {
-            let (line, col) = p.span.map_or((0, 0), |s| {
-                let (_, l, c) = loaded.sources.position(s);
-                (l, c)
-            });
-            (
-                p.code.to_string(),
-                line,
-                col,
-                p.message.clone(),
-                p.hint.clone().unwrap_or_default(),
-            )
-        })
-        .collect()
+    common::located_problems(&load(path))
 }
 
 /// Asserts exactly one problem with this code at this line and column whose message contains `words`.

@@ -127,3 +127,25 @@ pub fn data(len: usize, seed: u64) -> Vec<u8> {
         })
         .collect()
 }
+
+/// `(code, line, column, message, hint)` of every problem of a loaded manifest, located through its
+/// sources: what the validation tests assert on.
+pub fn located_problems(loaded: &s3rec::manifest::Loaded) -> Vec<(String, usize, usize, String, String)> {
+    loaded
+        .problems
+        .iter()
+        .map(|p| {
+            let (line, col) = p.span.map_or((0, 0), |s| {
+                let (_, l, c) = loaded.sources.position(s);
+                (l, c)
+            });
+            (
+                p.code.to_string(),
+                line,
+                col,
+                p.message.clone(),
+                p.hint.clone().unwrap_or_default(),
+            )
+        })
+        .collect()
+}
