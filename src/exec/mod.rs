@@ -181,18 +181,8 @@ pub async fn execute(
                     if !done[d] {
                         // Marked done, it never enters the ready list, whatever else finishes.
                         done[d] = true;
-                        let skipped = &plan.changes[d];
                         let because = format!("{} failed", change.address);
-                        state.journal_skip(run, &skipped.address, skipped.action, &because)?;
-                        let r = ActionReport {
-                            address: skipped.address.to_string(),
-                            action: skipped.action,
-                            status: Status::Skipped { because },
-                            elapsed: Duration::ZERO,
-                            attempts: 0,
-                        };
-                        progress.finished(&r);
-                        report.actions.push(r);
+                        skip(state, run, &plan.changes[d], because, progress, &mut report)?;
                     }
                 }
                 (Status::Failed(message), attempts)
@@ -214,22 +204,33 @@ pub async fn execute(
         let because = format!("not started: s3rec was stopped by {}", signal.name());
         for (i, change) in plan.changes.iter().enumerate() {
             if !done[i] && !started[i] {
-                state.journal_skip(run, &change.address, change.action, &because)?;
-                let r = ActionReport {
-                    address: change.address.to_string(),
-                    action: change.action,
-                    status: Status::Skipped {
-                        because: because.clone(),
-                    },
-                    elapsed: Duration::ZERO,
-                    attempts: 0,
-                };
-                progress.finished(&r);
-                report.actions.push(r);
+                skip(state, run, change, because.clone(), progress, &mut report)?;
             }
         }
     }
     Ok(report)
+}
+
+/// Journals `change` as skipped (never attempted) and reports it.
+fn skip(
+    state: &StateDb,
+    run: RunId,
+    change: &Change,
+    because: String,
+    progress: &dyn Progress,
+    report: &mut Report,
+) -> Result<(), StateError> {
+    state.journal_skip(run, &change.address, change.action, &because)?;
+    let r = ActionReport {
+        address: change.address.to_string(),
+        action: change.action,
+        status: Status::Skipped { because },
+        elapsed: Duration::ZERO,
+        attempts: 0,
+    };
+    progress.finished(&r);
+    report.actions.push(r);
+    Ok(())
 }
 
 /// Performs a change; when it fails, reads the resource again and counts the change as done if the
