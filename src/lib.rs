@@ -4,6 +4,7 @@
 //! code. See ARCHITECTURE.md for the map.
 
 pub mod aws;
+pub mod backend;
 pub mod checksum;
 pub mod cli;
 pub mod commands;

@@ -20,6 +20,8 @@ use crate::model::identity::{self, DesiredIdentity, IdentityDoc, IdentityKind, O
 use crate::model::{Doc, DocKind, ObservedBucket, PublicAccessBlockDoc};
 use crate::plan::graph::{ChangeGraph, CycleError};
 use crate::plan::{Action, Address, Change, Edge, PLAN_FORMAT_VERSION, Plan, Value};
+use crate::backend::{self, BackendError, Lease, LeaseRequest, Remote};
+use crate::manifest::types::StateBackend;
 use crate::state::{StateDb, StateError, state_path};
 
 /// Buckets read at once by default; AWS and emulators both take this without throttling.
@@ -81,24 +83,99 @@ impl Workspace {
         &self.manifest.environment
     }
 
+    /// The state database this workspace works on: the local backend's file, or the S3 backend's working
+    /// copy (`.s3rec/s3/<env>.db`, or `state.path`), which [`Workspace::read_state`] and
+    /// [`Workspace::lease_state`] keep in step with the remote state.
     pub fn state_path(&self) -> PathBuf {
-        state_path(&self.root, &self.manifest.environment, &self.manifest.state)
+        let settings = &self.manifest.state;
+        match settings.backend {
+            StateBackend::Local => state_path(&self.root, self.environment(), settings),
+            StateBackend::S3 => match settings.path.as_deref() {
+                Some(path) if !path.is_empty() => self.root.join(path),
+                _ => self
+                    .root
+                    .join(crate::state::STATE_DIR)
+                    .join("s3")
+                    .join(format!("{}.db", self.environment())),
+            },
+        }
     }
 
-    /// Opens the state. The S3 backend is refused rather than replaced by a local file, because a
-    /// local file on a CI runner would forget everything after each job.
+    /// The S3 backend's settings, or `None` for the local backend.
+    pub fn remote(&self, aws: &Aws) -> Option<Remote> {
+        Remote::of(&self.manifest, self.environment(), aws.region())
+    }
+
+    /// Opens the state database as it is now, without refreshing a remote copy. Commands that change the
+    /// state call it after [`Workspace::lease_state`]; readers use [`Workspace::read_state`].
     pub fn open_state(&self) -> Result<StateDb, StateError> {
-        let settings = &self.manifest.state;
-        if settings.backend == crate::manifest::types::StateBackend::S3 {
-            return Err(StateError::BackendUnavailable {
-                bucket: settings.bucket.clone().unwrap_or_default(),
-                key: settings
-                    .key
-                    .clone()
-                    .unwrap_or_else(|| format!("s3rec/{}.db", self.manifest.environment)),
-            });
-        }
         StateDb::open(&self.state_path())
+    }
+
+    /// Opens the state for reading. With the S3 backend the working copy is refreshed first: one
+    /// conditional GET, and a download only when the remote state moved. No lock is taken.
+    pub async fn read_state(&self, aws: &Aws) -> Result<StateDb, BackendError> {
+        if let Some(remote) = self.remote(aws) {
+            let db = self.state_path();
+            // The copy is replaced only while no other s3rec process on this machine has it open.
+            match crate::state::lock_run(&db) {
+                Ok(_guard) => {
+                    backend::refresh(aws, &remote, &db).await?;
+                }
+                Err(StateError::RunInProgress { .. }) => eprintln!(
+                    "note: another s3rec run on this machine is changing the state of {}; reading its working copy",
+                    self.environment()
+                ),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(self.open_state()?)
+    }
+
+    /// Takes the state for a run that changes it (`operation` names the run in the lock): the local run
+    /// lock, and with the S3 backend the lock object and a refreshed copy, with checkpoints.
+    pub async fn lease_state(
+        &self,
+        conn: &Connection,
+        operation: &str,
+        lock_timeout: Option<std::time::Duration>,
+    ) -> Result<Lease, BackendError> {
+        let remote = self.remote(&conn.aws);
+        let db = self.state_path();
+        let request = LeaseRequest {
+            operation,
+            who: conn.identity.as_ref().map(|i| i.arn.as_str()),
+            lock_timeout,
+        };
+        backend::lease(Some(&conn.aws), remote.as_ref(), &db, request, || {
+            Ok(vec![crate::state::lock_run(&db)?])
+        })
+        .await
+    }
+
+    /// Takes the state for `migrate run|verify` of `names`. The local backend locks each migration
+    /// alone (a migration lasting days blocks neither `apply` nor `sync`); the S3 backend has one state
+    /// object, so the run takes the environment's lock like any other run. `conn` may be `None` only for
+    /// the local backend, whose `verify` works offline.
+    pub async fn lease_migrations(
+        &self,
+        conn: Option<&Connection>,
+        operation: &str,
+        names: &[String],
+        lock_timeout: Option<std::time::Duration>,
+    ) -> Result<Lease, BackendError> {
+        let remote = conn.and_then(|c| self.remote(&c.aws));
+        let db = self.state_path();
+        let request = LeaseRequest {
+            operation,
+            who: conn.and_then(|c| c.identity.as_ref()).map(|i| i.arn.as_str()),
+            lock_timeout,
+        };
+        let local = || match &remote {
+            Some(_) => Ok(vec![crate::state::lock_run(&db)?]),
+            None => names.iter().map(|name| crate::state::lock_migration(&db, name)).collect(),
+        };
+        backend::lease(conn.map(|c| &c.aws), remote.as_ref(), &db, request, local).await
     }
 }
 
@@ -335,6 +412,7 @@ pub async fn plan(ws: &Workspace, conn: &Connection, state: &StateDb, opts: &Pla
     Ok(Plan {
         syncs,
         migrations,
+        state: Some(state.version()?),
         format_version: PLAN_FORMAT_VERSION,
         environment: m.environment.clone(),
         manifest_sha256: ws.manifest_sha256.clone(),

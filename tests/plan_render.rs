@@ -30,6 +30,7 @@ fn plan(changes: Vec<Change>) -> Plan {
         warnings: Vec::new(),
         syncs: Vec::new(),
         migrations: Vec::new(),
+        state: None,
     }
 }
 

@@ -15,6 +15,7 @@ pub mod identity;
 pub mod probe;
 pub mod read;
 pub mod sns;
+pub mod state_store;
 pub mod transfer;
 pub mod write;
 

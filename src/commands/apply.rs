@@ -10,7 +10,7 @@ use clap::Args;
 use miette::{IntoDiagnostic, WrapErr};
 
 use super::exit;
-use super::plan::{make_plan, workspace};
+use super::plan::{plan_from, workspace};
 use crate::cli::ColorChoice;
 use crate::exec::{self, ActionReport, Progress, Status};
 use crate::manifest::types::RunKind;
@@ -38,11 +38,15 @@ pub struct ApplyArgs {
     /// Limit the plan to ADDR and what it depends on. Repeatable.
     #[arg(long = "target", value_name = "ADDR", conflicts_with = "plan")]
     pub targets: Vec<String>,
+    /// Wait up to DURATION (`30s`, `10m`) for another run's lock on the state (S3 backend); without it a
+    /// held lock fails at once, naming its holder.
+    #[arg(long, value_name = "DURATION", value_parser = super::parse_duration)]
+    pub lock_timeout: Option<std::time::Duration>,
 }
 
 pub fn run(args: &ApplyArgs, chdir: Option<&Path>, color: ColorChoice) -> miette::Result<u8> {
     let runtime = super::runtime()?;
-    let (plan, ws) = match &args.plan {
+    match &args.plan {
         Some(file) => {
             let plan = read_plan(file)?;
             if let Some(env) = &args.env
@@ -69,7 +73,7 @@ pub fn run(args: &ApplyArgs, chdir: Option<&Path>, color: ColorChoice) -> miette
                     file.display()
                 ));
             }
-            (plan, ws)
+            runtime.block_on(apply_saved(&ws, &plan, args))
         }
         None => {
             let Some(env) = &args.env else {
@@ -81,20 +85,83 @@ pub fn run(args: &ApplyArgs, chdir: Option<&Path>, color: ColorChoice) -> miette
             let Some(ws) = workspace(env, chdir, color)? else {
                 return Ok(exit::ERROR);
             };
-            let opts = PlanOptions {
-                targets: args.targets.clone(),
-                ..PlanOptions::default()
-            };
-            let plan = runtime.block_on(make_plan(&ws, &opts))?;
-            print_data(&render::text(&plan, stdout_color(color))).into_diagnostic()?;
-            if plan.has_changes() && !approved(args.auto_approve)? {
-                eprintln!("Apply cancelled.");
-                return Ok(exit::ERROR);
-            }
-            (plan, ws)
+            runtime.block_on(apply_fresh(&ws, args, color))
         }
-    };
-    runtime.block_on(apply(&ws, &plan, args.plan.is_some(), args.parallelism))
+    }
+}
+
+/// `apply -e ENV`: takes the state first, then plans from it, shows the plan and asks, and applies, all
+/// under one lock, so a run that waited for another (`--lock-timeout`) plans from what that one left.
+async fn apply_fresh(ws: &Workspace, args: &ApplyArgs, color: ColorChoice) -> miette::Result<u8> {
+    let conn = planner::connect(ws, &super::overrides_from_env())
+        .await
+        .map_err(|e| miette::miette!("{e}"))?;
+    let lease = ws
+        .lease_state(&conn, "apply", args.lock_timeout)
+        .await
+        .map_err(|e| miette::miette!("{e}"))?;
+    super::finish_lease(lease, async {
+        let mut state = ws.open_state().map_err(|e| miette::miette!("{e}"))?;
+        let opts = PlanOptions {
+            targets: args.targets.clone(),
+            ..PlanOptions::default()
+        };
+        let plan = plan_from(ws, &conn, &state, &opts).await?;
+        print_data(&render::text(&plan, stdout_color(color))).into_diagnostic()?;
+        if plan.has_changes() && !approved(args.auto_approve)? {
+            eprintln!("Apply cancelled.");
+            return Ok(exit::ERROR);
+        }
+        if !has_work(&plan) {
+            return Ok(exit::OK);
+        }
+        execute_plan(ws, &conn, &mut state, &plan, args.parallelism).await
+    })
+    .await
+}
+
+/// `apply PLANFILE`: exactly the saved plan, refused when live AWS or the state moved since it was made.
+async fn apply_saved(ws: &Workspace, plan: &Plan, args: &ApplyArgs) -> miette::Result<u8> {
+    let conn = planner::connect(ws, &super::overrides_from_env())
+        .await
+        .map_err(|e| miette::miette!("{e}"))?;
+    if let (Some(planned), Some(now)) = (&plan.account_id, &conn.identity)
+        && *planned != now.account
+    {
+        return Err(miette::miette!(
+            "the plan was made for account {planned}, but the credentials are for account {} ({})",
+            now.account,
+            now.arn
+        ));
+    }
+    refuse_if_stale(&conn.aws, plan).await?;
+    if !has_work(plan) {
+        print_data("No changes. The estate matches the manifest.\n").into_diagnostic()?;
+        return Ok(exit::OK);
+    }
+    let lease = ws
+        .lease_state(&conn, "apply", args.lock_timeout)
+        .await
+        .map_err(|e| miette::miette!("{e}"))?;
+    super::finish_lease(lease, async {
+        let mut state = ws.open_state().map_err(|e| miette::miette!("{e}"))?;
+        refuse_if_state_moved(ws, &state, plan)?;
+        execute_plan(ws, &conn, &mut state, plan, args.parallelism).await
+    })
+    .await
+}
+
+/// The sync mappings a plan has work for.
+fn sync_work(plan: &Plan) -> Vec<String> {
+    plan.syncs
+        .iter()
+        .filter(|s| s.has_work())
+        .map(|s| s.mapping.clone())
+        .collect()
+}
+
+fn has_work(plan: &Plan) -> bool {
+    !plan.changes.is_empty() || plan.syncs.iter().any(|s| s.has_work())
 }
 
 fn read_plan(file: &Path) -> miette::Result<Plan> {
@@ -132,37 +199,15 @@ fn approved(auto_approve: bool) -> miette::Result<bool> {
     Ok(answer.trim() == "yes")
 }
 
-async fn apply(ws: &Workspace, plan: &Plan, saved: bool, parallelism: usize) -> miette::Result<u8> {
-    let conn = planner::connect(ws, &super::overrides_from_env())
-        .await
-        .map_err(|e| miette::miette!("{e}"))?;
-    if let (Some(planned), Some(now)) = (&plan.account_id, &conn.identity)
-        && *planned != now.account
-    {
-        return Err(miette::miette!(
-            "the plan was made for account {planned}, but the credentials are for account {} ({})",
-            now.account,
-            now.arn
-        ));
-    }
-    if saved {
-        refuse_if_stale(&conn.aws, plan).await?;
-    }
-    let mut state = ws.open_state().map_err(|e| miette::miette!("{e}"))?;
-    let syncs: Vec<String> = plan
-        .syncs
-        .iter()
-        .filter(|s| s.has_work())
-        .map(|s| s.mapping.clone())
-        .collect();
-    if plan.changes.is_empty() && syncs.is_empty() {
-        // A fresh plan already said so; a saved one has not been shown in this run.
-        if saved {
-            print_data("No changes. The estate matches the manifest.\n").into_diagnostic()?;
-        }
-        return Ok(exit::OK);
-    }
-    let _lock = state.lock_for_run().map_err(|e| miette::miette!("{e}"))?;
+/// Runs a plan while the state is held: the changes, then the sync mappings, recorded as one run.
+async fn execute_plan(
+    ws: &Workspace,
+    conn: &planner::Connection,
+    state: &mut crate::state::StateDb,
+    plan: &Plan,
+    parallelism: usize,
+) -> miette::Result<u8> {
+    let syncs = sync_work(plan);
     let _graceful = crate::interrupt::graceful();
     let plan_sha = plan.sha256();
     let run = state
@@ -172,7 +217,7 @@ async fn apply(ws: &Workspace, plan: &Plan, saved: bool, parallelism: usize) -> 
     let report = exec::execute(
         plan,
         Arc::clone(&conn.aws),
-        &state,
+        state,
         run,
         parallelism,
         &ws.root,
@@ -184,7 +229,7 @@ async fn apply(ws: &Workspace, plan: &Plan, saved: bool, parallelism: usize) -> 
     // The mappings run once the buckets they write to are as the plan wants; they decide again what to
     // upload, since files change between plan and apply.
     let (sync_failed, sync_outcomes) = if failed == 0 && report.cancelled.is_none() && !syncs.is_empty() {
-        run_syncs(ws, &conn, &syncs).await
+        run_syncs(ws, conn, &syncs).await
     } else {
         (0, Vec::new())
     };
@@ -209,7 +254,7 @@ async fn apply(ws: &Workspace, plan: &Plan, saved: bool, parallelism: usize) -> 
         started.elapsed(),
     )
     .with_sync(&sync_outcomes);
-    publish_report(ws, &conn, RunKind::Apply, &summary).await;
+    publish_report(ws, conn, RunKind::Apply, &summary).await;
     if let Some(signal) = cancelled {
         print_data(&format!(
             "Apply cancelled by {}: {} not started. The state and journal (`s3rec state journal -e {}`) record what was done; run apply again to finish.\n",
@@ -369,6 +414,29 @@ pub(crate) async fn publish_report(ws: &Workspace, conn: &planner::Connection, k
         // AwsError's text names the operation and, when denied, the missing sns:Publish on the topic.
         Err(e) => eprintln!("warning: the run report was not sent to SNS topic `{topic}` ({arn}): {e}"),
     }
+}
+
+/// A saved plan is applied only against the state it was made from: another run since (a CI apply between
+/// this plan and its apply) may have changed what is managed, or what a sync index knows.
+fn refuse_if_state_moved(ws: &Workspace, state: &crate::state::StateDb, plan: &Plan) -> miette::Result<()> {
+    let Some(planned) = &plan.state else {
+        return Ok(());
+    };
+    let now = state.version().map_err(|e| miette::miette!("{e}"))?;
+    if !planned.moved_to(&now) {
+        return Ok(());
+    }
+    let last = state
+        .runs(1)
+        .ok()
+        .and_then(|runs| runs.into_iter().next())
+        .map(|r| format!(" (the last run is {} #{} started {})", r.command, r.id, r.started_at))
+        .unwrap_or_default();
+    Err(miette::miette!(
+        help = format!("make a new plan: s3rec plan -e {} --out FILE", ws.environment()),
+        "the plan is stale: the state of {} moved since the plan was made ({planned}, now {now}){last}",
+        ws.environment()
+    ))
 }
 
 /// A saved plan is applied only if every resource it touches is still as it was when planned.

@@ -19,7 +19,7 @@ use serde::Serialize;
 use super::exit;
 use super::plan::workspace;
 use crate::cli::ColorChoice;
-use crate::manifest::types::RunKind;
+use crate::manifest::types::{RunKind, StateBackend};
 use crate::migrate::run::{self, Options, Outcome, Progress};
 use crate::migrate::spec::MigrationSpec;
 use crate::migrate::status::{self, Phase, Tally};
@@ -52,6 +52,10 @@ pub struct MigrateArgs {
     /// Print `status` as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Wait up to DURATION (`30s`, `10m`) for another run's lock on the state (S3 backend); without it a
+    /// held lock fails at once, naming its holder.
+    #[arg(long, value_name = "DURATION", value_parser = super::parse_duration)]
+    pub lock_timeout: Option<std::time::Duration>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,20 +118,46 @@ pub fn run(args: &MigrateArgs, chdir: Option<&Path>, color: ColorChoice) -> miet
     if !args.poll_interval.is_finite() || args.poll_interval <= 0.0 {
         return Err(miette::miette!("--poll-interval must be a positive number of seconds"));
     }
-    // The state is opened (and migrated) before anything else reads the inventory tables.
-    let state = ws.open_state().map_err(|e| miette::miette!("{e}"))?;
-    let inventory = Arc::new(Inventory::open(&ws.state_path()).map_err(|e| miette::miette!("{e}"))?);
-    match action {
-        Action::Status => status_table(&ws, &inventory, &names, args.json),
-        Action::Verify => {
-            let runtime = super::runtime()?;
-            runtime.block_on(verify_all(&ws, &state, &inventory, &names))
+    let runtime = super::runtime()?;
+    runtime.block_on(migrate(&ws, action, &names, args))
+}
+
+async fn migrate(ws: &Workspace, action: Action, names: &[String], args: &MigrateArgs) -> miette::Result<u8> {
+    // The local backend's `status` and `verify` work offline; the S3 backend needs AWS for the state.
+    let remote = ws.manifest.state.backend == StateBackend::S3;
+    let conn = if remote || action == Action::Run {
+        Some(
+            planner::connect(ws, &super::overrides_from_env())
+                .await
+                .map_err(|e| miette::miette!("{e}"))?,
+        )
+    } else {
+        None
+    };
+    if action == Action::Status {
+        if let Some(conn) = &conn {
+            ws.read_state(&conn.aws).await.map_err(|e| miette::miette!("{e}"))?;
         }
-        Action::Run => {
-            let runtime = super::runtime()?;
-            runtime.block_on(run_all(&ws, state, &inventory, &names, args))
-        }
+        // The state is opened (and migrated) before anything else reads the inventory tables.
+        ws.open_state().map_err(|e| miette::miette!("{e}"))?;
+        let inventory = Inventory::open(&ws.state_path()).map_err(|e| miette::miette!("{e}"))?;
+        return status_table(ws, &inventory, names, args.json);
     }
+    let operation = if action == Action::Run { "migrate run" } else { "migrate verify" };
+    let lease = ws
+        .lease_migrations(conn.as_ref(), operation, names, args.lock_timeout)
+        .await
+        .map_err(|e| miette::miette!("{e}"))?;
+    super::finish_lease(lease, async {
+        let state = ws.open_state().map_err(|e| miette::miette!("{e}"))?;
+        let inventory = Arc::new(Inventory::open(&ws.state_path()).map_err(|e| miette::miette!("{e}"))?);
+        match (action, &conn) {
+            (Action::Run, Some(conn)) => run_all(ws, conn, state, &inventory, names, args).await,
+            (Action::Verify, _) => verify_all(ws, &inventory, names).await,
+            (Action::Run | Action::Status, _) => Err(miette::miette!("migrate {operation} needs AWS: this is a bug in s3rec")),
+        }
+    })
+    .await
 }
 
 /// Resolves a migration, with the environment's default region (no AWS call needed for that).
@@ -274,20 +304,17 @@ fn render_status(rows: &[StatusRow]) -> String {
 
 async fn run_all(
     ws: &Workspace,
+    conn: &planner::Connection,
     mut state: crate::state::StateDb,
     inventory: &Arc<Inventory>,
     names: &[String],
     args: &MigrateArgs,
 ) -> miette::Result<u8> {
-    let conn = planner::connect(ws, &super::overrides_from_env())
-        .await
-        .map_err(|e| miette::miette!("{e}"))?;
     // Everything that can refuse the run does so before it is recorded as started.
     let specs = names
         .iter()
         .map(|name| spec_of(ws, name, conn.aws.region()))
         .collect::<miette::Result<Vec<_>>>()?;
-    let locks = lock_all(&state, names)?;
     let run = super::apply::begin_run(ws, &mut state, RunKind::Migrate)?;
     let options = Options {
         wait: args.wait,
@@ -331,8 +358,7 @@ async fn run_all(
     }
     let ok = errors == 0 && outcomes.iter().all(Outcome::ok);
     let (recorded, code) = super::apply::run_end(ok, crate::interrupt::requested());
-    super::apply::finish_run(ws, &conn, &mut state, run, recorded, |s| s.with_migrations(&outcomes)).await?;
-    drop(locks);
+    super::apply::finish_run(ws, conn, &mut state, run, recorded, |s| s.with_migrations(&outcomes)).await?;
     // The table after the run is the data; the summaries above went to stderr.
     let rows = status_rows(ws, inventory, names)?;
     crate::output::print_data(&render_status(&rows)).map_err(|e| miette::miette!("{e}"))?;
@@ -406,22 +432,7 @@ fn print_outcome(o: &Outcome) {
     }
 }
 
-/// The run locks of the named migrations. `run` and `verify` both take them: a verification that
-/// marks a file as differing must not race a run that is about to delete its source.
-fn lock_all(state: &crate::state::StateDb, names: &[String]) -> miette::Result<Vec<crate::state::RunLock>> {
-    names
-        .iter()
-        .map(|name| state.lock_for_migration(name).map_err(|e| miette::miette!("{e}")))
-        .collect()
-}
-
-async fn verify_all(
-    ws: &Workspace,
-    state: &crate::state::StateDb,
-    inventory: &Arc<Inventory>,
-    names: &[String],
-) -> miette::Result<u8> {
-    let _locks = lock_all(state, names)?;
+async fn verify_all(ws: &Workspace, inventory: &Arc<Inventory>, names: &[String]) -> miette::Result<u8> {
     let region = default_region(ws);
     let mut ok = true;
     for name in names {

@@ -29,6 +29,28 @@ pub fn working_dir(chdir: Option<&std::path::Path>) -> std::io::Result<PathBuf> 
     })
 }
 
+/// Parses a duration flag (`30s`, `10m`, `1h 30m`).
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    humantime::parse_duration(text.trim()).map_err(|e| format!("{e} (write it like `30s`, `10m` or `1h`)"))
+}
+
+/// Runs `work` while `lease` holds the state, then ends the lease (last push, lock released) whatever the
+/// work's outcome. A failed push turns a successful run into an error, since the state did not record it.
+pub(crate) async fn finish_lease(
+    lease: crate::backend::Lease,
+    work: impl std::future::Future<Output = miette::Result<u8>>,
+) -> miette::Result<u8> {
+    let result = work.await;
+    match (lease.finish().await, result) {
+        (Ok(()), result) => result,
+        (Err(e), Ok(_)) => Err(miette::miette!("{e}")),
+        (Err(e), Err(first)) => {
+            eprintln!("error: {e}");
+            Err(first)
+        }
+    }
+}
+
 /// A multi-threaded tokio runtime for the commands that talk to AWS, listening for Ctrl-C and SIGTERM
 /// (see `crate::interrupt`: graceful while a run changes things, immediate otherwise).
 pub fn runtime() -> miette::Result<tokio::runtime::Runtime> {

@@ -102,9 +102,20 @@ pub(crate) async fn make_plan(ws: &Workspace, opts: &PlanOptions) -> miette::Res
         .await
         .map_err(|e| miette::miette!("{e}"))?;
     let state = ws
-        .open_state()
+        .read_state(&conn.aws)
+        .await
         .map_err(|e| miette::miette!("{e}"))
-        .wrap_err_with(|| format!("cannot open the state database {}", ws.state_path().display()))?;
+        .wrap_err_with(|| format!("cannot read the state of {}", ws.environment()))?;
+    plan_from(ws, &conn, &state, opts).await
+}
+
+/// Reads AWS and plans against `state` (already opened, and held by the caller when it will apply).
+pub(crate) async fn plan_from(
+    ws: &Workspace,
+    conn: &planner::Connection,
+    state: &crate::state::StateDb,
+    opts: &PlanOptions,
+) -> miette::Result<Plan> {
     let m = &ws.manifest;
     let plural = |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
     let mut what = vec![plural(m.buckets.len(), "bucket")];
@@ -116,7 +127,7 @@ pub(crate) async fn make_plan(ws: &Workspace, opts: &PlanOptions) -> miette::Res
         what.push(plural(m.sns.topics.len(), "topic"));
     }
     eprintln!("Reading {} of {} from AWS...", what.join(", "), ws.environment());
-    planner::plan(ws, &conn, &state, opts).await.map_err(plan_error)
+    planner::plan(ws, conn, state, opts).await.map_err(plan_error)
 }
 
 pub(crate) fn plan_error(e: PlanError) -> miette::Report {

@@ -1,7 +1,9 @@
-//! `s3rec state list|show|journal`: read-only views of an environment's state database.
+//! `s3rec state list|show|journal`: read-only views of an environment's state database; `state push|pull`
+//! move a whole state between this machine and the S3 backend; `state unlock` removes a stale lock.
 //!
-//! These commands never change the state. They open the database like any other command (which brings
-//! an older schema up to date), but a missing database is reported, not created.
+//! The views never change the state. They open the database like any other command (which brings an
+//! older schema up to date), but a missing database is reported, not created. With the S3 backend they
+//! read the remote state (one conditional GET refreshes the working copy).
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -10,12 +12,12 @@ use clap::{Args, Subcommand, ValueEnum};
 use serde::Serialize;
 
 use super::{exit, working_dir};
-use crate::manifest::load::{find_environment, find_project_root};
+use crate::manifest::Severity;
 use crate::manifest::types::StateBackend;
-use crate::manifest::{Severity, load};
+use crate::planner::{self, Workspace, WorkspaceError};
 use crate::output::print_data;
 use crate::plan::Address;
-use crate::state::{JournalEntry, Outcome, ResourceRecord, RunId, RunRecord, StateDb, state_path};
+use crate::state::{JournalEntry, Outcome, ResourceRecord, RunId, RunRecord, StateDb};
 
 /// Version of the JSON documents printed by `state list|show|journal --format json`.
 const FORMAT_VERSION: u32 = 1;
@@ -41,6 +43,45 @@ pub enum StateCommand {
     Show(ShowArgs),
     /// Show the journal of the last run (or of the run given): every action, its outcome, timing, error.
     Journal(JournalArgs),
+    /// Upload a local state database as the environment's S3 state (`state.backend: s3`), under the lock.
+    /// Refuses to overwrite an existing remote state unless --force, and says what it would overwrite.
+    Push(PushArgs),
+    /// Write a local copy of the environment's S3 state, for inspection (sqlite3) or to go back to the
+    /// local backend.
+    Pull(PullArgs),
+    /// Remove the S3 state lock left by a run that died. The ID must be the lock's (shown in the error of
+    /// the run it blocks, and by `s3rec doctor`), so a fresh lock of someone else is never removed.
+    Unlock(UnlockArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PushArgs {
+    /// The database to upload. Default: the local backend's file (`state.path`, or `.s3rec/<env>.db`).
+    #[arg(long, value_name = "FILE")]
+    pub from: Option<std::path::PathBuf>,
+    /// Replace an existing remote state (compare-and-swap against the version just read).
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PullArgs {
+    /// Where to write the copy. Default: the local backend's file (`.s3rec/<env>.db`).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<std::path::PathBuf>,
+    /// Replace the file at --out if it exists.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct UnlockArgs {
+    /// The ID of the lock to remove.
+    #[arg(value_name = "LOCK_ID")]
+    pub lock_id: String,
+    /// Do not ask for confirmation (required when stdin is not a terminal).
+    #[arg(long)]
+    pub yes: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -87,31 +128,60 @@ pub fn run(args: &StateArgs, chdir: Option<&Path>) -> miette::Result<u8> {
         ));
     };
     let cwd = working_dir(chdir).map_err(|e| miette::miette!("cannot determine the working directory: {e}"))?;
-    let manifest_path = find_environment(&cwd, env)?;
-    let root = find_project_root(&cwd)?;
-
-    // The manifest is read only for its `state` settings and environment name; a manifest with errors
-    // could name the wrong file, so it is refused rather than guessed around.
-    let loaded = load(&manifest_path);
-    let Some(manifest) = loaded.manifest.as_ref() else {
-        let errors = loaded.problems.iter().filter(|p| p.severity == Severity::Error).count();
-        eprintln!(
-            "error: {} has {errors} error{}; run `s3rec validate -e {env}` to see them",
-            loaded.sources_display(),
-            if errors == 1 { "" } else { "s" }
-        );
-        return Ok(exit::ERROR);
+    // The manifest is read only for its `state` and `aws` settings and environment name; a manifest with
+    // errors could name the wrong file, so it is refused rather than guessed around.
+    let ws = match planner::open_workspace(env, chdir) {
+        Ok(ws) => ws,
+        Err(WorkspaceError::Invalid(loaded)) => {
+            let errors = loaded.problems.iter().filter(|p| p.severity == Severity::Error).count();
+            eprintln!(
+                "error: {} has {errors} error{}; run `s3rec validate -e {env}` to see them",
+                loaded.sources_display(),
+                if errors == 1 { "" } else { "s" }
+            );
+            return Ok(exit::ERROR);
+        }
+        Err(WorkspaceError::Discovery(e)) => return Err(e.into()),
+        Err(e) => return Err(miette::miette!("{e}")),
     };
-    if manifest.state.backend == StateBackend::S3 {
-        eprintln!(
-            "error: environment {env} keeps its state in S3 (`state.backend: s3`), which `s3rec state` cannot read \
-             yet; inspect a local copy with sqlite3 (see docs/state.md)"
-        );
-        return Ok(exit::ERROR);
+    let remote = ws.manifest.state.backend == StateBackend::S3;
+    let view = match &args.command {
+        StateCommand::Push(push) => return moves(&ws, Move::Push(push)),
+        StateCommand::Pull(pull) => return moves(&ws, Move::Pull(pull)),
+        StateCommand::Unlock(unlock) => return moves(&ws, Move::Unlock(unlock)),
+        StateCommand::List(list) => View::List(list),
+        StateCommand::Show(show) => View::Show(show),
+        StateCommand::Journal(journal) => View::Journal(journal),
+    };
+    if remote {
+        let runtime = super::runtime()?;
+        runtime.block_on(async {
+            let conn = planner::connect(&ws, &super::overrides_from_env())
+                .await
+                .map_err(|e| miette::miette!("{e}"))?;
+            let db = ws.state_path();
+            let remote = ws
+                .remote(&conn.aws)
+                .ok_or_else(|| miette::miette!("the S3 backend has no settings: this is a bug in s3rec"))?;
+            let _local = crate::state::lock_run(&db).ok();
+            crate::backend::refresh(&conn.aws, &remote, &db)
+                .await
+                .map_err(|e| miette::miette!("{e}"))
+        })?;
     }
-    let environment = manifest.environment.as_str();
-    let path = state_path(&root, environment, &manifest.state);
-    let shown_path = path.strip_prefix(&cwd).unwrap_or(&path).display().to_string();
+    let environment = ws.environment();
+    let path = ws.state_path();
+    let shown_path = match ws.manifest.state.bucket.as_deref() {
+        Some(bucket) if remote => format!(
+            "s3://{bucket}/{}",
+            ws.manifest
+                .state
+                .key
+                .clone()
+                .unwrap_or_else(|| crate::backend::default_key(environment))
+        ),
+        _ => path.strip_prefix(&cwd).unwrap_or(&path).display().to_string(),
+    };
 
     // Reading must not create a database: a missing file means nothing was ever applied here.
     let db = if path.exists() {
@@ -123,8 +193,8 @@ pub fn run(args: &StateArgs, chdir: Option<&Path>) -> miette::Result<u8> {
         eprintln!("no state for {environment} yet: {shown_path} does not exist (`s3rec apply -e {env}` creates it)");
     };
 
-    match &args.command {
-        StateCommand::List(list) => {
+    match view {
+        View::List(list) => {
             let resources = match &db {
                 Some(db) => db.resources()?,
                 None => {
@@ -147,7 +217,7 @@ pub fn run(args: &StateArgs, chdir: Option<&Path>) -> miette::Result<u8> {
             })?;
             Ok(exit::OK)
         }
-        StateCommand::Show(show) => {
+        View::Show(show) => {
             let address = Address(show.address.clone());
             let record = match &db {
                 Some(db) => db.resource(&address)?,
@@ -174,7 +244,7 @@ pub fn run(args: &StateArgs, chdir: Option<&Path>) -> miette::Result<u8> {
             })?;
             Ok(exit::OK)
         }
-        StateCommand::Journal(journal) => {
+        View::Journal(journal) => {
             let Some(db) = &db else {
                 missing();
                 if journal.format == StateFormat::Json {
@@ -218,6 +288,115 @@ pub fn run(args: &StateArgs, chdir: Option<&Path>) -> miette::Result<u8> {
             Ok(exit::OK)
         }
     }
+}
+
+/// The subcommands that read the state.
+enum View<'a> {
+    List(&'a ListArgs),
+    Show(&'a ShowArgs),
+    Journal(&'a JournalArgs),
+}
+
+/// The subcommands that move or unlock the S3 state.
+enum Move<'a> {
+    Push(&'a PushArgs),
+    Pull(&'a PullArgs),
+    Unlock(&'a UnlockArgs),
+}
+
+fn moves(ws: &Workspace, what: Move<'_>) -> miette::Result<u8> {
+    let env = ws.environment();
+    if ws.manifest.state.backend != StateBackend::S3 {
+        return Err(miette::miette!(
+            help = "set `state: {backend: s3, bucket: BUCKET}` in the manifest first; the local state stays where it is",
+            "environment {env} keeps its state in a local file: push, pull and unlock work on the S3 backend"
+        ));
+    }
+    // The local backend's file: what `push` uploads and `pull` writes by default.
+    let local_file = crate::state::state_path(&ws.root, env, &ws.manifest.state);
+    let runtime = super::runtime()?;
+    runtime.block_on(async {
+        let conn = planner::connect(ws, &super::overrides_from_env())
+            .await
+            .map_err(|e| miette::miette!("{e}"))?;
+        let remote = ws
+            .remote(&conn.aws)
+            .ok_or_else(|| miette::miette!("the S3 backend has no settings: this is a bug in s3rec"))?;
+        let who = conn.identity.as_ref().map(|i| i.arn.as_str());
+        let working_copy = ws.state_path();
+        match what {
+            Move::Push(args) => {
+                let source = args.from.clone().unwrap_or(local_file);
+                if !source.exists() {
+                    return Err(miette::miette!(
+                        help = "name the database with --from FILE",
+                        "there is no state to push at {}",
+                        source.display()
+                    ));
+                }
+                let pushed = crate::backend::moves::push(&conn.aws, &remote, &working_copy, &source, args.force, who)
+                    .await
+                    .map_err(|e| miette::miette!("{e}"))?;
+                if let Some(replaced) = &pushed.replaced {
+                    eprintln!("Replaced the remote state ({replaced}).");
+                }
+                emit(&format!(
+                    "Pushed {} to {} (ETag {}): {}.\n",
+                    source.display(),
+                    remote.url(),
+                    pushed.etag,
+                    pushed.summary
+                ))?;
+                Ok(exit::OK)
+            }
+            Move::Pull(args) => {
+                let out = args.out.clone().unwrap_or(local_file);
+                let (out, summary) = crate::backend::moves::pull(&conn.aws, &remote, &working_copy, &out, args.force)
+                    .await
+                    .map_err(|e| miette::miette!("{e}"))?;
+                emit(&format!("Pulled {} to {}: {summary}.\n", remote.url(), out.display()))?;
+                Ok(exit::OK)
+            }
+            Move::Unlock(args) => {
+                let found = crate::backend::lock::read(&conn.aws, &remote)
+                    .await
+                    .map_err(|e| miette::miette!("{e}"))?;
+                let Some(found) = found else {
+                    eprintln!("The state of {env} is not locked ({} does not exist).", remote.lock_url());
+                    return Ok(exit::OK);
+                };
+                eprintln!("The state of {env} is locked: {}.", found.describe());
+                if !args.yes && !confirmed(&args.lock_id)? {
+                    eprintln!("Unlock cancelled.");
+                    return Ok(exit::ERROR);
+                }
+                let removed = crate::backend::lock::unlock(&conn.aws, &remote, &args.lock_id)
+                    .await
+                    .map_err(|e| miette::miette!("{e}"))?;
+                emit(&format!("Removed the state lock of {env}: {}.\n", removed.describe()))?;
+                Ok(exit::OK)
+            }
+        }
+    })
+}
+
+/// Asks for `yes` on a terminal before a lock is removed; refuses to guess without one.
+fn confirmed(lock_id: &str) -> miette::Result<bool> {
+    use std::io::{BufRead, IsTerminal, Write};
+    if !std::io::stdin().is_terminal() {
+        return Err(miette::miette!(
+            help = format!("pass --yes to remove lock {lock_id} without a prompt"),
+            "unlock needs confirmation, and stdin is not a terminal"
+        ));
+    }
+    eprint!("Remove it? If its run is still going, two runs may then change the state at once. Only 'yes' will be accepted: ");
+    std::io::stderr().flush().ok();
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|e| miette::miette!("cannot read the answer: {e}"))?;
+    Ok(answer.trim() == "yes")
 }
 
 fn emit(text: &str) -> miette::Result<()> {

@@ -29,6 +29,10 @@ pub struct SyncArgs {
     /// Show what would be uploaded and deleted, and change nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Wait up to DURATION (`30s`, `10m`) for another run's lock on the state (S3 backend); without it a
+    /// held lock fails at once, naming its holder.
+    #[arg(long, value_name = "DURATION", value_parser = super::parse_duration)]
+    pub lock_timeout: Option<std::time::Duration>,
 }
 
 pub fn run(args: &SyncArgs, chdir: Option<&Path>, color: ColorChoice) -> miette::Result<u8> {
@@ -56,29 +60,40 @@ pub fn run(args: &SyncArgs, chdir: Option<&Path>, color: ColorChoice) -> miette:
         return Ok(exit::OK);
     }
     let runtime = super::runtime()?;
-    runtime.block_on(sync(&ws, &names, args.dry_run))
+    runtime.block_on(sync(&ws, args, &names))
 }
 
-async fn sync(ws: &Workspace, names: &[String], dry_run: bool) -> miette::Result<u8> {
+async fn sync(ws: &Workspace, args: &SyncArgs, names: &[String]) -> miette::Result<u8> {
     let conn = planner::connect(ws, &super::overrides_from_env())
         .await
         .map_err(|e| miette::miette!("{e}"))?;
-    let mut state = ws.open_state().map_err(|e| miette::miette!("{e}"))?;
-    let (prepared, unprepared) = prepare_all(ws, &conn, names).await?;
-    if dry_run {
+    if args.dry_run {
+        // A dry run reads the index as the state has it, and changes nothing: no lock.
+        ws.read_state(&conn.aws).await.map_err(|e| miette::miette!("{e}"))?;
+        let (prepared, unprepared) = prepare_all(ws, &conn, names).await?;
         for p in &prepared {
             print_dry_run(p);
         }
         return Ok(if unprepared.is_empty() { exit::OK } else { exit::ERROR });
     }
-    let _lock = state.lock_for_run().map_err(|e| miette::miette!("{e}"))?;
+    let lease = ws
+        .lease_state(&conn, "sync", args.lock_timeout)
+        .await
+        .map_err(|e| miette::miette!("{e}"))?;
+    super::finish_lease(lease, sync_leased(ws, &conn, names)).await
+}
+
+/// The part of a sync that runs while it holds the state.
+async fn sync_leased(ws: &Workspace, conn: &planner::Connection, names: &[String]) -> miette::Result<u8> {
+    let mut state = ws.open_state().map_err(|e| miette::miette!("{e}"))?;
+    let (prepared, unprepared) = prepare_all(ws, conn, names).await?;
     let _graceful = crate::interrupt::graceful();
     let run = super::apply::begin_run(ws, &mut state, RunKind::Sync)?;
     let mut outcomes = unprepared;
-    outcomes.extend(execute_all(ws, &conn, prepared).await?);
+    outcomes.extend(execute_all(ws, conn, prepared).await?);
     let ok = outcomes.iter().all(Outcome::ok);
     let (recorded, code) = super::apply::run_end(ok, outcomes.iter().find_map(|o| o.cancelled));
-    super::apply::finish_run(ws, &conn, &mut state, run, recorded, |s| s.with_sync(&outcomes)).await?;
+    super::apply::finish_run(ws, conn, &mut state, run, recorded, |s| s.with_sync(&outcomes)).await?;
     Ok(code)
 }
 

@@ -87,6 +87,21 @@ pub struct StateSettings {
     /// Object key of the state for the `s3` backend. Default `s3rec/<env>.db`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
+    /// Region of the state bucket for the `s3` backend. Default: the manifest's `aws.region`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// KMS key (ARN, ID or alias) to encrypt the remote state with; SSE-S3 when left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kms_key: Option<String>,
+    /// Take the lock object (`<key>.lock`) around every run that changes the state. Only `lock: false`
+    /// lets s3rec use an S3-compatible server that ignores conditional writes, and then nothing stops
+    /// two runs at once: the default `true` refuses such a server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lock: Option<bool>,
+    /// How often a long `sync`, `migrate` or `apply` writes its progress back to the remote state, as a
+    /// duration (`30s`, `5m`). A run killed outright repeats at most this much work. Default `60s`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkpoint_interval: Option<String>,
     /// Delete managed resources that were removed from the manifest. Off by default: removal only
     /// stops management, and the plan says so.
     #[serde(default)]

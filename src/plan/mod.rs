@@ -189,10 +189,37 @@ pub struct Plan {
     /// (deciding again what to upload, since files change between plan and apply).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub syncs: Vec<SyncWork>,
+    /// The state the plan was made against; `apply` refuses the plan once another run moved it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<StateVersion>,
     /// Where each migration stands. Information only: `apply` never runs migrations (they can take
     /// days); `s3rec migrate run` does.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub migrations: Vec<MigrationWork>,
+}
+
+/// Which state a plan was made against: the database's lineage (drawn when it was created, kept by every
+/// copy) and its serial (bumped when a run begins and when it finishes). Two equal versions mean no run
+/// changed the state in between.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct StateVersion {
+    pub lineage: String,
+    pub serial: u64,
+}
+
+impl StateVersion {
+    /// Whether `now` is another state than this one. Two states no run ever changed (serial 0) are the
+    /// same whatever their lineage: a plan made on one machine before the first apply anywhere is still
+    /// good on a CI runner whose empty state was created a moment ago.
+    pub fn moved_to(&self, now: &StateVersion) -> bool {
+        self != now && !(self.serial == 0 && now.serial == 0)
+    }
+}
+
+impl fmt::Display for StateVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "serial {} of lineage {}", self.serial, self.lineage)
+    }
 }
 
 /// What one migration has left to do, from the state's inventory or, before the first scan, from a

@@ -159,23 +159,27 @@ impl StateDb {
         environment: &str,
         plan_sha256: Option<&str>,
     ) -> Result<RunId, StateError> {
-        self.conn
-            .prepare_cached(
-                "INSERT INTO runs (command, environment, plan_sha256, s3rec_version, pid, started_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )
-            .and_then(|mut stmt| {
-                stmt.execute(params![
-                    command,
-                    environment,
-                    plan_sha256,
-                    env!("CARGO_PKG_VERSION"),
-                    std::process::id(),
-                    now_rfc3339(),
-                ])
-            })
-            .map_err(|e| self.err(e))?;
-        let run = RunId(self.conn.last_insert_rowid());
+        let run = self.atomically(|db| {
+            db.conn
+                .prepare_cached(
+                    "INSERT INTO runs (command, environment, plan_sha256, s3rec_version, pid, started_at) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )
+                .and_then(|mut stmt| {
+                    stmt.execute(params![
+                        command,
+                        environment,
+                        plan_sha256,
+                        env!("CARGO_PKG_VERSION"),
+                        std::process::id(),
+                        now_rfc3339(),
+                    ])
+                })
+                .map_err(|e| db.err(e))?;
+            let run = RunId(db.conn.last_insert_rowid());
+            db.bump_serial()?;
+            Ok(run)
+        })?;
         self.open_runs.push(run);
         Ok(run)
     }
@@ -183,11 +187,17 @@ impl StateDb {
     /// Records how `run` ended. Entries still `started` are left as they are: their outcome is unknown
     /// (the run was cancelled during the call), and [`StateDb::interrupted_entries`] reports them.
     pub fn finish_run(&mut self, run: RunId, outcome: RunOutcome) -> Result<(), StateError> {
-        let changed = self
-            .conn
-            .prepare_cached("UPDATE runs SET finished_at = ?2, outcome = ?3 WHERE id = ?1 AND finished_at IS NULL")
-            .and_then(|mut stmt| stmt.execute(params![run.0, now_rfc3339(), outcome.as_str()]))
-            .map_err(|e| self.err(e))?;
+        let changed = self.atomically(|db| {
+            let changed = db
+                .conn
+                .prepare_cached("UPDATE runs SET finished_at = ?2, outcome = ?3 WHERE id = ?1 AND finished_at IS NULL")
+                .and_then(|mut stmt| stmt.execute(params![run.0, now_rfc3339(), outcome.as_str()]))
+                .map_err(|e| db.err(e))?;
+            if changed > 0 {
+                db.bump_serial()?;
+            }
+            Ok(changed)
+        })?;
         self.open_runs.retain(|r| *r != run);
         if changed == 0 {
             return Err(self.misuse(format!(

@@ -170,6 +170,17 @@ CREATE TABLE sync_upload_intents (
     started_ms INTEGER NOT NULL
 ) STRICT;
 "#,
+    // 5: the state's identity and version. `lineage` is drawn once, when the database is created (or
+    // first upgraded), and travels with every copy (`state push`, the S3 backend's cached copies); `serial`
+    // counts the runs begun and finished. A saved plan records both, and `apply` refuses it once either
+    // moved: another run changed the state since the plan was made.
+    r#"
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) STRICT, WITHOUT ROWID;
+INSERT INTO meta (key, value) VALUES ('lineage', lower(hex(randomblob(16)))), ('serial', '0');
+"#,
 ];
 
 /// The schema version this binary writes and understands.

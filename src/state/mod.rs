@@ -31,6 +31,7 @@ pub use journal::{JournalEntry, Outcome, RunOutcome, RunRecord};
 pub use time::now_rfc3339;
 
 use crate::manifest::types::StateSettings;
+pub use crate::plan::StateVersion;
 use crate::plan::{Address, Value};
 
 /// Directory, under the project root, of the default state databases.
@@ -62,13 +63,6 @@ pub enum StateError {
     )]
     #[diagnostic(code(s3rec::state::busy))]
     RunInProgress { path: String },
-    #[error(
-        "`state.backend: s3` is not available in this version of s3rec: it would keep the state in \
-         s3://{bucket}/{key} with a lock object, and silently using a local file instead would lose track of \
-         what is managed; remove `backend: s3` to keep the state in .s3rec/<env>.db for now"
-    )]
-    #[diagnostic(code(s3rec::state::backend))]
-    BackendUnavailable { bucket: String, key: String },
     #[error("cannot open the run lock {path}: {source}; check that the state directory is writable")]
     #[diagnostic(code(s3rec::state::lock_file))]
     LockFile {
@@ -138,6 +132,53 @@ pub fn state_path(project_root: &Path, environment: &str, settings: &StateSettin
     match settings.path.as_deref() {
         Some(path) if !path.is_empty() => project_root.join(path),
         _ => project_root.join(STATE_DIR).join(format!("{environment}.db")),
+    }
+}
+
+/// Takes the environment's run lock (`<state>.lock` beside the database at `db`, an exclusive OS file
+/// lock) for as long as the returned guard lives. Apply holds it from before its first change to after its
+/// last, so two runs on this machine never change one environment at once; the OS releases it if s3rec
+/// dies. (Runs on other machines are kept apart by the S3 backend's lock object.)
+pub fn lock_run(db: &Path) -> Result<RunLock, StateError> {
+    lock_file(db.with_extension("lock"))
+}
+
+/// Takes the run lock of one migration (`<state>.migrate-NAME.lock`). A migration can run for days while
+/// restores finish; with the local backend it must not keep `apply` or `sync` of the environment waiting,
+/// only a second run of the same migration.
+pub fn lock_migration(db: &Path, name: &str) -> Result<RunLock, StateError> {
+    let file = format!(
+        "{}.migrate-{name}.lock",
+        db.file_stem().and_then(|s| s.to_str()).unwrap_or("state")
+    );
+    lock_file(db.with_file_name(file))
+}
+
+fn lock_file(path: PathBuf) -> Result<RunLock, StateError> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|source| StateError::CreateDir {
+            path: parent.display().to_string(),
+            source,
+        })?;
+    }
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|source| StateError::LockFile {
+            path: path.display().to_string(),
+            source,
+        })?;
+    match file.try_lock() {
+        Ok(()) => Ok(RunLock { _file: file }),
+        Err(std::fs::TryLockError::WouldBlock) => Err(StateError::RunInProgress {
+            path: path.display().to_string(),
+        }),
+        Err(std::fs::TryLockError::Error(source)) => Err(StateError::LockFile {
+            path: path.display().to_string(),
+            source,
+        }),
     }
 }
 
@@ -344,49 +385,46 @@ impl StateDb {
         &self.path
     }
 
-    /// Takes the environment's run lock (`<state>.lock`, an exclusive OS file lock) for as long as the
-    /// returned guard lives. Apply holds it from before its first change to after its last, so CI and a
-    /// laptop never apply to one environment at once; the OS releases it if s3rec dies.
+    /// Takes the environment's run lock; see [`lock_run`].
     pub fn lock_for_run(&self) -> Result<RunLock, StateError> {
-        self.lock_file(self.path.with_extension("lock"))
+        lock_run(&self.path)
     }
 
-    /// Takes the run lock of one migration (`<state>.migrate-NAME.lock`). A migration can run for days
-    /// while restores finish; it must not keep `apply` or `sync` of the environment waiting, only a
-    /// second run of the same migration.
+    /// Takes the run lock of one migration; see [`lock_migration`].
     pub fn lock_for_migration(&self, name: &str) -> Result<RunLock, StateError> {
-        let file = format!(
-            "{}.migrate-{name}.lock",
-            self.path.file_stem().and_then(|s| s.to_str()).unwrap_or("state")
-        );
-        self.lock_file(self.path.with_file_name(file))
-    }
-
-    fn lock_file(&self, path: PathBuf) -> Result<RunLock, StateError> {
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(|source| StateError::LockFile {
-                path: path.display().to_string(),
-                source,
-            })?;
-        match file.try_lock() {
-            Ok(()) => Ok(RunLock { _file: file }),
-            Err(std::fs::TryLockError::WouldBlock) => Err(StateError::RunInProgress {
-                path: path.display().to_string(),
-            }),
-            Err(std::fs::TryLockError::Error(source)) => Err(StateError::LockFile {
-                path: path.display().to_string(),
-                source,
-            }),
-        }
+        lock_migration(&self.path, name)
     }
 
     /// The schema version of the open database (always the latest once `open` succeeded).
     pub fn schema_version(&self) -> Result<u32, StateError> {
         migrations::user_version(&self.conn).map_err(|e| self.err(e))
+    }
+
+    /// The state's lineage and serial (see [`StateVersion`]).
+    pub fn version(&self) -> Result<StateVersion, StateError> {
+        let read = |key: &str| -> Result<String, StateError> {
+            self.conn
+                .prepare_cached("SELECT value FROM meta WHERE key = ?1")
+                .and_then(|mut stmt| stmt.query_row([key], |row| row.get::<_, String>(0)))
+                .map_err(|e| self.err(e))
+        };
+        let lineage = read("lineage")?;
+        let serial = read("serial")?;
+        let serial = serial.parse::<u64>().map_err(|_| StateError::Unreadable {
+            path: self.path.display().to_string(),
+            address: "meta.serial".to_string(),
+            reason: format!("`{serial}` is not a number"),
+        })?;
+        Ok(StateVersion { lineage, serial })
+    }
+
+    /// Moves the serial on: another run changed (or is about to change) the state.
+    fn bump_serial(&self) -> Result<(), StateError> {
+        self.conn
+            .prepare_cached("UPDATE meta SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT) WHERE key = 'serial'")
+            .and_then(|mut stmt| stmt.execute([]))
+            .map_err(|e| self.err(e))?;
+        Ok(())
     }
 
     /// Every managed resource, sorted by address.

@@ -352,13 +352,45 @@ fn state(ctx: &mut Ctx<'_>) {
             "/state/backend",
             On::Value,
         ),
-        StateBackend::Local if s.bucket.is_some() || s.key.is_some() => ctx.report(
-            Problem::warning("state", "`state.bucket`/`state.key` are ignored by the local backend")
+        StateBackend::Local
+            if s.bucket.is_some()
+                || s.key.is_some()
+                || s.region.is_some()
+                || s.kms_key.is_some()
+                || s.lock.is_some()
+                || s.checkpoint_interval.is_some() =>
+        {
+            ctx.report(
+                Problem::warning(
+                    "state",
+                    "`state.bucket`, `key`, `region`, `kms_key`, `lock` and `checkpoint_interval` are ignored by the local backend",
+                )
                 .with_hint("set `backend: s3` to keep state in S3"),
-            "/state",
-            On::Key,
-        ),
-        _ => {}
+                "/state",
+                On::Key,
+            )
+        }
+        StateBackend::S3 | StateBackend::Local => {}
+    }
+    if let Some(interval) = &s.checkpoint_interval
+        && let Err(why) = crate::backend::parse_interval(interval)
+    {
+        ctx.report(
+            Problem::error("state", format!("`checkpoint_interval: {interval}` is not a usable interval: {why}"))
+                .with_hint("write a duration of at least 1s, such as `30s`, `5m` or `1h`"),
+            "/state/checkpoint_interval",
+            On::Value,
+        );
+    }
+    if let Some(key) = &s.key
+        && (key.is_empty() || key.ends_with('/') || key.ends_with(".lock"))
+    {
+        ctx.report(
+            Problem::error("state", format!("`state.key: {key}` cannot hold the state"))
+                .with_hint("name an object key such as `s3rec/prod.db` (the lock is kept beside it, at `<key>.lock`)"),
+            "/state/key",
+            On::Value,
+        );
     }
 }
 
