@@ -355,8 +355,14 @@ fn an_environment_is_named_by_its_file_from_validate_to_a_saved_plan() {
             "{args:?}: {stderr}"
         );
     }
-    assert!(!project.path("plan.json").exists(), "no plan is written for an invalid manifest");
-    assert!(!project.path(".s3rec/acc.db").exists(), "nothing is recorded under the other name");
+    assert!(
+        !project.path("plan.json").exists(),
+        "no plan is written for an invalid manifest"
+    );
+    assert!(
+        !project.path(".s3rec/acc.db").exists(),
+        "nothing is recorded under the other name"
+    );
 
     project.write(&body);
     let (code, _, stderr) = project.run(&["plan", "-e", "seeds", "--out", "plan.json"]);
@@ -366,7 +372,10 @@ fn an_environment_is_named_by_its_file_from_validate_to_a_saved_plan() {
     assert_eq!(plan["environment"], "seeds");
     let (code, stdout, stderr) = project.run(&["apply", "plan.json"]);
     assert_eq!(code, 0, "{stdout}\n{stderr}");
-    assert!(project.path(".s3rec/seeds.db").is_file(), "the state is the file's name");
+    assert!(
+        project.path(".s3rec/seeds.db").is_file(),
+        "the state is the file's name"
+    );
     assert!(!project.path(".s3rec/acc.db").exists());
     assert_eq!(project.state().runs(1).expect("runs")[0].environment, "seeds");
     project.assert_converged();

@@ -644,7 +644,10 @@ fn an_environment_files_environment_must_be_its_stem() {
     assert!(loaded.manifest.is_none(), "a mismatch makes the file invalid");
     // `${env}` is the file's name even while `environment:` disagrees, so every name the file makes is
     // the one `-e seeds` would use.
-    assert_eq!(loaded.document.pointer("/buckets/logs/name"), Some(&"logs-seeds".into()));
+    assert_eq!(
+        loaded.document.pointer("/buckets/logs/name"),
+        Some(&"logs-seeds".into())
+    );
 }
 
 #[test]
@@ -666,7 +669,11 @@ fn an_environment_named_in_the_base_is_checked_and_located_there() {
         ],
         "seeds",
     );
-    let errors: Vec<_> = loaded.problems.iter().filter(|p| p.code == "environment-name").collect();
+    let errors: Vec<_> = loaded
+        .problems
+        .iter()
+        .filter(|p| p.code == "environment-name")
+        .collect();
     assert_eq!(errors.len(), 1, "{:?}", loaded.problems);
     let (file, line, col) = loaded.sources.position(errors[0].span.expect("located"));
     assert!(file.ends_with("_base.yaml"), "{file}");
