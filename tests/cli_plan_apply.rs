@@ -326,6 +326,61 @@ fn saved_plans_apply_exactly_and_stale_plans_are_refused() {
     assert!(stderr.contains("changed since old.json was made"), "{stderr}");
 }
 
+/// Issue 12, item 8: `environments/seeds.yaml` saying `environment: acc` was found by `-e seeds` but
+/// planned, locked and recorded as `acc`, so its saved plan named a file that does not exist. The file's
+/// name is the environment's name: the mismatch is refused before anything runs, and a matching file
+/// goes from a saved plan to apply under the one name.
+#[test]
+fn an_environment_is_named_by_its_file_from_validate_to_a_saved_plan() {
+    let project = Project::new("seeds");
+    let prefix = common::unique_name("seeds");
+    let body = format!("buckets:\n  a:\n    name: {prefix}-a\n    versioning: enabled\n");
+    project.write(&body);
+    let manifest = project.path("environments/seeds.yaml");
+    let text = std::fs::read_to_string(&manifest).expect("read manifest");
+    let renamed = text.replacen("environment: seeds\n", "environment: acc\n", 1);
+    assert_ne!(renamed, text, "the manifest starts with its environment");
+    std::fs::write(&manifest, renamed).expect("write manifest");
+    for args in [
+        vec!["validate", "-e", "seeds"],
+        vec!["validate", "environments/seeds.yaml"],
+        vec!["plan", "-e", "seeds", "--out", "plan.json"],
+    ] {
+        let (code, _, stderr) = project.run(&args);
+        assert_eq!(code, 1, "{args:?}: {stderr}");
+        assert!(stderr.contains("environments/seeds.yaml:1:14"), "{args:?}: {stderr}");
+        assert!(stderr.contains("[environment-name]"), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("rename the file to acc.yaml, or set `environment: seeds`"),
+            "{args:?}: {stderr}"
+        );
+    }
+    assert!(
+        !project.path("plan.json").exists(),
+        "no plan is written for an invalid manifest"
+    );
+    assert!(
+        !project.path(".s3rec/acc.db").exists(),
+        "nothing is recorded under the other name"
+    );
+
+    project.write(&body);
+    let (code, _, stderr) = project.run(&["plan", "-e", "seeds", "--out", "plan.json"]);
+    assert_eq!(code, 0, "{stderr}");
+    let plan: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(project.path("plan.json")).expect("plan file")).expect("json");
+    assert_eq!(plan["environment"], "seeds");
+    let (code, stdout, stderr) = project.run(&["apply", "plan.json"]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(
+        project.path(".s3rec/seeds.db").is_file(),
+        "the state is the file's name"
+    );
+    assert!(!project.path(".s3rec/acc.db").exists());
+    assert_eq!(project.state().runs(1).expect("runs")[0].environment, "seeds");
+    project.assert_converged();
+}
+
 #[test]
 fn a_failed_action_skips_its_dependents_and_a_fixed_rerun_converges() {
     let project = Project::new("partial");

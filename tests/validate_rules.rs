@@ -7,7 +7,8 @@ use std::path::Path;
 
 use s3rec::manifest::{Severity, load};
 
-/// Loads `yaml` as `environments/test.yaml` and returns `(code, line, column, message, hint)` of each problem.
+/// Loads `yaml` as `test.yaml` outside any `environments/` directory (so `environment:` alone names it)
+/// and returns `(code, line, column, message, hint)` of each problem.
 fn problems(yaml: &str) -> Vec<(String, usize, usize, String, String)> {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("test.yaml");
@@ -613,6 +614,84 @@ fn extends_merges_defaults_and_the_environment_wins() {
     let tags = manifest.defaults.tags.expect("tags");
     assert_eq!(tags["team"], "platform");
     assert_eq!(tags["tier"], "bronze");
+}
+
+/// Writes `files` (path, text) under a new project directory and loads `environments/<env>.yaml`.
+fn load_in_project(files: &[(&str, &str)], env: &str) -> s3rec::manifest::Loaded {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (name, text) in files {
+        let path = dir.path().join(name);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(path, text).expect("write");
+    }
+    load(&dir.path().join(format!("environments/{env}.yaml")))
+}
+
+#[test]
+fn an_environment_files_environment_must_be_its_stem() {
+    let yaml = "# seeds\nenvironment: acc\nbuckets:\n  logs:\n    name: logs-${env}\n";
+    let loaded = load_in_project(&[("environments/seeds.yaml", yaml)], "seeds");
+    let found = common::located_problems(&loaded);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    let (code, line, col, message, hint) = &found[0];
+    assert_eq!((code.as_str(), *line, *col), ("environment-name", 2, 14), "{message}");
+    assert!(message.contains("`environment: acc`"), "{message}");
+    assert!(message.contains("environment `seeds`"), "{message}");
+    assert!(
+        hint.contains("rename the file to acc.yaml, or set `environment: seeds`"),
+        "{hint}"
+    );
+    assert!(loaded.manifest.is_none(), "a mismatch makes the file invalid");
+    // `${env}` is the file's name even while `environment:` disagrees, so every name the file makes is
+    // the one `-e seeds` would use.
+    assert_eq!(
+        loaded.document.pointer("/buckets/logs/name"),
+        Some(&"logs-seeds".into())
+    );
+}
+
+#[test]
+fn an_environment_file_whose_environment_is_its_stem_is_valid() {
+    let yaml = "environment: seeds\nbuckets:\n  logs:\n    name: logs-${env}\n";
+    let loaded = load_in_project(&[("environments/seeds.yaml", yaml)], "seeds");
+    assert_eq!(common::located_problems(&loaded), vec![]);
+    let manifest = loaded.manifest.expect("valid");
+    assert_eq!(manifest.environment, "seeds");
+    assert_eq!(manifest.buckets["logs"].name, "logs-seeds");
+}
+
+#[test]
+fn an_environment_named_in_the_base_is_checked_and_located_there() {
+    let loaded = load_in_project(
+        &[
+            ("environments/_base.yaml", "environment: acc\n"),
+            ("environments/seeds.yaml", "extends: _base.yaml\n"),
+        ],
+        "seeds",
+    );
+    let errors: Vec<_> = loaded
+        .problems
+        .iter()
+        .filter(|p| p.code == "environment-name")
+        .collect();
+    assert_eq!(errors.len(), 1, "{:?}", loaded.problems);
+    let (file, line, col) = loaded.sources.position(errors[0].span.expect("located"));
+    assert!(file.ends_with("_base.yaml"), "{file}");
+    assert_eq!((line, col), (1, 14));
+}
+
+#[test]
+fn bases_and_files_outside_environments_are_named_by_their_environment() {
+    let base = "environment: acc\nbuckets:\n  logs:\n    name: logs-${env}\n";
+    let loaded = load_in_project(&[("environments/_base.yaml", base)], "_base");
+    assert_eq!(common::located_problems(&loaded), vec![]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let example = dir.path().join("examples/app-logs.yaml");
+    std::fs::create_dir_all(example.parent().expect("parent")).expect("mkdir");
+    std::fs::write(&example, base).expect("write");
+    let loaded = load(&example);
+    assert_eq!(common::located_problems(&loaded), vec![]);
+    assert_eq!(loaded.manifest.expect("valid").buckets["logs"].name, "logs-acc");
 }
 
 #[test]

@@ -30,6 +30,16 @@ pub enum DiscoveryError {
         path: String,
         available: String,
     },
+    #[error("`{name}` is not an environment: {path} is a shared base or lies outside `{ENVIRONMENTS_DIR}/`")]
+    #[diagnostic(
+        code(s3rec::not_an_environment),
+        help("files whose name starts with `_` are bases, used through `extends`; {available}")
+    )]
+    NotAnEnvironment {
+        name: String,
+        path: String,
+        available: String,
+    },
     #[error("cannot list {path}: {source}")]
     #[diagnostic(code(s3rec::io))]
     Io {
@@ -51,15 +61,39 @@ pub fn find_project_root(start: &Path) -> Result<PathBuf, DiscoveryError> {
         })
 }
 
+/// The name of the environment a manifest file is, from where it lies: a `.yaml` or `.yml` file directly
+/// in an `environments/` directory is environment `<stem>`, unless its name starts with `_` (a shared
+/// base, used through `extends`). Any other file (an example, a base) is not an environment file.
+///
+/// This is the one place that decides an environment's name: discovery (`-e NAME`), the state file, run
+/// locks and saved plans all use the stem, and `load` refuses an environment file whose `environment:`
+/// says otherwise, so two files can never share a state.
+pub fn environment_of(path: &Path) -> Option<String> {
+    let in_environments_dir = path
+        .parent()
+        .and_then(Path::file_name)
+        .is_some_and(|dir| dir == ENVIRONMENTS_DIR);
+    let is_manifest = matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"));
+    let stem = path.file_stem()?.to_str()?;
+    (in_environments_dir && is_manifest && !stem.is_empty() && !stem.starts_with('_')).then(|| stem.to_string())
+}
+
 /// The file of environment `name` in the project around `start`.
 pub fn find_environment(start: &Path, name: &str) -> Result<PathBuf, DiscoveryError> {
     let root = find_project_root(start)?;
     let dir = root.join(ENVIRONMENTS_DIR);
+    // A name that is not the stem of the file it leads to (a base such as `_base`, or a path such as
+    // `../examples/x`) is not an environment, however the file looks.
+    let mut not_an_environment = None;
     for ext in ["yaml", "yml"] {
         let candidate = dir.join(format!("{name}.{ext}"));
-        if candidate.is_file() {
+        if !candidate.is_file() {
+            continue;
+        }
+        if environment_of(&candidate).as_deref() == Some(name) {
             return Ok(candidate);
         }
+        not_an_environment.get_or_insert(candidate);
     }
     let names = list_environments(&root)?
         .iter()
@@ -70,6 +104,13 @@ pub fn find_environment(start: &Path, name: &str) -> Result<PathBuf, DiscoveryEr
     } else {
         format!("available environments: {}", names.join(", "))
     };
+    if let Some(path) = not_an_environment {
+        return Err(DiscoveryError::NotAnEnvironment {
+            name: name.to_string(),
+            path: path.display().to_string(),
+            available,
+        });
+    }
     Err(DiscoveryError::UnknownEnvironment {
         name: name.to_string(),
         path: dir.join(format!("{name}.yaml")).display().to_string(),
@@ -88,13 +129,7 @@ pub fn list_environments(root: &Path) -> Result<Vec<PathBuf>, DiscoveryError> {
     let mut files: Vec<PathBuf> = entries
         .filter_map(Result::ok)
         .map(|e| e.path())
-        .filter(|p| p.is_file())
-        .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")))
-        .filter(|p| {
-            !p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with('_'))
-        })
+        .filter(|p| p.is_file() && environment_of(p).is_some())
         .collect();
     files.sort();
     Ok(files)
@@ -143,7 +178,13 @@ pub fn load(path: &Path) -> Loaded {
     let Some(mut tree) = tree else {
         return loaded;
     };
-    if let Some(env) = tree.get("environment").and_then(Node::as_str).map(str::to_string) {
+    // An environment file's name is its stem, whatever `environment:` says (a difference is reported by
+    // the checks); any other file is named by its `environment:`.
+    let file_environment = environment_of(path);
+    let env = file_environment
+        .clone()
+        .or_else(|| tree.get("environment").and_then(Node::as_str).map(str::to_string));
+    if let Some(env) = env {
         yaml::map_strings(&mut tree, &|s| s.contains("${env}").then(|| s.replace("${env}", &env)));
     }
     let (document, index) = yaml::to_json(&tree);
@@ -173,7 +214,7 @@ pub fn load(path: &Path) -> Loaded {
     loaded.problems.extend(schema_problems);
     match serde_path_to_error::deserialize::<_, Manifest>(&checked) {
         Ok(manifest) => {
-            let semantic = check::run(&manifest, &checked, &index);
+            let semantic = check::run(&manifest, file_environment.as_deref(), &checked, &index);
             loaded.problems.extend(semantic.into_iter().filter(independent));
             loaded.manifest = Some(manifest);
         }
@@ -364,6 +405,41 @@ mod tests {
         assert_eq!(listed, vec![envs.join("prod.yaml")]);
         match find_environment(&deep, "qa") {
             Err(DiscoveryError::UnknownEnvironment { available, .. }) => assert!(available.contains("prod")),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_environment_is_named_by_its_file_in_environments() {
+        let cases = [
+            ("p/environments/prod.yaml", Some("prod")),
+            ("p/environments/prod.yml", Some("prod")),
+            ("p/environments/_base.yaml", None),
+            ("p/environments/notes.txt", None),
+            ("p/examples/prod.yaml", None),
+            ("p/environments/sub/prod.yaml", None),
+            ("prod.yaml", None),
+        ];
+        for (path, expected) in cases {
+            assert_eq!(environment_of(Path::new(path)).as_deref(), expected, "{path}");
+        }
+    }
+
+    #[test]
+    fn a_base_or_a_path_is_not_an_environment_name() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let envs = dir.path().join("environments");
+        std::fs::create_dir_all(&envs).expect("mkdir");
+        std::fs::create_dir_all(dir.path().join("examples")).expect("mkdir");
+        std::fs::write(envs.join("prod.yaml"), "environment: prod\n").expect("write");
+        std::fs::write(envs.join("_base.yaml"), "environment: prod\n").expect("write");
+        std::fs::write(dir.path().join("examples/x.yaml"), "environment: x\n").expect("write");
+        match find_environment(dir.path(), "_base") {
+            Err(DiscoveryError::NotAnEnvironment { available, .. }) => assert!(available.contains("prod")),
+            other => panic!("unexpected {other:?}"),
+        }
+        match find_environment(dir.path(), "../examples/x") {
+            Err(DiscoveryError::NotAnEnvironment { .. }) => {}
             other => panic!("unexpected {other:?}"),
         }
     }

@@ -3,6 +3,7 @@
 //!
 //! The checks are pure and independent, so one run reports every mistake, not just the first.
 
+mod environment;
 mod lifecycle;
 mod names;
 mod policy;
@@ -17,14 +18,17 @@ use super::diagnostic::Problem;
 use super::types::{Bucket, Manifest, Versioning};
 use super::yaml::{SpanIndex, escape_pointer};
 
-/// Runs every semantic rule.
-pub fn run(manifest: &Manifest, document: &Json, index: &SpanIndex) -> Vec<Problem> {
+/// Runs every semantic rule. `file_environment` is the environment the file is by its place
+/// (`load::environment_of`), `None` for a file outside `environments/`.
+pub fn run(manifest: &Manifest, file_environment: Option<&str>, document: &Json, index: &SpanIndex) -> Vec<Problem> {
     let mut ctx = Ctx {
         manifest,
+        file_environment,
         document,
         index,
         problems: Vec::new(),
     };
+    environment::check(&mut ctx);
     names::check(&mut ctx);
     lifecycle::check(&mut ctx);
     policy::check(&mut ctx);
@@ -44,6 +48,8 @@ pub(crate) enum On {
 
 pub(crate) struct Ctx<'a> {
     pub manifest: &'a Manifest,
+    /// The environment the file is by its place, whose name `environment:` must repeat.
+    pub file_environment: Option<&'a str>,
     pub document: &'a Json,
     pub index: &'a SpanIndex,
     pub problems: Vec<Problem>,
