@@ -87,6 +87,12 @@ pub struct StateSettings {
     /// Object key of the state for the `s3` backend. Default `s3rec/<env>.db`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
+    /// Region of the state bucket for the `s3` backend. Default: the manifest's `aws.region`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// KMS key (ARN, ID or alias) to encrypt the remote state with; SSE-S3 when left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kms_key: Option<String>,
     /// Delete managed resources that were removed from the manifest. Off by default: removal only
     /// stops management, and the plan says so.
     #[serde(default)]
