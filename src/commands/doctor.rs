@@ -1474,6 +1474,33 @@ mod tests {
     }
 
     #[test]
+    fn a_state_bucket_row_warns_or_fails_for_being_missing() {
+        let state_row = |probe: Probe, warning: Option<&str>| Check {
+            resource: "state.bucket".into(),
+            bucket: Some("acme-state".into()),
+            arn: None,
+            region: "us-east-1".into(),
+            check: "s3:ListBucket",
+            fails: probe != Probe::Ok,
+            probe,
+            warning: warning.map(str::to_string),
+            note: None,
+        };
+        assert_eq!(
+            result_text(&state_row(Probe::Ok, Some("versioning is off"))),
+            "WARNING: versioning is off"
+        );
+        assert_eq!(
+            result_text(&state_row(Probe::Missing, None)),
+            "error: bucket acme-state does not exist"
+        );
+        let json = serde_json::to_value(state_row(Probe::Ok, Some("versioning is off"))).unwrap();
+        assert_eq!(json["result"], "ok");
+        assert_eq!(json["warning"], "versioning is off");
+        assert_eq!(json["fails"], false);
+    }
+
+    #[test]
     fn rows_say_what_is_missing() {
         let check = Check {
             resource: "bucket.logs.lifecycle".into(),

@@ -39,10 +39,7 @@ impl RemoteState {
                     .key
                     .clone()
                     .unwrap_or_else(|| format!("s3rec/{environment}.db")),
-                region: settings
-                    .region
-                    .clone()
-                    .unwrap_or_else(|| default_region.to_string()),
+                region: settings.region.clone().unwrap_or_else(|| default_region.to_string()),
                 kms_key: settings.kms_key.clone(),
             }),
         }
@@ -183,12 +180,12 @@ fn note(text: impl Into<String>) -> Finding {
 fn assess(doc: &Doc, remote: &RemoteState) -> Finding {
     match doc {
         Doc::Versioning(VersioningState::Enabled) => Finding::default(),
-        Doc::Versioning(VersioningState::Unversioned) => warn(
-            "versioning is off: enable versioning so an overwritten or damaged state can be recovered",
-        ),
-        Doc::Versioning(VersioningState::Suspended) => warn(
-            "versioning is suspended: enable versioning so an overwritten or damaged state can be recovered",
-        ),
+        Doc::Versioning(VersioningState::Unversioned) => {
+            warn("versioning is off: enable versioning so an overwritten or damaged state can be recovered")
+        }
+        Doc::Versioning(VersioningState::Suspended) => {
+            warn("versioning is suspended: enable versioning so an overwritten or damaged state can be recovered")
+        }
         Doc::PublicAccessBlock(pab) => public_access_block(pab),
         Doc::Encryption(encryption) => default_encryption(encryption.as_ref(), remote),
         Doc::Lifecycle(rules) => noncurrent_expiry(rules, &remote.key),
@@ -232,8 +229,8 @@ fn default_encryption(encryption: Option<&EncryptionDoc>, remote: &RemoteState) 
     };
     let Some(e) = encryption else {
         return warn(format!(
-            "no default encryption is configured (AWS has applied SSE-S3 to every bucket since January 2023, \
-             so this server does not): configure SSE-S3 or SSE-KMS; {writes} either way"
+            "no default encryption is configured: AWS has applied SSE-S3 to every bucket since January 2023, \
+             but this server reports none; configure SSE-S3 or SSE-KMS ({writes} either way)"
         ));
     };
     let configured = match (e.algorithm.as_str(), e.kms_key_id.as_deref()) {
@@ -412,10 +409,7 @@ mod tests {
 
     #[test]
     fn the_remote_state_defaults_its_key_and_region_and_local_has_none() {
-        assert_eq!(
-            RemoteState::of("prod", &s3("acme-state"), "eu-west-1"),
-            Some(remote())
-        );
+        assert_eq!(RemoteState::of("prod", &s3("acme-state"), "eu-west-1"), Some(remote()));
         let settings = StateSettings {
             key: Some("k/state.db".into()),
             region: Some("us-west-2".into()),
@@ -429,10 +423,16 @@ mod tests {
 
     #[test]
     fn versioning_off_or_suspended_warns_and_enabled_is_ok() {
-        assert_eq!(assess(&Doc::Versioning(VersioningState::Enabled), &remote()), Finding::default());
+        assert_eq!(
+            assess(&Doc::Versioning(VersioningState::Enabled), &remote()),
+            Finding::default()
+        );
         for state in [VersioningState::Unversioned, VersioningState::Suspended] {
             let w = assess(&Doc::Versioning(state), &remote()).warning.unwrap();
-            assert!(w.contains("enable versioning so an overwritten or damaged state can be recovered"), "{w}");
+            assert!(
+                w.contains("enable versioning so an overwritten or damaged state can be recovered"),
+                "{w}"
+            );
         }
     }
 
