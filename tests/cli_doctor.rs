@@ -466,3 +466,213 @@ fn an_invalid_manifest_is_reported_like_plan_does() {
     assert!(stdout.is_empty(), "{stdout}");
     assert!(stderr.contains("is not valid"), "{stderr}");
 }
+
+/// A manifest whose state is kept in `bucket` by the `s3` backend, managing nothing else.
+fn s3_state_project(env: &str, bucket: &str) -> Project {
+    let project = Project::new(env);
+    project.write(&format!("state:\n  backend: s3\n  bucket: {bucket}\n"));
+    project
+}
+
+/// The state bucket's rows: reachability, then the four documents doctor judges.
+const STATE_ROWS: [(&str, &str); 5] = [
+    ("state.bucket", "s3:ListBucket"),
+    ("state.bucket.versioning", "s3:GetBucketVersioning"),
+    ("state.bucket.public_access_block", "s3:GetBucketPublicAccessBlock"),
+    ("state.bucket.encryption", "s3:GetEncryptionConfiguration"),
+    ("state.bucket.lifecycle", "s3:GetLifecycleConfiguration"),
+];
+
+#[test]
+fn a_missing_state_bucket_is_an_error_naming_it() {
+    let bucket = common::unique_name("doctor-state-missing");
+    let project = s3_state_project("stm", &bucket);
+
+    let (code, stdout, stderr) = project.doctor(&[]);
+    assert_eq!(code, 1, "a missing state bucket must fail doctor:\n{stdout}\n{stderr}");
+    let line = row(&stdout, "state.bucket", "s3:ListBucket");
+    assert!(
+        line.contains(&format!("error: bucket {bucket} does not exist")),
+        "{line}"
+    );
+    // Nothing else of a bucket that is not there is read.
+    assert!(!stdout.contains("state.bucket.versioning"), "{stdout}");
+    assert!(
+        stdout.contains("0 missing (will be created), 0 denied, 1 error."),
+        "{stdout}"
+    );
+    assert!(stdout.contains("Not ready: some checks failed."), "{stdout}");
+
+    let (code, stdout, _) = project.doctor(&["--format", "json"]);
+    assert_eq!(code, 1);
+    let report: Value = serde_json::from_str(&stdout).expect("JSON");
+    let check = report["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .find(|c| c["resource"] == "state.bucket")
+        .expect("a state.bucket check");
+    assert_eq!(check["bucket"], bucket);
+    assert_eq!(check["result"], "missing");
+    assert_eq!(check["fails"], true);
+}
+
+#[test]
+fn an_unversioned_state_bucket_without_public_access_block_gets_warnings_but_passes() {
+    let bucket = common::unique_name("doctor-state-bare");
+    create_bucket(&bucket);
+    let project = s3_state_project("stb", &bucket);
+
+    let (code, stdout, stderr) = project.doctor(&[]);
+    assert_eq!(code, 0, "warnings must not fail doctor:\n{stdout}\n{stderr}");
+    assert!(
+        row(&stdout, "state.bucket", "s3:ListBucket").contains(&format!(
+            "ok (s3://{bucket}/s3rec/stb.db does not exist yet: the first apply writes it)"
+        )),
+        "{stdout}"
+    );
+    let versioning = row(&stdout, "state.bucket.versioning", "s3:GetBucketVersioning");
+    assert!(
+        versioning.contains(
+            "WARNING: versioning is off: enable versioning so an overwritten or damaged state can be recovered"
+        ),
+        "{versioning}"
+    );
+    let pab = row(
+        &stdout,
+        "state.bucket.public_access_block",
+        "s3:GetBucketPublicAccessBlock",
+    );
+    assert!(
+        pab.contains("WARNING: the public access block is not fully on (off: block_public_acls, ignore_public_acls, block_public_policy, restrict_public_buckets)"),
+        "{pab}"
+    );
+    let lifecycle = row(&stdout, "state.bucket.lifecycle", "s3:GetLifecycleConfiguration");
+    assert!(
+        lifecycle.contains("ok (no lifecycle rule expires noncurrent versions"),
+        "{lifecycle}"
+    );
+    assert!(stdout.contains("warnings above deserve a fix"), "{stdout}");
+
+    let (_, stdout, _) = project.doctor(&["--format", "json"]);
+    let report: Value = serde_json::from_str(&stdout).expect("JSON");
+    assert_eq!(report["ok"], true);
+    let checks = report["checks"].as_array().expect("checks");
+    let versioning = checks
+        .iter()
+        .find(|c| c["resource"] == "state.bucket.versioning")
+        .expect("versioning check");
+    assert_eq!(versioning["result"], "ok");
+    assert_eq!(versioning["fails"], false);
+    assert!(
+        versioning["warning"]
+            .as_str()
+            .expect("a warning")
+            .contains("enable versioning")
+    );
+}
+
+#[test]
+fn a_versioned_private_encrypted_state_bucket_is_ok_and_its_state_and_lock_are_noted() {
+    use s3rec::model::{Doc, EncryptionDoc, PublicAccessBlockDoc, VersioningState};
+    let bucket = common::unique_name("doctor-state-good");
+    create_bucket(&bucket);
+    with_aws(async |aws| {
+        for doc in [
+            Doc::Versioning(VersioningState::Enabled),
+            Doc::PublicAccessBlock(PublicAccessBlockDoc {
+                block_public_acls: true,
+                ignore_public_acls: true,
+                block_public_policy: true,
+                restrict_public_buckets: true,
+            }),
+            Doc::Encryption(Some(EncryptionDoc {
+                algorithm: "AES256".into(),
+                kms_key_id: None,
+                bucket_key: false,
+            })),
+        ] {
+            s3rec::aws::put_doc(aws, &bucket, "us-east-1", &doc)
+                .await
+                .expect("put doc");
+        }
+        // A state and a lock, as the backend leaves them ("with another client").
+        for key in ["s3rec/stg.db", "s3rec/stg.db.lock"] {
+            aws.s3("us-east-1")
+                .put_object()
+                .bucket(&bucket)
+                .key(key)
+                .body(b"x".to_vec().into())
+                .send()
+                .await
+                .expect("put object");
+        }
+    });
+    let project = s3_state_project("stg", &bucket);
+
+    let (code, stdout, stderr) = project.doctor(&[]);
+    assert_eq!(code, 0, "doctor failed:\n{stdout}\n{stderr}");
+    for (resource, check) in STATE_ROWS {
+        let line = row(&stdout, resource, check);
+        assert!(line.contains("us-east-1  ") && line.contains("  ok"), "{line}");
+        assert!(!line.contains("WARNING"), "{line}");
+    }
+    let reachable = row(&stdout, "state.bucket", "s3:ListBucket");
+    assert!(
+        reachable.contains(&format!(
+            "s3://{bucket}/s3rec/stg.db holds the state (1 bytes, written "
+        )),
+        "{reachable}"
+    );
+    assert!(
+        reachable.contains("the lock s3rec/stg.db.lock exists since "),
+        "{reachable}"
+    );
+    assert!(
+        row(&stdout, "state.bucket.encryption", "s3:GetEncryptionConfiguration")
+            .contains("ok (default encryption: SSE-S3 (AES256); s3rec writes the state with SSE-S3)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("6 checks: 6 ok, 0 missing (will be created), 0 denied, 0 errors.\n"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("The credentials can read everything the manifest manages.\n"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn print_policy_grants_the_s3_state_backend_its_object_lock_listing_and_key() {
+    let project = Project::new("sp");
+    project.write_with(
+        &format!("  account_id: \"{MOTO_ACCOUNT}\"\n"),
+        "state:\n  backend: s3\n  bucket: acme-state\n  region: eu-west-1\n  kms_key: alias/state\n",
+    );
+    let (code, stdout, stderr) = project.doctor(&["--print-policy"]);
+    assert_eq!(code, 0, "doctor --print-policy failed:\n{stdout}\n{stderr}");
+    let policy: Value = serde_json::from_str(&stdout).expect("the policy is JSON");
+    assert_eq!(
+        policy["Statement"],
+        json!([
+            {"Sid": "CallerIdentity", "Effect": "Allow", "Action": ["sts:GetCallerIdentity"], "Resource": ["*"]},
+            {"Sid": "StateBucketList", "Effect": "Allow", "Action": ["s3:ListBucket"],
+             "Resource": ["arn:aws:s3:::acme-state"],
+             "Condition": {"StringEquals": {"s3:prefix": ["s3rec/sp.db", "s3rec/sp.db.lock"]}}},
+            {"Sid": "StateBucketReadByDoctor", "Effect": "Allow",
+             "Action": ["s3:GetBucketPublicAccessBlock", "s3:GetBucketVersioning",
+                        "s3:GetEncryptionConfiguration", "s3:GetLifecycleConfiguration"],
+             "Resource": ["arn:aws:s3:::acme-state"]},
+            {"Sid": "StateKmsKey", "Effect": "Allow", "Action": ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
+             "Resource": [format!("arn:aws:kms:eu-west-1:{MOTO_ACCOUNT}:key/*")],
+             "Condition": {"ForAnyValue:StringEquals": {"kms:ResourceAliases": "alias/state"}}},
+            {"Sid": "StateLock", "Effect": "Allow",
+             "Action": ["s3:DeleteObject", "s3:DeleteObjectVersion", "s3:GetObject", "s3:PutObject"],
+             "Resource": ["arn:aws:s3:::acme-state/s3rec/sp.db.lock"]},
+            {"Sid": "StateObject", "Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"],
+             "Resource": ["arn:aws:s3:::acme-state/s3rec/sp.db"]}
+        ]),
+        "got:\n{stdout}"
+    );
+}

@@ -46,6 +46,64 @@ pub const MIGRATE_DELETE_OBJECT_ACTIONS: &[&str] = &["s3:DeleteObject", "s3:Dele
 /// What PutBucketReplication needs on the replication role: S3 is handed the role.
 pub const PASS_ROLE_ACTION: &str = "iam:PassRole";
 
+/// What one action of the `s3` state backend acts on; [`STATE_BACKEND_ACCESS`] pairs them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum StateResource {
+    /// The state object, `arn:aws:s3:::BUCKET/KEY`: read (GetObject, HeadObject) and written with
+    /// compare-and-swap (PutObject with If-Match).
+    Object,
+    /// The lock object, `arn:aws:s3:::BUCKET/KEY.lock`: created with PutObject and If-None-Match, read to
+    /// say who holds it, and released by deleting its own version, so that a versioned bucket keeps no
+    /// noncurrent lock versions.
+    Lock,
+    /// The bucket, `arn:aws:s3:::BUCKET`, listed only under the key and the lock (an `s3:prefix`
+    /// condition): with s3:ListBucket, S3 answers a missing state with 404 rather than 403.
+    Listing,
+    /// The bucket's own configuration that `doctor` reads to check the state bucket; the backend itself
+    /// never reads it.
+    Checks,
+    /// The KMS key of `state.kms_key`, only when it is set: SSE-KMS writes and reads go through it.
+    KmsKey,
+}
+
+/// The documents `doctor` reads on the state bucket: versioning (recovering an overwritten state),
+/// public access block, default encryption and lifecycle (noncurrent versions of the state expire).
+/// Their IAM actions come from [`DOC_ACCESS`], so they are spelled only there.
+pub const STATE_BUCKET_DOCS: [DocKind; 4] = [
+    DocKind::Versioning,
+    DocKind::PublicAccessBlock,
+    DocKind::Encryption,
+    DocKind::Lifecycle,
+];
+
+/// The one table of what the `s3` state backend needs, and on what: the printed policy is made from it,
+/// and doctor's probes of the state bucket name their actions from it. The [`StateResource::Checks`]
+/// rows are the read actions of [`STATE_BUCKET_DOCS`], taken from [`DOC_ACCESS`].
+pub const STATE_BACKEND_ACCESS: &[(&str, StateResource)] = &[
+    ("s3:GetObject", StateResource::Object),
+    ("s3:PutObject", StateResource::Object),
+    ("s3:DeleteObject", StateResource::Lock),
+    ("s3:DeleteObjectVersion", StateResource::Lock),
+    ("s3:GetObject", StateResource::Lock),
+    ("s3:PutObject", StateResource::Lock),
+    (LIST_ACTION, StateResource::Listing),
+    (read_action(STATE_BUCKET_DOCS[0]), StateResource::Checks),
+    (read_action(STATE_BUCKET_DOCS[1]), StateResource::Checks),
+    (read_action(STATE_BUCKET_DOCS[2]), StateResource::Checks),
+    (read_action(STATE_BUCKET_DOCS[3]), StateResource::Checks),
+    ("kms:Decrypt", StateResource::KmsKey),
+    ("kms:Encrypt", StateResource::KmsKey),
+    ("kms:GenerateDataKey", StateResource::KmsKey),
+];
+
+/// The actions the state backend needs on one kind of resource, in table order.
+pub fn state_backend_actions(resource: StateResource) -> impl Iterator<Item = &'static str> {
+    STATE_BACKEND_ACCESS
+        .iter()
+        .filter(move |(_, on)| *on == resource)
+        .map(|(action, _)| *action)
+}
+
 /// How s3rec reads and writes one configuration document, in IAM terms.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DocAccess {
@@ -333,9 +391,29 @@ pub fn identity_access(kind: IdentityKind) -> &'static IdentityAccess {
 
 /// The access entry of one document kind.
 pub fn doc_access(kind: DocKind) -> &'static DocAccess {
-    // DOC_ACCESS is in DocKind::ALL order (checked by a test), so the position is the index.
-    let index = DocKind::ALL.iter().position(|k| *k == kind).unwrap_or_default();
-    &DOC_ACCESS[index]
+    &DOC_ACCESS[doc_index(kind)]
+}
+
+/// The IAM action that reads document `kind`, usable in constant tables.
+pub const fn read_action(kind: DocKind) -> &'static str {
+    DOC_ACCESS[doc_index(kind)].read_action
+}
+
+/// The row of `kind` in [`DOC_ACCESS`], which is in [`DocKind::ALL`] order (checked by a test).
+const fn doc_index(kind: DocKind) -> usize {
+    match kind {
+        DocKind::Versioning => 0,
+        DocKind::Encryption => 1,
+        DocKind::PublicAccessBlock => 2,
+        DocKind::Ownership => 3,
+        DocKind::Tags => 4,
+        DocKind::Lifecycle => 5,
+        DocKind::Policy => 6,
+        DocKind::Logging => 7,
+        DocKind::Cors => 8,
+        DocKind::Notifications => 9,
+        DocKind::Replication => 10,
+    }
 }
 
 /// What one probe found.
@@ -445,6 +523,62 @@ pub async fn probe_list(aws: &Aws, bucket: &str, region: &str) -> Probe {
         .await
         .map_err(|e| aws.error(&op, e));
     Probe::from_result(&result)
+}
+
+/// An object a listing showed: its size and when it was last written (RFC 3339), for doctor's notes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedObject {
+    pub size: i64,
+    pub last_modified: Option<String>,
+}
+
+/// What listing the state bucket under the state key found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StateListing {
+    /// The state object, when one was written.
+    pub state: Option<ListedObject>,
+    /// The lock object, when a run holds the lock (or a killed run left it).
+    pub lock: Option<ListedObject>,
+}
+
+/// One ListObjectsV2 call under the state key, through the client of the state bucket's region.
+///
+/// The lock key (`KEY.lock`) starts with the state key, so the one prefix the printed policy allows
+/// finds both. A bucket that does not exist answers `NoSuchBucket`, one in another region a redirect,
+/// and a caller without s3:ListBucket a 403: the call is doctor's check that the bucket is reachable
+/// with exactly the permission the backend relies on, where HeadBucket or GetBucketLocation would need
+/// more than the policy grants.
+pub async fn list_state(
+    aws: &Aws,
+    bucket: &str,
+    region: &str,
+    key: &str,
+    lock_key: &str,
+) -> Result<StateListing, AwsError> {
+    let op = Op::bucket("ListObjectsV2", LIST_ACTION, bucket);
+    let out = aws
+        .s3(region)
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix(key)
+        .send()
+        .await
+        .map_err(|e| aws.error(&op, e))?;
+    let find = |wanted: &str| {
+        out.contents()
+            .iter()
+            .find(|o| o.key() == Some(wanted))
+            .map(|o| ListedObject {
+                size: o.size().unwrap_or_default(),
+                last_modified: o
+                    .last_modified()
+                    .and_then(|t| t.fmt(aws_sdk_s3::primitives::DateTimeFormat::DateTime).ok()),
+            })
+    };
+    Ok(StateListing {
+        state: find(key),
+        lock: find(lock_key),
+    })
 }
 
 /// The one Get call that reads document `kind` of a bucket, through the client of its region: the same
@@ -677,6 +811,25 @@ mod tests {
         for kind in DocKind::ALL {
             assert_eq!(doc_access(kind).kind, kind);
         }
+    }
+
+    #[test]
+    fn the_state_backend_table_takes_doctors_reads_from_the_document_table_and_names_each_pair_once() {
+        let checks: Vec<&str> = state_backend_actions(StateResource::Checks).collect();
+        let docs: Vec<&str> = STATE_BUCKET_DOCS.iter().map(|k| doc_access(*k).read_action).collect();
+        assert_eq!(checks, docs);
+        assert_eq!(
+            state_backend_actions(StateResource::Listing).collect::<Vec<_>>(),
+            [LIST_ACTION]
+        );
+        for (i, row) in STATE_BACKEND_ACCESS.iter().enumerate() {
+            assert!(!STATE_BACKEND_ACCESS[..i].contains(row), "{row:?} twice");
+            // KMS actions go on the key, and nothing else does.
+            assert_eq!(row.0.starts_with("kms:"), row.1 == StateResource::KmsKey, "{row:?}");
+        }
+        // The state object is never deleted; only the lock is, by its own version.
+        assert!(!state_backend_actions(StateResource::Object).any(|a| a.starts_with("s3:Delete")));
+        assert!(state_backend_actions(StateResource::Lock).any(|a| a == "s3:DeleteObjectVersion"));
     }
 
     #[test]

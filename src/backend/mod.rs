@@ -78,7 +78,7 @@ impl Remote {
             environment: environment.to_string(),
             // Validation refuses `backend: s3` without a bucket, so an empty name cannot reach AWS.
             bucket: s.bucket.clone().unwrap_or_default(),
-            lock_key: format!("{key}.lock"),
+            lock_key: lock_key(&key),
             key,
             region: s.region.clone().unwrap_or_else(|| region.to_string()),
             kms_key: s.kms_key.clone(),
@@ -119,6 +119,11 @@ impl Remote {
 /// The state key of an environment when `state.key` is left out.
 pub fn default_key(environment: &str) -> String {
     format!("s3rec/{environment}.db")
+}
+
+/// The lock object's key: the state key with `.lock` appended, so one listing prefix finds both.
+pub fn lock_key(key: &str) -> String {
+    format!("{key}.lock")
 }
 
 /// Why the state backend could not be used. Each message says what to do next.

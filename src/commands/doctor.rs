@@ -19,6 +19,9 @@ use serde_json::{Value as Json, json};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
+mod state_bucket;
+
+use self::state_bucket::{RemoteState, StateGrants};
 use super::exit;
 use crate::aws::identity::Target;
 use crate::aws::probe::{
@@ -28,7 +31,7 @@ use crate::aws::probe::{
 };
 use crate::aws::{self, Aws, CallerIdentity, DEFAULT_REGION};
 use crate::cli::ColorChoice;
-use crate::manifest::types::{StateBackend, StateSettings};
+use crate::manifest::types::StateSettings;
 use crate::model::desired::{self, Context, DesiredError};
 use crate::model::identity::{self, DesiredIdentity, IdentityKind};
 use crate::model::{DesiredBucket, Doc, DocKind, bucket_arn};
@@ -179,6 +182,10 @@ struct Check {
     probe: Probe,
     /// Whether this row makes doctor exit 1.
     fails: bool,
+    /// Something the call showed that works but should be fixed (the state bucket's versioning, public
+    /// access block, encryption); it does not fail doctor.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    warning: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     note: Option<String>,
 }
@@ -238,7 +245,36 @@ async fn diagnose(ws: &Workspace) -> miette::Result<Report> {
         }),
         probe: identity_probe,
         fails: identity_fails,
+        warning: None,
     }];
+
+    // The state bucket is not in the manifest, so nothing below looks at it.
+    if let Some(remote) = RemoteState::of(&m.environment, &m.state, &default_region) {
+        // The checks that read the state (orphaned access keys, uploads the sync index knows) work on the
+        // working copy, refreshed here with one conditional GET; without it they are skipped, and say so.
+        if let Some(backend) = crate::backend::Remote::of(&ws.manifest, ws.environment(), &default_region) {
+            let db = ws.state_path();
+            let refreshed = match crate::state::lock_run(&db) {
+                Ok(_guard) => crate::backend::refresh(&aws, &backend, &db).await.map(|_| ()),
+                // Another s3rec run on this machine holds the copy: read it as it is.
+                Err(crate::state::StateError::RunInProgress { .. }) => Ok(()),
+                Err(e) => Err(e.into()),
+            };
+            if let Err(e) = refreshed {
+                eprintln!(
+                    "The state in {} could not be read ({e}): the checks of orphaned access keys and of multipart \
+                     uploads use this machine's copy as it is, if there is one.",
+                    remote.url()
+                );
+            }
+        }
+        checks.extend(state_bucket::check_bucket(&aws, &remote).await);
+        if let Some(backend) = crate::backend::Remote::of(&ws.manifest, ws.environment(), &default_region)
+            && let Some(lock) = state_bucket::check_lock(&aws, &backend).await
+        {
+            checks.push(lock);
+        }
+    }
 
     let mut problems = Vec::new();
     let mut regions: BTreeSet<String> = BTreeSet::from([default_region.clone()]);
@@ -308,7 +344,8 @@ async fn diagnose(ws: &Workspace) -> miette::Result<Report> {
 async fn orphan_access_keys(ws: &Workspace, aws: &Aws) -> Vec<String> {
     use crate::model::identity::{AccessKeyDoc, IdentityDoc};
     use crate::plan::Value;
-    // Doctor must not create a state database; without one, s3rec manages nothing yet.
+    // Doctor must not create a state database; without one, s3rec manages nothing yet. A state kept in
+    // S3 was refreshed into its working copy by `diagnose`.
     if !ws.state_path().exists() {
         return Vec::new();
     }
@@ -412,6 +449,7 @@ where
                         message: format!("a check failed to run: {e}"),
                     },
                     fails: true,
+                    warning: None,
                     note: None,
                 }],
             )),
@@ -447,6 +485,7 @@ async fn probe_bucket(aws: &Aws, permits: &Semaphore, b: &DesiredBucket) -> Vec<
         check,
         fails: !probe.is_ok(),
         probe,
+        warning: None,
         note,
     };
     let missing = location.probe == Probe::Missing;
@@ -513,6 +552,7 @@ async fn probe_identity(aws: &Aws, permits: &Semaphore, r: &DesiredIdentity) -> 
         check: call.action(),
         fails: !probe.is_ok(),
         probe,
+        warning: None,
         note: None,
     };
     let reads = identity_access(r.kind).reads;
@@ -546,9 +586,11 @@ async fn sync_orphans(ws: &Workspace, aws: &Aws, default_region: &str) -> Vec<Ch
     if ws.manifest.sync.is_empty() {
         return Vec::new();
     }
-    // Without a state file the index knows no upload; doctor does not create one.
+    // Without a state file the index knows no upload; doctor does not create one. A state kept in S3
+    // was refreshed into its working copy by `diagnose`.
     let path = ws.state_path();
-    let index = match path.exists().then(|| {
+    let local = path.exists();
+    let index = match local.then(|| {
         ws.open_state()
             .and_then(|_| crate::state::sync_index::SyncIndex::open(&path))
     }) {
@@ -593,6 +635,7 @@ async fn sync_orphans(ws: &Workspace, aws: &Aws, default_region: &str) -> Vec<Ch
                 check: "s3:ListBucketMultipartUploads",
                 fails: !probe.is_ok(),
                 probe,
+                warning: None,
                 note,
             });
         }
@@ -615,7 +658,15 @@ fn paint(text: &str, code: &str, color: bool) -> String {
 /// The result column of one row.
 fn result_text(check: &Check) -> String {
     match &check.probe {
-        Probe::Ok => "ok".to_string(),
+        Probe::Ok => match &check.warning {
+            Some(warning) => format!("WARNING: {warning}"),
+            None => "ok".to_string(),
+        },
+        // Only the state bucket fails for being missing: no plan creates it.
+        Probe::Missing if check.fails => format!(
+            "error: bucket {} does not exist",
+            check.bucket.as_deref().unwrap_or(&check.resource)
+        ),
         Probe::Missing => "missing: will be created".to_string(),
         Probe::Denied { action, resource } => format!("DENIED: missing {action} on {resource}"),
         Probe::Error { message } => format!("error: {message}"),
@@ -697,7 +748,9 @@ fn render_text(r: &Report, color: bool) -> String {
     );
     for c in &r.checks {
         let code = match &c.probe {
+            Probe::Ok if c.warning.is_some() => "33",
             Probe::Ok => "32",
+            Probe::Missing if c.fails => "31;1",
             Probe::Missing => "33",
             _ if c.fails => "31;1",
             _ => "33",
@@ -722,19 +775,29 @@ fn render_text(r: &Report, color: bool) -> String {
     }
 
     let count = |f: fn(&Check) -> bool| r.checks.iter().filter(|c| f(c)).count();
-    let ok = count(|c| c.probe == Probe::Ok);
-    let missing = count(|c| c.probe == Probe::Missing);
+    let ok = count(|c| c.probe == Probe::Ok && c.warning.is_none());
+    let warnings = count(|c| c.probe == Probe::Ok && c.warning.is_some());
+    let missing = count(|c| c.probe == Probe::Missing && !c.fails);
     let denied = count(|c| c.probe.is_denied());
-    let errors = count(|c| matches!(c.probe, Probe::Error { .. }));
+    let errors = count(|c| matches!(c.probe, Probe::Error { .. }) || (c.probe == Probe::Missing && c.fails));
     let total = r.checks.len();
-    let _ = writeln!(
+    let _ = write!(
         out,
-        "\n{total} check{}: {ok} ok, {missing} missing (will be created), {denied} denied, {errors} error{}.",
+        "\n{total} check{}: {ok} ok, {missing} missing (will be created), {denied} denied, {errors} error{}",
         if total == 1 { "" } else { "s" },
         if errors == 1 { "" } else { "s" }
     );
+    // Only the state bucket's checks warn; reports without them keep their summary unchanged.
+    if warnings > 0 {
+        let _ = write!(out, ", {warnings} warning{}", if warnings == 1 { "" } else { "s" });
+    }
+    out.push_str(".\n");
     if r.ok {
-        out.push_str("The credentials can read everything the manifest manages.\n");
+        out.push_str("The credentials can read everything the manifest manages");
+        if warnings > 0 {
+            out.push_str(", but the warnings above deserve a fix");
+        }
+        out.push_str(".\n");
     } else {
         let mut reasons = Vec::new();
         if !r.account_guard.holds() {
@@ -776,6 +839,8 @@ struct Desired {
     identities: Vec<DesiredIdentity>,
     report_topic: Option<String>,
     migrations: Vec<MigrationSource>,
+    /// Where the `s3` state backend keeps the state; `None` for a local state.
+    state: Option<StateGrants>,
 }
 
 /// What a migration reads (and may delete): a bucket and a key prefix.
@@ -810,6 +875,7 @@ fn desired_for_policy(ctx: &Context<'_>) -> Result<Desired, DesiredError> {
         identities: identity::identities(ctx, &secrets_dir)?,
         report_topic,
         migrations,
+        state: StateGrants::new(&m.environment, &m.state, ctx.default_region, ctx.account_id)?,
     })
 }
 
@@ -845,7 +911,7 @@ async fn policy_for(ws: &Workspace) -> miette::Result<Json> {
         }
         Err(e) => return Err(miette::miette!("{e}")),
     };
-    Ok(least_privilege_policy(&m.environment, &m.state, &desired))
+    Ok(least_privilege_policy(&m.state, &desired))
 }
 
 /// When s3rec may delete a bucket, which decides the delete actions it needs.
@@ -914,7 +980,7 @@ fn identity_sid(kind: IdentityKind, destroy: bool) -> String {
 /// from exactly those (`BucketsVersioningTagsForceDestroy`), so it is stable as buckets come and go.
 /// IAM and SNS resources of one kind share one statement (`IamUsers`, or `IamUsersDestroy` under
 /// `state.prune`). Statements are sorted by Sid; actions and resources are sorted.
-fn least_privilege_policy(environment: &str, state: &StateSettings, desired: &Desired) -> Json {
+fn least_privilege_policy(state: &StateSettings, desired: &Desired) -> Json {
     let mut grants: BTreeMap<String, Grant> = BTreeMap::new();
     let mut grant = |sid: &str, actions: &[&'static str], resource: String| {
         let g = grants.entry(sid.to_string()).or_default();
@@ -985,17 +1051,12 @@ fn least_privilege_policy(environment: &str, state: &StateSettings, desired: &De
             grant("MigrationObjectsDelete", MIGRATE_DELETE_OBJECT_ACTIONS, objects);
         }
     }
-    if state.backend == StateBackend::S3
-        && let Some(bucket) = &state.bucket
-    {
-        let key = state.key.clone().unwrap_or_else(|| format!("s3rec/{environment}.db"));
-        grant(
-            "StateObject",
-            &["s3:GetObject", "s3:PutObject"],
-            format!("{}/{key}", bucket_arn(bucket)),
-        );
-        // Without s3:ListBucket, S3 answers a missing state object with 403 instead of 404.
-        grant("StateBucket", &[LIST_ACTION], bucket_arn(bucket));
+    // The `s3` state backend: its statements carry their own conditions, so they go in whole.
+    for st in desired.state.iter().flat_map(StateGrants::statements) {
+        let g = grants.entry(st.sid.to_string()).or_default();
+        g.actions.extend(st.actions);
+        g.resources.insert(st.resource);
+        g.condition = st.condition;
     }
 
     // S3 is the only service s3rec hands the replication role to.
@@ -1023,6 +1084,7 @@ fn least_privilege_policy(environment: &str, state: &StateSettings, desired: &De
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::manifest::types::StateBackend;
     use crate::model::{ReplicationDoc, VersioningState};
 
     fn bucket(logical: &str, docs: &[Doc]) -> DesiredBucket {
@@ -1042,6 +1104,7 @@ mod tests {
             identities: Vec::new(),
             report_topic: None,
             migrations: Vec::new(),
+            state: None,
         }
     }
 
@@ -1075,8 +1138,9 @@ mod tests {
                     deletes: true,
                 },
             ],
+            state: None,
         };
-        let policy = least_privilege_policy("dev", &StateSettings::default(), &desired);
+        let policy = least_privilege_policy(&StateSettings::default(), &desired);
         let by_sid = |sid: &str| {
             policy["Statement"]
                 .as_array()
@@ -1117,8 +1181,9 @@ mod tests {
             ],
             report_topic: Some(topic.into()),
             migrations: Vec::new(),
+            state: None,
         };
-        let policy = least_privilege_policy("dev", &StateSettings::default(), &desired);
+        let policy = least_privilege_policy(&StateSettings::default(), &desired);
         let statements = policy["Statement"].as_array().unwrap();
         let sids: Vec<&str> = statements.iter().map(|s| s["Sid"].as_str().unwrap()).collect();
         assert_eq!(
@@ -1168,7 +1233,7 @@ mod tests {
             prune: true,
             ..StateSettings::default()
         };
-        let policy = least_privilege_policy("dev", &pruning, &desired);
+        let policy = least_privilege_policy(&pruning, &desired);
         let users = policy["Statement"]
             .as_array()
             .unwrap()
@@ -1202,7 +1267,7 @@ mod tests {
             bucket("b", &[tags]),
             bucket("c", &[]),
         ];
-        let policy = least_privilege_policy("dev", &StateSettings::default(), &only(desired));
+        let policy = least_privilege_policy(&StateSettings::default(), &only(desired));
         assert_eq!(
             policy,
             json!({
@@ -1233,7 +1298,7 @@ mod tests {
             prune: true,
             ..StateSettings::default()
         };
-        let policy = least_privilege_policy("dev", &state, &only(vec![forced, kept, plain]));
+        let policy = least_privilege_policy(&state, &only(vec![forced, kept, plain]));
         let statements = policy["Statement"].as_array().unwrap();
         let sids: Vec<&str> = statements.iter().map(|s| s["Sid"].as_str().unwrap()).collect();
         assert_eq!(
@@ -1284,7 +1349,11 @@ mod tests {
             bucket: Some("acme-state".into()),
             ..StateSettings::default()
         };
-        let policy = least_privilege_policy("prod", &state, &only(vec![replicated]));
+        let desired = Desired {
+            state: StateGrants::new("prod", &state, "us-east-1", None).unwrap(),
+            ..only(vec![replicated])
+        };
+        let policy = least_privilege_policy(&state, &desired);
         let by_sid = |sid: &str| {
             policy["Statement"]
                 .as_array()
@@ -1318,10 +1387,91 @@ mod tests {
         );
     }
 
+    /// The statements of the `s3` state backend, by Sid, from a policy made for `state` alone.
+    fn state_statements(state: &StateSettings, account: Option<&str>) -> Vec<Json> {
+        let desired = Desired {
+            state: StateGrants::new("prod", state, "eu-west-1", account).unwrap(),
+            ..only(Vec::new())
+        };
+        let policy = least_privilege_policy(state, &desired);
+        policy["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["Sid"].as_str().unwrap().starts_with("State"))
+            .cloned()
+            .collect()
+    }
+
+    #[test]
+    fn the_s3_state_backend_gets_exactly_its_object_its_lock_a_listing_of_both_and_doctors_reads() {
+        let state = StateSettings {
+            backend: StateBackend::S3,
+            bucket: Some("acme-state".into()),
+            key: Some("estate/prod.db".into()),
+            ..StateSettings::default()
+        };
+        assert_eq!(
+            state_statements(&state, None),
+            vec![
+                json!({"Sid": "StateBucketList", "Effect": "Allow", "Action": ["s3:ListBucket"],
+                       "Resource": ["arn:aws:s3:::acme-state"],
+                       "Condition": {"StringEquals": {"s3:prefix": ["estate/prod.db", "estate/prod.db.lock"]}}}),
+                json!({"Sid": "StateBucketReadByDoctor", "Effect": "Allow",
+                       "Action": ["s3:GetBucketPublicAccessBlock", "s3:GetBucketVersioning",
+                                  "s3:GetEncryptionConfiguration", "s3:GetLifecycleConfiguration"],
+                       "Resource": ["arn:aws:s3:::acme-state"]}),
+                json!({"Sid": "StateLock", "Effect": "Allow",
+                       "Action": ["s3:DeleteObject", "s3:DeleteObjectVersion", "s3:GetObject", "s3:PutObject"],
+                       "Resource": ["arn:aws:s3:::acme-state/estate/prod.db.lock"]}),
+                json!({"Sid": "StateObject", "Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"],
+                       "Resource": ["arn:aws:s3:::acme-state/estate/prod.db"]}),
+            ]
+        );
+        // The state object itself is never deleted, and nothing else of the bucket is granted.
+        let text = serde_json::to_string(&state_statements(&state, None)).unwrap();
+        assert!(!text.contains("kms:"), "{text}");
+        assert!(!text.contains("acme-state/*"), "{text}");
+
+        // A local state grants nothing in S3, even with a bucket left in the settings.
+        let local = StateSettings {
+            backend: StateBackend::Local,
+            ..state.clone()
+        };
+        assert_eq!(state_statements(&local, None), Vec::<Json>::new());
+    }
+
+    #[test]
+    fn a_kms_key_adds_encrypt_decrypt_and_data_keys_on_that_key_in_the_state_region() {
+        let state = StateSettings {
+            backend: StateBackend::S3,
+            bucket: Some("acme-state".into()),
+            region: Some("us-west-2".into()),
+            kms_key: Some("1234abcd-12ab-34cd-56ef-1234567890ab".into()),
+            ..StateSettings::default()
+        };
+        let statements = state_statements(&state, Some("123456789012"));
+        let kms = statements
+            .iter()
+            .find(|s| s["Sid"] == "StateKmsKey")
+            .unwrap_or_else(|| panic!("no StateKmsKey in {statements:#?}"));
+        assert_eq!(
+            kms,
+            &json!({"Sid": "StateKmsKey", "Effect": "Allow",
+                    "Action": ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
+                    "Resource": ["arn:aws:kms:us-west-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"]})
+        );
+        // Without the account, a key ID has no ARN: the policy asks STS (like IAM ARNs do).
+        assert!(matches!(
+            StateGrants::new("prod", &state, "eu-west-1", None),
+            Err(DesiredError::AccountUnknown { .. })
+        ));
+    }
+
     #[test]
     fn every_document_read_action_is_granted() {
         let docs: Vec<Doc> = DocKind::ALL.into_iter().map(Doc::unconfigured).collect();
-        let policy = least_privilege_policy("dev", &StateSettings::default(), &only(vec![bucket("all", &docs)]));
+        let policy = least_privilege_policy(&StateSettings::default(), &only(vec![bucket("all", &docs)]));
         let text = policy.to_string();
         for kind in DocKind::ALL {
             let access = doc_access(kind);
@@ -1330,6 +1480,33 @@ mod tests {
                 assert!(text.contains(w), "{w}");
             }
         }
+    }
+
+    #[test]
+    fn a_state_bucket_row_warns_or_fails_for_being_missing() {
+        let state_row = |probe: Probe, warning: Option<&str>| Check {
+            resource: "state.bucket".into(),
+            bucket: Some("acme-state".into()),
+            arn: None,
+            region: "us-east-1".into(),
+            check: "s3:ListBucket",
+            fails: probe != Probe::Ok,
+            probe,
+            warning: warning.map(str::to_string),
+            note: None,
+        };
+        assert_eq!(
+            result_text(&state_row(Probe::Ok, Some("versioning is off"))),
+            "WARNING: versioning is off"
+        );
+        assert_eq!(
+            result_text(&state_row(Probe::Missing, None)),
+            "error: bucket acme-state does not exist"
+        );
+        let json = serde_json::to_value(state_row(Probe::Ok, Some("versioning is off"))).unwrap();
+        assert_eq!(json["result"], "ok");
+        assert_eq!(json["warning"], "versioning is off");
+        assert_eq!(json["fails"], false);
     }
 
     #[test]
@@ -1345,6 +1522,7 @@ mod tests {
                 resource: "arn:aws:s3:::acme-logs".into(),
             },
             fails: true,
+            warning: None,
             note: None,
         };
         assert_eq!(
