@@ -658,3 +658,183 @@ fn a_no_op_plan_on_the_s3_backend_adds_one_request_and_downloads_nothing_new() {
         "a no-op plan on the S3 backend sends one request more than on the local one: {added:#?}"
     );
 }
+
+/// Rows of the sync index in the database at `db`, with when each was recorded (RFC 3339, sortable).
+fn index_rows(db: &Path) -> Vec<String> {
+    let conn = rusqlite::Connection::open(db).expect("open");
+    conn.prepare("SELECT synced_at FROM sync_index")
+        .expect("select")
+        .query_map([], |r| r.get(0))
+        .expect("rows")
+        .collect::<Result<_, _>>()
+        .expect("rows")
+}
+
+/// The remote state, downloaded into `to`.
+fn download_state(bucket: &str, key: &str, to: &Path) {
+    common::runtime().block_on(async {
+        let aws = common::emulator().await;
+        let body = aws
+            .s3("us-east-1")
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .expect("get the state")
+            .body
+            .collect()
+            .await
+            .expect("body")
+            .into_bytes();
+        std::fs::write(to, body).expect("write");
+    });
+}
+
+fn object_count(bucket: &str) -> usize {
+    common::runtime().block_on(async {
+        let aws = common::emulator().await;
+        let mut pages = aws
+            .s3("us-east-1")
+            .list_objects_v2()
+            .bucket(bucket)
+            .into_paginator()
+            .send();
+        let mut n = 0;
+        while let Some(page) = pages.next().await {
+            n += page.expect("list").contents().len();
+        }
+        n
+    })
+}
+
+/// The ETag of the remote state, if there is one.
+fn state_etag(bucket: &str, key: &str) -> Option<String> {
+    common::runtime().block_on(async {
+        let aws = common::emulator().await;
+        aws.s3("us-east-1")
+            .head_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .ok()
+            .and_then(|h| h.e_tag().map(str::to_string))
+    })
+}
+
+#[test]
+fn a_sync_killed_mid_way_resumes_from_its_last_checkpoint_on_another_machine() {
+    const FILES: usize = 20_000;
+    const INTERVAL_SECS: i64 = 2;
+    let state = state_bucket();
+    let data = common::unique_name("ckpt");
+    // The files live outside both checkouts, so the second (a CI runner) sees the same files with the
+    // same modification times, as a restored backup source would be.
+    let source = tempfile::tempdir().expect("source");
+    for i in 0..FILES {
+        let dir = source.path().join(format!("d{:03}", i % 200));
+        if i < 200 {
+            std::fs::create_dir_all(&dir).expect("mkdir");
+        }
+        std::fs::write(dir.join(format!("f{i:05}.txt")), format!("file {i}\n")).expect("write");
+    }
+    let body = format!(
+        "{}buckets:\n  data:\n    name: {data}\nsync:\n  files:\n    source: {}\n    bucket: data\n",
+        s3_state(&state, &format!("  checkpoint_interval: {INTERVAL_SECS}s\n")),
+        source.path().display()
+    );
+    let (laptop, ci) = two_checkouts("ckpt", &body);
+    // The bucket first, so the sync below is the only thing running.
+    let (code, out, err) = laptop.run(&["apply", "-e", "ckpt", "--auto-approve", "--target", "bucket.data"]);
+    assert_eq!(code, 0, "{out}{err}");
+
+    let mut child = laptop
+        .s3rec_process()
+        .args(["sync", "-e", "ckpt"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn sync");
+    // Killed after the sync's second checkpoint (the remote state changed twice since it started), and
+    // before it finished.
+    let start = Instant::now();
+    let first = state_etag(&state, "s3rec/ckpt.db");
+    let mut seen = vec![first];
+    while seen.len() < 3 {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("the sync ended ({status}) before two checkpoints; make it slower");
+        }
+        assert!(start.elapsed() < Duration::from_secs(300), "no checkpoints");
+        let now = state_etag(&state, "s3rec/ckpt.db");
+        if seen.last() != Some(&now) {
+            seen.push(now);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(700));
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reap");
+
+    let uploaded = object_count(&data);
+    assert!(uploaded < FILES, "the sync finished before it was killed");
+    let remote = tempfile::tempdir().expect("tempdir");
+    let checkpoint = remote.path().join("checkpoint.db");
+    download_state(&state, "s3rec/ckpt.db", &checkpoint);
+    let in_checkpoint = index_rows(&checkpoint).len();
+    let mut at_kill = index_rows(&laptop.path(".s3rec/s3/ckpt.db"));
+    at_kill.sort();
+    assert!(in_checkpoint > 0, "a checkpoint holds sync progress");
+    // What the checkpoint misses is what the killed run recorded after its last push: at most one interval
+    // of work (with slack for the push itself on this shared machine).
+    let last = at_kill.last().cloned().unwrap_or_default();
+    let missed = at_kill.len() - in_checkpoint;
+    let window = recorded_within(&at_kill, &last, 3 * INTERVAL_SECS);
+    assert!(
+        missed <= window,
+        "the checkpoint misses {missed} recorded files, more than the {window} recorded in the last {} s",
+        3 * INTERVAL_SECS
+    );
+
+    // The CI runner resumes: the lock of the killed run first.
+    let (_, _, err) = ci.run(&["sync", "-e", "ckpt"]);
+    let id = lock_id_in(&flat(&err));
+    let (code, out, err) = ci.run(&["state", "unlock", "-e", "ckpt", &id, "--yes"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) = ci.run(&["sync", "-e", "ckpt"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("sync.files:"))
+        .unwrap_or_else(|| panic!("no summary line:\n{out}"));
+    let to_upload: usize = line
+        .split(": ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    // No file that was finished before the kill is uploaded again: exactly the rest are.
+    assert_eq!(to_upload, FILES - uploaded, "{line}");
+    assert_eq!(object_count(&data), FILES);
+    eprintln!(
+        "killed with {uploaded} of {FILES} objects uploaded; {at_kill} recorded locally, {in_checkpoint} in the \
+         last checkpoint ({missed} to re-check from the listing); the resumed run uploaded {to_upload}, none twice",
+        at_kill = at_kill.len()
+    );
+}
+
+/// How many of `sorted` timestamps lie within `secs` seconds before `last` (RFC 3339 text, same format).
+fn recorded_within(sorted: &[String], last: &str, secs: i64) -> usize {
+    let to_ms = |t: &str| -> i64 {
+        // `2026-12-04T20:52:29.123Z`: the time of day is enough within one test run that does not cross
+        // midnight; a run that does only makes the window wider.
+        let time = t.get(11..23).unwrap_or("00:00:00.000");
+        let h: i64 = time[0..2].parse().unwrap_or(0);
+        let m: i64 = time[3..5].parse().unwrap_or(0);
+        let s: i64 = time[6..8].parse().unwrap_or(0);
+        let ms: i64 = time[9..12].parse().unwrap_or(0);
+        ((h * 60 + m) * 60 + s) * 1000 + ms
+    };
+    let end = to_ms(last);
+    sorted.iter().filter(|t| end - to_ms(t) <= secs * 1000).count()
+}
