@@ -838,3 +838,57 @@ fn recorded_within(sorted: &[String], last: &str, secs: i64) -> usize {
     let end = to_ms(last);
     sorted.iter().filter(|t| end - to_ms(t) <= secs * 1000).count()
 }
+
+#[test]
+fn ctrl_c_during_an_apply_on_the_s3_backend_releases_the_lock_and_pushes_what_was_done() {
+    let state = state_bucket();
+    let proxy = FaultProxy::start(&["--latency-ms", "150"]);
+    let (body, _) = slow_estate(&state, &proxy.endpoint, 10);
+    let p = raw_project("sigint", &body);
+    let child = spawn_apply(&p, &[]);
+    let start = Instant::now();
+    while !object_exists(&state, "s3rec/sigint.db.lock") {
+        assert!(start.elapsed() < Duration::from_secs(60), "the apply never took the lock");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(1500));
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill(1)");
+    assert!(status.success());
+    let (code, out) = finish(child);
+    assert_eq!(code, 130, "{out}");
+    assert!(!object_exists(&state, "s3rec/sigint.db.lock"), "the lock is released: {out}");
+    // What the cancelled run did is in the remote state: another checkout sees its run as cancelled.
+    let other = raw_project("sigint", &body);
+    let journal = other.run(&["state", "journal", "-e", "sigint"]).1;
+    assert!(journal.contains("cancelled"), "{journal}");
+    other.apply_ok();
+    other.assert_converged();
+}
+
+#[test]
+fn a_lock_s3rec_cannot_read_is_removed_by_its_etag() {
+    let state = state_bucket();
+    let p = Project::new("garbled");
+    p.write(&format!("{}buckets: {{}}\n", s3_state(&state, "")));
+    common::runtime().block_on(async {
+        let aws = common::emulator().await;
+        aws.s3("us-east-1")
+            .put_object()
+            .bucket(&state)
+            .key("s3rec/garbled.db.lock")
+            .body(aws_sdk_s3::primitives::ByteStream::from_static(b"held by a shell script"))
+            .send()
+            .await
+            .expect("put");
+    });
+    let (code, out, err) = p.apply();
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(flat(&err).contains("a lock object s3rec cannot read"), "{err}");
+    let id = lock_id_in(&flat(&err));
+    let (code, out, err) = p.run(&["state", "unlock", "-e", "garbled", &id, "--yes"]);
+    assert_eq!(code, 0, "{out}{err}");
+    p.apply_ok();
+}

@@ -99,6 +99,7 @@ pub struct FoundLock {
     /// `None` when the object is not a lock s3rec can read (written by hand, damaged).
     pub info: Option<LockInfo>,
     pub raw: String,
+    pub etag: String,
     pub version_id: Option<String>,
 }
 
@@ -108,15 +109,25 @@ impl FoundLock {
         FoundLock {
             info: serde_json::from_slice(&object.body).ok(),
             raw,
+            etag: object.stored.etag,
             version_id: object.stored.version_id,
         }
+    }
+
+    /// The ID `state unlock` takes: the lock's own, or for a lock s3rec cannot read, its ETag.
+    pub fn id(&self) -> &str {
+        self.info.as_ref().map_or(self.etag.as_str(), |i| i.id.as_str())
     }
 
     /// Who holds it, for messages.
     pub fn describe(&self) -> String {
         match &self.info {
             Some(info) => format!("lock {} held for {}", info.id, info.describe()),
-            None => format!("a lock object s3rec cannot read ({})", self.raw.chars().take(200).collect::<String>()),
+            None => format!(
+                "a lock object s3rec cannot read (ETag {}: {})",
+                self.etag,
+                self.raw.chars().take(200).collect::<String>()
+            ),
         }
     }
 }
@@ -199,7 +210,7 @@ pub async fn acquire(
                                 environment: remote.environment.clone(),
                                 location: remote.lock_url(),
                                 holder: found.describe(),
-                                lock_id: found.info.map(|i| i.id),
+                                lock_id: Some(found.id().to_string()),
                                 waited: timeout,
                             });
                         }
@@ -298,7 +309,8 @@ pub async fn release(aws: &Aws, remote: &Remote, held: &HeldLock) -> Result<(), 
     }
 }
 
-/// Removes the lock whose ID is `lock_id` (`s3rec state unlock`). Returns the lock that was removed.
+/// Removes the lock whose ID is `lock_id` (`s3rec state unlock`; for a lock s3rec cannot read, its ETag).
+/// Returns the lock that was removed.
 pub async fn unlock(aws: &Aws, remote: &Remote, lock_id: &str) -> Result<FoundLock, BackendError> {
     let Some(found) = read(aws, remote).await? else {
         return Err(BackendError::NoLock {
@@ -306,15 +318,12 @@ pub async fn unlock(aws: &Aws, remote: &Remote, lock_id: &str) -> Result<FoundLo
             location: remote.lock_url(),
         });
     };
-    match &found.info {
-        Some(info) if info.id == lock_id => {}
-        _ => {
-            return Err(BackendError::OtherLock {
-                environment: remote.environment.clone(),
-                asked: lock_id.to_string(),
-                holder: found.describe(),
-            });
-        }
+    if found.id() != lock_id {
+        return Err(BackendError::OtherLock {
+            environment: remote.environment.clone(),
+            asked: lock_id.to_string(),
+            holder: found.describe(),
+        });
     }
     aws.delete_state_object(remote.lock_object(), real_version(found.version_id.as_deref()))
         .await

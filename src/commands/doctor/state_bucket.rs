@@ -150,7 +150,7 @@ pub(super) async fn check_lock(aws: &Aws, remote: &crate::backend::Remote) -> Op
         }
     };
     let stale = found.info.as_ref().is_none_or(|i| i.age() > STALE_LOCK);
-    let id = found.info.as_ref().map_or("LOCK_ID", |i| i.id.as_str());
+    let id = found.id();
     let (warning, note) = if stale {
         (
             Some(format!(
