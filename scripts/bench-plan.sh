@@ -22,6 +22,9 @@
 #   --latency-ms L       put a proxy in front of moto that delays every request by L ms, as a network
 #                        to AWS would (default 0: talk to moto directly); shows how plan time scales
 #                        with --parallelism until the emulator itself saturates
+#   --backend B          where the state lives: `local` (default) or `s3` (a versioned state bucket in the
+#                        same moto; a no-op plan then adds one conditional GET of the state, which the
+#                        request budget allows for)
 #   --keep               keep the temporary project and moto log (its path is printed)
 set -euo pipefail
 
@@ -33,6 +36,9 @@ latency_ms=0
 keep=0
 # STS calls a plan may make on top of its S3 reads (GetCallerIdentity, once per run).
 sts_allowance=2
+backend=local
+# Requests the state backend adds to a plan: the S3 backend's one conditional GET of the state.
+state_allowance=0
 
 die() {
     echo "bench-plan: $*" >&2
@@ -73,6 +79,12 @@ while [[ $# -gt 0 ]]; do
     --latency-ms)
         [[ $# -ge 2 && "$2" =~ ^[0-9]+$ ]] || die "--latency-ms needs a whole number of milliseconds"
         latency_ms="$2"
+        shift 2
+        ;;
+    --backend)
+        [[ $# -ge 2 && ( "$2" == local || "$2" == s3 ) ]] || die "--backend is local or s3"
+        backend="$2"
+        [[ "$backend" == s3 ]] && state_allowance=1
         shift 2
         ;;
     --keep)
@@ -236,6 +248,7 @@ aws:
 
 state:
   path: .s3rec/bench.db
+$(if [[ "$backend" == s3 ]]; then printf '  backend: s3\n  bucket: bench-state\n'; fi)
 
 defaults:
   versioning: enabled
@@ -367,25 +380,37 @@ settled_count() {
     echo "$after"
 }
 
+if [[ "$backend" == s3 ]]; then
+    "$py" - "$endpoint" <<'PY' || die "cannot create the state bucket"
+import sys, boto3
+s3 = boto3.client("s3", endpoint_url=sys.argv[1], region_name="us-east-1",
+                  aws_access_key_id="testing", aws_secret_access_key="testing")
+s3.create_bucket(Bucket="bench-state")
+s3.put_bucket_versioning(Bucket="bench-state", VersioningConfiguration={"Status": "Enabled"})
+PY
+fi
 "$s3rec" --chdir "$project" plan -e bench --format json >"$work/setup-plan.json" 2>"$work/setup-plan.err" ||
     {
         cat "$work/setup-plan.err" >&2
         die "the set-up plan failed"
     }
 # Managed documents: every change addressed bucket.NAME.DOC in the set-up plan (all creates).
-read -r total_buckets total_docs < <("$py" - "$work/setup-plan.json" <<'PY'
+read -r total_buckets total_docs total_identities < <("$py" - "$work/setup-plan.json" <<'PY'
 import json, sys
 plan = json.load(open(sys.argv[1]))
-buckets = docs = 0
+buckets = docs = identities = 0
 for c in plan["changes"]:
     parts = c["address"].split(".")
     if c["action"] != "create":
         sys.exit("set-up plan: unexpected %s of %s" % (c["action"], c["address"]))
-    if len(parts) == 2:
+    if parts[0] != "bucket":
+        # The replication role and the notification topic, and their parts.
+        identities += 1
+    elif len(parts) == 2:
         buckets += 1
     elif len(parts) == 3:
         docs += 1
-print(buckets, docs)
+print(buckets, docs, identities)
 PY
 )
 [[ "$total_buckets" == $((buckets + shared_buckets)) ]] ||
@@ -477,17 +502,22 @@ done
 # --- 5. report and check ----------------------------------------------------------------------------
 
 "$py" - "$results" "$total_buckets" "$total_docs" "$sts_allowance" "$buckets" "$repeat" "$setup_time" \
-    "$setup_requests" "$apply_parallelism" "$moto_version" "$(nproc 2>/dev/null || echo '?')" "$latency_ms" <<'PY'
+    "$setup_requests" "$apply_parallelism" "$moto_version" "$(nproc 2>/dev/null || echo '?')" "$latency_ms" \
+    "$backend" "$state_allowance" "$total_identities" <<'PY'
 import sys
 
-path, total_buckets, total_docs, sts_allowance, n, repeat, setup_time, setup_requests, apply_p, moto, cpus, latency = sys.argv[1:]
+path, total_buckets, total_docs, sts_allowance, n, repeat, setup_time, setup_requests, apply_p, moto, cpus, latency, backend, state_allowance, identities = sys.argv[1:]
 total_buckets, total_docs, sts_allowance = int(total_buckets), int(total_docs), int(sts_allowance)
+# STS, the state backend's read, and the IAM/SNS reads of the replication role and the notification topic
+# (at most three requests per resource or part: the resource, its inline or attached policies, its
+# subscriptions).
+sts_allowance += int(state_allowance) + 3 * int(identities)
 rows = [line.rstrip("\n").split("\t") for line in open(path) if line.strip()]
 docs_per_bucket = total_docs / total_buckets
 limit = total_docs + total_buckets + sts_allowance
 base = float(rows[0][1])
 
-print(f"s3rec plan, {n} unchanged buckets + {total_buckets - int(n)} shared ones ({total_buckets} buckets, {total_docs} managed documents),")
+print(f"s3rec plan ({backend} state), {n} unchanged buckets + {total_buckets - int(n)} shared ones ({total_buckets} buckets, {total_docs} managed documents),")
 latency_note = f", every request delayed {latency} ms by a proxy" if latency != "0" else ""
 print(f"moto {moto}{latency_note}, {cpus} CPUs, median of {repeat} runs; set-up apply (parallelism {apply_p}): {float(setup_time):.2f} s, {setup_requests} requests")
 print()
@@ -501,12 +531,13 @@ for p, median, min_req, max_req, max_sts, cpu, moto_cpu in rows:
           f"{max_req / total_buckets:.2f} | {docs_per_bucket:.2f} | {float(cpu):.2f} | {float(moto_cpu):.2f} |")
     if max_req > limit:
         failures.append(f"parallelism {p}: {max_req} requests in one run, more than {total_docs} documents "
-                        f"+ {total_buckets} GetBucketLocation + {sts_allowance} STS = {limit}")
+                        f"+ {total_buckets} GetBucketLocation + {sts_allowance} STS, IAM/SNS and state = {limit}")
     elif max_req < total_docs + total_buckets:
         print(f"note: parallelism {p} made {max_req} requests, fewer than documents + buckets "
               f"({total_docs + total_buckets}): is every document still read?", file=sys.stderr)
 print()
-print(f"budget: requests per run <= documents + one GetBucketLocation per bucket + {sts_allowance} STS = {limit}")
+print(f"budget: requests per run <= documents + one GetBucketLocation per bucket + {sts_allowance} for STS, IAM/SNS "
+      f"({identities} resources and parts) and the state backend ({state_allowance}) = {limit}")
 if failures:
     print("\nFAILED: a plan made more requests than one per document + one per bucket:", file=sys.stderr)
     for f in failures:

@@ -159,6 +159,19 @@ fn two_checkouts_share_one_state_and_a_removal_in_the_second_is_pruned_there() {
     );
     laptop.apply_ok();
     assert!(object_exists(&state, "s3rec/shared.db"), "the apply wrote the remote state");
+    let sse = common::runtime().block_on(async {
+        let aws = common::emulator().await;
+        let head = aws
+            .s3("us-east-1")
+            .head_object()
+            .bucket(&state)
+            .key("s3rec/shared.db")
+            .send()
+            .await
+            .expect("head");
+        head.server_side_encryption().map(|e| e.as_str().to_string())
+    });
+    assert_eq!(sse.as_deref(), Some("AES256"), "the state is encrypted at rest (SSE-S3 by default)");
     // The CI checkout has never run: it knows what the laptop applied only through the S3 state.
     ci.assert_converged();
     assert!(!ci.path(".s3rec/shared.db").exists(), "no local-backend file is used");
@@ -891,4 +904,77 @@ fn a_lock_s3rec_cannot_read_is_removed_by_its_etag() {
     let (code, out, err) = p.run(&["state", "unlock", "-e", "garbled", &id, "--yes"]);
     assert_eq!(code, 0, "{out}{err}");
     p.apply_ok();
+}
+
+#[test]
+fn a_run_whose_push_fails_keeps_the_lock_and_the_next_run_here_takes_it_over_and_pushes() {
+    let state = state_bucket();
+    // Every PUT of the state itself (not of its lock) is answered 503 SlowDown, past the SDK's retries.
+    let pattern = format!("PUT /{state}/s3rec/unpushed\\.db(\\?|\\n)");
+    let proxy = FaultProxy::start(&["--match", &pattern, "--faults", "slowdown", "--rate", "1"]);
+    let bucket = common::unique_name("unpushed");
+    let body = |endpoint: &str| {
+        format!(
+            "aws:\n  region: us-east-1\n  endpoint_url: {endpoint}\n  force_path_style: true\n{}buckets:\n  b:\n    name: {bucket}\n",
+            s3_state(&state, "")
+        )
+    };
+    let laptop = raw_project("unpushed", &body(&proxy.endpoint));
+    let (code, out, err) = laptop.apply();
+    assert_eq!(code, 1, "{out}{err}");
+    let err = flat(&err);
+    assert!(err.contains("the state could not be written to"), "{err}");
+    assert!(err.contains("is kept, so that no other run works from a state without them"), "{err}");
+    assert!(bucket_exists(&bucket), "the apply itself happened");
+    assert!(object_exists(&state, "s3rec/unpushed.db.lock"), "the lock is kept");
+
+    // Another checkout is kept out, with the lock's holder named.
+    let ci = raw_project("unpushed", &body(&common::emulator_endpoint()));
+    let (code, out, err) = ci.apply();
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(flat(&err).contains("the state of unpushed is locked"), "{err}");
+
+    // The laptop, once S3 answers again, takes its own lock over and pushes what it did.
+    rewrite(&laptop, &body(&common::emulator_endpoint()));
+    let (code, out, err) = laptop.apply();
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(flat(&err).contains("Taking over the state lock"), "{err}");
+    assert!(!object_exists(&state, "s3rec/unpushed.db.lock"));
+    ci.assert_converged();
+    let listed = ci.run(&["state", "list", "-e", "unpushed"]).1;
+    assert!(listed.contains("bucket.b "), "{listed}");
+}
+
+#[test]
+fn a_migration_run_on_the_s3_backend_is_seen_from_another_checkout() {
+    let state = state_bucket();
+    let old = common::unique_name("old");
+    let body = format!(
+        "{}buckets:\n  old:\n    name: {old}\nmigrations:\n  retire:\n    bucket: old\n    destination: archive\n",
+        s3_state(&state, "")
+    );
+    let (laptop, ci) = two_checkouts("mig", &body);
+    laptop.apply_ok();
+    common::runtime().block_on(async {
+        let aws = common::emulator().await;
+        for key in ["a.csv", "b/c.csv"] {
+            aws.s3("us-east-1")
+                .put_object()
+                .bucket(&old)
+                .key(key)
+                .body(aws_sdk_s3::primitives::ByteStream::from_static(b"x,y\n"))
+                .send()
+                .await
+                .expect("put");
+        }
+    });
+    let (code, out, err) = laptop.run(&["migrate", "-e", "mig", "retire", "run"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(!object_exists(&state, "s3rec/mig.db.lock"), "migrate released the lock");
+    // The inventory travelled with the state: the other checkout knows both objects are verified.
+    let (code, out, err) = ci.run(&["migrate", "-e", "mig", "retire", "status", "--json"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let rows: serde_json::Value = serde_json::from_str(&out).expect("status json");
+    let text = rows.to_string();
+    assert!(text.contains("\"verified\":2"), "{text}");
 }

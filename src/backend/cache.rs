@@ -23,6 +23,30 @@ pub struct Sidecar {
     /// A run has changed the copy since it matched `etag`, and not pushed all of it: the copy holds work
     /// the remote does not have (a run that was killed, or whose last push failed).
     pub dirty: bool,
+    /// The lock a run here kept because its last push failed: nobody else may work from a remote state
+    /// that lacks this copy's work, and the next run here takes the lock over and pushes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kept_lock: Option<KeptLock>,
+}
+
+/// A lock kept by a run on this machine (see [`Sidecar::kept_lock`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeptLock {
+    pub id: String,
+    pub version_id: Option<String>,
+}
+
+impl Sidecar {
+    /// A sidecar for a copy of `bucket`/`key` made from `etag`.
+    pub fn new(bucket: &str, key: &str, etag: Option<String>, dirty: bool) -> Sidecar {
+        Sidecar {
+            bucket: bucket.to_string(),
+            key: key.to_string(),
+            etag,
+            dirty,
+            kept_lock: None,
+        }
+    }
 }
 
 fn sidecar_path(db: &Path) -> PathBuf {
@@ -128,12 +152,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let db = dir.path().join("prod.db");
         std::fs::write(&db, b"").expect("db");
-        let sidecar = Sidecar {
-            bucket: "b".to_string(),
-            key: "s3rec/prod.db".to_string(),
-            etag: Some("abc".to_string()),
-            dirty: false,
-        };
+        let sidecar = Sidecar::new("b", "s3rec/prod.db", Some("abc".to_string()), false);
         write_sidecar(&db, &sidecar).expect("write");
         assert_eq!(read_sidecar(&db, "b", "s3rec/prod.db"), Some(sidecar));
         assert_eq!(read_sidecar(&db, "other", "s3rec/prod.db"), None);

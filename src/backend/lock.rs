@@ -9,6 +9,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
+use super::cache::KeptLock;
 use super::{BackendError, Remote};
 use crate::aws::state_store::{Condition, SmallObject, Stored, WriteOptions, Written};
 use crate::aws::{Aws, AwsError};
@@ -93,6 +94,16 @@ pub struct HeldLock {
     stored: Stored,
 }
 
+impl HeldLock {
+    /// What the sidecar records when a run keeps its lock after a failed push.
+    pub fn kept(&self) -> KeptLock {
+        KeptLock {
+            id: self.info.id.clone(),
+            version_id: self.stored.version_id.clone(),
+        }
+    }
+}
+
 /// The lock as another reader finds it.
 #[derive(Debug, Clone)]
 pub struct FoundLock {
@@ -157,11 +168,15 @@ const LONGEST_WAIT: Duration = Duration::from_secs(15);
 /// Right after taking it, the same conditional create is sent once more: a server that honours
 /// `If-None-Match: *` refuses it, one that ignores the header accepts it, and such a server would let two
 /// runs hold the lock at once, so it is refused (unless the manifest says `lock: false`).
+///
+/// `inherit` is a lock an earlier run on this machine kept because its last push failed: this run takes
+/// it over (and pushes that run's work), instead of waiting for it.
 pub async fn acquire(
     aws: &Aws,
     remote: &Remote,
     info: LockInfo,
     timeout: Option<Duration>,
+    inherit: Option<&KeptLock>,
 ) -> Result<HeldLock, BackendError> {
     let body = serde_json::to_vec_pretty(&info).map_err(|e| BackendError::Local {
         what: "the lock".to_string(),
@@ -188,6 +203,17 @@ pub async fn acquire(
                     etag: String::new(),
                     version_id: found.version_id,
                 },
+                Some(found) if inherit.is_some_and(|kept| kept.id == found.id()) => {
+                    eprintln!(
+                        "Taking over the state lock {} that an earlier run on this machine kept when it could not \
+                         push its state; this run pushes that work.",
+                        found.id()
+                    );
+                    aws.delete_state_object(remote.lock_object(), real_version(found.version_id.as_deref()))
+                        .await
+                        .map_err(BackendError::aws)?;
+                    continue;
+                }
                 Some(found) => {
                     let now = Instant::now();
                     match deadline {

@@ -189,6 +189,26 @@ pub enum BackendError {
         etag: String,
         what: String,
     },
+    #[error(
+        "the state could not be written to {location} ({source}); this run's changes are in {} only.{} Run the \
+         command again here once S3 is reachable: it pushes them{}",
+        copy.display(),
+        match lock_id {
+            Some(id) => format!(" The lock {id} is kept, so that no other run works from a state without them."),
+            None => String::new(),
+        },
+        match lock_id {
+            Some(id) => format!(" (and takes the lock over); if this machine's copy is lost, `s3rec state unlock -e {environment} {id}` frees the lock"),
+            None => String::new(),
+        }
+    )]
+    Unpushed {
+        location: String,
+        copy: PathBuf,
+        environment: String,
+        lock_id: Option<String>,
+        source: Box<BackendError>,
+    },
     #[error("there is no state lock at {location}: environment {environment} is not locked")]
     NoLock { environment: String, location: String },
     #[error(
@@ -262,12 +282,7 @@ pub async fn refresh(aws: &Aws, remote: &Remote, db: &Path) -> Result<Snapshot, 
                 }
                 cache::write_sidecar(
                     db,
-                    &Sidecar {
-                        bucket: remote.bucket.clone(),
-                        key: remote.key.clone(),
-                        etag: None,
-                        dirty: false,
-                    },
+                    &Sidecar::new(&remote.bucket, &remote.key, None, false),
                 )?;
                 Ok(Snapshot { etag: None })
             }
@@ -286,12 +301,7 @@ pub async fn refresh(aws: &Aws, remote: &Remote, db: &Path) -> Result<Snapshot, 
             cache::install(db, &download)?;
             cache::write_sidecar(
                 db,
-                &Sidecar {
-                    bucket: remote.bucket.clone(),
-                    key: remote.key.clone(),
-                    etag: Some(stored.etag.clone()),
-                    dirty: false,
-                },
+                &Sidecar::new(&remote.bucket, &remote.key, Some(stored.etag.clone()), false),
             )?;
             Ok(Snapshot {
                 etag: Some(stored.etag),
@@ -389,9 +399,10 @@ pub async fn lease(
         })?;
     }
     let local = local_locks()?;
+    let kept = cache::read_sidecar(db, &remote.bucket, &remote.key).and_then(|s| s.kept_lock);
     let held = if remote.lock {
         let info = LockInfo::new(request.operation, &remote.environment, request.who);
-        Some(lock::acquire(aws, remote, info, request.lock_timeout).await?)
+        Some(lock::acquire(aws, remote, info, request.lock_timeout, kept.as_ref()).await?)
     } else {
         None
     };
@@ -403,12 +414,7 @@ pub async fn lease(
         let must_push = before.is_some_and(|s| s.dirty) && cache::read_sidecar(db, &remote.bucket, &remote.key).is_some_and(|s| s.dirty);
         cache::write_sidecar(
             db,
-            &Sidecar {
-                bucket: remote.bucket.clone(),
-                key: remote.key.clone(),
-                etag: snapshot.etag.clone(),
-                dirty: true,
-            },
+            &Sidecar::new(&remote.bucket, &remote.key, snapshot.etag.clone(), true),
         )?;
         Ok::<_, BackendError>((snapshot, must_push))
     }
@@ -491,12 +497,15 @@ impl Pusher {
         let version = self.conn.as_ref().and_then(data_version);
         let snapshot = cache::push_path(db);
         let (from, to) = (db.to_path_buf(), snapshot.clone());
+        let started = Instant::now();
         tokio::task::spawn_blocking(move || cache::snapshot(&from, &to))
             .await
             .map_err(|e| BackendError::Local {
                 what: "the state snapshot".to_string(),
                 detail: e.to_string(),
             })??;
+        let snapshot_time = started.elapsed();
+        let bytes = std::fs::metadata(&snapshot).map(|m| m.len()).unwrap_or(0);
         let write_id = uuid::Uuid::new_v4().to_string();
         let metadata = [(WRITE_ID, write_id.as_str())];
         let options = WriteOptions {
@@ -530,18 +539,19 @@ impl Pusher {
             Err(e) => return Err(BackendError::Aws(Box::new(e))),
         };
         std::fs::remove_file(&snapshot).ok();
+        tracing::info!(
+            "pushed the state to {} ({bytes} bytes): snapshot {:.2}s, upload {:.2}s",
+            remote.url(),
+            snapshot_time.as_secs_f64(),
+            (started.elapsed() - snapshot_time).as_secs_f64()
+        );
         self.etag = Some(etag.clone());
         self.pushed_version = version;
         self.must_push = false;
         self.pushes += 1;
         cache::write_sidecar(
             db,
-            &Sidecar {
-                bucket: remote.bucket.clone(),
-                key: remote.key.clone(),
-                etag: Some(etag),
-                dirty: true,
-            },
+            &Sidecar::new(&remote.bucket, &remote.key, Some(etag), true),
         )
     }
 }
@@ -582,13 +592,8 @@ async fn checkpoint_loop(
         if !pusher.changed() {
             continue;
         }
-        let started = Instant::now();
         match pusher.push(&aws, &remote, &db).await {
-            Ok(()) => tracing::info!(
-                "checkpoint: pushed the state to {} in {:.1}s",
-                remote.url(),
-                started.elapsed().as_secs_f64()
-            ),
+            Ok(()) => tracing::debug!("checkpoint {} of {}", pusher.pushes, remote.url()),
             Err(e @ BackendError::Conflict { .. }) => {
                 eprintln!("error: checkpoint of the state refused: {e}");
                 pusher.failure = Some(e);
@@ -619,21 +624,94 @@ impl Lease {
                 detail: e.to_string(),
             }),
         };
-        let pushed = pushed.and_then(|pusher| {
-            cache::write_sidecar(
-                &r.db,
-                &Sidecar {
-                    bucket: r.remote.bucket.clone(),
-                    key: r.remote.key.clone(),
-                    etag: pusher.etag.clone(),
-                    dirty: false,
-                },
-            )
+        match pushed {
+            Ok(pusher) => {
+                let clean = cache::write_sidecar(
+                    &r.db,
+                    &Sidecar::new(&r.remote.bucket, &r.remote.key, pusher.etag.clone(), false),
+                );
+                let released = match &r.lock {
+                    Some(held) => lock::release(&r.aws, &r.remote, held).await,
+                    None => Ok(()),
+                };
+                clean.and(released)
+            }
+            // Someone else wrote the state: this run's copy is set aside, and the lock (if it is still
+            // ours) goes, since the remote state is theirs now.
+            Err(e @ BackendError::Conflict { .. }) => {
+                if let Some(held) = &r.lock {
+                    lock::release(&r.aws, &r.remote, held).await.ok();
+                }
+                Err(e)
+            }
+            // The work of this run is only in the working copy. Releasing the lock would let another run
+            // plan from a state without it, so the lock is kept, and recorded, for the next run here.
+            Err(e) => {
+                let lock_id = r.lock.as_ref().map(|held| {
+                    let mut sidecar = cache::read_sidecar(&r.db, &r.remote.bucket, &r.remote.key)
+                        .unwrap_or_else(|| Sidecar::new(&r.remote.bucket, &r.remote.key, None, true));
+                    sidecar.dirty = true;
+                    sidecar.kept_lock = Some(held.kept());
+                    if let Err(e) = cache::write_sidecar(&r.db, &sidecar) {
+                        tracing::warn!("cannot record the kept lock: {e}");
+                    }
+                    held.info.id.clone()
+                });
+                Err(BackendError::Unpushed {
+                    location: r.remote.url(),
+                    copy: r.db.clone(),
+                    environment: r.remote.environment.clone(),
+                    lock_id,
+                    source: Box::new(e),
+                })
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn intervals_are_durations_of_at_least_a_second() {
+        assert_eq!(parse_interval("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_interval(" 5m "), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_interval("1h 30m"), Ok(Duration::from_secs(5400)));
+        assert!(parse_interval("500ms").is_err());
+        assert!(parse_interval("soon").is_err());
+        assert!(parse_interval("").is_err());
+    }
+
+    fn manifest(state: &str) -> Manifest {
+        let parsed = serde_json::json!({
+            "environment": "prod",
+            "state": serde_json::from_str::<serde_json::Value>(state).expect("state json"),
         });
-        let released = match &r.lock {
-            Some(held) => lock::release(&r.aws, &r.remote, held).await,
-            None => Ok(()),
-        };
-        pushed.and(released)
+        serde_json::from_value(parsed).expect("manifest")
+    }
+
+    #[test]
+    fn the_remote_of_a_manifest_fills_in_key_lock_region_and_interval() {
+        let m = manifest(r#"{"backend": "s3", "bucket": "acme-state"}"#);
+        let r = Remote::of(&m, "prod", "eu-west-1").expect("s3 backend");
+        assert_eq!(r.url(), "s3://acme-state/s3rec/prod.db");
+        assert_eq!(r.lock_url(), "s3://acme-state/s3rec/prod.db.lock");
+        assert_eq!(r.region, "eu-west-1");
+        assert!(r.lock);
+        assert_eq!(r.checkpoint_interval, DEFAULT_CHECKPOINT_INTERVAL);
+        assert_eq!(r.kms_key, None);
+
+        let m = manifest(
+            r#"{"backend": "s3", "bucket": "b", "key": "team/x.db", "region": "us-west-2", "kms_key": "alias/k", "lock": false, "checkpoint_interval": "15s"}"#,
+        );
+        let r = Remote::of(&m, "prod", "eu-west-1").expect("s3 backend");
+        assert_eq!((r.key.as_str(), r.lock_key.as_str()), ("team/x.db", "team/x.db.lock"));
+        assert_eq!(r.region, "us-west-2");
+        assert_eq!(r.kms_key.as_deref(), Some("alias/k"));
+        assert!(!r.lock);
+        assert_eq!(r.checkpoint_interval, Duration::from_secs(15));
+
+        assert!(Remote::of(&manifest(r#"{"backend": "local"}"#), "prod", "eu-west-1").is_none());
     }
 }

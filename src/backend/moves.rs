@@ -51,7 +51,7 @@ pub async fn push(
     let _local = crate::state::lock_run(working_copy)?;
     let held = if remote.lock {
         let info = LockInfo::new("state push", &remote.environment, who);
-        Some(lock::acquire(aws, remote, info, None).await?)
+        Some(lock::acquire(aws, remote, info, None, None).await?)
     } else {
         None
     };
@@ -123,12 +123,7 @@ async fn push_locked(
     cache::install(working_copy, &snapshot)?;
     cache::write_sidecar(
         working_copy,
-        &Sidecar {
-            bucket: remote.bucket.clone(),
-            key: remote.key.clone(),
-            etag: Some(etag.clone()),
-            dirty: false,
-        },
+        &Sidecar::new(&remote.bucket, &remote.key, Some(etag.clone()), false),
     )?;
     Ok(Pushed {
         etag,

@@ -411,3 +411,34 @@ fn a_held_write_lock_is_reported_as_another_run() {
     db.upsert_resource(&bucket("logs", "logs-dev"))
         .expect("write after release");
 }
+
+#[test]
+fn the_version_keeps_its_lineage_and_moves_its_serial_when_a_run_begins_and_ends() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("env.db");
+    let mut db = StateDb::open(&path).expect("open");
+    let fresh = db.version().expect("version");
+    assert_eq!(fresh.serial, 0);
+    assert_eq!(fresh.lineage.len(), 32, "{}", fresh.lineage);
+    let run = db.begin_run("apply", "env", None).expect("begin");
+    let during = db.version().expect("version");
+    assert_eq!(during.serial, 1);
+    // Writes inside a run do not move the serial; its end does.
+    db.upsert_resource(&bucket("logs", "acme-logs")).expect("upsert");
+    assert_eq!(db.version().expect("version"), during);
+    db.finish_run(run, RunOutcome::Succeeded).expect("finish");
+    let after = db.version().expect("version");
+    assert_eq!(after.serial, 2);
+    assert_eq!(after.lineage, fresh.lineage);
+    // A plan made during the run is stale after it; two untouched states are the same.
+    assert!(during.moved_to(&after));
+    assert!(!after.moved_to(&after));
+    drop(db);
+    let reopened = StateDb::open(&path).expect("reopen");
+    assert_eq!(reopened.version().expect("version"), after);
+    let other = StateDb::open(&dir.path().join("other.db")).expect("other");
+    let untouched = other.version().expect("version");
+    assert_ne!(untouched.lineage, fresh.lineage, "each database draws its own lineage");
+    assert!(!fresh.moved_to(&untouched), "two states no run touched are the same");
+    assert!(after.moved_to(&untouched));
+}
