@@ -10,18 +10,18 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use crate::aws::{self, Aws, AwsError, CallerIdentity, Overrides};
+use crate::backend::{self, BackendError, Lease, LeaseRequest, Remote};
 use crate::diff::identity::{IdentityInputs, ManagedIdentity};
 use crate::diff::{self, DiffError, Inputs, Managed};
 use crate::exec::retry;
 use crate::manifest::load::{DiscoveryError, find_environment, find_project_root};
+use crate::manifest::types::StateBackend;
 use crate::manifest::{Loaded, Manifest, load};
 use crate::model::desired::{self, Context, DesiredError};
 use crate::model::identity::{self, DesiredIdentity, IdentityDoc, IdentityKind, ObservedIdentity, PartKind};
 use crate::model::{Doc, DocKind, ObservedBucket, PublicAccessBlockDoc};
 use crate::plan::graph::{ChangeGraph, CycleError};
 use crate::plan::{Action, Address, Change, Edge, PLAN_FORMAT_VERSION, Plan, Value};
-use crate::backend::{self, BackendError, Lease, LeaseRequest, Remote};
-use crate::manifest::types::StateBackend;
 use crate::state::{StateDb, StateError, state_path};
 
 /// Buckets read at once by default; AWS and emulators both take this without throttling.
@@ -173,7 +173,10 @@ impl Workspace {
         };
         let local = || match &remote {
             Some(_) => Ok(vec![crate::state::lock_run(&db)?]),
-            None => names.iter().map(|name| crate::state::lock_migration(&db, name)).collect(),
+            None => names
+                .iter()
+                .map(|name| crate::state::lock_migration(&db, name))
+                .collect(),
         };
         backend::lease(conn.map(|c| &c.aws), remote.as_ref(), &db, request, local).await
     }

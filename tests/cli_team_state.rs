@@ -35,7 +35,11 @@ fn state_bucket() -> String {
     runtime.block_on(async {
         let aws = common::emulator().await;
         let s3 = aws.s3("us-east-1");
-        s3.create_bucket().bucket(&name).send().await.expect("create the state bucket");
+        s3.create_bucket()
+            .bucket(&name)
+            .send()
+            .await
+            .expect("create the state bucket");
         s3.put_bucket_versioning()
             .bucket(&name)
             .versioning_configuration(
@@ -83,7 +87,13 @@ fn versions(bucket: &str) -> Vec<(String, bool)> {
 fn object_exists(bucket: &str, key: &str) -> bool {
     common::runtime().block_on(async {
         let aws = common::emulator().await;
-        aws.s3("us-east-1").head_object().bucket(bucket).key(key).send().await.is_ok()
+        aws.s3("us-east-1")
+            .head_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .is_ok()
     })
 }
 
@@ -158,7 +168,10 @@ fn two_checkouts_share_one_state_and_a_removal_in_the_second_is_pruned_there() {
         ),
     );
     laptop.apply_ok();
-    assert!(object_exists(&state, "s3rec/shared.db"), "the apply wrote the remote state");
+    assert!(
+        object_exists(&state, "s3rec/shared.db"),
+        "the apply wrote the remote state"
+    );
     let sse = common::runtime().block_on(async {
         let aws = common::emulator().await;
         let head = aws
@@ -171,12 +184,19 @@ fn two_checkouts_share_one_state_and_a_removal_in_the_second_is_pruned_there() {
             .expect("head");
         head.server_side_encryption().map(|e| e.as_str().to_string())
     });
-    assert_eq!(sse.as_deref(), Some("AES256"), "the state is encrypted at rest (SSE-S3 by default)");
+    assert_eq!(
+        sse.as_deref(),
+        Some("AES256"),
+        "the state is encrypted at rest (SSE-S3 by default)"
+    );
     // The CI checkout has never run: it knows what the laptop applied only through the S3 state.
     ci.assert_converged();
     assert!(!ci.path(".s3rec/shared.db").exists(), "no local-backend file is used");
 
-    ci.write(&format!("{}buckets:\n  keep:\n    name: {keep}\n", s3_state(&state, "")));
+    ci.write(&format!(
+        "{}buckets:\n  keep:\n    name: {keep}\n",
+        s3_state(&state, "")
+    ));
     let (code, plan) = ci.plan();
     assert_eq!(code, 2, "{plan}");
     assert!(plan.contains("bucket.gone will be destroyed"), "{plan}");
@@ -189,7 +209,10 @@ fn two_checkouts_share_one_state_and_a_removal_in_the_second_is_pruned_there() {
     let (_, plan) = laptop.plan();
     assert!(plan.contains("bucket.gone will be created"), "{plan}");
     let listed = laptop.run(&["state", "list", "-e", "shared"]).1;
-    assert!(listed.contains("bucket.keep") && !listed.contains("bucket.gone"), "{listed}");
+    assert!(
+        listed.contains("bucket.keep") && !listed.contains("bucket.gone"),
+        "{listed}"
+    );
 
     // Locks never pile up: the versioned bucket holds versions of the state only.
     let all = versions(&state);
@@ -247,7 +270,11 @@ fn raw_project(env: &str, body: &str) -> Project {
 fn rewrite(p: &Project, body: &str) {
     let envs = p.path("environments");
     std::fs::create_dir_all(&envs).expect("mkdir");
-    std::fs::write(envs.join(format!("{}.yaml", p.env)), format!("environment: {}\n{body}", p.env)).expect("write");
+    std::fs::write(
+        envs.join(format!("{}.yaml", p.env)),
+        format!("environment: {}\n{body}", p.env),
+    )
+    .expect("write");
 }
 
 #[test]
@@ -262,7 +289,10 @@ fn two_applies_at_once_one_runs_and_the_other_names_the_holder_or_waits_and_find
     let first = spawn_apply(&a, &[]);
     let start = Instant::now();
     while !object_exists(&state, "s3rec/race.db.lock") {
-        assert!(start.elapsed() < Duration::from_secs(60), "the first apply never took the lock");
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the first apply never took the lock"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     let (code, out) = finish(spawn_apply(&b, &[]));
@@ -287,11 +317,11 @@ fn two_applies_at_once_one_runs_and_the_other_names_the_holder_or_waits_and_find
     assert_eq!((one.0, two.0), (0, 0), "{}\n----\n{}", one.1, two.1);
     let changed = [&one.1, &two.1]
         .iter()
-        .filter(|out| flat(&out).contains("Apply complete! 0 created, 6 updated"))
+        .filter(|out| flat(out).contains("Apply complete! 0 created, 6 updated"))
         .count();
     let idle = [&one.1, &two.1]
         .iter()
-        .filter(|out| flat(&out).contains("No changes."))
+        .filter(|out| flat(out).contains("No changes."))
         .count();
     assert_eq!((changed, idle), (1, 1), "{}\n----\n{}", one.1, two.1);
     assert!(
@@ -302,7 +332,9 @@ fn two_applies_at_once_one_runs_and_the_other_names_the_holder_or_waits_and_find
     );
 
     // The journal, read from either checkout, has the runs one after the other, never interleaved.
-    let runs = a.run(&["state", "journal", "-e", "race", "--limit", "10", "--format", "json"]).1;
+    let runs = a
+        .run(&["state", "journal", "-e", "race", "--limit", "10", "--format", "json"])
+        .1;
     let doc: serde_json::Value = serde_json::from_str(&runs).expect("journal json");
     let mut spans: Vec<(String, String)> = doc["runs"]
         .as_array()
@@ -440,12 +472,18 @@ fn a_killed_apply_leaves_its_lock_which_unlock_frees_and_a_rerun_converges() {
     }
     child.kill().expect("SIGKILL");
     child.wait().expect("reap");
-    assert!(object_exists(&state, "s3rec/killed.db.lock"), "a killed run cannot release its lock");
+    assert!(
+        object_exists(&state, "s3rec/killed.db.lock"),
+        "a killed run cannot release its lock"
+    );
 
     let (code, out, err) = p.run(&["apply", "-e", "killed", "--auto-approve"]);
     assert_eq!(code, 1, "{out}{err}");
     assert!(flat(&err).contains("the state of killed is locked"), "{err}");
-    assert!(flat(&err).contains(&format!("on {}", gethostname())), "the host is named: {err}");
+    assert!(
+        flat(&err).contains(&format!("on {}", gethostname())),
+        "the host is named: {err}"
+    );
     let id = lock_id_in(&flat(&err));
 
     // The wrong ID removes nothing.
@@ -469,7 +507,10 @@ fn a_killed_apply_leaves_its_lock_which_unlock_frees_and_a_rerun_converges() {
         assert!(listed.contains(&format!("bucket.b{i} ")), "{listed}");
     }
     let journal = p.run(&["state", "journal", "-e", "killed", "--limit", "5"]).1;
-    assert!(journal.contains("interrupted") || journal.contains("started"), "{journal}");
+    assert!(
+        journal.contains("interrupted") || journal.contains("started"),
+        "{journal}"
+    );
 }
 
 fn gethostname() -> String {
@@ -484,7 +525,10 @@ fn a_saved_plan_made_before_another_apply_is_refused_as_stale() {
     let (mine, theirs) = (common::unique_name("mine"), common::unique_name("theirs"));
     let laptop = Project::new("stale");
     let ci = Project::new("stale");
-    laptop.write(&format!("{}buckets:\n  mine:\n    name: {mine}\n", s3_state(&state, "")));
+    laptop.write(&format!(
+        "{}buckets:\n  mine:\n    name: {mine}\n",
+        s3_state(&state, "")
+    ));
     // The other checkout is on another branch: it applies a bucket the saved plan does not touch, so
     // only the state (not live AWS) tells that the plan is stale.
     ci.write(&format!(
@@ -495,7 +539,10 @@ fn a_saved_plan_made_before_another_apply_is_refused_as_stale() {
     ci.apply_ok();
     let (code, out, err) = laptop.run(&["apply", "plan.json"]);
     assert_eq!(code, 1, "{out}{err}");
-    assert!(flat(&err).contains("the plan is stale: the state of stale moved"), "{err}");
+    assert!(
+        flat(&err).contains("the plan is stale: the state of stale moved"),
+        "{err}"
+    );
     assert!(!bucket_exists(&mine), "nothing was applied");
     // A new plan from the new state applies.
     let (code, out, err) = laptop.run(&["plan", "-e", "stale", "--out", "plan.json"]);
@@ -579,11 +626,17 @@ fn state_push_then_pull_round_trips_resources_journal_sync_index_and_inventory()
     p.write(&format!("{}{body}", s3_state(&state, "")));
     let (code, out, err) = p.run(&["state", "push", "-e", "moving"]);
     assert_eq!(code, 0, "{out}{err}");
-    assert!(flat(&out).contains("Pushed ") && flat(&out).contains("managed resource(s)"), "{out}");
+    assert!(
+        flat(&out).contains("Pushed ") && flat(&out).contains("managed resource(s)"),
+        "{out}"
+    );
     p.assert_converged();
     let (code, out, err) = p.run(&["sync", "-e", "moving", "--dry-run"]);
     assert_eq!(code, 0, "{out}{err}");
-    assert!(flat(&out).contains("sync.files: up to date (2 files)"), "the index came along: {out}");
+    assert!(
+        flat(&out).contains("sync.files: up to date (2 files)"),
+        "the index came along: {out}"
+    );
 
     // A second push refuses to overwrite, saying what it would replace.
     let (code, out, err) = p.run(&["state", "push", "-e", "moving"]);
@@ -621,7 +674,10 @@ fn a_server_that_ignores_conditional_writes_is_refused_unless_lock_is_false() {
     assert!(flat(&err).contains("ignores conditional writes"), "{err}");
     assert!(flat(&err).contains("lock: false"), "{err}");
     assert!(!bucket_exists(&bucket), "nothing was applied");
-    assert!(!object_exists(&state, "s3rec/nocond.db.lock"), "the probe's lock is removed");
+    assert!(
+        !object_exists(&state, "s3rec/nocond.db.lock"),
+        "the probe's lock is removed"
+    );
 
     let p2 = raw_project("nocond", &body("  lock: false\n"));
     p2.apply_ok();
@@ -633,7 +689,12 @@ fn doctor_names_a_stale_lock_with_the_unlock_command() {
     let state = state_bucket();
     let p = Project::new("doc");
     p.write(&format!("{}buckets: {{}}\n", s3_state(&state, "")));
-    leave_lock(&state, "s3rec/doc.db.lock", "0b4c2a1e-old", Duration::from_secs(3 * 3600));
+    leave_lock(
+        &state,
+        "s3rec/doc.db.lock",
+        "0b4c2a1e-old",
+        Duration::from_secs(3 * 3600),
+    );
     let (_, out, err) = p.run(&["doctor", "-e", "doc"]);
     let all = format!("{out}{err}");
     assert!(flat(&all).contains("probably stale"), "{all}");
@@ -659,7 +720,14 @@ fn a_no_op_plan_on_the_s3_backend_adds_one_request_and_downloads_nothing_new() {
     let local_requests = proxy.requests().len() - before;
 
     let remote = raw_project("noop", &body(&s3_state(&state, "")));
-    let (code, out, err) = remote.run(&["state", "push", "-e", "noop", "--from", &local.path(".s3rec/noop.db").display().to_string()]);
+    let (code, out, err) = remote.run(&[
+        "state",
+        "push",
+        "-e",
+        "noop",
+        "--from",
+        &local.path(".s3rec/noop.db").display().to_string(),
+    ]);
     assert_eq!(code, 0, "{out}{err}");
     let before = proxy.requests().len();
     remote.assert_converged();
@@ -861,7 +929,10 @@ fn ctrl_c_during_an_apply_on_the_s3_backend_releases_the_lock_and_pushes_what_wa
     let child = spawn_apply(&p, &[]);
     let start = Instant::now();
     while !object_exists(&state, "s3rec/sigint.db.lock") {
-        assert!(start.elapsed() < Duration::from_secs(60), "the apply never took the lock");
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the apply never took the lock"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     std::thread::sleep(Duration::from_millis(1500));
@@ -872,7 +943,10 @@ fn ctrl_c_during_an_apply_on_the_s3_backend_releases_the_lock_and_pushes_what_wa
     assert!(status.success());
     let (code, out) = finish(child);
     assert_eq!(code, 130, "{out}");
-    assert!(!object_exists(&state, "s3rec/sigint.db.lock"), "the lock is released: {out}");
+    assert!(
+        !object_exists(&state, "s3rec/sigint.db.lock"),
+        "the lock is released: {out}"
+    );
     // What the cancelled run did is in the remote state: another checkout sees its run as cancelled.
     let other = raw_project("sigint", &body);
     let journal = other.run(&["state", "journal", "-e", "sigint"]).1;
@@ -892,7 +966,9 @@ fn a_lock_s3rec_cannot_read_is_removed_by_its_etag() {
             .put_object()
             .bucket(&state)
             .key("s3rec/garbled.db.lock")
-            .body(aws_sdk_s3::primitives::ByteStream::from_static(b"held by a shell script"))
+            .body(aws_sdk_s3::primitives::ByteStream::from_static(
+                b"held by a shell script",
+            ))
             .send()
             .await
             .expect("put");
@@ -924,7 +1000,10 @@ fn a_run_whose_push_fails_keeps_the_lock_and_the_next_run_here_takes_it_over_and
     assert_eq!(code, 1, "{out}{err}");
     let err = flat(&err);
     assert!(err.contains("the state could not be written to"), "{err}");
-    assert!(err.contains("is kept, so that no other run works from a state without them"), "{err}");
+    assert!(
+        err.contains("is kept, so that no other run works from a state without them"),
+        "{err}"
+    );
     assert!(bucket_exists(&bucket), "the apply itself happened");
     assert!(object_exists(&state, "s3rec/unpushed.db.lock"), "the lock is kept");
 
@@ -977,4 +1056,34 @@ fn a_migration_run_on_the_s3_backend_is_seen_from_another_checkout() {
     let rows: serde_json::Value = serde_json::from_str(&out).expect("status json");
     let text = rows.to_string();
     assert!(text.contains("\"verified\":2"), "{text}");
+}
+
+#[test]
+fn a_deleted_remote_state_is_reported_and_restored_from_this_machines_copy() {
+    let state = state_bucket();
+    let bucket = common::unique_name("vanish");
+    let p = Project::new("vanish");
+    p.write(&format!("{}buckets:\n  b:\n    name: {bucket}\n", s3_state(&state, "")));
+    p.apply_ok();
+    common::runtime().block_on(async {
+        let aws = common::emulator().await;
+        aws.s3("us-east-1")
+            .delete_object()
+            .bucket(&state)
+            .key("s3rec/vanish.db")
+            .send()
+            .await
+            .expect("delete the state");
+    });
+    let (code, out, err) = p.run(&["plan", "-e", "vanish"]);
+    assert_eq!(code, 1, "{out}{err}");
+    let err = flat(&err);
+    assert!(err.contains("the state s3://") && err.contains("is gone"), "{err}");
+    let (_, hint) = err.split_once("`s3rec ").expect("a command in the message");
+    let command = hint.split('`').next().expect("command");
+    let args: Vec<&str> = command.split_whitespace().collect();
+    let (code, out, err) = p.run(&args);
+    assert_eq!(code, 0, "{command}: {out}{err}");
+    p.assert_converged();
+    assert!(p.run(&["state", "list", "-e", "vanish"]).1.contains("bucket.b "));
 }

@@ -906,6 +906,34 @@ fn s3_state_backend_needs_a_bucket() {
 }
 
 #[test]
+fn s3_state_settings_are_checked_where_they_are_written() {
+    let state = |extra: &str| format!("{HEAD}state:\n  backend: s3\n  bucket: acme-state\n{extra}");
+    expect_on(
+        &state("  checkpoint_interval: soon\n"),
+        "state",
+        "soon",
+        "`checkpoint_interval: soon` is not a usable interval",
+    );
+    expect_on(
+        &state("  checkpoint_interval: 200ms\n"),
+        "state",
+        "200ms",
+        "shorter than one second",
+    );
+    expect_on(&state("  key: s3rec/\n"), "state", "s3rec/", "cannot hold the state");
+    expect_on(&state("  key: prod.db.lock\n"), "state", "prod.db.lock", "cannot hold the state");
+    expect_on(&state("  lock: false\n"), "state", "false", "nothing keeps two runs apart");
+    expect_on(
+        &format!("{HEAD}state:\n  lock: false\n"),
+        "state",
+        "state",
+        "ignored by the local backend",
+    );
+    let fine = problems(&state("  key: team/prod.db\n  checkpoint_interval: 5m\n  region: eu-west-1\n"));
+    assert!(fine.iter().all(|p| p.0 != "state"), "{fine:?}");
+}
+
+#[test]
 fn sync_concurrency_and_empty_source() {
     let yaml = format!("{HEAD}{BUCKET}sync:\n  s:\n    source: \"\"\n    bucket: b\n    concurrency: 0\n");
     let found = problems(&yaml);

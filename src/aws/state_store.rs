@@ -166,11 +166,13 @@ impl Aws {
         options: WriteOptions<'_>,
     ) -> Result<Written, AwsError> {
         let op = Op::object("PutObject", "s3:PutObject", obj.bucket, obj.key);
-        let stream = ByteStream::from_path(body).await.map_err(|e| AwsError::InvalidRequest {
-            operation: "PutObject".to_string(),
-            resource: format!("s3://{}/{}", obj.bucket, obj.key),
-            detail: format!("cannot read {}: {e}", body.display()),
-        })?;
+        let stream = ByteStream::from_path(body)
+            .await
+            .map_err(|e| AwsError::InvalidRequest {
+                operation: "PutObject".to_string(),
+                resource: format!("s3://{}/{}", obj.bucket, obj.key),
+                detail: format!("cannot read {}: {e}", body.display()),
+            })?;
         self.put_if(op, obj, stream, condition, options).await
     }
 
@@ -236,7 +238,14 @@ impl Aws {
         obj: ObjectRef<'_>,
     ) -> Result<Option<(Stored, HashMap<String, String>)>, AwsError> {
         let op = Op::object("HeadObject", "s3:GetObject", obj.bucket, obj.key);
-        match self.s3(obj.region).head_object().bucket(obj.bucket).key(obj.key).send().await {
+        match self
+            .s3(obj.region)
+            .head_object()
+            .bucket(obj.bucket)
+            .key(obj.key)
+            .send()
+            .await
+        {
             Ok(out) => Ok(Some((
                 Stored {
                     etag: out.e_tag().map(unquote).unwrap_or_default(),
@@ -254,7 +263,14 @@ impl Aws {
     /// Reads a small object whole (a lock), or `None` when there is none.
     pub async fn read_small_object(&self, obj: ObjectRef<'_>) -> Result<Option<SmallObject>, AwsError> {
         let op = Op::object("GetObject", "s3:GetObject", obj.bucket, obj.key);
-        let out = match self.s3(obj.region).get_object().bucket(obj.bucket).key(obj.key).send().await {
+        let out = match self
+            .s3(obj.region)
+            .get_object()
+            .bucket(obj.bucket)
+            .key(obj.key)
+            .send()
+            .await
+        {
             Ok(out) => out,
             Err(err) => {
                 let err = self.error(&op, err);

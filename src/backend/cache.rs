@@ -165,7 +165,11 @@ mod tests {
     fn installing_a_download_drops_the_old_write_ahead_log() {
         let dir = tempfile::tempdir().expect("tempdir");
         let db = dir.path().join("prod.db");
-        for (path, text) in [(&db, "old"), (&with_suffix(&db, "-wal"), "wal"), (&with_suffix(&db, "-shm"), "shm")] {
+        for (path, text) in [
+            (&db, "old"),
+            (&with_suffix(&db, "-wal"), "wal"),
+            (&with_suffix(&db, "-shm"), "shm"),
+        ] {
             std::fs::write(path, text).expect("write");
         }
         let downloaded = download_path(&db);
@@ -189,6 +193,9 @@ mod tests {
         assert_eq!(copy.version().expect("version"), version);
         let aside = set_aside(&db).expect("aside");
         assert!(aside.to_string_lossy().contains(".unpushed-"), "{}", aside.display());
-        assert_eq!(crate::state::StateDb::open(&aside).expect("open").version().expect("v"), version);
+        assert_eq!(
+            crate::state::StateDb::open(&aside).expect("open").version().expect("v"),
+            version
+        );
     }
 }

@@ -187,7 +187,12 @@ pub async fn acquire(
     let mut announced = false;
     loop {
         let attempt = aws
-            .put_bytes_if(remote.lock_object(), body.clone(), Condition::Absent, lock_options(remote))
+            .put_bytes_if(
+                remote.lock_object(),
+                body.clone(),
+                Condition::Absent,
+                lock_options(remote),
+            )
             .await;
         let stored = match attempt {
             Ok(Written::Written(stored)) => Some(stored),
@@ -266,8 +271,10 @@ async fn refuse_ignored_conditions(
         Ok(Written::ConditionFailed) => Ok(()),
         Ok(Written::Written(second)) => {
             // Both versions are ours; remove them so the bucket keeps no trace of the probe.
-            for version in [real_version(second.version_id.as_deref()), real_version(held.stored.version_id.as_deref())]
-            {
+            for version in [
+                real_version(second.version_id.as_deref()),
+                real_version(held.stored.version_id.as_deref()),
+            ] {
                 if let Err(e) = aws.delete_state_object(remote.lock_object(), version).await {
                     tracing::warn!("could not remove the lock after the conditional-write probe: {e}");
                 }
@@ -390,7 +397,10 @@ mod tests {
         let back: LockInfo = serde_json::from_slice(&text).expect("parse");
         assert_eq!(back, info);
         let shown = back.describe();
-        assert!(shown.starts_with("apply by arn:aws:iam::123456789012:user/ci on "), "{shown}");
+        assert!(
+            shown.starts_with("apply by arn:aws:iam::123456789012:user/ci on "),
+            "{shown}"
+        );
         assert!(shown.contains(&format!("pid {}", std::process::id())), "{shown}");
     }
 

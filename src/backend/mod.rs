@@ -169,14 +169,16 @@ pub enum BackendError {
         saved: Option<PathBuf>,
     },
     #[error(
-        "the state {location} is gone: this copy was made from ETag {etag}, but there is no object there now. \
-         If it was deleted by mistake, restore its last version (the state bucket should be versioned), or \
-         upload this copy with `s3rec state push -e {environment} --force`"
+        "the state {location} is gone: this machine's copy was made from ETag {etag}, but there is no object \
+         there now. If it was deleted by mistake, restore its last version (the state bucket should be \
+         versioned), or upload this machine's copy with `s3rec state push -e {environment} --from {}`",
+        copy.display()
     )]
     Vanished {
         environment: String,
         location: String,
         etag: String,
+        copy: PathBuf,
     },
     #[error(
         "{location} already holds the state of {environment} (ETag {etag}: {what}); `state push` does not \
@@ -265,6 +267,7 @@ pub async fn refresh(aws: &Aws, remote: &Remote, db: &Path) -> Result<Snapshot, 
                 environment: remote.environment.clone(),
                 location: remote.url(),
                 etag,
+                copy: db.to_path_buf(),
             }),
             Some(_) => Ok(Snapshot { etag: None }),
             None => {
@@ -280,10 +283,7 @@ pub async fn refresh(aws: &Aws, remote: &Remote, db: &Path) -> Result<Snapshot, 
                     );
                     remove_db(db)?;
                 }
-                cache::write_sidecar(
-                    db,
-                    &Sidecar::new(&remote.bucket, &remote.key, None, false),
-                )?;
+                cache::write_sidecar(db, &Sidecar::new(&remote.bucket, &remote.key, None, false))?;
                 Ok(Snapshot { etag: None })
             }
         },
@@ -411,7 +411,8 @@ pub async fn lease(
         let snapshot = refresh(aws, remote, db).await?;
         // A copy that was dirty and is still in place (the remote did not move) is this machine's
         // unpushed work: this run pushes it.
-        let must_push = before.is_some_and(|s| s.dirty) && cache::read_sidecar(db, &remote.bucket, &remote.key).is_some_and(|s| s.dirty);
+        let must_push = before.is_some_and(|s| s.dirty)
+            && cache::read_sidecar(db, &remote.bucket, &remote.key).is_some_and(|s| s.dirty);
         cache::write_sidecar(
             db,
             &Sidecar::new(&remote.bucket, &remote.key, snapshot.etag.clone(), true),
@@ -517,7 +518,9 @@ impl Pusher {
             Some(etag) => Condition::Matches(etag),
             None => Condition::Absent,
         };
-        let written = aws.put_file_if(remote.state_object(), &snapshot, condition, options).await;
+        let written = aws
+            .put_file_if(remote.state_object(), &snapshot, condition, options)
+            .await;
         let etag = match written {
             Ok(Written::Written(stored)) => stored.etag,
             // The condition failed, or the answer was lost: either way the object may be this push's own
@@ -549,10 +552,7 @@ impl Pusher {
         self.pushed_version = version;
         self.must_push = false;
         self.pushes += 1;
-        cache::write_sidecar(
-            db,
-            &Sidecar::new(&remote.bucket, &remote.key, Some(etag), true),
-        )
+        cache::write_sidecar(db, &Sidecar::new(&remote.bucket, &remote.key, Some(etag), true))
     }
 }
 

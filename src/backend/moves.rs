@@ -75,7 +75,11 @@ async fn push_locked(
 ) -> Result<Pushed, BackendError> {
     // The remote as it is now, into the working copy: to say what a push would overwrite, and for the
     // compare-and-swap.
-    let current = super::refresh(aws, remote, working_copy).await?;
+    let current = match super::refresh(aws, remote, working_copy).await {
+        // The remote state was deleted: this push is what restores it.
+        Err(BackendError::Vanished { .. }) => super::Snapshot { etag: None },
+        other => other?,
+    };
     let replaced = match &current.etag {
         Some(_) => Some(describe(&StateDb::open(working_copy)?)?),
         None => None,
@@ -101,7 +105,10 @@ async fn push_locked(
         Some(etag) => Condition::Matches(etag),
         None => Condition::Absent,
     };
-    let etag = match aws.put_file_if(remote.state_object(), &snapshot, condition, options).await {
+    let etag = match aws
+        .put_file_if(remote.state_object(), &snapshot, condition, options)
+        .await
+    {
         Ok(Written::Written(stored)) => stored.etag,
         Ok(Written::ConditionFailed) => match own_write(aws, remote, &write_id).await {
             Some(etag) => etag,

@@ -143,7 +143,11 @@ async fn migrate(ws: &Workspace, action: Action, names: &[String], args: &Migrat
         let inventory = Inventory::open(&ws.state_path()).map_err(|e| miette::miette!("{e}"))?;
         return status_table(ws, &inventory, names, args.json);
     }
-    let operation = if action == Action::Run { "migrate run" } else { "migrate verify" };
+    let operation = if action == Action::Run {
+        "migrate run"
+    } else {
+        "migrate verify"
+    };
     let lease = ws
         .lease_migrations(conn.as_ref(), operation, names, args.lock_timeout)
         .await
@@ -154,7 +158,9 @@ async fn migrate(ws: &Workspace, action: Action, names: &[String], args: &Migrat
         match (action, &conn) {
             (Action::Run, Some(conn)) => run_all(ws, conn, state, &inventory, names, args).await,
             (Action::Verify, _) => verify_all(ws, &inventory, names).await,
-            (Action::Run | Action::Status, _) => Err(miette::miette!("migrate {operation} needs AWS: this is a bug in s3rec")),
+            (Action::Run | Action::Status, _) => {
+                Err(miette::miette!("migrate {operation} needs AWS: this is a bug in s3rec"))
+            }
         }
     })
     .await

@@ -14,9 +14,9 @@ use serde::Serialize;
 use super::{exit, working_dir};
 use crate::manifest::Severity;
 use crate::manifest::types::StateBackend;
-use crate::planner::{self, Workspace, WorkspaceError};
 use crate::output::print_data;
 use crate::plan::Address;
+use crate::planner::{self, Workspace, WorkspaceError};
 use crate::state::{JournalEntry, Outcome, ResourceRecord, RunId, RunRecord, StateDb};
 
 /// Version of the JSON documents printed by `state list|show|journal --format json`.
@@ -308,7 +308,8 @@ fn moves(ws: &Workspace, what: Move<'_>) -> miette::Result<u8> {
     let env = ws.environment();
     if ws.manifest.state.backend != StateBackend::S3 {
         return Err(miette::miette!(
-            help = "set `state: {backend: s3, bucket: BUCKET}` in the manifest first; the local state stays where it is",
+            help =
+                "set `state: {backend: s3, bucket: BUCKET}` in the manifest first; the local state stays where it is",
             "environment {env} keeps its state in a local file: push, pull and unlock work on the S3 backend"
         ));
     }
@@ -362,7 +363,10 @@ fn moves(ws: &Workspace, what: Move<'_>) -> miette::Result<u8> {
                     .await
                     .map_err(|e| miette::miette!("{e}"))?;
                 let Some(found) = found else {
-                    eprintln!("The state of {env} is not locked ({} does not exist).", remote.lock_url());
+                    eprintln!(
+                        "The state of {env} is not locked ({} does not exist).",
+                        remote.lock_url()
+                    );
                     return Ok(exit::OK);
                 };
                 eprintln!("The state of {env} is locked: {}.", found.describe());
@@ -389,7 +393,9 @@ fn confirmed(lock_id: &str) -> miette::Result<bool> {
             "unlock needs confirmation, and stdin is not a terminal"
         ));
     }
-    eprint!("Remove it? If its run is still going, two runs may then change the state at once. Only 'yes' will be accepted: ");
+    eprint!(
+        "Remove it? If its run is still going, two runs may then change the state at once. Only 'yes' will be accepted: "
+    );
     std::io::stderr().flush().ok();
     let mut answer = String::new();
     std::io::stdin()

@@ -86,6 +86,7 @@ fn open_creates_the_directory_and_migrates_an_empty_file() {
         tables,
         [
             "journal",
+            "meta",
             "migration_buckets",
             "migration_objects",
             "resources",

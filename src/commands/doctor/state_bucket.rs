@@ -145,7 +145,10 @@ pub(super) async fn check_lock(aws: &Aws, remote: &crate::backend::Remote) -> Op
     let found = match crate::backend::lock::read(aws, remote).await {
         Ok(found) => found?,
         Err(e) => {
-            eprintln!("warning: doctor could not read the state lock {}: {e}", remote.lock_url());
+            eprintln!(
+                "warning: doctor could not read the state lock {}: {e}",
+                remote.lock_url()
+            );
             return None;
         }
     };

@@ -372,12 +372,27 @@ fn state(ctx: &mut Ctx<'_>) {
         }
         StateBackend::S3 | StateBackend::Local => {}
     }
+    if s.backend == StateBackend::S3 && s.lock == Some(false) {
+        ctx.report(
+            Problem::warning(
+                "state",
+                "`state.lock: false`: nothing keeps two runs of this environment apart, and a server that ignores \
+                 conditional writes does not make the compare-and-swap of the state safe either",
+            )
+            .with_hint("keep the default `lock: true` unless the S3-compatible server cannot do conditional writes"),
+            "/state/lock",
+            On::Value,
+        );
+    }
     if let Some(interval) = &s.checkpoint_interval
         && let Err(why) = crate::backend::parse_interval(interval)
     {
         ctx.report(
-            Problem::error("state", format!("`checkpoint_interval: {interval}` is not a usable interval: {why}"))
-                .with_hint("write a duration of at least 1s, such as `30s`, `5m` or `1h`"),
+            Problem::error(
+                "state",
+                format!("`checkpoint_interval: {interval}` is not a usable interval: {why}"),
+            )
+            .with_hint("write a duration of at least 1s, such as `30s`, `5m` or `1h`"),
             "/state/checkpoint_interval",
             On::Value,
         );
