@@ -921,15 +921,27 @@ fn s3_state_settings_are_checked_where_they_are_written() {
         "shorter than one second",
     );
     expect_on(&state("  key: s3rec/\n"), "state", "s3rec/", "cannot hold the state");
-    expect_on(&state("  key: prod.db.lock\n"), "state", "prod.db.lock", "cannot hold the state");
-    expect_on(&state("  lock: false\n"), "state", "false", "nothing keeps two runs apart");
+    expect_on(
+        &state("  key: prod.db.lock\n"),
+        "state",
+        "prod.db.lock",
+        "cannot hold the state",
+    );
+    expect_on(
+        &state("  lock: false\n"),
+        "state",
+        "false",
+        "nothing keeps two runs of this environment apart",
+    );
     expect_on(
         &format!("{HEAD}state:\n  lock: false\n"),
         "state",
         "state",
         "ignored by the local backend",
     );
-    let fine = problems(&state("  key: team/prod.db\n  checkpoint_interval: 5m\n  region: eu-west-1\n"));
+    let fine = problems(&state(
+        "  key: team/prod.db\n  checkpoint_interval: 5m\n  region: eu-west-1\n",
+    ));
     assert!(fine.iter().all(|p| p.0 != "state"), "{fine:?}");
 }
 
