@@ -596,13 +596,18 @@ fn a_versioned_private_encrypted_state_bucket_is_ok_and_its_state_and_lock_are_n
                 .await
                 .expect("put doc");
         }
-        // A state and a lock, as the backend leaves them ("with another client").
-        for key in ["s3rec/stg.db", "s3rec/stg.db.lock"] {
+        // A state and a fresh lock, as the backend leaves them while a run goes on ("with another client").
+        let lock = s3rec::backend::lock::LockInfo::new("apply", "stg", Some("arn:aws:iam::123456789012:user/ci"));
+        let bodies = [
+            ("s3rec/stg.db", b"x".to_vec()),
+            ("s3rec/stg.db.lock", serde_json::to_vec(&lock).expect("lock json")),
+        ];
+        for (key, body) in bodies {
             aws.s3("us-east-1")
                 .put_object()
                 .bucket(&bucket)
                 .key(key)
-                .body(b"x".to_vec().into())
+                .body(body.into())
                 .send()
                 .await
                 .expect("put object");
@@ -633,8 +638,14 @@ fn a_versioned_private_encrypted_state_bucket_is_ok_and_its_state_and_lock_are_n
             .contains("ok (default encryption: SSE-S3 (AES256); s3rec writes the state with SSE-S3)"),
         "{stdout}"
     );
+    let lock = row(&stdout, "state.lock", "s3:GetObject");
     assert!(
-        stdout.contains("6 checks: 6 ok, 0 missing (will be created), 0 denied, 0 errors.\n"),
+        lock.contains("ok (lock ") && lock.contains("held for apply by arn:aws:iam::123456789012:user/ci"),
+        "{lock}"
+    );
+    assert!(lock.contains("a run is going on"), "{lock}");
+    assert!(
+        stdout.contains("7 checks: 7 ok, 0 missing (will be created), 0 denied, 0 errors.\n"),
         "{stdout}"
     );
     assert!(

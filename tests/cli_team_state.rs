@@ -84,6 +84,21 @@ fn versions(bucket: &str) -> Vec<(String, bool)> {
     })
 }
 
+/// Writes an object with another client, as a person or another tool would.
+fn put_object(bucket: &str, key: &str, body: &[u8]) {
+    common::runtime().block_on(async {
+        let aws = common::emulator().await;
+        aws.s3("us-east-1")
+            .put_object()
+            .bucket(bucket)
+            .key(key)
+            .body(aws_sdk_s3::primitives::ByteStream::from(body.to_vec()))
+            .send()
+            .await
+            .expect("put an object");
+    });
+}
+
 fn object_exists(bucket: &str, key: &str) -> bool {
     common::runtime().block_on(async {
         let aws = common::emulator().await;
@@ -122,17 +137,7 @@ fn leave_lock(bucket: &str, key: &str, id: &str, age: Duration) {
         "created_at": "2026-01-01T00:00:00.000Z",
         "created_ms": created_ms,
     });
-    common::runtime().block_on(async {
-        let aws = common::emulator().await;
-        aws.s3("us-east-1")
-            .put_object()
-            .bucket(bucket)
-            .key(key)
-            .body(aws_sdk_s3::primitives::ByteStream::from(body.to_string().into_bytes()))
-            .send()
-            .await
-            .expect("leave a lock");
-    });
+    put_object(bucket, key, body.to_string().as_bytes());
 }
 
 /// The lock ID a refused run names in its `state unlock` hint.
@@ -425,23 +430,7 @@ fn twenty_writers_racing_on_the_state_lose_no_update_and_every_loser_gets_the_ca
     assert_eq!(attempts, 20 + conflicts);
     let pulled = tempfile::tempdir().expect("tempdir");
     let out = pulled.path().join("final.db");
-    runtime.block_on(async {
-        let aws = common::emulator().await;
-        let body = aws
-            .s3("us-east-1")
-            .get_object()
-            .bucket(&state)
-            .key(&key)
-            .send()
-            .await
-            .expect("get the state")
-            .body
-            .collect()
-            .await
-            .expect("body")
-            .into_bytes();
-        std::fs::write(&out, body).expect("write");
-    });
+    download_state(&state, &key, &out);
     let got: BTreeSet<String> = StateDb::open(&out)
         .expect("open")
         .resources()
@@ -601,19 +590,9 @@ fn state_push_then_pull_round_trips_resources_journal_sync_index_and_inventory()
     std::fs::write(p.path("src/a.txt"), "a").expect("write");
     std::fs::write(p.path("src/sub/b.txt"), "b").expect("write");
     p.apply_ok();
-    common::runtime().block_on(async {
-        let aws = common::emulator().await;
-        let s3 = aws.s3("us-east-1");
-        for key in ["x/1.csv", "x/2.csv"] {
-            s3.put_object()
-                .bucket(&archive)
-                .key(key)
-                .body(aws_sdk_s3::primitives::ByteStream::from_static(b"1,2,3\n"))
-                .send()
-                .await
-                .expect("put");
-        }
-    });
+    for key in ["x/1.csv", "x/2.csv"] {
+        put_object(&archive, key, b"1,2,3\n");
+    }
     let (code, out, err) = p.run(&["migrate", "-e", "moving", "old", "run"]);
     assert_eq!(code, 0, "{out}{err}");
     let local = p.path(".s3rec/moving.db");
@@ -960,19 +939,7 @@ fn a_lock_s3rec_cannot_read_is_removed_by_its_etag() {
     let state = state_bucket();
     let p = Project::new("garbled");
     p.write(&format!("{}buckets: {{}}\n", s3_state(&state, "")));
-    common::runtime().block_on(async {
-        let aws = common::emulator().await;
-        aws.s3("us-east-1")
-            .put_object()
-            .bucket(&state)
-            .key("s3rec/garbled.db.lock")
-            .body(aws_sdk_s3::primitives::ByteStream::from_static(
-                b"held by a shell script",
-            ))
-            .send()
-            .await
-            .expect("put");
-    });
+    put_object(&state, "s3rec/garbled.db.lock", b"held by a shell script");
     let (code, out, err) = p.apply();
     assert_eq!(code, 1, "{out}{err}");
     assert!(flat(&err).contains("a lock object s3rec cannot read"), "{err}");
@@ -1034,19 +1001,9 @@ fn a_migration_run_on_the_s3_backend_is_seen_from_another_checkout() {
     );
     let (laptop, ci) = two_checkouts("mig", &body);
     laptop.apply_ok();
-    common::runtime().block_on(async {
-        let aws = common::emulator().await;
-        for key in ["a.csv", "b/c.csv"] {
-            aws.s3("us-east-1")
-                .put_object()
-                .bucket(&old)
-                .key(key)
-                .body(aws_sdk_s3::primitives::ByteStream::from_static(b"x,y\n"))
-                .send()
-                .await
-                .expect("put");
-        }
-    });
+    for key in ["a.csv", "b/c.csv"] {
+        put_object(&old, key, b"x,y\n");
+    }
     let (code, out, err) = laptop.run(&["migrate", "-e", "mig", "retire", "run"]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(!object_exists(&state, "s3rec/mig.db.lock"), "migrate released the lock");

@@ -507,39 +507,18 @@ impl Pusher {
             })??;
         let snapshot_time = started.elapsed();
         let bytes = std::fs::metadata(&snapshot).map(|m| m.len()).unwrap_or(0);
-        let write_id = uuid::Uuid::new_v4().to_string();
-        let metadata = [(WRITE_ID, write_id.as_str())];
-        let options = WriteOptions {
-            kms_key: remote.kms_key.as_deref(),
-            content_type: "application/vnd.sqlite3",
-            metadata: &metadata,
-        };
-        let condition = match &self.etag {
-            Some(etag) => Condition::Matches(etag),
-            None => Condition::Absent,
-        };
-        let written = aws
-            .put_file_if(remote.state_object(), &snapshot, condition, options)
-            .await;
-        let etag = match written {
-            Ok(Written::Written(stored)) => stored.etag,
-            // The condition failed, or the answer was lost: either way the object may be this push's own
-            // earlier attempt (the SDK retries), which its write ID tells.
-            Ok(Written::ConditionFailed) => match own_write(aws, remote, &write_id).await {
-                Some(etag) => etag,
-                None => {
-                    return Err(BackendError::Conflict {
-                        location: remote.url(),
-                        expected: self.etag.clone().unwrap_or_else(|| "none (a first state)".to_string()),
-                        saved: cache::set_aside(db).ok(),
-                    });
-                }
-            },
-            Err(e) if e.is_ambiguous() => match own_write(aws, remote, &write_id).await {
-                Some(etag) => etag,
-                None => return Err(BackendError::Aws(Box::new(e))),
-            },
-            Err(e) => return Err(BackendError::Aws(Box::new(e))),
+        let etag = match put_state(aws, remote, &snapshot, self.etag.as_deref()).await {
+            Ok(etag) => etag,
+            // Someone else wrote: this run's copy is kept beside the working copy, which the next
+            // refresh replaces.
+            Err(BackendError::Conflict { location, expected, .. }) => {
+                return Err(BackendError::Conflict {
+                    location,
+                    expected,
+                    saved: cache::set_aside(db).ok(),
+                });
+            }
+            Err(e) => return Err(e),
         };
         std::fs::remove_file(&snapshot).ok();
         tracing::info!(
@@ -553,6 +532,47 @@ impl Pusher {
         self.must_push = false;
         self.pushes += 1;
         cache::write_sidecar(db, &Sidecar::new(&remote.bucket, &remote.key, Some(etag), true))
+    }
+}
+
+/// Uploads `snapshot` as the remote state if the remote still has `expected` (`None`: if there is none
+/// yet), and returns the new ETag. A failed condition is [`BackendError::Conflict`] unless the object is
+/// this push's own earlier attempt (the SDK retries, an answer gets lost), which its write ID tells.
+pub(crate) async fn put_state(
+    aws: &Aws,
+    remote: &Remote,
+    snapshot: &Path,
+    expected: Option<&str>,
+) -> Result<String, BackendError> {
+    let write_id = uuid::Uuid::new_v4().to_string();
+    let metadata = [(WRITE_ID, write_id.as_str())];
+    let options = WriteOptions {
+        kms_key: remote.kms_key.as_deref(),
+        content_type: "application/vnd.sqlite3",
+        metadata: &metadata,
+    };
+    let condition = match expected {
+        Some(etag) => Condition::Matches(etag),
+        None => Condition::Absent,
+    };
+    match aws
+        .put_file_if(remote.state_object(), snapshot, condition, options)
+        .await
+    {
+        Ok(Written::Written(stored)) => Ok(stored.etag),
+        Ok(Written::ConditionFailed) => match own_write(aws, remote, &write_id).await {
+            Some(etag) => Ok(etag),
+            None => Err(BackendError::Conflict {
+                location: remote.url(),
+                expected: expected.unwrap_or("none (no state yet)").to_string(),
+                saved: None,
+            }),
+        },
+        Err(e) if e.is_ambiguous() => match own_write(aws, remote, &write_id).await {
+            Some(etag) => Ok(etag),
+            None => Err(BackendError::Aws(Box::new(e))),
+        },
+        Err(e) => Err(BackendError::Aws(Box::new(e))),
     }
 }
 

@@ -7,9 +7,8 @@ use std::path::{Path, PathBuf};
 
 use super::cache::{self, Sidecar};
 use super::lock::{self, LockInfo};
-use super::{BackendError, Remote, WRITE_ID, own_write};
+use super::{BackendError, Remote};
 use crate::aws::Aws;
-use crate::aws::state_store::{Condition, WriteOptions, Written};
 use crate::state::StateDb;
 
 /// What a state holds, in a line: for the summary of a push and for what a refused push would overwrite.
@@ -94,38 +93,7 @@ async fn push_locked(
     }
     let snapshot = cache::push_path(working_copy);
     cache::snapshot(source, &snapshot)?;
-    let write_id = uuid::Uuid::new_v4().to_string();
-    let metadata = [(WRITE_ID, write_id.as_str())];
-    let options = WriteOptions {
-        kms_key: remote.kms_key.as_deref(),
-        content_type: "application/vnd.sqlite3",
-        metadata: &metadata,
-    };
-    let condition = match &current.etag {
-        Some(etag) => Condition::Matches(etag),
-        None => Condition::Absent,
-    };
-    let etag = match aws
-        .put_file_if(remote.state_object(), &snapshot, condition, options)
-        .await
-    {
-        Ok(Written::Written(stored)) => stored.etag,
-        Ok(Written::ConditionFailed) => match own_write(aws, remote, &write_id).await {
-            Some(etag) => etag,
-            None => {
-                return Err(BackendError::Conflict {
-                    location: remote.url(),
-                    expected: current.etag.unwrap_or_else(|| "none (no state yet)".to_string()),
-                    saved: None,
-                });
-            }
-        },
-        Err(e) if e.is_ambiguous() => match own_write(aws, remote, &write_id).await {
-            Some(etag) => etag,
-            None => return Err(BackendError::Aws(Box::new(e))),
-        },
-        Err(e) => return Err(BackendError::Aws(Box::new(e))),
-    };
+    let etag = super::put_state(aws, remote, &snapshot, current.etag.as_deref()).await?;
     // The pushed snapshot becomes the working copy, so the next run starts from it without a download.
     cache::install(working_copy, &snapshot)?;
     cache::write_sidecar(

@@ -93,9 +93,7 @@ pub fn run(args: &ApplyArgs, chdir: Option<&Path>, color: ColorChoice) -> miette
 /// `apply -e ENV`: takes the state first, then plans from it, shows the plan and asks, and applies, all
 /// under one lock, so a run that waited for another (`--lock-timeout`) plans from what that one left.
 async fn apply_fresh(ws: &Workspace, args: &ApplyArgs, color: ColorChoice) -> miette::Result<u8> {
-    let conn = planner::connect(ws, &super::overrides_from_env())
-        .await
-        .map_err(|e| miette::miette!("{e}"))?;
+    let conn = super::connect(ws).await?;
     let lease = ws
         .lease_state(&conn, "apply", args.lock_timeout)
         .await
@@ -122,9 +120,7 @@ async fn apply_fresh(ws: &Workspace, args: &ApplyArgs, color: ColorChoice) -> mi
 
 /// `apply PLANFILE`: exactly the saved plan, refused when live AWS or the state moved since it was made.
 async fn apply_saved(ws: &Workspace, plan: &Plan, args: &ApplyArgs) -> miette::Result<u8> {
-    let conn = planner::connect(ws, &super::overrides_from_env())
-        .await
-        .map_err(|e| miette::miette!("{e}"))?;
+    let conn = super::connect(ws).await?;
     if let (Some(planned), Some(now)) = (&plan.account_id, &conn.identity)
         && *planned != now.account
     {

@@ -126,11 +126,7 @@ async fn migrate(ws: &Workspace, action: Action, names: &[String], args: &Migrat
     // The local backend's `status` and `verify` work offline; the S3 backend needs AWS for the state.
     let remote = ws.manifest.state.backend == StateBackend::S3;
     let conn = if remote || action == Action::Run {
-        Some(
-            planner::connect(ws, &super::overrides_from_env())
-                .await
-                .map_err(|e| miette::miette!("{e}"))?,
-        )
+        Some(super::connect(ws).await?)
     } else {
         None
     };

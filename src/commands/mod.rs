@@ -29,6 +29,13 @@ pub fn working_dir(chdir: Option<&std::path::Path>) -> std::io::Result<PathBuf> 
     })
 }
 
+/// Connects to the manifest's AWS (with the account guard), for the commands that talk to it.
+pub(crate) async fn connect(ws: &crate::planner::Workspace) -> miette::Result<crate::planner::Connection> {
+    crate::planner::connect(ws, &overrides_from_env())
+        .await
+        .map_err(|e| miette::miette!("{e}"))
+}
+
 /// Parses a duration flag (`30s`, `10m`, `1h 30m`).
 pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
     humantime::parse_duration(text.trim()).map_err(|e| format!("{e} (write it like `30s`, `10m` or `1h`)"))

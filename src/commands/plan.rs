@@ -98,9 +98,7 @@ pub(crate) fn workspace(env: &str, chdir: Option<&Path>, color: ColorChoice) -> 
 
 /// Connects, checks the account guard, reads AWS and the state, and plans.
 pub(crate) async fn make_plan(ws: &Workspace, opts: &PlanOptions) -> miette::Result<Plan> {
-    let conn = planner::connect(ws, &super::overrides_from_env())
-        .await
-        .map_err(|e| miette::miette!("{e}"))?;
+    let conn = super::connect(ws).await?;
     let state = ws
         .read_state(&conn.aws)
         .await

@@ -156,9 +156,7 @@ pub fn run(args: &StateArgs, chdir: Option<&Path>) -> miette::Result<u8> {
     if remote {
         let runtime = super::runtime()?;
         runtime.block_on(async {
-            let conn = planner::connect(&ws, &super::overrides_from_env())
-                .await
-                .map_err(|e| miette::miette!("{e}"))?;
+            let conn = super::connect(&ws).await?;
             let db = ws.state_path();
             let remote = ws
                 .remote(&conn.aws)
@@ -317,9 +315,7 @@ fn moves(ws: &Workspace, what: Move<'_>) -> miette::Result<u8> {
     let local_file = crate::state::state_path(&ws.root, env, &ws.manifest.state);
     let runtime = super::runtime()?;
     runtime.block_on(async {
-        let conn = planner::connect(ws, &super::overrides_from_env())
-            .await
-            .map_err(|e| miette::miette!("{e}"))?;
+        let conn = super::connect(ws).await?;
         let remote = ws
             .remote(&conn.aws)
             .ok_or_else(|| miette::miette!("the S3 backend has no settings: this is a bug in s3rec"))?;
