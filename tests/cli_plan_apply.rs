@@ -625,7 +625,9 @@ fn apply_asks_for_yes_on_a_terminal() {
 }
 
 #[test]
-fn the_s3_state_backend_is_refused_until_it_exists() {
+fn the_s3_state_backend_is_refused_until_its_bucket_exists() {
+    // The state bucket lives outside the manifest (it holds the state of the manifest that would create
+    // it), so s3rec never creates it: a missing one stops plan and apply before anything is read or made.
     let project = Project::new("s3state");
     let prefix = common::unique_name("s3state");
     project.write(&format!(
@@ -636,13 +638,23 @@ fn the_s3_state_backend_is_refused_until_it_exists() {
         vec!["apply", "-e", "s3state", "--auto-approve"],
     ] {
         let (code, _, stderr) = project.run(&args);
+        let flat = stderr.split_whitespace().collect::<Vec<_>>().join(" ");
         assert_eq!(code, 1, "{stderr}");
-        assert!(stderr.contains("`state.backend: s3` is not available"), "{stderr}");
+        assert!(
+            flat.contains(&format!("{prefix}-state")),
+            "the error names the state bucket: {stderr}"
+        );
+        assert!(flat.contains("NoSuchBucket"), "AWS's own answer is shown: {stderr}");
+        assert!(flat.contains("does not exist"), "{stderr}");
+        assert!(flat.contains("s3rec never creates it"), "the way out is said: {stderr}");
     }
-    assert!(
-        !project.path(".s3rec/s3state.db").exists(),
-        "no local state may stand in for S3"
-    );
+    common::runtime().block_on(async {
+        let aws = common::emulator().await;
+        for bucket in [format!("{prefix}-state"), format!("{prefix}-a")] {
+            let found = s3rec::aws::read::read_bucket(&aws, &bucket, &[]).await.expect("read");
+            assert!(found.is_none(), "{bucket} must not have been created");
+        }
+    });
 }
 
 #[test]

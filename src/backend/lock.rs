@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 
 use super::cache::KeptLock;
 use super::{BackendError, Remote};
+use crate::aws::Aws;
 use crate::aws::state_store::{Condition, SmallObject, Stored, WriteOptions, Written};
-use crate::aws::{Aws, AwsError};
 
 /// What a lock object holds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -154,7 +154,7 @@ pub async fn read(aws: &Aws, remote: &Remote) -> Result<Option<FoundLock>, Backe
     let object = aws
         .read_small_object(remote.lock_object())
         .await
-        .map_err(BackendError::aws)?;
+        .map_err(|e| BackendError::at(remote, e))?;
     Ok(object.map(FoundLock::from_object))
 }
 
@@ -199,7 +199,7 @@ pub async fn acquire(
             Ok(Written::ConditionFailed) => None,
             // The create may have landed although the answer was lost: the lock then holds our ID.
             Err(e) if e.is_ambiguous() => None,
-            Err(e) => return Err(BackendError::aws(e)),
+            Err(e) => return Err(BackendError::at(remote, e)),
         };
         let stored = match stored {
             Some(stored) => stored,
@@ -216,7 +216,7 @@ pub async fn acquire(
                     );
                     aws.delete_state_object(remote.lock_object(), real_version(found.version_id.as_deref()))
                         .await
-                        .map_err(BackendError::aws)?;
+                        .map_err(|e| BackendError::at(remote, e))?;
                     continue;
                 }
                 Some(found) => {
@@ -294,7 +294,7 @@ async fn refuse_ignored_conditions(
         }
         Err(e) => {
             release(aws, remote, held).await.ok();
-            Err(BackendError::aws(e))
+            Err(BackendError::at(remote, e))
         }
     }
 }
@@ -323,13 +323,13 @@ pub async fn release(aws: &Aws, remote: &Remote, held: &HeldLock) -> Result<(), 
         return aws
             .delete_state_object(remote.lock_object(), Some(version))
             .await
-            .map_err(BackendError::aws);
+            .map_err(|e| BackendError::at(remote, e));
     }
     match read(aws, remote).await? {
         Some(found) if found.info.as_ref().is_some_and(|i| i.id == held.info.id) => aws
             .delete_state_object(remote.lock_object(), None)
             .await
-            .map_err(BackendError::aws),
+            .map_err(|e| BackendError::at(remote, e)),
         Some(found) => {
             eprintln!(
                 "warning: the state lock of {} is no longer this run's (it is {}); it was left alone",
@@ -360,14 +360,8 @@ pub async fn unlock(aws: &Aws, remote: &Remote, lock_id: &str) -> Result<FoundLo
     }
     aws.delete_state_object(remote.lock_object(), real_version(found.version_id.as_deref()))
         .await
-        .map_err(BackendError::aws)?;
+        .map_err(|e| BackendError::at(remote, e))?;
     Ok(found)
-}
-
-impl BackendError {
-    fn aws(e: AwsError) -> BackendError {
-        BackendError::Aws(Box::new(e))
-    }
 }
 
 #[cfg(test)]

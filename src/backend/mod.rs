@@ -211,6 +211,17 @@ pub enum BackendError {
         lock_id: Option<String>,
         source: Box<BackendError>,
     },
+    #[error(
+        "the state bucket {bucket} of {environment} does not exist ({message}). s3rec never creates it: it lives \
+         outside the manifest, since it holds the state of the manifest that would create it. Create it once, \
+         versioned, private and encrypted (docs/state.md shows how), or correct `state.bucket`/`state.region`; \
+         `s3rec doctor -e {environment}` checks it"
+    )]
+    NoStateBucket {
+        environment: String,
+        bucket: String,
+        message: String,
+    },
     #[error("there is no state lock at {location}: environment {environment} is not locked")]
     NoLock { environment: String, location: String },
     #[error(
@@ -222,6 +233,21 @@ pub enum BackendError {
         asked: String,
         holder: String,
     },
+}
+
+impl BackendError {
+    /// An AWS error met on the state or lock object of `remote`; a missing bucket gets its own message,
+    /// because it is what a first run against a new state location meets.
+    pub(crate) fn at(remote: &Remote, e: AwsError) -> BackendError {
+        if e.code() == Some("NoSuchBucket") {
+            return BackendError::NoStateBucket {
+                environment: remote.environment.clone(),
+                bucket: remote.bucket.clone(),
+                message: e.to_string(),
+            };
+        }
+        BackendError::Aws(Box::new(e))
+    }
 }
 
 /// The working copy after a refresh: where it is, and which remote version it matches.
@@ -249,7 +275,7 @@ pub async fn refresh(aws: &Aws, remote: &Remote, db: &Path) -> Result<Snapshot, 
     let fetched = aws
         .fetch_if_changed(remote.state_object(), cached_etag.as_deref(), &download)
         .await
-        .map_err(|e| BackendError::Aws(Box::new(e)))?;
+        .map_err(|e| BackendError::at(remote, e))?;
     match fetched {
         Fetched::Unchanged => {
             if sidecar.as_ref().is_some_and(|s| s.dirty) {
@@ -570,9 +596,9 @@ pub(crate) async fn put_state(
         },
         Err(e) if e.is_ambiguous() => match own_write(aws, remote, &write_id).await {
             Some(etag) => Ok(etag),
-            None => Err(BackendError::Aws(Box::new(e))),
+            None => Err(BackendError::at(remote, e)),
         },
-        Err(e) => Err(BackendError::Aws(Box::new(e))),
+        Err(e) => Err(BackendError::at(remote, e)),
     }
 }
 
