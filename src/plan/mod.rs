@@ -465,7 +465,12 @@ pub struct Summary {
     pub update: usize,
     pub replace: usize,
     pub delete: usize,
-    /// Resources that pass under management without an AWS call.
-    #[serde(default)]
+    /// Resources that pass under management without an AWS call. Left out of the JSON when zero, so a
+    /// plan without adoptions prints (and digests) as it did before adoptions were counted.
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub adopt: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
