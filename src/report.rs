@@ -510,6 +510,7 @@ mod tests {
                     Status::Failed("s3:PutLifecycleConfiguration on arn:aws:s3:::acme-logs was denied".into()),
                 ),
                 action("bucket.old", Action::Delete, Status::Succeeded),
+                action("bucket.legacy", Action::Adopt, Status::Succeeded),
                 action(
                     "bucket.b",
                     Action::Create,
@@ -544,7 +545,7 @@ mod tests {
         );
         assert_eq!(
             subject(&failed_run()),
-            "s3rec apply dev: failed (1 deleted, 2 failed, 1 skipped)"
+            "s3rec apply dev: failed (1 deleted, 1 adopted, 2 failed, 1 skipped)"
         );
     }
 
@@ -612,7 +613,7 @@ Account:     unknown
 Run:         7
 Outcome:     failed
 Duration:    850 ms
-Changes:     0 created, 0 updated, 0 replaced, 1 deleted
+Changes:     0 created, 0 updated, 0 replaced, 1 deleted, 1 adopted
 Failed:      2
 Skipped:     1
 
@@ -636,7 +637,7 @@ Details: s3rec state journal -e dev --run 7
     "updated": 0,
     "replaced": 0,
     "deleted": 1,
-    "adopted": 0,
+    "adopted": 1,
     "failed": 2,
     "skipped": 1
   },

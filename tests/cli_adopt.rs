@@ -67,14 +67,19 @@ fn assert_region_refused(project: &Project, bucket: &str) {
     let (code, stdout, stderr) = project.apply();
     assert_eq!(code, 1, "{stdout}\n{stderr}");
     assert!(flat(&stderr).contains("will not delete and re-create it"), "{stderr}");
-    assert!(!stderr.contains("Destroying") && !stderr.contains("Replacing"), "{stderr}");
+    assert!(
+        !stderr.contains("Destroying") && !stderr.contains("Replacing"),
+        "{stderr}"
+    );
 }
 
 #[test]
 fn an_unmanaged_bucket_in_another_region_is_refused_never_replaced() {
     let project = Project::new("region");
     let bucket = common::unique_name("adopt-region");
-    project.write(&format!("buckets:\n  logs:\n    name: {bucket}\n    versioning: enabled\n"));
+    project.write(&format!(
+        "buckets:\n  logs:\n    name: {bucket}\n    versioning: enabled\n"
+    ));
     let rt = common::runtime();
     let aws = rt.block_on(common::emulator());
     rt.block_on(make_bucket(&aws, &bucket, "us-west-2"));
@@ -174,7 +179,13 @@ iam:
     let (code, stdout, stderr) = p.apply();
     assert_eq!(code, 1, "{stdout}\n{stderr}");
     rt.block_on(async {
-        let live = aws.iam().get_role().role_name(&role).send().await.expect("the role is still there");
+        let live = aws
+            .iam()
+            .get_role()
+            .role_name(&role)
+            .send()
+            .await
+            .expect("the role is still there");
         assert_eq!(live.role().map(|r| r.path()), Some("/"));
         let arn = format!("arn:aws:iam::{}:policy/{policy}", common::account_id(&aws).await);
         aws.iam()
@@ -196,7 +207,12 @@ fn an_unmanaged_user_and_topic_are_adopted_in_place() {
     let rt = common::runtime();
     let aws = rt.block_on(common::emulator());
     rt.block_on(async {
-        aws.iam().create_user().user_name(&user).send().await.expect("create user");
+        aws.iam()
+            .create_user()
+            .user_name(&user)
+            .send()
+            .await
+            .expect("create user");
         aws.sns("us-east-1")
             .create_topic()
             .name(&topic)
@@ -227,7 +243,12 @@ fn an_unmanaged_user_and_topic_are_adopted_in_place() {
         "{addresses:?}"
     );
     rt.block_on(async {
-        aws.iam().get_user().user_name(&user).send().await.expect("the same user");
+        aws.iam()
+            .get_user()
+            .user_name(&user)
+            .send()
+            .await
+            .expect("the same user");
     });
 }
 
@@ -253,13 +274,18 @@ fn adoption_is_visible_in_every_format_and_recorded_by_apply() {
     );
 
     // Then drift from the manifest: the adoption is followed by the update it needs.
-    project.write(&format!("buckets:\n  legacy:\n    name: {bucket}\n    versioning: enabled\n"));
+    project.write(&format!(
+        "buckets:\n  legacy:\n    name: {bucket}\n    versioning: enabled\n"
+    ));
     let (code, text) = project.plan();
     assert_eq!(code, 2, "{text}");
     let adopt = text.find("  = bucket.legacy\n").expect("adopt line");
     let update = text.find("  ~ bucket.legacy.versioning\n").expect("update line");
     assert!(adopt < update, "{text}");
-    assert!(text.contains("1 to update, 0 to replace, 0 to destroy, 1 to adopt."), "{text}");
+    assert!(
+        text.contains("1 to update, 0 to replace, 0 to destroy, 1 to adopt."),
+        "{text}"
+    );
 
     let (code, json, stderr) = project.run(&["plan", "-e", "visible", "--format", "json"]);
     assert_eq!(code, 0, "{stderr}");
@@ -269,7 +295,12 @@ fn adoption_is_visible_in_every_format_and_recorded_by_apply() {
         .as_array()
         .expect("changes")
         .iter()
-        .map(|c| (c["address"].as_str().unwrap().to_string(), c["action"].as_str().unwrap().to_string()))
+        .map(|c| {
+            (
+                c["address"].as_str().unwrap().to_string(),
+                c["action"].as_str().unwrap().to_string(),
+            )
+        })
         .collect();
     assert_eq!(
         actions,
@@ -281,7 +312,9 @@ fn adoption_is_visible_in_every_format_and_recorded_by_apply() {
     let (code, markdown, stderr) = project.run(&["plan", "-e", "visible", "--format", "markdown"]);
     assert_eq!(code, 0, "{stderr}");
     assert!(
-        markdown.contains(&format!("| `=` adopt | `bucket.legacy` | existing bucket `{bucket}` in `us-east-1` |")),
+        markdown.contains(&format!(
+            "| `=` adopt | `bucket.legacy` | existing bucket `{bucket}` in `us-east-1` |"
+        )),
         "{markdown}"
     );
 
@@ -320,7 +353,9 @@ fn a_saved_plan_that_replaces_a_bucket_not_in_the_state_is_refused() {
     rt.block_on(make_bucket(&aws, &foreign, "us-west-2"));
     project.write(&format!("buckets:\n  mine:\n    name: {managed}\n"));
     project.apply_ok();
-    project.write(&format!("buckets:\n  mine:\n    name: {managed}\n    versioning: enabled\n"));
+    project.write(&format!(
+        "buckets:\n  mine:\n    name: {managed}\n    versioning: enabled\n"
+    ));
     let (code, _, stderr) = project.run(&["plan", "-e", "forged", "--out", "plan.json"]);
     assert_eq!(code, 0, "{stderr}");
     let text = std::fs::read_to_string(project.path("plan.json")).expect("plan file");
@@ -408,7 +443,9 @@ fn a_bucket_name_taken_globally_fails_the_create_clearly() {
     let proxy = FaultProxy::start(&["--match", &pattern, "--rate", "1", "--faults", "bucket-taken"]);
     let mut project = Project::new("taken");
     project.endpoint = proxy.endpoint.clone();
-    project.write(&format!("buckets:\n  data:\n    name: {bucket}\n    versioning: enabled\n"));
+    project.write(&format!(
+        "buckets:\n  data:\n    name: {bucket}\n    versioning: enabled\n"
+    ));
     let (code, text) = project.plan();
     assert_eq!(code, 2, "{text}");
     let (code, stdout, stderr) = project.apply();

@@ -479,7 +479,10 @@ fn adopt_only_is_a_change_not_no_changes() {
     assert_eq!(plan.counts().adopt, 2);
     let text = render::text(&plan, false);
     assert!(!text.contains(NO_CHANGES), "{text}");
-    assert!(text.contains("Plan: 0 to create, 0 to update, 0 to replace, 0 to destroy, 2 to adopt."), "{text}");
+    assert!(
+        text.contains("Plan: 0 to create, 0 to update, 0 to replace, 0 to destroy, 2 to adopt."),
+        "{text}"
+    );
     let json: serde_json::Value = serde_json::from_str(&render::json(&plan)).unwrap();
     assert_eq!(json["summary"]["adopt"], 2);
     assert_eq!(json["changes"][0]["action"], "adopt");

@@ -83,9 +83,7 @@ pub fn diff(inputs: &IdentityInputs) -> Result<Vec<Change>, Vec<DiffError>> {
             ours,
             lost_keys: &inputs.lost_keys,
         };
-        if let Err(e) = resource_changes(want, have.as_ref(), &ctx, &mut out) {
-            errors.push(e);
-        }
+        resource_changes(want, have.as_ref(), &ctx, &mut out, &mut errors);
     }
     leftovers(inputs, &mut out);
     if errors.is_empty() { Ok(out) } else { Err(errors) }
@@ -166,7 +164,8 @@ fn resource_changes(
     have: Option<&ObservedIdentity>,
     known: &Known<'_>,
     out: &mut Vec<Change>,
-) -> Result<(), DiffError> {
+    errors: &mut Vec<DiffError>,
+) {
     let (managed, lost_keys) = (known.managed, known.lost_keys);
     let address = Address::identity(want.kind, &want.logical, None);
     let after = Value::Identity(want.main.clone());
@@ -188,7 +187,7 @@ fn resource_changes(
                 // Never delete what s3rec does not manage: a resource it never created or adopted is
                 // someone's.
                 if !known.ours {
-                    return Err(DiffError::Unmanaged {
+                    errors.push(DiffError::Unmanaged {
                         address: address.to_string(),
                         what: noun(want.kind),
                         name: want.name.clone(),
@@ -196,6 +195,7 @@ fn resource_changes(
                         actual: immutable.actual,
                         wanted: immutable.wanted,
                     });
+                    return;
                 }
                 out.push(Change {
                     address: address.clone(),
@@ -302,7 +302,6 @@ fn resource_changes(
             }
         }
     }
-    Ok(())
 }
 
 /// Managed resources and parts the manifest no longer has: deleted when pruning is on, otherwise
@@ -650,10 +649,7 @@ mod tests {
             observed: BTreeMap::from([(Address("iam_user.app".into()), Some(observed_user(vec![])))]),
             ..IdentityInputs::default()
         };
-        assert_eq!(
-            actions(&ok(&inputs)),
-            vec![("iam_user.app".to_string(), Action::NoOp)]
-        );
+        assert_eq!(actions(&ok(&inputs)), vec![("iam_user.app".to_string(), Action::NoOp)]);
         let pruning = IdentityInputs {
             prune: true,
             ..inputs.clone()
@@ -710,7 +706,11 @@ mod tests {
         // with both values and the ways out, never deleted and re-created.
         for (live, wanted, attribute) in [
             (policy_doc("/", None), policy_doc("/new/", None), "path"),
-            (policy_doc("/", Some("old")), policy_doc("/", Some("new")), "description"),
+            (
+                policy_doc("/", Some("old")),
+                policy_doc("/", Some("new")),
+                "description",
+            ),
         ] {
             let inputs = IdentityInputs {
                 desired: vec![desired_policy(wanted)],
@@ -757,7 +757,9 @@ mod tests {
         };
         let errors = diff(&inputs).expect_err("refused");
         assert!(
-            errors[0].to_string().contains("IAM role r-t already exists with path /, but the manifest wants /svc/"),
+            errors[0]
+                .to_string()
+                .contains("IAM role r-t already exists with path /, but the manifest wants /svc/"),
             "{}",
             errors[0]
         );
@@ -792,7 +794,10 @@ mod tests {
             ..inputs
         };
         let changes = ok(&inputs);
-        let main = changes.iter().find(|c| c.address.as_str() == "iam_user.app").expect("user");
+        let main = changes
+            .iter()
+            .find(|c| c.address.as_str() == "iam_user.app")
+            .expect("user");
         assert_eq!(main.action, Action::Update);
         assert_eq!(main.reason.as_deref(), Some(ADOPTED_BY_UPDATE));
     }

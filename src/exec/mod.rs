@@ -123,9 +123,9 @@ pub fn refuse_unmanaged(plan: &Plan, state: &StateDb) -> Result<(), ExecError> {
         let managed = match &change.resource {
             // A document's delete or replace is at most a put of the document: nothing is removed.
             Resource::BucketDoc { .. } => true,
-            Resource::Bucket { name, .. } => records.iter().any(|r| {
-                r.address == change.address || (matches!(r.value, Value::Bucket { .. }) && r.name == *name)
-            }),
+            Resource::Bucket { name, .. } => records
+                .iter()
+                .any(|r| r.address == change.address || (matches!(r.value, Value::Bucket { .. }) && r.name == *name)),
             Resource::Identity {
                 kind, logical, name, ..
             } => {
@@ -521,8 +521,12 @@ mod tests {
                 None,
             )
         };
-        state.upsert_resource(&record("bucket.moved", "moved-b")).expect("record");
-        state.upsert_resource(&record("bucket.old-name", "gone-b")).expect("record");
+        state
+            .upsert_resource(&record("bucket.moved", "moved-b"))
+            .expect("record");
+        state
+            .upsert_resource(&record("bucket.old-name", "gone-b"))
+            .expect("record");
         refuse_unmanaged(&plan, &state).expect("both managed");
     }
 

@@ -90,7 +90,10 @@ fn legend(plan: &Plan, style: Style) -> String {
         (Action::Update, "update in-place"),
         (Action::Replace, "replace"),
         (Action::Delete, "destroy"),
-        (Action::Adopt, "adopt (exists in AWS; recorded in the state, nothing changed in AWS)"),
+        (
+            Action::Adopt,
+            "adopt (exists in AWS; recorded in the state, nothing changed in AWS)",
+        ),
     ];
     for (action, label) in labels {
         if plan.changes.iter().any(|c| c.action == action) {
