@@ -13,6 +13,10 @@ requests that match a pattern it injects one fault instead:
   strip-conditional
                  forward without the If-None-Match / If-Match headers and answer as upstream does: a
                  server that ignores conditional writes
+  forbidden      answer 403 AccessDenied without forwarding: what S3 answers about a bucket another
+                 account owns (HeadBucket, GetBucketLocation), or a policy that denies the caller
+  bucket-taken   answer 409 BucketAlreadyExists without forwarding: S3's answer to CreateBucket for a
+                 name another account holds (bucket names are global)
 
 Which requests: `--match REGEX` is searched in "METHOD PATH?QUERY" followed by a newline and the first
 4 KiB of the request body (IAM, STS and SNS put their Action in the body). `--rate R` faults each matching
@@ -34,13 +38,30 @@ import signal
 import sys
 import urllib.parse
 
-SLOWDOWN_BODY = (
-    b'<?xml version="1.0" encoding="UTF-8"?>\n'
-    b"<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message>"
-    b"<RequestId>FAULTPROXY</RequestId><HostId>fault-proxy</HostId></Error>"
-)
+# Errors answered instead of forwarding: (status line, S3 error code, message).
+CANNED = {
+    "slowdown": ("503 Slow Down", "SlowDown", "Please reduce your request rate."),
+    "forbidden": ("403 Forbidden", "AccessDenied", "Access Denied"),
+    "bucket-taken": (
+        "409 Conflict",
+        "BucketAlreadyExists",
+        "The requested bucket name is not available. The bucket namespace is shared by all users of the "
+        "system. Please select a different name and try again.",
+    ),
+}
 
-FAULTS = ("slowdown", "reset", "lost-response", "cut-body", "strip-conditional")
+FAULTS = ("slowdown", "reset", "lost-response", "cut-body", "strip-conditional", "forbidden", "bucket-taken")
+
+
+def canned_error(status, code, message):
+    """A complete S3 error response, as AWS writes one."""
+    body = (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        f"<Error><Code>{code}</Code><Message>{message}</Message>"
+        "<RequestId>FAULTPROXY</RequestId><HostId>fault-proxy</HostId></Error>"
+    ).encode()
+    head = f"HTTP/1.1 {status}\r\nContent-Type: application/xml\r\nContent-Length: {len(body)}\r\n\r\n"
+    return head.encode() + body
 
 
 class Request:
@@ -214,12 +235,13 @@ class Proxy:
                     self.log.write(f"{request.describe()}\t{fault or 'ok'}\n")
                 if self.args.latency_ms:
                     await asyncio.sleep(self.args.latency_ms / 1000.0)
-                if fault == "slowdown":
-                    writer.write(
-                        b"HTTP/1.1 503 Slow Down\r\nContent-Type: application/xml\r\n"
-                        + f"Content-Length: {len(SLOWDOWN_BODY)}\r\n\r\n".encode()
-                        + SLOWDOWN_BODY
-                    )
+                if fault in CANNED:
+                    status, code, message = CANNED[fault]
+                    # A HEAD answer carries no body (HeadBucket's 403 is the status alone).
+                    response = canned_error(status, code, message)
+                    if method == "HEAD":
+                        response = response.split(b"\r\n\r\n", 1)[0] + b"\r\n\r\n"
+                    writer.write(response)
                     await writer.drain()
                     continue
                 if fault == "reset":

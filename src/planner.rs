@@ -271,7 +271,7 @@ impl PlanError {
     /// What to do about it.
     pub fn hint(&self) -> Option<String> {
         match self {
-            PlanError::Refused(errors) => errors.first().map(|e| e.hint().to_string()),
+            PlanError::Refused(errors) => errors.first().map(DiffError::hint),
             PlanError::UnknownTarget(_) => {
                 Some("addresses look like `bucket.logs`, `bucket.logs.lifecycle`, `iam_user.app` or `sns_topic.events.policy`".to_string())
             }
@@ -400,8 +400,18 @@ pub async fn plan(ws: &Workspace, conn: &Connection, state: &StateDb, opts: &Pla
         .chain(m.sync.keys().map(|name| format!("sync.{name}")))
         .chain(m.migrations.keys().map(|name| format!("migration.{name}")))
         .collect();
-    let mut changes = diff::diff(&inputs).map_err(PlanError::Refused)?;
-    changes.extend(diff::identity::diff(&identity_inputs));
+    // Every refusal is reported at once, buckets and IAM/SNS alike.
+    let (mut changes, mut refusals) = match diff::diff(&inputs) {
+        Ok(changes) => (changes, Vec::new()),
+        Err(errors) => (Vec::new(), errors),
+    };
+    match diff::identity::diff(&identity_inputs) {
+        Ok(more) => changes.extend(more),
+        Err(errors) => refusals.extend(errors),
+    }
+    if !refusals.is_empty() {
+        return Err(PlanError::Refused(refusals));
+    }
     changes.sort_by(|a, b| a.address.cmp(&b.address));
     // Before `--target` narrows the changes: an address left out of a targeted plan was still read.
     warnings.extend(interrupted(state, &changes, &desired_addresses)?);
@@ -465,7 +475,7 @@ fn interrupted(state: &StateDb, changes: &[Change], read: &HashSet<String>) -> R
     for entry in state.interrupted_entries()? {
         let address = &entry.address;
         let touched = changes.iter().any(|c| {
-            c.action != Action::NoOp && (c.address.within(address.as_str()) || address.within(c.address.as_str()))
+            c.action.calls_aws() && (c.address.within(address.as_str()) || address.within(c.address.as_str()))
         });
         if read.contains(address.as_str()) && !touched {
             converged.push(entry.id);
@@ -892,8 +902,8 @@ pub async fn current_value(aws: &Aws, change: &Change) -> Result<Option<Value>, 
     }
 }
 
-/// Whether a change still applies to what is live: its `before` equals the live value. Changes that
-/// do nothing in AWS never go stale.
+/// Whether a change still applies to what is live: its `before` equals the live value. No-ops never go
+/// stale; an adoption does (what it would record is no longer what AWS has).
 pub fn is_current(change: &Change, live: &Option<Value>) -> bool {
     change.action == Action::NoOp || change.before == *live
 }

@@ -51,6 +51,8 @@ pub struct Counts {
     pub updated: usize,
     pub replaced: usize,
     pub deleted: usize,
+    /// Existing resources recorded in the state without an AWS call.
+    pub adopted: usize,
     pub failed: usize,
     /// Not attempted because a change they depend on failed.
     pub skipped: usize,
@@ -126,6 +128,7 @@ impl RunSummary {
             updated: report.succeeded(Action::Update),
             replaced: report.succeeded(Action::Replace),
             deleted: report.succeeded(Action::Delete),
+            adopted: report.succeeded(Action::Adopt),
             failed: report.failed(),
             skipped: report.skipped(),
         };
@@ -255,6 +258,7 @@ fn nonzero_counts(c: &Counts) -> String {
             (c.updated, "updated"),
             (c.replaced, "replaced"),
             (c.deleted, "deleted"),
+            (c.adopted, "adopted"),
             (c.failed, "failed"),
             (c.skipped, "skipped"),
         ],
@@ -373,8 +377,16 @@ pub fn message(s: &RunSummary) -> String {
         &mut out,
         "Changes",
         &format!(
-            "{} created, {} updated, {} replaced, {} deleted",
-            c.created, c.updated, c.replaced, c.deleted
+            "{} created, {} updated, {} replaced, {} deleted{}",
+            c.created,
+            c.updated,
+            c.replaced,
+            c.deleted,
+            if c.adopted > 0 {
+                format!(", {} adopted", c.adopted)
+            } else {
+                String::new()
+            }
         ),
     );
     field(&mut out, "Failed", &c.failed.to_string());
@@ -498,6 +510,7 @@ mod tests {
                     Status::Failed("s3:PutLifecycleConfiguration on arn:aws:s3:::acme-logs was denied".into()),
                 ),
                 action("bucket.old", Action::Delete, Status::Succeeded),
+                action("bucket.legacy", Action::Adopt, Status::Succeeded),
                 action(
                     "bucket.b",
                     Action::Create,
@@ -532,7 +545,7 @@ mod tests {
         );
         assert_eq!(
             subject(&failed_run()),
-            "s3rec apply dev: failed (1 deleted, 2 failed, 1 skipped)"
+            "s3rec apply dev: failed (1 deleted, 1 adopted, 2 failed, 1 skipped)"
         );
     }
 
@@ -578,6 +591,7 @@ Details: s3rec state journal -e prod --run 42
     "updated": 1,
     "replaced": 0,
     "deleted": 0,
+    "adopted": 0,
     "failed": 0,
     "skipped": 0
   },
@@ -599,7 +613,7 @@ Account:     unknown
 Run:         7
 Outcome:     failed
 Duration:    850 ms
-Changes:     0 created, 0 updated, 0 replaced, 1 deleted
+Changes:     0 created, 0 updated, 0 replaced, 1 deleted, 1 adopted
 Failed:      2
 Skipped:     1
 
@@ -623,6 +637,7 @@ Details: s3rec state journal -e dev --run 7
     "updated": 0,
     "replaced": 0,
     "deleted": 1,
+    "adopted": 1,
     "failed": 2,
     "skipped": 1
   },

@@ -718,9 +718,10 @@ async fn a_bucket_of_another_account_is_reported_as_taken_or_denied() {
     assert!(err.is_access_denied(), "{err:?}");
     let message = err.to_string();
     assert!(message.contains("someone-elses-bucket"), "{message}");
-    assert!(message.contains("taken by another AWS account"), "{message}");
-    assert!(message.contains("access is denied"), "{message}");
-    assert!(message.contains("s3:GetBucketLocation"), "{message}");
+    assert!(message.contains("owned by another AWS account"), "{message}");
+    assert!(message.contains("denies you s3:GetBucketLocation"), "{message}");
+    assert!(message.contains("choose another `name`"), "{message}");
+    assert!(message.contains("(AWS said: Access Denied)"), "{message}");
 }
 
 #[tokio::test]

@@ -386,14 +386,13 @@ fn a_failed_action_skips_its_dependents_and_a_fixed_rerun_converges() {
     let project = Project::new("partial");
     let prefix = common::unique_name("partial");
     let mover = format!("{prefix}-mover");
-    // The bucket exists in eu-west-1 but the manifest wants it in us-east-1: a replace.
+    // s3rec creates and manages the bucket in eu-west-1; then the manifest wants it in us-east-1: a
+    // replace (only ever of a bucket in the state: an unmanaged one is refused, see cli_adopt.rs).
     let rt = common::runtime();
-    rt.block_on(async {
-        let aws = common::emulator().await;
-        s3rec::aws::write::create_bucket(&aws, &mover, "eu-west-1")
-            .await
-            .expect("create mover");
-    });
+    project.write(&format!(
+        "buckets:\n  mover:\n    name: {mover}\n    region: eu-west-1\n    versioning: enabled\n    tags: {{a: b}}\n"
+    ));
+    project.apply_ok();
     let manifest = format!(
         "buckets:\n  mover:\n    name: {mover}\n    versioning: enabled\n    tags: {{a: b}}\n  other:\n    name: {prefix}-other\n    versioning: enabled\n"
     );
@@ -443,11 +442,14 @@ fn a_failed_action_skips_its_dependents_and_a_fixed_rerun_converges() {
             .expect("state")
             .is_some()
     );
-    assert!(
+    assert_eq!(
         state
             .resource(&Address("bucket.mover".into()))
             .expect("state")
-            .is_none()
+            .map(|r| r.region)
+            .as_deref(),
+        Some("eu-west-1"),
+        "the failed replace left the bucket, and the state's record of it, as they were"
     );
 
     // The fix: allow the replace to empty the bucket. A fresh apply converges.

@@ -280,6 +280,28 @@ fn no_op() -> Vec<Change> {
     vec![change]
 }
 
+/// An existing bucket s3rec never managed: adopted, then its versioning brought to the manifest.
+fn adopt_then_update() -> Vec<Change> {
+    let bucket = ("acme-legacy-prod", "eu-west-1");
+    vec![
+        bucket_change(Action::Adopt, "legacy", Some(bucket), Some(bucket)),
+        doc_change(
+            Action::Update,
+            "legacy",
+            bucket.0,
+            Some(Doc::Versioning(VersioningState::Suspended)),
+            Some(Doc::Versioning(VersioningState::Enabled)),
+        ),
+        doc_change(
+            Action::Adopt,
+            "legacy",
+            bucket.0,
+            Some(Doc::PublicAccessBlock(PublicAccessBlockDoc::default())),
+            Some(Doc::PublicAccessBlock(PublicAccessBlockDoc::default())),
+        ),
+    ]
+}
+
 fn everything() -> Plan {
     let mut changes = Vec::new();
     changes.extend(delete_bucket());
@@ -431,6 +453,49 @@ fn text_no_op_only() {
     let out = render::text(&plan(no_op()), false);
     assert!(out.ends_with(&format!("{NO_CHANGES}\n")), "{out}");
     assert_snapshot!(out);
+}
+
+#[test]
+fn text_adopt_then_update() {
+    let out = render::text(&plan(adopt_then_update()), false);
+    assert!(out.contains("\n  = bucket.legacy\n"), "{out}");
+    assert!(out.contains("\n  ~ bucket.legacy.versioning\n"), "{out}");
+    assert!(!out.contains("changes in the state only"), "{out}");
+    assert!(
+        out.contains("\nPlan: 0 to create, 1 to update, 0 to replace, 0 to destroy, 2 to adopt.\n"),
+        "{out}"
+    );
+    assert_snapshot!(out);
+}
+
+#[test]
+fn adopt_only_is_a_change_not_no_changes() {
+    let only: Vec<Change> = adopt_then_update()
+        .into_iter()
+        .filter(|c| c.action == Action::Adopt)
+        .collect();
+    let plan = plan(only);
+    assert!(plan.has_changes(), "an adoption is for a reviewer to see");
+    assert_eq!(plan.counts().adopt, 2);
+    let text = render::text(&plan, false);
+    assert!(!text.contains(NO_CHANGES), "{text}");
+    assert!(
+        text.contains("Plan: 0 to create, 0 to update, 0 to replace, 0 to destroy, 2 to adopt."),
+        "{text}"
+    );
+    let json: serde_json::Value = serde_json::from_str(&render::json(&plan)).unwrap();
+    assert_eq!(json["summary"]["adopt"], 2);
+    assert_eq!(json["changes"][0]["action"], "adopt");
+    let markdown = render::markdown(&plan);
+    assert!(
+        markdown.contains("| `=` adopt | `bucket.legacy` | existing bucket `acme-legacy-prod` in `eu-west-1` |"),
+        "{markdown}"
+    );
+}
+
+#[test]
+fn markdown_adopt_then_update() {
+    assert_snapshot!(render::markdown(&plan(adopt_then_update())));
 }
 
 #[test]

@@ -343,9 +343,9 @@ pub enum AwsError {
     /// A bucket exists but the caller may not even ask where it is: another account owns the name, or
     /// a policy denies the caller.
     #[error(
-        "bucket {bucket} exists but {operation} on it was denied: the name is taken by another AWS account \
-         (choose another `name`), or access is denied (if the bucket is yours, grant {action} on \
-         arn:aws:s3:::{bucket} to {caller}){}",
+        "bucket {bucket} exists but is owned by another AWS account or denies you {action} ({operation} \
+         answered 403): choose another `name` for it in the manifest (bucket names are global), or, if the \
+         bucket is yours, grant {action} on arn:aws:s3:::{bucket} to {caller}{}",
         aws_said(message)
     )]
     BucketNotAccessible {

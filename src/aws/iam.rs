@@ -43,7 +43,7 @@ pub async fn read(aws: &Aws, target: Target<'_>) -> Result<Option<ObservedIdenti
 
 /// Performs one change on a user, role or policy.
 pub async fn write(aws: &Aws, w: &Write<'_>) -> Result<Option<IdentityDoc>, AwsError> {
-    if w.action == Action::NoOp {
+    if !w.action.calls_aws() {
         return Ok(None);
     }
     let t = w.target;
@@ -355,7 +355,7 @@ async fn write_user(aws: &Aws, w: &Write<'_>) -> Result<(), AwsError> {
             create_user(aws, t, after).await
         }
         Action::Delete => delete_user(aws, t).await,
-        Action::NoOp => Ok(()),
+        Action::Adopt | Action::NoOp => Ok(()),
     }
 }
 
@@ -526,7 +526,7 @@ async fn write_role(aws: &Aws, w: &Write<'_>) -> Result<(), AwsError> {
             create_role(aws, t, after).await
         }
         Action::Delete => delete_role(aws, t).await,
-        Action::NoOp => Ok(()),
+        Action::Adopt | Action::NoOp => Ok(()),
     }
 }
 
@@ -711,7 +711,7 @@ async fn write_policy(aws: &Aws, w: &Write<'_>) -> Result<(), AwsError> {
             };
             gone_ok(delete_policy(aws, &arn).await.map(|_| ()))
         }
-        Action::NoOp => Ok(()),
+        Action::Adopt | Action::NoOp => Ok(()),
     }
 }
 
@@ -965,7 +965,7 @@ fn policy_arn_with_path(arn: &str, name: &str, path: &str) -> String {
 async fn write_inline_policy(aws: &Aws, w: &Write<'_>) -> Result<(), AwsError> {
     let t = w.target;
     let document = match (w.action, w.after) {
-        (Action::Delete | Action::NoOp, _) => None,
+        (Action::Delete | Action::Adopt | Action::NoOp, _) => None,
         (_, Some(IdentityDoc::InlinePolicy(document))) => document.as_ref(),
         (action, _) => {
             return Err(plan_bug(
@@ -1134,7 +1134,7 @@ async fn write_access_key(aws: &Aws, w: &Write<'_>) -> Result<Option<IdentityDoc
             create_access_key(aws, t, w.root, after, replaced).await.map(Some)
         }
         // Nothing about a key can change in place; its ID is learned, never configured.
-        Action::Update | Action::NoOp => Ok(None),
+        Action::Update | Action::Adopt | Action::NoOp => Ok(None),
         Action::Delete => {
             // A key whose ID never reached the state cannot be told from a hand-made one: leave it.
             if let Some(id) = before_id {

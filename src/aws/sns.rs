@@ -64,7 +64,7 @@ pub async fn read_topic(aws: &Aws, target: Target<'_>) -> Result<Option<Observed
 /// Performs one change on a topic.
 pub async fn write(aws: &Aws, w: &Write<'_>) -> Result<Option<IdentityDoc>, AwsError> {
     let t = w.target;
-    if w.action == Action::NoOp {
+    if !w.action.calls_aws() {
         return Ok(None);
     }
     match (t.kind, w.part) {
@@ -119,7 +119,7 @@ async fn write_topic(aws: &Aws, w: &Write<'_>) -> Result<(), AwsError> {
             create_topic(aws, t, after).await
         }
         Action::Delete => delete_topic(aws, t).await,
-        Action::NoOp => Ok(()),
+        Action::Adopt | Action::NoOp => Ok(()),
     }
 }
 
@@ -212,7 +212,7 @@ async fn write_policy(aws: &Aws, w: &Write<'_>) -> Result<(), AwsError> {
     match (w.action, w.after) {
         // A topic always has a policy: deleting the part leaves whatever the topic has, and deleting the
         // topic takes it along.
-        (Action::Delete | Action::NoOp, _) => Ok(()),
+        (Action::Delete | Action::Adopt | Action::NoOp, _) => Ok(()),
         (_, Some(IdentityDoc::TopicPolicy(policy))) => set_attribute(aws, t, "Policy", policy.to_string()).await,
         (action, _) => Err(plan_bug(
             "SetTopicAttributes",

@@ -204,6 +204,9 @@ async fn execute_plan(
     parallelism: usize,
 ) -> miette::Result<u8> {
     let syncs = sync_work(plan);
+    // Before the run is recorded and before any AWS call: nothing the state does not manage is ever
+    // deleted or replaced, whatever the plan says.
+    exec::refuse_unmanaged(plan, state).map_err(|e| miette::miette!("{e}"))?;
     let _graceful = crate::interrupt::graceful();
     let plan_sha = plan.sha256();
     let run = state
@@ -268,8 +271,12 @@ async fn execute_plan(
         .into_diagnostic()?;
         return Ok(exit::ERROR);
     }
+    let adopted = match report.succeeded(Action::Adopt) {
+        0 => String::new(),
+        n => format!(", {n} adopted"),
+    };
     let summary = format!(
-        "{} created, {} updated, {} replaced, {} destroyed",
+        "{} created, {} updated, {} replaced, {} destroyed{adopted}",
         report.succeeded(Action::Create),
         report.succeeded(Action::Update),
         report.succeeded(Action::Replace),
@@ -450,7 +457,8 @@ async fn refuse_if_stale(aws: &crate::aws::Aws, plan: &Plan) -> miette::Result<(
         })
         .collect();
     let mut stale = Vec::new();
-    for change in plan.actionable() {
+    // Adoptions too: recording a resource that is no longer as planned would be a lie in the state.
+    for change in plan.visible() {
         if rebuilt
             .iter()
             .any(|owner| change.address.as_str() != *owner && change.address.within(owner))
@@ -516,6 +524,7 @@ fn progressive(action: Action) -> &'static str {
         Action::Update => "Modifying",
         Action::Replace => "Replacing",
         Action::Delete => "Destroying",
+        Action::Adopt => "Adopting",
         Action::NoOp => "Recording",
     }
 }
@@ -526,6 +535,7 @@ fn noun(action: Action) -> &'static str {
         Action::Update => "Modifications",
         Action::Replace => "Replacement",
         Action::Delete => "Destruction",
+        Action::Adopt => "Adoption",
         Action::NoOp => "Recording",
     }
 }

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use super::ADOPT_REASON;
+use super::{ADOPTED_BY_UPDATE, DiffError};
 use crate::model::identity::{DesiredIdentity, IdentityDoc, IdentityKind, ObservedIdentity, PartKind};
 use crate::plan::{Action, Address, Change, Resource, Value};
 
@@ -61,17 +61,50 @@ pub fn parse_address(address: &Address) -> Option<(IdentityKind, String, Option<
     Some((kind, logical, part))
 }
 
-/// Compares and returns the changes (unsorted; the caller sorts all changes together).
-pub fn diff(inputs: &IdentityInputs) -> Vec<Change> {
+/// Compares and returns the changes (unsorted; the caller sorts all changes together), or every reason
+/// the plan must not be made.
+pub fn diff(inputs: &IdentityInputs) -> Result<Vec<Change>, Vec<DiffError>> {
     let managed: HashSet<&Address> = inputs.managed.iter().map(|m| &m.address).collect();
+    // Physical resources the state manages under any logical name (a renamed resource is still ours).
+    let managed_names: HashSet<(IdentityKind, &str)> = inputs
+        .managed
+        .iter()
+        .filter(|m| m.part.is_none())
+        .map(|m| (m.kind, m.name.as_str()))
+        .collect();
     let mut out = Vec::new();
+    let mut errors = Vec::new();
     for want in &inputs.desired {
         let address = Address::identity(want.kind, &want.logical, None);
         let have = inputs.observed.get(&address).cloned().flatten();
-        resource_changes(want, have.as_ref(), &managed, &inputs.lost_keys, &mut out);
+        let ours = managed.contains(&address) || managed_names.contains(&(want.kind, want.name.as_str()));
+        let ctx = Known {
+            managed: &managed,
+            ours,
+            lost_keys: &inputs.lost_keys,
+        };
+        resource_changes(want, have.as_ref(), &ctx, &mut out, &mut errors);
     }
     leftovers(inputs, &mut out);
-    out
+    if errors.is_empty() { Ok(out) } else { Err(errors) }
+}
+
+/// What the state knows, as one resource's diff needs it.
+struct Known<'a> {
+    managed: &'a HashSet<&'a Address>,
+    /// Whether the state manages the physical resource (under this logical name or another).
+    ours: bool,
+    lost_keys: &'a HashSet<Address>,
+}
+
+/// A human name for a kind, for messages: `IAM role`.
+fn noun(kind: IdentityKind) -> &'static str {
+    match kind {
+        IdentityKind::IamUser => "IAM user",
+        IdentityKind::IamRole => "IAM role",
+        IdentityKind::IamPolicy => "IAM policy",
+        IdentityKind::SnsTopic => "SNS topic",
+    }
 }
 
 fn resource_of(want: &DesiredIdentity, part: Option<PartKind>) -> Resource {
@@ -85,21 +118,43 @@ fn resource_of(want: &DesiredIdentity, part: Option<PartKind>) -> Resource {
     }
 }
 
+/// An attribute IAM cannot change in place, and its two values.
+struct Immutable {
+    attribute: &'static str,
+    actual: String,
+    wanted: String,
+    reason: String,
+}
+
 /// Whether going from `have` to `want` needs the resource deleted and created again: attributes IAM
 /// cannot change in place.
-fn needs_replacement(have: &IdentityDoc, want: &IdentityDoc) -> Option<String> {
+fn needs_replacement(have: &IdentityDoc, want: &IdentityDoc) -> Option<Immutable> {
+    let described = |d: &Option<String>| d.clone().unwrap_or_else(|| "(none)".to_string());
     match (have, want) {
-        (IdentityDoc::Role(h), IdentityDoc::Role(w)) if h.path != w.path => Some(format!(
-            "IAM cannot move a role: its path is {} but the manifest wants {}",
-            h.path, w.path
-        )),
-        (IdentityDoc::Policy(h), IdentityDoc::Policy(w)) if h.path != w.path => Some(format!(
-            "IAM cannot move a policy: its path is {} but the manifest wants {}",
-            h.path, w.path
-        )),
-        (IdentityDoc::Policy(h), IdentityDoc::Policy(w)) if h.description != w.description => {
-            Some("IAM cannot change a policy's description".to_string())
-        }
+        (IdentityDoc::Role(h), IdentityDoc::Role(w)) if h.path != w.path => Some(Immutable {
+            attribute: "path",
+            reason: format!(
+                "IAM cannot move a role: its path is {} but the manifest wants {}",
+                h.path, w.path
+            ),
+            actual: h.path.clone(),
+            wanted: w.path.clone(),
+        }),
+        (IdentityDoc::Policy(h), IdentityDoc::Policy(w)) if h.path != w.path => Some(Immutable {
+            attribute: "path",
+            reason: format!(
+                "IAM cannot move a policy: its path is {} but the manifest wants {}",
+                h.path, w.path
+            ),
+            actual: h.path.clone(),
+            wanted: w.path.clone(),
+        }),
+        (IdentityDoc::Policy(h), IdentityDoc::Policy(w)) if h.description != w.description => Some(Immutable {
+            attribute: "description",
+            reason: "IAM cannot change a policy's description".to_string(),
+            actual: described(&h.description),
+            wanted: described(&w.description),
+        }),
         _ => None,
     }
 }
@@ -107,10 +162,11 @@ fn needs_replacement(have: &IdentityDoc, want: &IdentityDoc) -> Option<String> {
 fn resource_changes(
     want: &DesiredIdentity,
     have: Option<&ObservedIdentity>,
-    managed: &HashSet<&Address>,
-    lost_keys: &HashSet<Address>,
+    known: &Known<'_>,
     out: &mut Vec<Change>,
+    errors: &mut Vec<DiffError>,
 ) {
+    let (managed, lost_keys) = (known.managed, known.lost_keys);
     let address = Address::identity(want.kind, &want.logical, None);
     let after = Value::Identity(want.main.clone());
     let fresh = match have {
@@ -127,14 +183,27 @@ fn resource_changes(
         }
         Some(h) => {
             let before = Some(Value::Identity(h.main.clone()));
-            if let Some(reason) = needs_replacement(&h.main, &want.main) {
+            if let Some(immutable) = needs_replacement(&h.main, &want.main) {
+                // Never delete what s3rec does not manage: a resource it never created or adopted is
+                // someone's.
+                if !known.ours {
+                    errors.push(DiffError::Unmanaged {
+                        address: address.to_string(),
+                        what: noun(want.kind),
+                        name: want.name.clone(),
+                        attribute: immutable.attribute,
+                        actual: immutable.actual,
+                        wanted: immutable.wanted,
+                    });
+                    return;
+                }
                 out.push(Change {
                     address: address.clone(),
                     action: Action::Replace,
                     resource: resource_of(want, None),
                     before,
                     after: Some(after),
-                    reason: Some(reason),
+                    reason: Some(immutable.reason),
                 });
                 true
             } else if h.main != want.main {
@@ -144,18 +213,25 @@ fn resource_changes(
                     resource: resource_of(want, None),
                     before,
                     after: Some(after),
-                    reason: None,
+                    reason: (!known.ours).then(|| ADOPTED_BY_UPDATE.to_string()),
                 });
                 false
             } else {
                 if !managed.contains(&address) {
+                    // Known under another logical name (a rename): recorded under this one, nothing to
+                    // adopt.
+                    let (action, reason) = if known.ours {
+                        (Action::NoOp, Some(super::RENAMED_REASON.to_string()))
+                    } else {
+                        (Action::Adopt, None)
+                    };
                     out.push(Change {
                         address: address.clone(),
-                        action: Action::NoOp,
+                        action,
                         resource: resource_of(want, None),
                         before,
                         after: Some(after),
-                        reason: Some(ADOPT_REASON.to_string()),
+                        reason,
                     });
                 }
                 false
@@ -205,7 +281,7 @@ fn resource_changes(
             (PartKind::AccessKey, Some(existing)) => {
                 if !managed.contains(&part_address) {
                     out.push(change(
-                        Action::NoOp,
+                        Action::Adopt,
                         Some(existing.clone()),
                         existing,
                         Some("the user already has an access key; apply records it in the state (no new secret is written)"),
@@ -221,7 +297,7 @@ fn resource_changes(
                 // nothing attached): recording that would only add a no-op to the next plan.
                 let nothing = IdentityDoc::unconfigured(*part).as_ref() == Some(&observed);
                 if !managed.contains(&part_address) && !nothing {
-                    out.push(change(Action::NoOp, Some(observed), doc.clone(), Some(ADOPT_REASON)));
+                    out.push(change(Action::Adopt, Some(observed), doc.clone(), None));
                 }
             }
         }
@@ -332,6 +408,10 @@ mod tests {
         }
     }
 
+    fn ok(inputs: &IdentityInputs) -> Vec<Change> {
+        diff(inputs).expect("no refusal")
+    }
+
     fn actions(changes: &[Change]) -> Vec<(String, Action)> {
         let mut out: Vec<_> = changes.iter().map(|c| (c.address.to_string(), c.action)).collect();
         out.sort();
@@ -373,7 +453,7 @@ mod tests {
             ..IdentityInputs::default()
         };
         assert_eq!(
-            actions(&diff(&inputs)),
+            actions(&ok(&inputs)),
             vec![
                 ("iam_user.app".to_string(), Action::Create),
                 ("iam_user.app.access_key".to_string(), Action::Create),
@@ -399,13 +479,13 @@ mod tests {
             prune: false,
             lost_keys: HashSet::new(),
         };
-        assert_eq!(diff(&inputs), vec![]);
+        assert_eq!(ok(&inputs), vec![]);
         inputs.observed.insert(
             Address("iam_user.app".into()),
             Some(observed_user(vec![IdentityDoc::InlinePolicy(None)])),
         );
         assert_eq!(
-            actions(&diff(&inputs)),
+            actions(&ok(&inputs)),
             vec![
                 ("iam_user.app.attachments".to_string(), Action::Update),
                 ("iam_user.app.inline_policy".to_string(), Action::Update),
@@ -432,7 +512,7 @@ mod tests {
             lost_keys: HashSet::from([Address("iam_user.app.access_key".into())]),
             ..IdentityInputs::default()
         };
-        let changes = diff(&inputs);
+        let changes = ok(&inputs);
         let key = changes
             .iter()
             .find(|c| c.address.as_str() == "iam_user.app.access_key")
@@ -463,12 +543,12 @@ mod tests {
             )]),
             ..IdentityInputs::default()
         };
-        let changes = diff(&inputs);
+        let changes = ok(&inputs);
         let key = changes
             .iter()
             .find(|c| c.address.as_str() == "iam_user.app.access_key")
             .expect("key change");
-        assert_eq!(key.action, Action::NoOp);
+        assert_eq!(key.action, Action::Adopt);
         assert_eq!(
             key.after,
             Some(Value::Identity(existing)),
@@ -507,7 +587,7 @@ mod tests {
             prune: false,
             lost_keys: HashSet::new(),
         };
-        assert_eq!(diff(&inputs), vec![]);
+        assert_eq!(ok(&inputs), vec![]);
     }
 
     #[test]
@@ -545,7 +625,7 @@ mod tests {
             lost_keys: HashSet::new(),
         };
         assert_eq!(
-            actions(&diff(&inputs)),
+            actions(&ok(&inputs)),
             vec![("iam_policy.p".to_string(), Action::Replace)]
         );
         inputs.observed.insert(
@@ -556,7 +636,7 @@ mod tests {
             ))),
         );
         assert_eq!(
-            actions(&diff(&inputs)),
+            actions(&ok(&inputs)),
             vec![("iam_policy.p".to_string(), Action::Update)]
         );
     }
@@ -569,16 +649,13 @@ mod tests {
             observed: BTreeMap::from([(Address("iam_user.app".into()), Some(observed_user(vec![])))]),
             ..IdentityInputs::default()
         };
-        assert_eq!(
-            actions(&diff(&inputs)),
-            vec![("iam_user.app".to_string(), Action::NoOp)]
-        );
+        assert_eq!(actions(&ok(&inputs)), vec![("iam_user.app".to_string(), Action::NoOp)]);
         let pruning = IdentityInputs {
             prune: true,
             ..inputs.clone()
         };
         assert_eq!(
-            actions(&diff(&pruning)),
+            actions(&ok(&pruning)),
             vec![("iam_user.app".to_string(), Action::Delete)]
         );
         let mut renamed = user(vec![IdentityDoc::InlinePolicy(None)]);
@@ -587,12 +664,142 @@ mod tests {
             desired: vec![renamed],
             ..pruning
         };
-        let changes = diff(&renaming);
+        let changes = ok(&renaming);
         let old = changes
             .iter()
             .find(|c| c.address.as_str() == "iam_user.app")
             .expect("old address");
         assert_eq!(old.action, Action::NoOp, "the same physical user is never deleted");
+    }
+
+    fn policy_doc(path: &str, description: Option<&str>) -> IdentityDoc {
+        IdentityDoc::Policy(crate::model::identity::PolicyDoc {
+            path: path.into(),
+            description: description.map(str::to_string),
+            document: grants_policy(),
+        })
+    }
+
+    fn desired_policy(main: IdentityDoc) -> DesiredIdentity {
+        DesiredIdentity {
+            kind: IdentityKind::IamPolicy,
+            logical: "p".into(),
+            name: "p-t".into(),
+            arn: "arn:aws:iam::123456789012:policy/p-t".into(),
+            region: "us-east-1".into(),
+            main,
+            parts: BTreeMap::new(),
+        }
+    }
+
+    fn observed_main(main: IdentityDoc) -> Option<ObservedIdentity> {
+        Some(ObservedIdentity {
+            main,
+            parts: BTreeMap::new(),
+            pending_subscriptions: Vec::new(),
+        })
+    }
+
+    #[test]
+    fn an_unmanaged_policy_or_role_is_never_replaced_the_plan_is_refused() {
+        // Path and description are immutable in IAM: an existing policy s3rec never managed is refused
+        // with both values and the ways out, never deleted and re-created.
+        for (live, wanted, attribute) in [
+            (policy_doc("/", None), policy_doc("/new/", None), "path"),
+            (
+                policy_doc("/", Some("old")),
+                policy_doc("/", Some("new")),
+                "description",
+            ),
+        ] {
+            let inputs = IdentityInputs {
+                desired: vec![desired_policy(wanted)],
+                observed: BTreeMap::from([(Address("iam_policy.p".into()), observed_main(live))]),
+                ..IdentityInputs::default()
+            };
+            let errors = diff(&inputs).expect_err("refused");
+            assert_eq!(errors.len(), 1, "{errors:?}");
+            let DiffError::Unmanaged {
+                address,
+                what,
+                attribute: a,
+                ..
+            } = &errors[0]
+            else {
+                panic!("{errors:?}")
+            };
+            assert_eq!((address.as_str(), *what, *a), ("iam_policy.p", "IAM policy", attribute));
+            let hint = errors[0].hint();
+            assert!(hint.contains("remove IAM policy p-t by hand"), "{hint}");
+        }
+        let role = |path: &str| {
+            IdentityDoc::Role(crate::model::identity::RoleDoc {
+                path: path.into(),
+                description: None,
+                trust: json!({"Version": "2012-10-17", "Statement": []}),
+                max_session_duration: 3600,
+                tags: BTreeMap::new(),
+            })
+        };
+        let want = DesiredIdentity {
+            kind: IdentityKind::IamRole,
+            logical: "r".into(),
+            name: "r-t".into(),
+            arn: "arn:aws:iam::123456789012:role/svc/r-t".into(),
+            region: "us-east-1".into(),
+            main: role("/svc/"),
+            parts: BTreeMap::new(),
+        };
+        let inputs = IdentityInputs {
+            desired: vec![want],
+            observed: BTreeMap::from([(Address("iam_role.r".into()), observed_main(role("/")))]),
+            ..IdentityInputs::default()
+        };
+        let errors = diff(&inputs).expect_err("refused");
+        assert!(
+            errors[0]
+                .to_string()
+                .contains("IAM role r-t already exists with path /, but the manifest wants /svc/"),
+            "{}",
+            errors[0]
+        );
+    }
+
+    #[test]
+    fn existing_resources_not_in_the_state_are_adopted_and_drift_updates_adopt_them() {
+        let want = user(vec![IdentityDoc::InlinePolicy(Some(grants_policy()))]);
+        let inputs = IdentityInputs {
+            desired: vec![want.clone()],
+            observed: BTreeMap::from([(
+                Address("iam_user.app".into()),
+                Some(observed_user(vec![IdentityDoc::InlinePolicy(Some(grants_policy()))])),
+            )]),
+            ..IdentityInputs::default()
+        };
+        assert_eq!(
+            actions(&ok(&inputs)),
+            vec![
+                ("iam_user.app".to_string(), Action::Adopt),
+                ("iam_user.app.inline_policy".to_string(), Action::Adopt),
+            ]
+        );
+        // The same user with another path: an update (IAM moves users in place) that says it adopts.
+        let mut moved = observed_user(vec![IdentityDoc::InlinePolicy(Some(grants_policy()))]);
+        moved.main = IdentityDoc::User(UserDoc {
+            path: "/old/".into(),
+            tags: BTreeMap::new(),
+        });
+        let inputs = IdentityInputs {
+            observed: BTreeMap::from([(Address("iam_user.app".into()), Some(moved))]),
+            ..inputs
+        };
+        let changes = ok(&inputs);
+        let main = changes
+            .iter()
+            .find(|c| c.address.as_str() == "iam_user.app")
+            .expect("user");
+        assert_eq!(main.action, Action::Update);
+        assert_eq!(main.reason.as_deref(), Some(ADOPTED_BY_UPDATE));
     }
 
     #[test]

@@ -6,7 +6,7 @@
 
 pub mod identity;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::model::{DesiredBucket, Doc, DocKind, ObservedBucket};
 use crate::plan::{Action, Address, Change, Resource, Value};
@@ -51,17 +51,47 @@ pub enum DiffError {
         bucket: String,
         verb: &'static str,
     },
+    /// A resource exists in AWS but not in the state, and the manifest wants an attribute AWS cannot
+    /// change in place: honouring it would mean deleting something s3rec never managed.
+    #[error(
+        "{address}: {what} {name} already exists with {attribute} {actual}, but the manifest wants {wanted};          s3rec does not manage it (it is not in the state), so it will not delete and re-create it"
+    )]
+    Unmanaged {
+        address: String,
+        /// `bucket`, `IAM role`, `IAM policy`, ...
+        what: &'static str,
+        /// The physical name.
+        name: String,
+        /// The immutable attribute that differs: `region`, `path`, `description`.
+        attribute: &'static str,
+        /// Its value in AWS.
+        actual: String,
+        /// Its value in the manifest.
+        wanted: String,
+    },
 }
 
 impl DiffError {
-    pub fn hint(&self) -> &'static str {
+    pub fn hint(&self) -> String {
         match self {
             DiffError::PreventDestroy { .. } => {
-                "remove prevent_destroy from the bucket (or defaults) first, apply, then make the change"
+                "remove prevent_destroy from the bucket (or defaults) first, apply, then make the change".to_string()
             }
             DiffError::NotEmpty { .. } => {
                 "empty the bucket, or set force_destroy: true on it and apply before removing it from the manifest"
+                    .to_string()
             }
+            DiffError::Unmanaged {
+                address,
+                what,
+                name,
+                attribute,
+                actual,
+                ..
+            } => format!(
+                "either set `{attribute}: {actual}` for {address} in the manifest, so s3rec adopts the {what} as it is, \
+                 or remove {what} {name} by hand and plan again (s3rec will not delete what it never managed)"
+            ),
         }
     }
 }
@@ -71,27 +101,49 @@ pub fn diff(inputs: &Inputs) -> Result<Vec<Change>, Vec<DiffError>> {
     let mut changes = Vec::new();
     let mut errors = Vec::new();
     let managed: HashMap<&Address, &Managed> = inputs.managed.iter().map(|m| (&m.address, m)).collect();
+    // Physical buckets the state manages, whatever their logical name (a renamed bucket is still ours).
+    let managed_buckets: HashSet<&str> = inputs
+        .managed
+        .iter()
+        .filter(|m| m.kind.is_none())
+        .map(|m| m.bucket.as_str())
+        .collect();
     for want in &inputs.desired {
         let have = inputs.observed.get(&want.name).cloned().flatten();
-        bucket_changes(want, have.as_ref(), &managed, &mut changes, &mut errors);
+        let ours = Ours {
+            managed: &managed,
+            bucket: managed_buckets.contains(want.name.as_str()),
+        };
+        bucket_changes(want, have.as_ref(), &ours, &mut changes, &mut errors);
     }
     leftovers(inputs, &mut changes, &mut errors);
     changes.sort_by(|a, b| a.address.cmp(&b.address));
     if errors.is_empty() { Ok(changes) } else { Err(errors) }
 }
 
-/// Why a resource that needs no AWS call still appears in a plan: apply records it in the state.
-pub const ADOPT_REASON: &str = "already as the manifest wants it; apply records it in the state";
 /// Why a bucket whose `force_destroy`/`prevent_destroy` changed appears in a plan.
 pub const GUARDS_REASON: &str = "force_destroy/prevent_destroy changed; apply records them in the state";
+/// Why a bucket the state knows under another logical name appears in a plan.
+pub const RENAMED_REASON: &str = "managed under another name; apply records it under this one";
+/// Why an existing resource that is not in the state yet is updated: the update adopts it.
+pub const ADOPTED_BY_UPDATE: &str = "exists in AWS but is not in the state yet: this update adopts it";
+
+/// What the state says about one desired bucket.
+struct Ours<'a> {
+    /// Every managed address.
+    managed: &'a HashMap<&'a Address, &'a Managed>,
+    /// Whether the state manages the physical bucket (under this logical name or another).
+    bucket: bool,
+}
 
 fn bucket_changes(
     want: &DesiredBucket,
     have: Option<&ObservedBucket>,
-    managed: &HashMap<&Address, &Managed>,
+    ours: &Ours<'_>,
     out: &mut Vec<Change>,
     errors: &mut Vec<DiffError>,
 ) {
+    let managed = ours.managed;
     let address = Address::bucket(&want.logical);
     let after = Value::Bucket {
         name: want.name.clone(),
@@ -116,6 +168,18 @@ fn bucket_changes(
                 reason: None,
             });
             true
+        }
+        // Never delete what s3rec does not manage: a bucket it never created or adopted is someone's.
+        Some(h) if h.region != want.region && !ours.bucket => {
+            errors.push(DiffError::Unmanaged {
+                address: address.to_string(),
+                what: "bucket",
+                name: want.name.clone(),
+                attribute: "region",
+                actual: h.region.clone(),
+                wanted: want.region.clone(),
+            });
+            return;
         }
         Some(h) if h.region != want.region => {
             if want.prevent_destroy {
@@ -151,24 +215,25 @@ fn bucket_changes(
         Some(h) => {
             // Nothing to do in AWS, but the state must learn of the bucket, or of new destroy guards
             // (they decide what a later removal from the manifest may do).
-            let reason = match managed.get(&address) {
-                None => Some(ADOPT_REASON),
+            let recorded = match managed.get(&address) {
+                None if !ours.bucket => Some((Action::Adopt, None)),
+                None => Some((Action::NoOp, Some(RENAMED_REASON))),
                 Some(m) if m.force_destroy != want.force_destroy || m.prevent_destroy != want.prevent_destroy => {
-                    Some(GUARDS_REASON)
+                    Some((Action::NoOp, Some(GUARDS_REASON)))
                 }
                 Some(_) => None,
             };
-            if let Some(reason) = reason {
+            if let Some((action, reason)) = recorded {
                 out.push(Change {
                     address: address.clone(),
-                    action: Action::NoOp,
+                    action,
                     resource: resource(None),
                     before: Some(Value::Bucket {
                         name: h.name.clone(),
                         region: h.region.clone(),
                     }),
                     after: Some(after),
-                    reason: Some(reason.to_string()),
+                    reason: reason.map(str::to_string),
                 });
             }
             false
@@ -207,10 +272,13 @@ fn bucket_changes(
             .and_then(|h| h.docs.get(kind))
             .cloned()
             .unwrap_or_else(|| Doc::unconfigured(*kind));
-        let (action, reason) = if observed != *doc {
-            (Action::Update, None)
-        } else if !managed.contains_key(&doc_address) {
-            (Action::NoOp, Some(ADOPT_REASON.to_string()))
+        // A document not configured on either side holds nothing to adopt: recording it would only
+        // make it an adoption in every later plan of a bucket s3rec created.
+        let nothing = observed == Doc::unconfigured(*kind);
+        let action = if observed != *doc {
+            Action::Update
+        } else if !managed.contains_key(&doc_address) && !nothing {
+            Action::Adopt
         } else {
             continue;
         };
@@ -220,7 +288,7 @@ fn bucket_changes(
             resource,
             before: Some(Value::Doc(observed)),
             after: Some(Value::Doc(doc.clone())),
-            reason,
+            reason: None,
         });
     }
 }
@@ -433,12 +501,16 @@ mod tests {
     }
 
     #[test]
-    fn existing_resources_not_in_the_state_are_adopted_without_aws_calls() {
+    fn existing_resources_not_in_the_state_are_adopted_then_updated() {
         let inputs = Inputs {
-            desired: vec![desired(vec![Doc::Versioning(VersioningState::Enabled)])],
+            desired: vec![desired(vec![
+                Doc::Versioning(VersioningState::Enabled),
+                Doc::Tags(BTreeMap::from([("team".to_string(), "data".to_string())])),
+                Doc::Tags(BTreeMap::new()),
+            ])],
             observed: BTreeMap::from([(
                 "logs-t".to_string(),
-                Some(observed(vec![Doc::Versioning(VersioningState::Enabled)])),
+                Some(observed(vec![Doc::Versioning(VersioningState::Suspended)])),
             )]),
             ..Inputs::default()
         };
@@ -446,11 +518,95 @@ mod tests {
         assert_eq!(
             actions(&changes),
             vec![
-                ("bucket.logs".to_string(), Action::NoOp),
-                ("bucket.logs.versioning".to_string(), Action::NoOp)
+                ("bucket.logs".to_string(), Action::Adopt),
+                ("bucket.logs.versioning".to_string(), Action::Update)
+            ],
+            "tags not configured on either side hold nothing to adopt"
+        );
+        let same = Inputs {
+            observed: BTreeMap::from([(
+                "logs-t".to_string(),
+                Some(observed(vec![Doc::Versioning(VersioningState::Enabled)])),
+            )]),
+            ..inputs
+        };
+        assert_eq!(
+            actions(&diff(&same).expect("diff")),
+            vec![
+                ("bucket.logs".to_string(), Action::Adopt),
+                ("bucket.logs.versioning".to_string(), Action::Adopt)
             ]
         );
-        assert!(changes.iter().all(|c| c.reason.as_deref() == Some(ADOPT_REASON)));
+    }
+
+    fn in_region(region: &str, non_empty: bool) -> BTreeMap<String, Option<ObservedBucket>> {
+        BTreeMap::from([(
+            "logs-t".to_string(),
+            Some(ObservedBucket {
+                name: "logs-t".into(),
+                region: region.into(),
+                docs: BTreeMap::new(),
+                non_empty: Some(non_empty),
+            }),
+        )])
+    }
+
+    #[test]
+    fn an_unmanaged_bucket_in_another_region_is_refused_never_replaced() {
+        for non_empty in [false, true] {
+            let inputs = Inputs {
+                desired: vec![desired(vec![])],
+                observed: in_region("us-west-2", non_empty),
+                ..Inputs::default()
+            };
+            let errors = diff(&inputs).expect_err("refused");
+            assert_eq!(
+                errors,
+                vec![DiffError::Unmanaged {
+                    address: "bucket.logs".into(),
+                    what: "bucket",
+                    name: "logs-t".into(),
+                    attribute: "region",
+                    actual: "us-west-2".into(),
+                    wanted: "us-east-1".into(),
+                }],
+                "one error, never the not-empty one"
+            );
+            let hint = errors[0].hint();
+            assert!(hint.contains("set `region: us-west-2` for bucket.logs"), "{hint}");
+            assert!(hint.contains("remove bucket logs-t by hand"), "{hint}");
+            assert!(!hint.contains("removing it from the manifest"), "{hint}");
+        }
+    }
+
+    #[test]
+    fn a_managed_bucket_in_another_region_is_still_replaced() {
+        let mut m = managed_bucket(false, false);
+        m.address = Address::bucket("logs");
+        m.bucket = "logs-t".into();
+        let inputs = Inputs {
+            desired: vec![desired(vec![])],
+            observed: in_region("us-west-2", false),
+            managed: vec![m.clone()],
+            ..Inputs::default()
+        };
+        assert_eq!(
+            actions(&diff(&inputs).expect("diff")),
+            vec![("bucket.logs".to_string(), Action::Replace)]
+        );
+        // Managed under another logical name (a rename): still s3rec's bucket.
+        m.address = Address::bucket("old-logs");
+        let renamed = Inputs {
+            managed: vec![m],
+            ..inputs
+        };
+        let changes = diff(&renamed).expect("diff");
+        assert!(
+            changes
+                .iter()
+                .any(|c| c.address.as_str() == "bucket.logs" && c.action == Action::Replace),
+            "{changes:?}"
+        );
     }
 
     fn managed_bucket(prevent: bool, force: bool) -> Managed {

@@ -85,6 +85,72 @@ pub enum ExecError {
     Cycle(#[from] CycleError),
     #[error(transparent)]
     State(#[from] StateError),
+    /// The plan deletes or replaces resources the state does not manage (any more).
+    #[error(
+        "the plan would {}, but the state does not manage {}: s3rec never deletes or replaces what it does not \
+         manage, so nothing was applied; make a new plan (s3rec plan -e ENV --out FILE) and review it",
+        .0.iter().map(|u| format!("{} {}", u.verb, u.address)).collect::<Vec<_>>().join(", "),
+        if .0.len() == 1 { "it" } else { "them" }
+    )]
+    Unmanaged(Vec<Unmanaged>),
+}
+
+/// A delete or replace whose resource is not in the state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unmanaged {
+    pub address: String,
+    /// `delete` or `replace`.
+    pub verb: &'static str,
+}
+
+/// Refuses a plan that deletes or replaces anything the state does not manage at the moment it is
+/// applied. The diff never plans that, but a saved plan is applied later, against a state that may have
+/// changed (`state rm`, another copy): this is the last check before any AWS call. A bucket or IAM/SNS
+/// resource counts as managed when the state records it at its address or, for a rename, under another
+/// address with the same physical name; a part of an IAM/SNS resource when its owner is managed.
+pub fn refuse_unmanaged(plan: &Plan, state: &StateDb) -> Result<(), ExecError> {
+    let destructive: Vec<&Change> = plan
+        .changes
+        .iter()
+        .filter(|c| matches!(c.action, Action::Delete | Action::Replace))
+        .collect();
+    if destructive.is_empty() {
+        return Ok(());
+    }
+    let records = state.resources()?;
+    let mut refused = Vec::new();
+    for change in destructive {
+        let managed = match &change.resource {
+            // A document's delete or replace is at most a put of the document: nothing is removed.
+            Resource::BucketDoc { .. } => true,
+            Resource::Bucket { name, .. } => records
+                .iter()
+                .any(|r| r.address == change.address || (matches!(r.value, Value::Bucket { .. }) && r.name == *name)),
+            Resource::Identity {
+                kind, logical, name, ..
+            } => {
+                let owner = crate::plan::Address::identity(*kind, logical, None);
+                records.iter().any(|r| {
+                    r.address == owner
+                        || matches!(
+                            crate::diff::identity::parse_address(&r.address),
+                            Some((k, _, None)) if k == *kind && r.name == *name
+                        )
+                })
+            }
+        };
+        if !managed {
+            refused.push(Unmanaged {
+                address: change.address.to_string(),
+                verb: change.action.verb(),
+            });
+        }
+    }
+    if refused.is_empty() {
+        Ok(())
+    } else {
+        Err(ExecError::Unmanaged(refused))
+    }
 }
 
 /// Progress reporting, so the executor stays free of terminal concerns.
@@ -276,7 +342,8 @@ fn succeeded(
 /// value to record when it differs from the plan's `after` (an access key's ID).
 async fn perform(aws: &Aws, change: &Change, root: &Path) -> Result<Option<Value>, AwsError> {
     match (&change.resource, change.action) {
-        (_, Action::NoOp) => Ok(None),
+        // Adoptions and no-ops change only the state.
+        (_, Action::Adopt | Action::NoOp) => Ok(None),
         (Resource::Bucket { name, region, .. }, Action::Create) => {
             aws::write::create_bucket(aws, name, region).await.map(|()| None)
         }
@@ -389,6 +456,79 @@ fn record(state: &StateDb, change: &Change, recorded: Option<Value>, run: RunId)
 mod tests {
     use super::*;
     use crate::plan::Resource;
+
+    fn bucket_change(action: Action, logical: &str, name: &str) -> Change {
+        Change {
+            address: crate::plan::Address::bucket(logical),
+            action,
+            resource: Resource::Bucket {
+                logical: logical.into(),
+                name: name.into(),
+                region: "us-east-1".into(),
+                current_region: Some("us-west-2".into()),
+                force_destroy: false,
+                prevent_destroy: false,
+            },
+            before: Some(Value::Bucket {
+                name: name.into(),
+                region: "us-west-2".into(),
+            }),
+            after: None,
+            reason: None,
+        }
+    }
+
+    /// A saved plan that deletes or replaces a bucket the state no longer manages is refused before any
+    /// AWS call; one it manages (at the address, or under another name) passes.
+    #[test]
+    fn deletes_and_replaces_of_resources_not_in_the_state_are_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let state = StateDb::open(&dir.path().join("env.db")).expect("open");
+        let mut plan: Plan = serde_json::from_str(&crate::plan::render::json(&crate::plan::Plan {
+            format_version: crate::plan::PLAN_FORMAT_VERSION,
+            environment: "t".into(),
+            manifest_sha256: String::new(),
+            account_id: None,
+            targets: Vec::new(),
+            changes: Vec::new(),
+            edges: Vec::new(),
+            warnings: Vec::new(),
+            syncs: Vec::new(),
+            state: None,
+            migrations: Vec::new(),
+        }))
+        .expect("plan");
+        plan.changes = vec![
+            bucket_change(Action::Replace, "moved", "moved-b"),
+            bucket_change(Action::Delete, "gone", "gone-b"),
+            bucket_change(Action::Adopt, "new", "new-b"),
+        ];
+        let err = refuse_unmanaged(&plan, &state).expect_err("refused");
+        let text = err.to_string();
+        assert!(
+            text.contains("replace bucket.moved, delete bucket.gone") && text.contains("nothing was applied"),
+            "{text}"
+        );
+        let record = |address: &str, name: &str| {
+            ResourceRecord::new(
+                crate::plan::Address(address.into()),
+                name,
+                "us-west-2",
+                Value::Bucket {
+                    name: name.into(),
+                    region: "us-west-2".into(),
+                },
+                None,
+            )
+        };
+        state
+            .upsert_resource(&record("bucket.moved", "moved-b"))
+            .expect("record");
+        state
+            .upsert_resource(&record("bucket.old-name", "gone-b"))
+            .expect("record");
+        refuse_unmanaged(&plan, &state).expect("both managed");
+    }
 
     /// A failure to record the resource (here, a trigger that refuses it) must not leave the journal
     /// saying `succeeded`: the two are one transaction, so the entry stays `started`.

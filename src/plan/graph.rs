@@ -32,7 +32,7 @@ pub fn edges(changes: &[Change]) -> Vec<Edge> {
     let doc_change = |bucket: &str, kind: DocKind| {
         changes.iter().find(|c| {
             matches!(&c.resource, Resource::BucketDoc { bucket: b, kind: k, .. } if b == bucket && *k == kind)
-                && c.action != Action::NoOp
+                && c.action.calls_aws()
         })
     };
     let mut out = Vec::new();
@@ -44,7 +44,7 @@ pub fn edges(changes: &[Change]) -> Vec<Edge> {
             });
         }
     };
-    for change in changes.iter().filter(|c| c.action != Action::NoOp) {
+    for change in changes.iter().filter(|c| c.action.calls_aws()) {
         let Resource::BucketDoc { bucket, .. } = &change.resource else {
             continue;
         };
@@ -109,7 +109,7 @@ pub fn edges(changes: &[Change]) -> Vec<Edge> {
 fn identity_edges(changes: &[Change], add: &mut impl FnMut(&Address, &Address)) {
     // Each identity resource's address and ARN, with its actionable changes (the resource and parts).
     let mut owners: Vec<(Address, &str, Vec<&Change>)> = Vec::new();
-    for c in changes.iter().filter(|c| c.action != Action::NoOp) {
+    for c in changes.iter().filter(|c| c.action.calls_aws()) {
         let Resource::Identity { kind, logical, arn, .. } = &c.resource else {
             continue;
         };
@@ -128,7 +128,7 @@ fn identity_edges(changes: &[Change], add: &mut impl FnMut(&Address, &Address)) 
             }
         }
     }
-    for change in changes.iter().filter(|c| c.action != Action::NoOp) {
+    for change in changes.iter().filter(|c| c.action.calls_aws()) {
         let after = change.after.as_ref().map(quoted_json).unwrap_or_default();
         let before = change.before.as_ref().map(quoted_json).unwrap_or_default();
         for (owner, arn, list) in &owners {

@@ -26,21 +26,39 @@ pub enum Action {
     /// Delete then create (a bucket that must move region).
     Replace,
     Delete,
+    /// A resource that exists in AWS but not yet in the state passes under management: nothing happens
+    /// in AWS, apply records it in the state. Its own action (not a no-op) so a reviewer sees it, and so
+    /// the diff can refuse to ever delete or replace what s3rec does not manage yet.
+    Adopt,
     /// Nothing to do in AWS; the state forgets or records something (e.g. a bucket dropped from the
     /// manifest without pruning).
     NoOp,
 }
 
 impl Action {
-    /// The symbol printed before the address: `+ ~ -/+ -`.
+    /// The symbol printed before the address: `+ ~ -/+ - =`.
     pub fn symbol(self) -> &'static str {
         match self {
             Action::Create => "+",
             Action::Update => "~",
             Action::Replace => "-/+",
             Action::Delete => "-",
+            Action::Adopt => "=",
             Action::NoOp => " ",
         }
+    }
+
+    /// Whether the change makes calls to AWS. Adoptions and no-ops only change the state.
+    pub fn calls_aws(self) -> bool {
+        match self {
+            Action::Create | Action::Update | Action::Replace | Action::Delete => true,
+            Action::Adopt | Action::NoOp => false,
+        }
+    }
+
+    /// Whether a reviewer must see the change: everything but a no-op (adoptions included).
+    pub fn is_visible(self) -> bool {
+        self != Action::NoOp
     }
 
     pub fn verb(self) -> &'static str {
@@ -49,6 +67,7 @@ impl Action {
             Action::Update => "update",
             Action::Replace => "replace",
             Action::Delete => "delete",
+            Action::Adopt => "adopt",
             Action::NoOp => "no-op",
         }
     }
@@ -345,15 +364,20 @@ impl SyncWork {
 impl Plan {
     /// Changes that do something in AWS.
     pub fn actionable(&self) -> impl Iterator<Item = &Change> {
-        self.changes.iter().filter(|c| c.action != Action::NoOp)
+        self.changes.iter().filter(|c| c.action.calls_aws())
     }
 
-    /// Whether applying would do anything: a change, or files to sync.
+    /// Changes a reviewer must see: the actionable ones and adoptions.
+    pub fn visible(&self) -> impl Iterator<Item = &Change> {
+        self.changes.iter().filter(|c| c.action.is_visible())
+    }
+
+    /// Whether applying would do anything worth a review: a change, an adoption, or files to sync.
     pub fn has_changes(&self) -> bool {
-        self.actionable().next().is_some() || self.syncs.iter().any(SyncWork::has_work)
+        self.visible().next().is_some() || self.syncs.iter().any(SyncWork::has_work)
     }
 
-    /// `(create, update, replace, delete)` counts, for the summary line.
+    /// `(create, update, replace, delete, adopt)` counts, for the summary line.
     pub fn counts(&self) -> Summary {
         let mut s = Summary::default();
         for c in &self.changes {
@@ -362,6 +386,7 @@ impl Plan {
                 Action::Update => s.update += 1,
                 Action::Replace => s.replace += 1,
                 Action::Delete => s.delete += 1,
+                Action::Adopt => s.adopt += 1,
                 Action::NoOp => {}
             }
         }
@@ -440,4 +465,12 @@ pub struct Summary {
     pub update: usize,
     pub replace: usize,
     pub delete: usize,
+    /// Resources that pass under management without an AWS call. Left out of the JSON when zero, so a
+    /// plan without adoptions prints (and digests) as it did before adoptions were counted.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub adopt: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }

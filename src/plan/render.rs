@@ -24,10 +24,16 @@ pub fn markdown_marker(environment: &str) -> String {
     format!("<!-- s3rec-plan:{environment} -->")
 }
 
-/// `Plan: N to create, N to update, N to replace, N to destroy.`
+/// `Plan: N to create, N to update, N to replace, N to destroy.`, with `, N to adopt` before the
+/// period when the plan adopts anything.
 pub fn summary_line(s: Summary) -> String {
+    let adopt = if s.adopt > 0 {
+        format!(", {} to adopt", s.adopt)
+    } else {
+        String::new()
+    };
     format!(
-        "Plan: {} to create, {} to update, {} to replace, {} to destroy.",
+        "Plan: {} to create, {} to update, {} to replace, {} to destroy{adopt}.",
         s.create, s.update, s.replace, s.delete
     )
 }
@@ -84,6 +90,10 @@ fn legend(plan: &Plan, style: Style) -> String {
         (Action::Update, "update in-place"),
         (Action::Replace, "replace"),
         (Action::Delete, "destroy"),
+        (
+            Action::Adopt,
+            "adopt (exists in AWS; recorded in the state, nothing changed in AWS)",
+        ),
     ];
     for (action, label) in labels {
         if plan.changes.iter().any(|c| c.action == action) {
@@ -100,7 +110,7 @@ fn change_block(change: &Change, style: Style) -> String {
     if let Some(reason) = &change.reason {
         let _ = writeln!(out, "  # ({reason})");
     }
-    if change.action != Action::NoOp {
+    if change.action.is_visible() {
         let _ = writeln!(out, "{} {}", style.symbol(change.action), change.address);
         for line in body(change, style) {
             let _ = writeln!(out, "      {line}");
@@ -116,12 +126,18 @@ fn headline(action: Action) -> &'static str {
         Action::Update => "will be updated in-place",
         Action::Replace => "must be replaced",
         Action::Delete => "will be destroyed",
+        Action::Adopt => "will be adopted: it exists in AWS and passes under management",
         Action::NoOp => "changes in the state only, not in AWS",
     }
 }
 
 /// The lines under a change's symbol line, without their indentation.
 fn body(change: &Change, style: Style) -> Vec<String> {
+    // An adoption changes nothing: its value is what AWS has, and what the manifest wants is shown by
+    // the updates that follow it.
+    if change.action == Action::Adopt {
+        return Vec::new();
+    }
     if let Some((before, after)) = policy_texts(change) {
         return policy_diff(&before, &after, style);
     }
@@ -134,7 +150,7 @@ fn body(change: &Change, style: Style) -> Vec<String> {
                 .map(|row| row_line(row, forces, style))
                 .collect()
         }
-        Action::NoOp => Vec::new(),
+        Action::Adopt | Action::NoOp => Vec::new(),
     };
     // A role's trust policy or a managed policy's document: its row says it changed, the line diff
     // under it shows how.
@@ -232,7 +248,7 @@ pub fn markdown(plan: &Plan) -> String {
     );
     if plan.has_changes() {
         let _ = writeln!(out, "{}\n", summary_line(plan.counts()));
-        if plan.actionable().next().is_some() {
+        if plan.visible().next().is_some() {
             out.push_str(&change_table(plan));
         }
         for sync in &plan.syncs {
@@ -266,7 +282,7 @@ pub fn markdown(plan: &Plan) -> String {
 
 fn change_table(plan: &Plan) -> String {
     let mut out = String::from("| Action | Address | Change |\n|---|---|---|\n");
-    for change in ordered(plan).filter(|c| c.action != Action::NoOp) {
+    for change in ordered(plan).filter(|c| c.action.is_visible()) {
         let _ = writeln!(
             out,
             "| `{}` {} | `{}` | {} |",
@@ -344,8 +360,8 @@ fn longest_backtick_run(s: &str) -> usize {
 /// What a change does, in one short phrase for the table.
 fn phrase(change: &Change) -> String {
     let what = match policy_texts(change) {
-        Some((before, after)) => policy_phrase(change.action, &before, &after),
-        None => value_phrase(change),
+        Some((before, after)) if change.action != Action::Adopt => policy_phrase(change.action, &before, &after),
+        Some(_) | None => value_phrase(change),
     };
     match &change.reason {
         Some(reason) => format!("{what} ({})", md_escape(reason)),
@@ -364,11 +380,15 @@ fn value_phrase(change: &Change) -> String {
         };
         return format!("{verb} {} in {}", code(name), code(region));
     }
+    if let (Action::Adopt, Some(Value::Bucket { name, region })) = (change.action, change.before.as_ref()) {
+        return format!("existing bucket {} in {}", code(name), code(region));
+    }
     match change.action {
         Action::Create => leaves_phrase("sets", &changed_rows(change)),
         Action::Delete => leaves_phrase("removes", &changed_rows(change)),
         Action::Update => rows_phrase(&changed_rows(change)),
         Action::Replace => format!("{} (forces replacement)", rows_phrase(&changed_rows(change))),
+        Action::Adopt => "exists in AWS; recorded in the state".to_string(),
         Action::NoOp => String::new(),
     }
 }
@@ -743,6 +763,7 @@ fn line_counts(before: &str, after: &str) -> (usize, usize) {
 const GREEN: &str = "\x1b[32m";
 const YELLOW: &str = "\x1b[33m";
 const RED: &str = "\x1b[31m";
+const CYAN: &str = "\x1b[36m";
 const YELLOW_BOLD: &str = "\x1b[1;33m";
 const RESET: &str = "\x1b[0m";
 
@@ -767,6 +788,7 @@ impl Style {
             Action::Update => format!("  {}", self.paint(YELLOW, "~")),
             Action::Replace => format!("{}/{}", self.paint(RED, "-"), self.paint(GREEN, "+")),
             Action::Delete => format!("  {}", self.paint(RED, "-")),
+            Action::Adopt => format!("  {}", self.paint(CYAN, "=")),
             Action::NoOp => "   ".to_string(),
         }
     }

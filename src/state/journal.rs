@@ -124,6 +124,7 @@ fn action_str(action: Action) -> &'static str {
         Action::Update => "update",
         Action::Replace => "replace",
         Action::Delete => "delete",
+        Action::Adopt => "adopt",
         Action::NoOp => "no_op",
     }
 }
@@ -134,6 +135,7 @@ fn parse_action(s: &str) -> Option<Action> {
         Action::Update,
         Action::Replace,
         Action::Delete,
+        Action::Adopt,
         Action::NoOp,
     ]
     .into_iter()
