@@ -186,7 +186,7 @@ fn golden(p: &str) -> Vec<(String, &'static str, Vec<Vec<String>>)> {
         "us-east-1",
         vec![lifecycle(
             "lc-multi",
-            r#"{"Rules":[{"ID":"z-disabled","Status":"Disabled","Filter":{"Prefix":"tmp/"},"Expiration":{"Days":1}},{"ID":"a-markers","Status":"Enabled","Filter":{"Tag":{"Key":"gc","Value":"true"}},"Expiration":{"ExpiredObjectDeleteMarker":true}}]}"#,
+            r#"{"Rules":[{"ID":"z-disabled","Status":"Disabled","Filter":{"Prefix":"tmp/"},"Expiration":{"Days":1}},{"ID":"a-markers","Status":"Enabled","Filter":{"Prefix":"old/"},"Expiration":{"ExpiredObjectDeleteMarker":true}},{"ID":"m-tagged","Status":"Enabled","Filter":{"Tag":{"Key":"gc","Value":"true"}},"Expiration":{"Days":3}}]}"#,
         )],
     );
     let policy = |suffix: &str, doc: String| s3api("put-bucket-policy", &b(suffix), &["--policy", &doc]);
@@ -229,7 +229,18 @@ fn golden(p: &str) -> Vec<(String, &'static str, Vec<Vec<String>>)> {
             )),
         )],
     );
-    add("log-target", "us-east-1", vec![]);
+    // The log-delivery statement S3 needs on a log target, as the console writes it.
+    add(
+        "log-target",
+        "us-east-1",
+        vec![policy(
+            "log-target",
+            json(format!(
+                r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"S3ServerAccessLogsPolicy","Effect":"Allow","Principal":{{"Service":"logging.s3.amazonaws.com"}},"Action":["s3:PutObject"],"Resource":"arn:aws:s3:::{0}/*"}}]}}"#,
+                b("log-target")
+            )),
+        )],
+    );
     add(
         "log-source",
         "us-east-1",
@@ -343,9 +354,12 @@ fn make_estate(estate: &[(String, &'static str, Vec<Vec<String>>)]) {
     });
 }
 
-/// Deletes exactly the buckets this test made (they hold no objects).
-fn delete_estate(estate: &[(String, &'static str, Vec<Vec<String>>)]) {
-    for (bucket, region, _) in estate {
+/// Deletes exactly the buckets this test made (they hold no objects) when the test ends, passed or not.
+struct Cleanup(Vec<(String, &'static str)>);
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        for (bucket, region) in &self.0 {
         let _ = Command::new("aws")
             .arg("--endpoint-url")
             .arg(common::emulator_endpoint())
@@ -353,6 +367,7 @@ fn delete_estate(estate: &[(String, &'static str, Vec<Vec<String>>)]) {
             .env("AWS_ACCESS_KEY_ID", "testing")
             .env("AWS_SECRET_ACCESS_KEY", "testing")
             .output();
+        }
     }
 }
 
@@ -363,6 +378,7 @@ fn a_golden_estate_made_by_other_tools_imports_plans_quiet_applies_and_converges
     assert!(estate.len() >= 30, "the golden estate has {} buckets", estate.len());
     let project = Project::new("gold");
     project.write("");
+    let _cleanup = Cleanup(estate.iter().map(|(b, r, _)| (b.clone(), *r)).collect());
     make_estate(&estate);
 
     let prefix = format!("{p}-");
@@ -381,7 +397,7 @@ fn a_golden_estate_made_by_other_tools_imports_plans_quiet_applies_and_converges
 
     // The shapes became manifest terms.
     assert!(manifest.starts_with("# Imported by `s3rec import`"), "{manifest}");
-    assert!(manifest.contains(&format!("name: {p}-plain-${{env}}")), "{manifest}");
+    assert!(manifest.contains(&format!("name: \"{p}-plain-${{env}}\"")), "{manifest}");
     assert!(manifest.contains("deny_insecure_transport: true"), "{manifest}");
     assert!(manifest.contains("target_bucket: log-target"), "{manifest}");
     assert!(manifest.contains("${bucket.plain.arn}"), "{manifest}");
@@ -412,7 +428,6 @@ fn a_golden_estate_made_by_other_tools_imports_plans_quiet_applies_and_converges
 
     project.apply_ok();
     project.assert_converged();
-    delete_estate(&estate);
 }
 
 #[test]
@@ -433,6 +448,8 @@ fn import_list_names_exactly_the_buckets_no_environment_manages() {
     // The state learns `in_state`; then the manifest drops it (no prune: still this environment's).
     project.apply_ok();
     project.write(&format!("buckets:\n  managed: {{name: {managed}}}\n"));
+    // Only the buckets this test made directly are deleted at the end; the managed ones belong to the state.
+    let _cleanup = Cleanup([&other_env, &loose, &public].iter().map(|n| (n.to_string(), "us-east-1")).collect());
     for name in [&other_env, &loose, &public] {
         aws(&create(name, "us-east-1"));
     }
@@ -462,22 +479,12 @@ fn import_list_names_exactly_the_buckets_no_environment_manages() {
     assert!(table.contains(&loose) && !table.contains(&managed) && !table.contains(&other_env), "{table}");
 
     // plan --audit has the same section.
-    let (code, _, stderr) = project.run(&["plan", "-e", "dev", "--audit"]);
+    let (code, stdout, stderr) = project.run(&["plan", "-e", "dev", "--audit"]);
     assert_eq!(code, 0, "{stderr}");
-    let audit = flat(&stderr);
+    let audit = flat(&stdout);
     assert!(audit.contains(&format!("bucket {loose} (us-east-1")), "{stderr}");
     assert!(!audit.contains(&format!("bucket {in_state} (")), "{stderr}");
 
-    // Only the buckets this test made directly; the managed ones belong to the state.
-    for name in [&other_env, &loose, &public] {
-        let _ = Command::new("aws")
-            .arg("--endpoint-url")
-            .arg(common::emulator_endpoint())
-            .args(["s3api", "delete-bucket", "--bucket", name])
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .output();
-    }
 }
 
 #[test]

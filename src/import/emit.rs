@@ -121,7 +121,7 @@ fn without(value: Json, defaults: &[(&str, Json)]) -> Json {
         Json::Object(mut map) => {
             for (key, default) in defaults {
                 if map.get(*key) == Some(default) {
-                    map.remove(*key);
+                    map.shift_remove(*key);
                 }
             }
             Json::Object(map)
