@@ -42,7 +42,12 @@ fn aws(args: &[String]) {
 
 /// `s3api SUBCOMMAND --bucket NAME` plus `rest`.
 fn s3api(sub: &str, bucket: &str, rest: &[&str]) -> Vec<String> {
-    let mut v = vec!["s3api".to_string(), sub.to_string(), "--bucket".to_string(), bucket.to_string()];
+    let mut v = vec![
+        "s3api".to_string(),
+        sub.to_string(),
+        "--bucket".to_string(),
+        bucket.to_string(),
+    ];
     v.extend(rest.iter().map(|s| s.to_string()));
     v
 }
@@ -66,13 +71,29 @@ fn golden(p: &str) -> Vec<(String, &'static str, Vec<Vec<String>>)> {
     let mut add = |suffix: &str, region: &'static str, calls: Vec<Vec<String>>| out.push((b(suffix), region, calls));
     add("plain", "us-east-1", vec![]);
     add("plain-eu", "eu-west-1", vec![]);
-    add("versioned", "us-east-1", vec![s3api("put-bucket-versioning", &b("versioned"), &["--versioning-configuration", "Status=Enabled"])]);
+    add(
+        "versioned",
+        "us-east-1",
+        vec![s3api(
+            "put-bucket-versioning",
+            &b("versioned"),
+            &["--versioning-configuration", "Status=Enabled"],
+        )],
+    );
     add(
         "suspended",
         "us-east-1",
         vec![
-            s3api("put-bucket-versioning", &b("suspended"), &["--versioning-configuration", "Status=Enabled"]),
-            s3api("put-bucket-versioning", &b("suspended"), &["--versioning-configuration", "Status=Suspended"]),
+            s3api(
+                "put-bucket-versioning",
+                &b("suspended"),
+                &["--versioning-configuration", "Status=Enabled"],
+            ),
+            s3api(
+                "put-bucket-versioning",
+                &b("suspended"),
+                &["--versioning-configuration", "Status=Suspended"],
+            ),
         ],
     );
     add(
@@ -81,7 +102,10 @@ fn golden(p: &str) -> Vec<(String, &'static str, Vec<Vec<String>>)> {
         vec![s3api(
             "put-bucket-encryption",
             &b("sse-aes"),
-            &["--server-side-encryption-configuration", r#"{"Rules":[{"ApplyServerSideEncryptionByDefault":{"SSEAlgorithm":"AES256"}}]}"#],
+            &[
+                "--server-side-encryption-configuration",
+                r#"{"Rules":[{"ApplyServerSideEncryptionByDefault":{"SSEAlgorithm":"AES256"}}]}"#,
+            ],
         )],
     );
     add(
@@ -102,7 +126,10 @@ fn golden(p: &str) -> Vec<(String, &'static str, Vec<Vec<String>>)> {
         vec![s3api(
             "put-bucket-encryption",
             &b("sse-kms-default-key"),
-            &["--server-side-encryption-configuration", r#"{"Rules":[{"ApplyServerSideEncryptionByDefault":{"SSEAlgorithm":"aws:kms"}}]}"#],
+            &[
+                "--server-side-encryption-configuration",
+                r#"{"Rules":[{"ApplyServerSideEncryptionByDefault":{"SSEAlgorithm":"aws:kms"}}]}"#,
+            ],
         )],
     );
     add(
@@ -111,7 +138,10 @@ fn golden(p: &str) -> Vec<(String, &'static str, Vec<Vec<String>>)> {
         vec![s3api(
             "put-public-access-block",
             &b("pab-all"),
-            &["--public-access-block-configuration", "BlockPublicAcls=true,IgnorePublicAcls=true,BlockPublicPolicy=true,RestrictPublicBuckets=true"],
+            &[
+                "--public-access-block-configuration",
+                "BlockPublicAcls=true,IgnorePublicAcls=true,BlockPublicPolicy=true,RestrictPublicBuckets=true",
+            ],
         )],
     );
     add(
@@ -120,7 +150,10 @@ fn golden(p: &str) -> Vec<(String, &'static str, Vec<Vec<String>>)> {
         vec![s3api(
             "put-public-access-block",
             &b("pab-partial"),
-            &["--public-access-block-configuration", "BlockPublicAcls=true,IgnorePublicAcls=false,BlockPublicPolicy=true,RestrictPublicBuckets=false"],
+            &[
+                "--public-access-block-configuration",
+                "BlockPublicAcls=true,IgnorePublicAcls=false,BlockPublicPolicy=true,RestrictPublicBuckets=false",
+            ],
         )],
     );
     for (suffix, ownership) in [
@@ -134,7 +167,10 @@ fn golden(p: &str) -> Vec<(String, &'static str, Vec<Vec<String>>)> {
             vec![s3api(
                 "put-bucket-ownership-controls",
                 &b(suffix),
-                &["--ownership-controls", &format!(r#"{{"Rules":[{{"ObjectOwnership":"{ownership}"}}]}}"#)],
+                &[
+                    "--ownership-controls",
+                    &format!(r#"{{"Rules":[{{"ObjectOwnership":"{ownership}"}}]}}"#),
+                ],
             )],
         );
     }
@@ -144,7 +180,10 @@ fn golden(p: &str) -> Vec<(String, &'static str, Vec<Vec<String>>)> {
         vec![s3api(
             "put-bucket-tagging",
             &b("tags"),
-            &["--tagging", r#"{"TagSet":[{"Key":"team","Value":"platform"},{"Key":"cost-center","Value":"0042"},{"Key":"enabled","Value":"yes"}]}"#],
+            &[
+                "--tagging",
+                r#"{"TagSet":[{"Key":"team","Value":"platform"},{"Key":"cost-center","Value":"0042"},{"Key":"enabled","Value":"yes"}]}"#,
+            ],
         )],
     );
     add(
@@ -153,14 +192,26 @@ fn golden(p: &str) -> Vec<(String, &'static str, Vec<Vec<String>>)> {
         vec![s3api(
             "put-bucket-tagging",
             &b("tags-unicode"),
-            &["--tagging", r#"{"TagSet":[{"Key":"owner","Value":"Zoë Müller"},{"Key":"projet","Value":"données: «été» #1"},{"Key":"名前","Value":"東京"}]}"#],
+            &[
+                "--tagging",
+                r#"{"TagSet":[{"Key":"owner","Value":"Zoë Müller"},{"Key":"projet","Value":"données: «été» #1"},{"Key":"名前","Value":"東京"}]}"#,
+            ],
         )],
     );
-    let lifecycle = |suffix: &str, config: &str| s3api("put-bucket-lifecycle-configuration", &b(suffix), &["--lifecycle-configuration", config]);
+    let lifecycle = |suffix: &str, config: &str| {
+        s3api(
+            "put-bucket-lifecycle-configuration",
+            &b(suffix),
+            &["--lifecycle-configuration", config],
+        )
+    };
     add(
         "lc-empty-filter",
         "us-east-1",
-        vec![lifecycle("lc-empty-filter", r#"{"Rules":[{"ID":"expire","Status":"Enabled","Filter":{},"Expiration":{"Days":30}}]}"#)],
+        vec![lifecycle(
+            "lc-empty-filter",
+            r#"{"Rules":[{"ID":"expire","Status":"Enabled","Filter":{},"Expiration":{"Days":30}}]}"#,
+        )],
     );
     add(
         "lc-empty-prefix",
@@ -174,7 +225,11 @@ fn golden(p: &str) -> Vec<(String, &'static str, Vec<Vec<String>>)> {
         "lc-and",
         "us-east-1",
         vec![
-            s3api("put-bucket-versioning", &b("lc-and"), &["--versioning-configuration", "Status=Enabled"]),
+            s3api(
+                "put-bucket-versioning",
+                &b("lc-and"),
+                &["--versioning-configuration", "Status=Enabled"],
+            ),
             lifecycle(
                 "lc-and",
                 r#"{"Rules":[{"ID":"tiering","Status":"Enabled","Filter":{"And":{"Prefix":"logs/","Tags":[{"Key":"class","Value":"cold"}]}},"Transitions":[{"Days":90,"StorageClass":"GLACIER"},{"Days":30,"StorageClass":"STANDARD_IA"}],"NoncurrentVersionExpiration":{"NoncurrentDays":60}}]}"#,
@@ -247,7 +302,13 @@ fn golden(p: &str) -> Vec<(String, &'static str, Vec<Vec<String>>)> {
         vec![s3api(
             "put-bucket-logging",
             &b("log-source"),
-            &["--bucket-logging-status", &format!(r#"{{"LoggingEnabled":{{"TargetBucket":"{}","TargetPrefix":"access/source/"}}}}"#, b("log-target"))],
+            &[
+                "--bucket-logging-status",
+                &format!(
+                    r#"{{"LoggingEnabled":{{"TargetBucket":"{}","TargetPrefix":"access/source/"}}}}"#,
+                    b("log-target")
+                ),
+            ],
         )],
     );
     add(
@@ -256,7 +317,10 @@ fn golden(p: &str) -> Vec<(String, &'static str, Vec<Vec<String>>)> {
         vec![s3api(
             "put-bucket-cors",
             &b("cors-one"),
-            &["--cors-configuration", r#"{"CORSRules":[{"AllowedMethods":["GET"],"AllowedOrigins":["*"]}]}"#],
+            &[
+                "--cors-configuration",
+                r#"{"CORSRules":[{"AllowedMethods":["GET"],"AllowedOrigins":["*"]}]}"#,
+            ],
         )],
     );
     add(
@@ -285,22 +349,40 @@ fn golden(p: &str) -> Vec<(String, &'static str, Vec<Vec<String>>)> {
             ],
         )],
     );
-    add("replica-eu", "eu-west-1", vec![s3api("put-bucket-versioning", &b("replica-eu"), &["--versioning-configuration", "Status=Enabled"])]);
+    add(
+        "replica-eu",
+        "eu-west-1",
+        vec![s3api(
+            "put-bucket-versioning",
+            &b("replica-eu"),
+            &["--versioning-configuration", "Status=Enabled"],
+        )],
+    );
     for (suffix, rule) in [
         (
             "repl-filter",
-            format!(r#"{{"ID":"logs","Priority":1,"Status":"Enabled","Filter":{{"Prefix":"logs/"}},"DeleteMarkerReplication":{{"Status":"Disabled"}},"Destination":{{"Bucket":"arn:aws:s3:::{}"}}}}"#, b("replica-eu")),
+            format!(
+                r#"{{"ID":"logs","Priority":1,"Status":"Enabled","Filter":{{"Prefix":"logs/"}},"DeleteMarkerReplication":{{"Status":"Disabled"}},"Destination":{{"Bucket":"arn:aws:s3:::{}"}}}}"#,
+                b("replica-eu")
+            ),
         ),
         (
             "repl-all",
-            format!(r#"{{"ID":"all","Status":"Enabled","Prefix":"","Destination":{{"Bucket":"arn:aws:s3:::{}"}}}}"#, b("replica-eu")),
+            format!(
+                r#"{{"ID":"all","Status":"Enabled","Prefix":"","Destination":{{"Bucket":"arn:aws:s3:::{}"}}}}"#,
+                b("replica-eu")
+            ),
         ),
     ] {
         add(
             suffix,
             "us-east-1",
             vec![
-                s3api("put-bucket-versioning", &b(suffix), &["--versioning-configuration", "Status=Enabled"]),
+                s3api(
+                    "put-bucket-versioning",
+                    &b(suffix),
+                    &["--versioning-configuration", "Status=Enabled"],
+                ),
                 s3api(
                     "put-bucket-replication",
                     &b(suffix),
@@ -317,19 +399,40 @@ fn golden(p: &str) -> Vec<(String, &'static str, Vec<Vec<String>>)> {
         "hardened",
         "eu-west-1",
         vec![
-            s3api("put-bucket-versioning", &b("hardened"), &["--versioning-configuration", "Status=Enabled"]),
+            s3api(
+                "put-bucket-versioning",
+                &b("hardened"),
+                &["--versioning-configuration", "Status=Enabled"],
+            ),
             s3api(
                 "put-bucket-encryption",
                 &b("hardened"),
-                &["--server-side-encryption-configuration", r#"{"Rules":[{"ApplyServerSideEncryptionByDefault":{"SSEAlgorithm":"aws:kms","KMSMasterKeyID":"alias/app"},"BucketKeyEnabled":true}]}"#],
+                &[
+                    "--server-side-encryption-configuration",
+                    r#"{"Rules":[{"ApplyServerSideEncryptionByDefault":{"SSEAlgorithm":"aws:kms","KMSMasterKeyID":"alias/app"},"BucketKeyEnabled":true}]}"#,
+                ],
             ),
             s3api(
                 "put-public-access-block",
                 &b("hardened"),
-                &["--public-access-block-configuration", "BlockPublicAcls=true,IgnorePublicAcls=true,BlockPublicPolicy=true,RestrictPublicBuckets=true"],
+                &[
+                    "--public-access-block-configuration",
+                    "BlockPublicAcls=true,IgnorePublicAcls=true,BlockPublicPolicy=true,RestrictPublicBuckets=true",
+                ],
             ),
-            s3api("put-bucket-ownership-controls", &b("hardened"), &["--ownership-controls", r#"{"Rules":[{"ObjectOwnership":"BucketOwnerEnforced"}]}"#]),
-            s3api("put-bucket-tagging", &b("hardened"), &["--tagging", r#"{"TagSet":[{"Key":"data","Value":"confidential"}]}"#]),
+            s3api(
+                "put-bucket-ownership-controls",
+                &b("hardened"),
+                &[
+                    "--ownership-controls",
+                    r#"{"Rules":[{"ObjectOwnership":"BucketOwnerEnforced"}]}"#,
+                ],
+            ),
+            s3api(
+                "put-bucket-tagging",
+                &b("hardened"),
+                &["--tagging", r#"{"TagSet":[{"Key":"data","Value":"confidential"}]}"#],
+            ),
         ],
     );
     for extra in ["a", "b", "c", "d", "e", "f"] {
@@ -360,13 +463,14 @@ struct Cleanup(Vec<(String, &'static str)>);
 impl Drop for Cleanup {
     fn drop(&mut self) {
         for (bucket, region) in &self.0 {
-        let _ = Command::new("aws")
-            .arg("--endpoint-url")
-            .arg(common::emulator_endpoint())
-            .args(["s3api", "delete-bucket", "--bucket", bucket, "--region", region])
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .output();
+            // `rb --force` empties the bucket first: moto delivers access logs into the log target.
+            let _ = Command::new("aws")
+                .arg("--endpoint-url")
+                .arg(common::emulator_endpoint())
+                .args(["s3", "rb", &format!("s3://{bucket}"), "--force", "--region", region])
+                .env("AWS_ACCESS_KEY_ID", "testing")
+                .env("AWS_SECRET_ACCESS_KEY", "testing")
+                .output();
         }
     }
 }
@@ -397,20 +501,35 @@ fn a_golden_estate_made_by_other_tools_imports_plans_quiet_applies_and_converges
 
     // The shapes became manifest terms.
     assert!(manifest.starts_with("# Imported by `s3rec import`"), "{manifest}");
-    assert!(manifest.contains(&format!("name: \"{p}-plain-${{env}}\"")), "{manifest}");
+    assert!(
+        manifest.contains(&format!("name: \"{p}-plain-${{env}}\"")),
+        "{manifest}"
+    );
     assert!(manifest.contains("deny_insecure_transport: true"), "{manifest}");
     assert!(manifest.contains("target_bucket: log-target"), "{manifest}");
     assert!(manifest.contains("${bucket.plain.arn}"), "{manifest}");
-    assert!(manifest.contains("Zoë Müller") && manifest.contains("東京"), "{manifest}");
-    assert!(!manifest.contains("own-enforced:\n    name") || !manifest.contains("BucketOwnerEnforced"), "{manifest}");
+    assert!(
+        manifest.contains("Zoë Müller") && manifest.contains("東京"),
+        "{manifest}"
+    );
+    assert!(
+        !manifest.contains("own-enforced:\n    name") || !manifest.contains("BucketOwnerEnforced"),
+        "{manifest}"
+    );
     // What the manifest cannot say is left out, and said so on stderr and in the file.
     let notes = flat(&stderr);
     assert!(notes.contains("bucket.notify.notifications is left out"), "{stderr}");
     assert!(notes.contains("bucket.repl-filter.replication is left out"), "{stderr}");
-    assert!(manifest.contains("# - bucket.notify.notifications is left out"), "{manifest}");
+    assert!(
+        manifest.contains("# - bucket.notify.notifications is left out"),
+        "{manifest}"
+    );
 
     let (code, stdout, stderr) = project.run(&["validate", "-e", "gold"]);
-    assert_eq!(code, 0, "the imported manifest does not validate:\n{stdout}\n{stderr}\n{manifest}");
+    assert_eq!(
+        code, 0,
+        "the imported manifest does not validate:\n{stdout}\n{stderr}\n{manifest}"
+    );
 
     // Nothing to do in AWS: only buckets passing under management (an `adopt`, or on branches without
     // it a change in the state only).
@@ -423,7 +542,10 @@ fn a_golden_estate_made_by_other_tools_imports_plans_quiet_applies_and_converges
         .filter(|c| matches!(c["action"].as_str(), Some("create" | "update" | "replace" | "delete")))
         .map(|c| format!("{} {}", c["action"], c["address"]))
         .collect();
-    assert!(acting.is_empty(), "the imported manifest changes AWS: {acting:?}\n{manifest}");
+    assert!(
+        acting.is_empty(),
+        "the imported manifest changes AWS: {acting:?}\n{manifest}"
+    );
     assert!(changes.iter().any(|c| c["address"] == "bucket.plain"), "{json}");
 
     project.apply_ok();
@@ -439,21 +561,35 @@ fn import_list_names_exactly_the_buckets_no_environment_manages() {
     let other_env = format!("{p}-other");
     let loose = format!("{p}-loose");
     let public = format!("{p}-public");
-    project.write(&format!("buckets:\n  managed: {{name: {managed}}}\n  kept: {{name: {in_state}}}\n"));
+    project.write(&format!(
+        "buckets:\n  managed: {{name: {managed}}}\n  kept: {{name: {in_state}}}\n"
+    ));
     std::fs::write(
         project.path("environments/prod.yaml"),
         format!("environment: prod\nbuckets:\n  other: {{name: {other_env}}}\n"),
     )
     .expect("second environment");
+    // Every bucket this test made, directly or through its own apply, is deleted at the end.
+    let _cleanup = Cleanup(
+        [&managed, &in_state, &other_env, &loose, &public]
+            .iter()
+            .map(|n| (n.to_string(), "us-east-1"))
+            .collect(),
+    );
     // The state learns `in_state`; then the manifest drops it (no prune: still this environment's).
     project.apply_ok();
     project.write(&format!("buckets:\n  managed: {{name: {managed}}}\n"));
-    // Only the buckets this test made directly are deleted at the end; the managed ones belong to the state.
-    let _cleanup = Cleanup([&other_env, &loose, &public].iter().map(|n| (n.to_string(), "us-east-1")).collect());
     for name in [&other_env, &loose, &public] {
         aws(&create(name, "us-east-1"));
     }
-    aws(&s3api("put-bucket-ownership-controls", &public, &["--ownership-controls", r#"{"Rules":[{"ObjectOwnership":"ObjectWriter"}]}"#]));
+    aws(&s3api(
+        "put-bucket-ownership-controls",
+        &public,
+        &[
+            "--ownership-controls",
+            r#"{"Rules":[{"ObjectOwnership":"ObjectWriter"}]}"#,
+        ],
+    ));
 
     let (code, stdout, stderr) = project.run(&["import", "-e", "dev", "--list", "--format", "json"]);
     assert_eq!(code, 0, "{stdout}\n{stderr}");
@@ -468,15 +604,24 @@ fn import_list_names_exactly_the_buckets_no_environment_manages() {
     assert_eq!(names, vec![loose.as_str(), public.as_str()], "{stdout}");
     let public_row = mine[1];
     assert_eq!(public_row["region"], "us-east-1");
-    assert!(public_row["created"].as_str().is_some_and(|c| c.starts_with("20")), "{stdout}");
+    assert!(
+        public_row["created"].as_str().is_some_and(|c| c.starts_with("20")),
+        "{stdout}"
+    );
     let findings = public_row["findings"].to_string();
-    assert!(findings.contains("ACLs enabled") && findings.contains("public access allowed"), "{findings}");
+    assert!(
+        findings.contains("ACLs enabled") && findings.contains("public access allowed"),
+        "{findings}"
+    );
     assert!(findings.contains("no default encryption"), "{findings}");
 
     let (code, table, _) = project.run(&["import", "-e", "dev", "--list"]);
     assert_eq!(code, 0);
     assert!(table.starts_with("BUCKET"), "{table}");
-    assert!(table.contains(&loose) && !table.contains(&managed) && !table.contains(&other_env), "{table}");
+    assert!(
+        table.contains(&loose) && !table.contains(&managed) && !table.contains(&other_env),
+        "{table}"
+    );
 
     // plan --audit has the same section.
     let (code, stdout, stderr) = project.run(&["plan", "-e", "dev", "--audit"]);
@@ -484,7 +629,6 @@ fn import_list_names_exactly_the_buckets_no_environment_manages() {
     let audit = flat(&stdout);
     assert!(audit.contains(&format!("bucket {loose} (us-east-1")), "{stderr}");
     assert!(!audit.contains(&format!("bucket {in_state} (")), "{stderr}");
-
 }
 
 #[test]
@@ -496,13 +640,19 @@ fn bad_input_is_refused_with_the_way_out() {
     let (code, _, stderr) = project.run(&["import", "-e", "dev", &format!("{p}-missing")]);
     assert_eq!(code, 1);
     let e = flat(&stderr);
-    assert!(e.contains(&format!("bucket {p}-missing is not in the account's bucket listing")), "{stderr}");
+    assert!(
+        e.contains(&format!("bucket {p}-missing is not in the account's bucket listing")),
+        "{stderr}"
+    );
     assert!(e.contains("--list"), "{stderr}");
 
     let (code, _, stderr) = project.run(&["import", "-e", "dev", "--out", "environments/dev.yaml", "--all"]);
     assert_eq!(code, 1);
     let e = flat(&stderr);
-    assert!(e.contains("environments/dev.yaml already exists") && e.contains("--force"), "{stderr}");
+    assert!(
+        e.contains("environments/dev.yaml already exists") && e.contains("--force"),
+        "{stderr}"
+    );
 
     let (code, _, stderr) = project.run(&["import", "-e", "dev", "some-bucket", "--all"]);
     assert_eq!(code, 2, "clap refuses conflicting flags with its usage code");

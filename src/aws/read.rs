@@ -95,9 +95,9 @@ pub async fn list_buckets(aws: &Aws) -> Result<Vec<ListedBucket>, AwsError> {
             out.push(ListedBucket {
                 name: name.to_string(),
                 region: b.bucket_region().filter(|r| !r.is_empty()).map(str::to_string),
-                created: b.creation_date().and_then(|d| {
-                    d.fmt(aws_sdk_s3::primitives::DateTimeFormat::DateTime).ok()
-                }),
+                created: b
+                    .creation_date()
+                    .and_then(|d| d.fmt(aws_sdk_s3::primitives::DateTimeFormat::DateTime).ok()),
             });
         }
         match page.continuation_token() {

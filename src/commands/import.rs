@@ -171,6 +171,19 @@ async fn import_buckets(
     match &args.out {
         Some(out) => {
             write_out(out, &text, args.force)?;
+            // The written manifest is checked as `validate` would; a problem here is a gap in import.
+            let loaded = crate::manifest::load(out);
+            if loaded.has_errors() {
+                eprint!(
+                    "{}",
+                    crate::manifest::diagnostic::render_human(&loaded.problems, &loaded.sources, false)
+                );
+                return Err(miette!(
+                    help = "edit the file by hand where it is refused, and please report the case",
+                    "the imported manifest {} does not validate",
+                    out.display()
+                ));
+            }
             eprintln!(
                 "Wrote {} bucket(s) to {}. Review it, then run `s3rec plan -e {}`.",
                 imported.buckets.len(),
@@ -206,9 +219,13 @@ fn write_out(out: &Path, text: &str, force: bool) -> miette::Result<()> {
         // Checked again here: the file may have appeared while AWS was read.
         options.create_new(true);
     }
-    let mut file = options
-        .open(out)
-        .map_err(|e| miette!(help = "add --force to replace an existing file", "cannot write {}: {e}", out.display()))?;
+    let mut file = options.open(out).map_err(|e| {
+        miette!(
+            help = "add --force to replace an existing file",
+            "cannot write {}: {e}",
+            out.display()
+        )
+    })?;
     file.write_all(text.as_bytes())
         .map_err(|e| miette!("cannot write {}: {e}", out.display()))
 }

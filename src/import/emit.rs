@@ -32,7 +32,11 @@ pub fn manifest_yaml(header: &Header, environment: &str, settings: &Settings, im
     let mut out = String::new();
     out.push_str(&format!(
         "# Imported by `s3rec import` at {} from account {}",
-        if header.when.is_empty() { "an unknown time" } else { &header.when },
+        if header.when.is_empty() {
+            "an unknown time"
+        } else {
+            &header.when
+        },
         header.account.as_deref().unwrap_or("unknown (STS did not answer)")
     ));
     if let Some(arn) = &header.caller_arn {
@@ -58,7 +62,10 @@ pub fn manifest_yaml(header: &Header, environment: &str, settings: &Settings, im
 
     let mut doc = serde_json::Map::new();
     doc.insert("environment".into(), Json::String(environment.to_string()));
-    let aws = without(serde_json::to_value(&settings.aws).unwrap_or_default(), &[("force_path_style", Json::Bool(false))]);
+    let aws = without(
+        serde_json::to_value(&settings.aws).unwrap_or_default(),
+        &[("force_path_style", Json::Bool(false))],
+    );
     if aws.as_object().is_some_and(|o| !o.is_empty()) {
         doc.insert("aws".into(), aws);
     }
@@ -71,7 +78,10 @@ pub fn manifest_yaml(header: &Header, environment: &str, settings: &Settings, im
     }
     let mut buckets = serde_json::Map::new();
     for (logical, b) in &imported.buckets {
-        buckets.insert(logical.clone(), bucket_json(serde_json::to_value(b).unwrap_or_default()));
+        buckets.insert(
+            logical.clone(),
+            bucket_json(serde_json::to_value(b).unwrap_or_default()),
+        );
     }
     doc.insert("buckets".into(), Json::Object(buckets));
 

@@ -16,8 +16,9 @@ pub mod unmanaged;
 use indexmap::IndexMap;
 
 use crate::manifest::types::{
-    Bucket, CorsMethod, CorsRule, Encryption, Expiration, LifecycleFilter, LifecycleRule, Logging, NoncurrentExpiration,
-    NoncurrentTransition, ObjectOwnership, PublicAccessBlock, SseAlgorithm, StorageClass, Transition, Versioning,
+    Bucket, CorsMethod, CorsRule, Encryption, Expiration, LifecycleFilter, LifecycleRule, Logging,
+    NoncurrentExpiration, NoncurrentTransition, ObjectOwnership, PublicAccessBlock, SseAlgorithm, StorageClass,
+    Transition, Versioning,
 };
 use crate::model::{Doc, DocKind, LifecycleRuleDoc, ObservedBucket, VersioningState};
 use naming::Names;
@@ -135,7 +136,9 @@ fn set_doc(bucket: &mut Bucket, doc: &Doc, physical: &str, names: &Names) -> Res
                 other => return Err(format!("the manifest has no encryption algorithm `{other}`")),
             };
             if algorithm == SseAlgorithm::Aes256 && e.bucket_key {
-                return Err("a bucket key with AES256 cannot be written (the manifest allows it only with aws:kms)".into());
+                return Err(
+                    "a bucket key with AES256 cannot be written (the manifest allows it only with aws:kms)".into(),
+                );
             }
             bucket.encryption = Some(Encryption {
                 algorithm,
@@ -161,7 +164,9 @@ fn set_doc(bucket: &mut Bucket, doc: &Doc, physical: &str, names: &Names) -> Res
         }
         Doc::Tags(tags) => {
             if let Some(k) = tags.keys().find(|k| k.to_ascii_lowercase().starts_with("aws:")) {
-                return Err(format!("tag `{k}` has the reserved `aws:` prefix, which only AWS may set"));
+                return Err(format!(
+                    "tag `{k}` has the reserved `aws:` prefix, which only AWS may set"
+                ));
             }
             refuse_env_text(tags.values().chain(tags.keys()))?;
             bucket.tags = Some(tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect());
@@ -249,7 +254,7 @@ fn lifecycle_rule(r: &LifecycleRuleDoc) -> Result<LifecycleRule, String> {
         object_size_greater_than: r.object_size_greater_than.map(crate::manifest::types::ByteSize),
         object_size_less_than: r.object_size_less_than.map(crate::manifest::types::ByteSize),
     };
-    let expiration = (r.expiration_days.is_some() || r.expired_object_delete_marker.is_some()).then(|| Expiration {
+    let expiration = (r.expiration_days.is_some() || r.expired_object_delete_marker.is_some()).then_some(Expiration {
         days: r.expiration_days,
         expired_object_delete_marker: r.expired_object_delete_marker,
     });

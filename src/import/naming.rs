@@ -130,7 +130,13 @@ fn logical_of(name: &str, env: &str, shared: &str) -> String {
     let logical = words.join("-");
     let logical: String = logical
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
         .collect();
     if logical.is_empty() {
         // The name was only the environment (a bucket called `prod`): keep it whole.

@@ -18,7 +18,9 @@ pub fn bucket_policy(policy: &Json, bucket: &str, names: &Names) -> Result<Bucke
         return Err("the policy is not a JSON object".to_string());
     };
     if let Some(other) = top.keys().find(|k| !matches!(k.as_str(), "Version" | "Statement")) {
-        return Err(format!("the policy has a top-level `{other}`, which the manifest cannot write"));
+        return Err(format!(
+            "the policy has a top-level `{other}`, which the manifest cannot write"
+        ));
     }
     if top.get("Version").and_then(Json::as_str) != Some("2012-10-17") {
         return Err("the policy's Version is not 2012-10-17, which the manifest always writes".to_string());

@@ -83,7 +83,9 @@ fn off_switches(p: &PublicAccessBlockDoc) -> String {
 fn public_statement(policy: &serde_json::Value) -> bool {
     policy["Statement"].as_array().is_some_and(|statements| {
         statements.iter().any(|s| {
-            s["Effect"] == "Allow" && (s["Principal"] == "*" || s["Principal"]["AWS"] == "*") && s["Condition"].is_null()
+            s["Effect"] == "Allow"
+                && (s["Principal"] == "*" || s["Principal"]["AWS"] == "*")
+                && s["Condition"].is_null()
         })
     })
 }
@@ -92,7 +94,12 @@ fn public_statement(policy: &serde_json::Value) -> bool {
 pub fn table(rows: &[Unmanaged]) -> String {
     let mut out = String::new();
     let name_w = rows.iter().map(|r| r.name.len()).max().unwrap_or(0).max("BUCKET".len());
-    let region_w = rows.iter().map(|r| r.region.len()).max().unwrap_or(0).max("REGION".len());
+    let region_w = rows
+        .iter()
+        .map(|r| r.region.len())
+        .max()
+        .unwrap_or(0)
+        .max("REGION".len());
     let created_w = "2006-01-02T15:04:05Z".len();
     out.push_str(&format!(
         "{:name_w$}  {:region_w$}  {:created_w$}  FINDINGS\n",
@@ -143,7 +150,11 @@ mod tests {
                 .expect("finding")
                 .contains("ACLs enabled")
         );
-        assert!(finding(&Doc::Encryption(None)).expect("finding").contains("no default encryption"));
+        assert!(
+            finding(&Doc::Encryption(None))
+                .expect("finding")
+                .contains("no default encryption")
+        );
         assert_eq!(finding(&Doc::Ownership(Some("BucketOwnerEnforced".into()))), None);
     }
 }
