@@ -827,6 +827,15 @@ pub fn managed_everywhere(ws: &Workspace, state: &StateDb) -> Result<BTreeSet<St
     Ok(names)
 }
 
+/// Buckets that environments other than this one manage (their manifests and states): what
+/// `import --prefix`/`--all` passes over.
+pub fn managed_by_other_environments(ws: &Workspace, state: &StateDb) -> Result<BTreeSet<String>, PlanError> {
+    let everywhere = managed_everywhere(ws, state)?;
+    let mut own: BTreeSet<String> = ws.manifest.buckets.values().map(|b| b.name.clone()).collect();
+    own.extend(state.resources()?.into_iter().map(|r| r.name));
+    Ok(everywhere.difference(&own).cloned().collect())
+}
+
 /// The account's buckets that no environment manages, each with its region, creation date and
 /// findings: one ListBuckets, then the [`unmanaged::FINDING_KINDS`] documents of each such bucket
 /// (and its location when the listing does not give the region).

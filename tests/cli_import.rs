@@ -668,5 +668,8 @@ fn bad_input_is_refused_with_the_way_out() {
 
     let (code, _, stderr) = project.run(&["import", "-e", "dev", "--prefix", &format!("{p}-nothing-")]);
     assert_eq!(code, 1);
-    assert!(flat(&stderr).contains("no bucket to import"), "{stderr}");
+    assert!(
+        flat(&stderr).contains("no bucket to import: no bucket name starts with"),
+        "{stderr}"
+    );
 }

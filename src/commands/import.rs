@@ -2,7 +2,6 @@
 //! buckets no environment manages (`--list`). The conversion is `crate::import`; the reads are
 //! `aws::read` through the planner.
 
-use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -11,6 +10,7 @@ use miette::{IntoDiagnostic, miette};
 
 use super::exit;
 use crate::cli::ColorChoice;
+use crate::import::select::{Selection, select};
 use crate::import::{self, emit, unmanaged};
 use crate::model::DocKind;
 use crate::output::print_data;
@@ -108,40 +108,22 @@ async fn import_buckets(
     let listed = crate::exec::retry::read(|| crate::aws::read::list_buckets(&conn.aws))
         .await
         .map_err(|e| miette!("{e}"))?;
-    let selected: Vec<&crate::aws::read::ListedBucket> = if !args.names.is_empty() {
-        let mut out = Vec::new();
-        for name in &args.names {
-            match listed.iter().find(|b| &b.name == name) {
-                Some(b) => out.push(b),
-                None => {
-                    return Err(miette!(
-                        help = "check the name with `s3rec import -e ENV --list` or `aws s3api list-buckets`",
-                        "bucket {name} is not in the account's bucket listing (it does not exist, or belongs to another account)"
-                    ));
-                }
-            }
-        }
-        out
-    } else {
-        let others = managed_by_others(ws, state)?;
-        let prefix = args.prefix.as_deref().unwrap_or("");
-        let matching: Vec<_> = listed.iter().filter(|b| b.name.starts_with(prefix)).collect();
-        let skipped = matching.iter().filter(|b| others.contains(&b.name)).count();
-        if skipped > 0 {
-            eprintln!("note: {skipped} matching bucket(s) are managed by another environment and not imported");
-        }
-        matching.into_iter().filter(|b| !others.contains(&b.name)).collect()
+    let selection = match &args.prefix {
+        _ if !args.names.is_empty() => Selection::Names(&args.names),
+        Some(prefix) => Selection::Matching { prefix },
+        None => Selection::Matching { prefix: "" },
     };
-    if selected.is_empty() {
-        return Err(miette!(
-            help = "`s3rec import -e ENV --list` shows the buckets no environment manages",
-            "no bucket to import{}",
-            args.prefix
-                .as_ref()
-                .map(|p| format!(" starts with `{p}`"))
-                .unwrap_or_default()
-        ));
+    let others = planner::managed_by_other_environments(ws, state).map_err(|e| miette!("{e}"))?;
+    let names: Vec<&str> = listed.iter().map(|b| b.name.as_str()).collect();
+    let chosen = select(&names, selection, &others).map_err(|e| miette!(help = e.hint(), "{e}"))?;
+    if chosen.managed_elsewhere > 0 {
+        eprintln!(
+            "note: {} matching bucket(s) are managed by another environment and not imported",
+            chosen.managed_elsewhere
+        );
     }
+    let selected: Vec<&crate::aws::read::ListedBucket> =
+        listed.iter().filter(|b| chosen.names.contains(&b.name)).collect();
     eprintln!("Reading {} bucket(s)...", selected.len());
     let live = planner::read_listed(&conn.aws, &selected, &DocKind::ALL, args.parallelism)
         .await
@@ -194,20 +176,6 @@ async fn import_buckets(
         None => print_data(&text).into_diagnostic()?,
     }
     Ok(exit::OK)
-}
-
-/// Buckets that environments other than this one manage (their manifests and states).
-fn managed_by_others(ws: &Workspace, state: &crate::state::StateDb) -> miette::Result<BTreeSet<String>> {
-    let everywhere = planner::managed_everywhere(ws, state).map_err(|e| miette!("{e}"))?;
-    let mut own: BTreeSet<String> = ws.manifest.buckets.values().map(|b| b.name.clone()).collect();
-    own.extend(
-        state
-            .resources()
-            .map_err(|e| miette!("{e}"))?
-            .into_iter()
-            .map(|r| r.name),
-    );
-    Ok(everywhere.difference(&own).cloned().collect())
 }
 
 fn write_out(out: &Path, text: &str, force: bool) -> miette::Result<()> {

@@ -11,6 +11,7 @@
 pub mod emit;
 pub mod naming;
 pub mod policy;
+pub mod select;
 pub mod unmanaged;
 
 use indexmap::IndexMap;
