@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks `s3rec plan` on an unchanged estate against a private moto server.
 #
-#   scripts/bench-plan.sh [--buckets N] [--repeat R] [--parallelism "1 2 4 ..."] [--keep]
+#   scripts/bench-plan.sh [--buckets N] [--repeat R] [--parallelism "1 2 4 ..."] [--import] [--keep]
 #
 # 1. Builds s3rec in release mode, installs moto into .venv-moto/ if needed, and starts its OWN
 #    moto_server on a free loopback port (never the shared one of `scripts/moto.sh start`), stopped on exit.
@@ -13,6 +13,11 @@
 #    records the median wall time and the HTTP requests moto logged per run.
 # 5. Prints a table and fails unless every run made at most one request per managed document, plus one
 #    GetBucketLocation per bucket, plus a few STS calls per run.
+# 6. With --import: runs `s3rec import -e bench --prefix PREFIX- --out FILE --force` R times (parallelism
+#    16, the default) on the same estate, and fails unless each run made at most one ListBuckets, one read
+#    per document (11 per bucket), one GetBucketLocation per bucket the listing gave no region for, and
+#    the STS calls, and unless its median wall time is at most twice the median no-op plan at parallelism
+#    16 (or the first measured parallelism).
 #
 # Options:
 #   --buckets N          buckets besides the shared log and replica buckets (default 200)
@@ -25,6 +30,7 @@
 #   --backend B          where the state lives: `local` (default) or `s3` (a versioned state bucket in the
 #                        same moto; a no-op plan then adds one conditional GET of the state, which the
 #                        request budget allows for)
+#   --import             also measure `s3rec import` of the whole estate (step 6)
 #   --keep               keep the temporary project and moto log (its path is printed)
 set -euo pipefail
 
@@ -34,6 +40,8 @@ parallelisms="1 2 4 8 16 32 64"
 apply_parallelism=16
 latency_ms=0
 keep=0
+measure_import=0
+import_parallelism=16
 # STS calls a plan may make on top of its S3 reads (GetCallerIdentity, once per run).
 sts_allowance=2
 backend=local
@@ -86,6 +94,10 @@ while [[ $# -gt 0 ]]; do
         backend="$2"
         [[ "$backend" == s3 ]] && state_allowance=1
         shift 2
+        ;;
+    --import)
+        measure_import=1
+        shift
         ;;
     --keep)
         keep=1
@@ -499,14 +511,51 @@ for p in $parallelisms; do
         "$(median "${cpus[@]}")" "$(median "${moto_cpus[@]}")" >>"$results"
 done
 
+# --- 6 (measured before the report). import of the same estate -------------------------------------
+
+import_results="$work/import.tsv"
+: >"$import_results"
+if [[ "$measure_import" == 1 ]]; then
+    for ((r = 1; r <= repeat; r++)); do
+        c0="$(settled_count)"
+        s0="$(count_lines "$sts_pattern")"
+        l0="$(count_lines '"GET /(\?[^ ]*)? HTTP/[0-9.]+" [0-9]{3} ')"
+        m0="$(moto_cpu)"
+        t0="$(now)"
+        status=0
+        { TIMEFORMAT='%3U %3S' && time "$s3rec" --chdir "$project" import -e bench --prefix "$prefix-" \
+            --parallelism "$import_parallelism" --out "$work/imported.yaml" --force \
+            >"$work/import.out" 2>"$work/import.err"; } 2>"$work/import.cpu" || status=$?
+        t1="$(now)"
+        c1="$(settled_count)"
+        s1="$(count_lines "$sts_pattern")"
+        l1="$(count_lines '"GET /(\?[^ ]*)? HTTP/[0-9.]+" [0-9]{3} ')"
+        m1="$(moto_cpu)"
+        if [[ "$status" != 0 ]]; then
+            tail -n 20 "$work/import.err" >&2
+            die "import (run $r) exited $status"
+        fi
+        cpu="$(awk '{ printf "%.3f", $1 + $2 }' "$work/import.cpu")"
+        if [[ "$m0" == nan || "$m1" == nan ]]; then mc=nan; else mc="$(elapsed "$m0" "$m1")"; fi
+        printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$(elapsed "$t0" "$t1")" $((c1 - c0)) $((s1 - s0)) $((l1 - l0)) "$cpu" "$mc" \
+            >>"$import_results"
+        echo "    import, run $r: $(elapsed "$t0" "$t1")s, $((c1 - c0)) requests ($((l1 - l0)) ListBuckets," \
+            "$((s1 - s0)) STS), s3rec CPU ${cpu}s, moto CPU ${mc}s" >&2
+    done
+    # The imported manifest must be one s3rec accepts.
+    mkdir -p "$work/reimport/environments"
+    sed "s/^environment: bench$/environment: check/" "$work/imported.yaml" >"$work/reimport/environments/check.yaml"
+    "$s3rec" --chdir "$work/reimport" validate -e check >&2 || die "the imported manifest does not validate"
+fi
+
 # --- 5. report and check ----------------------------------------------------------------------------
 
 "$py" - "$results" "$total_buckets" "$total_docs" "$sts_allowance" "$buckets" "$repeat" "$setup_time" \
     "$setup_requests" "$apply_parallelism" "$moto_version" "$(nproc 2>/dev/null || echo '?')" "$latency_ms" \
-    "$backend" "$state_allowance" "$total_identities" <<'PY'
+    "$backend" "$state_allowance" "$total_identities" "$import_results" "$import_parallelism" <<'PY'
 import sys
 
-path, total_buckets, total_docs, sts_allowance, n, repeat, setup_time, setup_requests, apply_p, moto, cpus, latency, backend, state_allowance, identities = sys.argv[1:]
+path, total_buckets, total_docs, sts_allowance, n, repeat, setup_time, setup_requests, apply_p, moto, cpus, latency, backend, state_allowance, identities, import_path, import_p = sys.argv[1:]
 total_buckets, total_docs, sts_allowance = int(total_buckets), int(total_docs), int(sts_allowance)
 # STS, the state backend's read, and the IAM/SNS reads of the replication role and the notification topic
 # (at most three requests per resource or part: the resource, its inline or attached policies, its
@@ -538,8 +587,32 @@ for p, median, min_req, max_req, max_sts, cpu, moto_cpu in rows:
 print()
 print(f"budget: requests per run <= documents + one GetBucketLocation per bucket + {sts_allowance} for STS, IAM/SNS "
       f"({identities} resources and parts) and the state backend ({state_allowance}) = {limit}")
+imports = [line.rstrip("\n").split("\t") for line in open(import_path) if line.strip()]
+if imports:
+    from statistics import median as med
+    # One ListBuckets, the 11 documents of every bucket, a location per bucket (moto's listing gives no
+    # region; AWS's does, and then there is none), and STS.
+    import_limit = 1 + total_buckets * 11 + total_buckets + 2
+    plan_row = next((r for r in rows if r[0] == import_p), rows[0])
+    plan_median = float(plan_row[1])
+    walls = [float(r[0]) for r in imports]
+    print()
+    print(f"s3rec import of the same {total_buckets} buckets (parallelism {import_p}), {len(imports)} runs:")
+    print()
+    print("| run | wall time (s) | requests | ListBuckets | STS | s3rec CPU (s) | moto CPU (s) |")
+    print("|---:|---:|---:|---:|---:|---:|---:|")
+    for i, (wall, reqs, sts, lists, cpu, moto_cpu) in enumerate(imports, 1):
+        print(f"| {i} | {float(wall):.2f} | {reqs} | {lists} | {sts} | {float(cpu):.2f} | {moto_cpu} |")
+        if int(reqs) > import_limit:
+            failures.append(f"import run {i}: {reqs} requests, more than {import_limit}")
+    print()
+    print(f"import: median {med(walls):.2f} s (spread {min(walls):.2f}-{max(walls):.2f}); no-op plan at parallelism "
+          f"{plan_row[0]}: median {plan_median:.2f} s; ratio {med(walls) / plan_median:.2f} (limit 2.00); "
+          f"request budget {import_limit}")
+    if med(walls) > 2 * plan_median:
+        failures.append(f"import median {med(walls):.2f} s is more than twice the plan's {plan_median:.2f} s")
 if failures:
-    print("\nFAILED: a plan made more requests than one per document + one per bucket:", file=sys.stderr)
+    print("\nFAILED: a run went over its budget:", file=sys.stderr)
     for f in failures:
         print("  " + f, file=sys.stderr)
     sys.exit(1)

@@ -14,12 +14,13 @@ use crate::backend::{self, BackendError, Lease, LeaseRequest, Remote};
 use crate::diff::identity::{IdentityInputs, ManagedIdentity};
 use crate::diff::{self, DiffError, Inputs, Managed};
 use crate::exec::retry;
+use crate::import::unmanaged;
 use crate::manifest::load::{DiscoveryError, find_environment, find_project_root};
 use crate::manifest::types::StateBackend;
 use crate::manifest::{Loaded, Manifest, load};
 use crate::model::desired::{self, Context, DesiredError};
 use crate::model::identity::{self, DesiredIdentity, IdentityDoc, IdentityKind, ObservedIdentity, PartKind};
-use crate::model::{Doc, DocKind, ObservedBucket, PublicAccessBlockDoc};
+use crate::model::{DocKind, ObservedBucket};
 use crate::plan::graph::{ChangeGraph, CycleError};
 use crate::plan::{Action, Address, Change, Edge, PLAN_FORMAT_VERSION, Plan, Value};
 use crate::state::{StateDb, StateError, state_path};
@@ -257,6 +258,9 @@ pub enum PlanError {
     /// A sync mapping could not be compared (its source, its destination, its index).
     #[error("{0}")]
     Sync(String),
+    /// The project's environments could not be read to tell which buckets they manage.
+    #[error("{0}")]
+    Discovery(String),
     #[error("--target {0} matches nothing in the manifest or the state")]
     UnknownTarget(String),
 }
@@ -345,6 +349,24 @@ pub async fn plan(ws: &Workspace, conn: &Connection, state: &StateDb, opts: &Pla
             if let Some(Some(live)) = observed.get(&b.name) {
                 warnings.extend(audit(&b.logical, live, &b.docs.keys().copied().collect()));
             }
+        }
+    }
+
+    if opts.audit {
+        for u in unmanaged_buckets(ws, conn, state, opts.read_concurrency).await? {
+            let findings = if u.findings.is_empty() {
+                "no findings".to_string()
+            } else {
+                u.findings.join("; ")
+            };
+            warnings.push(format!(
+                "audit: bucket {} ({}, created {}) is not managed by any environment: {findings}; adopt it with `s3rec import -e {} {}`",
+                u.name,
+                u.region,
+                u.created.as_deref().unwrap_or("at an unknown date"),
+                m.environment,
+                u.name
+            ));
         }
     }
 
@@ -762,63 +784,122 @@ pub async fn read_all(
 /// Warnings for documents the manifest does not manage that differ from what AWS gives a new bucket:
 /// exactly what a reviewer wants to see (a bucket someone made public by hand).
 fn audit(logical: &str, live: &ObservedBucket, managed: &BTreeSet<DocKind>) -> Vec<String> {
-    let mut out = Vec::new();
-    let all_blocked = PublicAccessBlockDoc {
-        block_public_acls: true,
-        ignore_public_acls: true,
-        block_public_policy: true,
-        restrict_public_buckets: true,
+    live.docs
+        .iter()
+        .filter(|(kind, _)| !managed.contains(kind))
+        .filter_map(|(kind, doc)| {
+            unmanaged::finding(doc)
+                .map(|f| format!("audit: bucket.{logical}.{kind} is not managed by the manifest: {f}"))
+        })
+        .collect()
+}
+
+/// Every physical bucket name some environment of the project manages: in its manifest, or in its
+/// state (a bucket removed from a manifest without `prune` is still that environment's). `state` is
+/// this workspace's own state, already read; other environments' states are read from this machine
+/// (their local file or the S3 backend's working copy) when present.
+pub fn managed_everywhere(ws: &Workspace, state: &StateDb) -> Result<BTreeSet<String>, PlanError> {
+    let mut names = BTreeSet::new();
+    let add_state = |names: &mut BTreeSet<String>, db: &StateDb| -> Result<(), StateError> {
+        for r in db.resources()? {
+            if matches!(r.value, Value::Bucket { .. } | Value::Doc(_)) {
+                names.insert(r.name);
+            }
+        }
+        Ok(())
     };
-    for (kind, doc) in &live.docs {
-        if managed.contains(kind) {
+    add_state(&mut names, state)?;
+    let envs = crate::manifest::load::list_environments(&ws.root)
+        .map_err(|e| PlanError::Discovery(format!("cannot list the environments: {e}")))?;
+    for path in envs {
+        let loaded = load(&path);
+        let Some(manifest) = loaded.manifest.clone() else {
+            return Err(PlanError::Discovery(format!(
+                "cannot tell which buckets {} manages: it is not valid (`s3rec validate --all` shows why)",
+                loaded.sources_display()
+            )));
+        };
+        names.extend(manifest.buckets.values().map(|b| b.name.clone()));
+        if manifest.environment == ws.environment() {
             continue;
         }
-        let finding = match doc {
-            Doc::PublicAccessBlock(p) if *p != all_blocked => {
-                Some(format!("public access is not fully blocked ({})", off_switches(p)))
-            }
-            Doc::Ownership(o) if o.as_deref() != Some("BucketOwnerEnforced") => Some(format!(
-                "ACLs are enabled (object ownership {}, AWS default BucketOwnerEnforced)",
-                o.as_deref().unwrap_or("not set")
-            )),
-            Doc::Encryption(None) => Some("no default encryption (AWS default is SSE-S3)".to_string()),
-            Doc::Policy(Some(p)) if public_statement(p) => {
-                Some("the bucket policy allows access to everyone (Principal \"*\")".to_string())
-            }
-            _ => None,
+        let other = Workspace {
+            root: ws.root.clone(),
+            manifest_sha256: manifest_digest(&loaded),
+            loaded,
+            manifest,
         };
-        if let Some(f) = finding {
-            out.push(format!(
-                "audit: bucket.{logical}.{kind} is not managed by the manifest and {f}"
-            ));
+        let path = other.state_path();
+        if path.is_file() {
+            add_state(&mut names, &StateDb::open(&path)?)?;
         }
     }
-    out
+    Ok(names)
 }
 
-fn off_switches(p: &PublicAccessBlockDoc) -> String {
-    let mut off = Vec::new();
-    for (on, name) in [
-        (p.block_public_acls, "block_public_acls"),
-        (p.ignore_public_acls, "ignore_public_acls"),
-        (p.block_public_policy, "block_public_policy"),
-        (p.restrict_public_buckets, "restrict_public_buckets"),
-    ] {
-        if !on {
-            off.push(name);
-        }
-    }
-    format!("{} off", off.join(", "))
+/// Buckets that environments other than this one manage (their manifests and states): what
+/// `import --prefix`/`--all` passes over.
+pub fn managed_by_other_environments(ws: &Workspace, state: &StateDb) -> Result<BTreeSet<String>, PlanError> {
+    let everywhere = managed_everywhere(ws, state)?;
+    let mut own: BTreeSet<String> = ws.manifest.buckets.values().map(|b| b.name.clone()).collect();
+    own.extend(state.resources()?.into_iter().map(|r| r.name));
+    Ok(everywhere.difference(&own).cloned().collect())
 }
 
-fn public_statement(policy: &serde_json::Value) -> bool {
-    policy["Statement"].as_array().is_some_and(|statements| {
-        statements.iter().any(|s| {
-            s["Effect"] == "Allow"
-                && (s["Principal"] == "*" || s["Principal"]["AWS"] == "*")
-                && s["Condition"].is_null()
+/// The account's buckets that no environment manages, each with its region, creation date and
+/// findings: one ListBuckets, then the [`unmanaged::FINDING_KINDS`] documents of each such bucket
+/// (and its location when the listing does not give the region).
+pub async fn unmanaged_buckets(
+    ws: &Workspace,
+    conn: &Connection,
+    state: &StateDb,
+    concurrency: usize,
+) -> Result<Vec<unmanaged::Unmanaged>, PlanError> {
+    let managed = managed_everywhere(ws, state)?;
+    let listed = retry::read(|| aws::read::list_buckets(&conn.aws)).await?;
+    let names = unmanaged::unmanaged_names(listed.iter().map(|b| b.name.as_str()), &managed);
+    let wanted: Vec<&aws::read::ListedBucket> = listed.iter().filter(|b| names.contains(&b.name)).collect();
+    let live = read_listed(&conn.aws, &wanted, &unmanaged::FINDING_KINDS, concurrency).await?;
+    Ok(wanted
+        .iter()
+        .filter_map(|b| {
+            let live = live.get(&b.name)?.as_ref()?;
+            Some(unmanaged::Unmanaged {
+                name: b.name.clone(),
+                region: live.region.clone(),
+                created: b.created.clone(),
+                findings: live.docs.values().filter_map(unmanaged::finding).collect(),
+            })
         })
-    })
+        .collect())
+}
+
+/// Reads listed buckets concurrently, each through its listed region when the listing had one (no
+/// location call then), with the retry policy.
+pub async fn read_listed(
+    aws: &Arc<Aws>,
+    buckets: &[&aws::read::ListedBucket],
+    kinds: &[DocKind],
+    concurrency: usize,
+) -> Result<BTreeMap<String, Option<ObservedBucket>>, AwsError> {
+    let permits = Arc::new(Semaphore::new(concurrency.max(1)));
+    let mut tasks = JoinSet::new();
+    for b in buckets {
+        let aws = aws.clone();
+        let permits = permits.clone();
+        let (name, region, kinds) = (b.name.clone(), b.region.clone(), kinds.to_vec());
+        tasks.spawn(async move {
+            let _permit = permits.acquire_owned().await;
+            let result = retry::read(|| aws::read::read_bucket_in(&aws, &name, region.as_deref(), &kinds)).await;
+            (name, result)
+        });
+    }
+    let mut out = BTreeMap::new();
+    while let Some(joined) = tasks.join_next().await {
+        let Ok((name, result)) = joined else { continue };
+        out.insert(name, result?);
+    }
+    Ok(out)
 }
 
 /// Keeps the targeted changes and everything they depend on, as `terraform plan -target` does.

@@ -66,6 +66,81 @@ pub async fn read_bucket(aws: &Aws, name: &str, kinds: &[DocKind]) -> Result<Opt
     }))
 }
 
+/// One bucket of the account as ListBuckets names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedBucket {
+    pub name: String,
+    /// The bucket's region when the server says (AWS does since 2024; some emulators do not).
+    pub region: Option<String>,
+    /// Creation date, RFC 3339.
+    pub created: Option<String>,
+}
+
+/// Every bucket of the caller's account: one ListBuckets call per page (one page unless the account
+/// has more buckets than a page holds).
+pub async fn list_buckets(aws: &Aws) -> Result<Vec<ListedBucket>, AwsError> {
+    let op = Op::account("ListBuckets", "s3:ListAllMyBuckets");
+    let mut out = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let page = aws
+            .s3(aws.region())
+            .list_buckets()
+            .set_continuation_token(token.clone())
+            .send()
+            .await
+            .map_err(|e| aws.error(&op, e))?;
+        for b in page.buckets() {
+            let Some(name) = b.name() else { continue };
+            out.push(ListedBucket {
+                name: name.to_string(),
+                region: b.bucket_region().filter(|r| !r.is_empty()).map(str::to_string),
+                created: b
+                    .creation_date()
+                    .and_then(|d| d.fmt(aws_sdk_s3::primitives::DateTimeFormat::DateTime).ok()),
+            });
+        }
+        match page.continuation_token() {
+            Some(next) if !next.is_empty() && token.as_deref() != Some(next) => token = Some(next.to_string()),
+            _ => break,
+        }
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(out)
+}
+
+/// [`read_bucket`] for a bucket whose region is already known (from ListBuckets): no location call,
+/// only one call per requested document. Without a region it falls back to [`read_bucket`].
+pub async fn read_bucket_in(
+    aws: &Aws,
+    name: &str,
+    region: Option<&str>,
+    kinds: &[DocKind],
+) -> Result<Option<ObservedBucket>, AwsError> {
+    let Some(region) = region else {
+        return read_bucket(aws, name, kinds).await;
+    };
+    let wanted: Vec<DocKind> = DocKind::ALL.into_iter().filter(|k| kinds.contains(k)).collect();
+    let reads: Vec<_> = wanted.iter().map(|&kind| read_doc(aws, name, region, kind)).collect();
+    let mut docs = BTreeMap::new();
+    for (kind, doc) in wanted.iter().zip(futures_util::future::join_all(reads).await) {
+        match doc {
+            Ok(doc) => {
+                docs.insert(*kind, doc);
+            }
+            // Deleted between the listing and the reads: gone, as read_bucket would say.
+            Err(err) if err.code() == Some("NoSuchBucket") => return Ok(None),
+            Err(err) => return Err(err),
+        }
+    }
+    Ok(Some(ObservedBucket {
+        name: name.to_string(),
+        region: region.to_string(),
+        docs,
+        non_empty: None,
+    }))
+}
+
 /// Whether the bucket holds anything at all: a current object, an older version or a delete marker.
 ///
 /// A bucket with only delete markers still refuses DeleteBucket, so they count.

@@ -3,6 +3,7 @@
 
 pub mod apply;
 pub mod doctor;
+pub mod import;
 pub mod migrate;
 pub mod plan;
 pub mod schema;

@@ -225,14 +225,7 @@ fn bucket_policy(ctx: &Context<'_>, logical: &str, name: &str, p: &BucketPolicy)
     let both = json!([arn.clone(), format!("{arn}/*")]);
     let mut statements = Vec::new();
     if p.deny_insecure_transport == Some(true) {
-        statements.push(json!({
-            "Sid": "DenyInsecureTransport",
-            "Effect": "Deny",
-            "Principal": "*",
-            "Action": "s3:*",
-            "Resource": both.clone(),
-            "Condition": {"Bool": {"aws:SecureTransport": "false"}}
-        }));
+        statements.push(deny_insecure_transport_statement(name));
     }
     if !p.restrict_to.is_empty() {
         let place = format!("bucket.{logical}.policy.restrict_to");
@@ -263,6 +256,20 @@ fn bucket_policy(ctx: &Context<'_>, logical: &str, name: &str, p: &BucketPolicy)
         return Ok(None);
     }
     Ok(Some(json!({"Version": "2012-10-17", "Statement": statements})))
+}
+
+/// The statement `policy.deny_insecure_transport: true` generates for bucket `name`; `import` compares
+/// live statements with it, so both read this one definition.
+pub fn deny_insecure_transport_statement(name: &str) -> Json {
+    let arn = bucket_arn(name);
+    json!({
+        "Sid": "DenyInsecureTransport",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:*",
+        "Resource": [arn.clone(), format!("{arn}/*")],
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}}
+    })
 }
 
 /// A manifest statement in IAM's JSON shape.

@@ -1,0 +1,444 @@
+//! `s3rec import`: live buckets → manifest. Pure: the AWS reads happen in `aws::read` (driven by the
+//! command), and this module turns the canonical observed documents into manifest types, which
+//! [`emit`] writes as YAML.
+//!
+//! The output must plan with no change: every document written here builds, through
+//! `model::desired`, the very document it was read from. A document the manifest cannot express that
+//! way (a queue notification, a policy with an `Id`, a tag with an `aws:` key, a reference to a role
+//! or topic the manifest does not hold) is left out, which leaves it unmanaged, and a [`Note`] says so.
+//! Documents equal to what AWS gives a new bucket are left out too: the manifest says what is special.
+
+pub mod emit;
+pub mod naming;
+pub mod policy;
+pub mod select;
+pub mod unmanaged;
+
+use indexmap::IndexMap;
+
+use crate::manifest::types::{
+    Bucket, CorsMethod, CorsRule, Encryption, Expiration, LifecycleFilter, LifecycleRule, Logging,
+    NoncurrentExpiration, NoncurrentTransition, ObjectOwnership, PublicAccessBlock, SseAlgorithm, StorageClass,
+    Transition, Versioning,
+};
+use crate::model::{Doc, DocKind, LifecycleRuleDoc, ObservedBucket, VersioningState};
+use naming::Names;
+
+/// What an import is asked for.
+#[derive(Debug, Clone)]
+pub struct Request<'a> {
+    pub environment: &'a str,
+    /// The manifest's default region: buckets elsewhere get their own `region:`.
+    pub default_region: &'a str,
+    /// Removed from the front of physical names to make logical names (`--prefix`).
+    pub strip_prefix: Option<&'a str>,
+}
+
+/// The imported buckets, by logical name in physical-name order, and what was left out.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Imported {
+    pub buckets: IndexMap<String, Bucket>,
+    pub notes: Vec<Note>,
+}
+
+/// A document that stays unmanaged because the manifest cannot say it as it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Note {
+    pub logical: String,
+    pub kind: DocKind,
+    pub reason: String,
+}
+
+impl std::fmt::Display for Note {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "bucket.{}.{} is left out (unmanaged): {}",
+            self.logical, self.kind, self.reason
+        )
+    }
+}
+
+/// Converts `live` buckets (every document read) into manifest buckets.
+pub fn import(req: &Request<'_>, live: &[ObservedBucket]) -> Imported {
+    let physical: Vec<String> = live.iter().map(|b| b.name.clone()).collect();
+    let names = Names::new(&physical, req.environment, req.strip_prefix);
+    let mut sorted: Vec<&ObservedBucket> = live.iter().collect();
+    sorted.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut buckets = IndexMap::new();
+    let mut notes = Vec::new();
+    for b in sorted {
+        let Some(named) = names.get(&b.name) else { continue };
+        let mut bucket = Bucket {
+            name: named.template.clone(),
+            region: (b.region != req.default_region).then(|| b.region.clone()),
+            ..Bucket::default()
+        };
+        for doc in b.docs.values() {
+            if is_aws_default(doc) {
+                continue;
+            }
+            if let Err(reason) = set_doc(&mut bucket, doc, &b.name, &names) {
+                notes.push(Note {
+                    logical: named.logical.clone(),
+                    kind: doc.kind(),
+                    reason,
+                });
+            }
+        }
+        buckets.insert(named.logical.clone(), bucket);
+    }
+    Imported { buckets, notes }
+}
+
+/// Whether `doc` is what a bucket created today on AWS has without anyone configuring it (or what the
+/// manifest can only say by leaving the document out): such documents are not written.
+///
+/// - versioning never enabled; no tags, lifecycle rules, policy, logging, CORS, notifications or
+///   replication;
+/// - default encryption SSE-S3 without a bucket key, or none at all (AWS encrypts every new object
+///   with SSE-S3 since 2023; some S3-compatible servers report no configuration);
+/// - all four public access block switches on, and ownership `BucketOwnerEnforced` (the defaults of
+///   new buckets since April 2023); no ownership controls at all, which the manifest cannot write.
+pub fn is_aws_default(doc: &Doc) -> bool {
+    match doc {
+        Doc::Versioning(v) => *v == VersioningState::Unversioned,
+        Doc::Encryption(None) => true,
+        Doc::Encryption(Some(e)) => e.algorithm == "AES256" && e.kms_key_id.is_none() && !e.bucket_key,
+        Doc::PublicAccessBlock(p) => {
+            p.block_public_acls && p.ignore_public_acls && p.block_public_policy && p.restrict_public_buckets
+        }
+        Doc::Ownership(o) => o.as_deref().is_none_or(|o| o == "BucketOwnerEnforced"),
+        Doc::Tags(t) => t.is_empty(),
+        Doc::Lifecycle(r) => r.is_empty(),
+        Doc::Policy(p) => p.is_none(),
+        Doc::Logging(l) => l.is_none(),
+        Doc::Cors(r) => r.is_empty(),
+        Doc::Notifications(n) => n.is_empty(),
+        Doc::Replication(r) => r.is_none(),
+    }
+}
+
+/// Writes one non-default document into `bucket`, or says why the manifest cannot hold it.
+fn set_doc(bucket: &mut Bucket, doc: &Doc, physical: &str, names: &Names) -> Result<(), String> {
+    match doc {
+        Doc::Versioning(v) => {
+            bucket.versioning = match v {
+                VersioningState::Enabled => Some(Versioning::Enabled),
+                VersioningState::Suspended => Some(Versioning::Suspended),
+                VersioningState::Unversioned => None,
+            };
+        }
+        Doc::Encryption(e) => {
+            let Some(e) = e else { return Ok(()) };
+            let algorithm = match e.algorithm.as_str() {
+                "AES256" => SseAlgorithm::Aes256,
+                "aws:kms" => SseAlgorithm::AwsKms,
+                other => return Err(format!("the manifest has no encryption algorithm `{other}`")),
+            };
+            if algorithm == SseAlgorithm::Aes256 && e.bucket_key {
+                return Err(
+                    "a bucket key with AES256 cannot be written (the manifest allows it only with aws:kms)".into(),
+                );
+            }
+            bucket.encryption = Some(Encryption {
+                algorithm,
+                kms_key_id: e.kms_key_id.clone(),
+                bucket_key: e.bucket_key,
+            });
+        }
+        Doc::PublicAccessBlock(p) => {
+            bucket.public_access_block = Some(PublicAccessBlock {
+                block_public_acls: p.block_public_acls,
+                ignore_public_acls: p.ignore_public_acls,
+                block_public_policy: p.block_public_policy,
+                restrict_public_buckets: p.restrict_public_buckets,
+            });
+        }
+        Doc::Ownership(o) => {
+            bucket.object_ownership = match o.as_deref() {
+                Some("BucketOwnerPreferred") => Some(ObjectOwnership::BucketOwnerPreferred),
+                Some("ObjectWriter") => Some(ObjectOwnership::ObjectWriter),
+                Some("BucketOwnerEnforced") | None => None,
+                Some(other) => return Err(format!("the manifest has no object ownership `{other}`")),
+            };
+        }
+        Doc::Tags(tags) => {
+            if let Some(k) = tags.keys().find(|k| k.to_ascii_lowercase().starts_with("aws:")) {
+                return Err(format!(
+                    "tag `{k}` has the reserved `aws:` prefix, which only AWS may set"
+                ));
+            }
+            refuse_env_text(tags.values().chain(tags.keys()))?;
+            bucket.tags = Some(tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect());
+        }
+        Doc::Lifecycle(rules) => {
+            bucket.lifecycle = Some(rules.iter().map(lifecycle_rule).collect::<Result<_, _>>()?);
+        }
+        Doc::Policy(p) => {
+            let Some(p) = p else { return Ok(()) };
+            bucket.policy = Some(policy::bucket_policy(p, physical, names)?);
+        }
+        Doc::Logging(l) => {
+            let Some(l) = l else { return Ok(()) };
+            let Some(target) = names.logical(&l.target_bucket) else {
+                return Err(format!(
+                    "it logs to bucket {}, which this import does not include (import it too)",
+                    l.target_bucket
+                ));
+            };
+            bucket.logging = Some(Logging {
+                target_bucket: target.to_string(),
+                prefix: l.prefix.clone(),
+            });
+        }
+        Doc::Cors(rules) => {
+            let mut out = Vec::new();
+            for r in rules {
+                let allowed_methods = r
+                    .allowed_methods
+                    .iter()
+                    .map(|m| {
+                        serde_json::from_value::<CorsMethod>(serde_json::Value::String(m.clone()))
+                            .map_err(|_| format!("the manifest has no CORS method `{m}`"))
+                    })
+                    .collect::<Result<_, _>>()?;
+                out.push(CorsRule {
+                    id: r.id.clone(),
+                    allowed_methods,
+                    allowed_origins: r.allowed_origins.clone(),
+                    allowed_headers: r.allowed_headers.clone(),
+                    expose_headers: r.expose_headers.clone(),
+                    max_age_seconds: r.max_age_seconds.and_then(|s| u32::try_from(s).ok()),
+                });
+            }
+            bucket.cors = Some(out);
+        }
+        Doc::Notifications(n) => {
+            let arns: Vec<&str> = n.iter().map(|c| c.arn.as_str()).collect();
+            return Err(format!(
+                "its {} notification configuration(s) send to {}, which the manifest can only name as its own `sns.topics`; import them by hand",
+                n.len(),
+                arns.join(", ")
+            ));
+        }
+        Doc::Replication(r) => {
+            let Some(r) = r else { return Ok(()) };
+            return Err(format!(
+                "replication assumes role {}, which the manifest can only name as its own `iam.roles`; import it by hand",
+                r.role_arn
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `${env}` in a value would be replaced by the environment name when the manifest loads.
+fn refuse_env_text<'a>(mut values: impl Iterator<Item = &'a String>) -> Result<(), String> {
+    match values.find(|v| v.contains("${env}")) {
+        Some(v) => Err(format!(
+            "`{v}` contains `${{env}}`, which the manifest would replace by the environment name"
+        )),
+        None => Ok(()),
+    }
+}
+
+fn storage_class(name: &str) -> Result<StorageClass, String> {
+    serde_json::from_value(serde_json::Value::String(name.to_string()))
+        .map_err(|_| format!("the manifest has no storage class `{name}`"))
+}
+
+fn lifecycle_rule(r: &LifecycleRuleDoc) -> Result<LifecycleRule, String> {
+    let filter = LifecycleFilter {
+        prefix: r.prefix.clone(),
+        tags: r.tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        object_size_greater_than: r.object_size_greater_than.map(crate::manifest::types::ByteSize),
+        object_size_less_than: r.object_size_less_than.map(crate::manifest::types::ByteSize),
+    };
+    let expiration = (r.expiration_days.is_some() || r.expired_object_delete_marker.is_some()).then_some(Expiration {
+        days: r.expiration_days,
+        expired_object_delete_marker: r.expired_object_delete_marker,
+    });
+    let noncurrent_version_expiration = match (r.noncurrent_expiration_days, r.noncurrent_newer_versions) {
+        (Some(days), newer) => Some(NoncurrentExpiration {
+            days,
+            newer_noncurrent_versions: newer,
+        }),
+        (None, None) => None,
+        (None, Some(_)) => {
+            return Err(format!(
+                "rule {} keeps newer noncurrent versions without expiring them, which the manifest cannot write",
+                r.id
+            ));
+        }
+    };
+    Ok(LifecycleRule {
+        id: r.id.clone(),
+        enabled: r.enabled,
+        filter: (filter != LifecycleFilter::default()).then_some(filter),
+        transitions: r
+            .transitions
+            .iter()
+            .map(|t| {
+                Ok(Transition {
+                    days: t.days,
+                    storage_class: storage_class(&t.storage_class)?,
+                })
+            })
+            .collect::<Result<_, String>>()?,
+        expiration,
+        noncurrent_version_transitions: r
+            .noncurrent_transitions
+            .iter()
+            .map(|t| {
+                Ok(NoncurrentTransition {
+                    days: t.days,
+                    storage_class: storage_class(&t.storage_class)?,
+                    newer_noncurrent_versions: t.newer_noncurrent_versions,
+                })
+            })
+            .collect::<Result<_, String>>()?,
+        noncurrent_version_expiration,
+        abort_incomplete_multipart_upload_days: r.abort_incomplete_multipart_upload_days,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::model::desired::{self, Context};
+    use crate::model::{EncryptionDoc, LoggingDoc, PublicAccessBlockDoc, TransitionDoc};
+
+    fn observed(name: &str, region: &str, docs: Vec<Doc>) -> ObservedBucket {
+        let mut all: BTreeMap<DocKind, Doc> = DocKind::ALL.into_iter().map(|k| (k, Doc::unconfigured(k))).collect();
+        for d in docs {
+            all.insert(d.kind(), d.canonical());
+        }
+        ObservedBucket {
+            name: name.to_string(),
+            region: region.to_string(),
+            docs: all,
+            non_empty: None,
+        }
+    }
+
+    fn req() -> Request<'static> {
+        Request {
+            environment: "prod",
+            default_region: "us-east-1",
+            strip_prefix: None,
+        }
+    }
+
+    /// The manifest the import writes, read back through the desired model, gives the live documents.
+    fn assert_round_trip(live: &[ObservedBucket]) -> Imported {
+        let imported = import(&req(), live);
+        let yaml = emit::manifest_yaml(&emit::Header::default(), "prod", &Default::default(), &imported);
+        let m = crate::manifest::load::valid_for_tests(&yaml);
+        let ctx = Context {
+            manifest: &m,
+            account_id: Some("123456789012"),
+            default_region: "us-east-1",
+        };
+        let desired = desired::buckets(&ctx).expect("desired");
+        for d in &desired {
+            let l = live.iter().find(|l| l.name == d.name).expect("same bucket");
+            assert_eq!(d.region, l.region, "{yaml}");
+            for (kind, doc) in &d.docs {
+                assert_eq!(Some(doc), l.docs.get(kind), "{kind} of {}\n{yaml}", d.name);
+            }
+        }
+        imported
+    }
+
+    #[test]
+    fn defaults_are_left_out() {
+        let live = [observed(
+            "acme-plain-prod",
+            "us-east-1",
+            vec![
+                Doc::Encryption(Some(EncryptionDoc {
+                    algorithm: "AES256".into(),
+                    kms_key_id: None,
+                    bucket_key: false,
+                })),
+                Doc::PublicAccessBlock(PublicAccessBlockDoc {
+                    block_public_acls: true,
+                    ignore_public_acls: true,
+                    block_public_policy: true,
+                    restrict_public_buckets: true,
+                }),
+                Doc::Ownership(Some("BucketOwnerEnforced".into())),
+            ],
+        )];
+        let imported = assert_round_trip(&live);
+        let b = &imported.buckets["acme-plain"];
+        assert_eq!(
+            b,
+            &Bucket {
+                name: "acme-plain-${env}".into(),
+                ..Bucket::default()
+            }
+        );
+        assert!(imported.notes.is_empty());
+    }
+
+    #[test]
+    fn special_settings_round_trip_and_references_are_logical() {
+        let mut rule = LifecycleRuleDoc::enabled("archive");
+        rule.prefix = Some("logs/".into());
+        rule.transitions.push(TransitionDoc {
+            days: 30,
+            storage_class: "STANDARD_IA".into(),
+        });
+        rule.expiration_days = Some(365);
+        let live = [
+            observed(
+                "acme-app-prod",
+                "eu-west-1",
+                vec![
+                    Doc::Versioning(VersioningState::Enabled),
+                    Doc::Encryption(Some(EncryptionDoc {
+                        algorithm: "aws:kms".into(),
+                        kms_key_id: Some("arn:aws:kms:eu-west-1:123456789012:key/k".into()),
+                        bucket_key: true,
+                    })),
+                    Doc::Tags(BTreeMap::from([("owner".into(), "Zoë «ops»: #1".into())])),
+                    Doc::Lifecycle(vec![rule]),
+                    Doc::Logging(Some(LoggingDoc {
+                        target_bucket: "acme-logs-prod".into(),
+                        prefix: "app/".into(),
+                    })),
+                    Doc::Ownership(Some("ObjectWriter".into())),
+                ],
+            ),
+            observed("acme-logs-prod", "eu-west-1", vec![]),
+        ];
+        let imported = assert_round_trip(&live);
+        let app = &imported.buckets["app"];
+        assert_eq!(app.region.as_deref(), Some("eu-west-1"));
+        assert_eq!(app.logging.as_ref().map(|l| l.target_bucket.as_str()), Some("logs"));
+    }
+
+    #[test]
+    fn what_the_manifest_cannot_say_is_a_note_not_a_guess() {
+        let live = [observed(
+            "b-prod",
+            "us-east-1",
+            vec![
+                Doc::Tags(BTreeMap::from([("aws:cloudformation:stack-name".into(), "s".into())])),
+                Doc::Logging(Some(LoggingDoc {
+                    target_bucket: "elsewhere".into(),
+                    prefix: String::new(),
+                })),
+            ],
+        )];
+        let imported = import(&req(), &live);
+        let kinds: Vec<DocKind> = imported.notes.iter().map(|n| n.kind).collect();
+        assert_eq!(kinds, vec![DocKind::Tags, DocKind::Logging]);
+        assert!(imported.notes[1].to_string().contains("elsewhere"));
+        assert_eq!(imported.buckets["b"].tags, None);
+    }
+}
