@@ -126,3 +126,41 @@ pub fn locate(finding: &Finding, index: &SpanIndex) -> Option<Span> {
     }
     index.locate(pointer).map(|l| l.key.unwrap_or(l.value))
 }
+
+/// Places every finding in the manifest's files. `file_name` turns a file into the name shown (a
+/// display path for people, a repository-relative URI for SARIF).
+pub fn locate_all(
+    findings: Vec<Finding>,
+    index: &SpanIndex,
+    sources: &crate::manifest::Sources,
+    file_name: &dyn Fn(crate::manifest::yaml::FileId) -> String,
+) -> Vec<super::render::Located> {
+    findings
+        .into_iter()
+        .map(|finding| {
+            let location = locate(&finding, index).map(|span| {
+                let (_, line, column) = sources.position(span);
+                super::render::Location {
+                    file: file_name(span.file),
+                    line,
+                    column,
+                }
+            });
+            super::render::Located { finding, location }
+        })
+        .collect()
+}
+
+/// The findings of a loaded manifest, placed; none when it did not load (its errors come first).
+pub fn of_loaded(
+    loaded: &crate::manifest::Loaded,
+    file_name: &dyn Fn(crate::manifest::yaml::FileId) -> String,
+) -> Vec<super::render::Located> {
+    let Some(manifest) = &loaded.manifest else {
+        return Vec::new();
+    };
+    let Ok(estate) = estate(manifest) else {
+        return Vec::new();
+    };
+    locate_all(super::analyze(&estate), &loaded.index, &loaded.sources, file_name)
+}
