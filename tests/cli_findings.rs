@@ -177,3 +177,64 @@ fn a_logging_target_without_a_delivery_statement_converges_in_one_apply() {
     assert!(policy.contains("logging.s3.amazonaws.com"), "{policy}");
     assert!(policy.contains(&format!("arn:aws:s3:::{prefix}-app")), "{policy}");
 }
+
+/// Defect 2 of issue 14: an inline policy added by hand to a managed user was invisible, even with
+/// `--audit`. The plan now lists it as a finding (not as drift: s3rec does not manage it).
+#[test]
+fn an_inline_policy_added_by_hand_to_a_managed_user_is_a_plan_finding() {
+    let project = Project::new("inline");
+    let prefix = common::unique_name("inline");
+    project.write(&format!(
+        "buckets:\n  data:\n    name: {prefix}-data\n    policy: {{deny_insecure_transport: true}}\niam:\n  users:\n    app:\n      name: {prefix}-app\n      grants: [{{bucket: data, access: [read]}}]\n"
+    ));
+    project.apply_ok();
+    common::runtime().block_on(async {
+        let aws = common::emulator().await;
+        aws.iam()
+            .put_user_policy()
+            .user_name(format!("{prefix}-app"))
+            .policy_name("added-by-hand")
+            .policy_document(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#)
+            .send()
+            .await
+            .expect("put an inline policy by hand");
+    });
+    let (code, stdout, stderr) = project.run(&["plan", "-e", "inline"]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let text = flat(&stdout);
+    assert!(
+        text.contains("MEDIUM S3REC-IAM-005 iam_user.app"),
+        "the hand-made inline policy is a finding:\n{stdout}"
+    );
+    assert!(text.contains("inline policy `added-by-hand` is not in the manifest"), "{stdout}");
+    assert!(stdout.contains("No changes."), "a finding is not drift:\n{stdout}");
+
+    let (code, stdout, stderr) = project.run(&["plan", "-e", "inline", "--fail-on", "medium"]);
+    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    assert!(flat(&stderr).contains("S3REC-IAM-005 iam_user.app"), "{stderr}");
+
+    let (code, stdout, _) = project.run(&["plan", "-e", "inline", "--format", "markdown"]);
+    assert_eq!(code, 0);
+    let findings_at = stdout.find("#### Security findings").expect("a findings section");
+    assert!(findings_at < stdout.find("No changes").unwrap_or(usize::MAX), "{stdout}");
+
+    let (code, stdout, _) = project.run(&["plan", "-e", "inline", "--format", "sarif"]);
+    assert_eq!(code, 0);
+    let sarif: Json = serde_json::from_str(&stdout).expect("sarif");
+    assert!(
+        sarif["runs"][0]["results"]
+            .as_array()
+            .expect("results")
+            .iter()
+            .any(|r| r["ruleId"] == "S3REC-IAM-005"),
+        "{stdout}"
+    );
+
+    // Acknowledged next to the user: still listed, no longer failing.
+    project.write(&format!(
+        "buckets:\n  data:\n    name: {prefix}-data\n    policy: {{deny_insecure_transport: true}}\n    acknowledge: [{{finding: S3REC-S3-013, reason: \"a test bucket\"}}]\niam:\n  users:\n    app:\n      name: {prefix}-app\n      grants: [{{bucket: data, access: [read]}}]\n      acknowledge:\n        - {{finding: S3REC-IAM-005, reason: \"break-glass policy, reviewed in TICKET-1\"}}\n"
+    ));
+    let (code, stdout, stderr) = project.run(&["plan", "-e", "inline", "--fail-on", "medium"]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(flat(&stdout).contains("acknowledged: break-glass policy, reviewed in TICKET-1"), "{stdout}");
+}

@@ -154,7 +154,7 @@ pub fn run(args: &ValidateArgs, chdir: Option<&std::path::Path>, color: ColorCho
 }
 
 /// The nearest ancestor of `start` with a `.git` entry (the repository root), or `start` itself.
-fn repository_root(start: &Path) -> PathBuf {
+pub(crate) fn repository_root(start: &Path) -> PathBuf {
     start
         .ancestors()
         .find(|d| d.join(".git").exists())
@@ -163,7 +163,7 @@ fn repository_root(start: &Path) -> PathBuf {
 }
 
 /// `path` relative to the repository root, with `/` separators, as SARIF `artifactLocation.uri`.
-fn repository_uri(root: &Path, path: &Path) -> String {
+pub(crate) fn repository_uri(root: &Path, path: &Path) -> String {
     let absolute = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
     let root = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
     let relative = absolute.strip_prefix(&root).unwrap_or(&absolute);

@@ -5,6 +5,7 @@
 //! and what AWS has (for `plan`), and [`analyze`] turns it into [`Finding`]s. Rendering is
 //! [`render`] (text, JSON) and [`sarif`].
 
+pub mod live;
 pub mod manifest;
 pub mod policy;
 pub mod render;

@@ -132,3 +132,34 @@ pub fn summary(findings: &[Finding]) -> String {
         parts.join(", ")
     }
 }
+
+/// Findings back from their JSON shape (a plan's `findings`), with each file renamed by `file_name`
+/// (for SARIF, relative to the repository root). Entries naming a rule this build does not know are
+/// dropped.
+pub fn from_json(findings: &[JsonFinding], file_name: &dyn Fn(&str) -> String) -> Vec<Located> {
+    findings
+        .iter()
+        .filter_map(|j| {
+            let rule = super::RuleId::parse(&j.id)?;
+            let location = match (&j.file, j.line, j.column) {
+                (Some(file), Some(line), Some(column)) => Some(Location {
+                    file: file_name(file),
+                    line,
+                    column,
+                }),
+                _ => None,
+            };
+            Some(Located {
+                finding: Finding {
+                    rule,
+                    resource: j.resource.clone(),
+                    pointer: j.pointer.clone(),
+                    detail: j.detail.clone(),
+                    origin: if j.origin == "live" { Origin::Live } else { Origin::Manifest },
+                    acknowledged: j.reason.clone(),
+                },
+                location,
+            })
+        })
+        .collect()
+}
