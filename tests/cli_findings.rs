@@ -39,10 +39,19 @@ fn a_public_bucket_policy_and_an_admin_policy_are_critical_findings() {
     let (code, stdout, stderr) = project.run(&["validate", "-e", "dev", "--fail-on", "critical"]);
     assert_eq!(code, 1, "{stdout}\n{stderr}");
     let text = flat(&stderr);
-    assert!(text.contains("CRITICAL S3REC-S3-001 bucket.site (environments/dev.yaml:9:5)"), "{stderr}");
+    assert!(
+        text.contains("CRITICAL S3REC-S3-001 bucket.site (environments/dev.yaml:9:5)"),
+        "{stderr}"
+    );
     assert!(text.contains("CRITICAL S3REC-S3-002 bucket.site"), "{stderr}");
-    assert!(text.contains("CRITICAL S3REC-IAM-001 iam_policy.admin (environments/dev.yaml:18:7)"), "{stderr}");
-    assert!(text.contains("security findings at or above --fail-on critical are open"), "{stderr}");
+    assert!(
+        text.contains("CRITICAL S3REC-IAM-001 iam_policy.admin (environments/dev.yaml:18:7)"),
+        "{stderr}"
+    );
+    assert!(
+        text.contains("security findings at or above --fail-on critical are open"),
+        "{stderr}"
+    );
 
     // Without --fail-on the findings are listed and the exit code is unchanged.
     let (code, _, stderr) = project.run(&["validate", "-e", "dev"]);
@@ -57,7 +66,10 @@ fn a_public_bucket_policy_and_an_admin_policy_are_critical_findings() {
         .iter()
         .filter_map(|f| f["id"].as_str())
         .collect();
-    assert!(ids.contains(&"S3REC-S3-001") && ids.contains(&"S3REC-IAM-001"), "{ids:?}");
+    assert!(
+        ids.contains(&"S3REC-S3-001") && ids.contains(&"S3REC-IAM-001"),
+        "{ids:?}"
+    );
 }
 
 #[test]
@@ -72,7 +84,11 @@ fn sarif_has_rules_and_located_results_relative_to_the_repository() {
     let run = &sarif["runs"][0];
     let rules = run["tool"]["driver"]["rules"].as_array().expect("rules");
     assert_eq!(rules.len(), s3rec::findings::RuleId::ALL.len());
-    assert!(rules.iter().all(|r| r["id"].is_string() && r["help"]["text"].is_string()));
+    assert!(
+        rules
+            .iter()
+            .all(|r| r["id"].is_string() && r["help"]["text"].is_string())
+    );
     let results = run["results"].as_array().expect("results");
     let public = results
         .iter()
@@ -206,7 +222,10 @@ fn an_inline_policy_added_by_hand_to_a_managed_user_is_a_plan_finding() {
         text.contains("MEDIUM S3REC-IAM-005 iam_user.app"),
         "the hand-made inline policy is a finding:\n{stdout}"
     );
-    assert!(text.contains("inline policy `added-by-hand` is not in the manifest"), "{stdout}");
+    assert!(
+        text.contains("inline policy `added-by-hand` is not in the manifest"),
+        "{stdout}"
+    );
     assert!(stdout.contains("No changes."), "a finding is not drift:\n{stdout}");
 
     let (code, stdout, stderr) = project.run(&["plan", "-e", "inline", "--fail-on", "medium"]);
@@ -216,7 +235,10 @@ fn an_inline_policy_added_by_hand_to_a_managed_user_is_a_plan_finding() {
     let (code, stdout, _) = project.run(&["plan", "-e", "inline", "--format", "markdown"]);
     assert_eq!(code, 0);
     let findings_at = stdout.find("#### Security findings").expect("a findings section");
-    assert!(findings_at < stdout.find("No changes").unwrap_or(usize::MAX), "{stdout}");
+    assert!(
+        findings_at < stdout.find("No changes").unwrap_or(usize::MAX),
+        "{stdout}"
+    );
 
     let (code, stdout, _) = project.run(&["plan", "-e", "inline", "--format", "sarif"]);
     assert_eq!(code, 0);
@@ -236,5 +258,8 @@ fn an_inline_policy_added_by_hand_to_a_managed_user_is_a_plan_finding() {
     ));
     let (code, stdout, stderr) = project.run(&["plan", "-e", "inline", "--fail-on", "medium"]);
     assert_eq!(code, 0, "{stdout}\n{stderr}");
-    assert!(flat(&stdout).contains("acknowledged: break-glass policy, reviewed in TICKET-1"), "{stdout}");
+    assert!(
+        flat(&stdout).contains("acknowledged: break-glass policy, reviewed in TICKET-1"),
+        "{stdout}"
+    );
 }

@@ -32,10 +32,10 @@ fn fixtures() -> Vec<(Fixture, std::path::PathBuf)> {
             for line in text.lines().take_while(|l| l.starts_with('#')) {
                 if let Some(id) = line.strip_prefix("# rule: ") {
                     rule = Some(RuleId::parse(id.trim()).unwrap_or_else(|| panic!("{file}: unknown rule {id}")));
-                } else if let Some(e) = line.strip_prefix("# expect: ") {
-                    if e.trim() != "none" {
-                        expected.insert(e.trim().to_string());
-                    }
+                } else if let Some(e) = line.strip_prefix("# expect: ")
+                    && e.trim() != "none"
+                {
+                    expected.insert(e.trim().to_string());
                 }
             }
             let rule = rule.unwrap_or_else(|| panic!("{file}: no `# rule:` line"));
@@ -78,7 +78,10 @@ fn the_corpus_has_no_false_positives_and_no_false_negatives() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
-    assert!(positives >= 30 && negatives >= 30, "{positives} true positives, {negatives} true negatives");
+    assert!(
+        positives >= 30 && negatives >= 30,
+        "{positives} true positives, {negatives} true negatives"
+    );
 }
 
 #[test]

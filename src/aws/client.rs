@@ -1070,7 +1070,10 @@ mod tests {
             message: "You must either provide the necessary permissions to the logging service".into(),
         };
         let text = e.to_string();
-        assert!(text.contains("(AWS said: You must either provide the necessary permissions"), "{text}");
+        assert!(
+            text.contains("(AWS said: You must either provide the necessary permissions"),
+            "{text}"
+        );
         assert!(text.contains("logging.s3.amazonaws.com"), "{text}");
         assert!(text.contains("S3REC-S3-016"), "{text}");
     }

@@ -65,7 +65,8 @@ pub fn run(args: &PlanArgs, chdir: Option<&Path>, color: ColorChoice) -> miette:
         PlanFormat::Json => render::json(&plan),
         PlanFormat::Markdown => render::markdown(&plan),
         PlanFormat::Sarif => {
-            let cwd = super::working_dir(chdir).map_err(|e| miette::miette!("cannot determine the working directory: {e}"))?;
+            let cwd = super::working_dir(chdir)
+                .map_err(|e| miette::miette!("cannot determine the working directory: {e}"))?;
             let root = super::validate::repository_root(&cwd);
             let located = crate::findings::render::from_json(&plan.findings, &|file| {
                 super::validate::repository_uri(&root, &cwd.join(file))
@@ -87,7 +88,9 @@ pub fn run(args: &PlanArgs, chdir: Option<&Path>, color: ColorChoice) -> miette:
         let open: Vec<_> = plan
             .findings
             .iter()
-            .filter(|f| !f.acknowledged && crate::findings::RuleId::parse(&f.id).is_some_and(|r| r.rule().severity >= threshold))
+            .filter(|f| {
+                !f.acknowledged && crate::findings::RuleId::parse(&f.id).is_some_and(|r| r.rule().severity >= threshold)
+            })
             .map(|f| format!("{} {}", f.id, f.resource))
             .collect();
         if !open.is_empty() {

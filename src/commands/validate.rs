@@ -133,10 +133,7 @@ pub fn run(args: &ValidateArgs, chdir: Option<&std::path::Path>, color: ColorCho
         }
         ValidateFormat::Sarif => {
             let all: Vec<Located> = located.into_iter().flatten().collect();
-            let fallback = paths
-                .first()
-                .map(|p| repository_uri(&root, p))
-                .unwrap_or_default();
+            let fallback = paths.first().map(|p| repository_uri(&root, p)).unwrap_or_default();
             // Problems that stop a manifest from loading are not findings; they still go to stderr so
             // a CI log shows why a file has no results.
             for l in loaded.iter().filter(|l| l.has_errors()) {

@@ -57,9 +57,10 @@ pub fn estate(
             let address = Address::identity(d.kind, &d.logical, None);
             if let Some(Some(live)) = observed_identities.get(&address) {
                 view.unmanaged_inline = live.other_inline.clone();
-                if let (Some(IdentityDoc::Attachments(want)), Some(IdentityDoc::Attachments(have))) =
-                    (d.parts.get(&PartKind::Attachments), live.parts.get(&PartKind::Attachments))
-                {
+                if let (Some(IdentityDoc::Attachments(want)), Some(IdentityDoc::Attachments(have))) = (
+                    d.parts.get(&PartKind::Attachments),
+                    live.parts.get(&PartKind::Attachments),
+                ) {
                     view.unmanaged_attached = have.difference(want).cloned().collect();
                 }
             }

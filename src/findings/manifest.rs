@@ -17,11 +17,7 @@ pub const MANIFEST_ACCOUNT: &str = "000000000000";
 
 /// The estate the manifest describes, judged without AWS.
 pub fn estate(manifest: &Manifest) -> Result<Estate, DesiredError> {
-    let region = manifest
-        .aws
-        .region
-        .clone()
-        .unwrap_or_else(|| "us-east-1".to_string());
+    let region = manifest.aws.region.clone().unwrap_or_else(|| "us-east-1".to_string());
     let ctx = Context {
         manifest,
         account_id: Some(manifest.aws.account_id.as_deref().unwrap_or(MANIFEST_ACCOUNT)),

@@ -231,7 +231,12 @@ fn bucket_rules(
             Ok(p) => bucket_policy_rules(estate, b, &p, f),
             Err(e) => {
                 let (k, fl) = at(DocKind::Policy);
-                f.push(RuleId::NoTlsDeny, k, fl, format!("the bucket policy cannot be read: {e}"));
+                f.push(
+                    RuleId::NoTlsDeny,
+                    k,
+                    fl,
+                    format!("the bucket policy cannot be read: {e}"),
+                );
             }
         },
         Some(Doc::Policy(None)) => {
@@ -277,11 +282,21 @@ fn bucket_rules(
     match doc(DocKind::Encryption) {
         Some(Doc::Encryption(None)) => {
             let (k, fl) = at(DocKind::Encryption);
-            f.push(RuleId::NoDefaultEncryption, k, fl, "no default encryption configuration".into());
+            f.push(
+                RuleId::NoDefaultEncryption,
+                k,
+                fl,
+                "no default encryption configuration".into(),
+            );
         }
         Some(Doc::Encryption(Some(e))) if e.algorithm.starts_with("aws:kms") && !e.bucket_key => {
             let (k, fl) = at(DocKind::Encryption);
-            f.push(RuleId::KmsWithoutBucketKey, k, fl, format!("{} without bucket_key", e.algorithm));
+            f.push(
+                RuleId::KmsWithoutBucketKey,
+                k,
+                fl,
+                format!("{} without bucket_key", e.algorithm),
+            );
         }
         _ => {}
     }
@@ -302,7 +317,12 @@ fn bucket_rules(
             "it is the destination of a sync mapping (a backup)"
         };
         let (k, fl) = at(DocKind::Versioning);
-        f.push(RuleId::VersioningOff, k, fl, format!("versioning is not enabled but {why}"));
+        f.push(
+            RuleId::VersioningOff,
+            k,
+            fl,
+            format!("versioning is not enabled but {why}"),
+        );
     } else if (replicates || replica || b.backup) && versioning.is_none() {
         f.push(
             RuleId::VersioningOff,
@@ -380,7 +400,10 @@ fn bucket_policy_rules(estate: &Estate, b: &BucketView, p: &Policy, f: &mut Sink
                 rule,
                 k,
                 fl,
-                format!("{} lets anyone {what}, with no restricting condition", statements(opened)),
+                format!(
+                    "{} lets anyone {what}, with no restricting condition",
+                    statements(opened)
+                ),
             );
         }
     }
@@ -423,7 +446,10 @@ fn bucket_policy_rules(estate: &Estate, b: &BucketView, p: &Policy, f: &mut Sink
             RuleId::ConditionalWritesEnforced,
             k,
             fl,
-            format!("{} denies PutObject without a conditional-write header", statements(&conditional)),
+            format!(
+                "{} denies PutObject without a conditional-write header",
+                statements(&conditional)
+            ),
         );
     }
 }
@@ -508,10 +534,26 @@ fn identity_rules(i: &IdentityView, f: &mut Sink<'_>) {
             continue;
         }
         for (rule, hits, what) in [
-            (RuleId::IamFullAdmin, p.allows_everything(), "allows every action on every resource"),
-            (RuleId::IamS3AllBuckets, p.allows_all_s3_on_every_bucket(), "allows s3:* on every bucket"),
-            (RuleId::IamPassRoleAny, p.allows_pass_any_role(), "allows iam:PassRole on every role"),
-            (RuleId::IamAllowNotAction, p.allow_not_action(), "is an Allow with NotAction"),
+            (
+                RuleId::IamFullAdmin,
+                p.allows_everything(),
+                "allows every action on every resource",
+            ),
+            (
+                RuleId::IamS3AllBuckets,
+                p.allows_all_s3_on_every_bucket(),
+                "allows s3:* on every bucket",
+            ),
+            (
+                RuleId::IamPassRoleAny,
+                p.allows_pass_any_role(),
+                "allows iam:PassRole on every role",
+            ),
+            (
+                RuleId::IamAllowNotAction,
+                p.allow_not_action(),
+                "is an Allow with NotAction",
+            ),
         ] {
             if !hits.is_empty() {
                 f.push(rule, None, Some(field), format!("{} {what}", statements(&hits)));

@@ -211,7 +211,12 @@ impl Policy {
             (0, &["s3:GetObject", "s3:GetObjectVersion"][..], true),
             (
                 1,
-                &["s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion", "s3:PutObjectAcl"][..],
+                &[
+                    "s3:PutObject",
+                    "s3:DeleteObject",
+                    "s3:DeleteObjectVersion",
+                    "s3:PutObjectAcl",
+                ][..],
                 true,
             ),
             (2, &["s3:ListBucket", "s3:ListBucketVersions"][..], false),
@@ -481,8 +486,13 @@ fn account_to_root(s: &str) -> String {
 /// The account of an IAM ARN (`arn:aws:iam::ACCOUNT:...`), or of an STS assumed-role ARN.
 pub fn account_of(principal: &str) -> Option<&str> {
     let mut parts = principal.splitn(6, ':');
-    let (arn, _partition, service, _region, account) =
-        (parts.next()?, parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    let (arn, _partition, service, _region, account) = (
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+    );
     (arn == "arn" && matches!(service, "iam" | "sts")).then_some(account)
 }
 
@@ -646,7 +656,9 @@ fn glob_reaches(pattern: &str, prefix: &str) -> bool {
     let pre: Vec<char> = prefix.chars().collect();
     // Any pattern remainder matches its own literal spelling, so reaching a state is enough, except
     // the end of the pattern, which matches only the prefix itself (the bucket's `b/` is no object).
-    after_prefix(&p, &pre).into_iter().any(|i| i < p.len() || p.last() == Some(&'*'))
+    after_prefix(&p, &pre)
+        .into_iter()
+        .any(|i| i < p.len() || p.last() == Some(&'*'))
 }
 
 /// Whether `pattern` matches every string that starts with `prefix` (the remainder is all stars).
@@ -669,7 +681,12 @@ impl Condition {
     fn negative(&self) -> bool {
         matches!(
             self.operator.as_str(),
-            "StringNotEquals" | "StringNotEqualsIgnoreCase" | "StringNotLike" | "ArnNotEquals" | "ArnNotLike" | "NotIpAddress"
+            "StringNotEquals"
+                | "StringNotEqualsIgnoreCase"
+                | "StringNotLike"
+                | "ArnNotEquals"
+                | "ArnNotLike"
+                | "NotIpAddress"
         )
     }
 
@@ -679,9 +696,12 @@ impl Condition {
 
     /// A value that lets everything through: `*`, or an IP range covering every address.
     fn wildcard_values(&self) -> bool {
-        self.values
-            .iter()
-            .any(|v| v == "*" || v == "0.0.0.0/0" || v == "::/0" || (self.key == "aws:sourcearn" && glob(v, "arn:aws:s3:::s3rec-probe-any-bucket-7f3a")))
+        self.values.iter().any(|v| {
+            v == "*"
+                || v == "0.0.0.0/0"
+                || v == "::/0"
+                || (self.key == "aws:sourcearn" && glob(v, "arn:aws:s3:::s3rec-probe-any-bucket-7f3a"))
+        })
     }
 
     /// Whether this test, in an Allow, keeps the statement from applying to the public.
@@ -755,8 +775,15 @@ mod tests {
     #[test]
     fn public_read_in_every_spelling() {
         for principal in [json!("*"), json!({"AWS": "*"}), json!({"AWS": ["*"]})] {
-            for action in [json!("s3:GetObject"), json!(["s3:GetObject"]), json!("s3:*"), json!("*")] {
-                let policy = p(json!({"Statement": {"Effect": "Allow", "Principal": principal, "Action": action, "Resource": "arn:aws:s3:::b/*"}}));
+            for action in [
+                json!("s3:GetObject"),
+                json!(["s3:GetObject"]),
+                json!("s3:*"),
+                json!("*"),
+            ] {
+                let policy = p(
+                    json!({"Statement": {"Effect": "Allow", "Principal": principal, "Action": action, "Resource": "arn:aws:s3:::b/*"}}),
+                );
                 assert_eq!(policy.public_access("b").read, vec![0], "{principal} {action}");
             }
         }
@@ -764,29 +791,45 @@ mod tests {
 
     #[test]
     fn restricting_conditions_and_denies() {
-        let org = p(json!({"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*",
-            "Condition": {"StringEquals": {"aws:PrincipalOrgID": "o-123"}}}]}));
+        let org = p(
+            json!({"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*",
+            "Condition": {"StringEquals": {"aws:PrincipalOrgID": "o-123"}}}]}),
+        );
         assert!(org.public_access("b").read.is_empty());
-        let tls_only = p(json!({"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*",
-            "Condition": {"Bool": {"aws:SecureTransport": "true"}}}]}));
+        let tls_only = p(
+            json!({"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*",
+            "Condition": {"Bool": {"aws:SecureTransport": "true"}}}]}),
+        );
         assert_eq!(tls_only.public_access("b").read, vec![0]);
         let denied = p(json!({"Statement": [
             {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"},
             {"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": ["arn:aws:s3:::b", "arn:aws:s3:::b/*"],
              "Condition": {"StringNotEquals": {"aws:SourceVpce": "vpce-1"}}}]}));
         assert!(denied.public_access("b").read.is_empty());
-        let not_principal = p(json!({"Statement": [{"Effect": "Allow", "NotPrincipal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::b"}]}));
+        let not_principal = p(
+            json!({"Statement": [{"Effect": "Allow", "NotPrincipal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::b"}]}),
+        );
         assert_eq!(not_principal.public_access("b").list, vec![0]);
     }
 
     #[test]
     fn tls_deny_coverage() {
-        let both = p(json!({"Statement": [{"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": ["arn:aws:s3:::b", "arn:aws:s3:::b/*"],
-            "Condition": {"Bool": {"aws:SecureTransport": false}}}]}));
+        let both = p(
+            json!({"Statement": [{"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": ["arn:aws:s3:::b", "arn:aws:s3:::b/*"],
+            "Condition": {"Bool": {"aws:SecureTransport": false}}}]}),
+        );
         assert_eq!(both.tls_deny("b"), TlsDeny::Complete);
-        let objects = p(json!({"Statement": [{"Effect": "Deny", "Principal": {"AWS": "*"}, "Action": "s3:*", "Resource": "arn:aws:s3:::b/*",
-            "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]}));
-        assert_eq!(objects.tls_deny("b"), TlsDeny::Partial { bucket: false, objects: true });
+        let objects = p(
+            json!({"Statement": [{"Effect": "Deny", "Principal": {"AWS": "*"}, "Action": "s3:*", "Resource": "arn:aws:s3:::b/*",
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]}),
+        );
+        assert_eq!(
+            objects.tls_deny("b"),
+            TlsDeny::Partial {
+                bucket: false,
+                objects: true
+            }
+        );
         assert_eq!(p(json!({"Statement": []})).tls_deny("b"), TlsDeny::Absent);
     }
 
@@ -805,9 +848,18 @@ mod tests {
                 ("aws:sourceaccount".into(), "111122223333".into()),
             ],
         };
-        assert_eq!(policy.decide(&req("arn:aws:s3:::t/logs/x", "arn:aws:s3:::src")), Decision::Allow);
-        assert_eq!(policy.decide(&req("arn:aws:s3:::t/logs/x", "arn:aws:s3:::other")), Decision::Implicit);
-        assert_eq!(policy.decide(&req("arn:aws:s3:::t/logs/secret/x", "arn:aws:s3:::src")), Decision::Deny);
+        assert_eq!(
+            policy.decide(&req("arn:aws:s3:::t/logs/x", "arn:aws:s3:::src")),
+            Decision::Allow
+        );
+        assert_eq!(
+            policy.decide(&req("arn:aws:s3:::t/logs/x", "arn:aws:s3:::other")),
+            Decision::Implicit
+        );
+        assert_eq!(
+            policy.decide(&req("arn:aws:s3:::t/logs/secret/x", "arn:aws:s3:::src")),
+            Decision::Deny
+        );
     }
 
     #[test]
@@ -816,7 +868,9 @@ mod tests {
         assert_eq!(admin.allows_everything(), vec![0]);
         let s3 = p(json!({"Statement": {"Effect": "Allow", "Action": ["s3:*"], "Resource": ["arn:aws:s3:::*"]}}));
         assert_eq!(s3.allows_all_s3_on_every_bucket(), vec![0]);
-        let scoped = p(json!({"Statement": {"Effect": "Allow", "Action": "s3:*", "Resource": ["arn:aws:s3:::b", "arn:aws:s3:::b/*"]}}));
+        let scoped = p(
+            json!({"Statement": {"Effect": "Allow", "Action": "s3:*", "Resource": ["arn:aws:s3:::b", "arn:aws:s3:::b/*"]}}),
+        );
         assert!(scoped.allows_all_s3_on_every_bucket().is_empty());
         let pass = p(json!({"Statement": {"Effect": "Allow", "Action": "iam:PassRole", "Resource": "*"}}));
         assert_eq!(pass.allows_pass_any_role(), vec![0]);
@@ -826,8 +880,13 @@ mod tests {
 
     #[test]
     fn other_accounts_are_named() {
-        let policy = p(json!({"Statement": {"Effect": "Allow", "Principal": {"AWS": ["444455556666", "arn:aws:iam::111122223333:role/x", "arn:aws:iam::777788889999:root"]},
-            "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"}}));
-        assert_eq!(policy.other_accounts("111122223333"), vec!["444455556666", "777788889999"]);
+        let policy = p(
+            json!({"Statement": {"Effect": "Allow", "Principal": {"AWS": ["444455556666", "arn:aws:iam::111122223333:role/x", "arn:aws:iam::777788889999:root"]},
+            "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"}}),
+        );
+        assert_eq!(
+            policy.other_accounts("111122223333"),
+            vec!["444455556666", "777788889999"]
+        );
     }
 }

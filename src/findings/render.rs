@@ -78,11 +78,7 @@ pub fn text(located: &[Located]) -> String {
         return String::new();
     }
     let acknowledged = located.iter().filter(|l| l.finding.acknowledged.is_some()).count();
-    let mut out = format!(
-        "Security findings: {} ({} acknowledged)\n",
-        located.len(),
-        acknowledged
-    );
+    let mut out = format!("Security findings: {} ({} acknowledged)\n", located.len(), acknowledged);
     for l in located {
         let f = &l.finding;
         let rule = f.rule.rule();
@@ -155,7 +151,11 @@ pub fn from_json(findings: &[JsonFinding], file_name: &dyn Fn(&str) -> String) -
                     resource: j.resource.clone(),
                     pointer: j.pointer.clone(),
                     detail: j.detail.clone(),
-                    origin: if j.origin == "live" { Origin::Live } else { Origin::Manifest },
+                    origin: if j.origin == "live" {
+                        Origin::Live
+                    } else {
+                        Origin::Manifest
+                    },
                     acknowledged: j.reason.clone(),
                 },
                 location,

@@ -95,7 +95,13 @@ fn bucket(ctx: &Context<'_>, logical: &str, own: &Bucket) -> Result<DesiredBucke
     let log_sources = log_sources(ctx, logical);
     if b.policy.is_some() || !log_sources.is_empty() {
         let policy = b.policy.clone().unwrap_or_default();
-        put(Doc::Policy(bucket_policy(ctx, logical, &b.name, &policy, &log_sources)?));
+        put(Doc::Policy(bucket_policy(
+            ctx,
+            logical,
+            &b.name,
+            &policy,
+            &log_sources,
+        )?));
     }
     if let Some(logging) = &b.logging {
         let target = physical_bucket(ctx, &logging.target_bucket, &format!("bucket.{logical}.logging"))?;
@@ -250,9 +256,9 @@ fn log_delivery_statements(
     if sources.is_empty() {
         return Ok(Vec::new());
     }
-    let account = ctx
-        .account_id
-        .ok_or_else(|| DesiredError::AccountUnknown { what: place.to_string() })?;
+    let account = ctx.account_id.ok_or_else(|| DesiredError::AccountUnknown {
+        what: place.to_string(),
+    })?;
     let written = Policy::parse(&json!({"Statement": raw})).unwrap_or_default();
     let arn = bucket_arn(name);
     let mut by_prefix: BTreeMap<&str, Vec<String>> = BTreeMap::new();

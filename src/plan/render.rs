@@ -221,7 +221,9 @@ fn findings_markdown(plan: &Plan) -> String {
     if plan.findings.is_empty() {
         return String::new();
     }
-    let mut out = String::from("#### Security findings\n\n| severity | finding | resource | where | detail |\n|---|---|---|---|---|\n");
+    let mut out = String::from(
+        "#### Security findings\n\n| severity | finding | resource | where | detail |\n|---|---|---|---|---|\n",
+    );
     for f in &plan.findings {
         let detail = match &f.reason {
             Some(reason) => format!("{} (acknowledged: {reason})", f.detail),

@@ -31,11 +31,16 @@ pub(super) fn check(ctx: &mut Ctx<'_>) {
             if RuleId::parse(&ack.finding).is_none() {
                 let hint = match closest(&ack.finding, &ids) {
                     Some(c) => format!("did you mean `{c}`? The rules are listed in docs/findings.md"),
-                    None => "finding IDs look like `S3REC-S3-013`; the rules are listed in docs/findings.md".to_string(),
+                    None => {
+                        "finding IDs look like `S3REC-S3-013`; the rules are listed in docs/findings.md".to_string()
+                    }
                 };
                 ctx.report(
-                    Problem::error("acknowledge", format!("`{}` is not a finding s3rec reports", ack.finding))
-                        .with_hint(hint),
+                    Problem::error(
+                        "acknowledge",
+                        format!("`{}` is not a finding s3rec reports", ack.finding),
+                    )
+                    .with_hint(hint),
                     &format!("{at}/finding"),
                     On::Value,
                 );
