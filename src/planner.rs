@@ -375,7 +375,18 @@ pub async fn plan(ws: &Workspace, conn: &Connection, state: &StateDb, opts: &Pla
             sources,
             &|file| sources.display(file).to_string(),
         );
+        // A targeted plan reports on the targeted resources only, as it shows only their changes.
+        let targeted = |resource: &str| {
+            opts.targets.is_empty()
+                || opts
+                    .targets
+                    .iter()
+                    .any(|t| Address(resource.to_string()).within(t) || Address(t.clone()).within(resource))
+        };
         crate::findings::render::to_json(&located)
+            .into_iter()
+            .filter(|f| targeted(&f.resource))
+            .collect::<Vec<_>>()
     };
 
     let existing: HashSet<String> = observed
