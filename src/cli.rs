@@ -68,12 +68,15 @@ pub struct ValidateArgs {
     /// Manifest files to validate, e.g. examples/*.yaml.
     #[arg(value_name = "FILE")]
     pub files: Vec<PathBuf>,
-    /// Output format: human-readable text, JSON for tools, or GitHub Actions annotations.
+    /// Output format: human-readable text, JSON for tools, GitHub Actions annotations, or SARIF (findings).
     #[arg(long, value_enum, default_value_t = ValidateFormat::Text)]
     pub format: ValidateFormat,
     /// Treat warnings as errors (exit 1 when there are any).
     #[arg(long)]
     pub deny_warnings: bool,
+    /// Exit 1 when a security finding at or above SEVERITY is not acknowledged (docs/findings.md).
+    #[arg(long, value_enum, value_name = "SEVERITY")]
+    pub fail_on: Option<crate::findings::Severity>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -81,6 +84,8 @@ pub enum ValidateFormat {
     Text,
     Json,
     Github,
+    /// SARIF 2.1.0 of the security findings, for code scanning (GitHub upload-sarif).
+    Sarif,
 }
 
 #[derive(Debug, Args)]

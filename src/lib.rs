@@ -10,6 +10,7 @@ pub mod cli;
 pub mod commands;
 pub mod diff;
 pub mod exec;
+pub mod findings;
 pub mod import;
 pub mod interrupt;
 pub mod manifest;

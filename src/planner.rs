@@ -379,6 +379,38 @@ pub async fn plan(ws: &Workspace, conn: &Connection, state: &StateDb, opts: &Pla
         }
     }
 
+    // Security findings on the estate as apply will leave it, with what AWS has for the settings the
+    // manifest leaves out (all of them with --audit) and the policies only AWS shows on identities.
+    let findings = {
+        let estate = crate::findings::live::estate(
+            m,
+            account.unwrap_or(crate::findings::manifest::MANIFEST_ACCOUNT),
+            &desired,
+            &observed,
+            &desired_identities,
+            &observed_identities,
+        );
+        let sources = &ws.loaded.sources;
+        let located = crate::findings::manifest::locate_all(
+            crate::findings::analyze(&estate),
+            &ws.loaded.index,
+            sources,
+            &|file| sources.display(file).to_string(),
+        );
+        // A targeted plan reports on the targeted resources only, as it shows only their changes.
+        let targeted = |resource: &str| {
+            opts.targets.is_empty()
+                || opts
+                    .targets
+                    .iter()
+                    .any(|t| Address(resource.to_string()).within(t) || Address(t.clone()).within(resource))
+        };
+        crate::findings::render::to_json(&located)
+            .into_iter()
+            .filter(|f| targeted(&f.resource))
+            .collect::<Vec<_>>()
+    };
+
     let existing: HashSet<String> = observed
         .iter()
         .filter(|(_, live)| live.is_some())
@@ -455,6 +487,7 @@ pub async fn plan(ws: &Workspace, conn: &Connection, state: &StateDb, opts: &Pla
         targets: opts.targets.clone(),
         changes,
         edges,
+        findings,
         warnings,
     })
 }

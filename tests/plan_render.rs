@@ -27,6 +27,7 @@ fn plan(changes: Vec<Change>) -> Plan {
         targets: Vec::new(),
         changes,
         edges: Vec::new(),
+        findings: Vec::new(),
         warnings: Vec::new(),
         syncs: Vec::new(),
         migrations: Vec::new(),

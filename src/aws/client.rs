@@ -409,6 +409,11 @@ fn hint_suffix(code: &str) -> String {
             "check the `encryption.kms_key` of the bucket and that the caller may use it"
         }
         "InternalError" | "ServiceUnavailable" | "InternalFailure" => "AWS had a transient failure: retry",
+        "InvalidTargetBucketForLogging" => {
+            "the log target bucket must exist in the same account and region and its policy must let \
+             `logging.s3.amazonaws.com` s3:PutObject on the log prefix; s3rec generates that statement on a \
+             target bucket of this manifest (finding S3REC-S3-016 in `s3rec validate` names what blocks it)"
+        }
         _ => return String::new(),
     };
     format!(": {hint}")
@@ -1054,6 +1059,24 @@ fn looks_like_credentials_error(text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_invalid_logging_target_shows_what_aws_said_and_the_way_out() {
+        let e = AwsError::Service {
+            operation: "PutBucketLogging".into(),
+            resource: "bucket app".into(),
+            code: "InvalidTargetBucketForLogging".into(),
+            status: 400,
+            message: "You must either provide the necessary permissions to the logging service".into(),
+        };
+        let text = e.to_string();
+        assert!(
+            text.contains("(AWS said: You must either provide the necessary permissions"),
+            "{text}"
+        );
+        assert!(text.contains("logging.s3.amazonaws.com"), "{text}");
+        assert!(text.contains("S3REC-S3-016"), "{text}");
+    }
 
     #[test]
     fn path_style_is_forced_for_addresses_that_cannot_take_a_bucket_prefix() {

@@ -90,8 +90,9 @@ async fn read_user(aws: &Aws, t: Target<'_>) -> Result<Option<ObservedIdentity>,
         read_user_inline_policy(aws, t),
         attached_user_policies(aws, t),
         access_key_ids(aws, t),
+        other_inline_policies(aws, t, IdentityKind::IamUser),
     );
-    let (tags, inline, attached, keys) = match parts {
+    let (tags, inline, attached, keys, other_inline) = match parts {
         Ok(parts) => parts,
         Err(err) => return absent_is_none(err),
     };
@@ -112,6 +113,7 @@ async fn read_user(aws: &Aws, t: Target<'_>) -> Result<Option<ObservedIdentity>,
         main: IdentityDoc::User(UserDoc { path, tags }),
         parts,
         pending_subscriptions: Vec::new(),
+        other_inline,
     }))
 }
 
@@ -137,8 +139,9 @@ async fn read_role(aws: &Aws, t: Target<'_>) -> Result<Option<ObservedIdentity>,
         role_tags(aws, t),
         read_role_inline_policy(aws, t),
         attached_role_policies(aws, t),
+        other_inline_policies(aws, t, IdentityKind::IamRole),
     );
-    let (tags, inline, attached) = match parts {
+    let (tags, inline, attached, other_inline) = match parts {
         Ok(parts) => parts,
         Err(err) => return absent_is_none(err),
     };
@@ -155,6 +158,7 @@ async fn read_role(aws: &Aws, t: Target<'_>) -> Result<Option<ObservedIdentity>,
         }),
         parts,
         pending_subscriptions: Vec::new(),
+        other_inline,
     }))
 }
 
@@ -184,6 +188,7 @@ async fn read_policy(aws: &Aws, arn: &str) -> Result<Option<ObservedIdentity>, A
         }),
         parts: BTreeMap::new(),
         pending_subscriptions: Vec::new(),
+        other_inline: Vec::new(),
     }))
 }
 
@@ -273,6 +278,37 @@ async fn read_role_inline_policy(aws: &Aws, t: Target<'_>) -> Result<Option<Json
         // vanished also fails the other part reads, which `read` turns into "absent".
         Err(e) => absent_is_none(aws.error(&op, e)),
     }
+}
+
+/// Inline policies of a user or role other than s3rec's own (`s3rec-grants`), by name.
+async fn other_inline_policies(aws: &Aws, t: Target<'_>, kind: IdentityKind) -> Result<Vec<String>, AwsError> {
+    let names: Vec<String> = match kind {
+        IdentityKind::IamRole => {
+            let op = Op::new("ListRolePolicies", "iam:ListRolePolicies", t.arn);
+            aws.iam()
+                .list_role_policies()
+                .role_name(t.name)
+                .into_paginator()
+                .items()
+                .send()
+                .try_collect()
+                .await
+                .map_err(|e| aws.error(&op, e))?
+        }
+        _ => {
+            let op = Op::new("ListUserPolicies", "iam:ListUserPolicies", t.arn);
+            aws.iam()
+                .list_user_policies()
+                .user_name(t.name)
+                .into_paginator()
+                .items()
+                .send()
+                .try_collect()
+                .await
+                .map_err(|e| aws.error(&op, e))?
+        }
+    };
+    Ok(names.into_iter().filter(|n| n != GRANTS_POLICY_NAME).collect())
 }
 
 async fn attached_user_policies(aws: &Aws, t: Target<'_>) -> Result<BTreeSet<String>, AwsError> {

@@ -58,6 +58,7 @@ pub async fn read_topic(aws: &Aws, target: Target<'_>) -> Result<Option<Observed
         main: IdentityDoc::Topic(TopicDoc { display_name, tags }),
         parts,
         pending_subscriptions,
+        other_inline: Vec::new(),
     }))
 }
 

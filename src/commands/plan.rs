@@ -32,6 +32,9 @@ pub struct PlanArgs {
     /// Also read settings the manifest does not manage and warn where they differ from AWS defaults.
     #[arg(long)]
     pub audit: bool,
+    /// Exit 1 when a security finding at or above SEVERITY is not acknowledged (docs/findings.md).
+    #[arg(long, value_enum, value_name = "SEVERITY")]
+    pub fail_on: Option<crate::findings::Severity>,
     /// Buckets read from AWS at once.
     #[arg(long, value_name = "N", default_value_t = planner::DEFAULT_READ_CONCURRENCY)]
     pub parallelism: usize,
@@ -42,6 +45,8 @@ pub enum PlanFormat {
     Text,
     Json,
     Markdown,
+    /// SARIF 2.1.0 of the plan's security findings, for code scanning.
+    Sarif,
 }
 
 pub fn run(args: &PlanArgs, chdir: Option<&Path>, color: ColorChoice) -> miette::Result<u8> {
@@ -59,6 +64,16 @@ pub fn run(args: &PlanArgs, chdir: Option<&Path>, color: ColorChoice) -> miette:
         PlanFormat::Text => render::text(&plan, stdout_color(color)),
         PlanFormat::Json => render::json(&plan),
         PlanFormat::Markdown => render::markdown(&plan),
+        PlanFormat::Sarif => {
+            let cwd = super::working_dir(chdir)
+                .map_err(|e| miette::miette!("cannot determine the working directory: {e}"))?;
+            let root = super::validate::repository_root(&cwd);
+            let located = crate::findings::render::from_json(&plan.findings, &|file| {
+                super::validate::repository_uri(&root, &cwd.join(file))
+            });
+            let fallback = super::validate::repository_uri(&root, &ws.loaded.path);
+            crate::findings::sarif::render(&located, &fallback)
+        }
     };
     print_data(&text).into_diagnostic()?;
     if let Some(out) = &args.out {
@@ -68,6 +83,24 @@ pub fn run(args: &PlanArgs, chdir: Option<&Path>, color: ColorChoice) -> miette:
             out.display(),
             out.display()
         );
+    }
+    if let Some(threshold) = args.fail_on {
+        let open: Vec<_> = plan
+            .findings
+            .iter()
+            .filter(|f| {
+                !f.acknowledged && crate::findings::RuleId::parse(&f.id).is_some_and(|r| r.rule().severity >= threshold)
+            })
+            .map(|f| format!("{} {}", f.id, f.resource))
+            .collect();
+        if !open.is_empty() {
+            eprintln!(
+                "security findings at or above --fail-on {} are open: {}; fix them or acknowledge them in the manifest with a reason",
+                threshold.as_str(),
+                open.join(", ")
+            );
+            return Ok(exit::ERROR);
+        }
     }
     Ok(if args.detailed_exitcode && plan.has_changes() {
         exit::CHANGES

@@ -1,11 +1,13 @@
 //! `s3rec validate`: every problem of every manifest asked for, located, in one run.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
 use super::{exit, working_dir};
 use crate::cli::{ColorChoice, ValidateArgs, ValidateFormat};
+use crate::findings::render::{JsonFinding, Located};
+use crate::findings::{self, Severity as FindingSeverity};
 use crate::manifest::diagnostic::{JsonProblem, render_github, render_human, to_json_problems};
 use crate::manifest::load::{find_environment, find_project_root, list_environments};
 use crate::manifest::{Loaded, Severity, load};
@@ -26,6 +28,9 @@ struct FileReport<'a> {
     errors: usize,
     warnings: usize,
     problems: Vec<JsonProblem<'a>>,
+    /// Security findings (docs/findings.md), acknowledged ones included.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    findings: Vec<JsonFinding>,
 }
 
 pub fn run(args: &ValidateArgs, chdir: Option<&std::path::Path>, color: ColorChoice) -> miette::Result<u8> {
@@ -58,14 +63,33 @@ pub fn run(args: &ValidateArgs, chdir: Option<&std::path::Path>, color: ColorCho
             .iter()
             .any(|p| p.severity == Severity::Error || (args.deny_warnings && p.severity == Severity::Warning))
     };
-    let any_failed = loaded.iter().any(failed);
+    // Findings are placed with the paths people see, except in SARIF, whose URIs are relative to
+    // the repository root that code scanning resolves them against.
+    let root = repository_root(&cwd);
+    let located: Vec<Vec<Located>> = loaded
+        .iter()
+        .map(|l| {
+            findings::manifest::of_loaded(l, &|file| match args.format {
+                ValidateFormat::Sarif => repository_uri(&root, l.sources.path(file)),
+                _ => l.sources.display(file).to_string(),
+            })
+        })
+        .collect();
+    let fails_findings = |found: &[Located]| {
+        args.fail_on.is_some_and(|threshold| {
+            let plain: Vec<_> = found.iter().map(|l| l.finding.clone()).collect();
+            findings::fails(&plain, threshold)
+        })
+    };
+    let any_failed = loaded.iter().any(failed) || located.iter().any(|f| fails_findings(f));
 
     match args.format {
         ValidateFormat::Text => {
             let color = stderr_color(color);
             let mut text = String::new();
-            for l in &loaded {
+            for (l, found) in loaded.iter().zip(&located) {
                 text.push_str(&render_human(&l.problems, &l.sources, color));
+                text.push_str(&findings::render::text(found));
                 let errors = count(l, Severity::Error);
                 let warnings = count(l, Severity::Warning);
                 let name = l.sources_display();
@@ -75,6 +99,14 @@ pub fn run(args: &ValidateArgs, chdir: Option<&std::path::Path>, color: ColorCho
                     plural(errors, "error"),
                     plural(warnings, "warning")
                 ));
+                if fails_findings(found) {
+                    let plain: Vec<_> = found.iter().map(|l| l.finding.clone()).collect();
+                    text.push_str(&format!(
+                        "{name}: security findings at or above --fail-on {} are open ({}); fix them or acknowledge them in the manifest with a reason\n",
+                        args.fail_on.map_or("", FindingSeverity::as_str),
+                        findings::render::summary(&plain)
+                    ));
+                }
             }
             eprint!("{text}");
         }
@@ -84,9 +116,11 @@ pub fn run(args: &ValidateArgs, chdir: Option<&std::path::Path>, color: ColorCho
                 valid: !any_failed,
                 files: loaded
                     .iter()
-                    .map(|l| FileReport {
+                    .zip(&located)
+                    .map(|(l, found)| FileReport {
                         file: l.sources_display(),
-                        valid: !failed(l),
+                        valid: !failed(l) && !fails_findings(found),
+                        findings: findings::render::to_json(found),
                         errors: count(l, Severity::Error),
                         warnings: count(l, Severity::Warning),
                         problems: to_json_problems(&l.problems, &l.sources),
@@ -97,12 +131,44 @@ pub fn run(args: &ValidateArgs, chdir: Option<&std::path::Path>, color: ColorCho
             text.push('\n');
             print_data(&text).map_err(|e| miette::miette!("cannot write to stdout: {e}"))?;
         }
+        ValidateFormat::Sarif => {
+            let all: Vec<Located> = located.into_iter().flatten().collect();
+            let fallback = paths.first().map(|p| repository_uri(&root, p)).unwrap_or_default();
+            // Problems that stop a manifest from loading are not findings; they still go to stderr so
+            // a CI log shows why a file has no results.
+            for l in loaded.iter().filter(|l| l.has_errors()) {
+                eprint!("{}", render_human(&l.problems, &l.sources, stderr_color(color)));
+            }
+            print_data(&findings::sarif::render(&all, &fallback))
+                .map_err(|e| miette::miette!("cannot write to stdout: {e}"))?;
+        }
         ValidateFormat::Github => {
             let text: String = loaded.iter().map(|l| render_github(&l.problems, &l.sources)).collect();
             print_data(&text).map_err(|e| miette::miette!("cannot write to stdout: {e}"))?;
         }
     }
     Ok(if any_failed { exit::ERROR } else { exit::OK })
+}
+
+/// The nearest ancestor of `start` with a `.git` entry (the repository root), or `start` itself.
+pub(crate) fn repository_root(start: &Path) -> PathBuf {
+    start
+        .ancestors()
+        .find(|d| d.join(".git").exists())
+        .unwrap_or(start)
+        .to_path_buf()
+}
+
+/// `path` relative to the repository root, with `/` separators, as SARIF `artifactLocation.uri`.
+pub(crate) fn repository_uri(root: &Path, path: &Path) -> String {
+    let absolute = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let root = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
+    let relative = absolute.strip_prefix(&root).unwrap_or(&absolute);
+    relative
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 fn count(l: &Loaded, severity: Severity) -> usize {

@@ -405,6 +405,7 @@ mod tests {
             main: user(vec![]).main,
             parts: parts.into_iter().map(|p| (p.part().expect("a part"), p)).collect(),
             pending_subscriptions: Vec::new(),
+            other_inline: Vec::new(),
         }
     }
 
@@ -579,6 +580,7 @@ mod tests {
             main: want.main.clone(),
             parts: BTreeMap::from([(PartKind::Subscriptions, IdentityDoc::Subscriptions(subs.clone()))]),
             pending_subscriptions: subs.into_iter().collect(),
+            other_inline: Vec::new(),
         };
         let inputs = IdentityInputs {
             managed: managed_all(&want),
@@ -613,6 +615,7 @@ mod tests {
             main,
             parts: BTreeMap::new(),
             pending_subscriptions: Vec::new(),
+            other_inline: Vec::new(),
         };
         let mut inputs = IdentityInputs {
             managed: managed_all(&want),

@@ -194,6 +194,20 @@ pub struct Bucket {
     /// Allow deleting this bucket even when it still holds objects (they are deleted first).
     #[serde(default)]
     pub force_destroy: bool,
+    /// Security findings accepted for this resource, each with the reason (see docs/findings.md).
+    /// Acknowledged findings are still listed, as acknowledged, and no longer fail `--fail-on`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub acknowledge: Vec<Acknowledgement>,
+}
+
+/// An accepted security finding: which one, and why it is acceptable here.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Acknowledgement {
+    /// The finding's rule ID, e.g. `S3REC-S3-013` (`s3rec validate --format json` lists them).
+    pub finding: String,
+    /// Why the finding is accepted; required, and shown wherever the finding is listed.
+    pub reason: String,
 }
 
 /// Versioning state. Once enabled, S3 can only suspend it, never return it to "never enabled".
@@ -640,6 +654,10 @@ pub struct IamUser {
     pub access_key: bool,
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub tags: IndexMap<String, String>,
+    /// Security findings accepted for this resource, each with the reason (see docs/findings.md).
+    /// Acknowledged findings are still listed, as acknowledged, and no longer fail `--fail-on`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub acknowledge: Vec<Acknowledgement>,
 }
 
 fn root_path() -> String {
@@ -668,6 +686,10 @@ pub struct IamRole {
     pub max_session_duration: Option<u32>,
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub tags: IndexMap<String, String>,
+    /// Security findings accepted for this resource, each with the reason (see docs/findings.md).
+    /// Acknowledged findings are still listed, as acknowledged, and no longer fail `--fail-on`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub acknowledge: Vec<Acknowledgement>,
 }
 
 /// Trust principals of a role; at least one kind must be given.
@@ -702,6 +724,10 @@ pub struct IamPolicy {
     /// Generated least-privilege statements.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub grants: Vec<Grant>,
+    /// Security findings accepted for this resource, each with the reason (see docs/findings.md).
+    /// Acknowledged findings are still listed, as acknowledged, and no longer fail `--fail-on`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub acknowledge: Vec<Acknowledgement>,
 }
 
 /// Intent-level access to a bucket (or a prefix of it), turned into least-privilege statements.
@@ -755,6 +781,10 @@ pub struct Topic {
     pub subscriptions: Vec<Subscription>,
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub tags: IndexMap<String, String>,
+    /// Security findings accepted for this resource, each with the reason (see docs/findings.md).
+    /// Acknowledged findings are still listed, as acknowledged, and no longer fail `--fail-on`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub acknowledge: Vec<Acknowledgement>,
 }
 
 /// A topic subscription.

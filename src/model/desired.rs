@@ -90,8 +90,18 @@ fn bucket(ctx: &Context<'_>, logical: &str, own: &Bucket) -> Result<DesiredBucke
     if let Some(rules) = &b.lifecycle {
         put(Doc::Lifecycle(rules.iter().map(lifecycle_rule).collect()));
     }
-    if let Some(policy) = &b.policy {
-        put(Doc::Policy(bucket_policy(ctx, logical, &b.name, policy)?));
+    // A bucket that receives other buckets' server access logs gets the statement that lets the
+    // logging service deliver them, so its policy is managed even when the manifest writes none.
+    let log_sources = log_sources(ctx, logical);
+    if b.policy.is_some() || !log_sources.is_empty() {
+        let policy = b.policy.clone().unwrap_or_default();
+        put(Doc::Policy(bucket_policy(
+            ctx,
+            logical,
+            &b.name,
+            &policy,
+            &log_sources,
+        )?));
     }
     if let Some(logging) = &b.logging {
         let target = physical_bucket(ctx, &logging.target_bucket, &format!("bucket.{logical}.logging"))?;
@@ -220,7 +230,88 @@ fn lifecycle_rule(r: &crate::manifest::types::LifecycleRule) -> LifecycleRuleDoc
 
 /// The bucket policy document: generated statements first, then the raw ones with placeholders resolved.
 /// `None` when nothing is left (the bucket should have no policy).
-fn bucket_policy(ctx: &Context<'_>, logical: &str, name: &str, p: &BucketPolicy) -> Result<Option<Json>, DesiredError> {
+/// The buckets that log into `target` (logical name): each one's physical name and log prefix.
+fn log_sources(ctx: &Context<'_>, target: &str) -> Vec<(String, String)> {
+    ctx.manifest
+        .buckets
+        .values()
+        .filter_map(|b| b.logging.as_ref().map(|l| (b, l)))
+        .filter(|(_, l)| l.target_bucket == target)
+        .map(|(b, l)| (b.name.clone(), l.prefix.clone()))
+        .collect()
+}
+
+/// The statements that let `logging.s3.amazonaws.com` write the logs of `sources` into bucket
+/// `name`: one per log prefix, limited by `aws:SourceArn` to those source buckets and by
+/// `aws:SourceAccount` to this account (AWS's documented form). A source whose delivery the raw
+/// statements already allow gets none, so a manifest that writes its own keeps working unchanged.
+fn log_delivery_statements(
+    ctx: &Context<'_>,
+    name: &str,
+    sources: &[(String, String)],
+    raw: &[Json],
+    place: &str,
+) -> Result<Vec<Json>, DesiredError> {
+    use crate::findings::policy::{Caller, Decision, Policy, Request};
+    if sources.is_empty() {
+        return Ok(Vec::new());
+    }
+    let account = ctx.account_id.ok_or_else(|| DesiredError::AccountUnknown {
+        what: place.to_string(),
+    })?;
+    let written = Policy::parse(&json!({"Statement": raw})).unwrap_or_default();
+    let arn = bucket_arn(name);
+    let mut by_prefix: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for (source, prefix) in sources {
+        let object = format!("{arn}/{prefix}s3rec-log-object");
+        let already = written.decide(&Request {
+            caller: Caller::Service(crate::findings::LOGGING_SERVICE),
+            action: "s3:PutObject",
+            resource: &object,
+            context: vec![
+                ("aws:sourcearn".into(), bucket_arn(source)),
+                ("aws:sourceaccount".into(), account.to_string()),
+                ("aws:securetransport".into(), "true".into()),
+            ],
+        }) == Decision::Allow;
+        if !already {
+            by_prefix.entry(prefix.as_str()).or_default().push(bucket_arn(source));
+        }
+    }
+    let many = by_prefix.len() > 1;
+    Ok(by_prefix
+        .into_iter()
+        .enumerate()
+        .map(|(i, (prefix, mut source_arns))| {
+            source_arns.sort();
+            source_arns.dedup();
+            let sid = if many {
+                format!("AllowS3ServerAccessLogs{}", i + 1)
+            } else {
+                "AllowS3ServerAccessLogs".to_string()
+            };
+            json!({
+                "Sid": sid,
+                "Effect": "Allow",
+                "Principal": {"Service": crate::findings::LOGGING_SERVICE},
+                "Action": "s3:PutObject",
+                "Resource": format!("{arn}/{prefix}*"),
+                "Condition": {
+                    "ArnLike": {"aws:SourceArn": source_arns},
+                    "StringEquals": {"aws:SourceAccount": account},
+                },
+            })
+        })
+        .collect())
+}
+
+fn bucket_policy(
+    ctx: &Context<'_>,
+    logical: &str,
+    name: &str,
+    p: &BucketPolicy,
+    log_sources: &[(String, String)],
+) -> Result<Option<Json>, DesiredError> {
     let arn = bucket_arn(name);
     let both = json!([arn.clone(), format!("{arn}/*")]);
     let mut statements = Vec::new();
@@ -249,9 +340,12 @@ fn bucket_policy(ctx: &Context<'_>, logical: &str, name: &str, p: &BucketPolicy)
         }));
     }
     let place = format!("bucket.{logical}.policy");
+    let mut raw = Vec::new();
     for s in &p.statements {
-        statements.push(resolve_json(ctx, &statement_json(s), &place)?);
+        raw.push(resolve_json(ctx, &statement_json(s), &place)?);
     }
+    statements.extend(log_delivery_statements(ctx, name, log_sources, &raw, &place)?);
+    statements.extend(raw);
     if statements.is_empty() {
         return Ok(None);
     }

@@ -253,6 +253,9 @@ pub struct ObservedIdentity {
     pub parts: BTreeMap<PartKind, IdentityDoc>,
     /// Subscriptions waiting for confirmation (shown in the plan, never drift).
     pub pending_subscriptions: Vec<SubscriptionDoc>,
+    /// Names of inline policies other than s3rec's own on a user or role: not managed, not drift, but
+    /// a security finding (permissions the manifest does not show).
+    pub other_inline: Vec<String>,
 }
 
 /// Every IAM user, role and policy and every SNS topic of the manifest, as they should be.

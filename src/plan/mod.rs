@@ -201,6 +201,10 @@ pub struct Plan {
     pub targets: Vec<String>,
     pub changes: Vec<Change>,
     pub edges: Vec<Edge>,
+    /// Security findings on the estate as this plan leaves it (docs/findings.md), most severe first:
+    /// the manifest's settings, and what AWS has for those it leaves out.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub findings: Vec<crate::findings::render::JsonFinding>,
     /// Findings that do not change anything (audit warnings, unmanaged leftovers).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,

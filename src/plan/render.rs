@@ -45,7 +45,7 @@ pub fn summary_line(s: Summary) -> String {
 /// (terminal, `NO_COLOR`) is the caller's decision.
 pub fn text(plan: &Plan, color: bool) -> String {
     let style = Style { color };
-    let mut out = String::new();
+    let mut out = findings_text(plan);
     if plan.has_changes() {
         out.push_str(&legend(plan, style));
     }
@@ -194,6 +194,72 @@ fn row_line(row: &Row, forces_replacement: bool, style: Style) -> String {
     format!("{line}{suffix}")
 }
 
+/// Where a finding is: `file:line:column` from the manifest, or `live` for what AWS has.
+fn finding_place(f: &crate::findings::render::JsonFinding) -> String {
+    match (f.origin.as_str(), &f.file, f.line, f.column) {
+        ("live", ..) => "live".to_string(),
+        (_, Some(file), Some(line), Some(column)) => format!("{file}:{line}:{column}"),
+        _ => "manifest".to_string(),
+    }
+}
+
+/// The security findings, before the changes: what a reviewer reads first.
+fn findings_text(plan: &Plan) -> String {
+    if plan.findings.is_empty() {
+        return String::new();
+    }
+    let acknowledged = plan.findings.iter().filter(|f| f.acknowledged).count();
+    let mut out = format!(
+        "Security findings: {} ({acknowledged} acknowledged; docs/findings.md)\n",
+        plan.findings.len()
+    );
+    for f in &plan.findings {
+        let _ = writeln!(
+            out,
+            "  {:<8} {} {} ({}): {}: {}",
+            f.severity.to_ascii_uppercase(),
+            f.id,
+            f.resource,
+            finding_place(f),
+            f.title,
+            f.detail
+        );
+        if let Some(reason) = &f.reason {
+            let _ = writeln!(out, "           acknowledged: {reason}");
+        }
+    }
+    out.push('\n');
+    out
+}
+
+/// The security findings as a markdown table, at the top of the pull-request comment.
+fn findings_markdown(plan: &Plan) -> String {
+    if plan.findings.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from(
+        "#### Security findings\n\n| severity | finding | resource | where | detail |\n|---|---|---|---|---|\n",
+    );
+    for f in &plan.findings {
+        let detail = match &f.reason {
+            Some(reason) => format!("{} (acknowledged: {reason})", f.detail),
+            None => f.detail.clone(),
+        };
+        let _ = writeln!(
+            out,
+            "| {} | `{}` {} | `{}` | {} | {} |",
+            f.severity,
+            f.id,
+            md_escape(&f.title),
+            f.resource,
+            md_escape(&finding_place(f)),
+            md_escape(&detail)
+        );
+    }
+    out.push('\n');
+    out
+}
+
 /// Warnings to print at the end: targeting first (as Terraform does), then the plan's own.
 fn warnings(plan: &Plan) -> Vec<String> {
     let mut out = Vec::new();
@@ -246,6 +312,7 @@ pub fn markdown(plan: &Plan) -> String {
         markdown_marker(&plan.environment),
         plan.environment
     );
+    out.push_str(&findings_markdown(plan));
     if plan.has_changes() {
         let _ = writeln!(out, "{}\n", summary_line(plan.counts()));
         if plan.visible().next().is_some() {

@@ -3,6 +3,7 @@
 //!
 //! The checks are pure and independent, so one run reports every mistake, not just the first.
 
+mod acknowledge;
 mod environment;
 mod lifecycle;
 mod names;
@@ -34,6 +35,7 @@ pub fn run(manifest: &Manifest, file_environment: Option<&str>, document: &Json,
     policy::check(&mut ctx);
     references::check(&mut ctx);
     transfers::check(&mut ctx);
+    acknowledge::check(&mut ctx);
     ctx.problems
 }
 
