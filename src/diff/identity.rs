@@ -700,6 +700,7 @@ mod tests {
             main,
             parts: BTreeMap::new(),
             pending_subscriptions: Vec::new(),
+            other_inline: Vec::new(),
         })
     }
 

@@ -493,6 +493,7 @@ mod tests {
             changes: Vec::new(),
             edges: Vec::new(),
             warnings: Vec::new(),
+            findings: Vec::new(),
             syncs: Vec::new(),
             state: None,
             migrations: Vec::new(),
