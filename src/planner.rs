@@ -795,14 +795,25 @@ pub async fn read_all(
     reads: BTreeMap<String, Vec<DocKind>>,
     concurrency: usize,
 ) -> Result<BTreeMap<String, Option<ObservedBucket>>, AwsError> {
+    let reads = reads.into_iter().map(|(name, kinds)| (name, None, kinds)).collect();
+    read_concurrently(aws, reads, concurrency).await
+}
+
+/// Reads `(name, region if known, kinds)` concurrently, at most `concurrency` at once, each with the
+/// retry policy; a known region saves the location call.
+async fn read_concurrently(
+    aws: &Arc<Aws>,
+    reads: Vec<(String, Option<String>, Vec<DocKind>)>,
+    concurrency: usize,
+) -> Result<BTreeMap<String, Option<ObservedBucket>>, AwsError> {
     let permits = Arc::new(Semaphore::new(concurrency.max(1)));
     let mut tasks = JoinSet::new();
-    for (name, kinds) in reads {
+    for (name, region, kinds) in reads {
         let aws = aws.clone();
         let permits = permits.clone();
         tasks.spawn(async move {
             let _permit = permits.acquire_owned().await;
-            let result = retry::read(|| aws::read::read_bucket(&aws, &name, &kinds)).await;
+            let result = retry::read(|| aws::read::read_bucket_in(&aws, &name, region.as_deref(), &kinds)).await;
             (name, result)
         });
     }
@@ -915,24 +926,11 @@ pub async fn read_listed(
     kinds: &[DocKind],
     concurrency: usize,
 ) -> Result<BTreeMap<String, Option<ObservedBucket>>, AwsError> {
-    let permits = Arc::new(Semaphore::new(concurrency.max(1)));
-    let mut tasks = JoinSet::new();
-    for b in buckets {
-        let aws = aws.clone();
-        let permits = permits.clone();
-        let (name, region, kinds) = (b.name.clone(), b.region.clone(), kinds.to_vec());
-        tasks.spawn(async move {
-            let _permit = permits.acquire_owned().await;
-            let result = retry::read(|| aws::read::read_bucket_in(&aws, &name, region.as_deref(), &kinds)).await;
-            (name, result)
-        });
-    }
-    let mut out = BTreeMap::new();
-    while let Some(joined) = tasks.join_next().await {
-        let Ok((name, result)) = joined else { continue };
-        out.insert(name, result?);
-    }
-    Ok(out)
+    let reads = buckets
+        .iter()
+        .map(|b| (b.name.clone(), b.region.clone(), kinds.to_vec()))
+        .collect();
+    read_concurrently(aws, reads, concurrency).await
 }
 
 /// Keeps the targeted changes and everything they depend on, as `terraform plan -target` does.

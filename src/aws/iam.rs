@@ -90,7 +90,7 @@ async fn read_user(aws: &Aws, t: Target<'_>) -> Result<Option<ObservedIdentity>,
         read_user_inline_policy(aws, t),
         attached_user_policies(aws, t),
         access_key_ids(aws, t),
-        other_inline_policies(aws, t, IdentityKind::IamUser),
+        async { user_inline_policies(aws, t).await.map(other_inline) },
     );
     let (tags, inline, attached, keys, other_inline) = match parts {
         Ok(parts) => parts,
@@ -139,7 +139,7 @@ async fn read_role(aws: &Aws, t: Target<'_>) -> Result<Option<ObservedIdentity>,
         role_tags(aws, t),
         read_role_inline_policy(aws, t),
         attached_role_policies(aws, t),
-        other_inline_policies(aws, t, IdentityKind::IamRole),
+        async { role_inline_policies(aws, t).await.map(other_inline) },
     );
     let (tags, inline, attached, other_inline) = match parts {
         Ok(parts) => parts,
@@ -281,34 +281,36 @@ async fn read_role_inline_policy(aws: &Aws, t: Target<'_>) -> Result<Option<Json
 }
 
 /// Inline policies of a user or role other than s3rec's own (`s3rec-grants`), by name.
-async fn other_inline_policies(aws: &Aws, t: Target<'_>, kind: IdentityKind) -> Result<Vec<String>, AwsError> {
-    let names: Vec<String> = match kind {
-        IdentityKind::IamRole => {
-            let op = Op::new("ListRolePolicies", "iam:ListRolePolicies", t.arn);
-            aws.iam()
-                .list_role_policies()
-                .role_name(t.name)
-                .into_paginator()
-                .items()
-                .send()
-                .try_collect()
-                .await
-                .map_err(|e| aws.error(&op, e))?
-        }
-        _ => {
-            let op = Op::new("ListUserPolicies", "iam:ListUserPolicies", t.arn);
-            aws.iam()
-                .list_user_policies()
-                .user_name(t.name)
-                .into_paginator()
-                .items()
-                .send()
-                .try_collect()
-                .await
-                .map_err(|e| aws.error(&op, e))?
-        }
-    };
-    Ok(names.into_iter().filter(|n| n != GRANTS_POLICY_NAME).collect())
+fn other_inline(names: Vec<String>) -> Vec<String> {
+    names.into_iter().filter(|n| n != GRANTS_POLICY_NAME).collect()
+}
+
+/// Every inline policy of a user, by name.
+async fn user_inline_policies(aws: &Aws, t: Target<'_>) -> Result<Vec<String>, AwsError> {
+    let op = Op::new("ListUserPolicies", "iam:ListUserPolicies", t.arn);
+    aws.iam()
+        .list_user_policies()
+        .user_name(t.name)
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|e| aws.error(&op, e))
+}
+
+/// Every inline policy of a role, by name.
+async fn role_inline_policies(aws: &Aws, t: Target<'_>) -> Result<Vec<String>, AwsError> {
+    let op = Op::new("ListRolePolicies", "iam:ListRolePolicies", t.arn);
+    aws.iam()
+        .list_role_policies()
+        .role_name(t.name)
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|e| aws.error(&op, e))
 }
 
 async fn attached_user_policies(aws: &Aws, t: Target<'_>) -> Result<BTreeSet<String>, AwsError> {
@@ -478,17 +480,7 @@ async fn delete_user_steps(aws: &Aws, t: Target<'_>) -> Result<(), AwsError> {
         delete_access_key(aws, t, &key).await?;
     }
 
-    let op = Op::new("ListUserPolicies", "iam:ListUserPolicies", t.arn);
-    let inline: Vec<String> = iam
-        .list_user_policies()
-        .user_name(t.name)
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .map_err(|e| aws.error(&op, e))?;
-    for policy in inline {
+    for policy in user_inline_policies(aws, t).await? {
         delete_inline_policy(aws, t, &policy).await?;
     }
 
@@ -667,17 +659,7 @@ async fn delete_role_steps(aws: &Aws, t: Target<'_>) -> Result<(), AwsError> {
         detach(aws, t, &arn).await?;
     }
 
-    let op = Op::new("ListRolePolicies", "iam:ListRolePolicies", t.arn);
-    let inline: Vec<String> = iam
-        .list_role_policies()
-        .role_name(t.name)
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .map_err(|e| aws.error(&op, e))?;
-    for policy in inline {
+    for policy in role_inline_policies(aws, t).await? {
         delete_inline_policy(aws, t, &policy).await?;
     }
 

@@ -51,19 +51,26 @@ pub async fn read_bucket(aws: &Aws, name: &str, kinds: &[DocKind]) -> Result<Opt
     let Some(region) = locate_bucket(aws, name).await? else {
         return Ok(None);
     };
-    // DocKind::ALL order, each kind once, however often the caller named it.
-    let wanted: Vec<DocKind> = DocKind::ALL.into_iter().filter(|k| kinds.contains(k)).collect();
-    let reads: Vec<_> = wanted.iter().map(|&kind| read_doc(aws, name, &region, kind)).collect();
-    let mut docs = BTreeMap::new();
-    for (kind, doc) in wanted.iter().zip(futures_util::future::join_all(reads).await) {
-        docs.insert(*kind, doc?);
-    }
+    let docs = read_docs(aws, name, &region, kinds).await?;
     Ok(Some(ObservedBucket {
         name: name.to_string(),
         region,
         docs,
         non_empty: None,
     }))
+}
+
+/// The requested documents of a bucket in a known region, read concurrently with one call each; the
+/// first error, in `DocKind::ALL` order, is the answer.
+async fn read_docs(aws: &Aws, name: &str, region: &str, kinds: &[DocKind]) -> Result<BTreeMap<DocKind, Doc>, AwsError> {
+    // DocKind::ALL order, each kind once, however often the caller named it.
+    let wanted: Vec<DocKind> = DocKind::ALL.into_iter().filter(|k| kinds.contains(k)).collect();
+    let reads: Vec<_> = wanted.iter().map(|&kind| read_doc(aws, name, region, kind)).collect();
+    let mut docs = BTreeMap::new();
+    for (kind, doc) in wanted.iter().zip(futures_util::future::join_all(reads).await) {
+        docs.insert(*kind, doc?);
+    }
+    Ok(docs)
 }
 
 /// One bucket of the account as ListBuckets names it.
@@ -120,19 +127,12 @@ pub async fn read_bucket_in(
     let Some(region) = region else {
         return read_bucket(aws, name, kinds).await;
     };
-    let wanted: Vec<DocKind> = DocKind::ALL.into_iter().filter(|k| kinds.contains(k)).collect();
-    let reads: Vec<_> = wanted.iter().map(|&kind| read_doc(aws, name, region, kind)).collect();
-    let mut docs = BTreeMap::new();
-    for (kind, doc) in wanted.iter().zip(futures_util::future::join_all(reads).await) {
-        match doc {
-            Ok(doc) => {
-                docs.insert(*kind, doc);
-            }
-            // Deleted between the listing and the reads: gone, as read_bucket would say.
-            Err(err) if err.code() == Some("NoSuchBucket") => return Ok(None),
-            Err(err) => return Err(err),
-        }
-    }
+    let docs = match read_docs(aws, name, region, kinds).await {
+        Ok(docs) => docs,
+        // Deleted between the listing and the reads: gone, as read_bucket would say.
+        Err(err) if err.code() == Some("NoSuchBucket") => return Ok(None),
+        Err(err) => return Err(err),
+    };
     Ok(Some(ObservedBucket {
         name: name.to_string(),
         region: region.to_string(),

@@ -193,23 +193,6 @@ impl Sink<'_> {
     }
 }
 
-/// The manifest field of a bucket document.
-fn field(kind: DocKind) -> &'static str {
-    match kind {
-        DocKind::Versioning => "versioning",
-        DocKind::Encryption => "encryption",
-        DocKind::PublicAccessBlock => "public_access_block",
-        DocKind::Ownership => "object_ownership",
-        DocKind::Tags => "tags",
-        DocKind::Lifecycle => "lifecycle",
-        DocKind::Policy => "policy",
-        DocKind::Logging => "logging",
-        DocKind::Cors => "cors",
-        DocKind::Notifications => "notifications",
-        DocKind::Replication => "replication",
-    }
-}
-
 fn statements(indices: &[usize]) -> String {
     let list: Vec<String> = indices.iter().map(|i| format!("#{}", i + 1)).collect();
     format!("statement {}", list.join(", "))
@@ -223,7 +206,7 @@ fn bucket_rules(
     replica_destinations: &BTreeSet<String>,
 ) {
     let doc = |k: DocKind| b.docs.get(&k);
-    let at = |k: DocKind| (Some(k), Some(field(k)));
+    let at = |k: DocKind| (Some(k), Some(k.manifest_field()));
 
     // Policies.
     match doc(DocKind::Policy) {

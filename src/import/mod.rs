@@ -332,8 +332,9 @@ mod tests {
         }
     }
 
-    /// The policy the desired model gives bucket `name` once `live` is imported.
-    fn desired_policy_of(live: &[ObservedBucket], name: &str) -> Doc {
+    /// What `live` imports to: the manifest YAML, what it says read back through the desired model, and
+    /// the import itself.
+    fn imported_and_desired(live: &[ObservedBucket]) -> (String, Vec<crate::model::DesiredBucket>, Imported) {
         let imported = import(&req(), live);
         let yaml = emit::manifest_yaml(&emit::Header::default(), "prod", &Default::default(), &imported);
         let m = crate::manifest::load::valid_for_tests(&yaml);
@@ -343,21 +344,19 @@ mod tests {
             default_region: "us-east-1",
         };
         let desired = desired::buckets(&ctx).expect("desired");
+        (yaml, desired, imported)
+    }
+
+    /// The policy the desired model gives bucket `name` once `live` is imported.
+    fn desired_policy_of(live: &[ObservedBucket], name: &str) -> Doc {
+        let (_, desired, _) = imported_and_desired(live);
         let bucket = desired.iter().find(|d| d.name == name).expect("imported bucket");
         bucket.docs.get(&DocKind::Policy).cloned().expect("a generated policy")
     }
 
     /// The manifest the import writes, read back through the desired model, gives the live documents.
     fn assert_round_trip(live: &[ObservedBucket]) -> Imported {
-        let imported = import(&req(), live);
-        let yaml = emit::manifest_yaml(&emit::Header::default(), "prod", &Default::default(), &imported);
-        let m = crate::manifest::load::valid_for_tests(&yaml);
-        let ctx = Context {
-            manifest: &m,
-            account_id: Some("123456789012"),
-            default_region: "us-east-1",
-        };
-        let desired = desired::buckets(&ctx).expect("desired");
+        let (yaml, desired, imported) = imported_and_desired(live);
         for d in &desired {
             let l = live.iter().find(|l| l.name == d.name).expect("same bucket");
             assert_eq!(d.region, l.region, "{yaml}");

@@ -47,6 +47,24 @@ impl DocKind {
         DocKind::Replication,
     ];
 
+    /// The bucket's field in the manifest that holds this document: the address name, except for
+    /// ownership, which the manifest spells `object_ownership`.
+    pub fn manifest_field(self) -> &'static str {
+        match self {
+            DocKind::Ownership => "object_ownership",
+            DocKind::Versioning
+            | DocKind::Encryption
+            | DocKind::PublicAccessBlock
+            | DocKind::Tags
+            | DocKind::Lifecycle
+            | DocKind::Policy
+            | DocKind::Logging
+            | DocKind::Cors
+            | DocKind::Notifications
+            | DocKind::Replication => self.as_str(),
+        }
+    }
+
     /// The name used in resource addresses (`bucket.logs.lifecycle`) and output.
     pub fn as_str(self) -> &'static str {
         match self {
