@@ -14,7 +14,7 @@ use crate::backend::{self, BackendError, Lease, LeaseRequest, Remote};
 use crate::diff::identity::{IdentityInputs, ManagedIdentity};
 use crate::diff::{self, DiffError, Inputs, Managed};
 use crate::exec::retry;
-use crate::import::unmanaged;
+use crate::import::{related, unmanaged};
 use crate::manifest::load::{DiscoveryError, find_environment, find_project_root};
 use crate::manifest::types::StateBackend;
 use crate::manifest::{Loaded, Manifest, load};
@@ -931,6 +931,64 @@ pub async fn read_listed(
         .map(|b| (b.name.clone(), b.region.clone(), kinds.to_vec()))
         .collect();
     read_concurrently(aws, reads, concurrency).await
+}
+
+/// `import --with-related`: reads the IAM and SNS resources that `buckets` name, then those that these
+/// name in turn (attached policies, trusted identities), until nothing new is named; each resource once,
+/// at most `concurrency` at once, with the retry policy. ARNs the manifest cannot hold (another account,
+/// an AWS-managed policy, a queue) are not read.
+pub async fn read_related(
+    aws: &Arc<Aws>,
+    account: &str,
+    buckets: &[ObservedBucket],
+    concurrency: usize,
+) -> Result<related::Related, AwsError> {
+    let default_region = aws.region().to_string();
+    let mut out = related::Related::default();
+    let mut named = related::named_by_buckets(buckets);
+    loop {
+        let mut wanted = Vec::new();
+        for arn in named {
+            if out.live.contains_key(&arn) || out.unreadable.contains_key(&arn) {
+                continue;
+            }
+            match related::parse_arn(&arn, account, &default_region) {
+                Ok(w) => wanted.push(w),
+                Err(why) => {
+                    out.unreadable.insert(arn, why);
+                }
+            }
+        }
+        if wanted.is_empty() {
+            return Ok(out);
+        }
+        let permits = Arc::new(Semaphore::new(concurrency.max(1)));
+        let mut tasks = JoinSet::new();
+        for w in wanted {
+            let aws = aws.clone();
+            let permits = permits.clone();
+            tasks.spawn(async move {
+                let _permit = permits.acquire_owned().await;
+                let target = aws::identity::Target {
+                    kind: w.kind,
+                    name: &w.name,
+                    arn: &w.arn,
+                    region: &w.region,
+                };
+                let result = retry::read(|| aws::identity::read(&aws, target)).await;
+                (w, result)
+            });
+        }
+        named = BTreeSet::new();
+        while let Some(joined) = tasks.join_next().await {
+            let Ok((wanted, result)) = joined else { continue };
+            let observed = result?;
+            if let Some(o) = &observed {
+                named.extend(related::named_by_identity(o));
+            }
+            out.live.insert(wanted.arn.clone(), related::LiveIdentity { wanted, observed });
+        }
+    }
 }
 
 /// Keeps the targeted changes and everything they depend on, as `terraform plan -target` does.

@@ -435,26 +435,260 @@ fn golden(p: &str) -> Vec<(String, &'static str, Vec<Vec<String>>)> {
             ),
         ],
     );
+    // Several topic configurations on one bucket: two topics, prefix and suffix filters.
+    add(
+        "notify-multi",
+        "us-east-1",
+        vec![s3api(
+            "put-bucket-notification-configuration",
+            &b("notify-multi"),
+            &[
+                "--notification-configuration",
+                &format!(
+                    r#"{{"TopicConfigurations":[{{"Id":"images","TopicArn":"{0}","Events":["s3:ObjectCreated:Put","s3:ObjectCreated:Post"],"Filter":{{"Key":{{"FilterRules":[{{"Name":"prefix","Value":"images/"}},{{"Name":"suffix","Value":".jpg"}}]}}}}}},{{"Id":"deletes","TopicArn":"{1}","Events":["s3:ObjectRemoved:*"]}},{{"Id":"restores","TopicArn":"{1}","Events":["s3:ObjectRestore:Completed"],"Filter":{{"Key":{{"FilterRules":[{{"Name":"prefix","Value":"archive/"}}]}}}}}}]}}"#,
+                    topic_arn(&format!("{p}-uploads")),
+                    topic_arn(&format!("{p}-audit"))
+                ),
+            ],
+        )],
+    );
+    // A user named by a bucket policy (it gets a managed policy of its own), and `restrict_to` naming
+    // that user and the replication role.
+    add(
+        "pol-user",
+        "us-east-1",
+        vec![policy(
+            "pol-user",
+            json(format!(
+                r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"ReaderGets","Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{ACCOUNT}:user/{p}-reader"}},"Action":"s3:GetObject","Resource":"arn:aws:s3:::{0}/*"}}]}}"#,
+                b("pol-user")
+            )),
+        )],
+    );
+    add(
+        "pol-restrict",
+        "us-east-1",
+        vec![policy(
+            "pol-restrict",
+            json(format!(
+                r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"RestrictToNamedIdentities","Effect":"Deny","Principal":"*","Action":"s3:*","Resource":["arn:aws:s3:::{0}","arn:aws:s3:::{0}/*"],"Condition":{{"ArnNotLike":{{"aws:PrincipalArn":["arn:aws:iam::{ACCOUNT}:user/{p}-reader","arn:aws:iam::{ACCOUNT}:root","arn:aws:iam::{ACCOUNT}:role/{p}-replicator"]}}}}}}]}}"#,
+                b("pol-restrict")
+            )),
+        )],
+    );
+    // A log target whose policy holds exactly the delivery statement s3rec generates: left to the model.
+    add(
+        "log-target2",
+        "us-east-1",
+        vec![policy(
+            "log-target2",
+            json(format!(
+                r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"AllowS3ServerAccessLogs","Effect":"Allow","Principal":{{"Service":"logging.s3.amazonaws.com"}},"Action":"s3:PutObject","Resource":"arn:aws:s3:::{0}/access/*","Condition":{{"ArnLike":{{"aws:SourceArn":"arn:aws:s3:::{1}"}},"StringEquals":{{"aws:SourceAccount":"{ACCOUNT}"}}}}}}]}}"#,
+                b("log-target2"),
+                b("log-source2")
+            )),
+        )],
+    );
+    add(
+        "log-source2",
+        "us-east-1",
+        vec![s3api(
+            "put-bucket-logging",
+            &b("log-source2"),
+            &[
+                "--bucket-logging-status",
+                &format!(
+                    r#"{{"LoggingEnabled":{{"TargetBucket":"{}","TargetPrefix":"access/"}}}}"#,
+                    b("log-target2")
+                ),
+            ],
+        )],
+    );
     for extra in ["a", "b", "c", "d", "e", "f"] {
         add(&format!("bulk-{extra}"), "us-east-1", vec![]);
     }
     out
 }
 
-/// Makes the estate with the CLI, a few buckets at a time.
-fn make_estate(estate: &[(String, &'static str, Vec<Vec<String>>)]) {
-    std::thread::scope(|scope| {
-        for chunk in estate.chunks(estate.len().div_ceil(4)) {
-            scope.spawn(move || {
-                for (bucket, region, calls) in chunk {
-                    aws(&create(bucket, region));
-                    for call in calls {
-                        aws(call);
-                    }
-                }
-            });
+/// The account moto answers for.
+const ACCOUNT: &str = "123456789012";
+
+fn topic_arn(name: &str) -> String {
+    format!("arn:aws:sns:us-east-1:{ACCOUNT}:{name}")
+}
+
+/// The access policy s3rec generates for a topic that `sources` notify (docs/iam-sns.md): what a
+/// careful hand-made setup has too, so the round trip is exact.
+fn topic_policy(topic: &str, sources: &[String]) -> String {
+    let arn = topic_arn(topic);
+    let sources: Vec<String> = sources.iter().map(|s| format!("arn:aws:s3:::{s}")).collect();
+    serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": "AccountManagesTopic", "Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{ACCOUNT}:root")},
+             "Action": ["SNS:AddPermission", "SNS:DeleteTopic", "SNS:GetTopicAttributes", "SNS:ListSubscriptionsByTopic",
+                        "SNS:Publish", "SNS:RemovePermission", "SNS:SetTopicAttributes", "SNS:Subscribe"],
+             "Resource": arn},
+            {"Sid": "AllowS3Publish", "Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"},
+             "Action": "SNS:Publish", "Resource": arn,
+             "Condition": {"ArnLike": {"aws:SourceArn": sources}, "StringEquals": {"aws:SourceAccount": ACCOUNT}}},
+        ],
+    })
+    .to_string()
+}
+
+fn cli(args: &[&str]) -> Vec<String> {
+    args.iter().map(|s| s.to_string()).collect()
+}
+
+/// The IAM and SNS resources the golden estate's notifications, replication and policies name, made
+/// with the CLI: two topics with the access policy S3 needs, the replication role (trusting
+/// s3.amazonaws.com, with a managed policy and a hand-made inline policy), and a user with a managed
+/// policy of its own.
+fn make_related(p: &str) {
+    let b = |s: &str| format!("{p}-{s}-gold");
+    for topic in ["uploads", "audit"] {
+        aws(&cli(&["sns", "create-topic", "--name", &format!("{p}-{topic}")]));
+        aws(&cli(&[
+            "sns",
+            "set-topic-attributes",
+            "--topic-arn",
+            &topic_arn(&format!("{p}-{topic}")),
+            "--attribute-name",
+            "Policy",
+            "--attribute-value",
+            &topic_policy(&format!("{p}-{topic}"), &[b("notify-multi")]),
+        ]));
+    }
+    aws(&cli(&[
+        "sns",
+        "subscribe",
+        "--topic-arn",
+        &topic_arn(&format!("{p}-uploads")),
+        "--protocol",
+        "email",
+        "--notification-endpoint",
+        "ops@example.com",
+    ]));
+    aws(&cli(&[
+        "iam",
+        "create-role",
+        "--role-name",
+        &format!("{p}-replicator"),
+        "--assume-role-policy-document",
+        r#"{"Version":"2012-10-17","Statement":[{"Sid":"TrustServices","Effect":"Allow","Principal":{"Service":"s3.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#,
+    ]));
+    aws(&cli(&[
+        "iam",
+        "put-role-policy",
+        "--role-name",
+        &format!("{p}-replicator"),
+        "--policy-name",
+        "hand-made",
+        "--policy-document",
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:ListAllMyBuckets","Resource":"*"}]}"#,
+    ]));
+    let replicate = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":["s3:GetReplicationConfiguration","s3:ListBucket"],"Resource":["arn:aws:s3:::{0}","arn:aws:s3:::{1}"]}},{{"Effect":"Allow","Action":["s3:ReplicateObject","s3:ReplicateDelete"],"Resource":"arn:aws:s3:::{2}/*"}}]}}"#,
+        b("repl-filter"),
+        b("repl-all"),
+        b("replica-eu")
+    );
+    aws(&cli(&[
+        "iam",
+        "create-policy",
+        "--policy-name",
+        &format!("{p}-replicate"),
+        "--policy-document",
+        &replicate,
+    ]));
+    aws(&cli(&[
+        "iam",
+        "attach-role-policy",
+        "--role-name",
+        &format!("{p}-replicator"),
+        "--policy-arn",
+        &format!("arn:aws:iam::{ACCOUNT}:policy/{p}-replicate"),
+    ]));
+    aws(&cli(&["iam", "create-user", "--user-name", &format!("{p}-reader")]));
+    let read_logs = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::{}/*"}}]}}"#,
+        b("log-target")
+    );
+    aws(&cli(&[
+        "iam",
+        "create-policy",
+        "--policy-name",
+        &format!("{p}-read-logs"),
+        "--policy-document",
+        &read_logs,
+    ]));
+    aws(&cli(&[
+        "iam",
+        "attach-user-policy",
+        "--user-name",
+        &format!("{p}-reader"),
+        "--policy-arn",
+        &format!("arn:aws:iam::{ACCOUNT}:policy/{p}-read-logs"),
+    ]));
+}
+
+/// Deletes the IAM and SNS resources [`make_related`] made, when the test ends.
+struct RelatedCleanup(String);
+
+impl Drop for RelatedCleanup {
+    fn drop(&mut self) {
+        let p = &self.0;
+        let run = |args: &[&str]| {
+            let _ = Command::new("aws")
+                .arg("--endpoint-url")
+                .arg(common::emulator_endpoint())
+                .args(args)
+                .env("AWS_ACCESS_KEY_ID", "testing")
+                .env("AWS_SECRET_ACCESS_KEY", "testing")
+                .env("AWS_DEFAULT_REGION", "us-east-1")
+                .output();
+        };
+        let role = format!("{p}-replicator");
+        let user = format!("{p}-reader");
+        let replicate = format!("arn:aws:iam::{ACCOUNT}:policy/{p}-replicate");
+        let read_logs = format!("arn:aws:iam::{ACCOUNT}:policy/{p}-read-logs");
+        run(&["iam", "detach-role-policy", "--role-name", &role, "--policy-arn", &replicate]);
+        run(&["iam", "delete-role-policy", "--role-name", &role, "--policy-name", "hand-made"]);
+        run(&["iam", "delete-role", "--role-name", &role]);
+        run(&["iam", "detach-user-policy", "--user-name", &user, "--policy-arn", &read_logs]);
+        run(&["iam", "delete-user", "--user-name", &user]);
+        run(&["iam", "delete-policy", "--policy-arn", &replicate]);
+        run(&["iam", "delete-policy", "--policy-arn", &read_logs]);
+        for topic in ["uploads", "audit"] {
+            run(&["sns", "delete-topic", "--topic-arn", &topic_arn(&format!("{p}-{topic}"))]);
         }
-    });
+    }
+}
+
+/// Makes the estate with the CLI, a few buckets at a time: first the buckets that name no other bucket,
+/// then those whose logging or replication needs another one to exist (and be versioned) already.
+fn make_estate(estate: &[(String, &'static str, Vec<Vec<String>>)]) {
+    let names_another = |calls: &Vec<Vec<String>>| {
+        calls
+            .iter()
+            .any(|c| c.iter().any(|a| a == "put-bucket-logging" || a == "put-bucket-replication"))
+    };
+    let (later, first): (Vec<_>, Vec<_>) = estate.iter().partition(|(_, _, calls)| names_another(calls));
+    for phase in [first, later] {
+        std::thread::scope(|scope| {
+            for chunk in phase.chunks(phase.len().div_ceil(4).max(1)) {
+                scope.spawn(move || {
+                    for (bucket, region, calls) in chunk {
+                        aws(&create(bucket, region));
+                        for call in calls {
+                            aws(call);
+                        }
+                    }
+                });
+            }
+        });
+    }
 }
 
 /// Deletes exactly the buckets this test made (they hold no objects) when the test ends, passed or not.
@@ -483,7 +717,18 @@ fn a_golden_estate_made_by_other_tools_imports_plans_quiet_applies_and_converges
     let project = Project::new("gold");
     project.write("");
     let _cleanup = Cleanup(estate.iter().map(|(b, r, _)| (b.clone(), *r)).collect());
+    let _related_cleanup = RelatedCleanup(p.clone());
+    make_related(&p);
     make_estate(&estate);
+
+    // Without --with-related, what names a topic or role stays unmanaged and the note says how to import it.
+    let (code, _, stderr) = project.run(&["import", "-e", "gold", &format!("{p}-repl-filter-gold"), &format!("{p}-replica-eu-gold")]);
+    assert_eq!(code, 0, "{stderr}");
+    let notes = flat(&stderr);
+    assert!(
+        notes.contains("bucket.repl-filter.replication is left out") && notes.contains("use --with-related"),
+        "{stderr}"
+    );
 
     let prefix = format!("{p}-");
     let (code, stdout, stderr) = project.run(&[
@@ -492,6 +737,7 @@ fn a_golden_estate_made_by_other_tools_imports_plans_quiet_applies_and_converges
         "gold",
         "--prefix",
         &prefix,
+        "--with-related",
         "--out",
         "environments/gold.yaml",
         "--force",
@@ -518,8 +764,32 @@ fn a_golden_estate_made_by_other_tools_imports_plans_quiet_applies_and_converges
     );
     // What the manifest cannot say is left out, and said so on stderr and in the file.
     let notes = flat(&stderr);
-    assert!(notes.contains("bucket.notify.notifications is left out"), "{stderr}");
-    assert!(notes.contains("bucket.repl-filter.replication is left out"), "{stderr}");
+    assert!(
+        notes.contains("bucket.notify.notifications is left out") && notes.contains("SQS queue"),
+        "{stderr}"
+    );
+    assert!(!notes.contains("bucket.repl-filter.replication is left out"), "{stderr}");
+    assert!(!notes.contains("first apply rewrites"), "{stderr}");
+    // Related resources are entries referred to by logical name.
+    for expected in [
+        "role: replicator",
+        "bucket: replica-eu",
+        "topic: uploads",
+        "topic: audit",
+        "suffix: \".jpg\"",
+        "${user.reader.arn}",
+        "restrict_to:",
+        "- role: replicator",
+        "- user: reader",
+        "read-logs",
+        "replicate:",
+        "- s3.amazonaws.com",
+        "ops@example.com",
+    ] {
+        assert!(manifest.contains(expected), "{expected} missing:\n{manifest}");
+    }
+    assert!(!manifest.contains("AllowS3ServerAccessLogs"), "{manifest}");
+    assert!(!manifest.contains("hand-made"), "{manifest}");
     assert!(
         manifest.contains("# - bucket.notify.notifications is left out"),
         "{manifest}"

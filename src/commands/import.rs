@@ -35,6 +35,11 @@ pub struct ImportArgs {
     /// Write the manifest to FILE instead of stdout.
     #[arg(long, value_name = "FILE", conflicts_with = "list")]
     pub out: Option<PathBuf>,
+    /// Also import the IAM users, roles and customer-managed policies and the SNS topics that the
+    /// buckets' notifications, replication and policies name (and the policies those identities
+    /// attach), as `iam.*` and `sns.topics` entries.
+    #[arg(long, conflicts_with = "list")]
+    pub with_related: bool,
     /// Let --out replace an existing file.
     #[arg(long, requires = "out")]
     pub force: bool,
@@ -129,10 +134,32 @@ async fn import_buckets(
         .await
         .map_err(|e| miette!("{e}"))?;
     let live: Vec<_> = live.into_values().flatten().collect();
+    let account = conn.identity.as_ref().map(|i| i.account.as_str());
+    let related = match (args.with_related, account) {
+        (false, _) => None,
+        (true, None) => {
+            return Err(miette!(
+                help = format!(
+                    "check that STS answers with these credentials (`s3rec doctor -e {}`), or import without --with-related",
+                    ws.environment()
+                ),
+                "--with-related needs the account ID to name IAM and SNS resources, but STS did not answer"
+            ));
+        }
+        (true, Some(account)) => {
+            let related = planner::read_related(&conn.aws, account, &live, args.parallelism)
+                .await
+                .map_err(|e| miette!("{e}"))?;
+            eprintln!("Read {} related IAM/SNS resource(s).", related.live.len());
+            Some(related)
+        }
+    };
     let req = import::Request {
         environment: ws.environment(),
         default_region: conn.aws.region(),
         strip_prefix: args.prefix.as_deref(),
+        account,
+        related: related.as_ref(),
     };
     let imported = import::import(&req, &live);
     for note in &imported.notes {
@@ -167,8 +194,12 @@ async fn import_buckets(
                 ));
             }
             eprintln!(
-                "Wrote {} bucket(s) to {}. Review it, then run `s3rec plan -e {}`.",
+                "Wrote {} bucket(s) and {} IAM/SNS resource(s) to {}. Review it, then run `s3rec plan -e {}`.",
                 imported.buckets.len(),
+                imported.iam.users.len()
+                    + imported.iam.roles.len()
+                    + imported.iam.policies.len()
+                    + imported.sns.topics.len(),
                 out.display(),
                 ws.environment()
             );

@@ -50,7 +50,9 @@ pub fn manifest_yaml(header: &Header, environment: &str, settings: &Settings, im
     ));
     out.push_str("# Review it, then `s3rec plan` should show only buckets passing under management.\n");
     if !imported.notes.is_empty() {
-        out.push_str("#\n# Left out, so not managed (the manifest cannot say them as they are):\n");
+        out.push_str(
+            "#\n# Notes: what is left out, so not managed (the manifest cannot say it as it is), and what the\n# first apply rewrites:\n",
+        );
         for note in &imported.notes {
             for (i, line) in note.to_string().lines().enumerate() {
                 out.push_str(if i == 0 { "# - " } else { "#   " });
@@ -84,6 +86,26 @@ pub fn manifest_yaml(header: &Header, environment: &str, settings: &Settings, im
         );
     }
     doc.insert("buckets".into(), Json::Object(buckets));
+    let mut iam = serde_json::Map::new();
+    for (section, entries) in [
+        ("users", serde_json::to_value(&imported.iam.users)),
+        ("roles", serde_json::to_value(&imported.iam.roles)),
+        ("policies", serde_json::to_value(&imported.iam.policies)),
+    ] {
+        if let Ok(Json::Object(entries)) = entries
+            && !entries.is_empty()
+        {
+            iam.insert(section.into(), identity_entries(entries));
+        }
+    }
+    if !iam.is_empty() {
+        doc.insert("iam".into(), Json::Object(iam));
+    }
+    if let Ok(Json::Object(topics)) = serde_json::to_value(&imported.sns.topics)
+        && !topics.is_empty()
+    {
+        doc.insert("sns".into(), serde_json::json!({ "topics": identity_entries(topics) }));
+    }
 
     let mut text = String::new();
     let mut emitter = yaml_rust2::YamlEmitter::new(&mut text);
@@ -123,6 +145,24 @@ fn bucket_json(mut b: Json) -> Json {
         }
     }
     b
+}
+
+/// IAM and SNS entries without the fields whose value is the manifest's default for them.
+fn identity_entries(entries: serde_json::Map<String, Json>) -> Json {
+    Json::Object(
+        entries
+            .into_iter()
+            .map(|(logical, e)| {
+                (
+                    logical,
+                    without(
+                        e,
+                        &[("path", Json::String("/".into())), ("access_key", Json::Bool(false))],
+                    ),
+                )
+            })
+            .collect(),
+    )
 }
 
 /// `value` without the keys that hold exactly the given default.
@@ -190,6 +230,8 @@ mod tests {
             )]
             .into_iter()
             .collect(),
+            iam: Default::default(),
+            sns: Default::default(),
             notes: Vec::new(),
         };
         let text = manifest_yaml(&Header::default(), "prod", &Settings::default(), &imported);

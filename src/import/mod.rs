@@ -11,18 +11,23 @@
 pub mod emit;
 pub mod naming;
 pub mod policy;
+pub mod related;
 pub mod select;
+pub mod templates;
 pub mod unmanaged;
 
 use indexmap::IndexMap;
 
 use crate::manifest::types::{
-    Bucket, CorsMethod, CorsRule, Encryption, Expiration, LifecycleFilter, LifecycleRule, Logging,
-    NoncurrentExpiration, NoncurrentTransition, ObjectOwnership, PublicAccessBlock, SseAlgorithm, StorageClass,
-    Transition, Versioning,
+    Bucket, CorsMethod, CorsRule, Encryption, Expiration, Iam, KeyFilter, LifecycleFilter, LifecycleRule, Logging,
+    NoncurrentExpiration, NoncurrentTransition, Notification, ObjectOwnership, PublicAccessBlock, Replication,
+    ReplicationDestination, ReplicationFilter, ReplicationRule, Sns, SseAlgorithm, StorageClass, Transition,
+    Versioning,
 };
-use crate::model::{Doc, DocKind, LifecycleRuleDoc, ObservedBucket, VersioningState};
+use crate::model::identity::IdentityKind;
+use crate::model::{Doc, DocKind, LifecycleRuleDoc, NotificationTarget, ObservedBucket, VersioningState};
 use naming::Names;
+use related::{Related, Resolved};
 
 /// What an import is asked for.
 #[derive(Debug, Clone)]
@@ -32,31 +37,72 @@ pub struct Request<'a> {
     pub default_region: &'a str,
     /// Removed from the front of physical names to make logical names (`--prefix`).
     pub strip_prefix: Option<&'a str>,
+    /// The caller's account (from STS): the generated statements and the ARNs of related resources
+    /// are compared with what the model builds for it. Without it, nothing is left to the model.
+    pub account: Option<&'a str>,
+    /// `--with-related`: the IAM and SNS resources the buckets name, as read. `None` without the flag.
+    pub related: Option<&'a Related>,
 }
 
-/// The imported buckets, by logical name in physical-name order, and what was left out.
+/// The imported buckets, by logical name in physical-name order, the related IAM and SNS resources,
+/// and what was left out.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Imported {
     pub buckets: IndexMap<String, Bucket>,
+    pub iam: Iam,
+    pub sns: Sns,
     pub notes: Vec<Note>,
 }
 
-/// A document that stays unmanaged because the manifest cannot say it as it is.
+/// Something a reviewer must know about the import: a document that stays unmanaged because the
+/// manifest cannot say it as it is, or an imported value the first apply rewrites.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Note {
-    pub logical: String,
-    pub kind: DocKind,
+    /// The address it is about: `bucket.logs.notifications`, `sns_topic.events.policy`.
+    pub address: String,
+    pub kind: NoteKind,
     pub reason: String,
+}
+
+/// What a [`Note`] says happens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoteKind {
+    /// Not written: stays unmanaged.
+    LeftOut,
+    /// Written, but the manifest generates it differently: the first apply rewrites it (the plan shows
+    /// the update).
+    Rewritten,
+}
+
+impl Note {
+    fn left_out(logical: &str, kind: DocKind, reason: String) -> Note {
+        Note {
+            address: format!("bucket.{logical}.{kind}"),
+            kind: NoteKind::LeftOut,
+            reason,
+        }
+    }
 }
 
 impl std::fmt::Display for Note {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "bucket.{}.{} is left out (unmanaged): {}",
-            self.logical, self.kind, self.reason
-        )
+        match self.kind {
+            NoteKind::LeftOut => write!(f, "{} is left out (unmanaged): {}", self.address, self.reason),
+            NoteKind::Rewritten => write!(
+                f,
+                "{} is imported, but the first apply rewrites it: {}",
+                self.address, self.reason
+            ),
+        }
     }
+}
+
+/// What documents are converted against: the imported buckets' names and the related resources.
+struct Refs<'a> {
+    names: &'a Names,
+    resolved: &'a Resolved,
+    /// Whether `--with-related` was given (the hint of a left-out notification or replication).
+    with_related: bool,
 }
 
 /// Converts `live` buckets (every document read) into manifest buckets.
@@ -65,6 +111,14 @@ pub fn import(req: &Request<'_>, live: &[ObservedBucket]) -> Imported {
     let names = Names::new(&physical, req.environment, req.strip_prefix);
     let mut sorted: Vec<&ObservedBucket> = live.iter().collect();
     sorted.sort_by(|a, b| a.name.cmp(&b.name));
+    let empty = Related::default();
+    let related = req.related.unwrap_or(&empty);
+    let resolved = related::resolve(related, req.environment, req.strip_prefix, req.default_region);
+    let refs = Refs {
+        names: &names,
+        resolved: &resolved,
+        with_related: req.related.is_some(),
+    };
     let mut buckets = IndexMap::new();
     let mut notes = Vec::new();
     for b in sorted {
@@ -78,17 +132,34 @@ pub fn import(req: &Request<'_>, live: &[ObservedBucket]) -> Imported {
             if is_aws_default(doc) {
                 continue;
             }
-            if let Err(reason) = set_doc(&mut bucket, doc, &b.name, &names) {
-                notes.push(Note {
-                    logical: named.logical.clone(),
-                    kind: doc.kind(),
-                    reason,
-                });
+            if let Err(reason) = set_doc(&mut bucket, doc, &b.name, &refs) {
+                notes.push(Note::left_out(&named.logical, doc.kind(), reason));
             }
         }
         buckets.insert(named.logical.clone(), bucket);
     }
-    Imported { buckets, notes }
+    let entries = related::entries(
+        related,
+        &resolved,
+        &|physical| naming::template_of(physical, req.environment),
+        &|statement| policy::with_references(statement, &names, &resolved),
+    );
+    let mut imported = Imported {
+        buckets,
+        iam: Iam {
+            users: entries.users,
+            roles: entries.roles,
+            policies: entries.policies,
+        },
+        sns: Sns { topics: entries.topics },
+        notes,
+    };
+    if let Some(account) = req.account {
+        templates::leave_generated_to_the_model(&mut imported, live, req, account);
+        let rewritten = templates::rewritten_identities(&imported, related, req, account);
+        imported.notes.extend(rewritten);
+    }
+    imported
 }
 
 /// Whether `doc` is what a bucket created today on AWS has without anyone configuring it (or what the
@@ -120,7 +191,8 @@ pub fn is_aws_default(doc: &Doc) -> bool {
 }
 
 /// Writes one non-default document into `bucket`, or says why the manifest cannot hold it.
-fn set_doc(bucket: &mut Bucket, doc: &Doc, physical: &str, names: &Names) -> Result<(), String> {
+fn set_doc(bucket: &mut Bucket, doc: &Doc, physical: &str, refs: &Refs<'_>) -> Result<(), String> {
+    let names = refs.names;
     match doc {
         Doc::Versioning(v) => {
             bucket.versioning = match v {
@@ -177,7 +249,7 @@ fn set_doc(bucket: &mut Bucket, doc: &Doc, physical: &str, names: &Names) -> Res
         }
         Doc::Policy(p) => {
             let Some(p) = p else { return Ok(()) };
-            bucket.policy = Some(policy::bucket_policy(p, physical, names)?);
+            bucket.policy = Some(policy::bucket_policy(p, physical, names, refs.resolved)?);
         }
         Doc::Logging(l) => {
             let Some(l) = l else { return Ok(()) };
@@ -215,22 +287,101 @@ fn set_doc(bucket: &mut Bucket, doc: &Doc, physical: &str, names: &Names) -> Res
             bucket.cors = Some(out);
         }
         Doc::Notifications(n) => {
-            let arns: Vec<&str> = n.iter().map(|c| c.arn.as_str()).collect();
-            return Err(format!(
-                "its {} notification configuration(s) send to {}, which the manifest can only name as its own `sns.topics`; import them by hand",
-                n.len(),
-                arns.join(", ")
-            ));
+            bucket.notifications = Some(n.iter().map(|c| notification(c, refs)).collect::<Result<_, _>>()?);
         }
         Doc::Replication(r) => {
             let Some(r) = r else { return Ok(()) };
-            return Err(format!(
-                "replication assumes role {}, which the manifest can only name as its own `iam.roles`; import it by hand",
-                r.role_arn
-            ));
+            bucket.replication = Some(replication(r, refs)?);
         }
     }
     Ok(())
+}
+
+/// Why a related resource that a document names is not in the manifest: the hint to use
+/// `--with-related`, or why even that cannot write it.
+fn not_imported(refs: &Refs<'_>, what: &str, arn: &str) -> String {
+    if !refs.with_related {
+        return format!(
+            "it names {what} {arn}, which the manifest can only name as its own entry; use --with-related to import it too"
+        );
+    }
+    match refs.resolved.why_not(arn) {
+        Some(why) => format!("it names {what} {arn}, which is not imported: {why}"),
+        None => format!("it names {what} {arn}, which is not imported"),
+    }
+}
+
+/// One notification configuration, to a topic this import writes.
+fn notification(c: &crate::model::NotificationDoc, refs: &Refs<'_>) -> Result<Notification, String> {
+    let what = match c.target {
+        NotificationTarget::Topic => "SNS topic",
+        NotificationTarget::Queue => {
+            return Err(format!(
+                "configuration {} sends to SQS queue {}, and the manifest has no queues",
+                c.id, c.arn
+            ));
+        }
+        NotificationTarget::Lambda => {
+            return Err(format!(
+                "configuration {} invokes Lambda function {}, and the manifest has no functions",
+                c.id, c.arn
+            ));
+        }
+    };
+    let Some(topic) = refs.resolved.logical(IdentityKind::SnsTopic, &c.arn) else {
+        return Err(not_imported(refs, what, &c.arn));
+    };
+    let filter = KeyFilter {
+        prefix: c.prefix.clone(),
+        suffix: c.suffix.clone(),
+    };
+    Ok(Notification {
+        id: Some(c.id.clone()),
+        topic: topic.to_string(),
+        events: c.events.clone(),
+        filter: (filter != KeyFilter::default()).then_some(filter),
+    })
+}
+
+/// The replication configuration, when its role and every destination are written by this import.
+fn replication(r: &crate::model::ReplicationDoc, refs: &Refs<'_>) -> Result<Replication, String> {
+    let Some(role) = refs.resolved.logical(IdentityKind::IamRole, &r.role_arn) else {
+        return Err(not_imported(refs, "replication role", &r.role_arn));
+    };
+    let mut rules = Vec::new();
+    for rule in &r.rules {
+        let dest = rule
+            .destination_bucket_arn
+            .strip_prefix("arn:aws:s3:::")
+            .unwrap_or(&rule.destination_bucket_arn);
+        let Some(bucket) = refs.names.logical(dest) else {
+            return Err(format!(
+                "rule {} replicates to bucket {dest}, which this import does not include (import it too)",
+                rule.id
+            ));
+        };
+        let priority = u32::try_from(rule.priority)
+            .map_err(|_| format!("rule {} has the negative priority {}", rule.id, rule.priority))?;
+        let filter = ReplicationFilter {
+            prefix: rule.prefix.clone(),
+            tags: rule.tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        };
+        rules.push(ReplicationRule {
+            id: rule.id.clone(),
+            priority,
+            enabled: rule.enabled,
+            filter: (filter != ReplicationFilter::default()).then_some(filter),
+            destination: ReplicationDestination {
+                bucket: bucket.to_string(),
+                storage_class: rule.storage_class.as_deref().map(storage_class).transpose()?,
+            },
+            delete_marker_replication: rule.delete_marker_replication,
+        });
+    }
+    Ok(Replication {
+        role: role.to_string(),
+        rules,
+    })
 }
 
 /// `${env}` in a value would be replaced by the environment name when the manifest loads.
@@ -329,6 +480,8 @@ mod tests {
             environment: "prod",
             default_region: "us-east-1",
             strip_prefix: None,
+            account: Some("123456789012"),
+            related: None,
         }
     }
 
@@ -456,8 +609,8 @@ mod tests {
             ],
         )];
         let imported = import(&req(), &live);
-        let kinds: Vec<DocKind> = imported.notes.iter().map(|n| n.kind).collect();
-        assert_eq!(kinds, vec![DocKind::Tags, DocKind::Logging]);
+        let addresses: Vec<&str> = imported.notes.iter().map(|n| n.address.as_str()).collect();
+        assert_eq!(addresses, vec!["bucket.b.tags", "bucket.b.logging"]);
         assert!(imported.notes[1].to_string().contains("elsewhere"));
         assert_eq!(imported.buckets["b"].tags, None);
     }

@@ -112,7 +112,8 @@ fn split_words(name: &str) -> Vec<&str> {
     out
 }
 
-fn template_of(name: &str, env: &str) -> String {
+/// The physical name with the environment word as `${env}`.
+pub fn template_of(name: &str, env: &str) -> String {
     if env.is_empty() {
         return name.to_string();
     }

@@ -1,6 +1,9 @@
 //! A live bucket policy in manifest terms: the statements that match a generated template exactly
 //! become the template's switch, the rest stay raw statements, with the ARNs of imported buckets
-//! written as `${bucket.NAME.arn}`.
+//! written as `${bucket.NAME.arn}` and those of imported IAM and SNS resources as `${user.NAME.arn}`,
+//! `${role.NAME.arn}`, `${policy.NAME.arn}` and `${topic.NAME.arn}`. The templates whose statements
+//! depend on other resources (`restrict_to`, the log-delivery statement) are recognized afterwards,
+//! against the model ([`super::templates`]).
 //!
 //! "Exactly" means equal after [`normalize`]: the same comparison `plan` makes, so a policy imported
 //! this way plans with no change.
@@ -8,12 +11,13 @@
 use serde_json::{Value as Json, json};
 
 use super::naming::Names;
+use super::related::Resolved;
 use crate::manifest::types::{BucketPolicy, Statement};
 use crate::model::desired::deny_insecure_transport_statement;
 use crate::model::policy::normalize;
 
 /// `policy` (normalized, as read) of bucket `bucket` as a manifest policy, or why it cannot be one.
-pub fn bucket_policy(policy: &Json, bucket: &str, names: &Names) -> Result<BucketPolicy, String> {
+pub fn bucket_policy(policy: &Json, bucket: &str, names: &Names, resolved: &Resolved) -> Result<BucketPolicy, String> {
     let Json::Object(top) = policy else {
         return Err("the policy is not a JSON object".to_string());
     };
@@ -37,7 +41,7 @@ pub fn bucket_policy(policy: &Json, bucket: &str, names: &Names) -> Result<Bucke
             out.deny_insecure_transport = Some(true);
             continue;
         }
-        let raw = with_bucket_references(&s, names);
+        let raw = with_references(&s, names, resolved);
         let statement: Statement = serde_json::from_value(raw)
             .map_err(|e| format!("a statement cannot be written in the manifest's statement shape ({e})"))?;
         out.statements.push(statement);
@@ -50,22 +54,26 @@ fn normalized_statement(statement: &Json) -> Json {
     normalize(&json!({"Statement": [statement]}))["Statement"][0].clone()
 }
 
-/// Every string naming an imported bucket's ARN (alone or followed by `/...`) refers to it by logical
-/// name instead, so the manifest works in every environment.
-fn with_bucket_references(value: &Json, names: &Names) -> Json {
+/// Every string naming an imported bucket's ARN (alone or followed by `/...`), or the ARN of an
+/// imported IAM or SNS resource, refers to it by logical name instead, so the manifest works in every
+/// environment.
+pub fn with_references(value: &Json, names: &Names, resolved: &Resolved) -> Json {
     match value {
-        Json::String(s) => Json::String(reference(s, names)),
-        Json::Array(items) => Json::Array(items.iter().map(|v| with_bucket_references(v, names)).collect()),
+        Json::String(s) => Json::String(reference(s, names, resolved)),
+        Json::Array(items) => Json::Array(items.iter().map(|v| with_references(v, names, resolved)).collect()),
         Json::Object(map) => Json::Object(
             map.iter()
-                .map(|(k, v)| (k.clone(), with_bucket_references(v, names)))
+                .map(|(k, v)| (k.clone(), with_references(v, names, resolved)))
                 .collect(),
         ),
         other => other.clone(),
     }
 }
 
-fn reference(s: &str, names: &Names) -> String {
+fn reference(s: &str, names: &Names, resolved: &Resolved) -> String {
+    if let Some(placeholder) = resolved.placeholder(s) {
+        return placeholder;
+    }
     let Some(rest) = s.strip_prefix("arn:aws:s3:::") else {
         return s.to_string();
     };
@@ -98,7 +106,7 @@ mod tests {
                 "Condition": {"Bool": {"aws:SecureTransport": false}}
             }]
         }));
-        let p = bucket_policy(&live, "acme-data-prod", &names()).expect("expressible");
+        let p = bucket_policy(&live, "acme-data-prod", &names(), &Resolved::default()).expect("expressible");
         assert_eq!(p.deny_insecure_transport, Some(true));
         assert!(p.statements.is_empty());
     }
@@ -112,7 +120,7 @@ mod tests {
                 "Condition": {"Bool": {"aws:SecureTransport": "false"}}
             }]
         }));
-        let p = bucket_policy(&live, "acme-data-prod", &names()).expect("expressible");
+        let p = bucket_policy(&live, "acme-data-prod", &names(), &Resolved::default()).expect("expressible");
         assert_eq!(p.deny_insecure_transport, None);
         assert_eq!(p.statements.len(), 1);
         let text = serde_json::to_string(&p.statements[0]).expect("json");
@@ -123,8 +131,8 @@ mod tests {
     #[test]
     fn what_the_manifest_cannot_write_is_refused_with_the_reason() {
         let with_id = json!({"Version": "2012-10-17", "Id": "x", "Statement": []});
-        assert!(bucket_policy(&with_id, "b", &names()).unwrap_err().contains("`Id`"));
+        assert!(bucket_policy(&with_id, "b", &names(), &Resolved::default()).unwrap_err().contains("`Id`"));
         let old = json!({"Version": "2008-10-17", "Statement": []});
-        assert!(bucket_policy(&old, "b", &names()).unwrap_err().contains("Version"));
+        assert!(bucket_policy(&old, "b", &names(), &Resolved::default()).unwrap_err().contains("Version"));
     }
 }
