@@ -840,9 +840,10 @@ fn audit(logical: &str, live: &ObservedBucket, managed: &BTreeSet<DocKind>) -> V
 
 /// Every physical bucket name some environment of the project manages: in its manifest, or in its
 /// state (a bucket removed from a manifest without `prune` is still that environment's). `state` is
-/// this workspace's own state, already read; other environments' states are read from this machine
-/// (their local file or the S3 backend's working copy) when present.
-pub fn managed_everywhere(ws: &Workspace, state: &StateDb) -> Result<BTreeSet<String>, PlanError> {
+/// this workspace's own state, already read; other environments' states are read as their readers do:
+/// the local file when present, and with the S3 backend the working copy refreshed from the remote
+/// state first (one conditional GET), so a bucket another checkout applied counts as managed here too.
+pub async fn managed_everywhere(aws: &Aws, ws: &Workspace, state: &StateDb) -> Result<BTreeSet<String>, PlanError> {
     let mut names = BTreeSet::new();
     let add_state = |names: &mut BTreeSet<String>, db: &StateDb| -> Result<(), StateError> {
         for r in db.resources()? {
@@ -864,6 +865,10 @@ pub fn managed_everywhere(ws: &Workspace, state: &StateDb) -> Result<BTreeSet<St
             )));
         };
         names.extend(manifest.buckets.values().map(|b| b.name.clone()));
+        // The bucket an environment keeps its state in is the project's, not something to adopt.
+        if manifest.state.backend == StateBackend::S3 {
+            names.extend(manifest.state.bucket.clone());
+        }
         if manifest.environment == ws.environment() {
             continue;
         }
@@ -873,6 +878,16 @@ pub fn managed_everywhere(ws: &Workspace, state: &StateDb) -> Result<BTreeSet<St
             loaded,
             manifest,
         };
+        if other.remote(aws).is_some() {
+            let db = other.read_state(aws).await.map_err(|e| {
+                PlanError::Discovery(format!(
+                    "cannot tell which buckets environment {} manages: its state in S3 cannot be read: {e}",
+                    other.environment()
+                ))
+            })?;
+            add_state(&mut names, &db)?;
+            continue;
+        }
         let path = other.state_path();
         if path.is_file() {
             add_state(&mut names, &StateDb::open(&path)?)?;
@@ -883,8 +898,12 @@ pub fn managed_everywhere(ws: &Workspace, state: &StateDb) -> Result<BTreeSet<St
 
 /// Buckets that environments other than this one manage (their manifests and states): what
 /// `import --prefix`/`--all` passes over.
-pub fn managed_by_other_environments(ws: &Workspace, state: &StateDb) -> Result<BTreeSet<String>, PlanError> {
-    let everywhere = managed_everywhere(ws, state)?;
+pub async fn managed_by_other_environments(
+    aws: &Aws,
+    ws: &Workspace,
+    state: &StateDb,
+) -> Result<BTreeSet<String>, PlanError> {
+    let everywhere = managed_everywhere(aws, ws, state).await?;
     let mut own: BTreeSet<String> = ws.manifest.buckets.values().map(|b| b.name.clone()).collect();
     own.extend(state.resources()?.into_iter().map(|r| r.name));
     Ok(everywhere.difference(&own).cloned().collect())
@@ -899,7 +918,7 @@ pub async fn unmanaged_buckets(
     state: &StateDb,
     concurrency: usize,
 ) -> Result<Vec<unmanaged::Unmanaged>, PlanError> {
-    let managed = managed_everywhere(ws, state)?;
+    let managed = managed_everywhere(&conn.aws, ws, state).await?;
     let listed = retry::read(|| aws::read::list_buckets(&conn.aws)).await?;
     let names = unmanaged::unmanaged_names(listed.iter().map(|b| b.name.as_str()), &managed);
     let wanted: Vec<&aws::read::ListedBucket> = listed.iter().filter(|b| names.contains(&b.name)).collect();

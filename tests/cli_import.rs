@@ -902,6 +902,47 @@ fn import_list_names_exactly_the_buckets_no_environment_manages() {
 }
 
 #[test]
+fn import_list_counts_what_another_environment_keeps_in_its_s3_state_as_managed() {
+    let p = common::unique_name("lss");
+    let state = format!("{p}-state");
+    let kept = format!("{p}-kept");
+    let loose = format!("{p}-loose");
+    let _cleanup = Cleanup(vec![(kept.clone(), "us-east-1"), (loose.clone(), "us-east-1")]);
+    aws(&create(&state, "us-east-1"));
+    aws(&create(&loose, "us-east-1"));
+    // Another checkout applies `kept` in environment prod, whose state lives in S3.
+    let ci = Project::new("prod");
+    ci.write(&format!(
+        "state:\n  backend: s3\n  bucket: {state}\nbuckets:\n  kept: {{name: {kept}}}\n"
+    ));
+    ci.apply_ok();
+    // This checkout has never read prod's state, and its prod manifest no longer names the bucket
+    // (dropped without prune: still prod's).
+    let laptop = Project::new("dev");
+    laptop.write("");
+    std::fs::write(
+        laptop.path("environments/prod.yaml"),
+        format!("environment: prod\nstate:\n  backend: s3\n  bucket: {state}\n"),
+    )
+    .expect("second environment");
+    let (code, stdout, stderr) = laptop.run(&["import", "-e", "dev", "--list", "--format", "json"]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let listed: serde_json::Value = serde_json::from_str(&stdout).expect("JSON on stdout");
+    let mine: Vec<&str> = listed["unmanaged"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|b| b["name"].as_str())
+        .filter(|n| n.starts_with(&p))
+        .collect();
+    assert_eq!(mine, vec![loose.as_str()], "{stdout}");
+    // --all passes over it too.
+    let (code, manifest, stderr) = laptop.run(&["import", "-e", "dev", "--prefix", &format!("{p}-")]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(!manifest.contains(&kept) && manifest.contains(&loose), "{manifest}");
+}
+
+#[test]
 fn bad_input_is_refused_with_the_way_out() {
     let p = common::unique_name("bad");
     let project = Project::new("dev");

@@ -118,7 +118,9 @@ async fn import_buckets(
         Some(prefix) => Selection::Matching { prefix },
         None => Selection::Matching { prefix: "" },
     };
-    let others = planner::managed_by_other_environments(ws, state).map_err(|e| miette!("{e}"))?;
+    let others = planner::managed_by_other_environments(&conn.aws, ws, state)
+        .await
+        .map_err(|e| miette!("{e}"))?;
     let names: Vec<&str> = listed.iter().map(|b| b.name.as_str()).collect();
     let chosen = select(&names, selection, &others).map_err(|e| miette!(help = e.hint(), "{e}"))?;
     if chosen.managed_elsewhere > 0 {
