@@ -43,6 +43,9 @@ pub const MIGRATE_BUCKET_ACTIONS: &[&str] = &["s3:ListBucket", "s3:ListBucketVer
 pub const MIGRATE_OBJECT_ACTIONS: &[&str] = &["s3:GetObject", "s3:GetObjectVersion", "s3:RestoreObject"];
 /// What a migration that deletes its source adds on the objects: DeleteObjects naming each version.
 pub const MIGRATE_DELETE_OBJECT_ACTIONS: &[&str] = &["s3:DeleteObject", "s3:DeleteObjectVersion"];
+/// The action behind ListBuckets: `s3rec import` lists the account's buckets (`--list`, `--prefix`,
+/// `--all`) once per run.
+pub const LIST_BUCKETS_ACTION: &str = "s3:ListAllMyBuckets";
 /// What PutBucketReplication needs on the replication role: S3 is handed the role.
 pub const PASS_ROLE_ACTION: &str = "iam:PassRole";
 
@@ -276,6 +279,10 @@ pub struct IdentityAccess {
     pub reads: &'static [IdentityCall],
     /// Actions that plan or apply need on top of the probed reads, whenever the resource is managed.
     pub extra_read_actions: &'static [&'static str],
+    /// The resources of this kind `import --with-related` may read (with the reads above), whatever
+    /// the manifest holds: which ones a bucket names is known only when it runs. `{account}` stands for
+    /// the account ID.
+    pub import_resource: &'static str,
     /// The actions of every call apply makes to create the resource or change it and its parts.
     pub write_actions: &'static [&'static str],
     /// What deleting the resource needs on top of the above: the delete itself, and the List calls and
@@ -295,7 +302,9 @@ pub const IDENTITY_ACCESS: [IdentityAccess; 4] = [
             IdentityCall::ListAttachedUserPolicies,
             IdentityCall::ListAccessKeys,
         ],
-        extra_read_actions: &[],
+        // Inline policies other than s3rec's own are listed for the findings (and left alone).
+        extra_read_actions: &["iam:ListUserPolicies"],
+        import_resource: "arn:aws:iam::{account}:user/*",
         write_actions: &[
             "iam:AttachUserPolicy",
             "iam:CreateAccessKey",
@@ -324,7 +333,8 @@ pub const IDENTITY_ACCESS: [IdentityAccess; 4] = [
             IdentityCall::GetRolePolicy,
             IdentityCall::ListAttachedRolePolicies,
         ],
-        extra_read_actions: &[],
+        extra_read_actions: &["iam:ListRolePolicies"],
+        import_resource: "arn:aws:iam::{account}:role/*",
         write_actions: &[
             "iam:AttachRolePolicy",
             "iam:CreateRole",
@@ -348,6 +358,7 @@ pub const IDENTITY_ACCESS: [IdentityAccess; 4] = [
         reads: &[IdentityCall::GetPolicy, IdentityCall::GetPolicyVersion],
         // Listing versions finds the oldest one to delete before a sixth is created.
         extra_read_actions: &["iam:ListPolicyVersions"],
+        import_resource: "arn:aws:iam::{account}:policy/*",
         write_actions: &["iam:CreatePolicy", "iam:CreatePolicyVersion", "iam:DeletePolicyVersion"],
         // A policy is detached from every user, role and group before it is deleted.
         // Replacing re-attaches it to the same users, roles and groups.
@@ -366,6 +377,7 @@ pub const IDENTITY_ACCESS: [IdentityAccess; 4] = [
             IdentityCall::ListSubscriptionsByTopic,
         ],
         extra_read_actions: &[],
+        import_resource: "arn:aws:sns:*:{account}:*",
         write_actions: &[
             "sns:CreateTopic",
             "sns:SetTopicAttributes",

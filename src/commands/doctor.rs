@@ -27,7 +27,7 @@ use crate::aws::identity::Target;
 use crate::aws::probe::{
     self, CALLER_IDENTITY_ACTION, CREATE_ACTION, DESTROY_ACTIONS, FORCE_DESTROY_BUCKET_ACTIONS,
     FORCE_DESTROY_OBJECT_ACTIONS, LIST_ACTION, LOCATION_ACTION, MIGRATE_BUCKET_ACTIONS, MIGRATE_DELETE_OBJECT_ACTIONS,
-    MIGRATE_OBJECT_ACTIONS, PASS_ROLE_ACTION, PUBLISH_ACTION, Probe, doc_access, identity_access,
+    MIGRATE_OBJECT_ACTIONS, PASS_ROLE_ACTION, PUBLISH_ACTION, Probe, DOC_ACCESS, IDENTITY_ACCESS, LIST_BUCKETS_ACTION, doc_access, identity_access,
 };
 use crate::aws::{self, Aws, CallerIdentity, DEFAULT_REGION};
 use crate::cli::ColorChoice;
@@ -841,6 +841,8 @@ struct Desired {
     migrations: Vec<MigrationSource>,
     /// Where the `s3` state backend keeps the state; `None` for a local state.
     state: Option<StateGrants>,
+    /// The account, for the ARNs `import` may read; `None` when unknown (they then name any account).
+    account: Option<String>,
 }
 
 /// What a migration reads (and may delete): a bucket and a key prefix.
@@ -876,6 +878,7 @@ fn desired_for_policy(ctx: &Context<'_>) -> Result<Desired, DesiredError> {
         report_topic,
         migrations,
         state: StateGrants::new(&m.environment, &m.state, ctx.default_region, ctx.account_id)?,
+        account: ctx.account_id.map(str::to_string),
     })
 }
 
@@ -1041,6 +1044,23 @@ fn least_privilege_policy(state: &StateSettings, desired: &Desired) -> Json {
     if let Some(topic) = &desired.report_topic {
         grant("PublishRunReports", &[PUBLISH_ACTION], topic.clone());
     }
+    // `s3rec import`: one listing of the account's buckets, then every document (and the location) of
+    // the buckets it adopts, and with --with-related the reads of the IAM and SNS resources they name.
+    // Which buckets and resources those are is known only when it runs, hence the wildcards.
+    grant("ImportListBuckets", &[LIST_BUCKETS_ACTION], "*".into());
+    let mut bucket_reads: Vec<&'static str> = DOC_ACCESS.iter().map(|a| a.read_action).collect();
+    bucket_reads.push(LOCATION_ACTION);
+    grant("ImportReadBuckets", &bucket_reads, "arn:aws:s3:::*".into());
+    let account = desired.account.as_deref().unwrap_or("*");
+    for access in &IDENTITY_ACCESS {
+        let mut actions: Vec<&'static str> = access.reads.iter().map(|call| call.action()).collect();
+        actions.extend(access.extra_read_actions.iter().copied());
+        grant(
+            &format!("Import{}", identity_sid(access.kind, false)),
+            &actions,
+            access.import_resource.replace("{account}", account),
+        );
+    }
     // `s3rec migrate`: listing versions of the bucket, reading and restoring objects under the prefix,
     // and deleting them only for migrations whose manifest deletes the source.
     for mig in &desired.migrations {
@@ -1098,6 +1118,45 @@ mod tests {
         }
     }
 
+    /// The policy without the `import` statements, which every printed policy has (tested on their own).
+    fn plan_only(mut policy: Json) -> Json {
+        if let Some(statements) = policy["Statement"].as_array_mut() {
+            statements.retain(|s| !s["Sid"].as_str().is_some_and(|sid| sid.starts_with("Import")));
+        }
+        policy
+    }
+
+    #[test]
+    fn import_gets_the_listing_every_document_read_and_the_related_reads_in_the_account() {
+        let mut desired = only(Vec::new());
+        desired.account = Some("123456789012".into());
+        let policy = least_privilege_policy(&StateSettings::default(), &desired);
+        let statement = |sid: &str| {
+            policy["Statement"]
+                .as_array()
+                .and_then(|all| all.iter().find(|s| s["Sid"] == sid))
+                .cloned()
+                .unwrap_or_else(|| panic!("{sid} in {policy}"))
+        };
+        assert_eq!(statement("ImportListBuckets")["Action"], json!(["s3:ListAllMyBuckets"]));
+        let reads = statement("ImportReadBuckets");
+        for access in &DOC_ACCESS {
+            assert!(reads["Action"].as_array().unwrap().contains(&json!(access.read_action)));
+        }
+        let users = statement("ImportIamUsers");
+        assert_eq!(users["Resource"], json!(["arn:aws:iam::123456789012:user/*"]));
+        assert!(users["Action"].as_array().unwrap().contains(&json!("iam:ListUserPolicies")));
+        let topics = statement("ImportSnsTopics");
+        assert_eq!(topics["Resource"], json!(["arn:aws:sns:*:123456789012:*"]));
+        assert_eq!(
+            topics["Action"],
+            json!(["sns:GetTopicAttributes", "sns:ListSubscriptionsByTopic", "sns:ListTagsForResource"])
+        );
+        for sid in ["ImportIamRoles", "ImportIamPolicies"] {
+            statement(sid);
+        }
+    }
+
     fn only(buckets: Vec<DesiredBucket>) -> Desired {
         Desired {
             buckets,
@@ -1105,6 +1164,7 @@ mod tests {
             report_topic: None,
             migrations: Vec::new(),
             state: None,
+            account: None,
         }
     }
 
@@ -1139,8 +1199,9 @@ mod tests {
                 },
             ],
             state: None,
+            account: None,
         };
-        let policy = least_privilege_policy(&StateSettings::default(), &desired);
+        let policy = plan_only(least_privilege_policy(&StateSettings::default(), &desired));
         let by_sid = |sid: &str| {
             policy["Statement"]
                 .as_array()
@@ -1182,8 +1243,9 @@ mod tests {
             report_topic: Some(topic.into()),
             migrations: Vec::new(),
             state: None,
+            account: None,
         };
-        let policy = least_privilege_policy(&StateSettings::default(), &desired);
+        let policy = plan_only(least_privilege_policy(&StateSettings::default(), &desired));
         let statements = policy["Statement"].as_array().unwrap();
         let sids: Vec<&str> = statements.iter().map(|s| s["Sid"].as_str().unwrap()).collect();
         assert_eq!(
@@ -1219,7 +1281,9 @@ mod tests {
         let text = policy.to_string();
         for absent in [
             "iam:DeleteUser",
-            "iam:ListUserPolicies",
+            // ListUserPolicies is not here: every plan lists a user's inline policies (for the
+            // findings), so it is a read, granted without prune too.
+            "iam:ListGroupsForUser",
             "iam:DeleteRole",
             "sns:DeleteTopic",
         ] {
@@ -1233,7 +1297,7 @@ mod tests {
             prune: true,
             ..StateSettings::default()
         };
-        let policy = least_privilege_policy(&pruning, &desired);
+        let policy = plan_only(least_privilege_policy(&pruning, &desired));
         let users = policy["Statement"]
             .as_array()
             .unwrap()
@@ -1267,7 +1331,7 @@ mod tests {
             bucket("b", &[tags]),
             bucket("c", &[]),
         ];
-        let policy = least_privilege_policy(&StateSettings::default(), &only(desired));
+        let policy = plan_only(least_privilege_policy(&StateSettings::default(), &only(desired)));
         assert_eq!(
             policy,
             json!({
@@ -1298,7 +1362,7 @@ mod tests {
             prune: true,
             ..StateSettings::default()
         };
-        let policy = least_privilege_policy(&state, &only(vec![forced, kept, plain]));
+        let policy = plan_only(least_privilege_policy(&state, &only(vec![forced, kept, plain])));
         let statements = policy["Statement"].as_array().unwrap();
         let sids: Vec<&str> = statements.iter().map(|s| s["Sid"].as_str().unwrap()).collect();
         assert_eq!(
@@ -1353,7 +1417,7 @@ mod tests {
             state: StateGrants::new("prod", &state, "us-east-1", None).unwrap(),
             ..only(vec![replicated])
         };
-        let policy = least_privilege_policy(&state, &desired);
+        let policy = plan_only(least_privilege_policy(&state, &desired));
         let by_sid = |sid: &str| {
             policy["Statement"]
                 .as_array()
@@ -1393,7 +1457,7 @@ mod tests {
             state: StateGrants::new("prod", state, "eu-west-1", account).unwrap(),
             ..only(Vec::new())
         };
-        let policy = least_privilege_policy(state, &desired);
+        let policy = plan_only(least_privilege_policy(state, &desired));
         policy["Statement"]
             .as_array()
             .unwrap()
@@ -1471,7 +1535,7 @@ mod tests {
     #[test]
     fn every_document_read_action_is_granted() {
         let docs: Vec<Doc> = DocKind::ALL.into_iter().map(Doc::unconfigured).collect();
-        let policy = least_privilege_policy(&StateSettings::default(), &only(vec![bucket("all", &docs)]));
+        let policy = plan_only(least_privilege_policy(&StateSettings::default(), &only(vec![bucket("all", &docs)])));
         let text = policy.to_string();
         for kind in DocKind::ALL {
             let access = doc_access(kind);
