@@ -614,4 +614,153 @@ mod tests {
         assert!(imported.notes[1].to_string().contains("elsewhere"));
         assert_eq!(imported.buckets["b"].tags, None);
     }
+
+    fn live_identity(arn: &str, observed: crate::model::identity::ObservedIdentity) -> (String, related::LiveIdentity) {
+        let wanted = related::parse_arn(arn, "123456789012", "us-east-1").expect("arn of this account");
+        (
+            arn.to_string(),
+            related::LiveIdentity {
+                wanted,
+                observed: Some(observed),
+            },
+        )
+    }
+
+    #[test]
+    fn with_related_notifications_and_replication_name_entries_and_differences_are_said() {
+        use crate::model::identity::{IdentityDoc, ObservedIdentity, PartKind, RoleDoc, TopicDoc};
+        use crate::model::{NotificationDoc, ReplicationDoc, ReplicationRuleDoc};
+        let topic = "arn:aws:sns:us-east-1:123456789012:events-prod";
+        let role = "arn:aws:iam::123456789012:role/replicator";
+        let live = [
+            observed(
+                "acme-src-prod",
+                "us-east-1",
+                vec![
+                    Doc::Versioning(VersioningState::Enabled),
+                    Doc::Notifications(vec![NotificationDoc {
+                        id: "created".into(),
+                        target: NotificationTarget::Topic,
+                        arn: topic.into(),
+                        events: vec!["s3:ObjectCreated:*".into()],
+                        prefix: Some("in/".into()),
+                        suffix: None,
+                    }]),
+                    Doc::Replication(Some(ReplicationDoc {
+                        role_arn: role.into(),
+                        rules: vec![ReplicationRuleDoc {
+                            id: "all".into(),
+                            priority: 0,
+                            enabled: true,
+                            prefix: None,
+                            tags: BTreeMap::new(),
+                            destination_bucket_arn: "arn:aws:s3:::acme-dst-prod".into(),
+                            storage_class: None,
+                            delete_marker_replication: false,
+                        }],
+                    })),
+                ],
+            ),
+            observed("acme-dst-prod", "eu-west-1", vec![Doc::Versioning(VersioningState::Enabled)]),
+        ];
+        let sns_default = serde_json::json!({"Version": "2012-10-17", "Statement": [{
+            "Sid": "__default_statement_ID", "Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "SNS:Publish",
+            "Resource": topic, "Condition": {"StringEquals": {"AWS:SourceOwner": "123456789012"}}}]});
+        // The trust as the console writes it: no Sid, so s3rec's spelling differs.
+        let trust = crate::model::policy::normalize(&serde_json::json!({"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"}, "Action": "sts:AssumeRole"}]}));
+        let related = Related {
+            live: [
+                live_identity(
+                    topic,
+                    ObservedIdentity {
+                        main: IdentityDoc::Topic(TopicDoc {
+                            display_name: None,
+                            tags: BTreeMap::new(),
+                        }),
+                        parts: BTreeMap::from([
+                            (PartKind::TopicPolicy, IdentityDoc::TopicPolicy(crate::model::policy::normalize(&sns_default))),
+                            (PartKind::Subscriptions, IdentityDoc::Subscriptions(Default::default())),
+                        ]),
+                        pending_subscriptions: Vec::new(),
+                        other_inline: Vec::new(),
+                    },
+                ),
+                live_identity(
+                    role,
+                    ObservedIdentity {
+                        main: IdentityDoc::Role(RoleDoc {
+                            path: "/".into(),
+                            description: None,
+                            max_session_duration: 3600,
+                            trust,
+                            tags: BTreeMap::new(),
+                        }),
+                        parts: BTreeMap::from([
+                            (PartKind::InlinePolicy, IdentityDoc::InlinePolicy(None)),
+                            (PartKind::Attachments, IdentityDoc::Attachments(Default::default())),
+                        ]),
+                        pending_subscriptions: Vec::new(),
+                        // Someone's own inline policy: left alone, not written.
+                        other_inline: vec!["hand-made".into()],
+                    },
+                ),
+            ]
+            .into_iter()
+            .collect(),
+            unreadable: BTreeMap::new(),
+        };
+        let mut request = req();
+        request.related = Some(&related);
+        let imported = import(&request, &live);
+        let src = &imported.buckets["src"];
+        let n = &src.notifications.as_ref().expect("notifications")[0];
+        assert_eq!((n.topic.as_str(), n.id.as_deref()), ("events", Some("created")));
+        let r = src.replication.as_ref().expect("replication");
+        assert_eq!((r.role.as_str(), r.rules[0].destination.bucket.as_str()), ("replicator", "dst"));
+        assert_eq!(imported.sns.topics["events"].name.as_deref(), Some("events-${env}"));
+        assert_eq!(imported.iam.roles["replicator"].trust.services, vec!["s3.amazonaws.com"]);
+        let said: Vec<String> = imported.notes.iter().map(ToString::to_string).collect();
+        assert!(
+            said.iter().any(|n| n.starts_with("sns_topic.events.policy is imported, but the first apply rewrites it")),
+            "{said:?}"
+        );
+        assert!(said.iter().any(|n| n.starts_with("iam_role.replicator is imported")), "{said:?}");
+        assert_eq!(said.len(), 2, "{said:?}");
+    }
+
+    #[test]
+    fn without_related_a_notification_says_use_with_related_and_a_queue_says_why_never() {
+        use crate::model::NotificationDoc;
+        let config = |id: &str, target, arn: &str| NotificationDoc {
+            id: id.into(),
+            target,
+            arn: arn.into(),
+            events: vec!["s3:ObjectCreated:*".into()],
+            prefix: None,
+            suffix: None,
+        };
+        let topic = [observed(
+            "t-prod",
+            "us-east-1",
+            vec![Doc::Notifications(vec![config(
+                "a",
+                NotificationTarget::Topic,
+                "arn:aws:sns:us-east-1:123456789012:x",
+            )])],
+        )];
+        let imported = import(&req(), &topic);
+        assert!(imported.notes[0].reason.contains("use --with-related"), "{:?}", imported.notes);
+        let queue = [observed(
+            "q-prod",
+            "us-east-1",
+            vec![Doc::Notifications(vec![config(
+                "q",
+                NotificationTarget::Queue,
+                "arn:aws:sqs:us-east-1:123456789012:q",
+            )])],
+        )];
+        let imported = import(&req(), &queue);
+        assert!(imported.notes[0].reason.contains("the manifest has no queues"), "{:?}", imported.notes);
+    }
 }
