@@ -1005,7 +1005,8 @@ pub async fn read_related(
             if let Some(o) = &observed {
                 named.extend(related::named_by_identity(o));
             }
-            out.live.insert(wanted.arn.clone(), related::LiveIdentity { wanted, observed });
+            out.live
+                .insert(wanted.arn.clone(), related::LiveIdentity { wanted, observed });
         }
     }
 }

@@ -263,7 +263,10 @@ fn print_policy_is_the_exact_least_privilege_policy() {
         .iter()
         .filter(|s| s["Sid"].as_str().is_some_and(|sid| sid.starts_with("Import")))
         .collect();
-    assert!(import.iter().any(|s| s["Action"] == json!(["s3:ListAllMyBuckets"])), "{stdout}");
+    assert!(
+        import.iter().any(|s| s["Action"] == json!(["s3:ListAllMyBuckets"])),
+        "{stdout}"
+    );
     assert!(
         import
             .iter()
@@ -681,7 +684,14 @@ fn without_import(mut policy: Value) -> Value {
         .flatten()
         .filter_map(|s| s["Sid"].as_str().map(str::to_string))
         .collect();
-    for sid in ["ImportListBuckets", "ImportReadBuckets", "ImportIamUsers", "ImportIamRoles", "ImportIamPolicies", "ImportSnsTopics"] {
+    for sid in [
+        "ImportListBuckets",
+        "ImportReadBuckets",
+        "ImportIamUsers",
+        "ImportIamRoles",
+        "ImportIamPolicies",
+        "ImportSnsTopics",
+    ] {
         assert!(sids.iter().any(|s| s == sid), "{sid} missing from {policy}");
     }
     if let Some(statements) = policy["Statement"].as_array_mut() {

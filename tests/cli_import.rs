@@ -653,15 +653,41 @@ impl Drop for RelatedCleanup {
         let user = format!("{p}-reader");
         let replicate = format!("arn:aws:iam::{ACCOUNT}:policy/{p}-replicate");
         let read_logs = format!("arn:aws:iam::{ACCOUNT}:policy/{p}-read-logs");
-        run(&["iam", "detach-role-policy", "--role-name", &role, "--policy-arn", &replicate]);
-        run(&["iam", "delete-role-policy", "--role-name", &role, "--policy-name", "hand-made"]);
+        run(&[
+            "iam",
+            "detach-role-policy",
+            "--role-name",
+            &role,
+            "--policy-arn",
+            &replicate,
+        ]);
+        run(&[
+            "iam",
+            "delete-role-policy",
+            "--role-name",
+            &role,
+            "--policy-name",
+            "hand-made",
+        ]);
         run(&["iam", "delete-role", "--role-name", &role]);
-        run(&["iam", "detach-user-policy", "--user-name", &user, "--policy-arn", &read_logs]);
+        run(&[
+            "iam",
+            "detach-user-policy",
+            "--user-name",
+            &user,
+            "--policy-arn",
+            &read_logs,
+        ]);
         run(&["iam", "delete-user", "--user-name", &user]);
         run(&["iam", "delete-policy", "--policy-arn", &replicate]);
         run(&["iam", "delete-policy", "--policy-arn", &read_logs]);
         for topic in ["uploads", "audit"] {
-            run(&["sns", "delete-topic", "--topic-arn", &topic_arn(&format!("{p}-{topic}"))]);
+            run(&[
+                "sns",
+                "delete-topic",
+                "--topic-arn",
+                &topic_arn(&format!("{p}-{topic}")),
+            ]);
         }
     }
 }
@@ -670,9 +696,10 @@ impl Drop for RelatedCleanup {
 /// then those whose logging or replication needs another one to exist (and be versioned) already.
 fn make_estate(estate: &[(String, &'static str, Vec<Vec<String>>)]) {
     let names_another = |calls: &Vec<Vec<String>>| {
-        calls
-            .iter()
-            .any(|c| c.iter().any(|a| a == "put-bucket-logging" || a == "put-bucket-replication"))
+        calls.iter().any(|c| {
+            c.iter()
+                .any(|a| a == "put-bucket-logging" || a == "put-bucket-replication")
+        })
     };
     let (later, first): (Vec<_>, Vec<_>) = estate.iter().partition(|(_, _, calls)| names_another(calls));
     for phase in [first, later] {
@@ -722,7 +749,13 @@ fn a_golden_estate_made_by_other_tools_imports_plans_quiet_applies_and_converges
     make_estate(&estate);
 
     // Without --with-related, what names a topic or role stays unmanaged and the note says how to import it.
-    let (code, _, stderr) = project.run(&["import", "-e", "gold", &format!("{p}-repl-filter-gold"), &format!("{p}-replica-eu-gold")]);
+    let (code, _, stderr) = project.run(&[
+        "import",
+        "-e",
+        "gold",
+        &format!("{p}-repl-filter-gold"),
+        &format!("{p}-replica-eu-gold"),
+    ]);
     assert_eq!(code, 0, "{stderr}");
     let notes = flat(&stderr);
     assert!(
@@ -768,7 +801,10 @@ fn a_golden_estate_made_by_other_tools_imports_plans_quiet_applies_and_converges
         notes.contains("bucket.notify.notifications is left out") && notes.contains("SQS queue"),
         "{stderr}"
     );
-    assert!(!notes.contains("bucket.repl-filter.replication is left out"), "{stderr}");
+    assert!(
+        !notes.contains("bucket.repl-filter.replication is left out"),
+        "{stderr}"
+    );
     assert!(!notes.contains("first apply rewrites"), "{stderr}");
     // Related resources are entries referred to by logical name.
     for expected in [

@@ -25,9 +25,10 @@ use self::state_bucket::{RemoteState, StateGrants};
 use super::exit;
 use crate::aws::identity::Target;
 use crate::aws::probe::{
-    self, CALLER_IDENTITY_ACTION, CREATE_ACTION, DESTROY_ACTIONS, FORCE_DESTROY_BUCKET_ACTIONS,
-    FORCE_DESTROY_OBJECT_ACTIONS, LIST_ACTION, LOCATION_ACTION, MIGRATE_BUCKET_ACTIONS, MIGRATE_DELETE_OBJECT_ACTIONS,
-    MIGRATE_OBJECT_ACTIONS, PASS_ROLE_ACTION, PUBLISH_ACTION, Probe, DOC_ACCESS, IDENTITY_ACCESS, LIST_BUCKETS_ACTION, doc_access, identity_access,
+    self, CALLER_IDENTITY_ACTION, CREATE_ACTION, DESTROY_ACTIONS, DOC_ACCESS, FORCE_DESTROY_BUCKET_ACTIONS,
+    FORCE_DESTROY_OBJECT_ACTIONS, IDENTITY_ACCESS, LIST_ACTION, LIST_BUCKETS_ACTION, LOCATION_ACTION,
+    MIGRATE_BUCKET_ACTIONS, MIGRATE_DELETE_OBJECT_ACTIONS, MIGRATE_OBJECT_ACTIONS, PASS_ROLE_ACTION, PUBLISH_ACTION,
+    Probe, doc_access, identity_access,
 };
 use crate::aws::{self, Aws, CallerIdentity, DEFAULT_REGION};
 use crate::cli::ColorChoice;
@@ -1145,12 +1146,21 @@ mod tests {
         }
         let users = statement("ImportIamUsers");
         assert_eq!(users["Resource"], json!(["arn:aws:iam::123456789012:user/*"]));
-        assert!(users["Action"].as_array().unwrap().contains(&json!("iam:ListUserPolicies")));
+        assert!(
+            users["Action"]
+                .as_array()
+                .unwrap()
+                .contains(&json!("iam:ListUserPolicies"))
+        );
         let topics = statement("ImportSnsTopics");
         assert_eq!(topics["Resource"], json!(["arn:aws:sns:*:123456789012:*"]));
         assert_eq!(
             topics["Action"],
-            json!(["sns:GetTopicAttributes", "sns:ListSubscriptionsByTopic", "sns:ListTagsForResource"])
+            json!([
+                "sns:GetTopicAttributes",
+                "sns:ListSubscriptionsByTopic",
+                "sns:ListTagsForResource"
+            ])
         );
         for sid in ["ImportIamRoles", "ImportIamPolicies"] {
             statement(sid);
@@ -1535,7 +1545,10 @@ mod tests {
     #[test]
     fn every_document_read_action_is_granted() {
         let docs: Vec<Doc> = DocKind::ALL.into_iter().map(Doc::unconfigured).collect();
-        let policy = plan_only(least_privilege_policy(&StateSettings::default(), &only(vec![bucket("all", &docs)])));
+        let policy = plan_only(least_privilege_policy(
+            &StateSettings::default(),
+            &only(vec![bucket("all", &docs)]),
+        ));
         let text = policy.to_string();
         for kind in DocKind::ALL {
             let access = doc_access(kind);

@@ -661,7 +661,11 @@ mod tests {
                     })),
                 ],
             ),
-            observed("acme-dst-prod", "eu-west-1", vec![Doc::Versioning(VersioningState::Enabled)]),
+            observed(
+                "acme-dst-prod",
+                "eu-west-1",
+                vec![Doc::Versioning(VersioningState::Enabled)],
+            ),
         ];
         let sns_default = serde_json::json!({"Version": "2012-10-17", "Statement": [{
             "Sid": "__default_statement_ID", "Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "SNS:Publish",
@@ -679,7 +683,10 @@ mod tests {
                             tags: BTreeMap::new(),
                         }),
                         parts: BTreeMap::from([
-                            (PartKind::TopicPolicy, IdentityDoc::TopicPolicy(crate::model::policy::normalize(&sns_default))),
+                            (
+                                PartKind::TopicPolicy,
+                                IdentityDoc::TopicPolicy(crate::model::policy::normalize(&sns_default)),
+                            ),
                             (PartKind::Subscriptions, IdentityDoc::Subscriptions(Default::default())),
                         ]),
                         pending_subscriptions: Vec::new(),
@@ -717,15 +724,25 @@ mod tests {
         let n = &src.notifications.as_ref().expect("notifications")[0];
         assert_eq!((n.topic.as_str(), n.id.as_deref()), ("events", Some("created")));
         let r = src.replication.as_ref().expect("replication");
-        assert_eq!((r.role.as_str(), r.rules[0].destination.bucket.as_str()), ("replicator", "dst"));
+        assert_eq!(
+            (r.role.as_str(), r.rules[0].destination.bucket.as_str()),
+            ("replicator", "dst")
+        );
         assert_eq!(imported.sns.topics["events"].name.as_deref(), Some("events-${env}"));
-        assert_eq!(imported.iam.roles["replicator"].trust.services, vec!["s3.amazonaws.com"]);
+        assert_eq!(
+            imported.iam.roles["replicator"].trust.services,
+            vec!["s3.amazonaws.com"]
+        );
         let said: Vec<String> = imported.notes.iter().map(ToString::to_string).collect();
         assert!(
-            said.iter().any(|n| n.starts_with("sns_topic.events.policy is imported, but the first apply rewrites it")),
+            said.iter()
+                .any(|n| n.starts_with("sns_topic.events.policy is imported, but the first apply rewrites it")),
             "{said:?}"
         );
-        assert!(said.iter().any(|n| n.starts_with("iam_role.replicator is imported")), "{said:?}");
+        assert!(
+            said.iter().any(|n| n.starts_with("iam_role.replicator is imported")),
+            "{said:?}"
+        );
         assert_eq!(said.len(), 2, "{said:?}");
     }
 
@@ -750,7 +767,11 @@ mod tests {
             )])],
         )];
         let imported = import(&req(), &topic);
-        assert!(imported.notes[0].reason.contains("use --with-related"), "{:?}", imported.notes);
+        assert!(
+            imported.notes[0].reason.contains("use --with-related"),
+            "{:?}",
+            imported.notes
+        );
         let queue = [observed(
             "q-prod",
             "us-east-1",
@@ -761,6 +782,10 @@ mod tests {
             )])],
         )];
         let imported = import(&req(), &queue);
-        assert!(imported.notes[0].reason.contains("the manifest has no queues"), "{:?}", imported.notes);
+        assert!(
+            imported.notes[0].reason.contains("the manifest has no queues"),
+            "{:?}",
+            imported.notes
+        );
     }
 }

@@ -131,8 +131,16 @@ mod tests {
     #[test]
     fn what_the_manifest_cannot_write_is_refused_with_the_reason() {
         let with_id = json!({"Version": "2012-10-17", "Id": "x", "Statement": []});
-        assert!(bucket_policy(&with_id, "b", &names(), &Resolved::default()).unwrap_err().contains("`Id`"));
+        assert!(
+            bucket_policy(&with_id, "b", &names(), &Resolved::default())
+                .unwrap_err()
+                .contains("`Id`")
+        );
         let old = json!({"Version": "2008-10-17", "Statement": []});
-        assert!(bucket_policy(&old, "b", &names(), &Resolved::default()).unwrap_err().contains("Version"));
+        assert!(
+            bucket_policy(&old, "b", &names(), &Resolved::default())
+                .unwrap_err()
+                .contains("Version")
+        );
     }
 }

@@ -105,7 +105,9 @@ pub fn parse_arn(arn: &str, account: &str, default_region: &str) -> Result<Wante
         }),
         "sqs" => Err(format!("{arn} is an SQS queue, and the manifest has no queues")),
         "lambda" => Err(format!("{arn} is a Lambda function, and the manifest has no functions")),
-        other => Err(format!("{arn} is an `{other}` resource, which the manifest cannot hold")),
+        other => Err(format!(
+            "{arn} is an `{other}` resource, which the manifest cannot hold"
+        )),
     }
 }
 
@@ -366,12 +368,18 @@ fn statements_holdable(document: &Json) -> Result<Vec<Json>, String> {
         return Err("the policy document is not a JSON object".to_string());
     };
     if let Some(other) = top.keys().find(|k| !matches!(k.as_str(), "Version" | "Statement")) {
-        return Err(format!("its document has a top-level `{other}`, which the manifest cannot write"));
+        return Err(format!(
+            "its document has a top-level `{other}`, which the manifest cannot write"
+        ));
     }
     if top.get("Version").and_then(Json::as_str) != Some("2012-10-17") {
         return Err("its document's Version is not 2012-10-17, which the manifest always writes".to_string());
     }
-    let statements = top.get("Statement").and_then(Json::as_array).cloned().unwrap_or_default();
+    let statements = top
+        .get("Statement")
+        .and_then(Json::as_array)
+        .cloned()
+        .unwrap_or_default();
     for s in &statements {
         serde_json::from_value::<Statement>(s.clone())
             .map_err(|e| format!("a statement does not fit the manifest's statement shape ({e})"))?;
@@ -399,7 +407,11 @@ impl TrustParts {
 /// Reads a trust policy whose every statement allows `sts:AssumeRole` to services and AWS principals,
 /// without conditions: the only trust the manifest can write.
 fn trust_of(trust: &Json) -> Result<TrustParts, String> {
-    let refuse = |why: &str| Err(format!("its trust policy {why}, which the manifest's `trust` cannot say"));
+    let refuse = |why: &str| {
+        Err(format!(
+            "its trust policy {why}, which the manifest's `trust` cannot say"
+        ))
+    };
     let Some(top) = trust.as_object() else {
         return refuse("is not a JSON object");
     };
@@ -599,7 +611,10 @@ mod tests {
             (IdentityKind::IamUser, "app-prod", "/team/")
         );
         let topic = parse_arn("arn:aws:sns:eu-west-1:123456789012:events", ACCOUNT, "us-east-1").expect("topic");
-        assert_eq!((topic.kind, topic.region.as_str()), (IdentityKind::SnsTopic, "eu-west-1"));
+        assert_eq!(
+            (topic.kind, topic.region.as_str()),
+            (IdentityKind::SnsTopic, "eu-west-1")
+        );
         let e = parse_arn("arn:aws:iam::999999999999:role/x", ACCOUNT, "us-east-1").unwrap_err();
         assert!(e.contains("belongs to account 999999999999"), "{e}");
         let e = parse_arn("arn:aws:iam::aws:policy/ReadOnlyAccess", ACCOUNT, "us-east-1").unwrap_err();
