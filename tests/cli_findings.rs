@@ -253,8 +253,10 @@ fn an_inline_policy_added_by_hand_to_a_managed_user_is_a_plan_finding() {
     );
 
     // Acknowledged next to the user: still listed, no longer failing.
+    // The bucket's own settings are managed too: the emulator makes buckets without encryption, public
+    // access block or ownership controls, which the plan (reading every document) would report.
     project.write(&format!(
-        "buckets:\n  data:\n    name: {prefix}-data\n    policy: {{deny_insecure_transport: true}}\n    acknowledge: [{{finding: S3REC-S3-013, reason: \"a test bucket\"}}]\niam:\n  users:\n    app:\n      name: {prefix}-app\n      grants: [{{bucket: data, access: [read]}}]\n      acknowledge:\n        - {{finding: S3REC-IAM-005, reason: \"break-glass policy, reviewed in TICKET-1\"}}\n"
+        "buckets:\n  data:\n    name: {prefix}-data\n    policy: {{deny_insecure_transport: true}}\n    encryption: {{algorithm: AES256}}\n    public_access_block: {{}}\n    object_ownership: BucketOwnerEnforced\n    acknowledge: [{{finding: S3REC-S3-013, reason: \"a test bucket\"}}]\niam:\n  users:\n    app:\n      name: {prefix}-app\n      grants: [{{bucket: data, access: [read]}}]\n      acknowledge:\n        - {{finding: S3REC-IAM-005, reason: \"break-glass policy, reviewed in TICKET-1\"}}\n"
     ));
     let (code, stdout, stderr) = project.run(&["plan", "-e", "inline", "--fail-on", "medium"]);
     assert_eq!(code, 0, "{stdout}\n{stderr}");
