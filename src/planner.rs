@@ -845,9 +845,10 @@ async fn read_one(aws: &Aws, name: &str, read: &BucketRead) -> Result<(Option<Ob
         return Ok((None, Vec::new()));
     };
     let region = located.region.as_str();
-    let unmanaged = read.unmanaged.iter().map(|&kind| async move {
-        (kind, retry::read(|| aws::read::read_doc(aws, name, region, kind)).await)
-    });
+    let unmanaged = read
+        .unmanaged
+        .iter()
+        .map(|&kind| async move { (kind, retry::read(|| aws::read::read_doc(aws, name, region, kind)).await) });
     let (live, unmanaged) = tokio::join!(
         retry::read(|| aws::read::read_bucket_in(aws, name, Some(region), &read.managed)),
         futures_util::future::join_all(unmanaged)

@@ -277,7 +277,9 @@ fn an_inline_policy_added_by_hand_to_a_managed_user_is_a_plan_finding() {
 fn settings_the_manifest_leaves_out_are_live_findings_without_audit() {
     let project = Project::new("leftout");
     let prefix = common::unique_name("leftout");
-    project.write(&format!("buckets:\n  data:\n    name: {prefix}-data\n    versioning: enabled\n"));
+    project.write(&format!(
+        "buckets:\n  data:\n    name: {prefix}-data\n    versioning: enabled\n"
+    ));
     project.apply_ok();
     // Someone turns one switch on by hand: the others are still off.
     common::runtime().block_on(async {
@@ -360,10 +362,7 @@ fn a_topic_policy_opened_by_hand_is_a_live_publish_and_subscribe_finding() {
     let (code, stdout, stderr) = project.run(&["plan", "-e", "topic", "--detailed-exitcode"]);
     assert_eq!(code, 2, "the plan puts the policy back:\n{stdout}\n{stderr}");
     let text = flat(&stdout);
-    assert!(
-        text.contains("S3REC-SNS-001 sns_topic.alerts (live)"),
-        "{stdout}"
-    );
+    assert!(text.contains("S3REC-SNS-001 sns_topic.alerts (live)"), "{stdout}");
     assert!(text.contains("S3REC-SNS-002 sns_topic.alerts (live)"), "{stdout}");
     assert!(text.contains("statement #1 is open to everyone (live now"), "{stdout}");
     assert!(text.contains("statement #2 is open to everyone (live now"), "{stdout}");
@@ -397,7 +396,10 @@ fn a_refused_read_of_an_unmanaged_document_is_a_warning_naming_the_permission() 
         both.contains("bucket.data.ownership (not in the manifest) not read, so no findings on it: s3:GetBucketOwnershipControls was denied"),
         "{stdout}\n{stderr}"
     );
-    assert!(!both.contains("S3REC-S3-005"), "nothing is judged on what was not read:\n{stdout}");
+    assert!(
+        !both.contains("S3REC-S3-005"),
+        "nothing is judged on what was not read:\n{stdout}"
+    );
     assert!(proxy.faults_injected() >= 1, "{:?}", proxy.requests());
 
     let pattern = format!("^GET /{bucket}/?\\?versioning");

@@ -62,7 +62,8 @@ pub fn estate(
                     live.parts.get(&PartKind::TopicPolicy),
                 ) && want != &IdentityDoc::TopicPolicy(have.clone())
                 {
-                    view.live_documents.push((have.clone(), PartKind::TopicPolicy.as_str().to_string()));
+                    view.live_documents
+                        .push((have.clone(), PartKind::TopicPolicy.as_str().to_string()));
                 }
                 if let (Some(IdentityDoc::Attachments(want)), Some(IdentityDoc::Attachments(have))) = (
                     d.parts.get(&PartKind::Attachments),

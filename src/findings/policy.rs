@@ -835,8 +835,16 @@ fn ip_ranges_cover_everything(values: &[String]) -> bool {
             }
             Ok(std::net::IpAddr::V6(a)) => {
                 let len = len.unwrap_or(128).min(128);
-                let start = if len == 0 { 0 } else { u128::from(a) & (u128::MAX << (128 - len)) };
-                let end = if len == 0 { u128::MAX } else { start + ((1u128 << (128 - len)) - 1) };
+                let start = if len == 0 {
+                    0
+                } else {
+                    u128::from(a) & (u128::MAX << (128 - len))
+                };
+                let end = if len == 0 {
+                    u128::MAX
+                } else {
+                    start + ((1u128 << (128 - len)) - 1)
+                };
                 v6.push((start, end));
             }
             Err(_) => {}
