@@ -226,7 +226,9 @@ pub async fn connect(ws: &Workspace, overrides: &Overrides) -> Result<Connection
 pub struct PlanOptions {
     /// Limit the plan to these addresses (and what they depend on).
     pub targets: Vec<String>,
-    /// Also read unmanaged documents and warn where they differ from AWS defaults.
+    /// Also list the account's buckets that no environment manages (one ListBuckets, and the other
+    /// environments' manifests and states). Every document of the manifest's own buckets is read and
+    /// judged with or without it.
     pub audit: bool,
     pub read_concurrency: usize,
 }
@@ -302,16 +304,18 @@ pub async fn plan(ws: &Workspace, conn: &Connection, state: &StateDb, opts: &Pla
     let desired_identities = identity::identities(&ctx, &secrets_dir)?;
     let managed_identities = managed_identities(state, account, conn.aws.region())?;
 
-    // What to read: every desired bucket's managed documents (or all of them when auditing), and the
-    // existence of managed buckets that left the manifest.
-    let mut reads: BTreeMap<String, Vec<DocKind>> = BTreeMap::new();
+    // What to read: every document of every desired bucket (the managed ones to diff, the others so
+    // the findings judge what AWS has there), and the existence of managed buckets that left the
+    // manifest.
+    let mut reads: BTreeMap<String, BucketRead> = BTreeMap::new();
     for b in &desired {
-        let kinds = if opts.audit {
-            DocKind::ALL.to_vec()
-        } else {
-            b.docs.keys().copied().collect()
-        };
-        reads.insert(b.name.clone(), kinds);
+        reads.insert(
+            b.name.clone(),
+            BucketRead {
+                managed: b.docs.keys().copied().collect(),
+                unmanaged: DocKind::ALL.into_iter().filter(|k| !b.docs.contains_key(k)).collect(),
+            },
+        );
     }
     for r in &managed {
         if r.kind.is_none() {
@@ -320,10 +324,11 @@ pub async fn plan(ws: &Workspace, conn: &Connection, state: &StateDb, opts: &Pla
     }
     let identity_reads = identity_reads(&desired_identities, &managed_identities, m.state.prune);
     let (observed, observed_identities) = tokio::join!(
-        read_all(&conn.aws, reads, opts.read_concurrency),
+        read_desired(&conn.aws, reads, opts.read_concurrency),
         read_identities(&conn.aws, identity_reads, opts.read_concurrency)
     );
-    let (mut observed, observed_identities) = (observed?, observed_identities?);
+    let ((mut observed, unread), observed_identities) = (observed?, observed_identities?);
+    let mut warnings = unread_warnings(&desired, &unread, &m.environment);
 
     // Emptiness matters only for buckets a plan may destroy: replaced ones and pruned ones.
     let desired_names: HashSet<&str> = desired.iter().map(|b| b.name.as_str()).collect();
@@ -340,15 +345,6 @@ pub async fn plan(ws: &Workspace, conn: &Connection, state: &StateDb, opts: &Pla
         let non_empty = retry::read(|| aws::read::bucket_has_objects(&conn.aws, &name, &region)).await?;
         if let Some(Some(live)) = observed.get_mut(&name) {
             live.non_empty = Some(non_empty);
-        }
-    }
-
-    let mut warnings = Vec::new();
-    if opts.audit {
-        for b in &desired {
-            if let Some(Some(live)) = observed.get(&b.name) {
-                warnings.extend(audit(&b.logical, live, &b.docs.keys().copied().collect()));
-            }
         }
     }
 
@@ -380,7 +376,7 @@ pub async fn plan(ws: &Workspace, conn: &Connection, state: &StateDb, opts: &Pla
     }
 
     // Security findings on the estate as apply will leave it, with what AWS has for the settings the
-    // manifest leaves out (all of them with --audit) and the policies only AWS shows on identities.
+    // manifest leaves out and the policies only AWS shows on identities.
     let findings = {
         let estate = crate::findings::live::estate(
             m,
@@ -789,14 +785,150 @@ async fn read_identities(
     Ok(out)
 }
 
-/// Reads buckets concurrently, at most `concurrency` at once, each with the retry policy.
-pub async fn read_all(
+/// What to read of one bucket.
+#[derive(Debug, Clone, Default)]
+struct BucketRead {
+    /// The documents the manifest manages: the diff needs them, so failing to read one fails the plan.
+    managed: Vec<DocKind>,
+    /// The documents it leaves out: read only so the findings judge what AWS has there. A refusal is a
+    /// warning (see [`unread_tolerated`]), never a failure, and nothing of them is ever changed.
+    unmanaged: Vec<DocKind>,
+}
+
+/// A document the manifest leaves out that AWS would not let the plan read.
+#[derive(Debug)]
+struct Unread {
+    bucket: String,
+    kind: DocKind,
+    error: AwsError,
+}
+
+/// Reads buckets concurrently, at most `concurrency` buckets at once, each with the retry policy: one
+/// GetBucketLocation, then one call per document (managed and unmanaged ones all at once). Unmanaged
+/// documents AWS refuses to show come back as [`Unread`]s.
+async fn read_desired(
     aws: &Arc<Aws>,
-    reads: BTreeMap<String, Vec<DocKind>>,
+    reads: BTreeMap<String, BucketRead>,
     concurrency: usize,
-) -> Result<BTreeMap<String, Option<ObservedBucket>>, AwsError> {
-    let reads = reads.into_iter().map(|(name, kinds)| (name, None, kinds)).collect();
-    read_concurrently(aws, reads, concurrency).await
+) -> Result<(BTreeMap<String, Option<ObservedBucket>>, Vec<Unread>), AwsError> {
+    let permits = Arc::new(Semaphore::new(concurrency.max(1)));
+    let mut tasks = JoinSet::new();
+    for (name, read) in reads {
+        let aws = aws.clone();
+        let permits = permits.clone();
+        tasks.spawn(async move {
+            let _permit = permits.acquire_owned().await;
+            let result = read_one(&aws, &name, &read).await;
+            (name, result)
+        });
+    }
+    let mut out = BTreeMap::new();
+    let mut unread = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        let Ok((name, result)) = joined else { continue };
+        let (live, refused) = result?;
+        unread.extend(refused);
+        out.insert(name, live);
+    }
+    unread.sort_by(|a, b| (&a.bucket, a.kind).cmp(&(&b.bucket, b.kind)));
+    Ok((out, unread))
+}
+
+/// One bucket of [`read_desired`].
+async fn read_one(aws: &Aws, name: &str, read: &BucketRead) -> Result<(Option<ObservedBucket>, Vec<Unread>), AwsError> {
+    if read.unmanaged.is_empty() {
+        let live = retry::read(|| aws::read::read_bucket_in(aws, name, None, &read.managed)).await?;
+        return Ok((live, Vec::new()));
+    }
+    // The location first (it also says whether the bucket exists), then every document at once.
+    let Some(located) = retry::read(|| aws::read::read_bucket(aws, name, &[])).await? else {
+        return Ok((None, Vec::new()));
+    };
+    let region = located.region.as_str();
+    let unmanaged = read
+        .unmanaged
+        .iter()
+        .map(|&kind| async move { (kind, retry::read(|| aws::read::read_doc(aws, name, region, kind)).await) });
+    let (live, unmanaged) = tokio::join!(
+        retry::read(|| aws::read::read_bucket_in(aws, name, Some(region), &read.managed)),
+        futures_util::future::join_all(unmanaged)
+    );
+    let Some(mut live) = live? else {
+        return Ok((None, Vec::new()));
+    };
+    let mut unread = Vec::new();
+    for (kind, result) in unmanaged {
+        match result {
+            Ok(doc) => {
+                live.docs.insert(kind, doc);
+            }
+            // Deleted between the location call and the reads: gone, as the managed read says.
+            Err(e) if e.code() == Some("NoSuchBucket") => return Ok((None, Vec::new())),
+            Err(error) if unread_tolerated(&error) => unread.push(Unread {
+                bucket: name.to_string(),
+                kind,
+                error,
+            }),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok((Some(live), unread))
+}
+
+/// Whether failing to read a document the manifest leaves out is only a warning: the caller lacks
+/// the read permission (plans used to need only the managed documents' ones), or an S3-compatible
+/// server does not implement that configuration at all.
+fn unread_tolerated(error: &AwsError) -> bool {
+    match error {
+        AwsError::AccessDenied { .. } => true,
+        AwsError::Service { code, status, .. } => code == "NotImplemented" || *status == 501,
+        _ => false,
+    }
+}
+
+/// One warning per refused permission (or unsupported operation), naming every document it left
+/// unjudged, instead of one per bucket.
+fn unread_warnings(desired: &[crate::model::DesiredBucket], unread: &[Unread], environment: &str) -> Vec<String> {
+    let mut by_cause: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for u in unread {
+        let logical = desired
+            .iter()
+            .find(|b| b.name == u.bucket)
+            .map_or(u.bucket.as_str(), |b| b.logical.as_str());
+        let cause = match &u.error {
+            AwsError::AccessDenied {
+                operation,
+                action,
+                caller,
+                message,
+                ..
+            } => {
+                let said = if message.is_empty() {
+                    String::new()
+                } else {
+                    format!("; AWS said: {message}")
+                };
+                format!(
+                    "{action} was denied ({operation}): grant {action} on these buckets to {caller} so plan can judge the settings the manifest leaves out (`s3rec doctor -e {environment} --print-policy` includes it){said}"
+                )
+            }
+            other => format!("{other}; the server cannot show these settings, so they are not judged"),
+        };
+        by_cause
+            .entry(cause)
+            .or_default()
+            .push(Address::bucket_doc(logical, u.kind).0);
+    }
+    by_cause
+        .into_iter()
+        .map(|(cause, addresses)| {
+            format!(
+                "{} (not in the manifest) not read, so no findings on {}: {cause}",
+                addresses.join(", "),
+                if addresses.len() == 1 { "it" } else { "them" }
+            )
+        })
+        .collect()
 }
 
 /// Reads `(name, region if known, kinds)` concurrently, at most `concurrency` at once, each with the
@@ -823,19 +955,6 @@ async fn read_concurrently(
         out.insert(name, result?);
     }
     Ok(out)
-}
-
-/// Warnings for documents the manifest does not manage that differ from what AWS gives a new bucket:
-/// exactly what a reviewer wants to see (a bucket someone made public by hand).
-fn audit(logical: &str, live: &ObservedBucket, managed: &BTreeSet<DocKind>) -> Vec<String> {
-    live.docs
-        .iter()
-        .filter(|(kind, _)| !managed.contains(kind))
-        .filter_map(|(kind, doc)| {
-            unmanaged::finding(doc)
-                .map(|f| format!("audit: bucket.{logical}.{kind} is not managed by the manifest: {f}"))
-        })
-        .collect()
 }
 
 /// Every physical bucket name some environment of the project manages: in its manifest, or in its

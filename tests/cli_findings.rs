@@ -2,9 +2,12 @@
 //! acknowledgements), and the logging target's generated delivery statement against the emulator.
 
 mod common;
+#[path = "common/fault_proxy.rs"]
+mod fault_proxy;
 #[path = "common/project.rs"]
 mod project;
 
+use fault_proxy::FaultProxy;
 use project::Project;
 use serde_json::Value as Json;
 
@@ -253,8 +256,10 @@ fn an_inline_policy_added_by_hand_to_a_managed_user_is_a_plan_finding() {
     );
 
     // Acknowledged next to the user: still listed, no longer failing.
+    // The bucket's own settings are managed too: the emulator makes buckets without encryption, public
+    // access block or ownership controls, which the plan (reading every document) would report.
     project.write(&format!(
-        "buckets:\n  data:\n    name: {prefix}-data\n    policy: {{deny_insecure_transport: true}}\n    acknowledge: [{{finding: S3REC-S3-013, reason: \"a test bucket\"}}]\niam:\n  users:\n    app:\n      name: {prefix}-app\n      grants: [{{bucket: data, access: [read]}}]\n      acknowledge:\n        - {{finding: S3REC-IAM-005, reason: \"break-glass policy, reviewed in TICKET-1\"}}\n"
+        "buckets:\n  data:\n    name: {prefix}-data\n    policy: {{deny_insecure_transport: true}}\n    encryption: {{algorithm: AES256}}\n    public_access_block: {{}}\n    object_ownership: BucketOwnerEnforced\n    acknowledge: [{{finding: S3REC-S3-013, reason: \"a test bucket\"}}]\niam:\n  users:\n    app:\n      name: {prefix}-app\n      grants: [{{bucket: data, access: [read]}}]\n      acknowledge:\n        - {{finding: S3REC-IAM-005, reason: \"break-glass policy, reviewed in TICKET-1\"}}\n"
     ));
     let (code, stdout, stderr) = project.run(&["plan", "-e", "inline", "--fail-on", "medium"]);
     assert_eq!(code, 0, "{stdout}\n{stderr}");
@@ -262,4 +267,146 @@ fn an_inline_policy_added_by_hand_to_a_managed_user_is_a_plan_finding() {
         flat(&stdout).contains("acknowledged: break-glass policy, reviewed in TICKET-1"),
         "{stdout}"
     );
+}
+
+/// Item 3 of issue 14: `plan` judges the settings the manifest leaves out without `--audit`. The
+/// emulator makes buckets with no public access block and no default encryption (moto, unlike AWS,
+/// gives a new bucket neither), so a bucket that manages only its versioning shows both as live
+/// findings, and the plan changes nothing there.
+#[test]
+fn settings_the_manifest_leaves_out_are_live_findings_without_audit() {
+    let project = Project::new("leftout");
+    let prefix = common::unique_name("leftout");
+    project.write(&format!(
+        "buckets:\n  data:\n    name: {prefix}-data\n    versioning: enabled\n"
+    ));
+    project.apply_ok();
+    // Someone turns one switch on by hand: the others are still off.
+    common::runtime().block_on(async {
+        let aws = common::emulator().await;
+        aws.s3("us-east-1")
+            .put_public_access_block()
+            .bucket(format!("{prefix}-data"))
+            .public_access_block_configuration(
+                aws_sdk_s3::types::PublicAccessBlockConfiguration::builder()
+                    .block_public_policy(true)
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("put a partial public access block");
+    });
+    let (code, stdout, stderr) = project.run(&["plan", "-e", "leftout", "--detailed-exitcode"]);
+    assert_eq!(code, 0, "no changes:\n{stdout}\n{stderr}");
+    let text = flat(&stdout);
+    assert!(
+        text.contains("HIGH S3REC-S3-004 bucket.data (live): Public access block off or partial: off: block_public_acls, ignore_public_acls, restrict_public_buckets"),
+        "{stdout}"
+    );
+    assert!(
+        text.contains("MEDIUM S3REC-S3-008 bucket.data (live): No default encryption"),
+        "{stdout}"
+    );
+    assert!(!text.contains("audit:"), "one message per fact:\n{stdout}");
+
+    let (_, stdout, _) = project.run(&["plan", "-e", "leftout", "--format", "json"]);
+    let json: Json = serde_json::from_str(&stdout).expect("json plan");
+    let origin = |id: &str| {
+        json["findings"]
+            .as_array()
+            .expect("findings")
+            .iter()
+            .find(|f| f["id"] == id)
+            .map(|f| f["origin"].clone())
+    };
+    assert_eq!(origin("S3REC-S3-004"), Some(Json::from("live")), "{stdout}");
+    assert_eq!(origin("S3REC-S3-008"), Some(Json::from("live")), "{stdout}");
+}
+
+/// SNS-001 and SNS-002 against the emulator: the manifest's topic policy is s3rec's own (never
+/// public), so the public one can only be live: opened by hand. The plan judges it as a live finding
+/// and plans the update that puts the manifest's policy back.
+#[test]
+fn a_topic_policy_opened_by_hand_is_a_live_publish_and_subscribe_finding() {
+    let project = Project::new("topic");
+    let prefix = common::unique_name("topic");
+    project.write(&format!("sns:\n  topics:\n    alerts:\n      name: {prefix}-alerts\n"));
+    project.apply_ok();
+    project.assert_converged();
+    common::runtime().block_on(async {
+        let aws = common::emulator().await;
+        let sns = aws.sns("us-east-1");
+        let arn = sns
+            .create_topic()
+            .name(format!("{prefix}-alerts"))
+            .send()
+            .await
+            .expect("the topic's ARN")
+            .topic_arn
+            .unwrap_or_default();
+        let policy = serde_json::json!({
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Principal": "*", "Action": "SNS:Publish", "Resource": arn},
+                {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": ["SNS:Subscribe", "SNS:Receive"], "Resource": arn}
+            ]
+        });
+        sns.set_topic_attributes()
+            .topic_arn(&arn)
+            .attribute_name("Policy")
+            .attribute_value(policy.to_string())
+            .send()
+            .await
+            .expect("open the topic policy by hand");
+    });
+    let (code, stdout, stderr) = project.run(&["plan", "-e", "topic", "--detailed-exitcode"]);
+    assert_eq!(code, 2, "the plan puts the policy back:\n{stdout}\n{stderr}");
+    let text = flat(&stdout);
+    assert!(text.contains("S3REC-SNS-001 sns_topic.alerts (live)"), "{stdout}");
+    assert!(text.contains("S3REC-SNS-002 sns_topic.alerts (live)"), "{stdout}");
+    assert!(text.contains("statement #1 is open to everyone (live now"), "{stdout}");
+    assert!(text.contains("statement #2 is open to everyone (live now"), "{stdout}");
+    assert!(text.contains("sns_topic.alerts.policy"), "{stdout}");
+    project.apply_ok();
+    let (code, stdout, _) = project.run(&["plan", "-e", "topic"]);
+    assert_eq!(code, 0);
+    assert!(!stdout.contains("S3REC-SNS-00"), "apply closed it:\n{stdout}");
+}
+
+/// A caller allowed to read only what the manifest manages (the policy plans needed before) still
+/// plans: a refused read of a document the manifest leaves out is one warning naming the permission.
+/// A refused read of a managed document still fails the plan. The emulator allows everything, so the
+/// fault proxy answers those reads with 403 AccessDenied.
+#[test]
+fn a_refused_read_of_an_unmanaged_document_is_a_warning_naming_the_permission() {
+    let bucket = common::unique_name("unread");
+    let mut project = Project::new("unread");
+    let body = format!("buckets:\n  data:\n    name: {bucket}\n    versioning: enabled\n");
+    project.write(&body);
+    project.apply_ok();
+
+    let pattern = format!("^GET /{bucket}/?\\?ownershipControls");
+    let proxy = FaultProxy::start(&["--match", &pattern, "--rate", "1", "--faults", "forbidden"]);
+    project.endpoint = proxy.endpoint.clone();
+    project.write(&body);
+    let (code, stdout, stderr) = project.run(&["plan", "-e", "unread"]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let both = flat(&format!("{stdout}\n{stderr}"));
+    assert!(
+        both.contains("bucket.data.ownership (not in the manifest) not read, so no findings on it: s3:GetBucketOwnershipControls was denied"),
+        "{stdout}\n{stderr}"
+    );
+    assert!(
+        !both.contains("S3REC-S3-005"),
+        "nothing is judged on what was not read:\n{stdout}"
+    );
+    assert!(proxy.faults_injected() >= 1, "{:?}", proxy.requests());
+
+    let pattern = format!("^GET /{bucket}/?\\?versioning");
+    let proxy = FaultProxy::start(&["--match", &pattern, "--rate", "1", "--faults", "forbidden"]);
+    project.endpoint = proxy.endpoint.clone();
+    project.write(&body);
+    let (code, stdout, stderr) = project.run(&["plan", "-e", "unread"]);
+    assert_eq!(code, 1, "a managed document must be read:\n{stdout}\n{stderr}");
+    assert!(flat(&stderr).contains("s3:GetBucketVersioning"), "{stderr}");
 }

@@ -57,6 +57,14 @@ pub fn estate(
             let address = Address::identity(d.kind, &d.logical, None);
             if let Some(Some(live)) = observed_identities.get(&address) {
                 view.unmanaged_inline = live.other_inline.clone();
+                if let (Some(want), Some(IdentityDoc::TopicPolicy(have))) = (
+                    d.parts.get(&PartKind::TopicPolicy),
+                    live.parts.get(&PartKind::TopicPolicy),
+                ) && want != &IdentityDoc::TopicPolicy(have.clone())
+                {
+                    view.live_documents
+                        .push((have.clone(), PartKind::TopicPolicy.as_str().to_string()));
+                }
                 if let (Some(IdentityDoc::Attachments(want)), Some(IdentityDoc::Attachments(have))) = (
                     d.parts.get(&PartKind::Attachments),
                     live.parts.get(&PartKind::Attachments),

@@ -101,6 +101,7 @@ pub fn identity_view(manifest: &Manifest, i: &DesiredIdentity) -> IdentityView {
         arn: i.arn.clone(),
         documents,
         attached,
+        live_documents: Vec::new(),
         unmanaged_inline: Vec::new(),
         unmanaged_attached: Vec::new(),
         acks: identity_acks(manifest, i.kind, &i.logical),

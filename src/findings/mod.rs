@@ -91,6 +91,10 @@ pub struct IdentityView {
     pub documents: Vec<(Json, String)>,
     /// Attached managed policy ARNs (users and roles).
     pub attached: BTreeSet<String>,
+    /// Policy documents AWS has now where they differ from `documents` (read by `plan`): a topic
+    /// policy opened by hand is exposed until apply sets the manifest's back, so it is judged too,
+    /// as a live finding.
+    pub live_documents: Vec<(Json, String)>,
     /// Inline policy names AWS has that the manifest does not define (read by `plan`).
     pub unmanaged_inline: Vec<String>,
     /// Attached policy ARNs AWS has that the manifest does not list (read by `plan`).
@@ -174,13 +178,18 @@ struct Sink<'a> {
 impl Sink<'_> {
     /// A finding about document `kind` (located at its field) or about the resource (`None`).
     fn push(&mut self, rule: RuleId, kind: Option<DocKind>, field: Option<&str>, detail: String) {
-        let pointer = match field {
-            Some(field) => format!("{}/{field}", self.base),
-            None => self.base.clone(),
-        };
         let origin = match kind {
             Some(k) if self.live.contains(&k) => Origin::Live,
             _ => Origin::Manifest,
+        };
+        self.push_from(rule, origin, field, detail);
+    }
+
+    /// A finding whose origin the caller knows.
+    fn push_from(&mut self, rule: RuleId, origin: Origin, field: Option<&str>, detail: String) {
+        let pointer = match field {
+            Some(field) => format!("{}/{field}", self.base),
+            None => self.base.clone(),
         };
         self.out.push(Finding {
             rule,
@@ -486,7 +495,12 @@ fn logging_delivery(estate: &Estate, source: &BucketView, target: &str, prefix: 
 }
 
 fn identity_rules(i: &IdentityView, f: &mut Sink<'_>) {
-    for (doc, field) in &i.documents {
+    let documents = i
+        .documents
+        .iter()
+        .map(|d| (d, Origin::Manifest))
+        .chain(i.live_documents.iter().map(|d| (d, Origin::Live)));
+    for ((doc, field), origin) in documents {
         let Ok(p) = Policy::parse(doc) else { continue };
         let field = field.as_str();
         if i.kind == IdentityKind::SnsTopic {
@@ -506,11 +520,15 @@ fn identity_rules(i: &IdentityView, f: &mut Sink<'_>) {
                 opened.sort_unstable();
                 opened.dedup();
                 if !opened.is_empty() {
-                    f.push(
+                    let until = match origin {
+                        Origin::Live => " (live now; apply sets the manifest's policy back)",
+                        Origin::Manifest => "",
+                    };
+                    f.push_from(
                         rule,
-                        None,
+                        origin,
                         Some(field),
-                        format!("{} is open to everyone", statements(&opened)),
+                        format!("{} is open to everyone{until}", statements(&opened)),
                     );
                 }
             }

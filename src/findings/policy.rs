@@ -65,9 +65,22 @@ pub enum Patterns {
     Missing,
 }
 
-/// One condition test: operator (without `IfExists`), key (lowercased), values as strings.
+/// How a condition test treats a multivalued key: the `ForAnyValue:` / `ForAllValues:` prefixes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SetOperator {
+    /// No prefix: the key's one value is tested.
+    Single,
+    /// `ForAnyValue:`: some value passes. A request without the key fails.
+    AnyValue,
+    /// `ForAllValues:`: every value passes, so a request without the key passes (vacuously).
+    AllValues,
+}
+
+/// One condition test: operator (without the set prefix and `IfExists`), key (lowercased), values as
+/// strings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Condition {
+    pub set: SetOperator,
     pub operator: String,
     pub if_exists: bool,
     pub key: String,
@@ -405,13 +418,21 @@ fn parse_statement(index: usize, s: &Json) -> Result<Statement, PolicyError> {
     let mut conditions = Vec::new();
     if let Some(Json::Object(ops)) = s.get("Condition") {
         for (op, keys) in ops {
+            let (set, op) = if let Some(rest) = op.strip_prefix("ForAnyValue:") {
+                (SetOperator::AnyValue, rest)
+            } else if let Some(rest) = op.strip_prefix("ForAllValues:") {
+                (SetOperator::AllValues, rest)
+            } else {
+                (SetOperator::Single, op.as_str())
+            };
             let (operator, if_exists) = match op.strip_suffix("IfExists") {
                 Some(base) => (base.to_string(), true),
-                None => (op.clone(), false),
+                None => (op.to_string(), false),
             };
             if let Json::Object(keys) = keys {
                 for (key, values) in keys {
                     conditions.push(Condition {
+                        set,
                         operator: operator.clone(),
                         if_exists,
                         key: key.to_ascii_lowercase(),
@@ -694,24 +715,51 @@ impl Condition {
         RESTRICTING_KEYS.contains(&self.key.as_str())
     }
 
-    /// A value that lets everything through: `*`, or an IP range covering every address.
-    fn wildcard_values(&self) -> bool {
-        self.values.iter().any(|v| {
-            v == "*"
-                || v == "0.0.0.0/0"
-                || v == "::/0"
-                || (self.key == "aws:sourcearn" && glob(v, "arn:aws:s3:::s3rec-probe-any-bucket-7f3a"))
-        })
+    /// What the test gives for a request that lacks the key: anonymous callers have no
+    /// `aws:PrincipalOrgID`, requests through a VPC endpoint no `aws:SourceIp`, most requests no
+    /// `aws:SourceArn`. IAM: a missing key fails a positive test and passes a negated one; `IfExists`
+    /// makes any test pass; `ForAllValues:` passes (no value fails it), `ForAnyValue:` fails.
+    fn holds_without_key(&self) -> bool {
+        if self.if_exists {
+            return true;
+        }
+        match self.set {
+            SetOperator::AllValues => true,
+            SetOperator::AnyValue => false,
+            SetOperator::Single => self.negative(),
+        }
     }
 
-    /// Whether this test, in an Allow, keeps the statement from applying to the public.
+    /// Whether some caller outside the account, with a value of the key of its own choosing (an
+    /// address anywhere, its own account, organization, VPC endpoint or ARN), passes this positive
+    /// test. `StringEquals` compares literally (`"*"` is the string `*`); `StringLike` and both ARN
+    /// operators take wildcards; `IpAddress` takes CIDR ranges, and ranges covering every IPv4 or every
+    /// IPv6 address admit everyone.
+    fn admits_outsiders(&self) -> bool {
+        match self.operator.as_str() {
+            "IpAddress" | "NotIpAddress" => ip_ranges_cover_everything(&self.values),
+            "StringLike" | "StringNotLike" | "ArnLike" | "ArnNotLike" | "ArnEquals" | "ArnNotEquals" => {
+                outsider_values(&self.key)
+                    .iter()
+                    .any(|probe| self.values.iter().any(|v| glob(v, probe)))
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether this test, in an Allow, keeps the statement from applying to the public: a positive
+    /// test of a key that says who or where the caller is, which a caller without the key fails and
+    /// whose values admit no outsider. Date, numeric, `Bool` and `Null` tests, and tests of other
+    /// keys, limit when or how, not who.
     fn restricts_allow(&self) -> bool {
-        self.restricting_key() && self.positive() && !self.if_exists && !self.wildcard_values()
+        self.restricting_key() && self.positive() && !self.holds_without_key() && !self.admits_outsiders()
     }
 
-    /// Whether this test, in a Deny, is one every outsider meets (so the Deny applies to them).
+    /// Whether this test, in a Deny, is one every outsider meets (so the Deny applies to them): a
+    /// negated test of such a key, which a caller without the key meets too, whose values do not
+    /// take in outsiders (a negated wildcard excludes everyone from the Deny).
     fn restricts_deny(&self) -> bool {
-        self.restricting_key() && self.negative() && !self.wildcard_values()
+        self.restricting_key() && self.negative() && self.holds_without_key() && !self.admits_outsiders()
     }
 
     /// `Bool: {aws:SecureTransport: false}` (the TLS-only Deny's guard).
@@ -729,23 +777,99 @@ impl Condition {
             return wants_absent == value.is_none();
         }
         let Some(value) = value else {
-            // IAM: a missing key fails a positive test and passes a negated one (`StringNotEquals`
-            // on a key the request lacks is true), unless `...IfExists` makes the test pass.
-            return self.if_exists || self.negative();
+            return self.holds_without_key();
         };
         let any = |f: &dyn Fn(&str) -> bool| self.values.iter().any(|v| f(v));
         match self.operator.as_str() {
-            "StringEquals" | "ArnEquals" | "Bool" | "NumericEquals" => any(&|v| v == value),
+            "StringEquals" | "Bool" | "NumericEquals" => any(&|v| v == value),
             "StringEqualsIgnoreCase" => any(&|v| v.eq_ignore_ascii_case(value)),
-            "StringLike" | "ArnLike" => any(&|v| glob(v, value)),
-            "StringNotEquals" | "ArnNotEquals" | "NumericNotEquals" => !any(&|v| v == value),
+            // IAM's ArnEquals takes wildcards per ARN component, exactly as ArnLike does.
+            "StringLike" | "ArnLike" | "ArnEquals" => any(&|v| glob(v, value)),
+            "StringNotEquals" | "NumericNotEquals" => !any(&|v| v == value),
             "StringNotEqualsIgnoreCase" => !any(&|v| v.eq_ignore_ascii_case(value)),
-            "StringNotLike" | "ArnNotLike" => !any(&|v| glob(v, value)),
+            "StringNotLike" | "ArnNotLike" | "ArnNotEquals" => !any(&|v| glob(v, value)),
             // Operators this evaluator does not model (dates, IP ranges, binary) are treated as
             // holding: the concrete questions s3rec asks supply no such keys.
             _ => true,
         }
     }
+}
+
+/// Values of a restricting key that callers outside the account have: if a pattern matches one of
+/// them, it admits outsiders. Each names an account, organization, network or resource nobody has.
+fn outsider_values(key: &str) -> &'static [&'static str] {
+    match key {
+        "aws:sourcearn" => &[
+            "arn:aws:s3:::s3rec-probe-any-bucket-7f3a",
+            "arn:aws:sns:us-east-1:000000000000:s3rec-probe-7f3a",
+            "arn:aws:cloudfront::000000000000:distribution/S3RECPROBE7F3A",
+        ],
+        "aws:principalarn" => &[PROBE_ROLE, "arn:aws:iam::000000000000:user/s3rec-probe-7f3a"],
+        "aws:sourceaccount" | "aws:principalaccount" | "aws:sourceowner" => &["000000000000"],
+        "aws:principalorgid" => &["o-s3recprobe7f"],
+        "aws:principalorgpaths" => &["o-s3recprobe7f/r-7f3a/ou-7f3a-s3recprobe/"],
+        "aws:sourcevpce" => &["vpce-0s3recprobe7f3a0"],
+        "aws:sourcevpc" => &["vpc-0s3recprobe7f3a0"],
+        "aws:userid" => &["AROAS3RECPROBE7F3A:session", "AIDAS3RECPROBE7F3A"],
+        _ => &[],
+    }
+}
+
+/// Whether CIDR ranges (or bare addresses) together contain every IPv4 address or every IPv6
+/// address: then `IpAddress` admits anyone on that protocol. Unparsable values admit nobody (IAM
+/// refuses them).
+fn ip_ranges_cover_everything(values: &[String]) -> bool {
+    let mut v4: Vec<(u128, u128)> = Vec::new();
+    let mut v6: Vec<(u128, u128)> = Vec::new();
+    for v in values {
+        let (addr, len) = match v.split_once('/') {
+            Some((a, l)) => (a, l.parse::<u32>().ok()),
+            None => (v.as_str(), None),
+        };
+        match addr.parse::<std::net::IpAddr>() {
+            Ok(std::net::IpAddr::V4(a)) => {
+                let len = len.unwrap_or(32).min(32);
+                let size = 1u128 << (32 - len);
+                let start = u128::from(u32::from(a)) & !(size - 1);
+                v4.push((start, start + size));
+            }
+            Ok(std::net::IpAddr::V6(a)) => {
+                let len = len.unwrap_or(128).min(128);
+                let start = if len == 0 {
+                    0
+                } else {
+                    u128::from(a) & (u128::MAX << (128 - len))
+                };
+                let end = if len == 0 {
+                    u128::MAX
+                } else {
+                    start + ((1u128 << (128 - len)) - 1)
+                };
+                v6.push((start, end));
+            }
+            Err(_) => {}
+        }
+    }
+    // IPv4 ranges are half-open, IPv6 ones closed (2^128 does not fit).
+    let covers = |mut ranges: Vec<(u128, u128)>, end: u128, closed: bool| {
+        ranges.sort_unstable();
+        let mut next = 0u128;
+        for (start, stop) in ranges {
+            if start > next {
+                return false;
+            }
+            if closed {
+                if stop == end {
+                    return true;
+                }
+                next = next.max(stop + 1);
+            } else {
+                next = next.max(stop);
+            }
+        }
+        !closed && next >= end
+    };
+    (!v4.is_empty() && covers(v4, 1u128 << 32, false)) || (!v6.is_empty() && covers(v6, u128::MAX, true))
 }
 
 #[cfg(test)]
