@@ -2,7 +2,8 @@
 //! they can read everything the manifest manages, with read-only calls; `--print-policy` prints the
 //! least-privilege IAM policy s3rec itself needs to plan and apply the manifest.
 //!
-//! The IAM action of every document comes from one table, [`crate::aws::probe::DOC_ACCESS`] (and of
+//! The IAM action of every document comes from one table, the registry's descriptors
+//! ([`crate::model::kinds`], through [`crate::aws::probe::doc_access`]) (and of
 //! every IAM and SNS call from [`crate::aws::probe::IDENTITY_ACCESS`]), so what a check reports as
 //! missing is exactly what the printed policy grants.
 
