@@ -790,13 +790,43 @@ async fn read_identities(
 }
 
 /// Reads buckets concurrently, at most `concurrency` at once, each with the retry policy.
+///
+/// One paginated ListBuckets comes first: where it names a bucket with its `BucketRegion` (AWS since
+/// late 2024), that bucket is read in that region without a GetBucketLocation call. A bucket the
+/// listing does not name (not created yet, or another account's), or names without a region (older
+/// endpoints, moto 5.1.22), is located with its own call as before; so is every bucket when the
+/// listing itself fails (a caller without `s3:ListAllMyBuckets`), which costs nothing but the one
+/// request.
 pub async fn read_all(
     aws: &Arc<Aws>,
     reads: BTreeMap<String, Vec<DocKind>>,
     concurrency: usize,
 ) -> Result<BTreeMap<String, Option<ObservedBucket>>, AwsError> {
-    let reads = reads.into_iter().map(|(name, kinds)| (name, None, kinds)).collect();
+    let regions = if reads.is_empty() {
+        BTreeMap::new()
+    } else {
+        listed_regions(aws).await
+    };
+    let reads = reads
+        .into_iter()
+        .map(|(name, kinds)| {
+            let region = regions.get(&name).cloned();
+            (name, region, kinds)
+        })
+        .collect();
     read_concurrently(aws, reads, concurrency).await
+}
+
+/// The region of every bucket of the account that ListBuckets names with one; empty when the listing
+/// fails, so that every bucket falls back to its own location call.
+async fn listed_regions(aws: &Arc<Aws>) -> BTreeMap<String, String> {
+    match retry::read(|| aws::read::list_buckets(aws)).await {
+        Ok(listed) => listed.into_iter().filter_map(|b| Some((b.name, b.region?))).collect(),
+        Err(err) => {
+            tracing::debug!("ListBuckets failed, locating each bucket instead: {err}");
+            BTreeMap::new()
+        }
+    }
 }
 
 /// Reads `(name, region if known, kinds)` concurrently, at most `concurrency` at once, each with the
