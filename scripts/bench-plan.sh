@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Benchmarks `s3rec plan` on an unchanged estate against a private moto server.
 #
-#   scripts/bench-plan.sh [--buckets N] [--repeat R] [--parallelism "1 2 4 ..."] [--import] [--keep]
+#   scripts/bench-plan.sh [--buckets N] [--repeat R] [--parallelism "1 2 4 ..."] [--bucket-region R]
+#                         [--import] [--keep]
 #
 # 1. Builds s3rec in release mode, installs moto into .venv-moto/ if needed, and starts its OWN
 #    moto_server on a free loopback port (never the shared one of `scripts/moto.sh start`), stopped on exit.
@@ -10,10 +11,11 @@
 #    replication into one shared replica bucket) into a temporary project and validates it.
 # 3. Applies it once (timed separately) and checks that the next plan is empty.
 # 4. For each parallelism, runs `s3rec plan -e bench --parallelism P --detailed-exitcode` R times and
-#    records the median wall time and the HTTP requests moto logged per run.
+#    records the median wall time and the HTTP requests moto logged per run, in total and for the two
+#    operations that find buckets: ListBuckets and GetBucketLocation.
 # 5. Prints a table and fails unless every run made at most one request per document (all 11 of every
 #    bucket: plan judges the ones the manifest leaves out too), plus one GetBucketLocation per bucket,
-#    plus a few STS calls per run.
+#    plus one ListBuckets page per 1,000 buckets, plus a few STS calls per run.
 # 6. With --import: runs `s3rec import -e bench --prefix PREFIX- --out FILE --force` R times (parallelism
 #    16, the default) on the same estate, and fails unless each run made at most one ListBuckets, one read
 #    per document (11 per bucket), one GetBucketLocation per bucket the listing gave no region for, and
@@ -31,6 +33,9 @@
 #   --backend B          where the state lives: `local` (default) or `s3` (a versioned state bucket in the
 #                        same moto; a no-op plan then adds one conditional GET of the state, which the
 #                        request budget allows for)
+#   --bucket-region R    put the fault proxy (`scripts/fault-proxy.py --bucket-region R`) in front of
+#                        moto, so that ListBuckets names each bucket's region as AWS does (moto 5.1.22
+#                        does not): plan then makes no GetBucketLocation call
 #   --import             also measure `s3rec import` of the whole estate (step 6)
 #   --keep               keep the temporary project and moto log (its path is printed)
 set -euo pipefail
@@ -48,6 +53,7 @@ sts_allowance=2
 backend=local
 # Requests the state backend adds to a plan: the S3 backend's one conditional GET of the state.
 state_allowance=0
+bucket_region=""
 
 die() {
     echo "bench-plan: $*" >&2
@@ -96,6 +102,11 @@ while [[ $# -gt 0 ]]; do
         [[ "$backend" == s3 ]] && state_allowance=1
         shift 2
         ;;
+    --bucket-region)
+        [[ $# -ge 2 && "$2" =~ ^[a-z0-9-]+$ ]] || die "--bucket-region needs a region, e.g. us-east-1"
+        bucket_region="$2"
+        shift 2
+        ;;
     --import)
         measure_import=1
         shift
@@ -132,9 +143,10 @@ work="$(mktemp -d "${TMPDIR:-/tmp}/s3rec-bench.XXXXXX")"
 moto_log="$work/moto.log"
 moto_pid=""
 proxy_pid=""
+region_proxy_pid=""
 cleanup() {
     local status=$?
-    for pid in "$proxy_pid" "$moto_pid"; do
+    for pid in "$region_proxy_pid" "$proxy_pid" "$moto_pid"; do
         if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then
             kill "$pid" 2>/dev/null || true
             wait "$pid" 2>/dev/null || true
@@ -229,6 +241,18 @@ PY
     kill -0 "$proxy_pid" 2>/dev/null || die "the delay proxy did not start (see $work/proxy.log)"
     endpoint="http://127.0.0.1:$proxy_port"
     echo "==> every request delayed ${latency_ms} ms by a proxy at $endpoint" >&2
+fi
+if [[ -n "$bucket_region" ]]; then
+    "$py" "$repo_root/scripts/fault-proxy.py" --upstream "$endpoint" --bucket-region "$bucket_region" \
+        >"$work/region_proxy.out" 2>"$work/region_proxy.log" </dev/null &
+    region_proxy_pid=$!
+    for _ in $(seq 1 50); do
+        [[ -s "$work/region_proxy.out" ]] && break
+        sleep 0.1
+    done
+    endpoint="$(head -n 1 "$work/region_proxy.out")"
+    [[ "$endpoint" == http://127.0.0.1:* ]] || die "the fault proxy did not start (see $work/region_proxy.log)"
+    echo "==> ListBuckets answers carry BucketRegion $bucket_region through the fault proxy at $endpoint" >&2
 fi
 
 # The emulator accepts any credentials; nothing from ~/.aws may leak in.
@@ -375,6 +399,9 @@ elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
 request_pattern='^[0-9a-fA-F.:]+ - - \[[^]]*\] "[A-Z]+ [^"]* HTTP/[0-9.]+" [0-9]{3} '
 # STS through the same endpoint: a form POST to the root.
 sts_pattern='"POST / HTTP/[0-9.]+" [0-9]{3} '
+# ListBuckets (GET of the root) and GetBucketLocation (GET /BUCKET?location), counted apart.
+list_pattern='"GET /(\?[^ ]*)? HTTP/[0-9.]+" [0-9]{3} '
+location_pattern='"GET /[^/ ?]+/?\?location HTTP/[0-9.]+" [0-9]{3} '
 esc=$'\033'
 count_lines() {
     sed "s/${esc}\[[0-9;]*m//g" "$moto_log" | grep -cE "$1" || true
@@ -475,9 +502,13 @@ for p in $parallelisms; do
     stss=()
     cpus=()
     moto_cpus=()
+    lists=()
+    locations=()
     for ((r = 1; r <= repeat; r++)); do
         c0="$(settled_count)"
         s0="$(count_lines "$sts_pattern")"
+        b0="$(count_lines "$list_pattern")"
+        g0="$(count_lines "$location_pattern")"
         m0="$(moto_cpu)"
         t0="$(now)"
         status=0
@@ -487,6 +518,8 @@ for p in $parallelisms; do
         t1="$(now)"
         c1="$(settled_count)"
         s1="$(count_lines "$sts_pattern")"
+        b1="$(count_lines "$list_pattern")"
+        g1="$(count_lines "$location_pattern")"
         m1="$(moto_cpu)"
         if [[ "$status" != 0 ]]; then
             cat "$work/plan.out" >&2
@@ -496,20 +529,25 @@ for p in $parallelisms; do
         times+=("$(elapsed "$t0" "$t1")")
         reqs+=($((c1 - c0)))
         stss+=($((s1 - s0)))
+        lists+=($((b1 - b0)))
+        locations+=($((g1 - g0)))
         cpus+=("$(awk '{ printf "%.3f", $1 + $2 }' "$work/plan.cpu")")
         if [[ "$m0" == nan || "$m1" == nan ]]; then
             moto_cpus+=(nan)
         else
             moto_cpus+=("$(elapsed "$m0" "$m1")")
         fi
-        echo "    parallelism $p, run $r: ${times[-1]}s, ${reqs[-1]} requests (${stss[-1]} STS)," \
+        echo "    parallelism $p, run $r: ${times[-1]}s, ${reqs[-1]} requests (${stss[-1]} STS," \
+            "${lists[-1]} ListBuckets, ${locations[-1]} GetBucketLocation)," \
             "s3rec CPU ${cpus[-1]}s, moto CPU ${moto_cpus[-1]}s" >&2
     done
     max_req="$(printf '%s\n' "${reqs[@]}" | sort -n | tail -n 1)"
     min_req="$(printf '%s\n' "${reqs[@]}" | sort -n | head -n 1)"
     max_sts="$(printf '%s\n' "${stss[@]}" | sort -n | tail -n 1)"
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$p" "$(median "${times[@]}")" "$min_req" "$max_req" "$max_sts" \
-        "$(median "${cpus[@]}")" "$(median "${moto_cpus[@]}")" >>"$results"
+    max_list="$(printf '%s\n' "${lists[@]}" | sort -n | tail -n 1)"
+    max_location="$(printf '%s\n' "${locations[@]}" | sort -n | tail -n 1)"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$p" "$(median "${times[@]}")" "$min_req" "$max_req" "$max_sts" \
+        "$(median "${cpus[@]}")" "$(median "${moto_cpus[@]}")" "$max_list" "$max_location" >>"$results"
 done
 
 # --- 6 (measured before the report). import of the same estate -------------------------------------
@@ -564,31 +602,33 @@ total_buckets, total_docs, sts_allowance = int(total_buckets), int(total_docs), 
 sts_allowance += int(state_allowance) + 3 * int(identities)
 rows = [line.rstrip("\n").split("\t") for line in open(path) if line.strip()]
 docs_per_bucket = total_docs / total_buckets
-# A plan reads every document of every bucket (the ones the manifest leaves out too, to judge them).
+# A plan reads every document of every bucket (the ones the manifest leaves out too, to judge them),
+# after one ListBuckets page per 1,000 buckets (the plan lists the account first; see planner::read_desired).
 read_docs = 11 * total_buckets
-limit = read_docs + total_buckets + sts_allowance
+list_pages = -(-total_buckets // 1000)
+limit = read_docs + total_buckets + list_pages + sts_allowance
 base = float(rows[0][1])
 
 print(f"s3rec plan ({backend} state), {n} unchanged buckets + {total_buckets - int(n)} shared ones ({total_buckets} buckets, {total_docs} managed documents),")
 latency_note = f", every request delayed {latency} ms by a proxy" if latency != "0" else ""
 print(f"moto {moto}{latency_note}, {cpus} CPUs, median of {repeat} runs; set-up apply (parallelism {apply_p}): {float(setup_time):.2f} s, {setup_requests} requests")
 print()
-print(f"| parallelism | median wall time (s) | speed-up vs {rows[0][0]} | requests per run | STS per run | requests per bucket | documents per bucket | s3rec CPU (s) | moto CPU (s) |")
-print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+print(f"| parallelism | median wall time (s) | speed-up vs {rows[0][0]} | requests per run | STS per run | ListBuckets per run | GetBucketLocation per run | requests per bucket | documents per bucket | s3rec CPU (s) | moto CPU (s) |")
+print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 failures = []
-for p, median, min_req, max_req, max_sts, cpu, moto_cpu in rows:
+for p, median, min_req, max_req, max_sts, cpu, moto_cpu, max_list, max_location in rows:
     min_req, max_req, max_sts = int(min_req), int(max_req), int(max_sts)
     reqs = str(max_req) if min_req == max_req else f"{min_req}-{max_req}"
-    print(f"| {p} | {float(median):.2f} | {base / float(median):.2f}x | {reqs} | {max_sts} | "
+    print(f"| {p} | {float(median):.2f} | {base / float(median):.2f}x | {reqs} | {max_sts} | {max_list} | {max_location} | "
           f"{max_req / total_buckets:.2f} | {docs_per_bucket:.2f} | {float(cpu):.2f} | {float(moto_cpu):.2f} |")
     if max_req > limit:
         failures.append(f"parallelism {p}: {max_req} requests in one run, more than {read_docs} documents "
-                        f"+ {total_buckets} GetBucketLocation + {sts_allowance} STS, IAM/SNS and state = {limit}")
+                        f"+ {total_buckets} GetBucketLocation + {list_pages} ListBuckets + {sts_allowance} STS, IAM/SNS and state = {limit}")
     elif max_req < read_docs + total_buckets:
         print(f"note: parallelism {p} made {max_req} requests, fewer than documents + buckets "
               f"({read_docs + total_buckets}): is every document still read?", file=sys.stderr)
 print()
-print(f"budget: requests per run <= 11 documents per bucket ({read_docs}) + one GetBucketLocation per bucket + {sts_allowance} for STS, IAM/SNS "
+print(f"budget: requests per run <= 11 documents per bucket ({read_docs}) + one GetBucketLocation per bucket + {list_pages} ListBuckets + {sts_allowance} for STS, IAM/SNS "
       f"({identities} resources and parts) and the state backend ({state_allowance}) = {limit}")
 imports = [line.rstrip("\n").split("\t") for line in open(import_path) if line.strip()]
 if imports:

@@ -23,7 +23,9 @@ Which requests: `--match REGEX` is searched in "METHOD PATH?QUERY" followed by a
 request with probability R (seeded with `--seed`, so a run is repeatable); `--first N` faults exactly the
 first N matching requests, for deterministic tests. `--latency-ms L` delays every request by L ms, the
 round trip a real region adds. `--max-keys N` caps `max-keys` on list requests at N (AWS's own cap is
-1,000), so a tool that asks for more is measured on AWS's terms.
+1,000), so a tool that asks for more is measured on AWS's terms. `--bucket-region R` adds
+`<BucketRegion>R</BucketRegion>` to every bucket of a ListBuckets answer, as AWS has since late 2024 and
+moto 5.1.22 does not.
 
 The proxy prints its endpoint (`http://127.0.0.1:PORT`) on stdout once it listens, and with `--log FILE`
 appends one line per request: the operation, then the fault injected or `ok`. Standard library only, so
@@ -188,6 +190,18 @@ class Proxy:
             out.append(f"max-keys={self.args.max_keys}")
         return path + "?" + "&".join(out)
 
+    def add_bucket_region(self, headers, body, chunked):
+        """Adds `<BucketRegion>` to every bucket of a ListBuckets answer, as AWS has sent since late 2024
+        and moto 5.1.22 does not. Other answers pass unchanged."""
+        raw = dechunk(body) if chunked else body
+        if b"<ListAllMyBucketsResult" not in raw or b"<BucketRegion>" in raw:
+            return headers, body, chunked
+        region = f"<BucketRegion>{self.args.bucket_region}</BucketRegion></Bucket>".encode()
+        raw = raw.replace(b"</Bucket>", region)
+        headers = [(k, v) for k, v in headers if k.lower() not in ("content-length", "transfer-encoding")]
+        headers.append(("Content-Length", str(len(raw))))
+        return headers, raw, False
+
     async def forward(self, request, headers):
         host = self.upstream.hostname or "127.0.0.1"
         port = self.upstream.port or 80
@@ -254,6 +268,8 @@ class Proxy:
                 if fault == "lost-response":
                     abort(writer)
                     return
+                if self.args.bucket_region and method == "GET" and target.split("?", 1)[0] == "/":
+                    resp_headers, resp_body, chunked = self.add_bucket_region(resp_headers, resp_body, chunked)
                 out_headers = [(k, v) for k, v in resp_headers if k.lower() not in ("connection", "keep-alive")]
                 if not chunked and header(resp_headers, "content-length") is None and method != "HEAD":
                     out_headers.append(("Content-Length", str(len(resp_body))))
@@ -307,6 +323,11 @@ async def main():
     parser.add_argument("--latency-ms", type=float, default=0.0, help="delay added to every request")
     parser.add_argument("--max-keys", type=int, default=None, help="cap on max-keys of list requests")
     parser.add_argument("--log", default=None, help="append one line per request to this file")
+    parser.add_argument(
+        "--bucket-region",
+        default=None,
+        help="add <BucketRegion>REGION</BucketRegion> to every bucket of ListBuckets answers, as AWS does",
+    )
     args = parser.parse_args()
     proxy = Proxy(args)
     server = await asyncio.start_server(proxy.handle, "127.0.0.1", args.port, limit=1 << 20)

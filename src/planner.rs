@@ -803,22 +803,35 @@ struct Unread {
     error: AwsError,
 }
 
-/// Reads buckets concurrently, at most `concurrency` buckets at once, each with the retry policy: one
-/// GetBucketLocation, then one call per document (managed and unmanaged ones all at once). Unmanaged
+/// Reads buckets concurrently, at most `concurrency` buckets at once, each with the retry policy: the
+/// bucket's region, then one call per document (managed and unmanaged ones all at once). Unmanaged
 /// documents AWS refuses to show come back as [`Unread`]s.
+///
+/// One paginated ListBuckets comes first: where it names a bucket with its `BucketRegion` (AWS since
+/// late 2024), that bucket is read in that region without a GetBucketLocation call. A bucket the
+/// listing does not name (not created yet, or another account's), or names without a region (older
+/// endpoints, moto 5.1.22), is located with its own call as before; so is every bucket when the
+/// listing itself fails (a caller without `s3:ListAllMyBuckets`), which costs nothing but the one
+/// request.
 async fn read_desired(
     aws: &Arc<Aws>,
     reads: BTreeMap<String, BucketRead>,
     concurrency: usize,
 ) -> Result<(BTreeMap<String, Option<ObservedBucket>>, Vec<Unread>), AwsError> {
+    let regions = if reads.is_empty() {
+        BTreeMap::new()
+    } else {
+        listed_regions(aws).await
+    };
     let permits = Arc::new(Semaphore::new(concurrency.max(1)));
     let mut tasks = JoinSet::new();
     for (name, read) in reads {
         let aws = aws.clone();
         let permits = permits.clone();
+        let region = regions.get(&name).cloned();
         tasks.spawn(async move {
             let _permit = permits.acquire_owned().await;
-            let result = read_one(&aws, &name, &read).await;
+            let result = read_one(&aws, &name, region.as_deref(), &read).await;
             (name, result)
         });
     }
@@ -834,17 +847,27 @@ async fn read_desired(
     Ok((out, unread))
 }
 
-/// One bucket of [`read_desired`].
-async fn read_one(aws: &Aws, name: &str, read: &BucketRead) -> Result<(Option<ObservedBucket>, Vec<Unread>), AwsError> {
+/// One bucket of [`read_desired`]; `listed` is its region when ListBuckets gave it.
+async fn read_one(
+    aws: &Aws,
+    name: &str,
+    listed: Option<&str>,
+    read: &BucketRead,
+) -> Result<(Option<ObservedBucket>, Vec<Unread>), AwsError> {
     if read.unmanaged.is_empty() {
-        let live = retry::read(|| aws::read::read_bucket_in(aws, name, None, &read.managed)).await?;
+        let live = retry::read(|| aws::read::read_bucket_in(aws, name, listed, &read.managed)).await?;
         return Ok((live, Vec::new()));
     }
-    // The location first (it also says whether the bucket exists), then every document at once.
-    let Some(located) = retry::read(|| aws::read::read_bucket(aws, name, &[])).await? else {
-        return Ok((None, Vec::new()));
+    // The region first (the listing's, else a location call, which also says whether the bucket
+    // exists), then every document at once.
+    let located = match listed {
+        Some(region) => region.to_string(),
+        None => match retry::read(|| aws::read::read_bucket(aws, name, &[])).await? {
+            Some(located) => located.region,
+            None => return Ok((None, Vec::new())),
+        },
     };
-    let region = located.region.as_str();
+    let region = located.as_str();
     let unmanaged = read
         .unmanaged
         .iter()
@@ -929,6 +952,18 @@ fn unread_warnings(desired: &[crate::model::DesiredBucket], unread: &[Unread], e
             )
         })
         .collect()
+}
+
+/// The region of every bucket of the account that ListBuckets names with one; empty when the listing
+/// fails, so that every bucket falls back to its own location call.
+async fn listed_regions(aws: &Arc<Aws>) -> BTreeMap<String, String> {
+    match retry::read(|| aws::read::list_buckets(aws)).await {
+        Ok(listed) => listed.into_iter().filter_map(|b| Some((b.name, b.region?))).collect(),
+        Err(err) => {
+            tracing::debug!("ListBuckets failed, locating each bucket instead: {err}");
+            BTreeMap::new()
+        }
+    }
 }
 
 /// Reads `(name, region if known, kinds)` concurrently, at most `concurrency` at once, each with the

@@ -4,7 +4,7 @@
 //! AWS's "not configured" answers), missing (the bucket, user, role, policy or topic does not exist
 //! yet, which a plan creates), denied (with the IAM action that is missing), or another error.
 //!
-//! This module also holds the one table of IAM actions per configuration document ([`DOC_ACCESS`]),
+//! This module also holds the one table of IAM actions per configuration document (the registry's descriptors (`model::kinds`)),
 //! and its counterpart for IAM users, roles, managed policies and SNS topics ([`IDENTITY_ACCESS`]),
 //! shared by the probes and by `doctor --print-policy`, so the permission a probe reports as missing
 //! and the permission the printed policy grants cannot disagree.
@@ -71,7 +71,7 @@ pub enum StateResource {
 
 /// The documents `doctor` reads on the state bucket: versioning (recovering an overwritten state),
 /// public access block, default encryption and lifecycle (noncurrent versions of the state expire).
-/// Their IAM actions come from [`DOC_ACCESS`], so they are spelled only there.
+/// Their IAM actions come from the registry's descriptors (`model::kinds`), so they are spelled only there.
 pub const STATE_BUCKET_DOCS: [DocKind; 4] = [
     DocKind::Versioning,
     DocKind::PublicAccessBlock,
@@ -81,7 +81,7 @@ pub const STATE_BUCKET_DOCS: [DocKind; 4] = [
 
 /// The one table of what the `s3` state backend needs, and on what: the printed policy is made from it,
 /// and doctor's probes of the state bucket name their actions from it. The [`StateResource::Checks`]
-/// rows are the read actions of [`STATE_BUCKET_DOCS`], taken from [`DOC_ACCESS`].
+/// rows are the read actions of [`STATE_BUCKET_DOCS`], taken from the registry's descriptors (`model::kinds`).
 pub const STATE_BACKEND_ACCESS: &[(&str, StateResource)] = &[
     ("s3:GetObject", StateResource::Object),
     ("s3:PutObject", StateResource::Object),
@@ -107,89 +107,9 @@ pub fn state_backend_actions(resource: StateResource) -> impl Iterator<Item = &'
         .map(|(action, _)| *action)
 }
 
-/// How s3rec reads and writes one configuration document, in IAM terms.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DocAccess {
-    pub kind: DocKind,
-    /// The API operation that reads the document, e.g. `GetBucketLifecycleConfiguration`.
-    pub read_operation: &'static str,
-    /// The IAM action that authorises the read, e.g. `s3:GetLifecycleConfiguration`.
-    pub read_action: &'static str,
-    /// The IAM actions of every call `aws::write` may make to change or remove the document. S3
-    /// authorises most Delete* calls with the Put* action; the bucket policy is the exception.
-    pub write_actions: &'static [&'static str],
-}
-
-/// The one mapping from documents to IAM actions (in [`DocKind::ALL`] order). Names as in the Service
-/// Authorization Reference, "Actions, resources, and condition keys for Amazon S3".
-pub const DOC_ACCESS: [DocAccess; 11] = [
-    DocAccess {
-        kind: DocKind::Versioning,
-        read_operation: "GetBucketVersioning",
-        read_action: "s3:GetBucketVersioning",
-        write_actions: &["s3:PutBucketVersioning"],
-    },
-    DocAccess {
-        kind: DocKind::Encryption,
-        read_operation: "GetBucketEncryption",
-        read_action: "s3:GetEncryptionConfiguration",
-        write_actions: &["s3:PutEncryptionConfiguration"],
-    },
-    DocAccess {
-        kind: DocKind::PublicAccessBlock,
-        read_operation: "GetPublicAccessBlock",
-        read_action: "s3:GetBucketPublicAccessBlock",
-        write_actions: &["s3:PutBucketPublicAccessBlock"],
-    },
-    DocAccess {
-        kind: DocKind::Ownership,
-        read_operation: "GetBucketOwnershipControls",
-        read_action: "s3:GetBucketOwnershipControls",
-        write_actions: &["s3:PutBucketOwnershipControls"],
-    },
-    DocAccess {
-        kind: DocKind::Tags,
-        read_operation: "GetBucketTagging",
-        read_action: "s3:GetBucketTagging",
-        write_actions: &["s3:PutBucketTagging"],
-    },
-    DocAccess {
-        kind: DocKind::Lifecycle,
-        read_operation: "GetBucketLifecycleConfiguration",
-        read_action: "s3:GetLifecycleConfiguration",
-        write_actions: &["s3:PutLifecycleConfiguration"],
-    },
-    DocAccess {
-        kind: DocKind::Policy,
-        read_operation: "GetBucketPolicy",
-        read_action: "s3:GetBucketPolicy",
-        write_actions: &["s3:DeleteBucketPolicy", "s3:PutBucketPolicy"],
-    },
-    DocAccess {
-        kind: DocKind::Logging,
-        read_operation: "GetBucketLogging",
-        read_action: "s3:GetBucketLogging",
-        write_actions: &["s3:PutBucketLogging"],
-    },
-    DocAccess {
-        kind: DocKind::Cors,
-        read_operation: "GetBucketCors",
-        read_action: "s3:GetBucketCORS",
-        write_actions: &["s3:PutBucketCORS"],
-    },
-    DocAccess {
-        kind: DocKind::Notifications,
-        read_operation: "GetBucketNotificationConfiguration",
-        read_action: "s3:GetBucketNotification",
-        write_actions: &["s3:PutBucketNotification"],
-    },
-    DocAccess {
-        kind: DocKind::Replication,
-        read_operation: "GetBucketReplication",
-        read_action: "s3:GetReplicationConfiguration",
-        write_actions: &["s3:PutReplicationConfiguration"],
-    },
-];
+/// How s3rec reads and writes one configuration document, in IAM terms: each kind's descriptor in the
+/// registry (`model::kinds`) holds its row.
+pub use crate::model::kinds::DocAccess;
 
 /// The action behind SNS Publish: what sending a run report (`report:` in the manifest) needs on the
 /// topic.
@@ -401,31 +321,14 @@ pub fn identity_access(kind: IdentityKind) -> &'static IdentityAccess {
     &IDENTITY_ACCESS[index]
 }
 
-/// The access entry of one document kind.
+/// The access entry of one document kind, from its descriptor in the registry.
 pub fn doc_access(kind: DocKind) -> &'static DocAccess {
-    &DOC_ACCESS[doc_index(kind)]
+    &crate::model::kinds::spec(kind).access
 }
 
 /// The IAM action that reads document `kind`, usable in constant tables.
 pub const fn read_action(kind: DocKind) -> &'static str {
-    DOC_ACCESS[doc_index(kind)].read_action
-}
-
-/// The row of `kind` in [`DOC_ACCESS`], which is in [`DocKind::ALL`] order (checked by a test).
-const fn doc_index(kind: DocKind) -> usize {
-    match kind {
-        DocKind::Versioning => 0,
-        DocKind::Encryption => 1,
-        DocKind::PublicAccessBlock => 2,
-        DocKind::Ownership => 3,
-        DocKind::Tags => 4,
-        DocKind::Lifecycle => 5,
-        DocKind::Policy => 6,
-        DocKind::Logging => 7,
-        DocKind::Cors => 8,
-        DocKind::Notifications => 9,
-        DocKind::Replication => 10,
-    }
+    crate::model::kinds::spec(kind).access.read_action
 }
 
 /// What one probe found.
@@ -817,9 +720,7 @@ mod tests {
     }
 
     #[test]
-    fn the_table_covers_every_document_in_order() {
-        let kinds: Vec<DocKind> = DOC_ACCESS.iter().map(|a| a.kind).collect();
-        assert_eq!(kinds, DocKind::ALL.to_vec());
+    fn the_table_covers_every_document() {
         for kind in DocKind::ALL {
             assert_eq!(doc_access(kind).kind, kind);
         }
@@ -846,7 +747,7 @@ mod tests {
 
     #[test]
     fn action_names_are_iam_actions_and_write_actions_are_sorted() {
-        for a in &DOC_ACCESS {
+        for a in DocKind::ALL.map(doc_access) {
             assert!(a.read_action.starts_with("s3:Get"), "{}", a.read_action);
             assert!(!a.write_actions.is_empty());
             assert!(a.write_actions.windows(2).all(|w| w[0] < w[1]), "{:?}", a.write_actions);

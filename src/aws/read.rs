@@ -24,24 +24,6 @@ use crate::model::{
     VersioningState,
 };
 
-/// The error codes with which S3 (and the S3-compatible servers s3rec has met) says "this bucket has no
-/// such configuration". They are answers, not failures: each becomes [`Doc::unconfigured`].
-///
-/// `NoSuchBucket` is deliberately absent: a bucket that vanishes between the location call and the
-/// document reads is an error, not an unconfigured bucket.
-const NOT_CONFIGURED_CODES: &[&str] = &[
-    "NoSuchLifecycleConfiguration",
-    "NoSuchBucketPolicy",
-    "ServerSideEncryptionConfigurationNotFoundError",
-    "NoSuchPublicAccessBlockConfiguration",
-    "OwnershipControlsNotFoundError",
-    "NoSuchTagSet",
-    "NoSuchTagSetError",
-    "NoSuchCORSConfiguration",
-    "ReplicationConfigurationNotFoundError",
-    "NoSuchReplicationConfiguration",
-];
-
 /// Reads a bucket: `Ok(None)` when it does not exist, otherwise its region and the requested documents.
 ///
 /// One GetBucketLocation call (through the default-region client) finds the bucket and its region;
@@ -198,10 +180,12 @@ pub(crate) fn region_from_constraint(constraint: Option<&BucketLocationConstrain
 }
 
 /// Reads one document with one call, mapping "not configured" answers to the unconfigured value.
-/// The operation and IAM action named in errors come from the one table `probe::DOC_ACCESS`.
+/// The operation and IAM action named in errors, and the error codes that mean "not configured", come
+/// from the kind's descriptor in the registry (`model::kinds`).
 pub(crate) async fn read_doc(aws: &Aws, name: &str, region: &str, kind: DocKind) -> Result<Doc, AwsError> {
     let s3 = aws.s3(region);
-    let access = super::probe::doc_access(kind);
+    let spec = kind.spec();
+    let access = &spec.access;
     let op = Op::bucket(access.read_operation, access.read_action, name);
     let result = match kind {
         DocKind::Versioning => s3
@@ -287,7 +271,7 @@ pub(crate) async fn read_doc(aws: &Aws, name: &str, region: &str, kind: DocKind)
     };
     match result {
         Ok(doc) => Ok(doc.canonical()),
-        Err(err) if err.code().is_some_and(|code| NOT_CONFIGURED_CODES.contains(&code)) => Ok(Doc::unconfigured(kind)),
+        Err(err) if err.code().is_some_and(|code| spec.not_configured.contains(&code)) => Ok(Doc::unconfigured(kind)),
         Err(err) => Err(err),
     }
 }

@@ -2,7 +2,8 @@
 //! they can read everything the manifest manages, with read-only calls; `--print-policy` prints the
 //! least-privilege IAM policy s3rec itself needs to plan and apply the manifest.
 //!
-//! The IAM action of every document comes from one table, [`crate::aws::probe::DOC_ACCESS`] (and of
+//! The IAM action of every document comes from one table, the registry's descriptors
+//! ([`crate::model::kinds`], through [`crate::aws::probe::doc_access`]) (and of
 //! every IAM and SNS call from [`crate::aws::probe::IDENTITY_ACCESS`]), so what a check reports as
 //! missing is exactly what the printed policy grants.
 
@@ -25,7 +26,7 @@ use self::state_bucket::{RemoteState, StateGrants};
 use super::exit;
 use crate::aws::identity::Target;
 use crate::aws::probe::{
-    self, CALLER_IDENTITY_ACTION, CREATE_ACTION, DESTROY_ACTIONS, DOC_ACCESS, FORCE_DESTROY_BUCKET_ACTIONS,
+    self, CALLER_IDENTITY_ACTION, CREATE_ACTION, DESTROY_ACTIONS, FORCE_DESTROY_BUCKET_ACTIONS,
     FORCE_DESTROY_OBJECT_ACTIONS, IDENTITY_ACCESS, LIST_ACTION, LIST_BUCKETS_ACTION, LOCATION_ACTION,
     MIGRATE_BUCKET_ACTIONS, MIGRATE_DELETE_OBJECT_ACTIONS, MIGRATE_OBJECT_ACTIONS, PASS_ROLE_ACTION, PUBLISH_ACTION,
     Probe, doc_access, identity_access,
@@ -1049,7 +1050,10 @@ fn least_privilege_policy(state: &StateSettings, desired: &Desired) -> Json {
     // the buckets it adopts, and with --with-related the reads of the IAM and SNS resources they name.
     // Which buckets and resources those are is known only when it runs, hence the wildcards.
     grant("ImportListBuckets", &[LIST_BUCKETS_ACTION], "*".into());
-    let mut bucket_reads: Vec<&'static str> = DOC_ACCESS.iter().map(|a| a.read_action).collect();
+    let mut bucket_reads: Vec<&'static str> = DocKind::ALL
+        .into_iter()
+        .map(|kind| doc_access(kind).read_action)
+        .collect();
     bucket_reads.push(LOCATION_ACTION);
     grant("ImportReadBuckets", &bucket_reads, "arn:aws:s3:::*".into());
     let account = desired.account.as_deref().unwrap_or("*");
@@ -1141,8 +1145,13 @@ mod tests {
         };
         assert_eq!(statement("ImportListBuckets")["Action"], json!(["s3:ListAllMyBuckets"]));
         let reads = statement("ImportReadBuckets");
-        for access in &DOC_ACCESS {
-            assert!(reads["Action"].as_array().unwrap().contains(&json!(access.read_action)));
+        for kind in DocKind::ALL {
+            assert!(
+                reads["Action"]
+                    .as_array()
+                    .unwrap()
+                    .contains(&json!(doc_access(kind).read_action))
+            );
         }
         let users = statement("ImportIamUsers");
         assert_eq!(users["Resource"], json!(["arn:aws:iam::123456789012:user/*"]));

@@ -251,10 +251,7 @@ fn bucket_changes(
             // A new bucket has nothing configured; documents already equal to that need no call, except
             // the ones AWS pre-configures on new buckets (encryption, public access block, ownership),
             // which are always written so that AWS and S3-compatible servers end up alike.
-            let preconfigured = matches!(
-                kind,
-                DocKind::Encryption | DocKind::PublicAccessBlock | DocKind::Ownership
-            );
+            let preconfigured = kind.spec().preconfigured_by_aws;
             if *doc == Doc::unconfigured(*kind) && !preconfigured {
                 continue;
             }

@@ -63,30 +63,6 @@ const LIST: &[&str] = &["s3:ListBucket"];
 /// statement with the prefix condition would never allow it.
 const LOCATION: &[&str] = &["s3:GetBucketLocation"];
 
-/// The actions that read and write one configuration document of a bucket, as s3rec's AWS adapter calls
-/// them. The `Delete*` API calls of most documents (`DeleteBucketEncryption`, `DeleteBucketLifecycle`,
-/// `DeleteBucketCors`, `DeleteBucketTagging`, `DeletePublicAccessBlock`,
-/// `DeleteBucketOwnershipControls`, `DeleteBucketReplication`) are authorized by the matching `Put*`
-/// action; only the bucket policy has its own `s3:DeleteBucketPolicy`.
-///
-/// The match is exhaustive on purpose: a new managed document does not compile until someone decides
-/// which actions `manage` needs for it.
-fn document_actions(kind: DocKind) -> &'static [&'static str] {
-    match kind {
-        DocKind::Versioning => &["s3:GetBucketVersioning", "s3:PutBucketVersioning"],
-        DocKind::Encryption => &["s3:GetEncryptionConfiguration", "s3:PutEncryptionConfiguration"],
-        DocKind::PublicAccessBlock => &["s3:GetBucketPublicAccessBlock", "s3:PutBucketPublicAccessBlock"],
-        DocKind::Ownership => &["s3:GetBucketOwnershipControls", "s3:PutBucketOwnershipControls"],
-        DocKind::Tags => &["s3:GetBucketTagging", "s3:PutBucketTagging"],
-        DocKind::Lifecycle => &["s3:GetLifecycleConfiguration", "s3:PutLifecycleConfiguration"],
-        DocKind::Policy => &["s3:DeleteBucketPolicy", "s3:GetBucketPolicy", "s3:PutBucketPolicy"],
-        DocKind::Logging => &["s3:GetBucketLogging", "s3:PutBucketLogging"],
-        DocKind::Cors => &["s3:GetBucketCORS", "s3:PutBucketCORS"],
-        DocKind::Notifications => &["s3:GetBucketNotification", "s3:PutBucketNotification"],
-        DocKind::Replication => &["s3:GetReplicationConfiguration", "s3:PutReplicationConfiguration"],
-    }
-}
-
 /// The actions of `manage`, sorted: reading and writing every configuration document s3rec manages on
 /// a bucket, plus `s3:GetBucketLocation`, which s3rec (and most tools) call to find the bucket's region.
 ///
@@ -103,7 +79,8 @@ fn document_actions(kind: DocKind) -> &'static [&'static str] {
 pub fn manage_actions() -> Vec<&'static str> {
     let mut actions: Vec<&'static str> = LOCATION.to_vec();
     for kind in DocKind::ALL {
-        actions.extend_from_slice(document_actions(kind));
+        // The one table of IAM actions: each kind's descriptor in the registry.
+        actions.extend(super::kinds::read_write_actions(kind));
     }
     actions.sort_unstable();
     actions.dedup();

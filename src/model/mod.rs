@@ -8,6 +8,7 @@
 pub mod desired;
 pub mod grants;
 pub mod identity;
+pub mod kinds;
 pub mod policy;
 
 use std::collections::BTreeMap;
@@ -47,39 +48,19 @@ impl DocKind {
         DocKind::Replication,
     ];
 
-    /// The bucket's field in the manifest that holds this document: the address name, except for
-    /// ownership, which the manifest spells `object_ownership`.
+    /// The bucket's field in the manifest that holds this document (its descriptor's).
     pub fn manifest_field(self) -> &'static str {
-        match self {
-            DocKind::Ownership => "object_ownership",
-            DocKind::Versioning
-            | DocKind::Encryption
-            | DocKind::PublicAccessBlock
-            | DocKind::Tags
-            | DocKind::Lifecycle
-            | DocKind::Policy
-            | DocKind::Logging
-            | DocKind::Cors
-            | DocKind::Notifications
-            | DocKind::Replication => self.as_str(),
-        }
+        kinds::spec(self).manifest_field
     }
 
-    /// The name used in resource addresses (`bucket.logs.lifecycle`) and output.
+    /// The name used in resource addresses (`bucket.logs.lifecycle`) and output (its descriptor's).
     pub fn as_str(self) -> &'static str {
-        match self {
-            DocKind::Versioning => "versioning",
-            DocKind::Encryption => "encryption",
-            DocKind::PublicAccessBlock => "public_access_block",
-            DocKind::Ownership => "ownership",
-            DocKind::Tags => "tags",
-            DocKind::Lifecycle => "lifecycle",
-            DocKind::Policy => "policy",
-            DocKind::Logging => "logging",
-            DocKind::Cors => "cors",
-            DocKind::Notifications => "notifications",
-            DocKind::Replication => "replication",
-        }
+        kinds::spec(self).name
+    }
+
+    /// The kind's descriptor in the registry ([`kinds`]).
+    pub fn spec(self) -> &'static kinds::KindSpec {
+        kinds::spec(self)
     }
 
     pub fn parse(s: &str) -> Option<DocKind> {
@@ -195,8 +176,14 @@ impl Doc {
                 }
                 Doc::Cors(rules)
             }
-            Doc::Logging(Some(l)) => Doc::Logging(Some(l)),
-            other => other,
+            // Already canonical: single values and sets the model keeps in a map.
+            doc @ (Doc::Versioning(_)
+            | Doc::Encryption(_)
+            | Doc::PublicAccessBlock(_)
+            | Doc::Ownership(_)
+            | Doc::Tags(_)
+            | Doc::Logging(_)
+            | Doc::Replication(None)) => doc,
         }
     }
 }

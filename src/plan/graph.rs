@@ -62,22 +62,19 @@ pub fn edges(changes: &[Change]) -> Vec<Edge> {
                 {
                     add(&t.address, &change.address);
                 }
-                match doc {
-                    // S3 checks the log bucket's policy lets the logging service write.
-                    Doc::Logging(_) => {
-                        if let Some(p) = doc_change(&target, DocKind::Policy) {
-                            add(&p.address, &change.address);
-                        }
+                // What the kind's descriptor says must come first on the bucket it refers to (a log
+                // target's policy, a replication destination's versioning).
+                for kind in doc.kind().spec().after_target {
+                    if let Some(p) = doc_change(&target, *kind) {
+                        add(&p.address, &change.address);
                     }
-                    // S3 refuses replication unless both sides are versioned.
-                    Doc::Replication(_) => {
-                        for bucket_name in [bucket.as_str(), target.as_str()] {
-                            if let Some(v) = doc_change(bucket_name, DocKind::Versioning) {
-                                add(&v.address, &change.address);
-                            }
-                        }
+                }
+                // And, while it refers to another bucket, after the documents of its own bucket that
+                // its descriptor names (S3 refuses replication unless the source is versioned too).
+                for kind in doc.kind().spec().after_own {
+                    if let Some(p) = doc_change(bucket, *kind) {
+                        add(&p.address, &change.address);
                     }
-                    _ => {}
                 }
             }
         }
@@ -167,7 +164,17 @@ fn referenced_buckets(doc: &Doc) -> Vec<String> {
             .iter()
             .filter_map(|rule| rule.destination_bucket_arn.rsplit(":::").next().map(str::to_string))
             .collect(),
-        _ => Vec::new(),
+        Doc::Logging(None)
+        | Doc::Replication(None)
+        | Doc::Versioning(_)
+        | Doc::Encryption(_)
+        | Doc::PublicAccessBlock(_)
+        | Doc::Ownership(_)
+        | Doc::Tags(_)
+        | Doc::Lifecycle(_)
+        | Doc::Policy(_)
+        | Doc::Cors(_)
+        | Doc::Notifications(_) => Vec::new(),
     }
 }
 

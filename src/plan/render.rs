@@ -13,8 +13,8 @@ use serde_json::{Map, Value as Json};
 use similar::{Algorithm, ChangeTag, TextDiff};
 
 use super::{Action, Change, Plan, Summary, Value};
+use crate::model::Doc;
 use crate::model::identity::IdentityDoc;
-use crate::model::{Doc, DocKind};
 
 /// What `text` prints instead of a summary when nothing changes in AWS.
 pub const NO_CHANGES: &str = "No changes. The estate matches the manifest.";
@@ -612,15 +612,7 @@ fn root(value: &Value) -> &'static str {
         _ => {}
     }
     let Value::Doc(doc) = value else { return "" };
-    match doc.kind() {
-        DocKind::Versioning => "versioning",
-        DocKind::Ownership => "object_ownership",
-        DocKind::Tags => "tags",
-        DocKind::Lifecycle | DocKind::Cors => "rules",
-        DocKind::Notifications => "notifications",
-        DocKind::Policy => "policy",
-        DocKind::Encryption | DocKind::PublicAccessBlock | DocKind::Logging | DocKind::Replication => "",
-    }
+    doc.kind().spec().render_root
 }
 
 /// A bucket's attributes, or a document's own value (the `value` of its `{"kind", "value"}` form).
