@@ -903,7 +903,7 @@ fn recorded_within(sorted: &[String], last: &str, secs: i64) -> usize {
 fn ctrl_c_during_an_apply_on_the_s3_backend_releases_the_lock_and_pushes_what_was_done() {
     let state = state_bucket();
     let proxy = FaultProxy::start(&["--latency-ms", "150"]);
-    let (body, _) = slow_estate(&state, &proxy.endpoint, 10);
+    let (body, names) = slow_estate(&state, &proxy.endpoint, 10);
     let p = raw_project("sigint", &body);
     let child = spawn_apply(&p, &[]);
     let start = Instant::now();
@@ -914,7 +914,17 @@ fn ctrl_c_during_an_apply_on_the_s3_backend_releases_the_lock_and_pushes_what_wa
         );
         std::thread::sleep(Duration::from_millis(20));
     }
-    std::thread::sleep(Duration::from_millis(1500));
+    // The signal must land while the apply executes (a signal during planning stops at once): wait
+    // for its first bucket rather than for a fixed time, since how long planning takes depends on
+    // how many buckets the shared emulator lists.
+    while !names.iter().any(|name| bucket_exists(name)) {
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "the apply never created a bucket"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(300));
     let status = std::process::Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
