@@ -760,29 +760,50 @@ async fn read_identities(
     reads: Vec<IdentityRead>,
     concurrency: usize,
 ) -> Result<BTreeMap<Address, Option<ObservedIdentity>>, AwsError> {
+    let mut out = BTreeMap::new();
+    for (r, result) in read_identity_targets(aws, reads, concurrency, IdentityRead::target).await {
+        out.insert(r.address, result?);
+    }
+    Ok(out)
+}
+
+impl IdentityRead {
+    fn target(&self) -> aws::identity::Target<'_> {
+        aws::identity::Target {
+            kind: self.kind,
+            name: &self.name,
+            arn: &self.arn,
+            region: &self.region,
+        }
+    }
+}
+
+/// Reads the IAM or SNS resource `target` names for every item, at most `concurrency` at once, each
+/// with the retry policy, and hands each item back with what was read. Plan's reads of the manifest's
+/// identities and import's reads of the resources buckets name share it.
+async fn read_identity_targets<T: Send + Sync + 'static>(
+    aws: &Arc<Aws>,
+    items: Vec<T>,
+    concurrency: usize,
+    target: fn(&T) -> aws::identity::Target<'_>,
+) -> Vec<(T, Result<Option<ObservedIdentity>, AwsError>)> {
     let permits = Arc::new(Semaphore::new(concurrency.max(1)));
     let mut tasks = JoinSet::new();
-    for r in reads {
+    for item in items {
         let aws = aws.clone();
         let permits = permits.clone();
         tasks.spawn(async move {
             let _permit = permits.acquire_owned().await;
-            let target = aws::identity::Target {
-                kind: r.kind,
-                name: &r.name,
-                arn: &r.arn,
-                region: &r.region,
-            };
-            let result = retry::read(|| aws::identity::read(&aws, target)).await;
-            (r.address, result)
+            let result = retry::read(|| aws::identity::read(&aws, target(&item))).await;
+            (item, result)
         });
     }
-    let mut out = BTreeMap::new();
+    let mut out = Vec::new();
     while let Some(joined) = tasks.join_next().await {
-        let Ok((address, result)) = joined else { continue };
-        out.insert(address, result?);
+        let Ok(done) = joined else { continue };
+        out.push(done);
     }
-    Ok(out)
+    out
 }
 
 /// What to read of one bucket.
@@ -1135,26 +1156,8 @@ pub async fn read_related(
         if wanted.is_empty() {
             return Ok(out);
         }
-        let permits = Arc::new(Semaphore::new(concurrency.max(1)));
-        let mut tasks = JoinSet::new();
-        for w in wanted {
-            let aws = aws.clone();
-            let permits = permits.clone();
-            tasks.spawn(async move {
-                let _permit = permits.acquire_owned().await;
-                let target = aws::identity::Target {
-                    kind: w.kind,
-                    name: &w.name,
-                    arn: &w.arn,
-                    region: &w.region,
-                };
-                let result = retry::read(|| aws::identity::read(&aws, target)).await;
-                (w, result)
-            });
-        }
         named = BTreeSet::new();
-        while let Some(joined) = tasks.join_next().await {
-            let Ok((wanted, result)) = joined else { continue };
+        for (wanted, result) in read_identity_targets(aws, wanted, concurrency, wanted_target).await {
             let observed = result?;
             if let Some(o) = &observed {
                 named.extend(related::named_by_identity(o));
@@ -1162,6 +1165,16 @@ pub async fn read_related(
             out.live
                 .insert(wanted.arn.clone(), related::LiveIdentity { wanted, observed });
         }
+    }
+}
+
+/// Where import reads a resource the imported buckets name.
+fn wanted_target(w: &related::Wanted) -> aws::identity::Target<'_> {
+    aws::identity::Target {
+        kind: w.kind,
+        name: &w.name,
+        arn: &w.arn,
+        region: &w.region,
     }
 }
 
