@@ -46,6 +46,7 @@ fn bucket_change(action: Action, logical: &str, before: Option<(&str, &str)>, af
         region: region.to_string(),
     };
     Change {
+        irreversible: None,
         address: Address::bucket(logical),
         action,
         resource: Resource::Bucket {
@@ -69,6 +70,7 @@ fn doc_change(action: Action, logical: &str, bucket: &str, before: Option<Doc>, 
         .map(Doc::kind)
         .expect("a document change has a document");
     Change {
+        irreversible: None,
         address: Address::bucket_doc(logical, kind),
         action,
         resource: Resource::BucketDoc {
@@ -329,6 +331,7 @@ fn everything() -> Plan {
 fn identity_changes() -> Vec<Change> {
     use s3rec::model::identity::{AccessKeyDoc, IdentityDoc, IdentityKind, PartKind, RoleDoc};
     let change = |kind, logical: &str, part, action, before: Option<IdentityDoc>, after: Option<IdentityDoc>| Change {
+        irreversible: None,
         address: Address::identity(kind, logical, part),
         action,
         resource: Resource::Identity {

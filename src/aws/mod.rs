@@ -12,6 +12,7 @@ pub mod archive;
 mod client;
 pub mod iam;
 pub mod identity;
+mod kinds;
 pub mod probe;
 pub mod read;
 pub mod sns;

@@ -180,95 +180,13 @@ pub(crate) fn region_from_constraint(constraint: Option<&BucketLocationConstrain
 }
 
 /// Reads one document with one call, mapping "not configured" answers to the unconfigured value.
-/// The operation and IAM action named in errors, and the error codes that mean "not configured", come
-/// from the kind's descriptor in the registry (`model::kinds`).
+/// The call is the kind's adapter's (`aws::kinds`); the operation and IAM action named in errors, and
+/// the error codes that mean "not configured", come from the kind's descriptor (`model::kinds`).
 pub(crate) async fn read_doc(aws: &Aws, name: &str, region: &str, kind: DocKind) -> Result<Doc, AwsError> {
-    let s3 = aws.s3(region);
     let spec = kind.spec();
     let access = &spec.access;
     let op = Op::bucket(access.read_operation, access.read_action, name);
-    let result = match kind {
-        DocKind::Versioning => s3
-            .get_bucket_versioning()
-            .bucket(name)
-            .send()
-            .await
-            .map(|out| Doc::Versioning(versioning_from_sdk(out.status())))
-            .map_err(|e| aws.error(&op, e)),
-        DocKind::Encryption => s3
-            .get_bucket_encryption()
-            .bucket(name)
-            .send()
-            .await
-            .map(|out| Doc::Encryption(encryption_from_sdk(out.server_side_encryption_configuration())))
-            .map_err(|e| aws.error(&op, e)),
-        DocKind::PublicAccessBlock => s3
-            .get_public_access_block()
-            .bucket(name)
-            .send()
-            .await
-            .map(|out| Doc::PublicAccessBlock(public_access_block_from_sdk(out.public_access_block_configuration())))
-            .map_err(|e| aws.error(&op, e)),
-        DocKind::Ownership => s3
-            .get_bucket_ownership_controls()
-            .bucket(name)
-            .send()
-            .await
-            .map(|out| Doc::Ownership(ownership_from_sdk(out.ownership_controls())))
-            .map_err(|e| aws.error(&op, e)),
-        DocKind::Tags => s3
-            .get_bucket_tagging()
-            .bucket(name)
-            .send()
-            .await
-            .map(|out| Doc::Tags(tags_from_sdk(out.tag_set())))
-            .map_err(|e| aws.error(&op, e)),
-        DocKind::Lifecycle => s3
-            .get_bucket_lifecycle_configuration()
-            .bucket(name)
-            .send()
-            .await
-            .map(|out| Doc::Lifecycle(lifecycle_from_sdk(out.rules())))
-            .map_err(|e| aws.error(&op, e)),
-        DocKind::Policy => match s3.get_bucket_policy().bucket(name).send().await {
-            Ok(out) => policy_from_sdk(out.policy())
-                .map(Doc::Policy)
-                .map_err(|detail| AwsError::BadResponse {
-                    operation: op.operation.to_string(),
-                    resource: op.resource.clone(),
-                    detail,
-                }),
-            Err(e) => Err(aws.error(&op, e)),
-        },
-        DocKind::Logging => s3
-            .get_bucket_logging()
-            .bucket(name)
-            .send()
-            .await
-            .map(|out| Doc::Logging(logging_from_sdk(out.logging_enabled())))
-            .map_err(|e| aws.error(&op, e)),
-        DocKind::Cors => s3
-            .get_bucket_cors()
-            .bucket(name)
-            .send()
-            .await
-            .map(|out| Doc::Cors(cors_from_sdk(out.cors_rules())))
-            .map_err(|e| aws.error(&op, e)),
-        DocKind::Notifications => aws.bucket_notifications(region, name).await.map(|out| {
-            Doc::Notifications(notifications_from_sdk(
-                out.topic_configurations(),
-                out.queue_configurations(),
-                out.lambda_function_configurations(),
-            ))
-        }),
-        DocKind::Replication => s3
-            .get_bucket_replication()
-            .bucket(name)
-            .send()
-            .await
-            .map(|out| Doc::Replication(replication_from_sdk(out.replication_configuration())))
-            .map_err(|e| aws.error(&op, e)),
-    };
+    let result = super::kinds::read_value(aws, name, region, kind, &op).await;
     match result {
         Ok(doc) => Ok(doc.canonical()),
         Err(err) if err.code().is_some_and(|code| spec.not_configured.contains(&code)) => Ok(Doc::unconfigured(kind)),

@@ -6,7 +6,7 @@
 
 use aws_sdk_s3::types::{
     AbortIncompleteMultipartUpload, BucketLifecycleConfiguration, BucketLocationConstraint, BucketLoggingStatus,
-    BucketVersioningStatus, CorsConfiguration, CorsRule, CreateBucketConfiguration, Delete, DeleteMarkerReplication,
+    CorsConfiguration, CorsRule, CreateBucketConfiguration, Delete, DeleteMarkerReplication,
     DeleteMarkerReplicationStatus, Destination, Event, ExpirationStatus, FilterRule, FilterRuleName,
     LambdaFunctionConfiguration, LifecycleExpiration, LifecycleRule, LifecycleRuleAndOperator, LifecycleRuleFilter,
     LoggingEnabled, NoncurrentVersionExpiration, NoncurrentVersionTransition, NotificationConfiguration,
@@ -14,14 +14,15 @@ use aws_sdk_s3::types::{
     PublicAccessBlockConfiguration, QueueConfiguration, ReplicationConfiguration, ReplicationRule,
     ReplicationRuleAndOperator, ReplicationRuleFilter, ReplicationRuleStatus, S3KeyFilter, ServerSideEncryption,
     ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule, StorageClass, Tag,
-    Tagging, TopicConfiguration, Transition, TransitionStorageClass, VersioningConfiguration,
+    TopicConfiguration, Transition, TransitionStorageClass,
 };
 use std::collections::BTreeMap;
 
+use super::kinds::invalid;
 use super::{Aws, AwsError, DEFAULT_REGION, Op};
 use crate::model::{
     CorsRuleDoc, Doc, EncryptionDoc, LifecycleRuleDoc, LoggingDoc, NotificationDoc, NotificationTarget,
-    PublicAccessBlockDoc, ReplicationDoc, VersioningState, policy,
+    PublicAccessBlockDoc, ReplicationDoc,
 };
 
 /// DeleteObjects takes at most this many keys per request.
@@ -195,188 +196,7 @@ async fn abort_multipart_uploads(aws: &Aws, name: &str, region: &str) -> Result<
 /// Writes one canonical document to a bucket: the Put* call that sets it, or the Delete* call when the
 /// document is its unconfigured value.
 pub async fn put_doc(aws: &Aws, name: &str, region: &str, doc: &Doc) -> Result<(), AwsError> {
-    let s3 = aws.s3(region);
-    let op = |operation: &'static str, action: &'static str| Op::bucket(operation, action, name);
-    match doc {
-        Doc::Versioning(state) => {
-            let op = op("PutBucketVersioning", "s3:PutBucketVersioning");
-            let status = match state {
-                VersioningState::Enabled => BucketVersioningStatus::Enabled,
-                VersioningState::Suspended => BucketVersioningStatus::Suspended,
-                VersioningState::Unversioned => {
-                    return Err(invalid(
-                        &op,
-                        "S3 cannot return a bucket to unversioned; only Enabled or Suspended can be written",
-                    ));
-                }
-            };
-            let config = VersioningConfiguration::builder().status(status).build();
-            let result = s3
-                .put_bucket_versioning()
-                .bucket(name)
-                .versioning_configuration(config)
-                .send()
-                .await;
-            result.map(|_| ()).map_err(|e| aws.error(&op, e))
-        }
-        Doc::Encryption(None) => {
-            let op = op("DeleteBucketEncryption", "s3:PutEncryptionConfiguration");
-            let result = s3.delete_bucket_encryption().bucket(name).send().await;
-            result.map(|_| ()).map_err(|e| aws.error(&op, e))
-        }
-        Doc::Encryption(Some(encryption)) => {
-            let op = op("PutBucketEncryption", "s3:PutEncryptionConfiguration");
-            let config = encryption_to_sdk(encryption).map_err(|e| invalid(&op, e))?;
-            let result = s3
-                .put_bucket_encryption()
-                .bucket(name)
-                .server_side_encryption_configuration(config)
-                .send()
-                .await;
-            result.map(|_| ()).map_err(|e| aws.error(&op, e))
-        }
-        Doc::PublicAccessBlock(block) if *block == PublicAccessBlockDoc::default() => {
-            let op = op("DeletePublicAccessBlock", "s3:PutBucketPublicAccessBlock");
-            let result = s3.delete_public_access_block().bucket(name).send().await;
-            result.map(|_| ()).map_err(|e| aws.error(&op, e))
-        }
-        Doc::PublicAccessBlock(block) => {
-            let op = op("PutPublicAccessBlock", "s3:PutBucketPublicAccessBlock");
-            let result = s3
-                .put_public_access_block()
-                .bucket(name)
-                .public_access_block_configuration(public_access_block_to_sdk(block))
-                .send()
-                .await;
-            result.map(|_| ()).map_err(|e| aws.error(&op, e))
-        }
-        Doc::Ownership(None) => {
-            let op = op("DeleteBucketOwnershipControls", "s3:PutBucketOwnershipControls");
-            let result = s3.delete_bucket_ownership_controls().bucket(name).send().await;
-            result.map(|_| ()).map_err(|e| aws.error(&op, e))
-        }
-        Doc::Ownership(Some(ownership)) => {
-            let op = op("PutBucketOwnershipControls", "s3:PutBucketOwnershipControls");
-            let controls = ownership_to_sdk(ownership).map_err(|e| invalid(&op, e))?;
-            let result = s3
-                .put_bucket_ownership_controls()
-                .bucket(name)
-                .ownership_controls(controls)
-                .send()
-                .await;
-            result.map(|_| ()).map_err(|e| aws.error(&op, e))
-        }
-        Doc::Tags(tags) if tags.is_empty() => {
-            let op = op("DeleteBucketTagging", "s3:PutBucketTagging");
-            let result = s3.delete_bucket_tagging().bucket(name).send().await;
-            result.map(|_| ()).map_err(|e| aws.error(&op, e))
-        }
-        Doc::Tags(tags) => {
-            let op = op("PutBucketTagging", "s3:PutBucketTagging");
-            let tagging = Tagging::builder()
-                .set_tag_set(Some(tags_to_sdk(tags).map_err(|e| invalid(&op, e))?))
-                .build()
-                .map_err(|e| invalid(&op, e))?;
-            let result = s3.put_bucket_tagging().bucket(name).tagging(tagging).send().await;
-            result.map(|_| ()).map_err(|e| aws.error(&op, e))
-        }
-        Doc::Lifecycle(rules) if rules.is_empty() => {
-            let op = op("DeleteBucketLifecycle", "s3:PutLifecycleConfiguration");
-            let result = s3.delete_bucket_lifecycle().bucket(name).send().await;
-            result.map(|_| ()).map_err(|e| aws.error(&op, e))
-        }
-        Doc::Lifecycle(rules) => {
-            let op = op("PutBucketLifecycleConfiguration", "s3:PutLifecycleConfiguration");
-            let config = lifecycle_to_sdk(rules).map_err(|e| invalid(&op, e))?;
-            let result = s3
-                .put_bucket_lifecycle_configuration()
-                .bucket(name)
-                .lifecycle_configuration(config)
-                .send()
-                .await;
-            result.map(|_| ()).map_err(|e| aws.error(&op, e))
-        }
-        Doc::Policy(None) => {
-            let op = op("DeleteBucketPolicy", "s3:DeleteBucketPolicy");
-            let result = s3.delete_bucket_policy().bucket(name).send().await;
-            result.map(|_| ()).map_err(|e| aws.error(&op, e))
-        }
-        Doc::Policy(Some(document)) => {
-            let op = op("PutBucketPolicy", "s3:PutBucketPolicy");
-            let text = serde_json::to_string(&policy::normalize(document)).map_err(|e| invalid(&op, e))?;
-            let result = s3.put_bucket_policy().bucket(name).policy(text).send().await;
-            result.map(|_| ()).map_err(|e| aws.error(&op, e))
-        }
-        Doc::Logging(logging) => {
-            let op = op("PutBucketLogging", "s3:PutBucketLogging");
-            // An empty BucketLoggingStatus is how S3 turns logging off; there is no DeleteBucketLogging.
-            let status = logging_to_sdk(logging.as_ref()).map_err(|e| invalid(&op, e))?;
-            let result = s3
-                .put_bucket_logging()
-                .bucket(name)
-                .bucket_logging_status(status)
-                .send()
-                .await;
-            result.map(|_| ()).map_err(|e| aws.error(&op, e))
-        }
-        Doc::Cors(rules) if rules.is_empty() => {
-            let op = op("DeleteBucketCors", "s3:PutBucketCORS");
-            let result = s3.delete_bucket_cors().bucket(name).send().await;
-            result.map(|_| ()).map_err(|e| aws.error(&op, e))
-        }
-        Doc::Cors(rules) => {
-            let op = op("PutBucketCors", "s3:PutBucketCORS");
-            let config = cors_to_sdk(rules).map_err(|e| invalid(&op, e))?;
-            let result = s3
-                .put_bucket_cors()
-                .bucket(name)
-                .cors_configuration(config)
-                .send()
-                .await;
-            result.map(|_| ()).map_err(|e| aws.error(&op, e))
-        }
-        Doc::Notifications(notifications) => {
-            let op = op("PutBucketNotificationConfiguration", "s3:PutBucketNotification");
-            // An empty configuration removes every notification; there is no Delete call.
-            let config = notifications_to_sdk(notifications).map_err(|e| invalid(&op, e))?;
-            // `skip_destination_validation` is deliberately left unset: AWS then checks that each topic,
-            // queue or function exists and lets S3 publish to it, which is the error a user wants at
-            // apply time rather than silently lost events. moto does not need it either: it checks only
-            // that each destination ARN is in the bucket's region.
-            let result = s3
-                .put_bucket_notification_configuration()
-                .bucket(name)
-                .notification_configuration(config)
-                .send()
-                .await;
-            result.map(|_| ()).map_err(|e| aws.error(&op, e))
-        }
-        Doc::Replication(None) => {
-            let op = op("DeleteBucketReplication", "s3:PutReplicationConfiguration");
-            let result = s3.delete_bucket_replication().bucket(name).send().await;
-            result.map(|_| ()).map_err(|e| aws.error(&op, e))
-        }
-        Doc::Replication(Some(replication)) => {
-            let op = op("PutBucketReplication", "s3:PutReplicationConfiguration");
-            let config = replication_to_sdk(replication).map_err(|e| invalid(&op, e))?;
-            let result = s3
-                .put_bucket_replication()
-                .bucket(name)
-                .replication_configuration(config)
-                .send()
-                .await;
-            result.map(|_| ()).map_err(|e| aws.error(&op, e))
-        }
-    }
-}
-
-/// A request s3rec could not build, which means a document the model should never hold.
-fn invalid(op: &Op, detail: impl std::fmt::Display) -> AwsError {
-    AwsError::InvalidRequest {
-        operation: op.operation.to_string(),
-        resource: op.resource.clone(),
-        detail: detail.to_string(),
-    }
+    super::kinds::put_value(aws, name, region, doc).await
 }
 
 /// Days and counts are `u32` in the model and `i32` in the SDK.
@@ -394,7 +214,7 @@ fn opt_i64(value: Option<u64>, what: &str) -> Result<Option<i64>, String> {
         .transpose()
 }
 
-fn tags_to_sdk(tags: &BTreeMap<String, String>) -> Result<Vec<Tag>, String> {
+pub(crate) fn tags_to_sdk(tags: &BTreeMap<String, String>) -> Result<Vec<Tag>, String> {
     tags.iter()
         .map(|(k, v)| Tag::builder().key(k).value(v).build().map_err(|e| e.to_string()))
         .collect()

@@ -172,6 +172,7 @@ fn resource_changes(
     let fresh = match have {
         None => {
             out.push(Change {
+                irreversible: None,
                 address: address.clone(),
                 action: Action::Create,
                 resource: resource_of(want, None),
@@ -198,6 +199,7 @@ fn resource_changes(
                     return;
                 }
                 out.push(Change {
+                    irreversible: None,
                     address: address.clone(),
                     action: Action::Replace,
                     resource: resource_of(want, None),
@@ -208,6 +210,7 @@ fn resource_changes(
                 true
             } else if h.main != want.main {
                 out.push(Change {
+                    irreversible: None,
                     address: address.clone(),
                     action: Action::Update,
                     resource: resource_of(want, None),
@@ -226,6 +229,7 @@ fn resource_changes(
                         (Action::Adopt, None)
                     };
                     out.push(Change {
+                        irreversible: None,
                         address: address.clone(),
                         action,
                         resource: resource_of(want, None),
@@ -247,6 +251,7 @@ fn resource_changes(
                 continue;
             }
             out.push(Change {
+                irreversible: None,
                 address: part_address,
                 action: Action::Create,
                 resource: resource_of(want, Some(*part)),
@@ -261,6 +266,7 @@ fn resource_changes(
             .cloned()
             .or_else(|| IdentityDoc::unconfigured(*part));
         let change = |action, before: Option<IdentityDoc>, after: IdentityDoc, reason: Option<&str>| Change {
+            irreversible: None,
             address: part_address.clone(),
             action,
             resource: resource_of(want, Some(*part)),
@@ -340,6 +346,7 @@ fn leftovers(inputs: &IdentityInputs, out: &mut Vec<Change>) {
             part: m.part,
         };
         let forget = |reason: &str| Change {
+            irreversible: None,
             address: m.address.clone(),
             action: Action::NoOp,
             resource: resource.clone(),
@@ -361,6 +368,7 @@ fn leftovers(inputs: &IdentityInputs, out: &mut Vec<Change>) {
             };
             match before {
                 Some(before) => out.push(Change {
+                    irreversible: None,
                     address: m.address.clone(),
                     action: Action::Delete,
                     resource,

@@ -160,6 +160,7 @@ fn bucket_changes(
     let fresh = match have {
         None => {
             out.push(Change {
+                irreversible: None,
                 address: address.clone(),
                 action: Action::Create,
                 resource: resource(None),
@@ -197,6 +198,7 @@ fn bucket_changes(
                 });
             }
             out.push(Change {
+                irreversible: None,
                 address: address.clone(),
                 action: Action::Replace,
                 resource: resource(Some(h.region.clone())),
@@ -225,6 +227,7 @@ fn bucket_changes(
             };
             if let Some((action, reason)) = recorded {
                 out.push(Change {
+                    irreversible: None,
                     address: address.clone(),
                     action,
                     resource: resource(None),
@@ -256,6 +259,7 @@ fn bucket_changes(
                 continue;
             }
             out.push(Change {
+                irreversible: Doc::irreversible(None, doc),
                 address: doc_address,
                 action: Action::Create,
                 resource,
@@ -280,6 +284,9 @@ fn bucket_changes(
             continue;
         };
         out.push(Change {
+            irreversible: (action == Action::Update)
+                .then(|| Doc::irreversible(Some(&observed), doc))
+                .flatten(),
             address: doc_address,
             action,
             resource,
@@ -307,6 +314,7 @@ fn leftovers(inputs: &Inputs, out: &mut Vec<Change>, errors: &mut Vec<DiffError>
         }
         let bucket_gone = !desired_names.contains(&m.bucket.as_str());
         let forget = |reason: String| Change {
+            irreversible: None,
             address: m.address.clone(),
             action: Action::NoOp,
             resource: match m.kind {
@@ -368,6 +376,7 @@ fn leftovers(inputs: &Inputs, out: &mut Vec<Change>, errors: &mut Vec<DiffError>
                     });
                 }
                 out.push(Change {
+                    irreversible: None,
                     address: m.address.clone(),
                     action: Action::Delete,
                     resource: Resource::Bucket {

@@ -459,6 +459,7 @@ mod tests {
 
     fn bucket_change(action: Action, logical: &str, name: &str) -> Change {
         Change {
+            irreversible: None,
             address: crate::plan::Address::bucket(logical),
             action,
             resource: Resource::Bucket {
@@ -539,6 +540,7 @@ mod tests {
         let path = dir.path().join("env.db");
         let mut state = StateDb::open(&path).expect("open");
         let change = Change {
+            irreversible: None,
             address: crate::plan::Address::bucket("logs"),
             action: Action::Create,
             resource: Resource::Bucket {

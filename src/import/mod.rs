@@ -19,13 +19,12 @@ pub mod unmanaged;
 use indexmap::IndexMap;
 
 use crate::manifest::types::{
-    Bucket, CorsMethod, CorsRule, Encryption, Expiration, Iam, KeyFilter, LifecycleFilter, LifecycleRule, Logging,
-    NoncurrentExpiration, NoncurrentTransition, Notification, ObjectOwnership, PublicAccessBlock, Replication,
-    ReplicationDestination, ReplicationFilter, ReplicationRule, Sns, SseAlgorithm, StorageClass, Transition,
-    Versioning,
+    Bucket, Expiration, Iam, KeyFilter, LifecycleFilter, LifecycleRule, NoncurrentExpiration, NoncurrentTransition,
+    Notification, Replication, ReplicationDestination, ReplicationFilter, ReplicationRule, Sns, StorageClass,
+    Transition,
 };
 use crate::model::identity::IdentityKind;
-use crate::model::{Doc, DocKind, LifecycleRuleDoc, NotificationTarget, ObservedBucket, VersioningState};
+use crate::model::{Doc, DocKind, LifecycleRuleDoc, NotificationTarget, ObservedBucket};
 use naming::Names;
 use related::{Related, Resolved};
 
@@ -98,11 +97,11 @@ impl std::fmt::Display for Note {
 }
 
 /// What documents are converted against: the imported buckets' names and the related resources.
-struct Refs<'a> {
-    names: &'a Names,
-    resolved: &'a Resolved,
+pub struct Refs<'a> {
+    pub(crate) names: &'a Names,
+    pub(crate) resolved: &'a Resolved,
     /// Whether `--with-related` was given (the hint of a left-out notification or replication).
-    with_related: bool,
+    pub(crate) with_related: bool,
 }
 
 /// Converts `live` buckets (every document read) into manifest buckets.
@@ -132,7 +131,7 @@ pub fn import(req: &Request<'_>, live: &[ObservedBucket]) -> Imported {
             if is_aws_default(doc) {
                 continue;
             }
-            if let Err(reason) = set_doc(&mut bucket, doc, &b.name, &refs) {
+            if let Err(reason) = doc.to_manifest(&mut bucket, &b.name, &refs) {
                 notes.push(Note::left_out(&named.logical, doc.kind(), reason));
             }
         }
@@ -172,134 +171,12 @@ pub fn import(req: &Request<'_>, live: &[ObservedBucket]) -> Imported {
 /// - all four public access block switches on, and ownership `BucketOwnerEnforced` (the defaults of
 ///   new buckets since April 2023); no ownership controls at all, which the manifest cannot write.
 pub fn is_aws_default(doc: &Doc) -> bool {
-    match doc {
-        Doc::Versioning(v) => *v == VersioningState::Unversioned,
-        Doc::Encryption(None) => true,
-        Doc::Encryption(Some(e)) => e.algorithm == "AES256" && e.kms_key_id.is_none() && !e.bucket_key,
-        Doc::PublicAccessBlock(p) => {
-            p.block_public_acls && p.ignore_public_acls && p.block_public_policy && p.restrict_public_buckets
-        }
-        Doc::Ownership(o) => o.as_deref().is_none_or(|o| o == "BucketOwnerEnforced"),
-        Doc::Tags(t) => t.is_empty(),
-        Doc::Lifecycle(r) => r.is_empty(),
-        Doc::Policy(p) => p.is_none(),
-        Doc::Logging(l) => l.is_none(),
-        Doc::Cors(r) => r.is_empty(),
-        Doc::Notifications(n) => n.is_empty(),
-        Doc::Replication(r) => r.is_none(),
-    }
-}
-
-/// Writes one non-default document into `bucket`, or says why the manifest cannot hold it.
-fn set_doc(bucket: &mut Bucket, doc: &Doc, physical: &str, refs: &Refs<'_>) -> Result<(), String> {
-    let names = refs.names;
-    match doc {
-        Doc::Versioning(v) => {
-            bucket.versioning = match v {
-                VersioningState::Enabled => Some(Versioning::Enabled),
-                VersioningState::Suspended => Some(Versioning::Suspended),
-                VersioningState::Unversioned => None,
-            };
-        }
-        Doc::Encryption(e) => {
-            let Some(e) = e else { return Ok(()) };
-            let algorithm = match e.algorithm.as_str() {
-                "AES256" => SseAlgorithm::Aes256,
-                "aws:kms" => SseAlgorithm::AwsKms,
-                other => return Err(format!("the manifest has no encryption algorithm `{other}`")),
-            };
-            if algorithm == SseAlgorithm::Aes256 && e.bucket_key {
-                return Err(
-                    "a bucket key with AES256 cannot be written (the manifest allows it only with aws:kms)".into(),
-                );
-            }
-            bucket.encryption = Some(Encryption {
-                algorithm,
-                kms_key_id: e.kms_key_id.clone(),
-                bucket_key: e.bucket_key,
-            });
-        }
-        Doc::PublicAccessBlock(p) => {
-            bucket.public_access_block = Some(PublicAccessBlock {
-                block_public_acls: p.block_public_acls,
-                ignore_public_acls: p.ignore_public_acls,
-                block_public_policy: p.block_public_policy,
-                restrict_public_buckets: p.restrict_public_buckets,
-            });
-        }
-        Doc::Ownership(o) => {
-            bucket.object_ownership = match o.as_deref() {
-                Some("BucketOwnerPreferred") => Some(ObjectOwnership::BucketOwnerPreferred),
-                Some("ObjectWriter") => Some(ObjectOwnership::ObjectWriter),
-                Some("BucketOwnerEnforced") | None => None,
-                Some(other) => return Err(format!("the manifest has no object ownership `{other}`")),
-            };
-        }
-        Doc::Tags(tags) => {
-            if let Some(k) = tags.keys().find(|k| k.to_ascii_lowercase().starts_with("aws:")) {
-                return Err(format!(
-                    "tag `{k}` has the reserved `aws:` prefix, which only AWS may set"
-                ));
-            }
-            refuse_env_text(tags.values().chain(tags.keys()))?;
-            bucket.tags = Some(tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect());
-        }
-        Doc::Lifecycle(rules) => {
-            bucket.lifecycle = Some(rules.iter().map(lifecycle_rule).collect::<Result<_, _>>()?);
-        }
-        Doc::Policy(p) => {
-            let Some(p) = p else { return Ok(()) };
-            bucket.policy = Some(policy::bucket_policy(p, physical, names, refs.resolved)?);
-        }
-        Doc::Logging(l) => {
-            let Some(l) = l else { return Ok(()) };
-            let Some(target) = names.logical(&l.target_bucket) else {
-                return Err(format!(
-                    "it logs to bucket {}, which this import does not include (import it too)",
-                    l.target_bucket
-                ));
-            };
-            bucket.logging = Some(Logging {
-                target_bucket: target.to_string(),
-                prefix: l.prefix.clone(),
-            });
-        }
-        Doc::Cors(rules) => {
-            let mut out = Vec::new();
-            for r in rules {
-                let allowed_methods = r
-                    .allowed_methods
-                    .iter()
-                    .map(|m| {
-                        serde_json::from_value::<CorsMethod>(serde_json::Value::String(m.clone()))
-                            .map_err(|_| format!("the manifest has no CORS method `{m}`"))
-                    })
-                    .collect::<Result<_, _>>()?;
-                out.push(CorsRule {
-                    id: r.id.clone(),
-                    allowed_methods,
-                    allowed_origins: r.allowed_origins.clone(),
-                    allowed_headers: r.allowed_headers.clone(),
-                    expose_headers: r.expose_headers.clone(),
-                    max_age_seconds: r.max_age_seconds.and_then(|s| u32::try_from(s).ok()),
-                });
-            }
-            bucket.cors = Some(out);
-        }
-        Doc::Notifications(n) => {
-            bucket.notifications = Some(n.iter().map(|c| notification(c, refs)).collect::<Result<_, _>>()?);
-        }
-        Doc::Replication(r) => {
-            let Some(r) = r else { return Ok(()) };
-            bucket.replication = Some(replication(r, refs)?);
-        }
-    }
-    Ok(())
+    doc.is_aws_default()
 }
 
 /// Why a related resource that a document names is not in the manifest: the hint to use
 /// `--with-related`, or why even that cannot write it.
-fn not_imported(refs: &Refs<'_>, what: &str, arn: &str) -> String {
+pub(crate) fn not_imported(refs: &Refs<'_>, what: &str, arn: &str) -> String {
     if !refs.with_related {
         return format!(
             "it names {what} {arn}, which the manifest can only name as its own entry; use --with-related to import it too"
@@ -312,7 +189,7 @@ fn not_imported(refs: &Refs<'_>, what: &str, arn: &str) -> String {
 }
 
 /// One notification configuration, to a topic this import writes.
-fn notification(c: &crate::model::NotificationDoc, refs: &Refs<'_>) -> Result<Notification, String> {
+pub(crate) fn notification(c: &crate::model::NotificationDoc, refs: &Refs<'_>) -> Result<Notification, String> {
     let what = match c.target {
         NotificationTarget::Topic => "SNS topic",
         NotificationTarget::Queue => {
@@ -344,7 +221,7 @@ fn notification(c: &crate::model::NotificationDoc, refs: &Refs<'_>) -> Result<No
 }
 
 /// The replication configuration, when its role and every destination are written by this import.
-fn replication(r: &crate::model::ReplicationDoc, refs: &Refs<'_>) -> Result<Replication, String> {
+pub(crate) fn replication(r: &crate::model::ReplicationDoc, refs: &Refs<'_>) -> Result<Replication, String> {
     let Some(role) = refs.resolved.logical(IdentityKind::IamRole, &r.role_arn) else {
         return Err(not_imported(refs, "replication role", &r.role_arn));
     };
@@ -385,7 +262,7 @@ fn replication(r: &crate::model::ReplicationDoc, refs: &Refs<'_>) -> Result<Repl
 }
 
 /// `${env}` in a value would be replaced by the environment name when the manifest loads.
-fn refuse_env_text<'a>(mut values: impl Iterator<Item = &'a String>) -> Result<(), String> {
+pub(crate) fn refuse_env_text<'a>(mut values: impl Iterator<Item = &'a String>) -> Result<(), String> {
     match values.find(|v| v.contains("${env}")) {
         Some(v) => Err(format!(
             "`{v}` contains `${{env}}`, which the manifest would replace by the environment name"
@@ -394,12 +271,12 @@ fn refuse_env_text<'a>(mut values: impl Iterator<Item = &'a String>) -> Result<(
     }
 }
 
-fn storage_class(name: &str) -> Result<StorageClass, String> {
+pub(crate) fn storage_class(name: &str) -> Result<StorageClass, String> {
     serde_json::from_value(serde_json::Value::String(name.to_string()))
         .map_err(|_| format!("the manifest has no storage class `{name}`"))
 }
 
-fn lifecycle_rule(r: &LifecycleRuleDoc) -> Result<LifecycleRule, String> {
+pub(crate) fn lifecycle_rule(r: &LifecycleRuleDoc) -> Result<LifecycleRule, String> {
     let filter = LifecycleFilter {
         prefix: r.prefix.clone(),
         tags: r.tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
@@ -460,6 +337,7 @@ mod tests {
 
     use super::*;
     use crate::model::desired::{self, Context};
+    use crate::model::VersioningState;
     use crate::model::{EncryptionDoc, LoggingDoc, PublicAccessBlockDoc, TransitionDoc};
 
     fn observed(name: &str, region: &str, docs: Vec<Doc>) -> ObservedBucket {

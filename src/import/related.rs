@@ -21,7 +21,7 @@ use crate::manifest::types::{
 use crate::model::identity::{
     DEFAULT_MAX_SESSION_DURATION, IdentityDoc, IdentityKind, ObservedIdentity, PartKind, protocol_name,
 };
-use crate::model::{Doc, NotificationTarget, ObservedBucket};
+use crate::model::ObservedBucket;
 
 /// What to read for one ARN: the resource's kind, physical name and (for topics) region.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -117,31 +117,7 @@ pub fn named_by_buckets(buckets: &[ObservedBucket]) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
     for b in buckets {
         for doc in b.docs.values() {
-            match doc {
-                Doc::Notifications(configs) => {
-                    out.extend(
-                        configs
-                            .iter()
-                            .filter(|c| c.target == NotificationTarget::Topic)
-                            .map(|c| c.arn.clone()),
-                    );
-                }
-                Doc::Replication(Some(r)) => {
-                    out.insert(r.role_arn.clone());
-                }
-                Doc::Policy(Some(p)) => iam_principal_arns(p, &mut out),
-                // The other documents name no IAM or SNS resource.
-                Doc::Policy(None)
-                | Doc::Replication(None)
-                | Doc::Versioning(_)
-                | Doc::Encryption(_)
-                | Doc::PublicAccessBlock(_)
-                | Doc::Ownership(_)
-                | Doc::Tags(_)
-                | Doc::Lifecycle(_)
-                | Doc::Logging(_)
-                | Doc::Cors(_) => {}
-            }
+            out.extend(doc.named_identities());
         }
     }
     out
@@ -161,7 +137,7 @@ pub fn named_by_identity(observed: &ObservedIdentity) -> BTreeSet<String> {
 }
 
 /// Every string in `value` that is an IAM user or role ARN.
-fn iam_principal_arns(value: &Json, out: &mut BTreeSet<String>) {
+pub(crate) fn iam_principal_arns(value: &Json, out: &mut BTreeSet<String>) {
     match value {
         Json::String(s) if s.starts_with("arn:aws:iam::") && (s.contains(":user/") || s.contains(":role/")) => {
             out.insert(s.clone());

@@ -9,13 +9,12 @@ use sha2::{Digest, Sha256};
 
 use super::identity::{self, IdentityKind};
 use super::{
-    CorsRuleDoc, DesiredBucket, Doc, DocKind, EncryptionDoc, LifecycleRuleDoc, LoggingDoc, NoncurrentTransitionDoc,
-    NotificationDoc, NotificationTarget, PublicAccessBlockDoc, ReplicationDoc, ReplicationRuleDoc, TransitionDoc,
-    VersioningState, bucket_arn, hex,
+    DesiredBucket, DocKind, LifecycleRuleDoc, NoncurrentTransitionDoc, NotificationDoc, NotificationTarget,
+    ReplicationDoc, ReplicationRuleDoc, TransitionDoc, bucket_arn, hex,
 };
 use crate::manifest::check::effective_bucket;
 use crate::manifest::types::{
-    Bucket, BucketPolicy, ConditionScalar, ConditionValue, IdentityRef, Manifest, OneOrMany, Statement, Versioning,
+    Bucket, BucketPolicy, ConditionScalar, ConditionValue, IdentityRef, Manifest, OneOrMany, Statement,
 };
 
 /// What the desired model needs to know beyond the manifest.
@@ -49,90 +48,31 @@ pub fn buckets(ctx: &Context<'_>) -> Result<Vec<DesiredBucket>, DesiredError> {
 fn bucket(ctx: &Context<'_>, logical: &str, own: &Bucket) -> Result<DesiredBucket, DesiredError> {
     let b = effective_bucket(ctx.manifest, own);
     let region = b.region.clone().unwrap_or_else(|| ctx.default_region.to_string());
-    let mut docs = BTreeMap::new();
-    let mut put = |doc: Doc| {
-        docs.insert(doc.kind(), doc.canonical());
-    };
-    if let Some(v) = b.versioning {
-        put(Doc::Versioning(match v {
-            Versioning::Enabled => VersioningState::Enabled,
-            Versioning::Suspended => VersioningState::Suspended,
-        }));
-    }
-    if let Some(e) = &b.encryption {
-        let algorithm = serde_json::to_value(e.algorithm)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default();
-        put(Doc::Encryption(Some(EncryptionDoc {
-            algorithm,
-            kms_key_id: e.kms_key_id.clone(),
-            bucket_key: e.bucket_key,
-        })));
-    }
-    if let Some(p) = b.public_access_block {
-        put(Doc::PublicAccessBlock(PublicAccessBlockDoc {
-            block_public_acls: p.block_public_acls,
-            ignore_public_acls: p.ignore_public_acls,
-            block_public_policy: p.block_public_policy,
-            restrict_public_buckets: p.restrict_public_buckets,
-        }));
-    }
-    if let Some(o) = b.object_ownership {
-        let name = serde_json::to_value(o)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string));
-        put(Doc::Ownership(name));
-    }
-    if let Some(tags) = &b.tags {
-        put(Doc::Tags(tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect()));
-    }
-    if let Some(rules) = &b.lifecycle {
-        put(Doc::Lifecycle(rules.iter().map(lifecycle_rule).collect()));
-    }
+    let docs = super::kinds::desired_docs(ctx, logical, &b)?;
+    Ok(DesiredBucket {
+        logical: logical.to_string(),
+        name: b.name.clone(),
+        region,
+        docs,
+        prevent_destroy: b.prevent_destroy.unwrap_or(false),
+        force_destroy: b.force_destroy,
+    })
+}
+
+/// The bucket policy the manifest wants on bucket `logical`: `Some(None)` manages "no policy".
+pub(crate) fn policy_doc(ctx: &Context<'_>, logical: &str, b: &Bucket) -> Result<Option<Option<Json>>, DesiredError> {
     // A bucket that receives other buckets' server access logs gets the statement that lets the
     // logging service deliver them, so its policy is managed even when the manifest writes none.
     let log_sources = log_sources(ctx, logical);
     if b.policy.is_some() || !log_sources.is_empty() {
         let policy = b.policy.clone().unwrap_or_default();
-        put(Doc::Policy(bucket_policy(
-            ctx,
-            logical,
-            &b.name,
-            &policy,
-            &log_sources,
-        )?));
+        return Ok(Some(bucket_policy(ctx, logical, &b.name, &policy, &log_sources)?));
     }
-    if let Some(logging) = &b.logging {
-        let target = physical_bucket(ctx, &logging.target_bucket, &format!("bucket.{logical}.logging"))?;
-        put(Doc::Logging(Some(LoggingDoc {
-            target_bucket: target,
-            prefix: logging.prefix.clone(),
-        })));
-    }
-    if let Some(rules) = &b.cors {
-        put(Doc::Cors(
-            rules
-                .iter()
-                .map(|r| CorsRuleDoc {
-                    id: r.id.clone(),
-                    allowed_methods: r
-                        .allowed_methods
-                        .iter()
-                        .filter_map(|m| {
-                            serde_json::to_value(m)
-                                .ok()
-                                .and_then(|v| v.as_str().map(str::to_string))
-                        })
-                        .collect(),
-                    allowed_origins: r.allowed_origins.clone(),
-                    allowed_headers: r.allowed_headers.clone(),
-                    expose_headers: r.expose_headers.clone(),
-                    max_age_seconds: r.max_age_seconds.map(|s| i32::try_from(s).unwrap_or(i32::MAX)),
-                })
-                .collect(),
-        ));
-    }
+    Ok(None)
+}
+
+/// The notifications the manifest wants on bucket `logical`.
+pub(crate) fn notifications_doc(ctx: &Context<'_>, logical: &str, b: &Bucket) -> Result<Option<Vec<NotificationDoc>>, DesiredError> {
     if let Some(notifications) = &b.notifications {
         let mut docs = Vec::new();
         for n in notifications {
@@ -159,8 +99,13 @@ fn bucket(ctx: &Context<'_>, logical: &str, own: &Bucket) -> Result<DesiredBucke
                 suffix: filter.suffix,
             });
         }
-        put(Doc::Notifications(docs));
+        return Ok(Some(docs));
     }
+    Ok(None)
+}
+
+/// The replication configuration the manifest wants on bucket `logical`.
+pub(crate) fn replication_doc(ctx: &Context<'_>, logical: &str, b: &Bucket) -> Result<Option<Option<ReplicationDoc>>, DesiredError> {
     if let Some(replication) = &b.replication {
         let place = format!("bucket.{logical}.replication");
         let role_arn = role_arn(ctx, &replication.role, &place)?;
@@ -179,19 +124,12 @@ fn bucket(ctx: &Context<'_>, logical: &str, own: &Bucket) -> Result<DesiredBucke
                 delete_marker_replication: r.delete_marker_replication,
             });
         }
-        put(Doc::Replication(Some(ReplicationDoc { role_arn, rules })));
+        return Ok(Some(Some(ReplicationDoc { role_arn, rules })));
     }
-    Ok(DesiredBucket {
-        logical: logical.to_string(),
-        name: b.name.clone(),
-        region,
-        docs,
-        prevent_destroy: b.prevent_destroy.unwrap_or(false),
-        force_destroy: b.force_destroy,
-    })
+    Ok(None)
 }
 
-fn lifecycle_rule(r: &crate::manifest::types::LifecycleRule) -> LifecycleRuleDoc {
+pub(crate) fn lifecycle_rule(r: &crate::manifest::types::LifecycleRule) -> LifecycleRuleDoc {
     let filter = r.filter.clone().unwrap_or_default();
     LifecycleRuleDoc {
         id: r.id.clone(),
@@ -600,6 +538,7 @@ pub fn managed_kinds(b: &DesiredBucket) -> Vec<DocKind> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Doc;
 
     fn manifest(yaml: &str) -> Manifest {
         crate::manifest::load::valid_for_tests(yaml)

@@ -16,38 +16,9 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-/// The configuration documents s3rec manages on a bucket, one AWS API pair (Get/Put) each.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DocKind {
-    Versioning,
-    Encryption,
-    PublicAccessBlock,
-    Ownership,
-    Tags,
-    Lifecycle,
-    Policy,
-    Logging,
-    Cors,
-    Notifications,
-    Replication,
-}
+pub use kinds::{Doc, DocKind};
 
 impl DocKind {
-    pub const ALL: [DocKind; 11] = [
-        DocKind::Versioning,
-        DocKind::Encryption,
-        DocKind::PublicAccessBlock,
-        DocKind::Ownership,
-        DocKind::Tags,
-        DocKind::Lifecycle,
-        DocKind::Policy,
-        DocKind::Logging,
-        DocKind::Cors,
-        DocKind::Notifications,
-        DocKind::Replication,
-    ];
-
     /// The bucket's field in the manifest that holds this document (its descriptor's).
     pub fn manifest_field(self) -> &'static str {
         kinds::spec(self).manifest_field
@@ -71,120 +42,6 @@ impl DocKind {
 impl fmt::Display for DocKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
-    }
-}
-
-/// One configuration document in canonical form. The variant always matches its [`DocKind`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", content = "value", rename_all = "snake_case")]
-pub enum Doc {
-    Versioning(VersioningState),
-    /// `None`: no default encryption configured (moto's answer for a new bucket; AWS encrypts with SSE-S3).
-    Encryption(Option<EncryptionDoc>),
-    /// "Not configured" is all four switches off.
-    PublicAccessBlock(PublicAccessBlockDoc),
-    /// `None`: no ownership controls (ACLs enabled, the pre-2023 behaviour).
-    Ownership(Option<String>),
-    /// "Not configured" is the empty set.
-    Tags(BTreeMap<String, String>),
-    /// Sorted by rule ID; "not configured" is empty.
-    Lifecycle(Vec<LifecycleRuleDoc>),
-    /// Normalized policy JSON (see [`policy::normalize`]); `None` when the bucket has no policy.
-    Policy(Option<serde_json::Value>),
-    Logging(Option<LoggingDoc>),
-    /// In the order given: S3 evaluates CORS rules first match first.
-    Cors(Vec<CorsRuleDoc>),
-    /// Sorted by ID; "not configured" is empty.
-    Notifications(Vec<NotificationDoc>),
-    Replication(Option<ReplicationDoc>),
-}
-
-impl Doc {
-    pub fn kind(&self) -> DocKind {
-        match self {
-            Doc::Versioning(_) => DocKind::Versioning,
-            Doc::Encryption(_) => DocKind::Encryption,
-            Doc::PublicAccessBlock(_) => DocKind::PublicAccessBlock,
-            Doc::Ownership(_) => DocKind::Ownership,
-            Doc::Tags(_) => DocKind::Tags,
-            Doc::Lifecycle(_) => DocKind::Lifecycle,
-            Doc::Policy(_) => DocKind::Policy,
-            Doc::Logging(_) => DocKind::Logging,
-            Doc::Cors(_) => DocKind::Cors,
-            Doc::Notifications(_) => DocKind::Notifications,
-            Doc::Replication(_) => DocKind::Replication,
-        }
-    }
-
-    /// The document as a bucket that nobody configured has it (what `Get*` answers for a fresh bucket
-    /// on AWS after the "not configured" errors are read as values).
-    pub fn unconfigured(kind: DocKind) -> Doc {
-        match kind {
-            DocKind::Versioning => Doc::Versioning(VersioningState::Unversioned),
-            DocKind::Encryption => Doc::Encryption(None),
-            DocKind::PublicAccessBlock => Doc::PublicAccessBlock(PublicAccessBlockDoc::default()),
-            DocKind::Ownership => Doc::Ownership(None),
-            DocKind::Tags => Doc::Tags(BTreeMap::new()),
-            DocKind::Lifecycle => Doc::Lifecycle(Vec::new()),
-            DocKind::Policy => Doc::Policy(None),
-            DocKind::Logging => Doc::Logging(None),
-            DocKind::Cors => Doc::Cors(Vec::new()),
-            DocKind::Notifications => Doc::Notifications(Vec::new()),
-            DocKind::Replication => Doc::Replication(None),
-        }
-    }
-
-    /// Brings a document into canonical form: sorted where AWS does not keep order, empty strings as
-    /// absent, policies normalized. Readers and the desired-model builder both call this, so equal
-    /// meaning compares equal.
-    pub fn canonical(self) -> Doc {
-        match self {
-            Doc::Lifecycle(mut rules) => {
-                for r in &mut rules {
-                    r.canonicalize();
-                }
-                rules.sort_by(|a, b| a.id.cmp(&b.id));
-                Doc::Lifecycle(rules)
-            }
-            Doc::Policy(p) => Doc::Policy(p.map(|v| policy::normalize(&v))),
-            Doc::Notifications(mut n) => {
-                for c in &mut n {
-                    c.events.sort();
-                    c.events.dedup();
-                    if c.prefix.as_deref() == Some("") {
-                        c.prefix = None;
-                    }
-                    if c.suffix.as_deref() == Some("") {
-                        c.suffix = None;
-                    }
-                }
-                n.sort_by(|a, b| a.id.cmp(&b.id));
-                Doc::Notifications(n)
-            }
-            Doc::Replication(Some(mut r)) => {
-                for rule in &mut r.rules {
-                    if rule.prefix.as_deref() == Some("") {
-                        rule.prefix = None;
-                    }
-                }
-                r.rules.sort_by(|a, b| a.id.cmp(&b.id));
-                Doc::Replication(Some(r))
-            }
-            Doc::Cors(mut rules) => {
-                for r in &mut rules {
-                    r.allowed_methods.sort();
-                }
-                Doc::Cors(rules)
-            }
-            // Already canonical: single values and sets the model keeps in a map.
-            doc @ (Doc::Versioning(_)
-            | Doc::Encryption(_)
-            | Doc::PublicAccessBlock(_)
-            | Doc::Ownership(_)
-            | Doc::Tags(_)
-            | Doc::Logging(_)
-            | Doc::Replication(None)) => doc,
-        }
     }
 }
 
@@ -251,7 +108,7 @@ impl LifecycleRuleDoc {
         }
     }
 
-    fn canonicalize(&mut self) {
+    pub(crate) fn canonicalize(&mut self) {
         if self.prefix.as_deref() == Some("") {
             self.prefix = None;
         }

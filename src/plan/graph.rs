@@ -155,27 +155,9 @@ fn quoted_json(value: &Value) -> String {
     serde_json::to_string(value).unwrap_or_default()
 }
 
-/// Physical names of the buckets a document points at.
+/// Physical names of the buckets a document points at (its kind's [`crate::model::kinds::Kind::referenced_buckets`]).
 fn referenced_buckets(doc: &Doc) -> Vec<String> {
-    match doc {
-        Doc::Logging(Some(l)) => vec![l.target_bucket.clone()],
-        Doc::Replication(Some(r)) => r
-            .rules
-            .iter()
-            .filter_map(|rule| rule.destination_bucket_arn.rsplit(":::").next().map(str::to_string))
-            .collect(),
-        Doc::Logging(None)
-        | Doc::Replication(None)
-        | Doc::Versioning(_)
-        | Doc::Encryption(_)
-        | Doc::PublicAccessBlock(_)
-        | Doc::Ownership(_)
-        | Doc::Tags(_)
-        | Doc::Lifecycle(_)
-        | Doc::Policy(_)
-        | Doc::Cors(_)
-        | Doc::Notifications(_) => Vec::new(),
-    }
+    doc.referenced_buckets()
 }
 
 /// The changes as a DAG of indices into `changes`.
@@ -250,6 +232,7 @@ mod tests {
 
     fn bucket(logical: &str, action: Action) -> Change {
         Change {
+            irreversible: None,
             address: Address::bucket(logical),
             action,
             resource: Resource::Bucket {
@@ -268,6 +251,7 @@ mod tests {
 
     fn doc(logical: &str, doc: Doc, before: Option<Doc>) -> Change {
         Change {
+            irreversible: None,
             address: Address::bucket_doc(logical, doc.kind()),
             action: Action::Update,
             resource: Resource::BucketDoc {
@@ -366,6 +350,7 @@ mod tests {
         };
         let value = Some(Value::Identity(value));
         Change {
+            irreversible: None,
             address: Address::identity(kind, logical, part),
             action,
             resource: Resource::Identity {

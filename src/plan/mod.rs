@@ -176,6 +176,10 @@ pub struct Change {
     /// Why, when it is not obvious from before/after (e.g. "no longer in the manifest").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// Why this change cannot be undone (its kind's `Kind::irreversible`), e.g. enabling Object Lock;
+    /// shown as a warning in every plan format.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub irreversible: Option<String>,
 }
 
 /// "must happen after": `after` runs only once `before` succeeded.

@@ -110,6 +110,9 @@ fn change_block(change: &Change, style: Style) -> String {
     if let Some(reason) = &change.reason {
         let _ = writeln!(out, "  # ({reason})");
     }
+    if let Some(why) = &change.irreversible {
+        let _ = writeln!(out, "  # {IRREVERSIBLE}: {why}");
+    }
     if change.action.is_visible() {
         let _ = writeln!(out, "{} {}", style.symbol(change.action), change.address);
         for line in body(change, style) {
@@ -306,6 +309,10 @@ fn with_summary(fields: Map<String, Json>, summary: Summary) -> Map<String, Json
 
 /// A pull-request comment: the hidden marker, a heading, the summary line, a table of the changes and
 /// the full text plan in a collapsed `diff` block.
+/// The marker of a change that cannot be undone, in text and markdown plans (JSON has the
+/// `irreversible` field).
+const IRREVERSIBLE: &str = "IRREVERSIBLE";
+
 pub fn markdown(plan: &Plan) -> String {
     let mut out = format!(
         "{}\n### s3rec plan for `{}`\n\n",
@@ -356,7 +363,10 @@ fn change_table(plan: &Plan) -> String {
             change.action.symbol(),
             verb(change.action),
             change.address,
-            phrase(change)
+            match &change.irreversible {
+                Some(why) => format!("{}<br>**{IRREVERSIBLE}:** {}", phrase(change), md_escape(why)),
+                None => phrase(change),
+            }
         );
     }
     out.push('\n');

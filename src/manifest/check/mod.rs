@@ -36,7 +36,20 @@ pub fn run(manifest: &Manifest, file_environment: Option<&str>, document: &Json,
     references::check(&mut ctx);
     transfers::check(&mut ctx);
     acknowledge::check(&mut ctx);
+    document_kinds(&mut ctx);
     ctx.problems
+}
+
+/// Each document kind's own checks of each bucket (`model::kinds::Kind::check`).
+fn document_kinds(ctx: &mut Ctx<'_>) {
+    for (logical, bucket) in &ctx.manifest.buckets {
+        let effective = ctx.effective(bucket);
+        for found in crate::model::kinds::check_bucket(bucket, &effective) {
+            let pointer = format!("{}/{}", ptr(&[&"buckets", logical]), found.pointer);
+            let on = if found.on_key { On::Key } else { On::Value };
+            ctx.report(found.problem, &pointer, on);
+        }
+    }
 }
 
 /// Which part of a mapping entry a problem points at.

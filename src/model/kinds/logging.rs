@@ -19,3 +19,47 @@ pub const SPEC: KindSpec = KindSpec {
     after_own: &[],
     after_target: &[DocKind::Policy],
 };
+
+use super::{ImportRefs, Kind};
+use crate::manifest::types::{Bucket, Logging as ManifestLogging};
+use crate::model::LoggingDoc;
+use crate::model::desired::{self, Context, DesiredError};
+
+pub struct Logging;
+
+impl Kind for Logging {
+    type Value = Option<LoggingDoc>;
+    const SPEC: KindSpec = SPEC;
+
+    fn unconfigured() -> Option<LoggingDoc> {
+        None
+    }
+
+    fn desired(ctx: &Context<'_>, logical: &str, b: &Bucket) -> Result<Option<Self::Value>, DesiredError> {
+        let Some(logging) = &b.logging else { return Ok(None) };
+        let target = desired::physical_bucket(ctx, &logging.target_bucket, &format!("bucket.{logical}.logging"))?;
+        Ok(Some(Some(LoggingDoc {
+            target_bucket: target,
+            prefix: logging.prefix.clone(),
+        })))
+    }
+
+    fn referenced_buckets(l: &Self::Value) -> Vec<String> {
+        l.iter().map(|l| l.target_bucket.clone()).collect()
+    }
+
+    fn to_manifest(l: &Self::Value, bucket: &mut Bucket, _physical: &str, refs: &ImportRefs<'_>) -> Result<(), String> {
+        let Some(l) = l else { return Ok(()) };
+        let Some(target) = refs.names.logical(&l.target_bucket) else {
+            return Err(format!(
+                "it logs to bucket {}, which this import does not include (import it too)",
+                l.target_bucket
+            ));
+        };
+        bucket.logging = Some(ManifestLogging {
+            target_bucket: target.to_string(),
+            prefix: l.prefix.clone(),
+        });
+        Ok(())
+    }
+}

@@ -10,19 +10,229 @@
 //! [`spec`] is an exhaustive match, so a new kind does not compile until it has a descriptor, and the
 //! tests below fail if a descriptor is incomplete or names the wrong kind.
 
-mod cors;
-mod encryption;
-mod lifecycle;
-mod logging;
-mod notifications;
-mod ownership;
-mod policy;
-mod public_access_block;
-mod replication;
-mod tags;
-mod versioning;
+/// The one list of document kinds: `Variant => module`, in the order plans, reads and the state list
+/// them. Adding a kind is one line here plus its unit `model/kinds/MODULE.rs` (a marker type named like
+/// the variant implementing [`Kind`]) and its adapter `aws/kinds/MODULE.rs`. Every dispatch over kinds
+/// is generated from this list, in this module ([`define_doc_kinds`]) and in `aws::kinds`, which
+/// invokes this macro with a callback of its own.
+macro_rules! with_doc_kinds {
+    ($callback:ident) => {
+        $callback! {
+            Versioning => versioning,
+            Encryption => encryption,
+            PublicAccessBlock => public_access_block,
+            Ownership => ownership,
+            Tags => tags,
+            Lifecycle => lifecycle,
+            Policy => policy,
+            Logging => logging,
+            Cors => cors,
+            Notifications => notifications,
+            Replication => replication,
+        }
+    };
+}
+pub(crate) use with_doc_kinds;
 
-use super::DocKind;
+use std::collections::BTreeMap;
+use std::fmt::Debug;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use super::desired::{Context, DesiredError};
+use crate::manifest::diagnostic::Problem;
+use crate::manifest::types::Bucket;
+
+/// What the importer converts a document against: the imported buckets' logical names and the related
+/// IAM and SNS resources (see `import`).
+pub use crate::import::Refs as ImportRefs;
+
+/// One document kind: its descriptor, its canonical value type and everything the pure core does with
+/// it. The defaults fit the common case (no canonicalization beyond equality, "AWS default" is the
+/// unconfigured value, no references, every change reversible, nothing to check beyond the schema).
+pub trait Kind {
+    /// The document in canonical form; two values are the same configuration exactly when equal.
+    type Value: Debug + Clone + PartialEq + Serialize + DeserializeOwned;
+
+    const SPEC: KindSpec;
+
+    /// The value of a bucket nobody configured (what the "not configured" read answers become).
+    fn unconfigured() -> Self::Value;
+
+    /// Brings a value into canonical form: sorted where AWS does not keep order, empty strings as absent.
+    fn canonical(value: Self::Value) -> Self::Value {
+        value
+    }
+
+    /// The value the manifest wants for bucket `logical` (`bucket` with `defaults` applied), or `None`
+    /// when the manifest leaves the document out (unmanaged).
+    fn desired(ctx: &Context<'_>, logical: &str, bucket: &Bucket) -> Result<Option<Self::Value>, DesiredError>;
+
+    /// Writes a live value into the imported manifest `bucket` (physical name `physical`), or says why
+    /// the manifest cannot hold it. Called only for values that are not [`Kind::is_aws_default`].
+    fn to_manifest(value: &Self::Value, bucket: &mut Bucket, physical: &str, refs: &ImportRefs<'_>) -> Result<(), String>;
+
+    /// Whether the value is what a bucket created today on AWS has without anyone configuring it:
+    /// import leaves such documents out.
+    fn is_aws_default(value: &Self::Value) -> bool {
+        *value == Self::unconfigured()
+    }
+
+    /// Physical names of the buckets the value points at (the graph orders changes after them).
+    fn referenced_buckets(_value: &Self::Value) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// ARNs of the IAM and SNS resources the value names (what `import --with-related` brings along).
+    fn named_identities(_value: &Self::Value) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// Why changing the live value `before` (`None` for a new bucket) to `after` cannot be undone, or
+    /// `None` when it can. Shown on the plan's change in text, JSON and markdown.
+    fn irreversible(_before: Option<&Self::Value>, _after: &Self::Value) -> Option<String> {
+        None
+    }
+
+    /// What the schema cannot say about the bucket's section (`own` as written, `effective` with
+    /// `defaults` applied): problems with JSON pointers relative to the bucket (`"versioning"`).
+    fn check(_own: &Bucket, _effective: &Bucket) -> Vec<KindProblem> {
+        Vec::new()
+    }
+}
+
+/// A problem a kind finds in a bucket's section, placed by `manifest::check`.
+#[derive(Debug, Clone)]
+pub struct KindProblem {
+    pub problem: Problem,
+    /// JSON pointer below the bucket, e.g. `object_lock/default_retention`.
+    pub pointer: String,
+    /// Whether the problem is about the entry as a whole (points at its key) rather than its value.
+    pub on_key: bool,
+}
+
+/// Generates, from the one list ([`with_doc_kinds`]), the unit modules, [`DocKind`], [`Doc`] and every
+/// dispatch from a kind or a document to its [`Kind`] implementation.
+macro_rules! define_doc_kinds {
+    ($($variant:ident => $module:ident,)*) => {
+        $(pub mod $module;)*
+
+        /// The configuration documents s3rec manages on a bucket, one AWS API pair (Get/Put) each.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum DocKind {
+            $($variant,)*
+        }
+
+        /// How many document kinds there are: what a plan reads per bucket.
+        pub const COUNT: usize = [$(DocKind::$variant,)*].len();
+
+        impl DocKind {
+            pub const ALL: [DocKind; COUNT] = [$(DocKind::$variant,)*];
+        }
+
+        /// One configuration document in canonical form. The variant always matches its [`DocKind`].
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+        #[serde(tag = "kind", content = "value", rename_all = "snake_case")]
+        pub enum Doc {
+            $($variant(<$module::$variant as Kind>::Value),)*
+        }
+
+        /// The descriptor of `kind`.
+        pub const fn spec(kind: DocKind) -> &'static KindSpec {
+            match kind {
+                $(DocKind::$variant => &<$module::$variant as Kind>::SPEC,)*
+            }
+        }
+
+        impl Doc {
+            pub fn kind(&self) -> DocKind {
+                match self {
+                    $(Doc::$variant(_) => DocKind::$variant,)*
+                }
+            }
+
+            /// The document as a bucket that nobody configured has it (what `Get*` answers for a fresh
+            /// bucket on AWS after the "not configured" errors are read as values).
+            pub fn unconfigured(kind: DocKind) -> Doc {
+                match kind {
+                    $(DocKind::$variant => Doc::$variant(<$module::$variant as Kind>::unconfigured()),)*
+                }
+            }
+
+            /// Brings a document into canonical form. Readers and the desired-model builder both call
+            /// this, so equal meaning compares equal.
+            pub fn canonical(self) -> Doc {
+                match self {
+                    $(Doc::$variant(v) => Doc::$variant(<$module::$variant as Kind>::canonical(v)),)*
+                }
+            }
+
+            /// See [`Kind::is_aws_default`].
+            pub fn is_aws_default(&self) -> bool {
+                match self {
+                    $(Doc::$variant(v) => <$module::$variant as Kind>::is_aws_default(v),)*
+                }
+            }
+
+            /// See [`Kind::referenced_buckets`].
+            pub fn referenced_buckets(&self) -> Vec<String> {
+                match self {
+                    $(Doc::$variant(v) => <$module::$variant as Kind>::referenced_buckets(v),)*
+                }
+            }
+
+            /// See [`Kind::named_identities`].
+            pub fn named_identities(&self) -> Vec<String> {
+                match self {
+                    $(Doc::$variant(v) => <$module::$variant as Kind>::named_identities(v),)*
+                }
+            }
+
+            /// See [`Kind::irreversible`]; a `before` of another kind counts as absent.
+            pub fn irreversible(before: Option<&Doc>, after: &Doc) -> Option<String> {
+                match after {
+                    $(Doc::$variant(a) => {
+                        let b = match before {
+                            Some(Doc::$variant(b)) => Some(b),
+                            _ => None,
+                        };
+                        <$module::$variant as Kind>::irreversible(b, a)
+                    })*
+                }
+            }
+
+            /// See [`Kind::to_manifest`].
+            pub fn to_manifest(&self, bucket: &mut Bucket, physical: &str, refs: &ImportRefs<'_>) -> Result<(), String> {
+                match self {
+                    $(Doc::$variant(v) => <$module::$variant as Kind>::to_manifest(v, bucket, physical, refs),)*
+                }
+            }
+        }
+
+        /// Every document the manifest manages on bucket `logical` (`bucket` with `defaults` applied),
+        /// in canonical form; the first error in [`DocKind::ALL`] order is the answer.
+        pub fn desired_docs(ctx: &Context<'_>, logical: &str, bucket: &Bucket) -> Result<BTreeMap<DocKind, Doc>, DesiredError> {
+            let mut docs = BTreeMap::new();
+            $(
+                if let Some(v) = <$module::$variant as Kind>::desired(ctx, logical, bucket)? {
+                    docs.insert(DocKind::$variant, Doc::$variant(v).canonical());
+                }
+            )*
+            Ok(docs)
+        }
+
+        /// Every kind's own checks of one bucket (see [`Kind::check`]).
+        pub fn check_bucket(own: &Bucket, effective: &Bucket) -> Vec<KindProblem> {
+            let mut out = Vec::new();
+            $(out.extend(<$module::$variant as Kind>::check(own, effective));)*
+            out
+        }
+    };
+}
+
+with_doc_kinds!(define_doc_kinds);
 
 /// How s3rec reads and writes one configuration document, in IAM terms.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,23 +275,6 @@ pub struct KindSpec {
     /// Documents of each bucket this one refers to (a log target, a replication destination) whose
     /// changes must come before a change to this one.
     pub after_target: &'static [DocKind],
-}
-
-/// The descriptor of `kind`.
-pub const fn spec(kind: DocKind) -> &'static KindSpec {
-    match kind {
-        DocKind::Versioning => &versioning::SPEC,
-        DocKind::Encryption => &encryption::SPEC,
-        DocKind::PublicAccessBlock => &public_access_block::SPEC,
-        DocKind::Ownership => &ownership::SPEC,
-        DocKind::Tags => &tags::SPEC,
-        DocKind::Lifecycle => &lifecycle::SPEC,
-        DocKind::Policy => &policy::SPEC,
-        DocKind::Logging => &logging::SPEC,
-        DocKind::Cors => &cors::SPEC,
-        DocKind::Notifications => &notifications::SPEC,
-        DocKind::Replication => &replication::SPEC,
-    }
 }
 
 /// Every descriptor, in [`DocKind::ALL`] order.

@@ -19,3 +19,43 @@ pub const SPEC: KindSpec = KindSpec {
     after_own: &[],
     after_target: &[],
 };
+
+use super::{ImportRefs, Kind};
+use crate::manifest::types::{Bucket, ObjectOwnership};
+use crate::model::desired::{Context, DesiredError};
+
+/// `None`: no ownership controls (ACLs enabled, the pre-2023 behaviour).
+pub struct Ownership;
+
+impl Kind for Ownership {
+    type Value = Option<String>;
+    const SPEC: KindSpec = SPEC;
+
+    fn unconfigured() -> Option<String> {
+        None
+    }
+
+    fn desired(_ctx: &Context<'_>, _logical: &str, b: &Bucket) -> Result<Option<Option<String>>, DesiredError> {
+        Ok(b.object_ownership.map(|o| {
+            serde_json::to_value(o)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+        }))
+    }
+
+    /// `BucketOwnerEnforced` (the default of new buckets since April 2023), or no ownership controls
+    /// at all, which the manifest cannot write.
+    fn is_aws_default(o: &Option<String>) -> bool {
+        o.as_deref().is_none_or(|o| o == "BucketOwnerEnforced")
+    }
+
+    fn to_manifest(o: &Option<String>, bucket: &mut Bucket, _physical: &str, _refs: &ImportRefs<'_>) -> Result<(), String> {
+        bucket.object_ownership = match o.as_deref() {
+            Some("BucketOwnerPreferred") => Some(ObjectOwnership::BucketOwnerPreferred),
+            Some("ObjectWriter") => Some(ObjectOwnership::ObjectWriter),
+            Some("BucketOwnerEnforced") | None => None,
+            Some(other) => return Err(format!("the manifest has no object ownership `{other}`")),
+        };
+        Ok(())
+    }
+}

@@ -19,3 +19,45 @@ pub const SPEC: KindSpec = KindSpec {
     after_own: &[],
     after_target: &[],
 };
+
+use serde_json::Value as Json;
+
+use super::{ImportRefs, Kind};
+use crate::manifest::types::Bucket;
+use crate::model::desired::{self, Context, DesiredError};
+
+/// Normalized policy JSON (see `model::policy::normalize`); `None` when the bucket has no policy.
+pub struct Policy;
+
+impl Kind for Policy {
+    type Value = Option<Json>;
+    const SPEC: KindSpec = SPEC;
+
+    fn unconfigured() -> Option<Json> {
+        None
+    }
+
+    fn canonical(p: Option<Json>) -> Option<Json> {
+        p.map(|v| crate::model::policy::normalize(&v))
+    }
+
+    /// A bucket that receives other buckets' server access logs gets the statement that lets the
+    /// logging service deliver them, so its policy is managed even when the manifest writes none.
+    fn desired(ctx: &Context<'_>, logical: &str, b: &Bucket) -> Result<Option<Option<Json>>, DesiredError> {
+        desired::policy_doc(ctx, logical, b)
+    }
+
+    fn named_identities(p: &Option<Json>) -> Vec<String> {
+        let mut out = std::collections::BTreeSet::new();
+        if let Some(p) = p {
+            crate::import::related::iam_principal_arns(p, &mut out);
+        }
+        out.into_iter().collect()
+    }
+
+    fn to_manifest(p: &Option<Json>, bucket: &mut Bucket, physical: &str, refs: &ImportRefs<'_>) -> Result<(), String> {
+        let Some(p) = p else { return Ok(()) };
+        bucket.policy = Some(crate::import::policy::bucket_policy(p, physical, refs.names, refs.resolved)?);
+        Ok(())
+    }
+}

@@ -19,3 +19,44 @@ pub const SPEC: KindSpec = KindSpec {
     after_own: &[],
     after_target: &[],
 };
+
+use super::{ImportRefs, Kind};
+use crate::manifest::types::{Bucket, PublicAccessBlock as ManifestPublicAccessBlock};
+use crate::model::PublicAccessBlockDoc;
+use crate::model::desired::{Context, DesiredError};
+
+/// "Not configured" is all four switches off.
+pub struct PublicAccessBlock;
+
+impl Kind for PublicAccessBlock {
+    type Value = PublicAccessBlockDoc;
+    const SPEC: KindSpec = SPEC;
+
+    fn unconfigured() -> PublicAccessBlockDoc {
+        PublicAccessBlockDoc::default()
+    }
+
+    fn desired(_ctx: &Context<'_>, _logical: &str, b: &Bucket) -> Result<Option<PublicAccessBlockDoc>, DesiredError> {
+        Ok(b.public_access_block.map(|p| PublicAccessBlockDoc {
+            block_public_acls: p.block_public_acls,
+            ignore_public_acls: p.ignore_public_acls,
+            block_public_policy: p.block_public_policy,
+            restrict_public_buckets: p.restrict_public_buckets,
+        }))
+    }
+
+    /// All four switches on: the default of new buckets since April 2023.
+    fn is_aws_default(p: &PublicAccessBlockDoc) -> bool {
+        p.block_public_acls && p.ignore_public_acls && p.block_public_policy && p.restrict_public_buckets
+    }
+
+    fn to_manifest(p: &PublicAccessBlockDoc, bucket: &mut Bucket, _physical: &str, _refs: &ImportRefs<'_>) -> Result<(), String> {
+        bucket.public_access_block = Some(ManifestPublicAccessBlock {
+            block_public_acls: p.block_public_acls,
+            ignore_public_acls: p.ignore_public_acls,
+            block_public_policy: p.block_public_policy,
+            restrict_public_buckets: p.restrict_public_buckets,
+        });
+        Ok(())
+    }
+}

@@ -22,3 +22,52 @@ pub const SPEC: KindSpec = KindSpec {
     after_own: &[DocKind::Versioning],
     after_target: &[DocKind::Versioning],
 };
+
+use super::{ImportRefs, Kind};
+use crate::manifest::types::Bucket;
+use crate::model::ReplicationDoc;
+use crate::model::desired::{self, Context, DesiredError};
+
+pub struct Replication;
+
+impl Kind for Replication {
+    type Value = Option<ReplicationDoc>;
+    const SPEC: KindSpec = SPEC;
+
+    fn unconfigured() -> Self::Value {
+        None
+    }
+
+    fn canonical(r: Self::Value) -> Self::Value {
+        r.map(|mut r| {
+            for rule in &mut r.rules {
+                if rule.prefix.as_deref() == Some("") {
+                    rule.prefix = None;
+                }
+            }
+            r.rules.sort_by(|a, b| a.id.cmp(&b.id));
+            r
+        })
+    }
+
+    fn desired(ctx: &Context<'_>, logical: &str, b: &Bucket) -> Result<Option<Self::Value>, DesiredError> {
+        desired::replication_doc(ctx, logical, b)
+    }
+
+    fn referenced_buckets(r: &Self::Value) -> Vec<String> {
+        r.iter()
+            .flat_map(|r| &r.rules)
+            .filter_map(|rule| rule.destination_bucket_arn.rsplit(":::").next().map(str::to_string))
+            .collect()
+    }
+
+    fn named_identities(r: &Self::Value) -> Vec<String> {
+        r.iter().map(|r| r.role_arn.clone()).collect()
+    }
+
+    fn to_manifest(r: &Self::Value, bucket: &mut Bucket, _physical: &str, refs: &ImportRefs<'_>) -> Result<(), String> {
+        let Some(r) = r else { return Ok(()) };
+        bucket.replication = Some(crate::import::replication(r, refs)?);
+        Ok(())
+    }
+}

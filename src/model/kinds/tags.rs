@@ -19,3 +19,34 @@ pub const SPEC: KindSpec = KindSpec {
     after_own: &[],
     after_target: &[],
 };
+
+use std::collections::BTreeMap;
+
+use super::{ImportRefs, Kind};
+use crate::manifest::types::Bucket;
+use crate::model::desired::{Context, DesiredError};
+
+/// "Not configured" is the empty set.
+pub struct Tags;
+
+impl Kind for Tags {
+    type Value = BTreeMap<String, String>;
+    const SPEC: KindSpec = SPEC;
+
+    fn unconfigured() -> Self::Value {
+        BTreeMap::new()
+    }
+
+    fn desired(_ctx: &Context<'_>, _logical: &str, b: &Bucket) -> Result<Option<Self::Value>, DesiredError> {
+        Ok(b.tags.as_ref().map(|tags| tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect()))
+    }
+
+    fn to_manifest(tags: &Self::Value, bucket: &mut Bucket, _physical: &str, _refs: &ImportRefs<'_>) -> Result<(), String> {
+        if let Some(k) = tags.keys().find(|k| k.to_ascii_lowercase().starts_with("aws:")) {
+            return Err(format!("tag `{k}` has the reserved `aws:` prefix, which only AWS may set"));
+        }
+        crate::import::refuse_env_text(tags.values().chain(tags.keys()))?;
+        bucket.tags = Some(tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect());
+        Ok(())
+    }
+}

@@ -19,3 +19,35 @@ pub const SPEC: KindSpec = KindSpec {
     after_own: &[],
     after_target: &[],
 };
+
+use super::{ImportRefs, Kind};
+use crate::manifest::types::{Bucket, Versioning as ManifestVersioning};
+use crate::model::VersioningState;
+use crate::model::desired::{Context, DesiredError};
+
+pub struct Versioning;
+
+impl Kind for Versioning {
+    type Value = VersioningState;
+    const SPEC: KindSpec = SPEC;
+
+    fn unconfigured() -> VersioningState {
+        VersioningState::Unversioned
+    }
+
+    fn desired(_ctx: &Context<'_>, _logical: &str, b: &Bucket) -> Result<Option<VersioningState>, DesiredError> {
+        Ok(b.versioning.map(|v| match v {
+            ManifestVersioning::Enabled => VersioningState::Enabled,
+            ManifestVersioning::Suspended => VersioningState::Suspended,
+        }))
+    }
+
+    fn to_manifest(v: &VersioningState, bucket: &mut Bucket, _physical: &str, _refs: &ImportRefs<'_>) -> Result<(), String> {
+        bucket.versioning = match v {
+            VersioningState::Enabled => Some(ManifestVersioning::Enabled),
+            VersioningState::Suspended => Some(ManifestVersioning::Suspended),
+            VersioningState::Unversioned => None,
+        };
+        Ok(())
+    }
+}
