@@ -69,12 +69,12 @@ pub fn edges(changes: &[Change]) -> Vec<Edge> {
                         add(&p.address, &change.address);
                     }
                 }
-                // And, while it refers to another bucket, after the documents of its own bucket that
-                // its descriptor names (S3 refuses replication unless the source is versioned too).
-                for kind in doc.kind().spec().after_own {
-                    if let Some(p) = doc_change(bucket, *kind) {
-                        add(&p.address, &change.address);
-                    }
+            }
+            // After the documents of its own bucket that its descriptor names (S3 refuses replication
+            // unless the source is versioned too), whether or not it refers to another bucket.
+            for kind in doc.kind().spec().after_own {
+                if let Some(p) = doc_change(bucket, *kind) {
+                    add(&p.address, &change.address);
                 }
             }
         }
