@@ -336,8 +336,8 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::model::desired::{self, Context};
     use crate::model::VersioningState;
+    use crate::model::desired::{self, Context};
     use crate::model::{EncryptionDoc, LoggingDoc, PublicAccessBlockDoc, TransitionDoc};
 
     fn observed(name: &str, region: &str, docs: Vec<Doc>) -> ObservedBucket {

@@ -18,10 +18,10 @@ use super::naming::Names;
 use crate::manifest::types::{
     IamPolicy, IamRole, IamUser, IdentityRef, Statement, Subscription, SubscriptionProtocol, Topic, Trust,
 };
+use crate::model::ObservedBucket;
 use crate::model::identity::{
     DEFAULT_MAX_SESSION_DURATION, IdentityDoc, IdentityKind, ObservedIdentity, PartKind, protocol_name,
 };
-use crate::model::ObservedBucket;
 
 /// What to read for one ARN: the resource's kind, physical name and (for topics) region.
 #[derive(Debug, Clone, PartialEq, Eq)]

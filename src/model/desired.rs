@@ -72,7 +72,11 @@ pub(crate) fn policy_doc(ctx: &Context<'_>, logical: &str, b: &Bucket) -> Result
 }
 
 /// The notifications the manifest wants on bucket `logical`.
-pub(crate) fn notifications_doc(ctx: &Context<'_>, logical: &str, b: &Bucket) -> Result<Option<Vec<NotificationDoc>>, DesiredError> {
+pub(crate) fn notifications_doc(
+    ctx: &Context<'_>,
+    logical: &str,
+    b: &Bucket,
+) -> Result<Option<Vec<NotificationDoc>>, DesiredError> {
     if let Some(notifications) = &b.notifications {
         let mut docs = Vec::new();
         for n in notifications {
@@ -105,7 +109,11 @@ pub(crate) fn notifications_doc(ctx: &Context<'_>, logical: &str, b: &Bucket) ->
 }
 
 /// The replication configuration the manifest wants on bucket `logical`.
-pub(crate) fn replication_doc(ctx: &Context<'_>, logical: &str, b: &Bucket) -> Result<Option<Option<ReplicationDoc>>, DesiredError> {
+pub(crate) fn replication_doc(
+    ctx: &Context<'_>,
+    logical: &str,
+    b: &Bucket,
+) -> Result<Option<Option<ReplicationDoc>>, DesiredError> {
     if let Some(replication) = &b.replication {
         let place = format!("bucket.{logical}.replication");
         let role_arn = role_arn(ctx, &replication.role, &place)?;

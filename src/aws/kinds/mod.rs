@@ -18,11 +18,21 @@ pub(crate) trait AwsKind: Kind {
     /// Reads the document with one call. `op` names the read (from the kind's descriptor) for errors;
     /// "not configured" answers are returned as errors and mapped by the caller
     /// (`KindSpec::not_configured`), and the caller brings the value into canonical form.
-    fn read(aws: &Aws, bucket: &str, region: &str, op: &Op) -> impl Future<Output = Result<Self::Value, AwsError>> + Send;
+    fn read(
+        aws: &Aws,
+        bucket: &str,
+        region: &str,
+        op: &Op,
+    ) -> impl Future<Output = Result<Self::Value, AwsError>> + Send;
 
     /// Writes the value with the one call that sets it, or the call that removes the document when the
     /// value is the unconfigured one, so that reading the bucket back gives the same canonical value.
-    fn put(aws: &Aws, bucket: &str, region: &str, value: &Self::Value) -> impl Future<Output = Result<(), AwsError>> + Send;
+    fn put(
+        aws: &Aws,
+        bucket: &str,
+        region: &str,
+        value: &Self::Value,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
 }
 
 /// A request s3rec could not build, which means a document the model should never hold.

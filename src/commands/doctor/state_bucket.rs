@@ -237,7 +237,11 @@ fn assess(doc: &Doc, remote: &RemoteState) -> Finding {
         // Doctor reads only STATE_BUCKET_DOCS on the state bucket, and assesses each of them above; any
         // other document (never read here) has nothing to say about the state.
         other => {
-            debug_assert!(!STATE_BUCKET_DOCS.contains(&other.kind()), "{:?} is read but not assessed", other.kind());
+            debug_assert!(
+                !STATE_BUCKET_DOCS.contains(&other.kind()),
+                "{:?} is read but not assessed",
+                other.kind()
+            );
             Finding::default()
         }
     }

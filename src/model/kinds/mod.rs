@@ -71,7 +71,12 @@ pub trait Kind {
 
     /// Writes a live value into the imported manifest `bucket` (physical name `physical`), or says why
     /// the manifest cannot hold it. Called only for values that are not [`Kind::is_aws_default`].
-    fn to_manifest(value: &Self::Value, bucket: &mut Bucket, physical: &str, refs: &ImportRefs<'_>) -> Result<(), String>;
+    fn to_manifest(
+        value: &Self::Value,
+        bucket: &mut Bucket,
+        physical: &str,
+        refs: &ImportRefs<'_>,
+    ) -> Result<(), String>;
 
     /// Whether the value is what a bucket created today on AWS has without anyone configuring it:
     /// import leaves such documents out.
