@@ -188,6 +188,9 @@ pub struct Bucket {
     /// CORS rules. An empty list manages "no CORS configuration".
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cors: Option<Vec<CorsRule>>,
+    /// S3 Object Lock (WORM): needs `versioning: enabled`, and cannot be disabled once enabled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object_lock: Option<ObjectLock>,
     /// Refuse, at plan time, any plan that would delete or replace this bucket.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prevent_destroy: Option<bool>,
@@ -270,6 +273,39 @@ impl Default for PublicAccessBlock {
             restrict_public_buckets: true,
         }
     }
+}
+
+/// S3 Object Lock: objects cannot be deleted or overwritten while their retention lasts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ObjectLock {
+    /// Must be `true`: S3 cannot disable Object Lock once it is enabled.
+    pub enabled: bool,
+    /// The retention every new object gets unless its upload sets one; none when left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_retention: Option<DefaultRetention>,
+}
+
+/// A default retention: its mode and exactly one of `days` or `years`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DefaultRetention {
+    pub mode: RetentionMode,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub days: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub years: Option<u32>,
+}
+
+/// How strictly a retention holds: `GOVERNANCE` can be bypassed with `s3:BypassGovernanceRetention`,
+/// `COMPLIANCE` by nobody, not even the account's root user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum RetentionMode {
+    Governance,
+    Compliance,
 }
 
 /// Object ownership (ACL behaviour). `BucketOwnerEnforced` disables ACLs and is the AWS default.

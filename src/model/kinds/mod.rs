@@ -29,6 +29,7 @@ macro_rules! with_doc_kinds {
             Cors => cors,
             Notifications => notifications,
             Replication => replication,
+            ObjectLock => object_lock,
         }
     };
 }
