@@ -191,6 +191,9 @@ pub struct Bucket {
     /// S3 Object Lock (WORM): needs `versioning: enabled`, and cannot be disabled once enabled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub object_lock: Option<ObjectLock>,
+    /// S3 Transfer Acceleration (`false` suspends it); not on bucket names with dots.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transfer_acceleration: Option<bool>,
     /// Refuse, at plan time, any plan that would delete or replace this bucket.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prevent_destroy: Option<bool>,

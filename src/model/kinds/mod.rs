@@ -30,6 +30,7 @@ macro_rules! with_doc_kinds {
             Notifications => notifications,
             Replication => replication,
             ObjectLock => object_lock,
+            TransferAcceleration => transfer_acceleration,
         }
     };
 }
