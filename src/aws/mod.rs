@@ -11,6 +11,7 @@
 pub mod archive;
 mod client;
 pub mod iam;
+pub mod kinds;
 pub mod identity;
 pub mod probe;
 pub mod read;

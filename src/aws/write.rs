@@ -367,6 +367,7 @@ pub async fn put_doc(aws: &Aws, name: &str, region: &str, doc: &Doc) -> Result<(
                 .await;
             result.map(|_| ()).map_err(|e| aws.error(&op, e))
         }
+        Doc::Inventory(configs) => super::kinds::inventory::put(aws, region, name, configs).await,
     }
 }
 

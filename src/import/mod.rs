@@ -25,7 +25,7 @@ use crate::manifest::types::{
     Versioning,
 };
 use crate::model::identity::IdentityKind;
-use crate::model::{Doc, DocKind, LifecycleRuleDoc, NotificationTarget, ObservedBucket, VersioningState};
+use crate::model::{Doc, DocKind, LifecycleRuleDoc, NotificationTarget, ObservedBucket, VersioningState, kinds};
 use naming::Names;
 use related::{Related, Resolved};
 
@@ -187,6 +187,7 @@ pub fn is_aws_default(doc: &Doc) -> bool {
         Doc::Cors(r) => r.is_empty(),
         Doc::Notifications(n) => n.is_empty(),
         Doc::Replication(r) => r.is_none(),
+        Doc::Inventory(c) => c.is_empty(),
     }
 }
 
@@ -292,6 +293,9 @@ fn set_doc(bucket: &mut Bucket, doc: &Doc, physical: &str, refs: &Refs<'_>) -> R
         Doc::Replication(r) => {
             let Some(r) = r else { return Ok(()) };
             bucket.replication = Some(replication(r, refs)?);
+        }
+        Doc::Inventory(c) => {
+            bucket.inventory = Some(kinds::inventory::to_manifest(c, |p| names.logical(p).map(str::to_string))?);
         }
     }
     Ok(())

@@ -140,6 +140,7 @@ pub fn named_by_buckets(buckets: &[ObservedBucket]) -> BTreeSet<String> {
                 | Doc::Tags(_)
                 | Doc::Lifecycle(_)
                 | Doc::Logging(_)
+                | Doc::Inventory(_)
                 | Doc::Cors(_) => {}
             }
         }

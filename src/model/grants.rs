@@ -469,6 +469,7 @@ mod tests {
             "s3:GetBucketTagging",
             "s3:GetBucketVersioning",
             "s3:GetEncryptionConfiguration",
+            "s3:GetInventoryConfiguration",
             "s3:GetLifecycleConfiguration",
             "s3:GetReplicationConfiguration",
             "s3:PutBucketCORS",
@@ -480,6 +481,7 @@ mod tests {
             "s3:PutBucketTagging",
             "s3:PutBucketVersioning",
             "s3:PutEncryptionConfiguration",
+            "s3:PutInventoryConfiguration",
             "s3:PutLifecycleConfiguration",
             "s3:PutReplicationConfiguration",
         ];

@@ -31,10 +31,11 @@ pub enum DocKind {
     Cors,
     Notifications,
     Replication,
+    Inventory,
 }
 
 impl DocKind {
-    pub const ALL: [DocKind; 11] = [
+    pub const ALL: [DocKind; 12] = [
         DocKind::Versioning,
         DocKind::Encryption,
         DocKind::PublicAccessBlock,
@@ -46,6 +47,7 @@ impl DocKind {
         DocKind::Cors,
         DocKind::Notifications,
         DocKind::Replication,
+        DocKind::Inventory,
     ];
 
     /// The bucket's field in the manifest that holds this document (its descriptor's).
@@ -97,6 +99,8 @@ pub enum Doc {
     /// Sorted by ID; "not configured" is empty.
     Notifications(Vec<NotificationDoc>),
     Replication(Option<ReplicationDoc>),
+    /// Sorted by ID; "not configured" is empty.
+    Inventory(Vec<kinds::inventory::InventoryConfigDoc>),
 }
 
 impl Doc {
@@ -113,6 +117,7 @@ impl Doc {
             Doc::Cors(_) => DocKind::Cors,
             Doc::Notifications(_) => DocKind::Notifications,
             Doc::Replication(_) => DocKind::Replication,
+            Doc::Inventory(_) => DocKind::Inventory,
         }
     }
 
@@ -131,6 +136,7 @@ impl Doc {
             DocKind::Cors => Doc::Cors(Vec::new()),
             DocKind::Notifications => Doc::Notifications(Vec::new()),
             DocKind::Replication => Doc::Replication(None),
+            DocKind::Inventory => Doc::Inventory(Vec::new()),
         }
     }
 
@@ -170,6 +176,7 @@ impl Doc {
                 r.rules.sort_by(|a, b| a.id.cmp(&b.id));
                 Doc::Replication(Some(r))
             }
+            Doc::Inventory(configs) => Doc::Inventory(kinds::inventory::canonical(configs)),
             Doc::Cors(mut rules) => {
                 for r in &mut rules {
                     r.allowed_methods.sort();

@@ -159,6 +159,7 @@ fn quoted_json(value: &Value) -> String {
 fn referenced_buckets(doc: &Doc) -> Vec<String> {
     match doc {
         Doc::Logging(Some(l)) => vec![l.target_bucket.clone()],
+        Doc::Inventory(configs) => crate::model::kinds::inventory::referenced_buckets(configs),
         Doc::Replication(Some(r)) => r
             .rules
             .iter()

@@ -241,7 +241,8 @@ fn assess(doc: &Doc, remote: &RemoteState) -> Finding {
         | Doc::Logging(_)
         | Doc::Cors(_)
         | Doc::Notifications(_)
-        | Doc::Replication(_) => Finding::default(),
+        | Doc::Replication(_)
+        | Doc::Inventory(_) => Finding::default(),
     }
 }
 
