@@ -122,12 +122,13 @@ pub(crate) fn to_sdk(c: &InventoryConfigDoc) -> Result<InventoryConfiguration, S
         .destination(InventoryDestination::builder().s3_bucket_destination(bucket).build())
         .set_filter(filter)
         .included_object_versions(InventoryIncludedObjectVersions::from(c.included_versions.as_str()))
-        .set_optional_fields(Some(
+        // No fields is no `<OptionalFields>` element rather than an empty one.
+        .set_optional_fields((!c.optional_fields.is_empty()).then(|| {
             c.optional_fields
                 .iter()
                 .map(|f| InventoryOptionalField::from(f.as_str()))
-                .collect(),
-        ))
+                .collect()
+        }))
         .schedule(
             InventorySchedule::builder()
                 .frequency(InventoryFrequency::from(c.schedule.as_str()))
