@@ -195,6 +195,39 @@ fn inventory_is_created_updated_and_drift_reverted_with_its_delivery_statement()
     assert!(text.contains("~ bucket.data.inventory"), "{text}");
     project.apply_ok();
     project.assert_converged();
+
+    // Import writes the section back, naming the destination by its logical name and leaving the
+    // delivery statement to the model; the imported manifest changes nothing in AWS.
+    let imported = Project::new("invimp");
+    imported.write("");
+    let (code, stdout, stderr) = imported.run(&[
+        "import",
+        "-e",
+        "invimp",
+        &data,
+        &reports,
+        "--out",
+        "environments/invimp.yaml",
+        "--force",
+    ]);
+    assert_eq!(code, 0, "import failed:\n{stdout}\n{stderr}");
+    let manifest = std::fs::read_to_string(imported.path("environments/invimp.yaml")).expect("manifest written");
+    for expected in ["inventory:", "id: weekly", "id: daily", "prefix: parquet/", "format: Parquet", "schedule: Daily"] {
+        assert!(manifest.contains(expected), "{expected} missing:\n{manifest}");
+    }
+    assert!(!manifest.contains("AllowS3InventoryReports"), "{manifest}");
+    assert!(!manifest.contains("arn:aws:s3:::"), "the destination is named by ARN:\n{manifest}");
+    let (code, json, stderr) = imported.run(&["plan", "-e", "invimp", "--format", "json"]);
+    assert_eq!(code, 0, "plan failed:\n{json}\n{stderr}");
+    let plan: Json = serde_json::from_str(&json).expect("plan JSON");
+    let acting: Vec<String> = plan["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .filter(|c| matches!(c["action"].as_str(), Some("create" | "update" | "replace" | "delete")))
+        .map(|c| format!("{} {}", c["action"], c["address"]))
+        .collect();
+    assert!(acting.is_empty(), "the imported manifest changes AWS: {acting:?}\n{manifest}");
 }
 
 #[test]

@@ -218,6 +218,18 @@ pub fn delivery_statements(
     })?;
     let written = Policy::parse(&json!({"Statement": raw})).unwrap_or_default();
     let arn = bucket_arn(name);
+    // Statements are numbered by their prefix's place among every prefix of the sources, including
+    // those a raw statement already serves, so a statement's Sid does not depend on which others are
+    // generated (import removes written ones one at a time and compares with what the model makes).
+    let all_prefixes: BTreeMap<&str, usize> = sources
+        .iter()
+        .map(|(_, p)| p.as_str())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .enumerate()
+        .map(|(i, p)| (p, i + 1))
+        .collect();
+    let many = all_prefixes.len() > 1;
     let mut by_prefix: BTreeMap<&str, Vec<String>> = BTreeMap::new();
     for (source, prefix) in sources {
         let object = format!("{arn}/{prefix}s3rec-inventory-object");
@@ -236,15 +248,13 @@ pub fn delivery_statements(
             by_prefix.entry(prefix.as_str()).or_default().push(bucket_arn(source));
         }
     }
-    let many = by_prefix.len() > 1;
     Ok(by_prefix
         .into_iter()
-        .enumerate()
-        .map(|(i, (prefix, mut source_arns))| {
+        .map(|(prefix, mut source_arns)| {
             source_arns.sort();
             source_arns.dedup();
             let sid = if many {
-                format!("{DELIVERY_SID}{}", i + 1)
+                format!("{DELIVERY_SID}{}", all_prefixes.get(prefix).copied().unwrap_or_default())
             } else {
                 DELIVERY_SID.to_string()
             };
