@@ -11,8 +11,8 @@ mod project;
 use fault_proxy::FaultProxy;
 use project::Project;
 
-/// How many documents plan reads per bucket: all of them, managed or not.
-const DOCUMENTS: usize = 11;
+/// How many documents plan reads per bucket: all of them, managed or not (one per document kind).
+const DOCUMENTS: usize = s3rec::model::DocKind::ALL.len();
 
 /// Two buckets with two managed documents each (versioning, tags).
 fn manifest(env: &str) -> String {
