@@ -13,12 +13,12 @@
 # 4. For each parallelism, runs `s3rec plan -e bench --parallelism P --detailed-exitcode` R times and
 #    records the median wall time and the HTTP requests moto logged per run, in total and for the two
 #    operations that find buckets: ListBuckets and GetBucketLocation.
-# 5. Prints a table and fails unless every run made at most one request per document (all 11 of every
-#    bucket: plan judges the ones the manifest leaves out too), plus one GetBucketLocation per bucket,
+# 5. Prints a table and fails unless every run made at most one request per document (all of every
+#    bucket, one per document kind: plan judges the ones the manifest leaves out too), plus one GetBucketLocation per bucket,
 #    plus one ListBuckets page per 1,000 buckets, plus a few STS calls per run.
 # 6. With --import: runs `s3rec import -e bench --prefix PREFIX- --out FILE --force` R times (parallelism
 #    16, the default) on the same estate, and fails unless each run made at most one ListBuckets, one read
-#    per document (11 per bucket), one GetBucketLocation per bucket the listing gave no region for, and
+#    per document (one per kind and bucket), one GetBucketLocation per bucket the listing gave no region for, and
 #    the STS calls, and unless its median wall time is at most twice the median no-op plan at parallelism
 #    16 (or the first measured parallelism).
 #
@@ -125,6 +125,9 @@ done
 [[ -n "${parallelisms// /}" ]] || die "--parallelism: the list is empty"
 
 repo_root="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd -P)"
+# The document kinds plan reads per bucket: one arm each in the registry's `spec` (src/model/kinds/mod.rs).
+doc_kinds="$(grep -cE '^ +DocKind::[A-Za-z]+ => &[a-z_]+::SPEC,' "$repo_root/src/model/kinds/mod.rs" || true)"
+[[ "$doc_kinds" -gt 0 ]] || { echo "bench-plan.sh: cannot count the document kinds in src/model/kinds/mod.rs" >&2; exit 1; }
 venv="$repo_root/.venv-moto"
 
 # --- 1. build, install, start a private moto ------------------------------------------------------
@@ -591,10 +594,11 @@ fi
 
 "$py" - "$results" "$total_buckets" "$total_docs" "$sts_allowance" "$buckets" "$repeat" "$setup_time" \
     "$setup_requests" "$apply_parallelism" "$moto_version" "$(nproc 2>/dev/null || echo '?')" "$latency_ms" \
-    "$backend" "$state_allowance" "$total_identities" "$import_results" "$import_parallelism" <<'PY'
+    "$backend" "$state_allowance" "$total_identities" "$import_results" "$import_parallelism" "$doc_kinds" <<'PY'
 import sys
 
-path, total_buckets, total_docs, sts_allowance, n, repeat, setup_time, setup_requests, apply_p, moto, cpus, latency, backend, state_allowance, identities, import_path, import_p = sys.argv[1:]
+path, total_buckets, total_docs, sts_allowance, n, repeat, setup_time, setup_requests, apply_p, moto, cpus, latency, backend, state_allowance, identities, import_path, import_p, kinds = sys.argv[1:]
+kinds = int(kinds)
 total_buckets, total_docs, sts_allowance = int(total_buckets), int(total_docs), int(sts_allowance)
 # STS, the state backend's read, and the IAM/SNS reads of the replication role and the notification topic
 # (at most three requests per resource or part: the resource, its inline or attached policies, its
@@ -604,7 +608,7 @@ rows = [line.rstrip("\n").split("\t") for line in open(path) if line.strip()]
 docs_per_bucket = total_docs / total_buckets
 # A plan reads every document of every bucket (the ones the manifest leaves out too, to judge them),
 # after one ListBuckets page per 1,000 buckets (the plan lists the account first; see planner::read_desired).
-read_docs = 11 * total_buckets
+read_docs = kinds * total_buckets
 list_pages = -(-total_buckets // 1000)
 limit = read_docs + total_buckets + list_pages + sts_allowance
 base = float(rows[0][1])
@@ -628,14 +632,14 @@ for p, median, min_req, max_req, max_sts, cpu, moto_cpu, max_list, max_location 
         print(f"note: parallelism {p} made {max_req} requests, fewer than documents + buckets "
               f"({read_docs + total_buckets}): is every document still read?", file=sys.stderr)
 print()
-print(f"budget: requests per run <= 11 documents per bucket ({read_docs}) + one GetBucketLocation per bucket + {list_pages} ListBuckets + {sts_allowance} for STS, IAM/SNS "
+print(f"budget: requests per run <= {kinds} documents per bucket ({read_docs}) + one GetBucketLocation per bucket + {list_pages} ListBuckets + {sts_allowance} for STS, IAM/SNS "
       f"({identities} resources and parts) and the state backend ({state_allowance}) = {limit}")
 imports = [line.rstrip("\n").split("\t") for line in open(import_path) if line.strip()]
 if imports:
     from statistics import median as med
-    # One ListBuckets, the 11 documents of every bucket, a location per bucket (moto's listing gives no
+    # One ListBuckets, the documents of every bucket (one per kind), a location per bucket (moto's listing gives no
     # region; AWS's does, and then there is none), and STS.
-    import_limit = 1 + total_buckets * 11 + total_buckets + 2
+    import_limit = 1 + total_buckets * kinds + total_buckets + 2
     plan_row = next((r for r in rows if r[0] == import_p), rows[0])
     plan_median = float(plan_row[1])
     walls = [float(r[0]) for r in imports]
