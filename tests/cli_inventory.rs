@@ -119,10 +119,13 @@ fn inventory_is_created_updated_and_drift_reverted_with_its_delivery_statement()
         .map(|s| {
             assert_eq!(s["Action"], "s3:PutObject", "{s}");
             // Normalized: a list of one source is written as the one ARN.
-            assert_eq!(s["Condition"]["ArnLike"]["aws:SourceArn"], format!("arn:aws:s3:::{data}"), "{s}");
             assert_eq!(
-                s["Condition"]["StringEquals"]["s3:x-amz-acl"],
-                "bucket-owner-full-control",
+                s["Condition"]["ArnLike"]["aws:SourceArn"],
+                format!("arn:aws:s3:::{data}"),
+                "{s}"
+            );
+            assert_eq!(
+                s["Condition"]["StringEquals"]["s3:x-amz-acl"], "bucket-owner-full-control",
                 "{s}"
             );
             assert!(s["Condition"]["StringEquals"]["aws:SourceAccount"].is_string(), "{s}");
@@ -212,11 +215,21 @@ fn inventory_is_created_updated_and_drift_reverted_with_its_delivery_statement()
     ]);
     assert_eq!(code, 0, "import failed:\n{stdout}\n{stderr}");
     let manifest = std::fs::read_to_string(imported.path("environments/invimp.yaml")).expect("manifest written");
-    for expected in ["inventory:", "id: weekly", "id: daily", "prefix: parquet/", "format: Parquet", "schedule: Daily"] {
+    for expected in [
+        "inventory:",
+        "id: weekly",
+        "id: daily",
+        "prefix: parquet/",
+        "format: Parquet",
+        "schedule: Daily",
+    ] {
         assert!(manifest.contains(expected), "{expected} missing:\n{manifest}");
     }
     assert!(!manifest.contains("AllowS3InventoryReports"), "{manifest}");
-    assert!(!manifest.contains("arn:aws:s3:::"), "the destination is named by ARN:\n{manifest}");
+    assert!(
+        !manifest.contains("arn:aws:s3:::"),
+        "the destination is named by ARN:\n{manifest}"
+    );
     let (code, json, stderr) = imported.run(&["plan", "-e", "invimp", "--format", "json"]);
     assert_eq!(code, 0, "plan failed:\n{json}\n{stderr}");
     let plan: Json = serde_json::from_str(&json).expect("plan JSON");
@@ -227,13 +240,23 @@ fn inventory_is_created_updated_and_drift_reverted_with_its_delivery_statement()
         .filter(|c| matches!(c["action"].as_str(), Some("create" | "update" | "replace" | "delete")))
         .map(|c| format!("{} {}", c["action"], c["address"]))
         .collect();
-    assert!(acting.is_empty(), "the imported manifest changes AWS: {acting:?}\n{manifest}");
+    assert!(
+        acting.is_empty(),
+        "the imported manifest changes AWS: {acting:?}\n{manifest}"
+    );
 }
 
 #[test]
 fn a_configuration_left_out_of_the_list_is_deleted_and_the_bucket_kept() {
     // moto takes DeleteBucketInventoryConfiguration for DeleteBucket; the proxy answers it as S3 does.
-    let proxy = FaultProxy::start(&["--match", "^DELETE [^\\n]*inventory", "--rate", "1", "--faults", "no-content"]);
+    let proxy = FaultProxy::start(&[
+        "--match",
+        "^DELETE [^\\n]*inventory",
+        "--rate",
+        "1",
+        "--faults",
+        "no-content",
+    ]);
     let mut project = Project::new("invdel");
     project.endpoint = proxy.endpoint.clone();
     let prefix = common::unique_name("invdel");

@@ -11,8 +11,8 @@
 pub mod archive;
 mod client;
 pub mod iam;
-pub mod kinds;
 pub mod identity;
+pub mod kinds;
 pub mod probe;
 pub mod read;
 pub mod sns;

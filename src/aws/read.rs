@@ -268,7 +268,9 @@ pub(crate) async fn read_doc(aws: &Aws, name: &str, region: &str, kind: DocKind)
             .await
             .map(|out| Doc::Replication(replication_from_sdk(out.replication_configuration())))
             .map_err(|e| aws.error(&op, e)),
-        DocKind::Inventory => super::kinds::inventory::list(aws, region, name).await.map(Doc::Inventory),
+        DocKind::Inventory => super::kinds::inventory::list(aws, region, name)
+            .await
+            .map(Doc::Inventory),
     };
     match result {
         Ok(doc) => Ok(doc.canonical()),

@@ -295,7 +295,9 @@ fn set_doc(bucket: &mut Bucket, doc: &Doc, physical: &str, refs: &Refs<'_>) -> R
             bucket.replication = Some(replication(r, refs)?);
         }
         Doc::Inventory(c) => {
-            bucket.inventory = Some(kinds::inventory::to_manifest(c, |p| names.logical(p).map(str::to_string))?);
+            bucket.inventory = Some(kinds::inventory::to_manifest(c, |p| {
+                names.logical(p).map(str::to_string)
+            })?);
         }
     }
     Ok(())

@@ -70,7 +70,11 @@ pub(crate) async fn put(aws: &Aws, region: &str, name: &str, wanted: &[Inventory
 
 /// Deletes one configuration by ID.
 pub(crate) async fn delete(aws: &Aws, region: &str, name: &str, id: &str) -> Result<(), AwsError> {
-    let op = Op::bucket("DeleteBucketInventoryConfiguration", "s3:PutInventoryConfiguration", name);
+    let op = Op::bucket(
+        "DeleteBucketInventoryConfiguration",
+        "s3:PutInventoryConfiguration",
+        name,
+    );
     aws.s3(region)
         .delete_bucket_inventory_configuration()
         .bucket(name)

@@ -20,7 +20,10 @@ pub(super) fn check(ctx: &mut Ctx<'_>) {
         let base = ptr(&[&"buckets", logical, &"inventory"]);
         if configs.len() > MAX_CONFIGURATIONS {
             ctx.report(
-                Problem::error("inventory", "S3 allows at most 1,000 inventory configurations per bucket"),
+                Problem::error(
+                    "inventory",
+                    "S3 allows at most 1,000 inventory configurations per bucket",
+                ),
                 &base,
                 On::Key,
             );

@@ -254,7 +254,10 @@ pub fn delivery_statements(
             source_arns.sort();
             source_arns.dedup();
             let sid = if many {
-                format!("{DELIVERY_SID}{}", all_prefixes.get(prefix).copied().unwrap_or_default())
+                format!(
+                    "{DELIVERY_SID}{}",
+                    all_prefixes.get(prefix).copied().unwrap_or_default()
+                )
             } else {
                 DELIVERY_SID.to_string()
             };
@@ -442,7 +445,10 @@ buckets:
                 .unwrap()
                 .is_empty()
         );
-        let unknown = Context { account_id: None, ..ctx };
+        let unknown = Context {
+            account_id: None,
+            ..ctx
+        };
         assert!(matches!(
             delivery_statements(&unknown, "acme-reports-dev", &sources, &[], "p"),
             Err(DesiredError::AccountUnknown { .. })
