@@ -61,10 +61,7 @@ fn object_lock_is_created_updated_and_drift_reverted_with_irreversible_markers()
     // Create from nothing: enabling is marked irreversible in every format, and waits for versioning.
     let (code, text) = project.plan();
     assert_eq!(code, 2, "{text}");
-    assert!(
-        text.contains("bucket.vault.object_lock will be created"),
-        "{text}"
-    );
+    assert!(text.contains("bucket.vault.object_lock will be created"), "{text}");
     assert!(
         text.contains("# IRREVERSIBLE: Object Lock cannot be disabled once enabled"),
         "{text}"
