@@ -17,6 +17,9 @@ requests that match a pattern it injects one fault instead:
                  account owns (HeadBucket, GetBucketLocation), or a policy that denies the caller
   bucket-taken   answer 409 BucketAlreadyExists without forwarding: S3's answer to CreateBucket for a
                  name another account holds (bucket names are global)
+  no-content     answer 204 No Content without forwarding: a delete S3 acknowledges, for calls the
+                 emulator mistakes for another (moto 5.1.22 reads DeleteBucketInventoryConfiguration
+                 as DeleteBucket)
 
 Which requests: `--match REGEX` is searched in "METHOD PATH?QUERY" followed by a newline and the first
 4 KiB of the request body (IAM, STS and SNS put their Action in the body). `--rate R` faults each matching
@@ -52,7 +55,16 @@ CANNED = {
     ),
 }
 
-FAULTS = ("slowdown", "reset", "lost-response", "cut-body", "strip-conditional", "forbidden", "bucket-taken")
+FAULTS = (
+    "slowdown",
+    "reset",
+    "lost-response",
+    "cut-body",
+    "strip-conditional",
+    "forbidden",
+    "bucket-taken",
+    "no-content",
+)
 
 
 def canned_error(status, code, message):
@@ -256,6 +268,10 @@ class Proxy:
                     if method == "HEAD":
                         response = response.split(b"\r\n\r\n", 1)[0] + b"\r\n\r\n"
                     writer.write(response)
+                    await writer.drain()
+                    continue
+                if fault == "no-content":
+                    writer.write(b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n")
                     await writer.drain()
                     continue
                 if fault == "reset":

@@ -80,7 +80,8 @@ fn desired_policy(imported: &Imported, logical: &str, req: &Request<'_>, account
 
 /// A raw statement that may be one the model generates.
 enum Candidate {
-    /// The statement that lets `logging.s3.amazonaws.com` deliver access logs: left to the model.
+    /// The statement that lets `logging.s3.amazonaws.com` deliver access logs, or `s3.amazonaws.com`
+    /// inventory reports: left to the model.
     LogDelivery,
     /// `restrict_to` with these identities.
     RestrictTo(Vec<IdentityRef>),
@@ -88,7 +89,9 @@ enum Candidate {
 
 fn candidate(s: &Statement, account: &str) -> Option<Candidate> {
     let json = statement_json(s);
-    if json["Principal"]["Service"] == crate::findings::LOGGING_SERVICE {
+    if json["Principal"]["Service"] == crate::findings::LOGGING_SERVICE
+        || crate::model::kinds::inventory::is_delivery_statement(&json)
+    {
         return Some(Candidate::LogDelivery);
     }
     if json["Sid"] == "RestrictToNamedIdentities" && json["Effect"] == "Deny" {

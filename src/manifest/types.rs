@@ -194,6 +194,10 @@ pub struct Bucket {
     /// S3 Transfer Acceleration (`false` suspends it); not on bucket names with dots.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transfer_acceleration: Option<bool>,
+    /// S3 Inventory configurations (daily or weekly object listings written to a bucket). An empty
+    /// list manages "no inventory configurations".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inventory: Option<Vec<Inventory>>,
     /// Refuse, at plan time, any plan that would delete or replace this bucket.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prevent_destroy: Option<bool>,
@@ -631,6 +635,87 @@ pub struct ReplicationDestination {
     /// Storage class of the replicas; the source object's class when left out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub storage_class: Option<StorageClass>,
+}
+
+/// One S3 Inventory configuration: a report of the bucket's objects written to a bucket on a schedule.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Inventory {
+    /// Configuration ID, unique within the bucket.
+    pub id: String,
+    pub destination: InventoryDestination,
+    pub schedule: InventorySchedule,
+    /// Whether the report lists every version or only current ones.
+    pub included_versions: InventoryVersions,
+    /// Object metadata to include besides the key (sorted and deduplicated by s3rec).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub optional_fields: Vec<InventoryField>,
+    /// Only objects whose key starts with this prefix are listed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<String>,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+}
+
+/// Where an inventory report is written.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InventoryDestination {
+    /// Logical name of a bucket of this manifest (in the same region), or the ARN of a bucket s3rec does
+    /// not manage (`arn:aws:s3:::NAME`).
+    pub bucket: String,
+    /// Key prefix of the reports in the destination bucket.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<String>,
+    pub format: InventoryFormat,
+    /// The 12-digit account that owns the destination bucket, checked by S3 before it writes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+}
+
+/// File format of an inventory report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum InventoryFormat {
+    #[serde(rename = "CSV")]
+    Csv,
+    #[serde(rename = "ORC")]
+    Orc,
+    Parquet,
+}
+
+/// How often an inventory report is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum InventorySchedule {
+    Daily,
+    Weekly,
+}
+
+/// Which object versions an inventory report lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum InventoryVersions {
+    All,
+    Current,
+}
+
+/// Optional object metadata an inventory report can include (S3's `InventoryOptionalField` names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+pub enum InventoryField {
+    Size,
+    LastModifiedDate,
+    StorageClass,
+    ETag,
+    IsMultipartUploaded,
+    ReplicationStatus,
+    EncryptionStatus,
+    ObjectLockRetainUntilDate,
+    ObjectLockMode,
+    ObjectLockLegalHoldStatus,
+    IntelligentTieringAccessTier,
+    BucketKeyStatus,
+    ChecksumAlgorithm,
+    ObjectAccessControlList,
+    ObjectOwner,
+    LifecycleExpirationDate,
 }
 
 /// One CORS rule.

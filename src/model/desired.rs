@@ -8,6 +8,7 @@ use serde_json::{Value as Json, json};
 use sha2::{Digest, Sha256};
 
 use super::identity::{self, IdentityKind};
+use super::kinds;
 use super::{
     DesiredBucket, DocKind, LifecycleRuleDoc, NoncurrentTransitionDoc, NotificationDoc, NotificationTarget,
     ReplicationDoc, ReplicationRuleDoc, TransitionDoc, bucket_arn, hex,
@@ -63,10 +64,16 @@ fn bucket(ctx: &Context<'_>, logical: &str, own: &Bucket) -> Result<DesiredBucke
 pub(crate) fn policy_doc(ctx: &Context<'_>, logical: &str, b: &Bucket) -> Result<Option<Option<Json>>, DesiredError> {
     // A bucket that receives other buckets' server access logs gets the statement that lets the
     // logging service deliver them, so its policy is managed even when the manifest writes none.
+    // The same for a bucket that receives other buckets' inventory reports.
     let log_sources = log_sources(ctx, logical);
-    if b.policy.is_some() || !log_sources.is_empty() {
+    let inventory_sources = kinds::inventory::delivery_sources(ctx.manifest, logical);
+    if b.policy.is_some() || !log_sources.is_empty() || !inventory_sources.is_empty() {
         let policy = b.policy.clone().unwrap_or_default();
-        return Ok(Some(bucket_policy(ctx, logical, &b.name, &policy, &log_sources)?));
+        let sources = Sources {
+            logs: &log_sources,
+            inventory: &inventory_sources,
+        };
+        return Ok(Some(bucket_policy(ctx, logical, &b.name, &policy, &sources)?));
     }
     Ok(None)
 }
@@ -251,12 +258,19 @@ fn log_delivery_statements(
         .collect())
 }
 
+/// The buckets that deliver into a bucket, each as (physical name, prefix): its access-log sources and
+/// its inventory-report sources.
+struct Sources<'a> {
+    logs: &'a [(String, String)],
+    inventory: &'a [(String, String)],
+}
+
 fn bucket_policy(
     ctx: &Context<'_>,
     logical: &str,
     name: &str,
     p: &BucketPolicy,
-    log_sources: &[(String, String)],
+    sources: &Sources<'_>,
 ) -> Result<Option<Json>, DesiredError> {
     let arn = bucket_arn(name);
     let both = json!([arn.clone(), format!("{arn}/*")]);
@@ -290,7 +304,14 @@ fn bucket_policy(
     for s in &p.statements {
         raw.push(resolve_json(ctx, &statement_json(s), &place)?);
     }
-    statements.extend(log_delivery_statements(ctx, name, log_sources, &raw, &place)?);
+    statements.extend(log_delivery_statements(ctx, name, sources.logs, &raw, &place)?);
+    statements.extend(kinds::inventory::delivery_statements(
+        ctx,
+        name,
+        sources.inventory,
+        &raw,
+        &place,
+    )?);
     statements.extend(raw);
     if statements.is_empty() {
         return Ok(None);

@@ -302,6 +302,37 @@ mod tests {
     }
 
     #[test]
+    fn inventory_follows_its_destination_and_the_destination_policy() {
+        let config = crate::model::kinds::inventory::InventoryConfigDoc {
+            id: "weekly".into(),
+            enabled: true,
+            destination_bucket_arn: "arn:aws:s3:::reports-t".into(),
+            destination_account: None,
+            destination_prefix: None,
+            format: "CSV".into(),
+            schedule: "Weekly".into(),
+            included_versions: "All".into(),
+            optional_fields: Vec::new(),
+            prefix: None,
+        };
+        let changes = vec![
+            bucket("app", Action::Create),
+            doc("app", Doc::Inventory(vec![config]), None),
+            bucket("reports", Action::Create),
+            doc("reports", Doc::Policy(None), None),
+        ];
+        assert_eq!(
+            pairs(&edges(&changes)),
+            vec![
+                ("bucket.app".into(), "bucket.app.inventory".into()),
+                ("bucket.reports".into(), "bucket.app.inventory".into()),
+                ("bucket.reports".into(), "bucket.reports.policy".into()),
+                ("bucket.reports.policy".into(), "bucket.app.inventory".into()),
+            ]
+        );
+    }
+
+    #[test]
     fn deletes_wait_for_what_stops_referring_to_them() {
         let old_logging = Doc::Logging(Some(LoggingDoc {
             target_bucket: "logs-t".into(),

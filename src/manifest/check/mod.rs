@@ -5,6 +5,7 @@
 
 mod acknowledge;
 mod environment;
+mod inventory;
 mod lifecycle;
 mod names;
 mod policy;
@@ -32,6 +33,7 @@ pub fn run(manifest: &Manifest, file_environment: Option<&str>, document: &Json,
     environment::check(&mut ctx);
     names::check(&mut ctx);
     lifecycle::check(&mut ctx);
+    inventory::check(&mut ctx);
     policy::check(&mut ctx);
     references::check(&mut ctx);
     transfers::check(&mut ctx);
