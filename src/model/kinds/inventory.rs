@@ -488,6 +488,16 @@ buckets:
                 .unwrap()
                 .is_empty()
         );
+        // With several prefixes each statement keeps its number whichever others a raw statement covers,
+        // so import can recognise each generated statement on its own.
+        let two = vec![
+            ("acme-data-dev".to_string(), "a/".to_string()),
+            ("acme-data-dev".to_string(), "b/".to_string()),
+        ];
+        let both = delivery_statements(&ctx, "acme-reports-dev", &two, &[], "p").unwrap();
+        assert_eq!(both[1]["Sid"], "AllowS3InventoryReports2");
+        let rest = delivery_statements(&ctx, "acme-reports-dev", &two, &both[..1], "p").unwrap();
+        assert_eq!(rest, both[1..]);
         let unknown = Context {
             account_id: None,
             ..ctx
