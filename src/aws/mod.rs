@@ -14,6 +14,7 @@ pub mod iam;
 pub mod identity;
 pub mod probe;
 pub mod read;
+pub mod s3control;
 pub mod sns;
 pub mod state_store;
 pub mod transfer;

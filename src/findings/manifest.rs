@@ -73,6 +73,7 @@ pub(crate) fn identity_acks(manifest: &Manifest, kind: IdentityKind, logical: &s
         IdentityKind::IamRole => manifest.iam.roles.get(logical).map(|r| &r.acknowledge),
         IdentityKind::IamPolicy => manifest.iam.policies.get(logical).map(|p| &p.acknowledge),
         IdentityKind::SnsTopic => manifest.sns.topics.get(logical).map(|t| &t.acknowledge),
+        IdentityKind::Account => None,
     };
     written.map(|w| acks(w)).unwrap_or_default()
 }

@@ -147,6 +147,7 @@ pub fn analyze(estate: &Estate) -> Vec<Finding> {
             IdentityKind::IamRole => "/iam/roles",
             IdentityKind::IamPolicy => "/iam/policies",
             IdentityKind::SnsTopic => "/sns/topics",
+            IdentityKind::Account => "/account",
         };
         let no_live = BTreeSet::new();
         let mut f = Sink {

@@ -12,7 +12,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
 
-use super::bucket_arn;
+use super::{PublicAccessBlockDoc, bucket_arn};
 use super::desired::{Context, DesiredError, iam_arn, physical_bucket, policy_arn, resolve_json, statement_json};
 use super::grants::{POLICY_VERSION, grants_policy};
 use super::policy::normalize;
@@ -37,6 +37,8 @@ pub enum IdentityKind {
     IamRole,
     IamPolicy,
     SnsTopic,
+    /// Settings of the account itself (S3 Control): `account.public_access_block`.
+    Account,
 }
 
 impl IdentityKind {
@@ -47,6 +49,7 @@ impl IdentityKind {
             IdentityKind::IamRole => "iam_role",
             IdentityKind::IamPolicy => "iam_policy",
             IdentityKind::SnsTopic => "sns_topic",
+            IdentityKind::Account => "account",
         }
     }
 
@@ -56,6 +59,7 @@ impl IdentityKind {
             IdentityKind::IamRole,
             IdentityKind::IamPolicy,
             IdentityKind::SnsTopic,
+            IdentityKind::Account,
         ]
         .into_iter()
         .find(|k| k.as_str() == s)
@@ -75,6 +79,9 @@ pub fn arn(kind: IdentityKind, account: &str, region: &str, path: &str, name: &s
         IdentityKind::IamRole => format!("arn:aws:iam::{account}:role{path}{name}"),
         IdentityKind::IamPolicy => format!("arn:aws:iam::{account}:policy{path}{name}"),
         IdentityKind::SnsTopic => format!("arn:aws:sns:{region}:{account}:{name}"),
+        // Account settings have no ARN of their own; this name only identifies them in the plan and
+        // the state, and no policy can name it (so no graph edge points at it).
+        IdentityKind::Account => format!("s3control::{account}:{name}"),
     }
 }
 
@@ -129,13 +136,19 @@ pub enum IdentityDoc {
     /// Normalized policy JSON.
     TopicPolicy(Json),
     Subscriptions(BTreeSet<SubscriptionDoc>),
+    /// The account's public access block (`account.public_access_block`).
+    AccountPublicAccessBlock(PublicAccessBlockDoc),
 }
 
 impl IdentityDoc {
     /// The part this value belongs to; `None` for a resource's own attributes.
     pub fn part(&self) -> Option<PartKind> {
         match self {
-            IdentityDoc::User(_) | IdentityDoc::Role(_) | IdentityDoc::Policy(_) | IdentityDoc::Topic(_) => None,
+            IdentityDoc::User(_)
+            | IdentityDoc::Role(_)
+            | IdentityDoc::Policy(_)
+            | IdentityDoc::Topic(_)
+            | IdentityDoc::AccountPublicAccessBlock(_) => None,
             IdentityDoc::InlinePolicy(_) => Some(PartKind::InlinePolicy),
             IdentityDoc::Attachments(_) => Some(PartKind::Attachments),
             IdentityDoc::AccessKey(_) => Some(PartKind::AccessKey),
@@ -371,8 +384,31 @@ pub fn identities(ctx: &Context<'_>, secrets_dir: &str) -> Result<Vec<DesiredIde
             parts,
         });
     }
+    if let Some(pab) = &m.account.public_access_block {
+        let place = format!("{}.{ACCOUNT_PUBLIC_ACCESS_BLOCK}", IdentityKind::Account);
+        let account = ctx
+            .account_id
+            .ok_or_else(|| DesiredError::AccountUnknown { what: place.clone() })?;
+        out.push(DesiredIdentity {
+            kind: IdentityKind::Account,
+            logical: ACCOUNT_PUBLIC_ACCESS_BLOCK.to_string(),
+            name: account.to_string(),
+            arn: arn(IdentityKind::Account, account, ctx.default_region, "", ACCOUNT_PUBLIC_ACCESS_BLOCK),
+            region: ctx.default_region.to_string(),
+            main: IdentityDoc::AccountPublicAccessBlock(PublicAccessBlockDoc {
+                block_public_acls: pab.block_public_acls,
+                ignore_public_acls: pab.ignore_public_acls,
+                block_public_policy: pab.block_public_policy,
+                restrict_public_buckets: pab.restrict_public_buckets,
+            }),
+            parts: BTreeMap::new(),
+        });
+    }
     Ok(out)
 }
+
+/// The logical name of the account's public access block: its address is `account.public_access_block`.
+pub const ACCOUNT_PUBLIC_ACCESS_BLOCK: &str = "public_access_block";
 
 /// The inline grant policy and the attachments of a user or role. Both are always managed: no grants
 /// means no s3rec inline policy, no `policies` means nothing attached.
