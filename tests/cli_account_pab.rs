@@ -26,7 +26,13 @@ fn flat(text: &str) -> String {
 fn live(rt: &tokio::runtime::Runtime) -> Option<[bool; 4]> {
     rt.block_on(async {
         let aws = common::emulator().await;
-        match aws.s3control().get_public_access_block().account_id(ACCOUNT).send().await {
+        match aws
+            .s3control()
+            .get_public_access_block()
+            .account_id(ACCOUNT)
+            .send()
+            .await
+        {
             Ok(out) => {
                 let c = out.public_access_block_configuration().expect("configuration");
                 Some([
@@ -59,7 +65,12 @@ fn the_account_block_is_created_updated_drift_reverted_and_deleted_when_removed(
     // Start from an account without a block (a crashed earlier run may have left one).
     rt.block_on(async {
         let aws = common::emulator().await;
-        let _ = aws.s3control().delete_public_access_block().account_id(ACCOUNT).send().await;
+        let _ = aws
+            .s3control()
+            .delete_public_access_block()
+            .account_id(ACCOUNT)
+            .send()
+            .await;
     });
     assert_eq!(live(&rt), None);
 
@@ -67,10 +78,7 @@ fn the_account_block_is_created_updated_drift_reverted_and_deleted_when_removed(
     p.write(&body("account:\n  public_access_block: {}\n"));
     let (code, plan) = p.plan();
     assert_eq!(code, 2, "{plan}");
-    assert!(
-        plan.contains("# account.public_access_block will be created"),
-        "{plan}"
-    );
+    assert!(plan.contains("# account.public_access_block will be created"), "{plan}");
     p.apply_ok();
     assert_eq!(live(&rt), Some([true, true, true, true]));
     p.assert_converged();
@@ -83,10 +91,7 @@ fn the_account_block_is_created_updated_drift_reverted_and_deleted_when_removed(
     ));
     let (code, plan) = p.plan();
     assert_eq!(code, 2, "{plan}");
-    assert!(
-        plan.contains("# account.public_access_block will be updated"),
-        "{plan}"
-    );
+    assert!(plan.contains("# account.public_access_block will be updated"), "{plan}");
     p.apply_ok();
     assert_eq!(live(&rt), Some([true, true, true, false]));
     p.assert_converged();
@@ -111,10 +116,7 @@ fn the_account_block_is_created_updated_drift_reverted_and_deleted_when_removed(
     });
     let (code, plan) = p.plan();
     assert_eq!(code, 2, "{plan}");
-    assert!(
-        plan.contains("# account.public_access_block will be updated"),
-        "{plan}"
-    );
+    assert!(plan.contains("# account.public_access_block will be updated"), "{plan}");
     p.apply_ok();
     assert_eq!(live(&rt), Some([true, true, true, false]));
     p.assert_converged();
@@ -172,7 +174,10 @@ fn a_bad_account_section_is_refused_with_its_place_and_a_hint() {
     let text = flat(&format!("{out}\n{err}"));
     assert_ne!(code, 0, "{text}");
     assert!(text.contains("block_public_acl"), "{text}");
-    assert!(text.contains("block_public_acls"), "the hint names the right key: {text}");
+    assert!(
+        text.contains("block_public_acls"),
+        "the hint names the right key: {text}"
+    );
     assert!(text.contains(".yaml:8:5"), "the line and column are named: {text}");
 
     p.write("account:\n  public_access_block:\n    block_public_policy: sometimes\n");

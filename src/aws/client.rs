@@ -562,7 +562,9 @@ impl aws_sdk_s3control::config::endpoint::ResolveEndpoint for KeepEndpoint {
         _params: &'a aws_sdk_s3control::config::endpoint::Params,
     ) -> aws_sdk_s3control::config::endpoint::EndpointFuture<'a> {
         aws_sdk_s3control::config::endpoint::EndpointFuture::ready(Ok(
-            aws_sdk_s3control::config::endpoint::Endpoint::builder().url(self.0.clone()).build(),
+            aws_sdk_s3control::config::endpoint::Endpoint::builder()
+                .url(self.0.clone())
+                .build(),
         ))
     }
 }

@@ -26,12 +26,21 @@ const NOT_CONFIGURED: &str = "NoSuchPublicAccessBlockConfiguration";
 pub async fn read(aws: &Aws, target: Target<'_>) -> Result<Option<ObservedIdentity>, AwsError> {
     let call = IdentityCall::GetAccountPublicAccessBlock;
     let op = Op::new(call.operation(), call.action(), target.arn);
-    let answer = aws.s3control().get_public_access_block().account_id(target.name).send().await;
+    let answer = aws
+        .s3control()
+        .get_public_access_block()
+        .account_id(target.name)
+        .send()
+        .await;
     let out = match answer {
         Ok(out) => out,
         Err(e) => {
             let err = aws.error(&op, e);
-            return if err.code() == Some(NOT_CONFIGURED) { Ok(None) } else { Err(err) };
+            return if err.code() == Some(NOT_CONFIGURED) {
+                Ok(None)
+            } else {
+                Err(err)
+            };
         }
     };
     let c = out.public_access_block_configuration();
@@ -63,7 +72,11 @@ pub async fn write(aws: &Aws, w: &Write<'_>) -> Result<Option<IdentityDoc>, AwsE
                 Ok(_) => Ok(None),
                 Err(e) => {
                     let err = aws.error(&op, e);
-                    if err.code() == Some(NOT_CONFIGURED) { Ok(None) } else { Err(err) }
+                    if err.code() == Some(NOT_CONFIGURED) {
+                        Ok(None)
+                    } else {
+                        Err(err)
+                    }
                 }
             }
         }

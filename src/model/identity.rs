@@ -12,10 +12,10 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
 
-use super::{PublicAccessBlockDoc, bucket_arn};
 use super::desired::{Context, DesiredError, iam_arn, physical_bucket, policy_arn, resolve_json, statement_json};
 use super::grants::{POLICY_VERSION, grants_policy};
 use super::policy::normalize;
+use super::{PublicAccessBlockDoc, bucket_arn};
 use crate::manifest::types::{IdentityRef, SubscriptionProtocol};
 
 /// Name of the inline policy that holds a user's or role's generated grants. One fixed name, so s3rec
@@ -393,7 +393,13 @@ pub fn identities(ctx: &Context<'_>, secrets_dir: &str) -> Result<Vec<DesiredIde
             kind: IdentityKind::Account,
             logical: ACCOUNT_PUBLIC_ACCESS_BLOCK.to_string(),
             name: account.to_string(),
-            arn: arn(IdentityKind::Account, account, ctx.default_region, "", ACCOUNT_PUBLIC_ACCESS_BLOCK),
+            arn: arn(
+                IdentityKind::Account,
+                account,
+                ctx.default_region,
+                "",
+                ACCOUNT_PUBLIC_ACCESS_BLOCK,
+            ),
             region: ctx.default_region.to_string(),
             main: IdentityDoc::AccountPublicAccessBlock(PublicAccessBlockDoc {
                 block_public_acls: pab.block_public_acls,
@@ -679,6 +685,34 @@ sns:
                 endpoint: "ops@example.com".into(),
             }]))
         );
+    }
+
+    #[test]
+    fn the_account_block_is_one_resource_at_account_public_access_block_with_every_switch_on_by_default() {
+        let all = build("environment: t\naccount:\n  public_access_block:\n    restrict_public_buckets: false\n");
+        let block = find(&all, IdentityKind::Account, ACCOUNT_PUBLIC_ACCESS_BLOCK);
+        assert_eq!(block.name, ACCOUNT, "S3 Control addresses it by the account ID");
+        assert_eq!(
+            crate::plan::Address::identity(block.kind, &block.logical, None).as_str(),
+            "account.public_access_block"
+        );
+        assert_eq!(
+            block.main,
+            IdentityDoc::AccountPublicAccessBlock(PublicAccessBlockDoc {
+                block_public_acls: true,
+                ignore_public_acls: true,
+                block_public_policy: true,
+                restrict_public_buckets: false,
+            })
+        );
+        assert!(block.parts.is_empty());
+        assert!(
+            build("environment: t\n")
+                .iter()
+                .all(|d| d.kind != IdentityKind::Account),
+            "left out means unmanaged"
+        );
+        assert_eq!(IdentityKind::parse("account"), Some(IdentityKind::Account));
     }
 
     #[test]
