@@ -551,6 +551,24 @@ pub async fn connect(settings: &AwsSettings, overrides: &Overrides) -> Result<Aw
     })
 }
 
+/// S3 Control's endpoint resolver for a custom `endpoint_url`: the URL as configured, without the
+/// account-ID host prefix the service's endpoint rules add (see [`Aws::s3control`]).
+#[derive(Debug)]
+struct KeepEndpoint(String);
+
+impl aws_sdk_s3control::config::endpoint::ResolveEndpoint for KeepEndpoint {
+    fn resolve_endpoint<'a>(
+        &'a self,
+        _params: &'a aws_sdk_s3control::config::endpoint::Params,
+    ) -> aws_sdk_s3control::config::endpoint::EndpointFuture<'a> {
+        aws_sdk_s3control::config::endpoint::EndpointFuture::ready(Ok(
+            aws_sdk_s3control::config::endpoint::Endpoint::builder()
+                .url(self.0.clone())
+                .build(),
+        ))
+    }
+}
+
 /// Rejects endpoint URLs the SDK would only fail on later, with a less helpful message.
 fn validate_endpoint(url: &str) -> Result<(), AwsError> {
     let rest = url
@@ -635,6 +653,21 @@ impl Aws {
                 aws_sdk_sns::Client::from_conf(config)
             })
             .clone()
+    }
+
+    /// The S3 Control client in the default region (the account's public access block is global).
+    ///
+    /// S3 Control's endpoint rules put the account ID in front of the host (`{account}.s3-control...`),
+    /// also in front of a custom `endpoint_url`, where `123456789012.127.0.0.1` cannot resolve. With a
+    /// custom endpoint, an endpoint resolver that returns that URL unchanged replaces the rules (the
+    /// SDK's supported override); the account still travels in the `x-amz-account-id` header, which is
+    /// all S3-compatible servers such as moto need. Against AWS the rules apply unchanged.
+    pub fn s3control(&self) -> aws_sdk_s3control::Client {
+        let mut config = aws_sdk_s3control::config::Builder::from(&self.sdk);
+        if let Some(url) = &self.endpoint_url {
+            config = config.endpoint_resolver(KeepEndpoint(url.clone()));
+        }
+        aws_sdk_s3control::Client::from_conf(config.build())
     }
 
     /// The default region: from the overrides, the manifest, the AWS chain, or [`DEFAULT_REGION`].

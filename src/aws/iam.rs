@@ -33,10 +33,10 @@ pub async fn read(aws: &Aws, target: Target<'_>) -> Result<Option<ObservedIdenti
         IdentityKind::IamUser => read_user(aws, target).await,
         IdentityKind::IamRole => read_role(aws, target).await,
         IdentityKind::IamPolicy => read_policy(aws, target.arn).await,
-        IdentityKind::SnsTopic => Err(AwsError::InvalidRequest {
+        IdentityKind::SnsTopic | IdentityKind::Account => Err(AwsError::InvalidRequest {
             operation: "read".to_string(),
             resource: target.arn.to_string(),
-            detail: "an SNS topic was sent to the IAM reader".to_string(),
+            detail: format!("a {} was sent to the IAM reader", target.kind),
         }),
     }
 }

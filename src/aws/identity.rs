@@ -1,9 +1,10 @@
-//! One door for IAM and SNS resources: reads and writes dispatched to `iam` or `sns` by kind, so the
+//! One door for IAM and SNS resources and the account's settings: reads and writes dispatched to `iam`,
+//! `sns` or `s3control` by kind, so the
 //! planner and the executor do not need to know which service holds what.
 
 use std::path::Path;
 
-use super::{Aws, AwsError, iam, sns};
+use super::{Aws, AwsError, iam, s3control, sns};
 use crate::model::identity::{IdentityDoc, IdentityKind, ObservedIdentity, PartKind};
 use crate::plan::Action;
 
@@ -37,6 +38,7 @@ pub struct Write<'a> {
 pub async fn read(aws: &Aws, target: Target<'_>) -> Result<Option<ObservedIdentity>, AwsError> {
     match target.kind {
         IdentityKind::SnsTopic => sns::read_topic(aws, target).await,
+        IdentityKind::Account => s3control::read(aws, target).await,
         IdentityKind::IamUser | IdentityKind::IamRole | IdentityKind::IamPolicy => iam::read(aws, target).await,
     }
 }
@@ -46,6 +48,7 @@ pub async fn read(aws: &Aws, target: Target<'_>) -> Result<Option<ObservedIdenti
 pub async fn write(aws: &Aws, w: &Write<'_>) -> Result<Option<IdentityDoc>, AwsError> {
     match w.target.kind {
         IdentityKind::SnsTopic => sns::write(aws, w).await,
+        IdentityKind::Account => s3control::write(aws, w).await,
         IdentityKind::IamUser | IdentityKind::IamRole | IdentityKind::IamPolicy => iam::write(aws, w).await,
     }
 }

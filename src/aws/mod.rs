@@ -15,6 +15,7 @@ pub mod identity;
 mod kinds;
 pub mod probe;
 pub mod read;
+pub mod s3control;
 pub mod sns;
 pub mod state_store;
 pub mod transfer;

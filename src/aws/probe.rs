@@ -132,6 +132,7 @@ pub enum IdentityCall {
     GetTopicAttributes,
     ListTagsForResource,
     ListSubscriptionsByTopic,
+    GetAccountPublicAccessBlock,
 }
 
 impl IdentityCall {
@@ -152,6 +153,7 @@ impl IdentityCall {
             IdentityCall::GetTopicAttributes => "GetTopicAttributes",
             IdentityCall::ListTagsForResource => "ListTagsForResource",
             IdentityCall::ListSubscriptionsByTopic => "ListSubscriptionsByTopic",
+            IdentityCall::GetAccountPublicAccessBlock => "GetPublicAccessBlock",
         }
     }
 
@@ -172,6 +174,8 @@ impl IdentityCall {
             IdentityCall::GetTopicAttributes => "sns:GetTopicAttributes",
             IdentityCall::ListTagsForResource => "sns:ListTagsForResource",
             IdentityCall::ListSubscriptionsByTopic => "sns:ListSubscriptionsByTopic",
+            // S3 Control's GetPublicAccessBlock is authorised by an action with "Account" in its name.
+            IdentityCall::GetAccountPublicAccessBlock => "s3:GetAccountPublicAccessBlock",
         }
     }
 
@@ -212,7 +216,7 @@ pub struct IdentityAccess {
 
 /// The one mapping from IAM and SNS resource kinds to IAM actions (in [`IdentityKind`] order). Every
 /// list is sorted, so the printed policy and tests read the same way.
-pub const IDENTITY_ACCESS: [IdentityAccess; 4] = [
+pub const IDENTITY_ACCESS: [IdentityAccess; 5] = [
     IdentityAccess {
         kind: IdentityKind::IamUser,
         reads: &[
@@ -308,7 +312,20 @@ pub const IDENTITY_ACCESS: [IdentityAccess; 4] = [
         ],
         destroy_actions: &["sns:DeleteTopic"],
     },
+    IdentityAccess {
+        kind: IdentityKind::Account,
+        reads: &[IdentityCall::GetAccountPublicAccessBlock],
+        extra_read_actions: &[],
+        // Account-level S3 actions have no resource type: IAM grants them on `*` only.
+        import_resource: ACCOUNT_RESOURCE,
+        write_actions: &["s3:PutAccountPublicAccessBlock"],
+        // DeletePublicAccessBlock is authorised by s3:PutAccountPublicAccessBlock.
+        destroy_actions: &[],
+    },
 ];
+
+/// The IAM resource of account-level S3 actions, which have no resource type of their own.
+pub const ACCOUNT_RESOURCE: &str = "*";
 
 /// The access entry of one IAM or SNS resource kind.
 pub fn identity_access(kind: IdentityKind) -> &'static IdentityAccess {
@@ -317,6 +334,7 @@ pub fn identity_access(kind: IdentityKind) -> &'static IdentityAccess {
         IdentityKind::IamRole => 1,
         IdentityKind::IamPolicy => 2,
         IdentityKind::SnsTopic => 3,
+        IdentityKind::Account => 4,
     };
     &IDENTITY_ACCESS[index]
 }
@@ -541,6 +559,20 @@ pub async fn probe_identity_exists(aws: &Aws, target: Target<'_>) -> ExistencePr
             .await
             .map(|out| out.policy().and_then(|p| p.default_version_id()).map(str::to_string))
             .map_err(|e| aws.error(&op, e)),
+        IdentityKind::Account => match aws
+            .s3control()
+            .get_public_access_block()
+            .account_id(target.name)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(None),
+            // An account without a block is there to be configured, like a bucket without a document.
+            Err(e) => {
+                let err = aws.error(&op, e);
+                if err.is_not_found() { Ok(None) } else { Err(err) }
+            }
+        },
         IdentityKind::SnsTopic => aws
             .sns(target.region)
             .get_topic_attributes()
@@ -679,6 +711,8 @@ pub async fn probe_identity_read(
             .await
             .map(drop)
             .map_err(|e| aws.error(&op, e)),
+        // Made by the existence probe already; nothing else to read.
+        IdentityCall::GetAccountPublicAccessBlock => Ok(()),
         IdentityCall::ListSubscriptionsByTopic => aws
             .sns(target.region)
             .list_subscriptions_by_topic()

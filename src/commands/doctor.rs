@@ -540,7 +540,9 @@ async fn probe_identity(aws: &Aws, permits: &Semaphore, r: &DesiredIdentity) -> 
     };
     let region = match r.kind {
         IdentityKind::SnsTopic => r.region.clone(),
-        IdentityKind::IamUser | IdentityKind::IamRole | IdentityKind::IamPolicy => GLOBAL.to_string(),
+        IdentityKind::IamUser | IdentityKind::IamRole | IdentityKind::IamPolicy | IdentityKind::Account => {
+            GLOBAL.to_string()
+        }
     };
     let address = format!("{}.{}", r.kind, r.logical);
     let row = |call: probe::IdentityCall, probe: Probe| Check {
@@ -970,6 +972,7 @@ fn identity_sid(kind: IdentityKind, destroy: bool) -> String {
         IdentityKind::IamRole => "IamRoles",
         IdentityKind::IamPolicy => "IamPolicies",
         IdentityKind::SnsTopic => "SnsTopics",
+        IdentityKind::Account => "AccountSettings",
     };
     if destroy {
         format!("{base}Destroy")
@@ -1041,7 +1044,13 @@ fn least_privilege_policy(state: &StateSettings, desired: &Desired) -> Json {
         if state.prune {
             actions.extend(access.destroy_actions.iter().copied());
         }
-        grant(&identity_sid(r.kind, state.prune), &actions, r.arn.clone());
+        let resource = match r.kind {
+            IdentityKind::Account => probe::ACCOUNT_RESOURCE.to_string(),
+            IdentityKind::IamUser | IdentityKind::IamRole | IdentityKind::IamPolicy | IdentityKind::SnsTopic => {
+                r.arn.clone()
+            }
+        };
+        grant(&identity_sid(r.kind, state.prune), &actions, resource);
     }
     if let Some(topic) = &desired.report_topic {
         grant("PublishRunReports", &[PUBLISH_ACTION], topic.clone());

@@ -104,6 +104,7 @@ fn noun(kind: IdentityKind) -> &'static str {
         IdentityKind::IamRole => "IAM role",
         IdentityKind::IamPolicy => "IAM policy",
         IdentityKind::SnsTopic => "SNS topic",
+        IdentityKind::Account => "account setting",
     }
 }
 

@@ -79,5 +79,6 @@ pub fn estate(
         account: account.to_string(),
         buckets,
         identities,
+        account_public_access_block: super::account_block(desired_identities),
     }
 }

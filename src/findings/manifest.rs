@@ -43,6 +43,7 @@ pub fn estate(manifest: &Manifest) -> Result<Estate, DesiredError> {
             })
             .collect(),
         identities: identities.iter().map(|i| identity_view(manifest, i)).collect(),
+        account_public_access_block: super::account_block(&identities),
     })
 }
 
@@ -73,6 +74,7 @@ pub(crate) fn identity_acks(manifest: &Manifest, kind: IdentityKind, logical: &s
         IdentityKind::IamRole => manifest.iam.roles.get(logical).map(|r| &r.acknowledge),
         IdentityKind::IamPolicy => manifest.iam.policies.get(logical).map(|p| &p.acknowledge),
         IdentityKind::SnsTopic => manifest.sns.topics.get(logical).map(|t| &t.acknowledge),
+        IdentityKind::Account => None,
     };
     written.map(|w| acks(w)).unwrap_or_default()
 }
@@ -160,4 +162,29 @@ pub fn of_loaded(
         return Vec::new();
     };
     locate_all(super::analyze(&estate), &loaded.index, &loaded.sources, file_name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pab_off(yaml: &str) -> Vec<String> {
+        let m = crate::manifest::load::valid_for_tests(yaml);
+        crate::findings::analyze(&estate(&m).expect("estate"))
+            .into_iter()
+            .filter(|f| f.rule == RuleId::PublicAccessBlockOff)
+            .map(|f| f.detail)
+            .collect()
+    }
+
+    const BUCKET: &str = "environment: t\nbuckets:\n  site:\n    name: site-t\n    public_access_block: {block_public_policy: false, restrict_public_buckets: false}\n";
+
+    #[test]
+    fn a_bucket_switch_the_account_block_turns_on_is_not_off() {
+        assert_eq!(pab_off(BUCKET), ["off: block_public_policy, restrict_public_buckets"]);
+        let all_on = format!("{BUCKET}account:\n  public_access_block: {{}}\n");
+        assert!(pab_off(&all_on).is_empty(), "the account's block covers every switch");
+        let partly = format!("{BUCKET}account:\n  public_access_block: {{restrict_public_buckets: false}}\n");
+        assert_eq!(pab_off(&partly), ["off: restrict_public_buckets"]);
+    }
 }

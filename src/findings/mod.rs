@@ -109,6 +109,20 @@ pub struct Estate {
     pub account: String,
     pub buckets: Vec<BucketView>,
     pub identities: Vec<IdentityView>,
+    /// The account's public access block as the manifest wants it (`account.public_access_block`),
+    /// `None` when the manifest leaves it out. AWS applies each switch that is on here to every bucket,
+    /// whatever the bucket's own block says.
+    pub account_public_access_block: Option<crate::model::PublicAccessBlockDoc>,
+}
+
+/// The account's public access block among the desired identities, for [`Estate`].
+pub fn account_block(
+    identities: &[crate::model::identity::DesiredIdentity],
+) -> Option<crate::model::PublicAccessBlockDoc> {
+    identities.iter().find_map(|i| match &i.main {
+        crate::model::identity::IdentityDoc::AccountPublicAccessBlock(p) => Some(*p),
+        _ => None,
+    })
 }
 
 /// Judges the estate: every finding, acknowledged ones included, in a stable order.
@@ -147,6 +161,7 @@ pub fn analyze(estate: &Estate) -> Vec<Finding> {
             IdentityKind::IamRole => "/iam/roles",
             IdentityKind::IamPolicy => "/iam/policies",
             IdentityKind::SnsTopic => "/sns/topics",
+            IdentityKind::Account => "/account",
         };
         let no_live = BTreeSet::new();
         let mut f = Sink {
@@ -245,11 +260,19 @@ fn bucket_rules(
     }
 
     if let Some(Doc::PublicAccessBlock(p)) = doc(DocKind::PublicAccessBlock) {
+        // A switch the account's block turns on is on for every bucket, whatever the bucket says.
+        let account = estate.account_public_access_block.unwrap_or_default();
         let off: Vec<&str> = [
-            (p.block_public_acls, "block_public_acls"),
-            (p.ignore_public_acls, "ignore_public_acls"),
-            (p.block_public_policy, "block_public_policy"),
-            (p.restrict_public_buckets, "restrict_public_buckets"),
+            (p.block_public_acls || account.block_public_acls, "block_public_acls"),
+            (p.ignore_public_acls || account.ignore_public_acls, "ignore_public_acls"),
+            (
+                p.block_public_policy || account.block_public_policy,
+                "block_public_policy",
+            ),
+            (
+                p.restrict_public_buckets || account.restrict_public_buckets,
+                "restrict_public_buckets",
+            ),
         ]
         .into_iter()
         .filter(|(on, _)| !on)

@@ -180,6 +180,8 @@ impl Resolved {
             IdentityKind::IamRole => "role",
             IdentityKind::IamPolicy => "policy",
             IdentityKind::SnsTopic => "topic",
+            // No policy names the account's settings: they are never related resources.
+            IdentityKind::Account => return None,
         };
         Some(format!("${{{noun}.{logical}.arn}}"))
     }
@@ -292,6 +294,7 @@ fn holdable(
         | IdentityDoc::AccessKey(_)
         | IdentityDoc::TopicPolicy(_)
         | IdentityDoc::Subscriptions(_) => Err("a part was read where a resource was expected".to_string()),
+        IdentityDoc::AccountPublicAccessBlock(_) => Err("account settings are not related resources".to_string()),
     }
 }
 
@@ -567,7 +570,8 @@ pub fn entries(
             | IdentityDoc::Attachments(_)
             | IdentityDoc::AccessKey(_)
             | IdentityDoc::TopicPolicy(_)
-            | IdentityDoc::Subscriptions(_) => {}
+            | IdentityDoc::Subscriptions(_)
+            | IdentityDoc::AccountPublicAccessBlock(_) => {}
         }
     }
     out

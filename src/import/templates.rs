@@ -41,6 +41,7 @@ fn manifest_of(imported: &Imported, environment: &str) -> Manifest {
         aws: Default::default(),
         state: Default::default(),
         defaults: Default::default(),
+        account: Default::default(),
         buckets: imported
             .buckets
             .iter()
@@ -190,7 +191,7 @@ pub fn rewritten_identities(imported: &Imported, related: &Related, req: &Reques
                     IdentityKind::IamRole => {
                         "its trust policy is written differently from the way s3rec writes it (one statement per kind of principal, Sids TrustServices and TrustPrincipals); the plan shows the update".to_string()
                     }
-                    IdentityKind::IamUser | IdentityKind::IamPolicy | IdentityKind::SnsTopic => {
+                    IdentityKind::IamUser | IdentityKind::IamPolicy | IdentityKind::SnsTopic | IdentityKind::Account => {
                         "the live value differs from what the manifest generates; the plan shows the update".to_string()
                     }
                 },

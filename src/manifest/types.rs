@@ -38,6 +38,9 @@ pub struct Manifest {
     /// SNS topics and their subscriptions.
     #[serde(default)]
     pub sns: Sns,
+    /// Settings of the AWS account itself (one per account, so one environment per account should hold them).
+    #[serde(default, skip_serializing_if = "Account::is_empty")]
+    pub account: Account,
     /// Local directory → S3 mappings (backups), by name.
     #[serde(default)]
     pub sync: IndexMap<String, SyncMapping>,
@@ -265,6 +268,22 @@ pub struct PublicAccessBlock {
     pub block_public_policy: bool,
     #[serde(default = "yes")]
     pub restrict_public_buckets: bool,
+}
+
+/// Settings of the AWS account (S3 Control). Left out means unmanaged, as everywhere.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Account {
+    /// The account's public access block, which applies to every bucket of the account on top of each
+    /// bucket's own. Every switch defaults to `true`, as for a bucket's `public_access_block`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_access_block: Option<PublicAccessBlock>,
+}
+
+impl Account {
+    pub fn is_empty(&self) -> bool {
+        self.public_access_block.is_none()
+    }
 }
 
 fn yes() -> bool {

@@ -12,10 +12,10 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
 
-use super::bucket_arn;
 use super::desired::{Context, DesiredError, iam_arn, physical_bucket, policy_arn, resolve_json, statement_json};
 use super::grants::{POLICY_VERSION, grants_policy};
 use super::policy::normalize;
+use super::{PublicAccessBlockDoc, bucket_arn};
 use crate::manifest::types::{IdentityRef, SubscriptionProtocol};
 
 /// Name of the inline policy that holds a user's or role's generated grants. One fixed name, so s3rec
@@ -37,6 +37,8 @@ pub enum IdentityKind {
     IamRole,
     IamPolicy,
     SnsTopic,
+    /// Settings of the account itself (S3 Control): `account.public_access_block`.
+    Account,
 }
 
 impl IdentityKind {
@@ -47,6 +49,7 @@ impl IdentityKind {
             IdentityKind::IamRole => "iam_role",
             IdentityKind::IamPolicy => "iam_policy",
             IdentityKind::SnsTopic => "sns_topic",
+            IdentityKind::Account => "account",
         }
     }
 
@@ -56,6 +59,7 @@ impl IdentityKind {
             IdentityKind::IamRole,
             IdentityKind::IamPolicy,
             IdentityKind::SnsTopic,
+            IdentityKind::Account,
         ]
         .into_iter()
         .find(|k| k.as_str() == s)
@@ -75,6 +79,9 @@ pub fn arn(kind: IdentityKind, account: &str, region: &str, path: &str, name: &s
         IdentityKind::IamRole => format!("arn:aws:iam::{account}:role{path}{name}"),
         IdentityKind::IamPolicy => format!("arn:aws:iam::{account}:policy{path}{name}"),
         IdentityKind::SnsTopic => format!("arn:aws:sns:{region}:{account}:{name}"),
+        // Account settings have no ARN of their own; this name only identifies them in the plan and
+        // the state, and no policy can name it (so no graph edge points at it).
+        IdentityKind::Account => format!("s3control::{account}:{name}"),
     }
 }
 
@@ -129,13 +136,19 @@ pub enum IdentityDoc {
     /// Normalized policy JSON.
     TopicPolicy(Json),
     Subscriptions(BTreeSet<SubscriptionDoc>),
+    /// The account's public access block (`account.public_access_block`).
+    AccountPublicAccessBlock(PublicAccessBlockDoc),
 }
 
 impl IdentityDoc {
     /// The part this value belongs to; `None` for a resource's own attributes.
     pub fn part(&self) -> Option<PartKind> {
         match self {
-            IdentityDoc::User(_) | IdentityDoc::Role(_) | IdentityDoc::Policy(_) | IdentityDoc::Topic(_) => None,
+            IdentityDoc::User(_)
+            | IdentityDoc::Role(_)
+            | IdentityDoc::Policy(_)
+            | IdentityDoc::Topic(_)
+            | IdentityDoc::AccountPublicAccessBlock(_) => None,
             IdentityDoc::InlinePolicy(_) => Some(PartKind::InlinePolicy),
             IdentityDoc::Attachments(_) => Some(PartKind::Attachments),
             IdentityDoc::AccessKey(_) => Some(PartKind::AccessKey),
@@ -371,8 +384,37 @@ pub fn identities(ctx: &Context<'_>, secrets_dir: &str) -> Result<Vec<DesiredIde
             parts,
         });
     }
+    if let Some(pab) = &m.account.public_access_block {
+        let place = format!("{}.{ACCOUNT_PUBLIC_ACCESS_BLOCK}", IdentityKind::Account);
+        let account = ctx
+            .account_id
+            .ok_or_else(|| DesiredError::AccountUnknown { what: place.clone() })?;
+        out.push(DesiredIdentity {
+            kind: IdentityKind::Account,
+            logical: ACCOUNT_PUBLIC_ACCESS_BLOCK.to_string(),
+            name: account.to_string(),
+            arn: arn(
+                IdentityKind::Account,
+                account,
+                ctx.default_region,
+                "",
+                ACCOUNT_PUBLIC_ACCESS_BLOCK,
+            ),
+            region: ctx.default_region.to_string(),
+            main: IdentityDoc::AccountPublicAccessBlock(PublicAccessBlockDoc {
+                block_public_acls: pab.block_public_acls,
+                ignore_public_acls: pab.ignore_public_acls,
+                block_public_policy: pab.block_public_policy,
+                restrict_public_buckets: pab.restrict_public_buckets,
+            }),
+            parts: BTreeMap::new(),
+        });
+    }
     Ok(out)
 }
+
+/// The logical name of the account's public access block: its address is `account.public_access_block`.
+pub const ACCOUNT_PUBLIC_ACCESS_BLOCK: &str = "public_access_block";
 
 /// The inline grant policy and the attachments of a user or role. Both are always managed: no grants
 /// means no s3rec inline policy, no `policies` means nothing attached.
@@ -643,6 +685,34 @@ sns:
                 endpoint: "ops@example.com".into(),
             }]))
         );
+    }
+
+    #[test]
+    fn the_account_block_is_one_resource_at_account_public_access_block_with_every_switch_on_by_default() {
+        let all = build("environment: t\naccount:\n  public_access_block:\n    restrict_public_buckets: false\n");
+        let block = find(&all, IdentityKind::Account, ACCOUNT_PUBLIC_ACCESS_BLOCK);
+        assert_eq!(block.name, ACCOUNT, "S3 Control addresses it by the account ID");
+        assert_eq!(
+            crate::plan::Address::identity(block.kind, &block.logical, None).as_str(),
+            "account.public_access_block"
+        );
+        assert_eq!(
+            block.main,
+            IdentityDoc::AccountPublicAccessBlock(PublicAccessBlockDoc {
+                block_public_acls: true,
+                ignore_public_acls: true,
+                block_public_policy: true,
+                restrict_public_buckets: false,
+            })
+        );
+        assert!(block.parts.is_empty());
+        assert!(
+            build("environment: t\n")
+                .iter()
+                .all(|d| d.kind != IdentityKind::Account),
+            "left out means unmanaged"
+        );
+        assert_eq!(IdentityKind::parse("account"), Some(IdentityKind::Account));
     }
 
     #[test]

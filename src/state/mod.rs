@@ -276,6 +276,7 @@ pub fn kind_of(value: &Value) -> String {
                 D::AccessKey(_) => "iam_access_key",
                 D::TopicPolicy(_) => "sns_topic_policy",
                 D::Subscriptions(_) => "sns_subscriptions",
+                D::AccountPublicAccessBlock(_) => "account_public_access_block",
             }
             .to_string()
         }
