@@ -1067,6 +1067,11 @@ fn least_privilege_policy(state: &StateSettings, desired: &Desired) -> Json {
     grant("ImportReadBuckets", &bucket_reads, "arn:aws:s3:::*".into());
     let account = desired.account.as_deref().unwrap_or("*");
     for access in &IDENTITY_ACCESS {
+        match access.kind {
+            IdentityKind::IamUser | IdentityKind::IamRole | IdentityKind::IamPolicy | IdentityKind::SnsTopic => {}
+            // Import writes buckets and the resources they name; it never reads the account's settings.
+            IdentityKind::Account => continue,
+        }
         let mut actions: Vec<&'static str> = access.reads.iter().map(|call| call.action()).collect();
         actions.extend(access.extra_read_actions.iter().copied());
         grant(
@@ -1183,6 +1188,14 @@ mod tests {
         for sid in ["ImportIamRoles", "ImportIamPolicies"] {
             statement(sid);
         }
+        // Import never reads the account's settings, so it is granted nothing for them.
+        let sids: Vec<&Json> = policy["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| &s["Sid"])
+            .collect();
+        assert!(!sids.contains(&&json!("ImportAccountSettings")), "{sids:?}");
     }
 
     fn only(buckets: Vec<DesiredBucket>) -> Desired {
