@@ -596,10 +596,11 @@ kinds_per_bucket="$(sed -n '/^macro_rules! with_doc_kinds/,/^}/p' "$repo_root/sr
 
 "$py" - "$results" "$total_buckets" "$total_docs" "$sts_allowance" "$buckets" "$repeat" "$setup_time" \
     "$setup_requests" "$apply_parallelism" "$moto_version" "$(nproc 2>/dev/null || echo '?')" "$latency_ms" \
-    "$backend" "$state_allowance" "$total_identities" "$import_results" "$import_parallelism" "$kinds_per_bucket" <<'PY'
+    "$backend" "$state_allowance" "$total_identities" "$import_results" "$import_parallelism" "$kinds_per_bucket" \
+    "${bucket_region:-}" <<'PY'
 import sys
 
-path, total_buckets, total_docs, sts_allowance, n, repeat, setup_time, setup_requests, apply_p, moto, cpus, latency, backend, state_allowance, identities, import_path, import_p, kinds = sys.argv[1:]
+path, total_buckets, total_docs, sts_allowance, n, repeat, setup_time, setup_requests, apply_p, moto, cpus, latency, backend, state_allowance, identities, import_path, import_p, kinds, listed_region = sys.argv[1:]
 kinds = int(kinds)
 total_buckets, total_docs, sts_allowance = int(total_buckets), int(total_docs), int(sts_allowance)
 # STS, the state backend's read, and the IAM/SNS reads of the replication role and the notification topic
@@ -612,7 +613,9 @@ docs_per_bucket = total_docs / total_buckets
 # after one ListBuckets page per 1,000 buckets (the plan lists the account first; see planner::read_desired).
 read_docs = kinds * total_buckets
 list_pages = -(-total_buckets // 1000)
-limit = read_docs + total_buckets + list_pages + sts_allowance
+# With --bucket-region the listing carries every bucket's region, so plan makes no location call at all.
+locations = 0 if listed_region else total_buckets
+limit = read_docs + locations + list_pages + sts_allowance
 base = float(rows[0][1])
 
 print(f"s3rec plan ({backend} state), {n} unchanged buckets + {total_buckets - int(n)} shared ones ({total_buckets} buckets, {total_docs} managed documents),")
@@ -629,19 +632,22 @@ for p, median, min_req, max_req, max_sts, cpu, moto_cpu, max_list, max_location 
           f"{max_req / total_buckets:.2f} | {docs_per_bucket:.2f} | {float(cpu):.2f} | {float(moto_cpu):.2f} |")
     if max_req > limit:
         failures.append(f"parallelism {p}: {max_req} requests in one run, more than {read_docs} documents "
-                        f"+ {total_buckets} GetBucketLocation + {list_pages} ListBuckets + {sts_allowance} STS, IAM/SNS and state = {limit}")
-    elif max_req < read_docs + total_buckets:
-        print(f"note: parallelism {p} made {max_req} requests, fewer than documents + buckets "
-              f"({read_docs + total_buckets}): is every document still read?", file=sys.stderr)
+                        f"+ {locations} GetBucketLocation + {list_pages} ListBuckets + {sts_allowance} STS, IAM/SNS and state = {limit}")
+    elif max_req < read_docs + locations:
+        print(f"note: parallelism {p} made {max_req} requests, fewer than documents + locations "
+              f"({read_docs + locations}): is every document still read?", file=sys.stderr)
+    if listed_region and int(max_location) > 0:
+        failures.append(f"parallelism {p}: {max_location} GetBucketLocation calls although the listing gave every region")
 print()
-print(f"budget: requests per run <= {kinds} documents per bucket ({read_docs}) + one GetBucketLocation per bucket + {list_pages} ListBuckets + {sts_allowance} for STS, IAM/SNS "
+location_rule = "no GetBucketLocation (the listing gives each region)" if listed_region else "one GetBucketLocation per bucket"
+print(f"budget: requests per run <= {kinds} documents per bucket ({read_docs}) + {location_rule} + {list_pages} ListBuckets + {sts_allowance} for STS, IAM/SNS "
       f"({identities} resources and parts) and the state backend ({state_allowance}) = {limit}")
 imports = [line.rstrip("\n").split("\t") for line in open(import_path) if line.strip()]
 if imports:
     from statistics import median as med
     # One ListBuckets, the documents of every bucket, a location per bucket (moto's listing gives no
     # region; AWS's does, and then there is none), and STS.
-    import_limit = 1 + total_buckets * kinds + total_buckets + 2
+    import_limit = 1 + total_buckets * kinds + locations + 2
     plan_row = next((r for r in rows if r[0] == import_p), rows[0])
     plan_median = float(plan_row[1])
     walls = [float(r[0]) for r in imports]
