@@ -1,6 +1,6 @@
 //! Event notifications to SNS, SQS or Lambda. Their order after the topic they name comes from the ARN edges of the graph, which every kind gets.
 
-use super::{DocAccess, KindSpec};
+use super::{ApiCall, DocAccess, KindSpec};
 use crate::model::DocKind;
 
 pub const SPEC: KindSpec = KindSpec {
@@ -12,6 +12,7 @@ pub const SPEC: KindSpec = KindSpec {
         read_operation: "GetBucketNotificationConfiguration",
         read_action: "s3:GetBucketNotification",
         write_actions: &["s3:PutBucketNotification"],
+        write_calls: &[PUT],
     },
     not_configured: &[],
     preconfigured_by_aws: false,
@@ -20,10 +21,40 @@ pub const SPEC: KindSpec = KindSpec {
     after_target: &[],
 };
 
+/// Replaces every notification; an empty configuration removes them (there is no delete call).
+pub const PUT: ApiCall = ApiCall {
+    operation: "PutBucketNotificationConfiguration",
+    action: "s3:PutBucketNotification",
+};
+
+use serde::{Deserialize, Serialize};
+
 use super::{ImportRefs, Kind};
 use crate::manifest::types::Bucket;
-use crate::model::desired::{self, Context, DesiredError};
-use crate::model::{NotificationDoc, NotificationTarget};
+use sha2::{Digest, Sha256};
+
+use crate::model::desired::{Context, DesiredError, topic_arn};
+use crate::model::hex;
+
+/// What a notification configuration sends to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NotificationTarget {
+    Topic,
+    Queue,
+    Lambda,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotificationDoc {
+    pub id: String,
+    pub target: NotificationTarget,
+    pub arn: String,
+    /// Sorted.
+    pub events: Vec<String>,
+    pub prefix: Option<String>,
+    pub suffix: Option<String>,
+}
 
 /// Sorted by ID; "not configured" is empty.
 pub struct Notifications;
@@ -52,7 +83,35 @@ impl Kind for Notifications {
     }
 
     fn desired(ctx: &Context<'_>, logical: &str, b: &Bucket) -> Result<Option<Self::Value>, DesiredError> {
-        desired::notifications_doc(ctx, logical, b)
+        if let Some(notifications) = &b.notifications {
+            let mut docs = Vec::new();
+            for n in notifications {
+                let arn = topic_arn(ctx, &n.topic, &format!("bucket.{logical}.notifications"))?;
+                let filter = n.filter.clone().unwrap_or_default();
+                let id = n.id.clone().unwrap_or_else(|| {
+                    // A stable generated ID keeps plans quiet: the same topic, events and filter always get
+                    // the same ID.
+                    let seed = format!(
+                        "{}|{}|{:?}|{:?}",
+                        n.topic,
+                        n.events.join(","),
+                        filter.prefix,
+                        filter.suffix
+                    );
+                    format!("s3rec-{}-{}", n.topic, &hex(&Sha256::digest(seed.as_bytes()))[..8])
+                });
+                docs.push(NotificationDoc {
+                    id,
+                    target: NotificationTarget::Topic,
+                    arn,
+                    events: n.events.clone(),
+                    prefix: filter.prefix,
+                    suffix: filter.suffix,
+                });
+            }
+            return Ok(Some(docs));
+        }
+        Ok(None)
     }
 
     fn named_identities(n: &Self::Value) -> Vec<String> {

@@ -1,6 +1,6 @@
 //! The bucket policy, normalized. The one document whose Delete call has its own IAM action.
 
-use super::{DocAccess, KindSpec};
+use super::{ApiCall, DocAccess, KindSpec};
 use crate::model::DocKind;
 
 pub const SPEC: KindSpec = KindSpec {
@@ -12,12 +12,25 @@ pub const SPEC: KindSpec = KindSpec {
         read_operation: "GetBucketPolicy",
         read_action: "s3:GetBucketPolicy",
         write_actions: &["s3:DeleteBucketPolicy", "s3:PutBucketPolicy"],
+        write_calls: &[PUT, DELETE],
     },
     not_configured: &["NoSuchBucketPolicy"],
     preconfigured_by_aws: false,
     render_root: "policy",
     after_own: &[],
     after_target: &[],
+};
+
+/// Replaces the policy.
+pub const PUT: ApiCall = ApiCall {
+    operation: "PutBucketPolicy",
+    action: "s3:PutBucketPolicy",
+};
+
+/// Removes the policy: the one delete S3 authorises with an action of its own.
+pub const DELETE: ApiCall = ApiCall {
+    operation: "DeleteBucketPolicy",
+    action: "s3:DeleteBucketPolicy",
 };
 
 use serde_json::Value as Json;

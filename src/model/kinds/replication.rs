@@ -1,6 +1,6 @@
 //! Replication. S3 refuses it unless both the bucket and each destination are versioned, so it comes after versioning changes on both sides.
 
-use super::{DocAccess, KindSpec};
+use super::{ApiCall, DocAccess, KindSpec};
 use crate::model::DocKind;
 
 pub const SPEC: KindSpec = KindSpec {
@@ -12,6 +12,7 @@ pub const SPEC: KindSpec = KindSpec {
         read_operation: "GetBucketReplication",
         read_action: "s3:GetReplicationConfiguration",
         write_actions: &["s3:PutReplicationConfiguration"],
+        write_calls: &[PUT, DELETE],
     },
     not_configured: &[
         "ReplicationConfigurationNotFoundError",
@@ -23,10 +24,46 @@ pub const SPEC: KindSpec = KindSpec {
     after_target: &[DocKind::Versioning],
 };
 
+/// Replaces the configuration.
+pub const PUT: ApiCall = ApiCall {
+    operation: "PutBucketReplication",
+    action: "s3:PutReplicationConfiguration",
+};
+
+/// Removes it (S3 authorises the delete with the put action).
+pub const DELETE: ApiCall = ApiCall {
+    operation: "DeleteBucketReplication",
+    action: "s3:PutReplicationConfiguration",
+};
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
 use super::{ImportRefs, Kind};
 use crate::manifest::types::Bucket;
-use crate::model::ReplicationDoc;
-use crate::model::desired::{self, Context, DesiredError};
+use crate::model::bucket_arn;
+use crate::model::desired::{Context, DesiredError, physical_bucket, role_arn};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplicationDoc {
+    pub role_arn: String,
+    /// Sorted by ID.
+    pub rules: Vec<ReplicationRuleDoc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplicationRuleDoc {
+    pub id: String,
+    pub priority: i32,
+    pub enabled: bool,
+    pub prefix: Option<String>,
+    pub tags: BTreeMap<String, String>,
+    /// ARN of the destination bucket.
+    pub destination_bucket_arn: String,
+    pub storage_class: Option<String>,
+    pub delete_marker_replication: bool,
+}
 
 pub struct Replication;
 
@@ -51,7 +88,27 @@ impl Kind for Replication {
     }
 
     fn desired(ctx: &Context<'_>, logical: &str, b: &Bucket) -> Result<Option<Self::Value>, DesiredError> {
-        desired::replication_doc(ctx, logical, b)
+        if let Some(replication) = &b.replication {
+            let place = format!("bucket.{logical}.replication");
+            let role_arn = role_arn(ctx, &replication.role, &place)?;
+            let mut rules = Vec::new();
+            for r in &replication.rules {
+                let dest = physical_bucket(ctx, &r.destination.bucket, &place)?;
+                let filter = r.filter.clone().unwrap_or_default();
+                rules.push(ReplicationRuleDoc {
+                    id: r.id.clone(),
+                    priority: i32::try_from(r.priority).unwrap_or(i32::MAX),
+                    enabled: r.enabled,
+                    prefix: filter.prefix,
+                    tags: filter.tags.into_iter().collect(),
+                    destination_bucket_arn: bucket_arn(&dest),
+                    storage_class: r.destination.storage_class.map(|c| c.as_str().to_string()),
+                    delete_marker_replication: r.delete_marker_replication,
+                });
+            }
+            return Ok(Some(Some(ReplicationDoc { role_arn, rules })));
+        }
+        Ok(None)
     }
 
     fn referenced_buckets(r: &Self::Value) -> Vec<String> {
