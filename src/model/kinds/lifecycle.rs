@@ -38,7 +38,11 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::{ImportRefs, Kind};
-use crate::manifest::types::{Bucket, LifecycleRule as ManifestLifecycleRule};
+use crate::import::storage_class;
+use crate::manifest::types::{
+    Bucket, ByteSize, Expiration, LifecycleFilter, LifecycleRule as ManifestLifecycleRule, NoncurrentExpiration,
+    NoncurrentTransition, Transition,
+};
 use crate::model::desired::{Context, DesiredError};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -129,7 +133,7 @@ impl Kind for Lifecycle {
     }
 
     fn to_manifest(rules: &Self::Value, bucket: &mut Bucket, _physical: &str, _refs: &ImportRefs<'_>) -> Result<(), String> {
-        bucket.lifecycle = Some(rules.iter().map(crate::import::lifecycle_rule).collect::<Result<_, _>>()?);
+        bucket.lifecycle = Some(rules.iter().map(manifest_rule).collect::<Result<_, _>>()?);
         Ok(())
     }
 }
@@ -170,4 +174,60 @@ fn rule(r: &ManifestLifecycleRule) -> LifecycleRuleDoc {
             .and_then(|e| e.newer_noncurrent_versions),
         abort_incomplete_multipart_upload_days: r.abort_incomplete_multipart_upload_days,
     }
+}
+
+/// One rule as the manifest writes it, or why the manifest cannot.
+fn manifest_rule(r: &LifecycleRuleDoc) -> Result<ManifestLifecycleRule, String> {
+    let filter = LifecycleFilter {
+        prefix: r.prefix.clone(),
+        tags: r.tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        object_size_greater_than: r.object_size_greater_than.map(ByteSize),
+        object_size_less_than: r.object_size_less_than.map(ByteSize),
+    };
+    let expiration = (r.expiration_days.is_some() || r.expired_object_delete_marker.is_some()).then_some(Expiration {
+        days: r.expiration_days,
+        expired_object_delete_marker: r.expired_object_delete_marker,
+    });
+    let noncurrent_version_expiration = match (r.noncurrent_expiration_days, r.noncurrent_newer_versions) {
+        (Some(days), newer) => Some(NoncurrentExpiration {
+            days,
+            newer_noncurrent_versions: newer,
+        }),
+        (None, None) => None,
+        (None, Some(_)) => {
+            return Err(format!(
+                "rule {} keeps newer noncurrent versions without expiring them, which the manifest cannot write",
+                r.id
+            ));
+        }
+    };
+    Ok(ManifestLifecycleRule {
+        id: r.id.clone(),
+        enabled: r.enabled,
+        filter: (filter != LifecycleFilter::default()).then_some(filter),
+        transitions: r
+            .transitions
+            .iter()
+            .map(|t| {
+                Ok(Transition {
+                    days: t.days,
+                    storage_class: storage_class(&t.storage_class)?,
+                })
+            })
+            .collect::<Result<_, String>>()?,
+        expiration,
+        noncurrent_version_transitions: r
+            .noncurrent_transitions
+            .iter()
+            .map(|t| {
+                Ok(NoncurrentTransition {
+                    days: t.days,
+                    storage_class: storage_class(&t.storage_class)?,
+                    newer_noncurrent_versions: t.newer_noncurrent_versions,
+                })
+            })
+            .collect::<Result<_, String>>()?,
+        noncurrent_version_expiration,
+        abort_incomplete_multipart_upload_days: r.abort_incomplete_multipart_upload_days,
+    })
 }

@@ -30,7 +30,9 @@ pub const PUT: ApiCall = ApiCall {
 use serde::{Deserialize, Serialize};
 
 use super::{ImportRefs, Kind};
-use crate::manifest::types::Bucket;
+use crate::import::not_imported;
+use crate::manifest::types::{Bucket, KeyFilter, Notification};
+use crate::model::identity::IdentityKind;
 use sha2::{Digest, Sha256};
 
 use crate::model::desired::{Context, DesiredError, topic_arn};
@@ -124,9 +126,41 @@ impl Kind for Notifications {
     fn to_manifest(n: &Self::Value, bucket: &mut Bucket, _physical: &str, refs: &ImportRefs<'_>) -> Result<(), String> {
         bucket.notifications = Some(
             n.iter()
-                .map(|c| crate::import::notification(c, refs))
+                .map(|c| notification(c, refs))
                 .collect::<Result<_, _>>()?,
         );
         Ok(())
     }
+}
+
+/// One notification configuration as the manifest writes it, to a topic this import writes.
+fn notification(c: &NotificationDoc, refs: &ImportRefs<'_>) -> Result<Notification, String> {
+    let what = match c.target {
+        NotificationTarget::Topic => "SNS topic",
+        NotificationTarget::Queue => {
+            return Err(format!(
+                "configuration {} sends to SQS queue {}, and the manifest has no queues",
+                c.id, c.arn
+            ));
+        }
+        NotificationTarget::Lambda => {
+            return Err(format!(
+                "configuration {} invokes Lambda function {}, and the manifest has no functions",
+                c.id, c.arn
+            ));
+        }
+    };
+    let Some(topic) = refs.resolved.logical(IdentityKind::SnsTopic, &c.arn) else {
+        return Err(not_imported(refs, what, &c.arn));
+    };
+    let filter = KeyFilter {
+        prefix: c.prefix.clone(),
+        suffix: c.suffix.clone(),
+    };
+    Ok(Notification {
+        id: Some(c.id.clone()),
+        topic: topic.to_string(),
+        events: c.events.clone(),
+        filter: (filter != KeyFilter::default()).then_some(filter),
+    })
 }

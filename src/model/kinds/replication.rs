@@ -41,7 +41,11 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::{ImportRefs, Kind};
-use crate::manifest::types::Bucket;
+use crate::import::{not_imported, storage_class};
+use crate::manifest::types::{
+    Bucket, Replication as ManifestReplication, ReplicationDestination, ReplicationFilter, ReplicationRule,
+};
+use crate::model::identity::IdentityKind;
 use crate::model::bucket_arn;
 use crate::model::desired::{Context, DesiredError, physical_bucket, role_arn};
 
@@ -124,7 +128,48 @@ impl Kind for Replication {
 
     fn to_manifest(r: &Self::Value, bucket: &mut Bucket, _physical: &str, refs: &ImportRefs<'_>) -> Result<(), String> {
         let Some(r) = r else { return Ok(()) };
-        bucket.replication = Some(crate::import::replication(r, refs)?);
+        bucket.replication = Some(to_manifest_replication(r, refs)?);
         Ok(())
     }
+}
+
+/// The replication configuration, when its role and every destination are written by this import.
+fn to_manifest_replication(r: &ReplicationDoc, refs: &ImportRefs<'_>) -> Result<ManifestReplication, String> {
+    let Some(role) = refs.resolved.logical(IdentityKind::IamRole, &r.role_arn) else {
+        return Err(not_imported(refs, "replication role", &r.role_arn));
+    };
+    let mut rules = Vec::new();
+    for rule in &r.rules {
+        let dest = rule
+            .destination_bucket_arn
+            .strip_prefix("arn:aws:s3:::")
+            .unwrap_or(&rule.destination_bucket_arn);
+        let Some(bucket) = refs.names.logical(dest) else {
+            return Err(format!(
+                "rule {} replicates to bucket {dest}, which this import does not include (import it too)",
+                rule.id
+            ));
+        };
+        let priority = u32::try_from(rule.priority)
+            .map_err(|_| format!("rule {} has the negative priority {}", rule.id, rule.priority))?;
+        let filter = ReplicationFilter {
+            prefix: rule.prefix.clone(),
+            tags: rule.tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        };
+        rules.push(ReplicationRule {
+            id: rule.id.clone(),
+            priority,
+            enabled: rule.enabled,
+            filter: (filter != ReplicationFilter::default()).then_some(filter),
+            destination: ReplicationDestination {
+                bucket: bucket.to_string(),
+                storage_class: rule.storage_class.as_deref().map(storage_class).transpose()?,
+            },
+            delete_marker_replication: rule.delete_marker_replication,
+        });
+    }
+    Ok(ManifestReplication {
+        role: role.to_string(),
+        rules,
+    })
 }
