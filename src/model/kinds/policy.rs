@@ -54,8 +54,10 @@ impl Kind for Policy {
         p.map(|v| crate::model::policy::normalize(&v))
     }
 
-    /// A bucket that receives other buckets' server access logs gets the statement that lets the
-    /// logging service deliver them, so its policy is managed even when the manifest writes none.
+    /// A bucket that receives other buckets' server access logs or inventory reports gets the
+    /// statements that let the services deliver them, so its policy is managed even when the manifest
+    /// writes none. Several kinds feed the policy, so it is assembled by the shared
+    /// `model::desired::policy_doc` rather than here.
     fn desired(ctx: &Context<'_>, logical: &str, b: &Bucket) -> Result<Option<Option<Json>>, DesiredError> {
         desired::policy_doc(ctx, logical, b)
     }
