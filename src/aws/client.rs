@@ -104,6 +104,12 @@ impl Op {
         Self::new(operation, action, format!("arn:aws:s3:::{bucket}"))
     }
 
+    /// Describes a write call of a document kind on a bucket: the operation and its IAM action come
+    /// from the kind's descriptor (`model::kinds::ApiCall`), the one table of them.
+    pub fn write(call: &crate::model::kinds::ApiCall, bucket: &str) -> Self {
+        Self::bucket(call.operation, call.action, bucket)
+    }
+
     /// Describes a call on one object (or, with a trailing `*`, a prefix) of a bucket.
     pub fn object(operation: &'static str, action: &'static str, bucket: &str, key: &str) -> Self {
         Self::new(operation, action, format!("arn:aws:s3:::{bucket}/{key}"))

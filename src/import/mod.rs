@@ -18,13 +18,8 @@ pub mod unmanaged;
 
 use indexmap::IndexMap;
 
-use crate::manifest::types::{
-    Bucket, Expiration, Iam, KeyFilter, LifecycleFilter, LifecycleRule, NoncurrentExpiration, NoncurrentTransition,
-    Notification, Replication, ReplicationDestination, ReplicationFilter, ReplicationRule, Sns, StorageClass,
-    Transition,
-};
-use crate::model::identity::IdentityKind;
-use crate::model::{Doc, DocKind, LifecycleRuleDoc, NotificationTarget, ObservedBucket};
+use crate::manifest::types::{Bucket, Iam, Sns, StorageClass};
+use crate::model::{Doc, DocKind, ObservedBucket};
 use naming::Names;
 use related::{Related, Resolved};
 
@@ -188,79 +183,6 @@ pub(crate) fn not_imported(refs: &Refs<'_>, what: &str, arn: &str) -> String {
     }
 }
 
-/// One notification configuration, to a topic this import writes.
-pub(crate) fn notification(c: &crate::model::NotificationDoc, refs: &Refs<'_>) -> Result<Notification, String> {
-    let what = match c.target {
-        NotificationTarget::Topic => "SNS topic",
-        NotificationTarget::Queue => {
-            return Err(format!(
-                "configuration {} sends to SQS queue {}, and the manifest has no queues",
-                c.id, c.arn
-            ));
-        }
-        NotificationTarget::Lambda => {
-            return Err(format!(
-                "configuration {} invokes Lambda function {}, and the manifest has no functions",
-                c.id, c.arn
-            ));
-        }
-    };
-    let Some(topic) = refs.resolved.logical(IdentityKind::SnsTopic, &c.arn) else {
-        return Err(not_imported(refs, what, &c.arn));
-    };
-    let filter = KeyFilter {
-        prefix: c.prefix.clone(),
-        suffix: c.suffix.clone(),
-    };
-    Ok(Notification {
-        id: Some(c.id.clone()),
-        topic: topic.to_string(),
-        events: c.events.clone(),
-        filter: (filter != KeyFilter::default()).then_some(filter),
-    })
-}
-
-/// The replication configuration, when its role and every destination are written by this import.
-pub(crate) fn replication(r: &crate::model::ReplicationDoc, refs: &Refs<'_>) -> Result<Replication, String> {
-    let Some(role) = refs.resolved.logical(IdentityKind::IamRole, &r.role_arn) else {
-        return Err(not_imported(refs, "replication role", &r.role_arn));
-    };
-    let mut rules = Vec::new();
-    for rule in &r.rules {
-        let dest = rule
-            .destination_bucket_arn
-            .strip_prefix("arn:aws:s3:::")
-            .unwrap_or(&rule.destination_bucket_arn);
-        let Some(bucket) = refs.names.logical(dest) else {
-            return Err(format!(
-                "rule {} replicates to bucket {dest}, which this import does not include (import it too)",
-                rule.id
-            ));
-        };
-        let priority = u32::try_from(rule.priority)
-            .map_err(|_| format!("rule {} has the negative priority {}", rule.id, rule.priority))?;
-        let filter = ReplicationFilter {
-            prefix: rule.prefix.clone(),
-            tags: rule.tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
-        };
-        rules.push(ReplicationRule {
-            id: rule.id.clone(),
-            priority,
-            enabled: rule.enabled,
-            filter: (filter != ReplicationFilter::default()).then_some(filter),
-            destination: ReplicationDestination {
-                bucket: bucket.to_string(),
-                storage_class: rule.storage_class.as_deref().map(storage_class).transpose()?,
-            },
-            delete_marker_replication: rule.delete_marker_replication,
-        });
-    }
-    Ok(Replication {
-        role: role.to_string(),
-        rules,
-    })
-}
-
 /// `${env}` in a value would be replaced by the environment name when the manifest loads.
 pub(crate) fn refuse_env_text<'a>(mut values: impl Iterator<Item = &'a String>) -> Result<(), String> {
     match values.find(|v| v.contains("${env}")) {
@@ -276,61 +198,6 @@ pub(crate) fn storage_class(name: &str) -> Result<StorageClass, String> {
         .map_err(|_| format!("the manifest has no storage class `{name}`"))
 }
 
-pub(crate) fn lifecycle_rule(r: &LifecycleRuleDoc) -> Result<LifecycleRule, String> {
-    let filter = LifecycleFilter {
-        prefix: r.prefix.clone(),
-        tags: r.tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
-        object_size_greater_than: r.object_size_greater_than.map(crate::manifest::types::ByteSize),
-        object_size_less_than: r.object_size_less_than.map(crate::manifest::types::ByteSize),
-    };
-    let expiration = (r.expiration_days.is_some() || r.expired_object_delete_marker.is_some()).then_some(Expiration {
-        days: r.expiration_days,
-        expired_object_delete_marker: r.expired_object_delete_marker,
-    });
-    let noncurrent_version_expiration = match (r.noncurrent_expiration_days, r.noncurrent_newer_versions) {
-        (Some(days), newer) => Some(NoncurrentExpiration {
-            days,
-            newer_noncurrent_versions: newer,
-        }),
-        (None, None) => None,
-        (None, Some(_)) => {
-            return Err(format!(
-                "rule {} keeps newer noncurrent versions without expiring them, which the manifest cannot write",
-                r.id
-            ));
-        }
-    };
-    Ok(LifecycleRule {
-        id: r.id.clone(),
-        enabled: r.enabled,
-        filter: (filter != LifecycleFilter::default()).then_some(filter),
-        transitions: r
-            .transitions
-            .iter()
-            .map(|t| {
-                Ok(Transition {
-                    days: t.days,
-                    storage_class: storage_class(&t.storage_class)?,
-                })
-            })
-            .collect::<Result<_, String>>()?,
-        expiration,
-        noncurrent_version_transitions: r
-            .noncurrent_transitions
-            .iter()
-            .map(|t| {
-                Ok(NoncurrentTransition {
-                    days: t.days,
-                    storage_class: storage_class(&t.storage_class)?,
-                    newer_noncurrent_versions: t.newer_noncurrent_versions,
-                })
-            })
-            .collect::<Result<_, String>>()?,
-        noncurrent_version_expiration,
-        abort_incomplete_multipart_upload_days: r.abort_incomplete_multipart_upload_days,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
@@ -339,6 +206,7 @@ mod tests {
     use crate::model::VersioningState;
     use crate::model::desired::{self, Context};
     use crate::model::{EncryptionDoc, LoggingDoc, PublicAccessBlockDoc, TransitionDoc};
+    use crate::model::{LifecycleRuleDoc, NotificationTarget};
 
     fn observed(name: &str, region: &str, docs: Vec<Doc>) -> ObservedBucket {
         let mut all: BTreeMap<DocKind, Doc> = DocKind::ALL.into_iter().map(|k| (k, Doc::unconfigured(k))).collect();

@@ -1,18 +1,19 @@
 //! Manifest → desired buckets: `defaults` applied, references resolved to physical names and ARNs,
 //! generated policy statements added, every document in canonical form. Pure: the caller supplies the
 //! account ID (from STS) and the default region.
-
-use std::collections::BTreeMap;
+//!
+//! Each kind maps its own manifest section in its unit (`Kind::desired` in `model::kinds::KIND`). What
+//! stays here is shared between kinds: applying `defaults`, resolving placeholders and references
+//! (`${bucket.x.arn}`, roles, users, topics), and assembling the bucket policy, which several kinds
+//! feed: the manifest's `policy` section plus the delivery statements that logging
+//! (`kinds::logging::delivery_statements`) and inventory (`kinds::inventory::delivery_statements`)
+//! generate on the bucket that receives their output.
 
 use serde_json::{Value as Json, json};
-use sha2::{Digest, Sha256};
 
 use super::identity::{self, IdentityKind};
 use super::kinds;
-use super::{
-    DesiredBucket, DocKind, LifecycleRuleDoc, NoncurrentTransitionDoc, NotificationDoc, NotificationTarget,
-    ReplicationDoc, ReplicationRuleDoc, TransitionDoc, bucket_arn, hex,
-};
+use super::{DesiredBucket, DocKind, bucket_arn};
 use crate::manifest::check::effective_bucket;
 use crate::manifest::types::{
     Bucket, BucketPolicy, ConditionScalar, ConditionValue, IdentityRef, Manifest, OneOrMany, Statement,
@@ -65,7 +66,7 @@ pub(crate) fn policy_doc(ctx: &Context<'_>, logical: &str, b: &Bucket) -> Result
     // A bucket that receives other buckets' server access logs gets the statement that lets the
     // logging service deliver them, so its policy is managed even when the manifest writes none.
     // The same for a bucket that receives other buckets' inventory reports.
-    let log_sources = log_sources(ctx, logical);
+    let log_sources = kinds::logging::delivery_sources(ctx.manifest, logical);
     let inventory_sources = kinds::inventory::delivery_sources(ctx.manifest, logical);
     if b.policy.is_some() || !log_sources.is_empty() || !inventory_sources.is_empty() {
         let policy = b.policy.clone().unwrap_or_default();
@@ -78,186 +79,6 @@ pub(crate) fn policy_doc(ctx: &Context<'_>, logical: &str, b: &Bucket) -> Result
     Ok(None)
 }
 
-/// The notifications the manifest wants on bucket `logical`.
-pub(crate) fn notifications_doc(
-    ctx: &Context<'_>,
-    logical: &str,
-    b: &Bucket,
-) -> Result<Option<Vec<NotificationDoc>>, DesiredError> {
-    if let Some(notifications) = &b.notifications {
-        let mut docs = Vec::new();
-        for n in notifications {
-            let arn = topic_arn(ctx, &n.topic, &format!("bucket.{logical}.notifications"))?;
-            let filter = n.filter.clone().unwrap_or_default();
-            let id = n.id.clone().unwrap_or_else(|| {
-                // A stable generated ID keeps plans quiet: the same topic, events and filter always get
-                // the same ID.
-                let seed = format!(
-                    "{}|{}|{:?}|{:?}",
-                    n.topic,
-                    n.events.join(","),
-                    filter.prefix,
-                    filter.suffix
-                );
-                format!("s3rec-{}-{}", n.topic, &hex(&Sha256::digest(seed.as_bytes()))[..8])
-            });
-            docs.push(NotificationDoc {
-                id,
-                target: NotificationTarget::Topic,
-                arn,
-                events: n.events.clone(),
-                prefix: filter.prefix,
-                suffix: filter.suffix,
-            });
-        }
-        return Ok(Some(docs));
-    }
-    Ok(None)
-}
-
-/// The replication configuration the manifest wants on bucket `logical`.
-pub(crate) fn replication_doc(
-    ctx: &Context<'_>,
-    logical: &str,
-    b: &Bucket,
-) -> Result<Option<Option<ReplicationDoc>>, DesiredError> {
-    if let Some(replication) = &b.replication {
-        let place = format!("bucket.{logical}.replication");
-        let role_arn = role_arn(ctx, &replication.role, &place)?;
-        let mut rules = Vec::new();
-        for r in &replication.rules {
-            let dest = physical_bucket(ctx, &r.destination.bucket, &place)?;
-            let filter = r.filter.clone().unwrap_or_default();
-            rules.push(ReplicationRuleDoc {
-                id: r.id.clone(),
-                priority: i32::try_from(r.priority).unwrap_or(i32::MAX),
-                enabled: r.enabled,
-                prefix: filter.prefix,
-                tags: filter.tags.into_iter().collect(),
-                destination_bucket_arn: bucket_arn(&dest),
-                storage_class: r.destination.storage_class.map(|c| c.as_str().to_string()),
-                delete_marker_replication: r.delete_marker_replication,
-            });
-        }
-        return Ok(Some(Some(ReplicationDoc { role_arn, rules })));
-    }
-    Ok(None)
-}
-
-pub(crate) fn lifecycle_rule(r: &crate::manifest::types::LifecycleRule) -> LifecycleRuleDoc {
-    let filter = r.filter.clone().unwrap_or_default();
-    LifecycleRuleDoc {
-        id: r.id.clone(),
-        enabled: r.enabled,
-        prefix: filter.prefix,
-        tags: filter.tags.into_iter().collect(),
-        object_size_greater_than: filter.object_size_greater_than.map(|s| s.0),
-        object_size_less_than: filter.object_size_less_than.map(|s| s.0),
-        transitions: r
-            .transitions
-            .iter()
-            .map(|t| TransitionDoc {
-                days: t.days,
-                storage_class: t.storage_class.as_str().to_string(),
-            })
-            .collect(),
-        expiration_days: r.expiration.as_ref().and_then(|e| e.days),
-        expired_object_delete_marker: r.expiration.as_ref().and_then(|e| e.expired_object_delete_marker),
-        noncurrent_transitions: r
-            .noncurrent_version_transitions
-            .iter()
-            .map(|t| NoncurrentTransitionDoc {
-                days: t.days,
-                storage_class: t.storage_class.as_str().to_string(),
-                newer_noncurrent_versions: t.newer_noncurrent_versions,
-            })
-            .collect(),
-        noncurrent_expiration_days: r.noncurrent_version_expiration.as_ref().map(|e| e.days),
-        noncurrent_newer_versions: r
-            .noncurrent_version_expiration
-            .as_ref()
-            .and_then(|e| e.newer_noncurrent_versions),
-        abort_incomplete_multipart_upload_days: r.abort_incomplete_multipart_upload_days,
-    }
-}
-
-/// The bucket policy document: generated statements first, then the raw ones with placeholders resolved.
-/// `None` when nothing is left (the bucket should have no policy).
-/// The buckets that log into `target` (logical name): each one's physical name and log prefix.
-fn log_sources(ctx: &Context<'_>, target: &str) -> Vec<(String, String)> {
-    ctx.manifest
-        .buckets
-        .values()
-        .filter_map(|b| b.logging.as_ref().map(|l| (b, l)))
-        .filter(|(_, l)| l.target_bucket == target)
-        .map(|(b, l)| (b.name.clone(), l.prefix.clone()))
-        .collect()
-}
-
-/// The statements that let `logging.s3.amazonaws.com` write the logs of `sources` into bucket
-/// `name`: one per log prefix, limited by `aws:SourceArn` to those source buckets and by
-/// `aws:SourceAccount` to this account (AWS's documented form). A source whose delivery the raw
-/// statements already allow gets none, so a manifest that writes its own keeps working unchanged.
-fn log_delivery_statements(
-    ctx: &Context<'_>,
-    name: &str,
-    sources: &[(String, String)],
-    raw: &[Json],
-    place: &str,
-) -> Result<Vec<Json>, DesiredError> {
-    use crate::findings::policy::{Caller, Decision, Policy, Request};
-    if sources.is_empty() {
-        return Ok(Vec::new());
-    }
-    let account = ctx.account_id.ok_or_else(|| DesiredError::AccountUnknown {
-        what: place.to_string(),
-    })?;
-    let written = Policy::parse(&json!({"Statement": raw})).unwrap_or_default();
-    let arn = bucket_arn(name);
-    let mut by_prefix: BTreeMap<&str, Vec<String>> = BTreeMap::new();
-    for (source, prefix) in sources {
-        let object = format!("{arn}/{prefix}s3rec-log-object");
-        let already = written.decide(&Request {
-            caller: Caller::Service(crate::findings::LOGGING_SERVICE),
-            action: "s3:PutObject",
-            resource: &object,
-            context: vec![
-                ("aws:sourcearn".into(), bucket_arn(source)),
-                ("aws:sourceaccount".into(), account.to_string()),
-                ("aws:securetransport".into(), "true".into()),
-            ],
-        }) == Decision::Allow;
-        if !already {
-            by_prefix.entry(prefix.as_str()).or_default().push(bucket_arn(source));
-        }
-    }
-    let many = by_prefix.len() > 1;
-    Ok(by_prefix
-        .into_iter()
-        .enumerate()
-        .map(|(i, (prefix, mut source_arns))| {
-            source_arns.sort();
-            source_arns.dedup();
-            let sid = if many {
-                format!("AllowS3ServerAccessLogs{}", i + 1)
-            } else {
-                "AllowS3ServerAccessLogs".to_string()
-            };
-            json!({
-                "Sid": sid,
-                "Effect": "Allow",
-                "Principal": {"Service": crate::findings::LOGGING_SERVICE},
-                "Action": "s3:PutObject",
-                "Resource": format!("{arn}/{prefix}*"),
-                "Condition": {
-                    "ArnLike": {"aws:SourceArn": source_arns},
-                    "StringEquals": {"aws:SourceAccount": account},
-                },
-            })
-        })
-        .collect())
-}
-
 /// The buckets that deliver into a bucket, each as (physical name, prefix): its access-log sources and
 /// its inventory-report sources.
 struct Sources<'a> {
@@ -265,6 +86,8 @@ struct Sources<'a> {
     inventory: &'a [(String, String)],
 }
 
+/// The bucket policy document: generated statements first, then the raw ones with placeholders resolved.
+/// `None` when nothing is left (the bucket should have no policy).
 fn bucket_policy(
     ctx: &Context<'_>,
     logical: &str,
@@ -304,7 +127,13 @@ fn bucket_policy(
     for s in &p.statements {
         raw.push(resolve_json(ctx, &statement_json(s), &place)?);
     }
-    statements.extend(log_delivery_statements(ctx, name, sources.logs, &raw, &place)?);
+    statements.extend(kinds::logging::delivery_statements(
+        ctx,
+        name,
+        sources.logs,
+        &raw,
+        &place,
+    )?);
     statements.extend(kinds::inventory::delivery_statements(
         ctx,
         name,

@@ -18,6 +18,19 @@ use serde::{Deserialize, Serialize};
 
 pub use kinds::{Doc, DocKind};
 
+// The value types of the document kinds live in their units (`kinds::KIND`). They are re-exported
+// here because they are the model's public vocabulary: the diff, the graph, import, doctor, findings
+// and the integration tests (`tests/aws_buckets.rs`, `tests/plan_render.rs`) name them as
+// `model::TYPE`, and a move should not rewrite every one of those users.
+pub use kinds::cors::CorsRuleDoc;
+pub use kinds::encryption::EncryptionDoc;
+pub use kinds::lifecycle::{LifecycleRuleDoc, NoncurrentTransitionDoc, TransitionDoc};
+pub use kinds::logging::LoggingDoc;
+pub use kinds::notifications::{NotificationDoc, NotificationTarget};
+pub use kinds::public_access_block::PublicAccessBlockDoc;
+pub use kinds::replication::{ReplicationDoc, ReplicationRuleDoc};
+pub use kinds::versioning::VersioningState;
+
 impl DocKind {
     /// The bucket's field in the manifest that holds this document (its descriptor's).
     pub fn manifest_field(self) -> &'static str {
@@ -43,152 +56,6 @@ impl fmt::Display for DocKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
-}
-
-/// Versioning as S3 reports it: a bucket that was never versioned differs from a suspended one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum VersioningState {
-    Unversioned,
-    Enabled,
-    Suspended,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EncryptionDoc {
-    /// `AES256` or `aws:kms` (or `aws:kms:dsse` when observed).
-    pub algorithm: String,
-    pub kms_key_id: Option<String>,
-    pub bucket_key: bool,
-}
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PublicAccessBlockDoc {
-    pub block_public_acls: bool,
-    pub ignore_public_acls: bool,
-    pub block_public_policy: bool,
-    pub restrict_public_buckets: bool,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LifecycleRuleDoc {
-    pub id: String,
-    pub enabled: bool,
-    pub prefix: Option<String>,
-    pub tags: BTreeMap<String, String>,
-    pub object_size_greater_than: Option<u64>,
-    pub object_size_less_than: Option<u64>,
-    /// `(days, storage class)`, sorted by days.
-    pub transitions: Vec<TransitionDoc>,
-    pub expiration_days: Option<u32>,
-    pub expired_object_delete_marker: Option<bool>,
-    pub noncurrent_transitions: Vec<NoncurrentTransitionDoc>,
-    pub noncurrent_expiration_days: Option<u32>,
-    pub noncurrent_newer_versions: Option<u32>,
-    pub abort_incomplete_multipart_upload_days: Option<u32>,
-}
-
-impl LifecycleRuleDoc {
-    /// An enabled rule for the whole bucket with no actions yet; callers set what they need.
-    pub fn enabled(id: &str) -> LifecycleRuleDoc {
-        LifecycleRuleDoc {
-            id: id.to_string(),
-            enabled: true,
-            prefix: None,
-            tags: BTreeMap::new(),
-            object_size_greater_than: None,
-            object_size_less_than: None,
-            transitions: Vec::new(),
-            expiration_days: None,
-            expired_object_delete_marker: None,
-            noncurrent_transitions: Vec::new(),
-            noncurrent_expiration_days: None,
-            noncurrent_newer_versions: None,
-            abort_incomplete_multipart_upload_days: None,
-        }
-    }
-
-    pub(crate) fn canonicalize(&mut self) {
-        if self.prefix.as_deref() == Some("") {
-            self.prefix = None;
-        }
-        self.transitions.sort_by_key(|t| t.days);
-        self.noncurrent_transitions.sort_by_key(|t| t.days);
-        // S3 reports `ExpiredObjectDeleteMarker: false` for rules that never set it.
-        if self.expired_object_delete_marker == Some(false) {
-            self.expired_object_delete_marker = None;
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TransitionDoc {
-    pub days: u32,
-    pub storage_class: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct NoncurrentTransitionDoc {
-    pub days: u32,
-    pub storage_class: String,
-    pub newer_noncurrent_versions: Option<u32>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LoggingDoc {
-    /// Physical name of the bucket that receives the logs.
-    pub target_bucket: String,
-    pub prefix: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CorsRuleDoc {
-    pub id: Option<String>,
-    pub allowed_methods: Vec<String>,
-    pub allowed_origins: Vec<String>,
-    pub allowed_headers: Vec<String>,
-    pub expose_headers: Vec<String>,
-    pub max_age_seconds: Option<i32>,
-}
-
-/// What a notification configuration sends to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum NotificationTarget {
-    Topic,
-    Queue,
-    Lambda,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct NotificationDoc {
-    pub id: String,
-    pub target: NotificationTarget,
-    pub arn: String,
-    /// Sorted.
-    pub events: Vec<String>,
-    pub prefix: Option<String>,
-    pub suffix: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ReplicationDoc {
-    pub role_arn: String,
-    /// Sorted by ID.
-    pub rules: Vec<ReplicationRuleDoc>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ReplicationRuleDoc {
-    pub id: String,
-    pub priority: i32,
-    pub enabled: bool,
-    pub prefix: Option<String>,
-    pub tags: BTreeMap<String, String>,
-    /// ARN of the destination bucket.
-    pub destination_bucket_arn: String,
-    pub storage_class: Option<String>,
-    pub delete_marker_replication: bool,
 }
 
 /// A bucket as the manifest wants it: where it lives and the documents it manages (only those).

@@ -13,7 +13,7 @@ use aws_sdk_s3::types::{
 
 use super::{AwsKind, invalid};
 use crate::aws::{Aws, AwsError, Op};
-use crate::model::kinds::inventory::{Inventory, InventoryConfigDoc, SPEC, canonical};
+use crate::model::kinds::inventory::{self, Inventory, InventoryConfigDoc, SPEC, canonical};
 
 impl AwsKind for Inventory {
     async fn read(aws: &Aws, name: &str, region: &str, op: &Op) -> Result<Vec<InventoryConfigDoc>, AwsError> {
@@ -59,7 +59,7 @@ async fn put(aws: &Aws, region: &str, name: &str, wanted: &[InventoryConfigDoc])
         if live.contains(config) {
             continue;
         }
-        let op = Op::bucket("PutBucketInventoryConfiguration", "s3:PutInventoryConfiguration", name);
+        let op = Op::write(&inventory::PUT, name);
         let sdk = to_sdk(config).map_err(|detail| invalid(&op, detail))?;
         s3.put_bucket_inventory_configuration()
             .bucket(name)
@@ -77,11 +77,7 @@ async fn put(aws: &Aws, region: &str, name: &str, wanted: &[InventoryConfigDoc])
 
 /// Deletes one configuration by ID.
 async fn delete(aws: &Aws, region: &str, name: &str, id: &str) -> Result<(), AwsError> {
-    let op = Op::bucket(
-        "DeleteBucketInventoryConfiguration",
-        "s3:PutInventoryConfiguration",
-        name,
-    );
+    let op = Op::write(&inventory::DELETE, name);
     aws.s3(region)
         .delete_bucket_inventory_configuration()
         .bucket(name)

@@ -44,6 +44,45 @@ pub(crate) fn invalid(op: &Op, detail: impl std::fmt::Display) -> AwsError {
     }
 }
 
+// Conversions several adapters share. The SDK's numbers are signed where S3's never are, and S3 spells
+// "absent" as an empty string or list in several answers.
+
+/// Days and counts are `i32` in the SDK and never negative in S3's answers; a negative one is dropped
+/// rather than wrapped.
+fn non_negative(value: Option<i32>) -> Option<u32> {
+    value.and_then(|v| u32::try_from(v).ok())
+}
+
+/// Object sizes are `i64` in the SDK; see [`non_negative`].
+fn non_negative_size(value: Option<i64>) -> Option<u64> {
+    value.and_then(|v| u64::try_from(v).ok())
+}
+
+/// An empty string is how S3 spells "no prefix" in several answers.
+fn non_empty(value: Option<&str>) -> Option<String> {
+    value.filter(|s| !s.is_empty()).map(str::to_string)
+}
+
+/// Days and counts are `u32` in the model and `i32` in the SDK.
+fn to_i32(value: u32, what: &str) -> Result<i32, String> {
+    i32::try_from(value).map_err(|_| format!("{what} {value} is larger than S3 accepts"))
+}
+
+fn opt_i32(value: Option<u32>, what: &str) -> Result<Option<i32>, String> {
+    value.map(|v| to_i32(v, what)).transpose()
+}
+
+fn opt_i64(value: Option<u64>, what: &str) -> Result<Option<i64>, String> {
+    value
+        .map(|v| i64::try_from(v).map_err(|_| format!("{what} {v} is larger than S3 accepts")))
+        .transpose()
+}
+
+/// A list S3 treats as absent when empty; sending `Some(vec![])` would write an empty element.
+fn non_empty_list(items: &[String]) -> Option<Vec<String>> {
+    if items.is_empty() { None } else { Some(items.to_vec()) }
+}
+
 macro_rules! define_adapters {
     ($($variant:ident => $module:ident,)*) => {
         $(mod $module;)*

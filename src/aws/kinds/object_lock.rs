@@ -8,7 +8,7 @@ use aws_sdk_s3::types::{
 
 use super::{AwsKind, invalid};
 use crate::aws::{Aws, AwsError, Op};
-use crate::model::kinds::object_lock::{Mode, ObjectLock, ObjectLockDoc, Period, RetentionDoc};
+use crate::model::kinds::object_lock::{self, Mode, ObjectLock, ObjectLockDoc, Period, RetentionDoc};
 
 impl AwsKind for ObjectLock {
     async fn read(aws: &Aws, name: &str, region: &str, op: &Op) -> Result<ObjectLockDoc, AwsError> {
@@ -18,11 +18,7 @@ impl AwsKind for ObjectLock {
     }
 
     async fn put(aws: &Aws, name: &str, region: &str, lock: &ObjectLockDoc) -> Result<(), AwsError> {
-        let op = Op::bucket(
-            "PutObjectLockConfiguration",
-            "s3:PutBucketObjectLockConfiguration",
-            name,
-        );
+        let op = Op::write(&object_lock::PUT, name);
         let config = object_lock_to_sdk(lock).map_err(|e| invalid(&op, e))?;
         let result = aws
             .s3(region)

@@ -5,7 +5,7 @@ use aws_sdk_s3::types::{AccelerateConfiguration, BucketAccelerateStatus};
 
 use super::AwsKind;
 use crate::aws::{Aws, AwsError, Op};
-use crate::model::kinds::transfer_acceleration::TransferAcceleration;
+use crate::model::kinds::transfer_acceleration::{self, TransferAcceleration};
 
 impl AwsKind for TransferAcceleration {
     async fn read(aws: &Aws, name: &str, region: &str, op: &Op) -> Result<bool, AwsError> {
@@ -14,7 +14,7 @@ impl AwsKind for TransferAcceleration {
     }
 
     async fn put(aws: &Aws, name: &str, region: &str, enabled: &bool) -> Result<(), AwsError> {
-        let op = Op::bucket("PutBucketAccelerateConfiguration", "s3:PutAccelerateConfiguration", name);
+        let op = Op::write(&transfer_acceleration::PUT, name);
         let result = aws
             .s3(region)
             .put_bucket_accelerate_configuration()

@@ -1,6 +1,6 @@
 //! CORS rules, in the order given (S3 evaluates them first match first).
 
-use super::{DocAccess, KindSpec};
+use super::{ApiCall, DocAccess, KindSpec};
 use crate::model::DocKind;
 
 pub const SPEC: KindSpec = KindSpec {
@@ -12,6 +12,7 @@ pub const SPEC: KindSpec = KindSpec {
         read_operation: "GetBucketCors",
         read_action: "s3:GetBucketCORS",
         write_actions: &["s3:PutBucketCORS"],
+        write_calls: &[PUT, DELETE],
     },
     not_configured: &["NoSuchCORSConfiguration"],
     preconfigured_by_aws: false,
@@ -20,10 +21,33 @@ pub const SPEC: KindSpec = KindSpec {
     after_target: &[],
 };
 
+/// Replaces the rules.
+pub const PUT: ApiCall = ApiCall {
+    operation: "PutBucketCors",
+    action: "s3:PutBucketCORS",
+};
+
+/// Removes every rule (S3 authorises the delete with the put action).
+pub const DELETE: ApiCall = ApiCall {
+    operation: "DeleteBucketCors",
+    action: "s3:PutBucketCORS",
+};
+
+use serde::{Deserialize, Serialize};
+
 use super::{ImportRefs, Kind};
 use crate::manifest::types::{Bucket, CorsMethod, CorsRule};
-use crate::model::CorsRuleDoc;
 use crate::model::desired::{Context, DesiredError};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CorsRuleDoc {
+    pub id: Option<String>,
+    pub allowed_methods: Vec<String>,
+    pub allowed_origins: Vec<String>,
+    pub allowed_headers: Vec<String>,
+    pub expose_headers: Vec<String>,
+    pub max_age_seconds: Option<i32>,
+}
 
 /// In the order given: S3 evaluates CORS rules first match first.
 pub struct Cors;

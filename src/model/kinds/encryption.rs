@@ -1,6 +1,6 @@
 //! Default encryption (SSE-S3 or SSE-KMS, with or without a bucket key).
 
-use super::{DocAccess, KindSpec};
+use super::{ApiCall, DocAccess, KindSpec};
 use crate::model::DocKind;
 
 pub const SPEC: KindSpec = KindSpec {
@@ -12,6 +12,7 @@ pub const SPEC: KindSpec = KindSpec {
         read_operation: "GetBucketEncryption",
         read_action: "s3:GetEncryptionConfiguration",
         write_actions: &["s3:PutEncryptionConfiguration"],
+        write_calls: &[PUT, DELETE],
     },
     not_configured: &["ServerSideEncryptionConfigurationNotFoundError"],
     preconfigured_by_aws: true,
@@ -20,10 +21,31 @@ pub const SPEC: KindSpec = KindSpec {
     after_target: &[],
 };
 
+/// Sets the default encryption.
+pub const PUT: ApiCall = ApiCall {
+    operation: "PutBucketEncryption",
+    action: "s3:PutEncryptionConfiguration",
+};
+
+/// Removes it (S3 authorises the delete with the put action).
+pub const DELETE: ApiCall = ApiCall {
+    operation: "DeleteBucketEncryption",
+    action: "s3:PutEncryptionConfiguration",
+};
+
+use serde::{Deserialize, Serialize};
+
 use super::{ImportRefs, Kind};
 use crate::manifest::types::{Bucket, Encryption as ManifestEncryption, SseAlgorithm};
-use crate::model::EncryptionDoc;
 use crate::model::desired::{Context, DesiredError};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EncryptionDoc {
+    /// `AES256` or `aws:kms` (or `aws:kms:dsse` when observed).
+    pub algorithm: String,
+    pub kms_key_id: Option<String>,
+    pub bucket_key: bool,
+}
 
 /// `None`: no default encryption configured (moto's answer for a new bucket; AWS encrypts with SSE-S3).
 pub struct Encryption;

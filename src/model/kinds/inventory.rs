@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
 
-use super::{DocAccess, ImportRefs, Kind, KindSpec};
+use super::{ApiCall, DocAccess, ImportRefs, Kind, KindSpec};
 use crate::manifest::types::{
     Bucket, Inventory as ManifestInventory, InventoryDestination, InventoryField, InventoryFormat, InventorySchedule,
     InventoryVersions, Manifest,
@@ -39,6 +39,7 @@ pub const SPEC: KindSpec = KindSpec {
         read_operation: "ListBucketInventoryConfigurations",
         read_action: "s3:GetInventoryConfiguration",
         write_actions: &["s3:PutInventoryConfiguration"],
+        write_calls: &[PUT, DELETE],
     },
     // A bucket without configurations lists none; there is no "not configured" error.
     not_configured: &[],
@@ -46,6 +47,18 @@ pub const SPEC: KindSpec = KindSpec {
     render_root: "inventory",
     after_own: &[],
     after_target: &[DocKind::Policy],
+};
+
+/// Puts one configuration by ID.
+pub const PUT: ApiCall = ApiCall {
+    operation: "PutBucketInventoryConfiguration",
+    action: "s3:PutInventoryConfiguration",
+};
+
+/// Deletes one configuration by ID (S3 authorises the delete with the put action).
+pub const DELETE: ApiCall = ApiCall {
+    operation: "DeleteBucketInventoryConfiguration",
+    action: "s3:PutInventoryConfiguration",
 };
 
 /// The service principal that delivers inventory reports (and Storage Class Analysis exports).

@@ -250,11 +250,24 @@ pub struct DocAccess {
     pub read_operation: &'static str,
     /// The IAM action that authorises the read, e.g. `s3:GetLifecycleConfiguration`.
     pub read_action: &'static str,
-    /// The IAM actions of every call `aws::write` may make to change or remove the document, sorted.
+    /// The IAM actions of every call the kind's adapter may make to change or remove the document,
+    /// sorted: exactly the actions of [`DocAccess::write_calls`] (a registry test holds them equal).
     /// S3 authorises most Delete* calls with the Put* action; the bucket policy is the exception.
     /// Names as in the Service Authorization Reference, "Actions, resources, and condition keys for
     /// Amazon S3".
     pub write_actions: &'static [&'static str],
+    /// Every call the kind's adapter makes to change or remove the document, each with the IAM action
+    /// that authorises it. The adapter builds its requests' [`Op`](crate::aws::Op) from these
+    /// constants (the unit's `PUT`, `DELETE`, ...), so an operation and its action are written once.
+    pub write_calls: &'static [ApiCall],
+}
+
+/// One API operation and the IAM action that authorises it, e.g. `DeleteBucketCors` with
+/// `s3:PutBucketCORS`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ApiCall {
+    pub operation: &'static str,
+    pub action: &'static str,
 }
 
 /// Everything s3rec knows about one document kind apart from its value type and its SDK calls.
@@ -340,6 +353,28 @@ mod tests {
             assert!(!s.after_own.contains(&kind), "{kind:?} waits for itself");
         }
         assert_eq!(all().count(), DocKind::ALL.len());
+    }
+
+    /// The one table of write actions: `write_actions` (what `grants`, `doctor` and the probes read) is
+    /// exactly the sorted set of the actions of the calls the adapters make (`write_calls`).
+    #[test]
+    fn write_actions_are_the_actions_of_the_write_calls() {
+        for kind in DocKind::ALL {
+            let access = &spec(kind).access;
+            assert!(!access.write_calls.is_empty(), "{kind:?} lists no write call");
+            let from_calls: BTreeSet<&str> = access.write_calls.iter().map(|c| c.action).collect();
+            let listed: BTreeSet<&str> = access.write_actions.iter().copied().collect();
+            assert_eq!(listed, from_calls, "{kind:?}");
+            let mut operations = BTreeSet::new();
+            for call in access.write_calls {
+                assert!(
+                    call.operation.starts_with("Put") || call.operation.starts_with("Delete"),
+                    "{kind:?}: {}",
+                    call.operation
+                );
+                assert!(operations.insert(call.operation), "{kind:?}: {} twice", call.operation);
+            }
+        }
     }
 
     #[test]

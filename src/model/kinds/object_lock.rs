@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{DocAccess, ImportRefs, Kind, KindProblem, KindSpec};
+use super::{ApiCall, DocAccess, ImportRefs, Kind, KindProblem, KindSpec};
 use crate::manifest::diagnostic::Problem;
 use crate::manifest::types::{Bucket, DefaultRetention, ObjectLock as ManifestObjectLock, RetentionMode, Versioning};
 use crate::model::DocKind;
@@ -20,12 +20,19 @@ pub const SPEC: KindSpec = KindSpec {
         read_operation: "GetObjectLockConfiguration",
         read_action: "s3:GetBucketObjectLockConfiguration",
         write_actions: &["s3:PutBucketObjectLockConfiguration"],
+        write_calls: &[PUT],
     },
     not_configured: &["ObjectLockConfigurationNotFoundError"],
     preconfigured_by_aws: false,
     render_root: "",
     after_own: &[DocKind::Versioning],
     after_target: &[],
+};
+
+/// Sets Object Lock and its default retention (there is no delete: it cannot be disabled).
+pub const PUT: ApiCall = ApiCall {
+    operation: "PutObjectLockConfiguration",
+    action: "s3:PutBucketObjectLockConfiguration",
 };
 
 /// A bucket's Object Lock configuration; "not configured" is not enabled and no default retention.

@@ -1,6 +1,6 @@
 //! Object ownership controls (the manifest's `object_ownership`).
 
-use super::{DocAccess, KindSpec};
+use super::{ApiCall, DocAccess, KindSpec};
 use crate::model::DocKind;
 
 pub const SPEC: KindSpec = KindSpec {
@@ -12,12 +12,25 @@ pub const SPEC: KindSpec = KindSpec {
         read_operation: "GetBucketOwnershipControls",
         read_action: "s3:GetBucketOwnershipControls",
         write_actions: &["s3:PutBucketOwnershipControls"],
+        write_calls: &[PUT, DELETE],
     },
     not_configured: &["OwnershipControlsNotFoundError"],
     preconfigured_by_aws: true,
     render_root: "object_ownership",
     after_own: &[],
     after_target: &[],
+};
+
+/// Sets the object ownership.
+pub const PUT: ApiCall = ApiCall {
+    operation: "PutBucketOwnershipControls",
+    action: "s3:PutBucketOwnershipControls",
+};
+
+/// Removes the ownership controls (S3 authorises the delete with the put action).
+pub const DELETE: ApiCall = ApiCall {
+    operation: "DeleteBucketOwnershipControls",
+    action: "s3:PutBucketOwnershipControls",
 };
 
 use super::{ImportRefs, Kind};

@@ -1,6 +1,6 @@
 //! The bucket policy, normalized. The one document whose Delete call has its own IAM action.
 
-use super::{DocAccess, KindSpec};
+use super::{ApiCall, DocAccess, KindSpec};
 use crate::model::DocKind;
 
 pub const SPEC: KindSpec = KindSpec {
@@ -12,12 +12,25 @@ pub const SPEC: KindSpec = KindSpec {
         read_operation: "GetBucketPolicy",
         read_action: "s3:GetBucketPolicy",
         write_actions: &["s3:DeleteBucketPolicy", "s3:PutBucketPolicy"],
+        write_calls: &[PUT, DELETE],
     },
     not_configured: &["NoSuchBucketPolicy"],
     preconfigured_by_aws: false,
     render_root: "policy",
     after_own: &[],
     after_target: &[],
+};
+
+/// Replaces the policy.
+pub const PUT: ApiCall = ApiCall {
+    operation: "PutBucketPolicy",
+    action: "s3:PutBucketPolicy",
+};
+
+/// Removes the policy: the one delete S3 authorises with an action of its own.
+pub const DELETE: ApiCall = ApiCall {
+    operation: "DeleteBucketPolicy",
+    action: "s3:DeleteBucketPolicy",
 };
 
 use serde_json::Value as Json;
@@ -41,8 +54,10 @@ impl Kind for Policy {
         p.map(|v| crate::model::policy::normalize(&v))
     }
 
-    /// A bucket that receives other buckets' server access logs gets the statement that lets the
-    /// logging service deliver them, so its policy is managed even when the manifest writes none.
+    /// A bucket that receives other buckets' server access logs or inventory reports gets the
+    /// statements that let the services deliver them, so its policy is managed even when the manifest
+    /// writes none. Several kinds feed the policy, so it is assembled by the shared
+    /// `model::desired::policy_doc` rather than here.
     fn desired(ctx: &Context<'_>, logical: &str, b: &Bucket) -> Result<Option<Option<Json>>, DesiredError> {
         desired::policy_doc(ctx, logical, b)
     }

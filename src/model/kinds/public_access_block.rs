@@ -1,6 +1,6 @@
 //! The bucket's public access block: four switches, all off when not configured.
 
-use super::{DocAccess, KindSpec};
+use super::{ApiCall, DocAccess, KindSpec};
 use crate::model::DocKind;
 
 pub const SPEC: KindSpec = KindSpec {
@@ -12,6 +12,7 @@ pub const SPEC: KindSpec = KindSpec {
         read_operation: "GetPublicAccessBlock",
         read_action: "s3:GetBucketPublicAccessBlock",
         write_actions: &["s3:PutBucketPublicAccessBlock"],
+        write_calls: &[PUT, DELETE],
     },
     not_configured: &["NoSuchPublicAccessBlockConfiguration"],
     preconfigured_by_aws: true,
@@ -20,10 +21,31 @@ pub const SPEC: KindSpec = KindSpec {
     after_target: &[],
 };
 
+/// Sets the four switches.
+pub const PUT: ApiCall = ApiCall {
+    operation: "PutPublicAccessBlock",
+    action: "s3:PutBucketPublicAccessBlock",
+};
+
+/// Removes the block (S3 authorises the delete with the put action).
+pub const DELETE: ApiCall = ApiCall {
+    operation: "DeletePublicAccessBlock",
+    action: "s3:PutBucketPublicAccessBlock",
+};
+
+use serde::{Deserialize, Serialize};
+
 use super::{ImportRefs, Kind};
 use crate::manifest::types::{Bucket, PublicAccessBlock as ManifestPublicAccessBlock};
-use crate::model::PublicAccessBlockDoc;
 use crate::model::desired::{Context, DesiredError};
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublicAccessBlockDoc {
+    pub block_public_acls: bool,
+    pub ignore_public_acls: bool,
+    pub block_public_policy: bool,
+    pub restrict_public_buckets: bool,
+}
 
 /// "Not configured" is all four switches off.
 pub struct PublicAccessBlock;

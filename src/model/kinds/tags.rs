@@ -1,6 +1,6 @@
 //! The bucket's tag set.
 
-use super::{DocAccess, KindSpec};
+use super::{ApiCall, DocAccess, KindSpec};
 use crate::model::DocKind;
 
 pub const SPEC: KindSpec = KindSpec {
@@ -12,12 +12,25 @@ pub const SPEC: KindSpec = KindSpec {
         read_operation: "GetBucketTagging",
         read_action: "s3:GetBucketTagging",
         write_actions: &["s3:PutBucketTagging"],
+        write_calls: &[PUT, DELETE],
     },
     not_configured: &["NoSuchTagSet", "NoSuchTagSetError"],
     preconfigured_by_aws: false,
     render_root: "tags",
     after_own: &[],
     after_target: &[],
+};
+
+/// Replaces the tag set.
+pub const PUT: ApiCall = ApiCall {
+    operation: "PutBucketTagging",
+    action: "s3:PutBucketTagging",
+};
+
+/// Removes every tag (S3 authorises the delete with the put action).
+pub const DELETE: ApiCall = ApiCall {
+    operation: "DeleteBucketTagging",
+    action: "s3:PutBucketTagging",
 };
 
 use std::collections::BTreeMap;

@@ -1,7 +1,7 @@
 //! Transfer Acceleration: on or off. A bucket that never had it and one where it is suspended behave
 //! alike, so both read as off; S3 refuses it on bucket names with dots.
 
-use super::{DocAccess, ImportRefs, Kind, KindProblem, KindSpec};
+use super::{ApiCall, DocAccess, ImportRefs, Kind, KindProblem, KindSpec};
 use crate::manifest::diagnostic::Problem;
 use crate::manifest::types::Bucket;
 use crate::model::DocKind;
@@ -16,12 +16,19 @@ pub const SPEC: KindSpec = KindSpec {
         read_operation: "GetBucketAccelerateConfiguration",
         read_action: "s3:GetAccelerateConfiguration",
         write_actions: &["s3:PutAccelerateConfiguration"],
+        write_calls: &[PUT],
     },
     not_configured: &[],
     preconfigured_by_aws: false,
     render_root: "transfer_acceleration",
     after_own: &[],
     after_target: &[],
+};
+
+/// Enables or suspends acceleration (there is no delete call).
+pub const PUT: ApiCall = ApiCall {
+    operation: "PutBucketAccelerateConfiguration",
+    action: "s3:PutAccelerateConfiguration",
 };
 
 /// `true` when Transfer Acceleration is enabled.

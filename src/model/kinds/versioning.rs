@@ -1,6 +1,6 @@
 //! Versioning: Enabled or Suspended; a bucket that was never versioned reads as unversioned.
 
-use super::{DocAccess, KindSpec};
+use super::{ApiCall, DocAccess, KindSpec};
 use crate::model::DocKind;
 
 pub const SPEC: KindSpec = KindSpec {
@@ -12,6 +12,7 @@ pub const SPEC: KindSpec = KindSpec {
         read_operation: "GetBucketVersioning",
         read_action: "s3:GetBucketVersioning",
         write_actions: &["s3:PutBucketVersioning"],
+        write_calls: &[PUT],
     },
     not_configured: &[],
     preconfigured_by_aws: false,
@@ -20,10 +21,26 @@ pub const SPEC: KindSpec = KindSpec {
     after_target: &[],
 };
 
+/// Sets Enabled or Suspended (there is no call that returns a bucket to unversioned).
+pub const PUT: ApiCall = ApiCall {
+    operation: "PutBucketVersioning",
+    action: "s3:PutBucketVersioning",
+};
+
+use serde::{Deserialize, Serialize};
+
 use super::{ImportRefs, Kind};
 use crate::manifest::types::{Bucket, Versioning as ManifestVersioning};
-use crate::model::VersioningState;
 use crate::model::desired::{Context, DesiredError};
+
+/// Versioning as S3 reports it: a bucket that was never versioned differs from a suspended one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VersioningState {
+    Unversioned,
+    Enabled,
+    Suspended,
+}
 
 pub struct Versioning;
 
