@@ -21,9 +21,11 @@ fn manifest(env: &str, website: &str) -> String {
     format!("buckets:\n  site:\n    name: {env}-site\n    website:\n{website}")
 }
 
-/// The live configuration as `(index suffix, error key, redirect-all host, routing rule count)`, or
-/// `None` when the bucket has no website configuration.
-fn live(bucket: &str) -> Option<(Option<String>, Option<String>, Option<String>, usize)> {
+/// The live configuration as `(index suffix, error key, redirect-all host, routing rule count)`.
+type Live = (Option<String>, Option<String>, Option<String>, usize);
+
+/// The live configuration, or `None` when the bucket has no website configuration.
+fn live(bucket: &str) -> Option<Live> {
     common::runtime().block_on(async {
         let aws = common::emulator().await;
         let out = aws.s3("us-east-1").get_bucket_website().bucket(bucket).send().await;
@@ -56,7 +58,10 @@ fn website_is_created_updated_drift_reverted_and_deleted() {
     assert_eq!(code, 2, "{text}");
     assert!(text.contains("bucket.site.website will be created"), "{text}");
     project.apply_ok();
-    assert_eq!(live(&bucket), Some((Some("index.html".into()), Some("404.html".into()), None, 0)));
+    assert_eq!(
+        live(&bucket),
+        Some((Some("index.html".into()), Some("404.html".into()), None, 0))
+    );
     project.assert_converged();
 
     // Routing rules: both conditions, every redirect field but the key replacement.
@@ -68,7 +73,10 @@ fn website_is_created_updated_drift_reverted_and_deleted() {
     assert_eq!(code, 2, "{text}");
     assert!(text.contains("bucket.site.website will be updated in-place"), "{text}");
     project.apply_ok();
-    assert_eq!(live(&bucket), Some((Some("index.html".into()), Some("404.html".into()), None, 2)));
+    assert_eq!(
+        live(&bucket),
+        Some((Some("index.html".into()), Some("404.html".into()), None, 2))
+    );
     project.assert_converged();
 
     // Redirect every request instead.
@@ -106,7 +114,10 @@ fn website_is_created_updated_drift_reverted_and_deleted() {
     project.assert_converged();
 
     // `website: {}` manages "no website": the configuration is deleted.
-    project.write(&format!("buckets:\n  site:\n    name: {}-site\n    website: {{}}\n", project.env));
+    project.write(&format!(
+        "buckets:\n  site:\n    name: {}-site\n    website: {{}}\n",
+        project.env
+    ));
     let (code, text) = project.plan();
     assert_eq!(code, 2, "{text}");
     assert!(text.contains("bucket.site.website"), "{text}");
@@ -129,7 +140,10 @@ fn serving_and_redirecting_at_once_is_refused_with_place_and_hint() {
         out.contains("`website.redirect_all_requests_to` excludes `index_document`"),
         "{out}"
     );
-    assert!(out.contains("keep either `redirect_all_requests_to` or `index_document`"), "{out}");
+    assert!(
+        out.contains("keep either `redirect_all_requests_to` or `index_document`"),
+        "{out}"
+    );
     // Line 11: the `redirect_all_requests_to` key, after the five lines of the `aws` header.
     assert!(out.contains(&format!("{}.yaml:11:", project.env)), "{out}");
 }
