@@ -79,6 +79,25 @@ fn website_is_created_updated_drift_reverted_and_deleted() {
     );
     project.assert_converged();
 
+    // `s3rec import` writes the section back (into another environment, which does not manage it).
+    let other = Project::new(&common::unique_name("webimp"));
+    other.write("");
+    let (code, yaml, stderr) = other.run(&["import", "-e", &other.env, &bucket]);
+    assert_eq!(code, 0, "{stderr}");
+    for want in [
+        "website:",
+        "index_document",
+        "404.html",
+        "key_prefix_equals",
+        "documents/",
+        "http_error_code_returned_equals: 404",
+        "http_redirect_code: 302",
+        "protocol: https",
+        "replace_key_with",
+    ] {
+        assert!(yaml.contains(want), "{want} missing from\n{yaml}");
+    }
+
     // Redirect every request instead.
     project.write(&manifest(
         &project.env,
