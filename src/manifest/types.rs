@@ -201,6 +201,10 @@ pub struct Bucket {
     /// list manages "no inventory configurations".
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inventory: Option<Vec<Inventory>>,
+    /// Static website hosting: `index_document` (with optional `error_document` and `routing_rules`)
+    /// or `redirect_all_requests_to`, never both. `{}` manages "no website configuration".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub website: Option<Website>,
     /// Refuse, at plan time, any plan that would delete or replace this bucket.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prevent_destroy: Option<bool>,
@@ -762,6 +766,92 @@ pub enum CorsMethod {
     Post,
     Delete,
     Head,
+}
+
+/// Static website hosting. Either the bucket serves its objects (`index_document`, with optional
+/// `error_document` and `routing_rules`) or it redirects every request (`redirect_all_requests_to`);
+/// S3 refuses both at once. Neither (`{}`) means "no website configuration".
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Website {
+    /// The suffix appended to requests for a directory, e.g. `index.html`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
+    pub index_document: Option<String>,
+    /// The object key returned when a 4XX error occurs, e.g. `error.html`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
+    pub error_document: Option<String>,
+    /// Redirect rules, in order (S3 applies the first that matches).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub routing_rules: Option<Vec<RoutingRule>>,
+    /// Redirect every request to another host instead of serving the bucket's objects.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redirect_all_requests_to: Option<RedirectAllRequestsTo>,
+}
+
+/// Where every request to a website bucket is redirected.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RedirectAllRequestsTo {
+    /// The host requests are sent to, e.g. `www.example.com`.
+    #[schemars(length(min = 1))]
+    pub host_name: String,
+    /// The protocol of the redirect; the original request's when left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<WebsiteProtocol>,
+}
+
+/// A website routing rule: when `condition` matches (always, when left out), redirect as `redirect` says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RoutingRule {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub condition: Option<RoutingCondition>,
+    pub redirect: RoutingRedirect,
+}
+
+/// When a routing rule applies; both fields given means both must match.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RoutingCondition {
+    /// Requests whose key starts with this prefix, e.g. `docs/`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_prefix_equals: Option<String>,
+    /// Requests whose answer would have this HTTP error code (4XX or 5XX).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 400, max = 599))]
+    pub http_error_code_returned_equals: Option<u16>,
+}
+
+/// Where a routing rule redirects. `replace_key_prefix_with` and `replace_key_with` exclude each other.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RoutingRedirect {
+    /// The host of the redirect; the request's own host when left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_name: Option<String>,
+    /// The protocol of the redirect; the request's own when left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<WebsiteProtocol>,
+    /// Replaces the prefix the condition's `key_prefix_equals` matched, e.g. `documents/`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replace_key_prefix_with: Option<String>,
+    /// Replaces the whole key, e.g. `error.html`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replace_key_with: Option<String>,
+    /// The HTTP redirect code (3XX); 301 when left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 300, max = 399))]
+    pub http_redirect_code: Option<u16>,
+}
+
+/// The protocol of a website redirect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum WebsiteProtocol {
+    Http,
+    Https,
 }
 
 /// IAM identities and policies.
