@@ -8,7 +8,7 @@ use aws_sdk_s3::types::{
 
 use super::{AwsKind, invalid};
 use crate::aws::{Aws, AwsError, Op};
-use crate::model::kinds::website::{ConditionDoc, Protocol, RedirectAllDoc, RedirectDoc, RoutingRuleDoc, Website, WebsiteDoc};
+use crate::model::kinds::website::{self, ConditionDoc, Protocol, RedirectAllDoc, RedirectDoc, RoutingRuleDoc, Website, WebsiteDoc};
 
 impl AwsKind for Website {
     async fn read(aws: &Aws, name: &str, region: &str, op: &Op) -> Result<WebsiteDoc, AwsError> {
@@ -27,11 +27,11 @@ impl AwsKind for Website {
     async fn put(aws: &Aws, name: &str, region: &str, website: &WebsiteDoc) -> Result<(), AwsError> {
         let s3 = aws.s3(region);
         if !website.is_configured() {
-            let op = Op::bucket("DeleteBucketWebsite", "s3:DeleteBucketWebsite", name);
+            let op = Op::write(&website::DELETE, name);
             let result = s3.delete_bucket_website().bucket(name).send().await;
             return result.map(|_| ()).map_err(|e| aws.error(&op, e));
         }
-        let op = Op::bucket("PutBucketWebsite", "s3:PutBucketWebsite", name);
+        let op = Op::write(&website::PUT, name);
         let config = website_to_sdk(website).map_err(|e| invalid(&op, e))?;
         let result = s3
             .put_bucket_website()

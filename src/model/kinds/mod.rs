@@ -253,7 +253,7 @@ pub struct DocAccess {
     pub read_action: &'static str,
     /// The IAM actions of every call the kind's adapter may make to change or remove the document,
     /// sorted: exactly the actions of [`DocAccess::write_calls`] (a registry test holds them equal).
-    /// S3 authorises most Delete* calls with the Put* action; the bucket policy is the exception.
+    /// S3 authorises most Delete* calls with the Put* action; the bucket policy and the website configuration are the exceptions.
     /// Names as in the Service Authorization Reference, "Actions, resources, and condition keys for
     /// Amazon S3".
     pub write_actions: &'static [&'static str],

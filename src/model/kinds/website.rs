@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{DocAccess, ImportRefs, Kind, KindProblem, KindSpec};
+use super::{ApiCall, DocAccess, ImportRefs, Kind, KindProblem, KindSpec};
 use crate::manifest::diagnostic::Problem;
 use crate::manifest::types::{
     Bucket, RedirectAllRequestsTo, RoutingCondition, RoutingRedirect, RoutingRule, Website as ManifestWebsite,
@@ -24,12 +24,25 @@ pub const SPEC: KindSpec = KindSpec {
         read_action: "s3:GetBucketWebsite",
         // DeleteBucketWebsite has its own action, unlike most Delete* calls of S3.
         write_actions: &["s3:DeleteBucketWebsite", "s3:PutBucketWebsite"],
+        write_calls: &[PUT, DELETE],
     },
     not_configured: &["NoSuchWebsiteConfiguration"],
     preconfigured_by_aws: false,
     render_root: "",
     after_own: &[],
     after_target: &[],
+};
+
+/// Replaces the website configuration.
+pub const PUT: ApiCall = ApiCall {
+    operation: "PutBucketWebsite",
+    action: "s3:PutBucketWebsite",
+};
+
+/// Removes the website configuration (its own IAM action, unlike most of S3's deletes).
+pub const DELETE: ApiCall = ApiCall {
+    operation: "DeleteBucketWebsite",
+    action: "s3:DeleteBucketWebsite",
 };
 
 /// A bucket's website configuration in canonical form; the default value is "no website".
