@@ -32,6 +32,7 @@ macro_rules! with_doc_kinds {
             ObjectLock => object_lock,
             TransferAcceleration => transfer_acceleration,
             Inventory => inventory,
+            IntelligentTiering => intelligent_tiering,
         }
     };
 }
