@@ -227,7 +227,8 @@ pub fn check_section(section: &[ManifestTiering]) -> Vec<KindProblem> {
                     .with_hint(format!("set `days` of {name} between {min} and {max}")),
                 );
             }
-            if seen.insert(t.access_tier, t.days).is_some() {
+            // The first tiering of a tier is the one the later checks compare against.
+            if seen.contains_key(&t.access_tier) {
                 push(
                     format!("{tier_at}/access_tier"),
                     false,
@@ -237,6 +238,8 @@ pub fn check_section(section: &[ManifestTiering]) -> Vec<KindProblem> {
                     )
                     .with_hint("S3 takes at most one tiering per access tier: keep one"),
                 );
+            } else {
+                seen.insert(t.access_tier, t.days);
             }
         }
         if let (Some(archive), Some(deep)) = (
@@ -401,18 +404,26 @@ mod tests {
 
     #[test]
     fn s3_limits_are_checked_with_a_pointer_and_a_hint() {
-        let b = bucket(
-            "    intelligent_tiering:
-      - id: a
-        tierings:
-          - { access_tier: ARCHIVE_ACCESS, days: 200 }
-          - { access_tier: DEEP_ARCHIVE_ACCESS, days: 150 }
-          - { access_tier: ARCHIVE_ACCESS, days: 300 }
-      - id: a
-        tierings: []
-",
-        );
-        let problems = check_section(b.intelligent_tiering.as_ref().unwrap());
+        let t = |access_tier, days| IntelligentTieringTier { access_tier, days };
+        let section = vec![
+            ManifestTiering {
+                id: "a".into(),
+                filter: None,
+                tierings: vec![
+                    t(IntelligentTieringAccessTier::ArchiveAccess, 200),
+                    t(IntelligentTieringAccessTier::DeepArchiveAccess, 150),
+                    t(IntelligentTieringAccessTier::ArchiveAccess, 300),
+                ],
+                enabled: true,
+            },
+            ManifestTiering {
+                id: "a".into(),
+                filter: None,
+                tierings: Vec::new(),
+                enabled: true,
+            },
+        ];
+        let problems = check_section(&section);
         let at: Vec<&str> = problems.iter().map(|p| p.pointer.as_str()).collect();
         assert_eq!(
             at,
