@@ -23,7 +23,9 @@ fn flat(text: &str) -> String {
 fn plan_against_a_server_without_intelligent_tiering_is_unaffected_unless_the_manifest_manages_it() {
     let project = Project::new("itmoto");
     let name = common::unique_name("itmoto");
-    project.write(&format!("buckets:\n  data:\n    name: {name}\n    versioning: enabled\n"));
+    project.write(&format!(
+        "buckets:\n  data:\n    name: {name}\n    versioning: enabled\n"
+    ));
 
     // Without the section: create, then an empty second plan, with no word about the setting.
     let (code, text) = project.plan();
@@ -33,7 +35,10 @@ fn plan_against_a_server_without_intelligent_tiering_is_unaffected_unless_the_ma
     let (code, stdout, stderr) = project.run(&["plan", "-e", "itmoto", "--detailed-exitcode"]);
     assert_eq!(code, 0, "expected an empty plan:\n{stdout}\n{stderr}");
     assert!(stdout.contains("No changes."), "{stdout}");
-    assert!(!stderr.contains("intelligent"), "the unsupported read is not a warning:\n{stderr}");
+    assert!(
+        !stderr.contains("intelligent"),
+        "the unsupported read is not a warning:\n{stderr}"
+    );
 
     // With the section: the plan fails, naming the operation, the endpoint and the way out.
     project.write(&format!(
@@ -47,7 +52,10 @@ fn plan_against_a_server_without_intelligent_tiering_is_unaffected_unless_the_ma
 "
     ));
     let (code, stdout, stderr) = project.run(&["plan", "-e", "itmoto", "--detailed-exitcode"]);
-    assert_eq!(code, 1, "a managed setting the server lacks fails the plan:\n{stdout}\n{stderr}");
+    assert_eq!(
+        code, 1,
+        "a managed setting the server lacks fails the plan:\n{stdout}\n{stderr}"
+    );
     let text = flat(&stderr);
     for expected in [
         "does not implement ListBucketIntelligentTieringConfigurations",
@@ -62,7 +70,9 @@ fn plan_against_a_server_without_intelligent_tiering_is_unaffected_unless_the_ma
     // is still there, and the section left out again gives an empty plan.
     let (code, stdout, stderr) = project.apply();
     assert_ne!(code, 0, "{stdout}\n{stderr}");
-    project.write(&format!("buckets:\n  data:\n    name: {name}\n    versioning: enabled\n"));
+    project.write(&format!(
+        "buckets:\n  data:\n    name: {name}\n    versioning: enabled\n"
+    ));
     project.assert_converged();
 }
 

@@ -228,7 +228,9 @@ pub fn check_section(section: &[ManifestTiering]) -> Vec<KindProblem> {
                 );
             }
             // The first tiering of a tier is the one the later checks compare against.
-            if seen.contains_key(&t.access_tier) {
+            if let std::collections::btree_map::Entry::Vacant(first) = seen.entry(t.access_tier) {
+                first.insert(t.days);
+            } else {
                 push(
                     format!("{tier_at}/access_tier"),
                     false,
@@ -238,8 +240,6 @@ pub fn check_section(section: &[ManifestTiering]) -> Vec<KindProblem> {
                     )
                     .with_hint("S3 takes at most one tiering per access tier: keep one"),
                 );
-            } else {
-                seen.insert(t.access_tier, t.days);
             }
         }
         if let (Some(archive), Some(deep)) = (
