@@ -876,7 +876,7 @@ async fn read_one(
     read: &BucketRead,
 ) -> Result<(Option<ObservedBucket>, Vec<Unread>), AwsError> {
     if read.unmanaged.is_empty() {
-        let live = retry::read(|| aws::read::read_bucket_in(aws, name, listed, &read.managed)).await?;
+        let live = retry::read(|| aws::read::read_managed_in(aws, name, listed, &read.managed)).await?;
         return Ok((live, Vec::new()));
     }
     // The region first (the listing's, else a location call, which also says whether the bucket
@@ -894,7 +894,7 @@ async fn read_one(
         .iter()
         .map(|&kind| async move { (kind, retry::read(|| aws::read::read_doc(aws, name, region, kind)).await) });
     let (live, unmanaged) = tokio::join!(
-        retry::read(|| aws::read::read_bucket_in(aws, name, Some(region), &read.managed)),
+        retry::read(|| aws::read::read_managed_in(aws, name, Some(region), &read.managed)),
         futures_util::future::join_all(unmanaged)
     );
     let Some(mut live) = live? else {

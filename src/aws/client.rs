@@ -273,6 +273,27 @@ pub enum AwsError {
         detail: String,
     },
 
+    /// The server answered the operation with another operation's answer (moto 5.1.22 answers
+    /// ListBucketIntelligentTieringConfigurations with an object listing): it does not implement the
+    /// operation. AWS implements every operation s3rec calls, so this is always an S3-compatible server
+    /// or emulator. Reads take it to mean the bucket has no such configuration where that is only
+    /// informative (`aws::read`); a setting the manifest manages fails with this error.
+    #[error(
+        "the server at {endpoint} does not implement {operation}: it answered the request for {resource} with {detail}; \
+         s3rec cannot read or write this setting there: leave it out of the manifest for buckets on this server, \
+         or point `aws.endpoint_url` at a server that implements it"
+    )]
+    Unsupported {
+        /// The operation the server does not implement.
+        operation: String,
+        /// What it was asked about.
+        resource: String,
+        /// The configured endpoint, or "the AWS endpoint" when the default one is used.
+        endpoint: String,
+        /// What the server answered instead, e.g. "a `ListBucketResult` document".
+        detail: String,
+    },
+
     /// The connection broke while the answer was arriving (a cut body, a reset mid-answer). The server
     /// may or may not have done what was asked, so writes re-read what they wrote.
     #[error(
@@ -446,6 +467,8 @@ impl AwsError {
     pub fn is_ambiguous(&self) -> bool {
         match self {
             Self::Unreachable { .. } | Self::Timeout { .. } | Self::Truncated { .. } | Self::BadResponse { .. } => true,
+            // The server answered, in full, that it does not know the operation: nothing happened.
+            Self::Unsupported { .. } => false,
             Self::Service { status, .. } => *status == 0 || *status >= 500,
             Self::Config { .. }
             | Self::NoCredentials { .. }
@@ -887,7 +910,16 @@ where
                 // A success status the SDK still reports as an error means the body did not parse:
                 // either it was cut off on the way, or the server speaks a dialect of the API that AWS
                 // does not. Only the second is a reason to suspect the server.
-                return unreadable(operation, resource, detail());
+                let text = detail();
+                if let Some(answered) = other_operations_answer(&text) {
+                    return AwsError::Unsupported {
+                        operation,
+                        resource,
+                        endpoint: endpoint(),
+                        detail: answered,
+                    };
+                }
+                return unreadable(operation, resource, text);
             }
             // HEAD answers have no body, so the SDK can only report the status; map the statuses that
             // matter to the codes a GET would have carried.
@@ -1043,6 +1075,18 @@ fn region_from_message(message: &str) -> Option<String> {
     let (_, rest) = message.split_once("expecting '")?;
     let (region, _) = rest.split_once('\'')?;
     Some(region.to_string())
+}
+
+/// What a server answered instead, when a success answer did not parse because its document is another
+/// operation's (the SDK's "invalid XML root: expected X but got StartEl { name: Name { .. local: \"Y\" } }"):
+/// the server routed the request to another operation, so it does not implement this one.
+fn other_operations_answer(detail: &str) -> Option<String> {
+    let (_, got) = detail.split_once("invalid XML root")?.1.split_once(" but got ")?;
+    let root = got
+        .split_once("local: \"")
+        .and_then(|(_, rest)| rest.split_once('"'))
+        .map_or("another", |(local, _)| local);
+    Some(format!("a `{root}` document"))
 }
 
 /// An answer that could not be read: [`AwsError::Truncated`] when it was cut off on the way,

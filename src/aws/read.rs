@@ -21,11 +21,34 @@ use crate::model::{Doc, DocKind, ObservedBucket};
 /// One GetBucketLocation call (through the default-region client) finds the bucket and its region;
 /// then each requested kind is read with exactly one call, concurrently, through the client for the
 /// bucket's region. A bucket that answers 403 is reported as taken by another account or denied.
+///
+/// A document the server does not implement at all ([`AwsError::Unsupported`]) reads as unconfigured:
+/// such a server cannot hold one. [`read_managed_in`] is the read for documents that must be there.
 pub async fn read_bucket(aws: &Aws, name: &str, kinds: &[DocKind]) -> Result<Option<ObservedBucket>, AwsError> {
+    read_located(aws, name, kinds, IfUnsupported::Unconfigured).await
+}
+
+/// What a read makes of a document kind the server does not implement ([`AwsError::Unsupported`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum IfUnsupported {
+    /// The unconfigured value: the server cannot hold such a document, so the bucket has none. For
+    /// reads that only inform (findings, import, doctor's probes, emulator tests of every kind).
+    Unconfigured,
+    /// The error: the manifest manages the document, and s3rec cannot read or write it there.
+    Fail,
+}
+
+/// [`read_bucket`] with the given treatment of unsupported documents.
+async fn read_located(
+    aws: &Aws,
+    name: &str,
+    kinds: &[DocKind],
+    if_unsupported: IfUnsupported,
+) -> Result<Option<ObservedBucket>, AwsError> {
     let Some(region) = locate_bucket(aws, name).await? else {
         return Ok(None);
     };
-    let docs = read_docs(aws, name, &region, kinds).await?;
+    let docs = read_docs(aws, name, &region, kinds, if_unsupported).await?;
     Ok(Some(ObservedBucket {
         name: name.to_string(),
         region,
@@ -36,10 +59,19 @@ pub async fn read_bucket(aws: &Aws, name: &str, kinds: &[DocKind]) -> Result<Opt
 
 /// The requested documents of a bucket in a known region, read concurrently with one call each; the
 /// first error, in `DocKind::ALL` order, is the answer.
-async fn read_docs(aws: &Aws, name: &str, region: &str, kinds: &[DocKind]) -> Result<BTreeMap<DocKind, Doc>, AwsError> {
+async fn read_docs(
+    aws: &Aws,
+    name: &str,
+    region: &str,
+    kinds: &[DocKind],
+    if_unsupported: IfUnsupported,
+) -> Result<BTreeMap<DocKind, Doc>, AwsError> {
     // DocKind::ALL order, each kind once, however often the caller named it.
     let wanted: Vec<DocKind> = DocKind::ALL.into_iter().filter(|k| kinds.contains(k)).collect();
-    let reads: Vec<_> = wanted.iter().map(|&kind| read_doc(aws, name, region, kind)).collect();
+    let reads: Vec<_> = wanted
+        .iter()
+        .map(|&kind| read_doc_as(aws, name, region, kind, if_unsupported))
+        .collect();
     let mut docs = BTreeMap::new();
     for (kind, doc) in wanted.iter().zip(futures_util::future::join_all(reads).await) {
         docs.insert(*kind, doc?);
@@ -98,10 +130,32 @@ pub async fn read_bucket_in(
     region: Option<&str>,
     kinds: &[DocKind],
 ) -> Result<Option<ObservedBucket>, AwsError> {
+    read_in(aws, name, region, kinds, IfUnsupported::Unconfigured).await
+}
+
+/// [`read_bucket_in`] for the documents a manifest manages: a document the server does not implement
+/// is the error [`AwsError::Unsupported`], naming the endpoint, rather than an unconfigured value that
+/// would plan a write the server cannot take.
+pub async fn read_managed_in(
+    aws: &Aws,
+    name: &str,
+    region: Option<&str>,
+    kinds: &[DocKind],
+) -> Result<Option<ObservedBucket>, AwsError> {
+    read_in(aws, name, region, kinds, IfUnsupported::Fail).await
+}
+
+async fn read_in(
+    aws: &Aws,
+    name: &str,
+    region: Option<&str>,
+    kinds: &[DocKind],
+    if_unsupported: IfUnsupported,
+) -> Result<Option<ObservedBucket>, AwsError> {
     let Some(region) = region else {
-        return read_bucket(aws, name, kinds).await;
+        return read_located(aws, name, kinds, if_unsupported).await;
     };
-    let docs = match read_docs(aws, name, region, kinds).await {
+    let docs = match read_docs(aws, name, region, kinds, if_unsupported).await {
         Ok(docs) => docs,
         // Deleted between the listing and the reads: gone, as read_bucket would say.
         Err(err) if err.code() == Some("NoSuchBucket") => return Ok(None),
@@ -174,7 +228,20 @@ pub(crate) fn region_from_constraint(constraint: Option<&BucketLocationConstrain
 /// Reads one document with one call, mapping "not configured" answers to the unconfigured value.
 /// The call is the kind's adapter's (`aws::kinds`); the operation and IAM action named in errors, and
 /// the error codes that mean "not configured", come from the kind's descriptor (`model::kinds`).
+///
+/// A document the server does not implement reads as unconfigured (see [`read_bucket`]); this is the
+/// read of documents the manifest leaves out and of doctor's probes.
 pub(crate) async fn read_doc(aws: &Aws, name: &str, region: &str, kind: DocKind) -> Result<Doc, AwsError> {
+    read_doc_as(aws, name, region, kind, IfUnsupported::Unconfigured).await
+}
+
+async fn read_doc_as(
+    aws: &Aws,
+    name: &str,
+    region: &str,
+    kind: DocKind,
+    if_unsupported: IfUnsupported,
+) -> Result<Doc, AwsError> {
     let spec = kind.spec();
     let access = &spec.access;
     let op = Op::bucket(access.read_operation, access.read_action, name);
@@ -182,6 +249,10 @@ pub(crate) async fn read_doc(aws: &Aws, name: &str, region: &str, kind: DocKind)
     match result {
         Ok(doc) => Ok(doc.canonical()),
         Err(err) if err.code().is_some_and(|code| spec.not_configured.contains(&code)) => Ok(Doc::unconfigured(kind)),
+        Err(err @ AwsError::Unsupported { .. }) if if_unsupported == IfUnsupported::Unconfigured => {
+            tracing::debug!(bucket = name, kind = spec.name, "read as unconfigured: {err}");
+            Ok(Doc::unconfigured(kind))
+        }
         Err(err) => Err(err),
     }
 }

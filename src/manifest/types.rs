@@ -205,6 +205,11 @@ pub struct Bucket {
     /// or `redirect_all_requests_to`, never both. `{}` manages "no website configuration".
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub website: Option<Website>,
+    /// S3 Intelligent-Tiering archive configurations (move objects of the INTELLIGENT_TIERING storage
+    /// class into the Archive and Deep Archive Access tiers after days without access). An empty list
+    /// manages "no intelligent-tiering configurations".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intelligent_tiering: Option<Vec<IntelligentTiering>>,
     /// Refuse, at plan time, any plan that would delete or replace this bucket.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prevent_destroy: Option<bool>,
@@ -739,6 +744,52 @@ pub enum InventoryField {
     ObjectAccessControlList,
     ObjectOwner,
     LifecycleExpirationDate,
+}
+
+/// One S3 Intelligent-Tiering configuration: after how many days without access the objects it selects
+/// move to the optional archive tiers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IntelligentTiering {
+    /// Configuration ID, unique within the bucket.
+    pub id: String,
+    /// Which objects the configuration applies to; all of the bucket's when left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filter: Option<IntelligentTieringFilter>,
+    /// At most one tiering per access tier: `ARCHIVE_ACCESS` after 90 to 730 days, `DEEP_ARCHIVE_ACCESS`
+    /// after 180 to 730 days (and after the archive tier's days when both are given).
+    pub tierings: Vec<IntelligentTieringTier>,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+}
+
+/// Object filter of an intelligent-tiering configuration; all given conditions must hold.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IntelligentTieringFilter {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<String>,
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub tags: IndexMap<String, String>,
+}
+
+/// One archive tier of an intelligent-tiering configuration and the days without access before an
+/// object moves into it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IntelligentTieringTier {
+    pub access_tier: IntelligentTieringAccessTier,
+    #[schemars(range(min = 90, max = 730))]
+    pub days: u32,
+}
+
+/// The optional archive tiers of S3 Intelligent-Tiering (S3's `IntelligentTieringAccessTier` names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+pub enum IntelligentTieringAccessTier {
+    #[serde(rename = "ARCHIVE_ACCESS")]
+    ArchiveAccess,
+    #[serde(rename = "DEEP_ARCHIVE_ACCESS")]
+    DeepArchiveAccess,
 }
 
 /// One CORS rule.

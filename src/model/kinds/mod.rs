@@ -33,6 +33,7 @@ macro_rules! with_doc_kinds {
             TransferAcceleration => transfer_acceleration,
             Inventory => inventory,
             Website => website,
+            IntelligentTiering => intelligent_tiering,
         }
     };
 }
