@@ -1085,8 +1085,11 @@ fn other_operations_answer(detail: &str) -> Option<String> {
     let root = got
         .split_once("local: \"")
         .and_then(|(_, rest)| rest.split_once('"'))
-        .map_or("another", |(local, _)| local);
-    Some(format!("a `{root}` document"))
+        .map(|(local, _)| local);
+    Some(root.map_or_else(
+        || "another operation's document".to_string(),
+        |root| format!("a `{root}` document"),
+    ))
 }
 
 /// An answer that could not be read: [`AwsError::Truncated`] when it was cut off on the way,
@@ -1142,6 +1145,23 @@ fn looks_like_credentials_error(text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The SDK's wording for a success answer whose document is another operation's (what moto 5.1.22
+    /// sends for ListBucketIntelligentTieringConfigurations), and a parse failure that is not one.
+    #[test]
+    fn another_operations_answer_is_recognised_from_the_sdks_parse_error() {
+        let detail = "unhandled error: invalid XML root: expected ListBucketIntelligentTieringConfigurationsOutput \
+                      but got StartEl { name: Name { prefix: \"\", local: \"ListBucketResult\" }, attributes: [] }";
+        assert_eq!(
+            other_operations_answer(detail).as_deref(),
+            Some("a `ListBucketResult` document")
+        );
+        assert_eq!(other_operations_answer("unexpected end of input"), None);
+        assert_eq!(
+            other_operations_answer("invalid XML root: expected X but got something else").as_deref(),
+            Some("another operation's document")
+        );
+    }
 
     #[test]
     fn an_invalid_logging_target_shows_what_aws_said_and_the_way_out() {
