@@ -20,6 +20,9 @@ requests that match a pattern it injects one fault instead:
   no-content     answer 204 No Content without forwarding: a delete S3 acknowledges, for calls the
                  emulator mistakes for another (moto 5.1.22 reads DeleteBucketInventoryConfiguration
                  as DeleteBucket)
+  ignore-start-after
+                 forward a listing without its `start-after` parameter: a server that ignores it and
+                 lists from the first key
 
 Which requests: `--match REGEX` is searched in "METHOD PATH?QUERY" followed by a newline and the first
 4 KiB of the request body (IAM, STS and SNS put their Action in the body). `--rate R` faults each matching
@@ -64,6 +67,7 @@ FAULTS = (
     "forbidden",
     "bucket-taken",
     "no-content",
+    "ignore-start-after",
 )
 
 
@@ -278,6 +282,10 @@ class Proxy:
                     abort(writer)
                     return
                 send_headers = headers
+                if fault == "ignore-start-after" and "?" in request.target:
+                    path, query = request.target.split("?", 1)
+                    kept = [p for p in query.split("&") if not p.startswith("start-after=")]
+                    request = Request(method, path + "?" + "&".join(kept), version, headers, body)
                 if fault == "strip-conditional":
                     send_headers = request.without("if-none-match", "if-match")
                 status_line, resp_headers, resp_body, chunked = await self.forward(request, send_headers)

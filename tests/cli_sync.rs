@@ -594,3 +594,125 @@ fn doctor_lists_multipart_uploads_the_index_does_not_know() {
     assert_eq!(code, 0, "{out}\n{err}");
     assert_eq!(uploads_in_progress(&bucket), vec![(key.to_string(), upload_id)]);
 }
+
+/// A tree of 120 small files in 6 directories, written under the project's `src/`.
+fn listing_tree(p: &Project) -> Vec<(String, Vec<u8>)> {
+    let files: Vec<(String, Vec<u8>)> = (0..120u32)
+        .map(|i| {
+            (
+                format!("d{}/f{i:03}.txt", i % 6),
+                common::data(64 + i as usize, u64::from(i)),
+            )
+        })
+        .collect();
+    let tree: Vec<(&str, Vec<u8>)> = files.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+    write_tree(&p.path("src"), &tree);
+    files
+}
+
+/// Writes objects into `bucket` directly, as another tool would.
+fn put_objects(bucket: &str, keys: &[&str]) {
+    common::runtime().block_on(async {
+        let aws = common::emulator().await;
+        for key in keys {
+            aws.s3(common::TEST_REGION)
+                .put_object()
+                .bucket(bucket)
+                .key(*key)
+                .body(b"written by another tool".to_vec().into())
+                .send()
+                .await
+                .expect("put");
+        }
+    });
+}
+
+/// Syncs a 120-file tree with 10 keys per page, so the second run lists the destination as key ranges
+/// cut at the index's keys; then objects another tool wrote between those keys, and a file deleted
+/// locally, must still be found and deleted, and everything else left alone.
+fn ranged_listing_scenario(p: &Project, bucket: &str) {
+    let files = listing_tree(p);
+    let (code, out, err) = sync(p, &[]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("120 to upload"), "{out}");
+
+    let (code, out, err) = sync(p, &[]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("sync.files: up to date (120 files)"), "{out}\n{err}");
+
+    // Keys that fall inside several ranges, before the first and after the last.
+    put_objects(
+        bucket,
+        &[
+            "backup/a-first",
+            "backup/d2/f050.txt.extra",
+            "backup/d4/zz",
+            "backup/zz-last",
+        ],
+    );
+    std::fs::remove_file(p.path("src/d3/f009.txt")).expect("remove");
+    let (code, out, err) = sync(p, &[]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("5 to delete"), "{out}\n{err}");
+    let expected: BTreeMap<String, String> = files
+        .iter()
+        .filter(|(rel, _)| rel != "d3/f009.txt")
+        .map(|(rel, content)| (format!("backup/{rel}"), sha256(content)))
+        .collect();
+    assert_eq!(bucket_contents(bucket, "backup/"), expected);
+    let (code, out, err) = sync(p, &[]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("up to date (119 files)"), "{out}\n{err}");
+}
+
+/// The project of the ranged-listing tests: bucket `data`, 10 keys per listing page, `delete: true`.
+fn ranged_project(endpoint: Option<&str>) -> (Project, String) {
+    let mut p = Project::new(&common::unique_name("ranges"));
+    if let Some(endpoint) = endpoint {
+        p.endpoint = endpoint.to_string();
+    }
+    let bucket = format!("{}-data", p.env);
+    p.write_with(
+        "  list_page_size: 10\n",
+        &format!(
+            "buckets:\n  data:\n    name: {bucket}\nsync:\n  files:\n    source: src\n    bucket: data\n    prefix: backup/\n    delete: true\n"
+        ),
+    );
+    common::runtime().block_on(async {
+        let aws = common::emulator().await;
+        aws.s3(common::TEST_REGION)
+            .create_bucket()
+            .bucket(&bucket)
+            .send()
+            .await
+            .expect("create bucket");
+    });
+    (p, bucket)
+}
+
+#[test]
+fn a_destination_listed_as_key_ranges_finds_every_object() {
+    // One SlowDown on the first request that carries `start-after` (the SDK retries it): that the
+    // proxy injected it proves the listing was split into ranges.
+    let proxy = FaultProxy::start(&["--match", "start-after=", "--first", "1", "--faults", "slowdown"]);
+    let (p, bucket) = ranged_project(Some(&proxy.endpoint));
+    ranged_listing_scenario(&p, &bucket);
+    assert_eq!(proxy.faults_injected(), 1, "no listing request carried start-after");
+}
+
+#[test]
+fn a_server_that_ignores_start_after_is_listed_as_one_range() {
+    // Every ranged request loses its `start-after`: each range then sees keys before its start, which
+    // s3rec must take as "this server cannot be split", not as the range's objects.
+    let proxy = FaultProxy::start(&[
+        "--match",
+        "start-after=",
+        "--rate",
+        "1",
+        "--faults",
+        "ignore-start-after",
+    ]);
+    let (p, bucket) = ranged_project(Some(&proxy.endpoint));
+    ranged_listing_scenario(&p, &bucket);
+    assert!(proxy.faults_injected() > 0, "no listing request carried start-after");
+}

@@ -555,6 +555,20 @@ fn account_guard_must_be_twelve_digits() {
 }
 
 #[test]
+fn list_page_size_must_be_a_page_a_server_can_answer() {
+    for (size, words) in [("0", "at least 1, found 0"), ("100001", "at most 100000, found 100001")] {
+        expect_one(
+            &format!("{HEAD}aws:\n  list_page_size: {size}\n"),
+            "out-of-range",
+            3,
+            19,
+            words,
+        );
+    }
+    assert_eq!(problems(&format!("{HEAD}aws:\n  list_page_size: 10000\n")), vec![]);
+}
+
+#[test]
 fn region_typo() {
     let yaml = format!("{HEAD}aws:\n  region: eu-wset-1\n");
     let found = problems(&yaml);

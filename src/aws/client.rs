@@ -14,7 +14,7 @@ use aws_sdk_s3::error::{BoxError, DisplayErrorContext, ProvideErrorMetadata, Sdk
 use aws_sdk_s3::operation::get_bucket_notification_configuration::GetBucketNotificationConfigurationOutput;
 use aws_sdk_s3::primitives::SdkBody;
 
-use crate::manifest::types::AwsSettings;
+use crate::manifest::types::{AwsSettings, DEFAULT_LIST_PAGE_SIZE, MAX_LIST_PAGE_SIZE};
 
 /// The region used when neither the manifest, the command line nor the AWS chain names one.
 ///
@@ -507,6 +507,7 @@ pub struct Aws {
     endpoint_url: Option<String>,
     force_path_style: bool,
     expected_account: Option<String>,
+    list_page_size: i32,
     s3_clients: Mutex<HashMap<String, aws_sdk_s3::Client>>,
     sns_clients: Mutex<HashMap<String, aws_sdk_sns::Client>>,
     caller: OnceLock<CallerIdentity>,
@@ -574,6 +575,13 @@ pub async fn connect(settings: &AwsSettings, overrides: &Overrides) -> Result<Aw
         endpoint_url,
         force_path_style,
         expected_account: settings.account_id.clone(),
+        list_page_size: i32::try_from(
+            settings
+                .list_page_size
+                .unwrap_or(DEFAULT_LIST_PAGE_SIZE)
+                .clamp(1, MAX_LIST_PAGE_SIZE),
+        )
+        .unwrap_or(i32::MAX),
         s3_clients: Mutex::new(HashMap::new()),
         sns_clients: Mutex::new(HashMap::new()),
         caller: OnceLock::new(),
@@ -712,6 +720,11 @@ impl Aws {
     /// Whether S3 buckets are addressed as `endpoint/bucket` rather than `bucket.endpoint`.
     pub fn force_path_style(&self) -> bool {
         self.force_path_style
+    }
+
+    /// Objects asked for per ListObjectsV2 page (`aws.list_page_size`, default AWS's cap of 1,000).
+    pub fn list_page_size(&self) -> i32 {
+        self.list_page_size
     }
 
     /// Asks STS who the credentials belong to; the answer is cached for the life of this `Aws`.

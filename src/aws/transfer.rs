@@ -81,12 +81,6 @@ const MAX_SINGLE_PUT: u64 = 5 * 1024 * 1024 * 1024;
 const DELETE_BATCH: usize = 1000;
 const DELETE_CONCURRENCY: usize = 4;
 
-/// Objects asked for per ListObjectsV2 page. AWS (and MinIO, Ceph) answer at most 1,000 whatever is
-/// asked, as the API documents; servers that allow larger pages (s3s-fs, which walks its whole bucket
-/// directory for every page) then answer a large listing in far fewer calls. 10,000 keeps one page's
-/// XML at a few MiB.
-pub const LIST_PAGE: i32 = 10_000;
-
 /// The user metadata key under which the file's modification time is kept (rclone's convention, so
 /// objects written by either tool compare equal in both).
 pub const MTIME_METADATA_KEY: &str = "mtime";
@@ -263,14 +257,14 @@ pub fn parse_mtime_metadata(value: &str) -> Option<i64> {
     Some(if negative { -ms } else { ms })
 }
 
-/// Every object under `prefix`, sorted by key: ListObjectsV2 pages of up to [`LIST_PAGE`] objects, no
-/// HEAD per object.
+/// Every object under `prefix`, sorted by key: ListObjectsV2 pages of [`Aws::list_page_size`] objects,
+/// no HEAD per object.
 ///
 /// Keys are requested URL-encoded (`encoding-type=url`) and decoded here, because a key may hold
 /// characters that XML 1.0 cannot carry (control characters are legal in file names and keys), which
 /// would otherwise make a whole page unreadable.
 pub async fn list_objects(aws: &Aws, bucket: &str, region: &str, prefix: &str) -> Result<Vec<RemoteObject>, AwsError> {
-    list_objects_paged(aws, bucket, region, prefix, LIST_PAGE).await
+    list_objects_paged(aws, bucket, region, prefix, aws.list_page_size()).await
 }
 
 /// [`list_objects`] asking for `page` objects per page (tests use small pages to exercise paging on
@@ -300,11 +294,81 @@ pub async fn for_each_object(
     region: &str,
     prefix: &str,
     page: i32,
-    mut each: impl FnMut(RemoteObject),
+    each: impl FnMut(RemoteObject),
 ) -> Result<(), AwsError> {
+    match for_each_object_in(aws, bucket, region, prefix, &KeyRange::default(), page, each).await? {
+        // The whole key space has no bounds to break, whatever order the server lists in.
+        Listed::Complete | Listed::Unordered => Ok(()),
+    }
+}
+
+/// A slice of a listing's key space: the keys after `start_after` (exclusive, like S3's `StartAfter`)
+/// up to and including `last`; `None` leaves that side open. Several ranges of one prefix are listed at
+/// once to cut a large listing's round trips by their number.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeyRange {
+    pub start_after: Option<String>,
+    pub last: Option<String>,
+}
+
+impl KeyRange {
+    /// The ranges that `boundaries` (sorted, distinct) cut the key space into: one more than there are
+    /// boundaries, each ending at a boundary (inclusive) and the next starting after it, so every key
+    /// falls in exactly one.
+    pub fn split(boundaries: &[String]) -> Vec<KeyRange> {
+        let mut ranges = Vec::with_capacity(boundaries.len() + 1);
+        let mut start_after = None;
+        for boundary in boundaries {
+            ranges.push(KeyRange {
+                start_after: start_after.take(),
+                last: Some(boundary.clone()),
+            });
+            start_after = Some(boundary.clone());
+        }
+        ranges.push(KeyRange {
+            start_after,
+            last: None,
+        });
+        ranges
+    }
+
+    fn contains(&self, key: &str) -> bool {
+        self.start_after.as_deref().is_none_or(|after| key > after)
+            && self.last.as_deref().is_none_or(|last| key <= last)
+    }
+}
+
+/// How listing a [`KeyRange`] ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Listed {
+    /// Every object of the range was handed over.
+    Complete,
+    /// The server answered keys out of S3's order (UTF-8 bytes, ascending), so where a range ends
+    /// cannot be told from the keys: what was handed over is incomplete and must be discarded. A bounded
+    /// range is listed only from servers that list in order; the whole key space works with any.
+    Unordered,
+}
+
+/// The objects of `range` under `prefix`, handed to `each` in the server's order.
+///
+/// The first request carries `start-after`; paging stops at the first key past `range.last`, so a range
+/// costs its own pages plus at most one page that reaches into the next range (whose keys past `last`
+/// are not handed over).
+pub async fn for_each_object_in(
+    aws: &Aws,
+    bucket: &str,
+    region: &str,
+    prefix: &str,
+    range: &KeyRange,
+    page: i32,
+    mut each: impl FnMut(RemoteObject),
+) -> Result<Listed, AwsError> {
     let s3 = aws.s3(region);
     let op = Op::bucket("ListObjectsV2", "s3:ListBucket", bucket);
     let mut token: Option<String> = None;
+    // The last key handed over, kept in one buffer: a bounded range checks the server's order.
+    let mut previous = String::new();
+    let mut first = true;
     loop {
         let page = s3
             .list_objects_v2()
@@ -312,11 +376,14 @@ pub async fn for_each_object(
             .prefix(prefix)
             .max_keys(page)
             .encoding_type(EncodingType::Url)
+            .set_start_after(if first { range.start_after.clone() } else { None })
             .set_continuation_token(token.take())
             .send()
             .await
             .map_err(|e| aws.error(&op, e))?;
+        first = false;
         let encoded = page.encoding_type.as_ref() == Some(&EncodingType::Url);
+        let bounded = range.start_after.is_some() || range.last.is_some();
         // The page is owned, so keys, ETags and storage classes move out of it instead of being copied.
         for object in page.contents.unwrap_or_default() {
             let Some(raw_key) = object.key else { continue };
@@ -325,6 +392,23 @@ pub async fn for_each_object(
             } else {
                 raw_key
             };
+            if bounded {
+                if !previous.is_empty() && key <= previous {
+                    return Ok(Listed::Unordered);
+                }
+                if !range.contains(&key) {
+                    // Past `last`, in order: the range is done. Before `start_after`: the server
+                    // ignored it, and its order cannot be relied on either.
+                    return Ok(if range.start_after.as_deref().is_some_and(|a| key.as_str() <= a) {
+                        Listed::Unordered
+                    } else {
+                        Listed::Complete
+                    });
+                }
+                previous.clear();
+                previous.push_str(&key);
+            }
+            let at_last = range.last.as_deref() == Some(key.as_str());
             each(RemoteObject {
                 key,
                 size: object.size.and_then(|s| u64::try_from(s).ok()).unwrap_or(0),
@@ -332,13 +416,18 @@ pub async fn for_each_object(
                 last_modified_ms: object.last_modified.and_then(|t| t.to_millis().ok()).unwrap_or(0),
                 storage_class: object.storage_class.map(|c| c.as_str().to_string()),
             });
+            // Keys are unique and listed in order: nothing after `last` belongs to the range, so a range
+            // that ends on a key the bucket holds costs no page past it.
+            if at_last {
+                return Ok(Listed::Complete);
+            }
         }
         match (page.is_truncated, page.next_continuation_token) {
             (Some(true), Some(next)) if !next.is_empty() => token = Some(next),
             _ => break,
         }
     }
-    Ok(())
+    Ok(Listed::Complete)
 }
 
 /// Uploads one file: one PutObject below the threshold, a multipart upload at or above it, with parts
@@ -1366,6 +1455,35 @@ pub(super) fn invalid(op: &Op, detail: impl std::fmt::Display) -> AwsError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn key_ranges_cover_every_key_exactly_once() {
+        let boundaries = vec!["b".to_string(), "d".to_string()];
+        let ranges = KeyRange::split(&boundaries);
+        assert_eq!(
+            ranges,
+            vec![
+                KeyRange {
+                    start_after: None,
+                    last: Some("b".into())
+                },
+                KeyRange {
+                    start_after: Some("b".into()),
+                    last: Some("d".into())
+                },
+                KeyRange {
+                    start_after: Some("d".into()),
+                    last: None
+                },
+            ]
+        );
+        for key in ["", "a", "b", "b0", "c", "d", "d\u{0}", "e", "\u{10FFFF}"] {
+            let holding = ranges.iter().filter(|r| r.contains(key)).count();
+            assert_eq!(holding, 1, "{key:?} is in {holding} ranges");
+        }
+        assert_eq!(KeyRange::split(&[]), vec![KeyRange::default()]);
+        assert!(KeyRange::default().contains("anything"));
+    }
 
     fn checksum_of(algorithm: ChecksumAlgorithm, data: &[u8]) -> Vec<u8> {
         let mut hasher = Hasher::new(algorithm);

@@ -72,7 +72,18 @@ pub struct AwsSettings {
     /// Guard: plan and apply refuse to run when the caller's account (from STS) differs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_id: Option<String>,
+    /// Objects asked for per ListObjectsV2 page. AWS, MinIO and Ceph answer at most 1,000 whatever is
+    /// asked, so 1,000 is the default; a server that honours larger pages (s3s-fs) lists a large
+    /// destination in fewer requests with a larger value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = MAX_LIST_PAGE_SIZE))]
+    pub list_page_size: Option<u32>,
 }
+
+/// Objects per ListObjectsV2 page when `aws.list_page_size` is left out: AWS's own cap.
+pub const DEFAULT_LIST_PAGE_SIZE: u32 = 1_000;
+/// The largest `aws.list_page_size`: far above any server's page, and one page's XML stays tens of MiB.
+pub const MAX_LIST_PAGE_SIZE: u32 = 100_000;
 
 /// The state database: managed resources, the apply journal, the sync index, migration inventories.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]

@@ -101,6 +101,51 @@ impl SyncIndex {
         })
     }
 
+    /// Up to `parts - 1` keys of `bucket` under `prefix` that cut its index entries into `parts` runs of
+    /// (nearly) equal length, in key order; none when there are fewer than `parts` entries per run of
+    /// `min_run`. A listing of the prefix split at these keys gives each range about the same number of
+    /// pages, as long as the bucket still looks like the index.
+    pub fn boundaries(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        parts: usize,
+        min_run: usize,
+    ) -> Result<Vec<String>, StateError> {
+        self.with(|conn| {
+            // The primary key (bucket, key) makes both a range scan that reads keys only.
+            let count: i64 = conn
+                .prepare_cached(
+                    "SELECT count(*) FROM sync_index
+                     WHERE bucket = ?1 AND key >= ?2 AND substr(key, 1, length(?2)) = ?2",
+                )?
+                .query_row(params![bucket, prefix], |row| row.get(0))?;
+            let count = usize::try_from(count).unwrap_or(0);
+            let parts = parts.min(count / min_run.max(1));
+            if parts < 2 {
+                return Ok(Vec::new());
+            }
+            let mut stmt = conn.prepare_cached(
+                "SELECT key FROM sync_index
+                 WHERE bucket = ?1 AND key >= ?2 AND substr(key, 1, length(?2)) = ?2 ORDER BY key",
+            )?;
+            let mut rows = stmt.query(params![bucket, prefix])?;
+            let mut out = Vec::with_capacity(parts - 1);
+            let mut position = 0usize;
+            while let Some(row) = rows.next()? {
+                position += 1;
+                // The i-th boundary ends the i-th run: the key at position count * i / parts.
+                if position == count * (out.len() + 1) / parts {
+                    out.push(row.get::<_, String>(0)?);
+                    if out.len() == parts - 1 {
+                        break;
+                    }
+                }
+            }
+            Ok(out)
+        })
+    }
+
     /// Records objects as synced, in one transaction.
     pub fn record(&self, mapping: &str, bucket_entries: &[(String, String, IndexEntry)]) -> Result<(), StateError> {
         if bucket_entries.is_empty() {
@@ -292,6 +337,40 @@ impl SyncIndex {
 mod tests {
     use super::*;
     use crate::state::StateDb;
+
+    #[test]
+    fn boundaries_cut_a_prefix_into_equal_runs_in_key_order() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("s.db");
+        StateDb::open(&path).expect("state");
+        let index = SyncIndex::open(&path).expect("index");
+        let entry = IndexEntry {
+            size: 1,
+            mtime_ms: 0,
+            sha256: None,
+            etag: "e".into(),
+        };
+        // 100 keys under p/ (k000..k099), inserted out of order, plus keys the prefix must leave out.
+        let mut rows: Vec<(String, String, IndexEntry)> = (0..100)
+            .rev()
+            .map(|i| ("b".to_string(), format!("p/k{i:03}"), entry.clone()))
+            .collect();
+        rows.push(("b".into(), "o/k000".into(), entry.clone()));
+        rows.push(("b".into(), "q".into(), entry.clone()));
+        rows.push(("c".into(), "p/k050".into(), entry.clone()));
+        index.record("m", &rows).expect("record");
+
+        assert_eq!(
+            index.boundaries("b", "p/", 4, 10).expect("boundaries"),
+            vec!["p/k024", "p/k049", "p/k074"],
+            "each run ends at count * i / parts"
+        );
+        // Fewer entries than parts of `min_run` each: fewer parts, down to none.
+        assert_eq!(index.boundaries("b", "p/", 16, 40).expect("two runs"), vec!["p/k049"]);
+        assert!(index.boundaries("b", "p/", 16, 60).expect("one run").is_empty());
+        assert!(index.boundaries("b", "none/", 4, 1).expect("empty").is_empty());
+        assert!(index.boundaries("b", "p/", 1, 1).expect("one part").is_empty());
+    }
 
     #[test]
     fn entries_round_trip_by_prefix_and_uploads_resume_with_their_parts() {

@@ -12,10 +12,12 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use super::compare::{self, Hashes, Index, Listing, RemoteEntry, SyncPlan};
-use super::spec::SyncSpec;
+use super::spec::{Scope, SyncSpec};
 use super::uploads;
 use super::walk::{self, LocalFile, Walked};
-use crate::aws::transfer::{self, DonePart, ResumeState, TransferError, Upload, UploadJournal};
+use crate::aws::transfer::{
+    self, DonePart, KeyRange, Listed, RemoteObject, ResumeState, TransferError, Upload, UploadJournal,
+};
 use crate::aws::{Aws, AwsError};
 use crate::interrupt;
 use crate::state::StateError;
@@ -99,30 +101,19 @@ pub async fn prepare(aws: &Arc<Aws>, index: &SyncIndex, spec: SyncSpec) -> Resul
     let threads = std::thread::available_parallelism().map_or(4, |n| n.get()).clamp(2, 8);
     let walking = tokio::task::spawn_blocking(move || walk::walk(&walk_spec, threads));
     let mut listings = JoinSet::new();
+    let page = aws.list_page_size();
     for scope in spec.scopes() {
+        // Split where the index says the keys are; a prefix of a page or two is one range.
+        let boundaries = index.boundaries(
+            &scope.bucket,
+            &scope.prefix,
+            spec.concurrency.min(LIST_RANGES),
+            usize::try_from(page).unwrap_or(1),
+        )?;
         let aws = aws.clone();
         listings.spawn(async move {
-            // Only what comparing needs is kept, page by page.
-            let mut objects: HashMap<String, RemoteEntry> = HashMap::new();
-            let listed = transfer::for_each_object(
-                &aws,
-                &scope.bucket,
-                &scope.region,
-                &scope.prefix,
-                transfer::LIST_PAGE,
-                |o| {
-                    objects.insert(
-                        o.key,
-                        RemoteEntry {
-                            size: o.size,
-                            etag: o.etag,
-                            last_modified_ms: o.last_modified_ms,
-                        },
-                    );
-                },
-            )
-            .await;
-            (scope, listed.map(|()| objects))
+            let listed = list_scope(&aws, &scope, KeyRange::split(&boundaries), page).await;
+            (scope, listed)
         });
     }
     let mut listing: Listing = HashMap::new();
@@ -169,6 +160,85 @@ pub async fn prepare(aws: &Arc<Aws>, index: &SyncIndex, spec: SyncSpec) -> Resul
         walked,
         plan,
     })
+}
+
+/// Key ranges listed at once for one prefix, at most. A million objects at 1,000 per page is then ~63
+/// round trips in a row instead of 1,000, and 16 requests in flight are far below S3's 5,500 GETs per
+/// second per prefix.
+const LIST_RANGES: usize = 16;
+
+/// One scope's objects, keeping only what comparing needs. The ranges are listed at once; a server that
+/// lists out of S3's order cannot be split, so its listing is taken again as one range.
+async fn list_scope(
+    aws: &Arc<Aws>,
+    scope: &Scope,
+    ranges: Vec<KeyRange>,
+    page: i32,
+) -> Result<HashMap<String, RemoteEntry>, AwsError> {
+    let entry = |o: RemoteObject| {
+        (
+            o.key,
+            RemoteEntry {
+                size: o.size,
+                etag: o.etag,
+                last_modified_ms: o.last_modified_ms,
+            },
+        )
+    };
+    if ranges.len() > 1 {
+        let mut parts = JoinSet::new();
+        for range in ranges {
+            let (aws, scope) = (aws.clone(), scope.clone());
+            parts.spawn(async move {
+                let mut objects = Vec::new();
+                let listed = transfer::for_each_object_in(
+                    &aws,
+                    &scope.bucket,
+                    &scope.region,
+                    &scope.prefix,
+                    &range,
+                    page,
+                    |o| objects.push(entry(o)),
+                )
+                .await;
+                listed.map(|listed| (listed, objects))
+            });
+        }
+        let mut found = Vec::new();
+        let mut ordered = true;
+        while let Some(joined) = parts.join_next().await {
+            match joined {
+                Ok(listed) => {
+                    let (listed, objects) = listed?;
+                    ordered &= listed == Listed::Complete;
+                    found.push(objects);
+                }
+                // A panic is a bug and stays one; a part that never finished makes the listing partial,
+                // which the single listing below replaces.
+                Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                Err(_) => ordered = false,
+            }
+        }
+        if ordered {
+            let mut objects = HashMap::with_capacity(found.iter().map(Vec::len).sum());
+            for part in found {
+                objects.extend(part);
+            }
+            return Ok(objects);
+        }
+        tracing::warn!(
+            bucket = scope.bucket,
+            "the server lists keys out of S3's order; listing {} as one range",
+            scope.bucket
+        );
+    }
+    let mut objects = HashMap::new();
+    transfer::for_each_object(aws, &scope.bucket, &scope.region, &scope.prefix, page, |o| {
+        let (key, entry) = entry(o);
+        objects.insert(key, entry);
+    })
+    .await?;
+    Ok(objects)
 }
 
 /// Adds one scope's map under its bucket: moved in whole when it is the bucket's first.
