@@ -1,15 +1,21 @@
 #!/usr/bin/env bash
 # Benchmarks `s3rec sync` against aws s3 sync, s5cmd sync and rclone sync on a local s3s-fs server.
 #
-#   scripts/bench-sync.sh [--repeat N] [--tools "s3rec aws s5cmd rclone"] [--no-build] [--keep]
+#   scripts/bench-sync.sh [--repeat N] [--latency-ms L] [--tools "s3rec aws s5cmd rclone"] [--no-build] [--keep]
 #   scripts/bench-sync.sh --memory [--files N] [--tools ...] [--no-build] [--keep]
 #
 # Default mode (issue 5, section 8): the data set is 5,000 files of 4 KiB in 50 directories plus 8 files of
 # 32 MiB (268 MB). Each tool syncs it into its own empty bucket and is timed for
 #   (a) the initial upload, (b) a no-op re-sync, and (c) a re-sync after 50 of the small files (1%) got new
 #       content and a new mtime; the same 50 files for every tool, restored afterwards.
-# The report gives each tool's median wall time, s3rec's ratio to the best peer, and the issue's targets
-# (initial <= 0.7x, no-op <= 0.25x the best peer).
+# The report gives each tool's median wall time, its CPU time and the server's, s3rec's ratio to the best
+# peer, and issue 16's targets (initial <= 0.5x, no-op and 1% changed <= 0.25x the best peer, meant with
+# `--latency-ms 25`).
+#
+# Every tool reaches the server through scripts/fault-proxy.py, which caps every listing at 1,000 keys per
+# page (AWS's own cap: s3s-fs answers as many as asked, which would flatter a tool that asks for more) and,
+# with --latency-ms L, delays every request by L ms, as a round trip to a region does. The proxy's CPU is
+# counted with the server's.
 #
 # --memory: 200,000 files of 16 bytes; each tool uploads them, then a no-op re-sync is timed and its peak RSS
 # measured. Target: s3rec's no-op peak RSS under 150 MiB.
@@ -29,6 +35,8 @@
 #
 # Options:
 #   --repeat N     runs per tool; the median is reported (default 1)
+#   --latency-ms L milliseconds the proxy adds to every request (default 0)
+#   --direct       no proxy: every tool talks to s3s-fs itself, uncapped and without added latency
 #   --tools LIST   tools to measure, space- or comma-separated (default "s3rec aws s5cmd rclone"; with
 #                  --memory only "s3rec", as each peer adds about half an hour at 200,000 files)
 #   --memory       the memory mode described above
@@ -51,6 +59,8 @@ mode=sync
 memory_files=200000
 build=1
 keep=0
+latency_ms=0
+direct=0
 
 die() {
     echo "bench-sync: $*" >&2
@@ -84,6 +94,15 @@ while [[ $# -gt 0 ]]; do
         ;;
     --memory)
         mode=memory
+        shift
+        ;;
+    --latency-ms)
+        [[ $# -ge 2 && "$2" =~ ^[0-9]+$ ]] || die "--latency-ms needs a whole number of milliseconds"
+        latency_ms="$2"
+        shift 2
+        ;;
+    --direct)
+        direct=1
         shift
         ;;
     --files)
@@ -218,12 +237,16 @@ mkdir -p "$work/logs" "$work/projects"
 server_root="$work/s3s-root"
 mkdir -p "$server_root"
 server_pid=""
+proxy_pid=""
 cleanup() {
     local status=$?
-    if [[ -n "$server_pid" ]] && kill -0 "$server_pid" 2>/dev/null; then
-        kill "$server_pid" 2>/dev/null || true
-        wait "$server_pid" 2>/dev/null || true
-    fi
+    local pid
+    for pid in $proxy_pid $server_pid; do
+        if kill -0 "$pid" 2>/dev/null; then
+            kill "$pid" 2>/dev/null || true
+            wait "$pid" 2>/dev/null || true
+        fi
+    done
     if [[ "$keep" == 1 ]]; then
         echo "bench-sync: kept the server storage $server_root and the logs in $work/logs" >&2
     else
@@ -270,6 +293,26 @@ until answers; do
     sleep 0.2
 done
 say "s3s-fs $S3S_FS_VERSION (pid $server_pid) at $endpoint, storage $server_root"
+server_pids=("$server_pid")
+where="s3s-fs on loopback"
+if [[ "$direct" == 0 ]]; then
+    # The proxy prints its endpoint once it listens.
+    "$py" "$repo_root/scripts/fault-proxy.py" --upstream "$endpoint" --max-keys 1000 --latency-ms "$latency_ms" \
+        >"$work/proxy.endpoint" 2>"$work/logs/proxy.log" </dev/null &
+    proxy_pid=$!
+    deadline=$((SECONDS + 30))
+    until [[ -s "$work/proxy.endpoint" ]]; do
+        kill -0 "$proxy_pid" 2>/dev/null || die "the proxy exited before listening (see $work/logs/proxy.log)"
+        ((SECONDS < deadline)) || die "the proxy did not listen within 30s"
+        sleep 0.1
+    done
+    endpoint="$(head -n 1 "$work/proxy.endpoint")"
+    server_pids+=("$proxy_pid")
+    where="s3s-fs behind a proxy (1,000 keys a page, ${latency_ms} ms a request)"
+    say "proxy (pid $proxy_pid) at $endpoint: 1,000 keys per listing page, $latency_ms ms added to every request"
+fi
+server_args=()
+for pid in "${server_pids[@]}"; do server_args+=(--server-pid "$pid"); done
 
 # Credentials and endpoint for every tool, and nothing from this machine's AWS or rclone configuration.
 # AWS_CA_BUNDLE is dropped too: the endpoint is plain HTTP, and rclone refuses to start when it is set.
@@ -354,7 +397,7 @@ phase() {
     sync
     "$py" "$helper" snapshot "$server_root/$bucket" "$snap"
     echo "--- $name" >>"$log"
-    "$py" "$helper" run --server-pid "$server_pid" "$res" "$log" -- "${cmd[@]}"
+    "$py" "$helper" run "${server_args[@]}" "$res" "$log" -- "${cmd[@]}"
     verify="$("$py" "$helper" check "$data" "$server_root/$bucket" "$snap")"
     local wall cpu rss code server_cpu
     read -r wall cpu rss code server_cpu <"$res"
@@ -392,9 +435,9 @@ done
 
 cpus="$(nproc 2>/dev/null || echo '?')"
 if [[ "$mode" == sync ]]; then
-    title="Sync: 5,000 x 4 KiB in 50 directories + 8 x 32 MiB, s3s-fs on loopback, $cpus CPUs, median of $repeat run(s)"
+    title="Sync: 5,000 x 4 KiB in 50 directories + 8 x 32 MiB, $where, $cpus CPUs, median of $repeat run(s)"
 else
-    title="Sync, memory: $memory_files files of 16 bytes, s3s-fs on loopback, $cpus CPUs, median of $repeat run(s)"
+    title="Sync, memory: $memory_files files of 16 bytes, $where, $cpus CPUs, median of $repeat run(s)"
 fi
 echo
 echo "$(date -u +%Y-%m-%d) | $versions"

@@ -29,7 +29,8 @@ Which requests: `--match REGEX` is searched in "METHOD PATH?QUERY" followed by a
 request with probability R (seeded with `--seed`, so a run is repeatable); `--first N` faults exactly the
 first N matching requests, for deterministic tests. `--latency-ms L` delays every request by L ms, the
 round trip a real region adds. `--max-keys N` caps `max-keys` on list requests at N (AWS's own cap is
-1,000), so a tool that asks for more is measured on AWS's terms. `--bucket-region R` adds
+1,000), so a tool that asks for more is measured on AWS's terms; a server that checks signatures (s3s-fs)
+refuses such a rewritten request, so there the tool fails visibly instead of being flattered. `--bucket-region R` adds
 `<BucketRegion>R</BucketRegion>` to every bucket of a ListBuckets answer, as AWS has since late 2024 and
 moto 5.1.22 does not.
 
@@ -201,9 +202,8 @@ class Proxy:
             if k == "max-keys" and v.isdigit() and int(v) > self.args.max_keys:
                 p = f"max-keys={self.args.max_keys}"
             out.append(p)
-        is_list = any(p.startswith("list-type=") or p == "versions" or p.startswith("versions=") for p in parts)
-        if is_list and not any(p.startswith("max-keys=") for p in parts):
-            out.append(f"max-keys={self.args.max_keys}")
+        # A listing without max-keys gets the server's default, 1,000 on AWS and s3s-fs; adding the
+        # parameter would break the signature on servers that check it.
         return path + "?" + "&".join(out)
 
     def add_bucket_region(self, headers, body, chunked):

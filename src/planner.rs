@@ -192,9 +192,24 @@ pub struct Connection {
 /// Connects and enforces `aws.account_id` before anything is read. Without a guard, an STS failure is
 /// tolerated (S3-compatible servers often have no STS); ARNs that need the account then fail clearly.
 pub async fn connect(ws: &Workspace, overrides: &Overrides) -> Result<Connection, AwsError> {
+    connect_asking(ws, overrides, true).await
+}
+
+/// [`connect`] for `sync`, which needs the caller only for the account guard, the holder named in the S3
+/// backend's lock and the run report's account: without any of those, STS is not asked, which saves a
+/// round trip per run (and, against S3-compatible servers without STS, its retries).
+pub async fn connect_for_sync(ws: &Workspace, overrides: &Overrides) -> Result<Connection, AwsError> {
+    let m = &ws.manifest;
+    let caller_used = m.aws.account_id.is_some() || m.state.backend == StateBackend::S3 || m.report.is_some();
+    connect_asking(ws, overrides, caller_used).await
+}
+
+async fn connect_asking(ws: &Workspace, overrides: &Overrides, ask_sts: bool) -> Result<Connection, AwsError> {
     let aws = aws::connect(&ws.manifest.aws, overrides).await?;
     let identity = if ws.manifest.aws.account_id.is_some() {
         Some(aws.check_account().await?)
+    } else if !ask_sts {
+        None
     } else {
         match aws.caller_identity().await {
             Ok(identity) => Some(identity),

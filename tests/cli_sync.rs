@@ -698,6 +698,14 @@ fn a_destination_listed_as_key_ranges_finds_every_object() {
     let (p, bucket) = ranged_project(Some(&proxy.endpoint));
     ranged_listing_scenario(&p, &bucket);
     assert_eq!(proxy.faults_injected(), 1, "no listing request carried start-after");
+    // Nothing in this manifest uses the caller's identity (no account guard, local state, no report),
+    // so sync never asks STS.
+    let asked_sts = proxy
+        .requests()
+        .iter()
+        .filter(|(op, _)| op.contains("GetCallerIdentity"))
+        .count();
+    assert_eq!(asked_sts, 0, "sync asked STS although nothing uses the answer");
 }
 
 #[test]

@@ -37,6 +37,13 @@ pub(crate) async fn connect(ws: &crate::planner::Workspace) -> miette::Result<cr
         .map_err(|e| miette::miette!("{e}"))
 }
 
+/// [`connect`] for `sync`, which asks STS only where the caller's identity is used.
+pub(crate) async fn connect_for_sync(ws: &crate::planner::Workspace) -> miette::Result<crate::planner::Connection> {
+    crate::planner::connect_for_sync(ws, &overrides_from_env())
+        .await
+        .map_err(|e| miette::miette!("{e}"))
+}
+
 /// Parses a duration flag (`30s`, `10m`, `1h 30m`).
 pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
     humantime::parse_duration(text.trim()).map_err(|e| format!("{e} (write it like `30s`, `10m` or `1h`)"))

@@ -64,7 +64,7 @@ pub fn run(args: &SyncArgs, chdir: Option<&Path>, color: ColorChoice) -> miette:
 }
 
 async fn sync(ws: &Workspace, args: &SyncArgs, names: &[String]) -> miette::Result<u8> {
-    let conn = super::connect(ws).await?;
+    let conn = super::connect_for_sync(ws).await?;
     if args.dry_run {
         // A dry run reads the index as the state has it, and changes nothing: no lock.
         ws.read_state(&conn.aws).await.map_err(|e| miette::miette!("{e}"))?;

@@ -101,16 +101,16 @@ impl SyncIndex {
         })
     }
 
-    /// Up to `parts - 1` keys of `bucket` under `prefix` that cut its index entries into `parts` runs of
-    /// (nearly) equal length, in key order; none when there are fewer than `parts` entries per run of
-    /// `min_run`. A listing of the prefix split at these keys gives each range about the same number of
-    /// pages, as long as the bucket still looks like the index.
+    /// Keys of `bucket` under `prefix` that cut its index entries into runs of (nearly) equal length, in
+    /// key order: as many runs as it takes to keep each at `run` entries or fewer, but at most
+    /// `max_parts`; none when one run holds them all. A listing of the prefix split at these keys and
+    /// `run` keys a page costs each range one page, as long as the bucket still looks like the index.
     pub fn boundaries(
         &self,
         bucket: &str,
         prefix: &str,
-        parts: usize,
-        min_run: usize,
+        max_parts: usize,
+        run: usize,
     ) -> Result<Vec<String>, StateError> {
         self.with(|conn| {
             // The primary key (bucket, key) makes both a range scan that reads keys only.
@@ -121,7 +121,7 @@ impl SyncIndex {
                 )?
                 .query_row(params![bucket, prefix], |row| row.get(0))?;
             let count = usize::try_from(count).unwrap_or(0);
-            let parts = parts.min(count / min_run.max(1));
+            let parts = max_parts.min(count.div_ceil(run.max(1)));
             if parts < 2 {
                 return Ok(Vec::new());
             }
@@ -360,14 +360,20 @@ mod tests {
         rows.push(("c".into(), "p/k050".into(), entry.clone()));
         index.record("m", &rows).expect("record");
 
+        // Runs of at most 25: four, each ending at count * i / parts.
         assert_eq!(
-            index.boundaries("b", "p/", 4, 10).expect("boundaries"),
+            index.boundaries("b", "p/", 16, 25).expect("boundaries"),
             vec!["p/k024", "p/k049", "p/k074"],
-            "each run ends at count * i / parts"
         );
-        // Fewer entries than parts of `min_run` each: fewer parts, down to none.
-        assert_eq!(index.boundaries("b", "p/", 16, 40).expect("two runs"), vec!["p/k049"]);
-        assert!(index.boundaries("b", "p/", 16, 60).expect("one run").is_empty());
+        // Runs of at most 30: four again (three would hold 34 each), no longer all equal.
+        assert_eq!(
+            index.boundaries("b", "p/", 16, 30).expect("boundaries"),
+            vec!["p/k024", "p/k049", "p/k074"],
+        );
+        // Capped at two parts however long the runs get.
+        assert_eq!(index.boundaries("b", "p/", 2, 10).expect("two runs"), vec!["p/k049"]);
+        // One run holds them all, or there is nothing to cut.
+        assert!(index.boundaries("b", "p/", 16, 100).expect("one run").is_empty());
         assert!(index.boundaries("b", "none/", 4, 1).expect("empty").is_empty());
         assert!(index.boundaries("b", "p/", 1, 1).expect("one part").is_empty());
     }

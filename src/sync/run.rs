@@ -103,7 +103,8 @@ pub async fn prepare(aws: &Arc<Aws>, index: &SyncIndex, spec: SyncSpec) -> Resul
     let mut listings = JoinSet::new();
     let page = aws.list_page_size();
     for scope in spec.scopes() {
-        // Split where the index says the keys are; a prefix of a page or two is one range.
+        // Split where the index says the keys are, into ranges of one page each where the number of
+        // ranges allows; a prefix of one page is one range.
         let boundaries = index.boundaries(
             &scope.bucket,
             &scope.prefix,
