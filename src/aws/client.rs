@@ -588,6 +588,14 @@ pub async fn connect(settings: &AwsSettings, overrides: &Overrides) -> Result<Aw
     })
 }
 
+/// Whether requests to `endpoint_url` (AWS's own endpoints when `None`) travel over TLS.
+fn endpoint_uses_tls(endpoint_url: Option<&str>) -> bool {
+    endpoint_url.is_none_or(|url| {
+        url.get(..8)
+            .is_some_and(|scheme| scheme.eq_ignore_ascii_case("https://"))
+    })
+}
+
 /// S3 Control's endpoint resolver for a custom `endpoint_url`: the URL as configured, without the
 /// account-ID host prefix the service's endpoint rules add (see [`Aws::s3control`]).
 #[derive(Debug)]
@@ -720,6 +728,11 @@ impl Aws {
     /// Whether S3 buckets are addressed as `endpoint/bucket` rather than `bucket.endpoint`.
     pub fn force_path_style(&self) -> bool {
         self.force_path_style
+    }
+
+    /// Whether requests travel over TLS: AWS itself, or a custom endpoint given as `https://`.
+    pub fn uses_tls(&self) -> bool {
+        endpoint_uses_tls(self.endpoint_url.as_deref())
     }
 
     /// Objects asked for per ListObjectsV2 page (`aws.list_page_size`, default AWS's cap of 1,000).
@@ -1161,6 +1174,15 @@ mod tests {
 
     /// The SDK's wording for a success answer whose document is another operation's (what moto 5.1.22
     /// sends for ListBucketIntelligentTieringConfigurations), and a parse failure that is not one.
+    #[test]
+    fn only_https_and_aws_itself_count_as_tls() {
+        assert!(endpoint_uses_tls(None), "AWS's own endpoints are HTTPS");
+        assert!(endpoint_uses_tls(Some("https://minio.example.com:9000")));
+        assert!(endpoint_uses_tls(Some("HTTPS://ceph.internal")));
+        assert!(!endpoint_uses_tls(Some("http://127.0.0.1:5000")));
+        assert!(!endpoint_uses_tls(Some("http")));
+    }
+
     #[test]
     fn another_operations_answer_is_recognised_from_the_sdks_parse_error() {
         let detail = "unhandled error: invalid XML root: expected ListBucketIntelligentTieringConfigurationsOutput \

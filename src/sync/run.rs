@@ -152,7 +152,9 @@ pub async fn prepare(aws: &Arc<Aws>, index: &SyncIndex, spec: SyncSpec) -> Resul
     };
     let mut plan = decide(&HashMap::new());
     if !plan.needs_hash.is_empty() {
-        let hashes = hash_files(&spec.source, &walked.files, &plan.needs_hash, spec.concurrency).await;
+        // Hashing is bound by the disk and the cores, not by round trips: a few reads at once suffice.
+        let readers = spec.concurrency.min(HASH_READERS);
+        let hashes = hash_files(&spec.source, &walked.files, &plan.needs_hash, readers).await;
         plan = decide(&hashes);
     }
     Ok(Prepared {
@@ -162,6 +164,9 @@ pub async fn prepare(aws: &Arc<Aws>, index: &SyncIndex, spec: SyncSpec) -> Resul
         plan,
     })
 }
+
+/// Files hashed at once for `compare: checksum`, at most.
+const HASH_READERS: usize = 16;
 
 /// Key ranges listed at once for one prefix, at most. A million objects at 1,000 per page is then ~63
 /// round trips in a row instead of 1,000, and 16 requests in flight are far below S3's 5,500 GETs per
