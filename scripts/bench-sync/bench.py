@@ -3,7 +3,7 @@
 
 Only the standard library is used, so any Python 3.9+ runs it (the script uses the benchmark venv's).
 
-    bench.py dataset DIR --kind sync|memory [--files N]   create the data set unless it is already complete
+    bench.py dataset DIR --kind sync|memory|small [--files N]  create the data set unless it is already complete
     bench.py touch DIR                                      apply the deterministic 1% change (content + mtime)
     bench.py restore DIR                                    undo it: the touched files get their base content and mtime back
     bench.py snapshot BUCKET_DIR OUT                        record (inode, mtime, size) of every object s3s-fs holds
@@ -43,6 +43,10 @@ TOUCHED_COUNT = 50
 # what is measured is the cost per file of walking, listing and indexing, not of transferring bytes.
 MEMORY_PER_DIR = 1000
 MEMORY_SIZE = 16
+
+# The small-file data set (scripts/bench-small-files.sh): files of 10 KiB in directories of 1,000, uploaded
+# into a sink that discards them, to measure objects per second.
+SMALL_FILE_SIZE = 10 * 1024
 
 # Bump when the layout or contents change, so an old data set on disk is regenerated rather than reused.
 DATASET_VERSION = 1
@@ -86,6 +90,8 @@ def cmd_dataset(args):
     root = os.path.abspath(args.dir)
     if args.kind == "sync":
         spec = f"sync v{DATASET_VERSION}: {SMALL_DIRS}x{SMALL_PER_DIR}x{SMALL_SIZE} + {LARGE_COUNT}x{LARGE_SIZE}"
+    elif args.kind == "small":
+        spec = f"small v{DATASET_VERSION}: {args.files}x{SMALL_FILE_SIZE} in dirs of {MEMORY_PER_DIR}"
     else:
         spec = f"memory v{DATASET_VERSION}: {args.files}x{MEMORY_SIZE} in dirs of {MEMORY_PER_DIR}"
     stamp = stamp_path(root)
@@ -104,6 +110,10 @@ def cmd_dataset(args):
             write_file(os.path.join(root, rel), random_bytes("small " + rel, SMALL_SIZE), BASE_MTIME)
         for rel in large_paths():
             write_file(os.path.join(root, rel), random_bytes("large " + rel, LARGE_SIZE), BASE_MTIME)
+    elif args.kind == "small":
+        for i in range(args.files):
+            rel = f"d{i // MEMORY_PER_DIR:04d}/f{i:07d}.bin"
+            write_file(os.path.join(root, rel), random_bytes("small-file " + rel, SMALL_FILE_SIZE), BASE_MTIME)
     else:
         for i in range(args.files):
             rel = f"d{i // MEMORY_PER_DIR:04d}/f{i:07d}.txt"
@@ -395,7 +405,7 @@ def main():
     sub = parser.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("dataset")
     p.add_argument("dir")
-    p.add_argument("--kind", choices=["sync", "memory"], required=True)
+    p.add_argument("--kind", choices=["sync", "memory", "small"], required=True)
     p.add_argument("--files", type=int, default=200_000)
     p.set_defaults(fn=cmd_dataset)
     p = sub.add_parser("touch")

@@ -5,6 +5,7 @@
 //! - `PUT` (PutObject, UploadPart, CreateBucket): 200 with an ETag, after reading and dropping the body;
 //! - `GET` with `list-type=2` (ListObjectsV2): an empty listing, so every file counts as new;
 //! - `POST ?uploads` / `?uploadId=` (multipart start and completion): the minimal XML answers;
+//! - `GET /?sink-puts`: the number of PUTs answered so far, as plain text (for the benchmark's check);
 //! - anything else (HEAD, GET of a bucket, DELETE): 200 with no body.
 //!
 //! It checks no signature and keeps no state; it prints `http://127.0.0.1:PORT` once it listens, and the
@@ -48,6 +49,9 @@ async fn answer(req: Request<Incoming>, puts: Arc<AtomicU64>) -> Result<Response
             .header("ETag", "\"d41d8cd98f00b204e9800998ecf8427e\"")
             .body(Full::new(Bytes::new()))
             .unwrap_or_default()
+    } else if method == Method::GET && query == "sink-puts" {
+        // The benchmark's own question: how many PUTs were answered so far.
+        Response::new(Full::new(Bytes::from(puts.load(Ordering::Relaxed).to_string())))
     } else if method == Method::GET && query.contains("list-type=2") {
         xml(EMPTY_LISTING.to_string())
     } else if method == Method::POST && query.contains("uploads") {
