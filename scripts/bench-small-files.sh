@@ -5,7 +5,8 @@
 #   scripts/bench-small-files.sh [--files N] [--repeat R] [--tools "s3rec s5cmd"] [--no-build]
 #
 # The data set is N files of 10 KiB (default 20,000) in directories of 1,000, generated once into
-# target/bench-sync/data-small-N. The server is scripts/bench-sink (built into target/bench-tools): it reads
+# target/bench-sync/data-small-N. The server is `s3rec-bench-server sink` (scripts/bench-server, built into
+# target/bench-tools): it reads
 # every request body and drops it, answers each PUT with an ETag and every listing as empty, and checks no
 # signature, so the tools' own cost per object (reading, checksumming, signing, HTTP) is what is measured.
 # Each tool uploads the whole set R times (a fresh "bucket" each time: the sink keeps nothing, so every
@@ -81,7 +82,7 @@ py="$venv/bin/python"
 [[ -x "$py" ]] || py="$(command -v python3)"
 bench_dir="$repo_root/target/bench-sync"
 work="$bench_dir/small-run"
-sink_build="$repo_root/target/bench-tools/sink-build"
+server_build="$repo_root/target/bench-tools/server-build"
 mkdir -p "$bench_dir"
 rm -rf "$work"
 mkdir -p "$work/logs" "$work/projects"
@@ -94,10 +95,10 @@ for t in $tools; do
     esac
 done
 
-say "building the sink (scripts/bench-sink)"
-(cd "$repo_root/scripts/bench-sink" && cargo build --release --locked --quiet --target-dir "$sink_build") ||
-    die "could not build scripts/bench-sink"
-sink_bin="$sink_build/release/s3rec-bench-sink"
+say "building the sink (scripts/bench-server)"
+(cd "$repo_root/scripts/bench-server" && cargo build --release --locked --quiet --target-dir "$server_build") ||
+    die "could not build scripts/bench-server"
+server_bin="$server_build/release/s3rec-bench-server"
 if [[ " $tools " == *" s3rec "* ]]; then
     if [[ "$build" == 1 ]]; then
         say "building s3rec (cargo build --release --locked)"
@@ -122,7 +123,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'echo "bench-small-files: failed at line $LINENO: $BASH_COMMAND" >&2' ERR
 
-"$sink_bin" 0 >"$work/sink.endpoint" 2>"$work/logs/sink.log" </dev/null &
+"$server_bin" sink >"$work/sink.endpoint" 2>"$work/logs/sink.log" </dev/null &
 sink_pid=$!
 deadline=$((SECONDS + 10))
 until [[ -s "$work/sink.endpoint" ]]; do

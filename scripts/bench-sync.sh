@@ -12,10 +12,11 @@
 # peer, and issue 16's targets (initial <= 0.5x, no-op and 1% changed <= 0.25x the best peer, meant with
 # `--latency-ms 25`).
 #
-# Every tool reaches the server through scripts/fault-proxy.py, which caps every listing at 1,000 keys per
-# page (AWS's own cap: s3s-fs answers as many as asked, which would flatter a tool that asks for more) and,
-# with --latency-ms L, delays every request by L ms, as a round trip to a region does. The proxy's CPU is
-# counted with the server's.
+# Every tool reaches the server through `s3rec-bench-server proxy` (scripts/bench-server, built into
+# target/bench-tools), which caps every listing at 1,000 keys per page (AWS's own cap: s3s-fs answers as
+# many as asked, which would flatter a tool that asks for more) and, with --latency-ms L, delays every
+# request by L ms, as a round trip to a region does. It keeps its connections to s3s-fs alive, so it costs
+# tens of microseconds per request; its CPU is counted with the server's.
 #
 # --memory: 200,000 files of 16 bytes; each tool uploads them, then a no-op re-sync is timed and its peak RSS
 # measured. Target: s3rec's no-op peak RSS under 150 MiB.
@@ -186,6 +187,13 @@ if wants rclone && ! command -v rclone >/dev/null; then
         die "apt-get could not install rclone"
 fi
 
+# The proxy, built from scripts/bench-server (a few seconds after the first time).
+server_build="$tools_root/server-build"
+if [[ "$direct" == 0 ]]; then
+    (cd "$repo_root/scripts/bench-server" && cargo build --release --locked --quiet --target-dir "$server_build") >&2 ||
+        die "could not build scripts/bench-server"
+fi
+
 # The server: s3s-fs, built once into target/bench-tools (about 3-4 minutes on 2 cores).
 s3s_fs="$tools_root/bin/s3s-fs"
 if [[ ! -x "$s3s_fs" ]] || [[ "$("$s3s_fs" --version 2>/dev/null)" != "s3s-fs $S3S_FS_VERSION" ]]; then
@@ -297,7 +305,7 @@ server_pids=("$server_pid")
 where="s3s-fs on loopback"
 if [[ "$direct" == 0 ]]; then
     # The proxy prints its endpoint once it listens.
-    "$py" "$repo_root/scripts/fault-proxy.py" --upstream "$endpoint" --max-keys 1000 --latency-ms "$latency_ms" \
+    "$server_build/release/s3rec-bench-server" proxy --upstream "$endpoint" --max-keys 1000 --latency-ms "$latency_ms" \
         >"$work/proxy.endpoint" 2>"$work/logs/proxy.log" </dev/null &
     proxy_pid=$!
     deadline=$((SECONDS + 30))
