@@ -535,15 +535,7 @@ fn a_sync_through_ten_percent_faults_finishes_in_one_run_with_nothing_left_behin
     let tree: Vec<(&str, Vec<u8>)> = files.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
     write_tree(&p.path("src"), &tree);
     // The bucket is made without faults; the sync is what is under test.
-    common::runtime().block_on(async {
-        let aws = common::emulator().await;
-        aws.s3(common::TEST_REGION)
-            .create_bucket()
-            .bucket(&bucket)
-            .send()
-            .await
-            .expect("create bucket");
-    });
+    create_bucket(&bucket);
 
     let (code, out, err) = sync(&p, &[]);
     assert_eq!(code, 0, "one run is enough\n{out}\n{err}");
@@ -608,6 +600,19 @@ fn listing_tree(p: &Project) -> Vec<(String, Vec<u8>)> {
     let tree: Vec<(&str, Vec<u8>)> = files.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
     write_tree(&p.path("src"), &tree);
     files
+}
+
+/// Creates `bucket` in the emulator directly, without s3rec or the test's proxy.
+fn create_bucket(bucket: &str) {
+    common::runtime().block_on(async {
+        let aws = common::emulator().await;
+        aws.s3(common::TEST_REGION)
+            .create_bucket()
+            .bucket(bucket)
+            .send()
+            .await
+            .expect("create bucket");
+    });
 }
 
 /// Writes objects into `bucket` directly, as another tool would.
@@ -678,15 +683,7 @@ fn ranged_project(endpoint: Option<&str>) -> (Project, String) {
             "buckets:\n  data:\n    name: {bucket}\nsync:\n  files:\n    source: src\n    bucket: data\n    prefix: backup/\n    delete: true\n"
         ),
     );
-    common::runtime().block_on(async {
-        let aws = common::emulator().await;
-        aws.s3(common::TEST_REGION)
-            .create_bucket()
-            .bucket(&bucket)
-            .send()
-            .await
-            .expect("create bucket");
-    });
+    create_bucket(&bucket);
     (p, bucket)
 }
 

@@ -374,6 +374,7 @@ pub async fn for_each_object_in(
     // The last key handed over, kept in one buffer: a bounded range checks the server's order.
     let mut previous = String::new();
     let mut first = true;
+    let bounded = range.start_after.is_some() || range.last.is_some();
     loop {
         let page = s3
             .list_objects_v2()
@@ -388,7 +389,6 @@ pub async fn for_each_object_in(
             .map_err(|e| aws.error(&op, e))?;
         first = false;
         let encoded = page.encoding_type.as_ref() == Some(&EncodingType::Url);
-        let bounded = range.start_after.is_some() || range.last.is_some();
         // The page is owned, so keys, ETags and storage classes move out of it instead of being copied.
         for object in page.contents.unwrap_or_default() {
             let Some(raw_key) = object.key else { continue };
