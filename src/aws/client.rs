@@ -24,9 +24,19 @@ pub const DEFAULT_REGION: &str = "us-east-1";
 
 /// How many times one request is attempted before its error is reported.
 ///
-/// Five attempts with the standard exponential backoff ride out S3 `SlowDown` bursts and brief
-/// network blips during a long sync, without making a real misconfiguration hang for minutes.
+/// Five attempts with exponential backoff ride out S3 `SlowDown` bursts and brief network blips during
+/// a long sync, without making a real misconfiguration hang for minutes.
 pub const MAX_ATTEMPTS: u32 = 5;
+
+/// The retry behaviour every client gets unless `AWS_MAX_ATTEMPTS` or `AWS_RETRY_MODE` say otherwise.
+///
+/// Adaptive mode is standard mode (exponential backoff, a retry quota) plus a client-side rate limiter
+/// that starts unrestricted and, once S3 answers `SlowDown` (or another throttling error), lowers the
+/// rate of new requests and raises it again as they succeed. A sync with 128 uploads in flight then
+/// backs off as a whole instead of each request retrying at full speed into the same throttle.
+pub fn retry_config() -> RetryConfig {
+    RetryConfig::adaptive().with_max_attempts(MAX_ATTEMPTS)
+}
 
 /// Access keys given directly, bypassing the AWS credential chain.
 ///
@@ -555,7 +565,7 @@ pub async fn connect(settings: &AwsSettings, overrides: &Overrides) -> Result<Aw
     // AWS_MAX_ATTEMPTS / AWS_RETRY_MODE are the documented way to tune retries for every AWS tool;
     // an explicit retry config would silently override them, so it is only set when they are absent.
     if std::env::var_os("AWS_MAX_ATTEMPTS").is_none() && std::env::var_os("AWS_RETRY_MODE").is_none() {
-        loader = loader.retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS));
+        loader = loader.retry_config(retry_config());
     }
 
     let mut sdk = loader.load().await;
@@ -1172,8 +1182,13 @@ fn looks_like_credentials_error(text: &str) -> bool {
 mod tests {
     use super::*;
 
-    /// The SDK's wording for a success answer whose document is another operation's (what moto 5.1.22
-    /// sends for ListBucketIntelligentTieringConfigurations), and a parse failure that is not one.
+    #[test]
+    fn throttling_slows_the_whole_client_down_not_only_the_request_retried() {
+        let config = retry_config();
+        assert_eq!(config.mode(), aws_config::retry::RetryMode::Adaptive);
+        assert_eq!(config.max_attempts(), MAX_ATTEMPTS);
+    }
+
     #[test]
     fn only_https_and_aws_itself_count_as_tls() {
         assert!(endpoint_uses_tls(None), "AWS's own endpoints are HTTPS");
@@ -1183,6 +1198,8 @@ mod tests {
         assert!(!endpoint_uses_tls(Some("http")));
     }
 
+    /// The SDK's wording for a success answer whose document is another operation's (what moto 5.1.22
+    /// sends for ListBucketIntelligentTieringConfigurations), and a parse failure that is not one.
     #[test]
     fn another_operations_answer_is_recognised_from_the_sdks_parse_error() {
         let detail = "unhandled error: invalid XML root: expected ListBucketIntelligentTieringConfigurationsOutput \
