@@ -578,7 +578,7 @@ async fn sync_work(
     let m = &ws.manifest;
     let mut out = Vec::new();
     // Opened once, for the first mapping that reads it.
-    let mut index: Option<crate::state::sync_index::SyncIndex> = None;
+    let mut index: Option<Arc<crate::state::sync_index::SyncIndex>> = None;
     for (name, mapping) in &m.sync {
         let address = Address(format!("sync.{name}"));
         if !targets.is_empty() && !targets.iter().any(|t| address.within(t)) {
@@ -603,7 +603,7 @@ async fn sync_work(
         if spec.destinations.iter().all(|d| existing.contains(&d.bucket)) {
             let index = match &index {
                 Some(index) => index,
-                None => index.insert(crate::state::sync_index::SyncIndex::open(state.path())?),
+                None => index.insert(Arc::new(crate::state::sync_index::SyncIndex::open(state.path())?)),
             };
             match run::prepare(&conn.aws, index, spec).await {
                 Ok(p) => work = p.work(),
@@ -614,11 +614,22 @@ async fn sync_work(
                 Err(e) => work.error = Some(e.to_string()),
             }
         } else {
-            // The plan creates a destination bucket: everything selected is to upload.
-            match tokio::task::spawn_blocking(move || walk::walk(&spec, 4)).await {
-                Ok(Ok(walked)) => {
-                    work.uploads = walked.files.len();
-                    work.upload_bytes = walked.files.iter().map(|f| f.size).sum();
+            // The plan creates a destination bucket: everything selected is to upload, and counting it
+            // keeps no file.
+            let counting = tokio::task::spawn_blocking(move || {
+                let total = std::sync::Mutex::new((0usize, 0u64));
+                let count = |batch: Vec<walk::LocalFile>| {
+                    let mut total = total.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                    total.0 += batch.len();
+                    total.1 += batch.iter().map(|f| f.size).sum::<u64>();
+                };
+                walk::walk_into(&spec, 4, &count)
+                    .map(|_| total.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner))
+            });
+            match counting.await {
+                Ok(Ok((files, bytes))) => {
+                    work.uploads = files;
+                    work.upload_bytes = bytes;
                 }
                 Ok(Err(e @ WalkError::Missing { .. })) => {
                     warnings.push(not_here(&e));

@@ -721,3 +721,27 @@ fn a_server_that_ignores_start_after_is_listed_as_one_range() {
     ranged_listing_scenario(&p, &bucket);
     assert!(proxy.faults_injected() > 0, "no listing request carried start-after");
 }
+
+#[test]
+fn a_tree_larger_than_the_sort_buffer_is_compared_through_temporary_files() {
+    // Seven records in memory per sort: the walk's 120 files and the listing's objects go through
+    // sorted runs on disk, merged back; every decision must be the same as in memory.
+    let (mut p, bucket) = ranged_project(None);
+    let scratch = tempfile::tempdir().expect("tempdir");
+    p.vars = vec![
+        ("S3REC_SYNC_SORT_BUFFER".to_string(), "7".to_string()),
+        ("TMPDIR".to_string(), scratch.path().display().to_string()),
+    ];
+    ranged_listing_scenario(&p, &bucket);
+    let left: Vec<_> = std::fs::read_dir(scratch.path()).expect("read scratch").collect();
+    assert!(left.is_empty(), "temporary files left behind: {left:?}");
+
+    // Where the sorted runs cannot be written, the mapping fails before anything is uploaded or deleted,
+    // and says where it tried.
+    std::fs::write(p.path("src/new.txt"), b"new").expect("write");
+    p.vars[1].1 = scratch.path().join("missing").display().to_string();
+    let (code, out, err) = sync(&p, &[]);
+    assert_ne!(code, 0, "{out}\n{err}");
+    assert!(err.contains("temporary files") && err.contains("TMPDIR"), "{err}");
+    assert!(!bucket_contents(&bucket, "backup/").contains_key("backup/new.txt"));
+}

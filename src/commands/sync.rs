@@ -103,7 +103,7 @@ pub(crate) async fn prepare_all(
     conn: &planner::Connection,
     names: &[String],
 ) -> miette::Result<(Vec<Prepared>, Vec<Outcome>)> {
-    let index = SyncIndex::open(&ws.state_path()).map_err(|e| miette::miette!("{e}"))?;
+    let index = Arc::new(SyncIndex::open(&ws.state_path()).map_err(|e| miette::miette!("{e}"))?);
     let mut prepared = Vec::new();
     let mut failed = Vec::new();
     let fail = |name: &str, error: String| {
@@ -165,7 +165,7 @@ pub(crate) async fn execute_all(
 /// Every upload and delete of a dry run, one per line on stdout (`upload KEY (SIZE, new)`).
 fn print_dry_run(p: &Prepared) {
     for u in &p.plan.uploads {
-        let f = &p.walked.files[u.file];
+        let f = &u.file;
         let d = &p.spec.destinations[u.destination];
         let why = match u.reason {
             crate::sync::compare::Reason::New => "new",
@@ -182,7 +182,7 @@ fn print_dry_run(p: &Prepared) {
     for d in &p.plan.deletes {
         println!("delete s3://{}/{}", d.bucket, d.key);
     }
-    for s in &p.walked.skipped {
+    for s in &p.skipped {
         eprintln!("warning: skipped {s}");
     }
     if p.plan.withheld > 0 {

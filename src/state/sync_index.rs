@@ -9,7 +9,6 @@
 //! written in batches, one transaction each, because a commit per small file would cost more than the
 //! upload.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -79,25 +78,50 @@ impl SyncIndex {
         f(&mut conn).map_err(|e| classify(&self.path.display().to_string(), e))
     }
 
-    /// Every entry of `bucket` whose key starts with `prefix`, by key.
-    pub fn entries(&self, bucket: &str, prefix: &str) -> Result<HashMap<String, IndexEntry>, StateError> {
+    /// Up to `limit` entries of `bucket` whose key starts with `prefix` and sorts after `after` (`""`
+    /// for the first page), in key order: the index read a page at a time, so a sync holds one page of it
+    /// however many objects it knows.
+    pub fn entries_after(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        after: &str,
+        limit: usize,
+    ) -> Result<Vec<(String, IndexEntry)>, StateError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let entry = |row: &rusqlite::Row<'_>| {
+            Ok((
+                row.get::<_, String>(0)?,
+                IndexEntry {
+                    size: u64::try_from(row.get::<_, i64>(1)?).unwrap_or_default(),
+                    mtime_ms: row.get(2)?,
+                    sha256: row.get(3)?,
+                    etag: row.get(4)?,
+                },
+            ))
+        };
         self.with(|conn| {
-            let mut stmt = conn.prepare_cached(
-                "SELECT key, size, mtime_ms, sha256, etag FROM sync_index
-                 WHERE bucket = ?1 AND substr(key, 1, length(?2)) = ?2",
-            )?;
-            let rows = stmt.query_map(params![bucket, prefix], |row| {
-                Ok((
-                    row.get::<_, String>(0)?,
-                    IndexEntry {
-                        size: u64::try_from(row.get::<_, i64>(1)?).unwrap_or_default(),
-                        mtime_ms: row.get(2)?,
-                        sha256: row.get(3)?,
-                        etag: row.get(4)?,
-                    },
-                ))
-            })?;
-            rows.collect()
+            // A range scan of the primary key (bucket, key): from the prefix (or past `after`) to the
+            // first key that no longer starts with it, so the last page stops at the prefix's end
+            // instead of reading the rest of the bucket.
+            let start = if after > prefix { after } else { prefix };
+            match prefix_end(prefix) {
+                Some(end) => conn
+                    .prepare_cached(
+                        "SELECT key, size, mtime_ms, sha256, etag FROM sync_index
+                         WHERE bucket = ?1 AND key >= ?2 AND key > ?3 AND key < ?4 ORDER BY key LIMIT ?5",
+                    )?
+                    .query_map(params![bucket, start, after, end, limit], entry)?
+                    .collect(),
+                None => conn
+                    .prepare_cached(
+                        "SELECT key, size, mtime_ms, sha256, etag FROM sync_index
+                         WHERE bucket = ?1 AND key >= ?2 AND key > ?3 AND substr(key, 1, length(?4)) = ?4
+                         ORDER BY key LIMIT ?5",
+                    )?
+                    .query_map(params![bucket, start, after, prefix, limit], entry)?
+                    .collect(),
+            }
         })
     }
 
@@ -333,6 +357,22 @@ impl SyncIndex {
     }
 }
 
+/// The first string past every string that starts with `prefix` (its last character that can be
+/// incremented, incremented, and what follows dropped), in the byte order SQLite's BINARY collation and
+/// S3 both use; `None` when no such string exists (an empty prefix, or one of only `char::MAX`).
+fn prefix_end(prefix: &str) -> Option<String> {
+    let mut chars: Vec<char> = prefix.chars().collect();
+    while let Some(last) = chars.pop() {
+        // The next scalar value: UTF-8 byte order is code point order, and surrogates are skipped.
+        let next = (u32::from(last) + 1..=u32::from(char::MAX)).find_map(char::from_u32);
+        if let Some(next) = next {
+            chars.push(next);
+            return Some(chars.into_iter().collect());
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -379,6 +419,41 @@ mod tests {
     }
 
     #[test]
+    fn index_pages_stay_in_their_prefix_and_in_key_order() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("s.db");
+        StateDb::open(&path).expect("state");
+        let index = SyncIndex::open(&path).expect("index");
+        let entry = IndexEntry {
+            size: 1,
+            mtime_ms: 0,
+            sha256: None,
+            etag: "e".into(),
+        };
+        // Neighbours of the prefix on both sides, in byte order: `a-`, `a/…`, `a0`, and a non-ASCII key.
+        let keys = ["a-", "a/1", "a/2", "a/3", "a/ü", "a/\u{10FFFF}", "a0", "b/1"];
+        let rows: Vec<_> = keys
+            .iter()
+            .map(|k| ("b".to_string(), k.to_string(), entry.clone()))
+            .collect();
+        index.record("m", &rows).expect("record");
+        let mut seen = Vec::new();
+        let mut after = String::new();
+        loop {
+            let page = index.entries_after("b", "a/", &after, 2).expect("page");
+            let Some((last, _)) = page.last() else { break };
+            after = last.clone();
+            seen.extend(page.into_iter().map(|(k, _)| k));
+        }
+        assert_eq!(seen, ["a/1", "a/2", "a/3", "a/ü", "a/\u{10FFFF}"]);
+        assert_eq!(index.entries_after("b", "", "a0", 10).expect("rest").len(), 1);
+        assert_eq!(prefix_end("a/").as_deref(), Some("a0"));
+        assert_eq!(prefix_end("a\u{D7FF}").as_deref(), Some("a\u{E000}"));
+        assert_eq!(prefix_end("a\u{10FFFF}").as_deref(), Some("b"));
+        assert_eq!(prefix_end(""), None);
+    }
+
+    #[test]
     fn entries_round_trip_by_prefix_and_uploads_resume_with_their_parts() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("s.db");
@@ -400,12 +475,11 @@ mod tests {
                 ],
             )
             .expect("record");
-        let docs = index.entries("b", "docs/").expect("entries");
-        assert_eq!(docs.len(), 1);
-        assert_eq!(docs["docs/a.txt"], entry(1));
-        assert_eq!(index.entries("b", "").expect("all").len(), 2);
+        let docs = index.entries_after("b", "docs/", "", 10).expect("entries");
+        assert_eq!(docs, vec![("docs/a.txt".to_string(), entry(1))]);
+        assert_eq!(index.entries_after("b", "", "", 10).expect("all").len(), 2);
         index.remove("b", &["docs/a.txt".to_string()]).expect("remove");
-        assert!(index.entries("b", "docs/").expect("entries").is_empty());
+        assert!(index.entries_after("b", "docs/", "", 10).expect("entries").is_empty());
 
         index.upload_started("b", "big", "u1", 10, 5, 4).expect("start");
         index.part_done("u1", 1, "e1", Some("c1")).expect("part");

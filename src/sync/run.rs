@@ -11,10 +11,11 @@ use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use super::compare::{self, Hashes, Index, Listing, RemoteEntry, SyncPlan};
+use super::compare::{self, Hashes, Indexed, RemoteEntry, SyncPlan};
+use super::sorted::{self, FileRecord, ObjectRecord};
 use super::spec::{Scope, SyncSpec};
 use super::uploads;
-use super::walk::{self, LocalFile, Walked};
+use super::walk::{self, LocalFile, Skipped};
 use crate::aws::transfer::{
     self, DonePart, KeyRange, Listed, RemoteObject, ResumeState, TransferError, Upload, UploadJournal,
 };
@@ -61,6 +62,12 @@ pub enum SyncError {
         "sync mapping `{mapping}` uploads to bucket {bucket}, which does not exist: run `s3rec apply` first (or create it)"
     )]
     NoBucket { mapping: String, bucket: String },
+    #[error(
+        "sorting the files and objects of sync mapping `{mapping}` in temporary files failed: {source}; point TMPDIR at a directory with free space"
+    )]
+    Sort { mapping: String, source: std::io::Error },
+    #[error("comparing sync mapping `{mapping}` stopped before it finished: {detail}")]
+    Unfinished { mapping: String, detail: String },
 }
 
 impl From<AwsError> for SyncError {
@@ -73,10 +80,9 @@ impl From<AwsError> for SyncError {
 #[derive(Debug)]
 pub struct Prepared {
     pub spec: SyncSpec,
-    pub walked: Walked,
+    /// What the walk could not take, sorted by path.
+    pub skipped: Vec<Skipped>,
     pub plan: SyncPlan,
-    /// Objects the destination listings held.
-    pub listed: usize,
 }
 
 impl Prepared {
@@ -85,7 +91,7 @@ impl Prepared {
         crate::plan::SyncWork {
             mapping: self.spec.name.clone(),
             uploads: self.plan.uploads.len(),
-            upload_bytes: self.plan.upload_bytes(&self.walked.files),
+            upload_bytes: self.plan.upload_bytes(),
             deletes: self.plan.deletes.len(),
             unchanged: self.plan.unchanged,
             delete_markers: self.spec.deletes_become_markers(),
@@ -94,15 +100,46 @@ impl Prepared {
     }
 }
 
+/// Batches of walked files in flight between the walker threads and the sort, at most: the walk waits
+/// rather than filling memory when sorting falls behind.
+const SORT_QUEUE: usize = 64;
+
+/// Index entries read at once while comparing.
+const INDEX_PAGE: usize = 4096;
+
 /// Walks, lists and decides. Reads only: nothing is uploaded, deleted or recorded.
-pub async fn prepare(aws: &Arc<Aws>, index: &SyncIndex, spec: SyncSpec) -> Result<Prepared, SyncError> {
-    // The walk reads the disk and the listing waits on the network: both at once.
-    let walk_spec = spec.clone();
-    let threads = std::thread::available_parallelism().map_or(4, |n| n.get()).clamp(2, 8);
-    let walking = tokio::task::spawn_blocking(move || walk::walk(&walk_spec, threads));
-    let mut listings = JoinSet::new();
+///
+/// The walk and the listing run at once, each into its own sort ([`sorted`]); the sorted streams and
+/// the index, read in key order a page at a time, are then merged ([`compare::compare`]). Memory holds
+/// the sorts' buffers, one index page and the work, whatever the size of the tree.
+pub async fn prepare(aws: &Arc<Aws>, index: &Arc<SyncIndex>, spec: SyncSpec) -> Result<Prepared, SyncError> {
+    let spec = Arc::new(spec);
+    let scopes = spec.scopes();
+    let scope_of = spec.destination_scopes(&scopes);
+
+    // The walk: reader threads hand batches of files, with their keys, to a sort.
+    let (files_tx, files_rx) = std::sync::mpsc::sync_channel::<Vec<FileRecord>>(SORT_QUEUE);
+    let walking = {
+        let spec = spec.clone();
+        tokio::task::spawn_blocking(move || {
+            let threads = std::thread::available_parallelism().map_or(4, |n| n.get()).clamp(2, 8);
+            let sink = |batch: Vec<LocalFile>| {
+                let records = batch.into_iter().map(|file| FileRecord::of(&spec, &scope_of, file));
+                // A send fails only when the sort has gone, and then the walk's result is not used.
+                let _ = files_tx.send(records.collect());
+            };
+            walk::walk_into(&spec, threads, &sink)
+        })
+    };
+    let sorting_files = tokio::task::spawn_blocking(move || sorted::sort(files_rx.into_iter().flatten()));
+
+    // The listing: every scope at once, each in key ranges where the index knows enough keys, into
+    // another sort.
+    let (objects_tx, objects_rx) = std::sync::mpsc::channel::<Vec<ObjectRecord>>();
+    let sorting_objects = tokio::task::spawn_blocking(move || sorted::sort(objects_rx.into_iter().flatten()));
     let page = aws.list_page_size();
-    for scope in spec.scopes() {
+    let mut listings = JoinSet::new();
+    for (n, scope) in scopes.iter().enumerate() {
         // Split where the index says the keys are, into ranges of one page each where the number of
         // ranges allows; a prefix of one page is one range.
         let boundaries = index.boundaries(
@@ -111,18 +148,23 @@ pub async fn prepare(aws: &Arc<Aws>, index: &SyncIndex, spec: SyncSpec) -> Resul
             spec.concurrency.min(LIST_RANGES),
             usize::try_from(page).unwrap_or(1),
         )?;
-        let aws = aws.clone();
+        let (aws, scope, out) = (aws.clone(), scope.clone(), objects_tx.clone());
+        let n = u32::try_from(n).unwrap_or(u32::MAX);
         listings.spawn(async move {
-            let listed = list_scope(&aws, &scope, KeyRange::split(&boundaries), page).await;
+            let listed = list_scope(&aws, &scope, n, KeyRange::split(&boundaries), page, &out).await;
             (scope, listed)
         });
     }
-    let mut listing: Listing = HashMap::new();
-    let mut index_entries: Index = HashMap::new();
+    // The sort of the listing ends when the last listing lets go of its sender.
+    drop(objects_tx);
     while let Some(joined) = listings.join_next().await {
-        let Ok((scope, objects)) = joined else { continue };
+        let (scope, listed) = match joined {
+            Ok(done) => done,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(e) => return Err(unfinished(&spec, &e)),
+        };
         // The listing is also the existence check: one request, and one every S3-compatible server has.
-        let objects = match objects {
+        match listed {
             Err(e) if e.code() == Some("NoSuchBucket") => {
                 return Err(SyncError::NoBucket {
                     mapping: spec.name.clone(),
@@ -130,39 +172,149 @@ pub async fn prepare(aws: &Arc<Aws>, index: &SyncIndex, spec: SyncSpec) -> Resul
                 });
             }
             other => other?,
-        };
-        let entries = index.entries(&scope.bucket, &scope.prefix)?;
-        // Usually one scope per bucket: the maps move in whole instead of being copied entry by entry.
-        merge(&mut listing, &scope.bucket, objects);
-        merge(&mut index_entries, &scope.bucket, entries);
-    }
-    let walked = match walking.await {
-        Ok(result) => result?,
-        Err(e) => {
-            return Err(SyncError::Walk(walk::WalkError::Unreadable {
-                mapping: spec.name.clone(),
-                path: spec.source.clone(),
-                source: std::io::Error::other(e.to_string()),
-            }));
         }
+    }
+    let sort_failed = |source: std::io::Error| SyncError::Sort {
+        mapping: spec.name.clone(),
+        source,
     };
-    let unreadable = walked.unreadable(&spec.source);
-    let decide = |hashes: &HashMap<usize, Hashes>| {
-        compare::compare(&spec, &walked.files, &unreadable, &listing, &index_entries, hashes)
+    let objects = joined(sorting_objects.await, &spec)?.map_err(sort_failed)?;
+    let skipped = joined(walking.await, &spec)??;
+    let files = joined(sorting_files.await, &spec)?.map_err(sort_failed)?;
+
+    // The merge reads temporary files and the index: blocking work, off the runtime's threads.
+    let pages = IndexPages::new(index.clone(), scopes.clone());
+    let unreadable = walk::unreadable(&skipped, &spec.source);
+    let merging = {
+        let spec = spec.clone();
+        tokio::task::spawn_blocking(move || {
+            let (mut files_error, mut objects_error, mut index_error) = (None, None, None);
+            let plan = compare::compare(
+                &spec,
+                &scopes,
+                until_error(files, &mut files_error),
+                until_error(objects, &mut objects_error),
+                until_error(pages, &mut index_error),
+                &unreadable,
+            );
+            (plan, files_error.or(objects_error), index_error)
+        })
     };
-    let mut plan = decide(&HashMap::new());
+    let (mut plan, sort_error, index_error) = joined(merging.await, &spec)?;
+    if let Some(source) = sort_error {
+        return Err(sort_failed(source));
+    }
+    if let Some(e) = index_error {
+        return Err(e.into());
+    }
     if !plan.needs_hash.is_empty() {
         // Hashing is bound by the disk and the cores, not by round trips: a few reads at once suffice.
         let readers = spec.concurrency.min(HASH_READERS);
-        let hashes = hash_files(&spec.source, &walked.files, &plan.needs_hash, readers).await;
-        plan = decide(&hashes);
+        let paths = plan
+            .needs_hash
+            .iter()
+            .map(|p| spec.source.join(&p.upload.file.rel))
+            .collect();
+        let hashes = hash_files(paths, readers).await;
+        compare::settle_hashed(&mut plan, &hashes);
     }
     Ok(Prepared {
-        listed: listing.values().map(HashMap::len).sum(),
-        spec,
-        walked,
+        spec: Arc::unwrap_or_clone(spec),
+        skipped,
         plan,
     })
+}
+
+/// The result of a task; a panic stays one (a bug), and a task that never finished (the runtime is
+/// shutting down) fails the mapping.
+fn joined<T>(task: Result<T, tokio::task::JoinError>, spec: &SyncSpec) -> Result<T, SyncError> {
+    match task {
+        Ok(value) => Ok(value),
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(e) => Err(unfinished(spec, &e)),
+    }
+}
+
+fn unfinished(spec: &SyncSpec, e: &tokio::task::JoinError) -> SyncError {
+    SyncError::Unfinished {
+        mapping: spec.name.clone(),
+        detail: e.to_string(),
+    }
+}
+
+/// The items of `items` up to its first error, which is kept in `error`.
+fn until_error<'a, T, E>(
+    items: impl Iterator<Item = Result<T, E>> + 'a,
+    error: &'a mut Option<E>,
+) -> impl Iterator<Item = T> + 'a {
+    items.map_while(move |item| match item {
+        Ok(item) => Some(item),
+        Err(e) => {
+            *error = Some(e);
+            None
+        }
+    })
+}
+
+/// The index entries of the scopes in (scope, key) order, read [`INDEX_PAGE`] at a time.
+struct IndexPages {
+    index: Arc<SyncIndex>,
+    scopes: Vec<Scope>,
+    scope: usize,
+    /// The last key read of the current scope.
+    after: String,
+    page: std::vec::IntoIter<(String, IndexEntry)>,
+    /// The current scope has no page left to read.
+    exhausted: bool,
+}
+
+impl IndexPages {
+    fn new(index: Arc<SyncIndex>, scopes: Vec<Scope>) -> IndexPages {
+        IndexPages {
+            index,
+            scopes,
+            scope: 0,
+            after: String::new(),
+            page: Vec::new().into_iter(),
+            exhausted: false,
+        }
+    }
+}
+
+impl Iterator for IndexPages {
+    type Item = Result<Indexed, StateError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some((key, entry)) = self.page.next() {
+                let scope = u32::try_from(self.scope).unwrap_or(u32::MAX);
+                return Some(Ok(Indexed { scope, key, entry }));
+            }
+            let scope = self.scopes.get(self.scope)?;
+            if self.exhausted {
+                self.scope += 1;
+                self.after.clear();
+                self.exhausted = false;
+                continue;
+            }
+            match self
+                .index
+                .entries_after(&scope.bucket, &scope.prefix, &self.after, INDEX_PAGE)
+            {
+                Ok(page) => {
+                    self.exhausted = page.len() < INDEX_PAGE;
+                    if let Some((last, _)) = page.last() {
+                        self.after.clone_from(last);
+                    }
+                    self.page = page.into_iter();
+                }
+                Err(e) => {
+                    self.scope = self.scopes.len();
+                    return Some(Err(e));
+                }
+            }
+        }
+    }
 }
 
 /// Files hashed at once for `compare: checksum`, at most.
@@ -173,64 +325,90 @@ const HASH_READERS: usize = 16;
 /// second per prefix.
 const LIST_RANGES: usize = 16;
 
-/// One scope's objects, keeping only what comparing needs. The ranges are listed at once; a server that
-/// lists out of S3's order cannot be split, so its listing is taken again as one range.
-async fn list_scope(
-    aws: &Arc<Aws>,
-    scope: &Scope,
-    ranges: Vec<KeyRange>,
-    page: i32,
-) -> Result<HashMap<String, RemoteEntry>, AwsError> {
-    let entry = |o: RemoteObject| {
-        (
-            o.key,
-            RemoteEntry {
+/// Listed objects on their way to the sort, sent a page at a time; the rest goes when it is dropped.
+struct ToSort {
+    scope: u32,
+    records: Vec<ObjectRecord>,
+    out: std::sync::mpsc::Sender<Vec<ObjectRecord>>,
+}
+
+impl ToSort {
+    const BATCH: usize = 1000;
+
+    fn new(scope: u32, out: std::sync::mpsc::Sender<Vec<ObjectRecord>>) -> ToSort {
+        ToSort {
+            scope,
+            records: Vec::with_capacity(Self::BATCH),
+            out,
+        }
+    }
+
+    fn push(&mut self, o: RemoteObject) {
+        self.records.push(ObjectRecord {
+            scope: self.scope,
+            key: o.key,
+            remote: RemoteEntry {
                 size: o.size,
                 etag: o.etag,
                 last_modified_ms: o.last_modified_ms,
             },
-        )
-    };
+        });
+        if self.records.len() >= Self::BATCH {
+            self.send();
+        }
+    }
+
+    fn send(&mut self) {
+        let batch = std::mem::replace(&mut self.records, Vec::with_capacity(Self::BATCH));
+        // The channel is unbounded (a listing callback cannot wait), and a send fails only when the
+        // sort has gone because the mapping already failed.
+        let _ = self.out.send(batch);
+    }
+}
+
+impl Drop for ToSort {
+    fn drop(&mut self) {
+        if !self.records.is_empty() {
+            self.send();
+        }
+    }
+}
+
+/// Lists one scope into the sort. The ranges are listed at once; a server that lists out of S3's order
+/// cannot be split, so its listing is taken again as one range (the keys listed twice count once when
+/// merging).
+async fn list_scope(
+    aws: &Arc<Aws>,
+    scope: &Scope,
+    n: u32,
+    ranges: Vec<KeyRange>,
+    page: i32,
+    out: &std::sync::mpsc::Sender<Vec<ObjectRecord>>,
+) -> Result<(), AwsError> {
     if ranges.len() > 1 {
         let mut parts = JoinSet::new();
         for range in ranges {
-            let (aws, scope) = (aws.clone(), scope.clone());
+            let (aws, scope, out) = (aws.clone(), scope.clone(), out.clone());
             parts.spawn(async move {
-                let mut objects = Vec::new();
-                let listed = transfer::for_each_object_in(
-                    &aws,
-                    &scope.bucket,
-                    &scope.region,
-                    &scope.prefix,
-                    &range,
-                    page,
-                    |o| objects.push(entry(o)),
-                )
-                .await;
-                listed.map(|listed| (listed, objects))
+                let mut to_sort = ToSort::new(n, out);
+                transfer::for_each_object_in(&aws, &scope.bucket, &scope.region, &scope.prefix, &range, page, |o| {
+                    to_sort.push(o)
+                })
+                .await
             });
         }
-        let mut found = Vec::new();
         let mut ordered = true;
         while let Some(joined) = parts.join_next().await {
             match joined {
-                Ok(listed) => {
-                    let (listed, objects) = listed?;
-                    ordered &= listed == Listed::Complete;
-                    found.push(objects);
-                }
+                Ok(listed) => ordered &= listed? == Listed::Complete,
                 // A panic is a bug and stays one; a part that never finished makes the listing partial,
-                // which the single listing below replaces.
+                // which the single listing below completes.
                 Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
                 Err(_) => ordered = false,
             }
         }
         if ordered {
-            let mut objects = HashMap::with_capacity(found.iter().map(Vec::len).sum());
-            for part in found {
-                objects.extend(part);
-            }
-            return Ok(objects);
+            return Ok(());
         }
         tracing::warn!(
             bucket = scope.bucket,
@@ -238,32 +416,19 @@ async fn list_scope(
             scope.bucket
         );
     }
-    let mut objects = HashMap::new();
+    let mut to_sort = ToSort::new(n, out.clone());
     transfer::for_each_object(aws, &scope.bucket, &scope.region, &scope.prefix, page, |o| {
-        let (key, entry) = entry(o);
-        objects.insert(key, entry);
+        to_sort.push(o);
     })
-    .await?;
-    Ok(objects)
+    .await
 }
 
-/// Adds one scope's map under its bucket: moved in whole when it is the bucket's first.
-fn merge<V>(all: &mut HashMap<String, HashMap<String, V>>, bucket: &str, map: HashMap<String, V>) {
-    match all.get_mut(bucket) {
-        Some(existing) => existing.extend(map),
-        None => {
-            all.insert(bucket.to_string(), map);
-        }
-    }
-}
-
-/// SHA-256 and MD5 of the named files, read in parallel; unreadable files are left out (they are
-/// uploaded, and the upload reports the read error).
-async fn hash_files(root: &Path, files: &[LocalFile], which: &[usize], concurrency: usize) -> HashMap<usize, Hashes> {
+/// SHA-256 and MD5 of the files at `paths`, by position, read in parallel; unreadable files are left
+/// out (they are uploaded, and the upload reports the read error).
+async fn hash_files(paths: Vec<PathBuf>, concurrency: usize) -> HashMap<usize, Hashes> {
     let permits = Arc::new(Semaphore::new(concurrency.max(1)));
     let mut tasks = JoinSet::new();
-    for &i in which {
-        let path = root.join(&files[i].rel);
+    for (i, path) in paths.into_iter().enumerate() {
         let permits = permits.clone();
         tasks.spawn(async move {
             let _permit = permits.acquire_owned().await;
@@ -345,42 +510,31 @@ impl Outcome {
 /// Uploads and deletes what `prepared` decided, recording each success in the index.
 pub async fn execute(aws: Arc<Aws>, index: Arc<SyncIndex>, prepared: Prepared, progress: &dyn Progress) -> Outcome {
     let started = Instant::now();
-    let Prepared { spec, walked, plan, .. } = prepared;
+    let Prepared { spec, skipped, plan } = prepared;
     let mut outcome = Outcome {
         mapping: spec.name.clone(),
         unchanged: plan.unchanged,
         withheld: plan.withheld,
-        skipped: walked
-            .skipped
+        skipped: skipped
             .iter()
             .filter(|s| s.reason != walk::SkipReason::Symlink)
             .map(ToString::to_string)
             .collect(),
-        links_skipped: walked
-            .skipped
-            .iter()
-            .filter(|s| s.reason == walk::SkipReason::Symlink)
-            .count(),
+        links_skipped: skipped.iter().filter(|s| s.reason == walk::SkipReason::Symlink).count(),
         ..Outcome::default()
     };
-    for (i, key) in &plan.collisions {
+    for (rel, key) in &plan.collisions {
         outcome.failed.push((
-            walked.files[*i].rel.clone(),
+            rel.clone(),
             format!("another file of the mapping already has the key {key}; change key_template so keys are unique"),
         ));
     }
     if let Err(e) = index.record(&spec.name, &plan.learned) {
         outcome.failed.push(("the sync index".to_string(), e.to_string()));
     }
-    progress.start(
-        &spec.name,
-        plan.uploads.len(),
-        plan.upload_bytes(&walked.files),
-        plan.deletes.len(),
-    );
+    progress.start(&spec.name, plan.uploads.len(), plan.upload_bytes(), plan.deletes.len());
 
     let spec = Arc::new(spec);
-    let files = Arc::new(walked.files);
     let file_permits = spec.concurrency;
     let parts = Arc::new(Semaphore::new(spec.concurrency));
     let mut running: JoinSet<(usize, Result<IndexEntry, String>)> = JoinSet::new();
@@ -390,20 +544,10 @@ pub async fn execute(aws: Arc<Aws>, index: Arc<SyncIndex>, prepared: Prepared, p
     loop {
         while running.len() < file_permits && stop.may_start() {
             let Some((n, item)) = pending.next() else { break };
-            let (aws, index, spec, files, parts) =
-                (aws.clone(), index.clone(), spec.clone(), files.clone(), parts.clone());
+            let (aws, index, spec, parts) = (aws.clone(), index.clone(), spec.clone(), parts.clone());
             let item = item.clone();
             running.spawn(async move {
-                let result = upload_one(
-                    &aws,
-                    &index,
-                    &spec,
-                    &files[item.file],
-                    item.destination,
-                    &item.key,
-                    &parts,
-                )
-                .await;
+                let result = upload_one(&aws, &index, &spec, &item.file, item.destination, &item.key, &parts).await;
                 (n, result)
             });
         }
@@ -422,7 +566,7 @@ pub async fn execute(aws: Arc<Aws>, index: Arc<SyncIndex>, prepared: Prepared, p
             }
         };
         let item = &plan.uploads[n];
-        let file = &files[item.file];
+        let file = &item.file;
         progress.file_done(file.size);
         match result {
             Ok(entry) => {

@@ -208,6 +208,21 @@ impl SyncSpec {
         })
     }
 
+    /// The scope of each destination, by position: the scope of its bucket whose prefix starts the
+    /// destination's own ([`Self::scopes`] keeps only the outermost prefix of a bucket).
+    pub fn destination_scopes(&self, scopes: &[Scope]) -> Vec<u32> {
+        self.destinations
+            .iter()
+            .map(|d| {
+                let n = scopes
+                    .iter()
+                    .position(|s| s.bucket == d.bucket && d.prefix.starts_with(&s.prefix))
+                    .unwrap_or(0);
+                u32::try_from(n).unwrap_or(u32::MAX)
+            })
+            .collect()
+    }
+
     /// The bucket prefixes to list: one per destination bucket and prefix, leaving out a prefix another
     /// scope of the same bucket already covers.
     pub fn scopes(&self) -> Vec<Scope> {

@@ -9,7 +9,7 @@ use ignore::{WalkBuilder, WalkState};
 use super::spec::SyncSpec;
 
 /// One source file.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct LocalFile {
     /// Path relative to the source directory, `/`-separated.
     pub rel: String,
@@ -63,12 +63,17 @@ impl Walked {
     /// follow. `""` stands for the whole tree (an error without a path, or a path that has no UTF-8
     /// name). What lies there is unknown, so sync must not take the missing files for deleted ones.
     pub fn unreadable(&self, root: &Path) -> Vec<String> {
-        self.skipped
-            .iter()
-            .filter(|s| matches!(s.reason, SkipReason::Unreadable(_)))
-            .map(|s| relative(root, &s.path).unwrap_or_default())
-            .collect()
+        unreadable(&self.skipped, root)
     }
+}
+
+/// [`Walked::unreadable`] of the skipped paths of a walk.
+pub fn unreadable(skipped: &[Skipped], root: &Path) -> Vec<String> {
+    skipped
+        .iter()
+        .filter(|s| matches!(s.reason, SkipReason::Unreadable(_)))
+        .map(|s| relative(root, &s.path).unwrap_or_default())
+        .collect()
 }
 
 /// Why a walk could not start.
@@ -86,8 +91,31 @@ pub enum WalkError {
     },
 }
 
-/// Walks `spec.source` with `threads` directory readers.
+/// Walks `spec.source` with `threads` directory readers, collecting every file (sorted by `rel`). For
+/// tests and small trees; a sync streams the files with [`walk_into`].
 pub fn walk(spec: &SyncSpec, threads: usize) -> Result<Walked, WalkError> {
+    let files = Mutex::new(Vec::new());
+    let skipped = walk_into(spec, threads, &|mut batch: Vec<LocalFile>| {
+        files
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .append(&mut batch);
+    })?;
+    let mut files = files.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
+    files.sort_unstable_by(|a, b| a.rel.cmp(&b.rel));
+    Ok(Walked { files, skipped })
+}
+
+/// Files handed to the sink at once by a walker thread.
+const BATCH: usize = 1024;
+
+/// Walks `spec.source` with `threads` directory readers, handing the files to `sink` in batches, in no
+/// particular order, as the threads find them; returns what it could not take (sorted by path).
+pub fn walk_into(
+    spec: &SyncSpec,
+    threads: usize,
+    sink: &(dyn Fn(Vec<LocalFile>) + Sync),
+) -> Result<Vec<Skipped>, WalkError> {
     let root = &spec.source;
     match std::fs::metadata(root) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -119,7 +147,7 @@ pub fn walk(spec: &SyncSpec, threads: usize) -> Result<Walked, WalkError> {
             source,
         });
     }
-    let found = Mutex::new(Walked::default());
+    let found = Mutex::new(Vec::new());
     WalkBuilder::new(root)
         .standard_filters(false)
         .hidden(false)
@@ -127,10 +155,12 @@ pub fn walk(spec: &SyncSpec, threads: usize) -> Result<Walked, WalkError> {
         .threads(threads.max(1))
         .build_parallel()
         .run(|| {
-            // Each walker thread collects into its own lists and hands them over once, at the end.
+            // Each walker thread hands its files over in batches and its skipped paths once, at the end.
             let mut local = Local {
                 found: &found,
-                walked: Walked::default(),
+                sink,
+                files: Vec::with_capacity(BATCH),
+                skipped: Vec::new(),
             };
             let visit = move |entry: Result<ignore::DirEntry, ignore::Error>| {
                 local.visit(root, spec, entry);
@@ -138,23 +168,27 @@ pub fn walk(spec: &SyncSpec, threads: usize) -> Result<Walked, WalkError> {
             };
             Box::new(visit)
         });
-    let mut walked = found.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
-    walked.files.sort_unstable_by(|a, b| a.rel.cmp(&b.rel));
-    walked.skipped.sort_by(|a, b| a.path.cmp(&b.path));
-    Ok(walked)
+    let mut skipped = found.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
+    skipped.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(skipped)
 }
 
-/// A walker thread's findings, merged into the shared result when the thread is done.
+/// A walker thread's findings: files go to the sink a batch at a time, skipped paths into the shared
+/// list when the thread is done.
 struct Local<'a> {
-    found: &'a Mutex<Walked>,
-    walked: Walked,
+    found: &'a Mutex<Vec<Skipped>>,
+    sink: &'a (dyn Fn(Vec<LocalFile>) + Sync),
+    files: Vec<LocalFile>,
+    skipped: Vec<Skipped>,
 }
 
 impl Drop for Local<'_> {
     fn drop(&mut self) {
+        if !self.files.is_empty() {
+            (self.sink)(std::mem::take(&mut self.files));
+        }
         let mut all = self.found.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        all.files.append(&mut self.walked.files);
-        all.skipped.append(&mut self.walked.skipped);
+        all.append(&mut self.skipped);
     }
 }
 
@@ -193,17 +227,22 @@ impl Local<'_> {
             return;
         }
         match entry.metadata() {
-            Ok(meta) => self.walked.files.push(LocalFile {
-                rel,
-                size: meta.len(),
-                mtime_ms: crate::state::time::mtime_ms(&meta),
-            }),
+            Ok(meta) => {
+                self.files.push(LocalFile {
+                    rel,
+                    size: meta.len(),
+                    mtime_ms: crate::state::time::mtime_ms(&meta),
+                });
+                if self.files.len() >= BATCH {
+                    (self.sink)(std::mem::replace(&mut self.files, Vec::with_capacity(BATCH)));
+                }
+            }
             Err(e) => self.skip(path.to_path_buf(), SkipReason::Unreadable(e.to_string())),
         }
     }
 
     fn skip(&mut self, path: PathBuf, reason: SkipReason) {
-        self.walked.skipped.push(Skipped { path, reason });
+        self.skipped.push(Skipped { path, reason });
     }
 }
 

@@ -13,6 +13,8 @@ pub struct Project {
     pub dir: tempfile::TempDir,
     pub env: String,
     pub endpoint: String,
+    /// Extra environment variables for every run of s3rec in the project.
+    pub vars: Vec<(String, String)>,
 }
 
 impl Project {
@@ -21,6 +23,7 @@ impl Project {
             dir: tempfile::tempdir().expect("tempdir"),
             env: env.to_string(),
             endpoint: common::emulator_endpoint(),
+            vars: Vec::new(),
         }
     }
 
@@ -51,6 +54,9 @@ impl Project {
             .env_remove("AWS_SESSION_TOKEN")
             .env_remove("S3REC_ENDPOINT_URL")
             .env_remove("RUST_LOG");
+        for (name, value) in &self.vars {
+            cmd.env(name, value);
+        }
         cmd
     }
 
