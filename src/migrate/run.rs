@@ -733,7 +733,10 @@ fn transient(e: &DownloadError) -> bool {
                 Some("InternalError" | "ServiceUnavailable" | "RequestTimeout")
             )
         }
-        DownloadError::Archived { .. } | DownloadError::Changed { .. } | DownloadError::Write { .. } => false,
+        DownloadError::Archived { .. }
+        | DownloadError::Changed { .. }
+        | DownloadError::Body { .. }
+        | DownloadError::Write { .. } => false,
     }
 }
 
