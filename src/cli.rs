@@ -55,6 +55,9 @@ pub enum Command {
     /// Write manifest YAML for existing buckets (NAME..., --prefix P, --all), or list the buckets no
     /// environment manages (--list).
     Import(crate::commands::import::ImportArgs),
+    /// Print a shell completion script (bash, zsh, fish or powershell) on stdout; the README says
+    /// where each shell reads it from.
+    Completions(CompletionsArgs),
 }
 
 #[derive(Debug, Args)]
@@ -86,6 +89,23 @@ pub enum ValidateFormat {
     Github,
     /// SARIF 2.1.0 of the security findings, for code scanning (GitHub upload-sarif).
     Sarif,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to write the completion script for.
+    #[arg(value_enum, value_name = "SHELL")]
+    pub shell: CompletionShell,
+}
+
+/// The shells s3rec writes completions for. Our own list rather than `clap_complete::Shell`, which also
+/// has elvish: these are the shells the README documents and a test covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CompletionShell {
+    Bash,
+    Zsh,
+    Fish,
+    Powershell,
 }
 
 #[derive(Debug, Args)]

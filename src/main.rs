@@ -30,6 +30,7 @@ fn main() -> ExitCode {
         Command::Sync(args) => commands::sync::run(args, cli.chdir.as_deref(), cli.color),
         Command::Migrate(args) => commands::migrate::run(args, cli.chdir.as_deref(), cli.color),
         Command::Import(args) => commands::import::run(args, cli.chdir.as_deref(), cli.color),
+        Command::Completions(args) => commands::completions::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

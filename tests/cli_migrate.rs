@@ -836,3 +836,167 @@ fn a_migration_finishes_in_one_run_with_a_tenth_of_requests_failing() {
         );
     }
 }
+
+/// Uploads `body` as `key` in parts of `part` bytes with CRC32 checksums, as the AWS CLI and boto3 do by
+/// default: the object's checksum is then the composite one of its parts.
+fn put_in_parts_with_crc32(bucket: &str, key: &str, body: &[u8], part: usize) {
+    use aws_sdk_s3::types::ChecksumAlgorithm;
+    common::runtime().block_on(async {
+        let aws = common::emulator().await;
+        let s3 = aws.s3(common::TEST_REGION);
+        let upload = s3
+            .create_multipart_upload()
+            .bucket(bucket)
+            .key(key)
+            .checksum_algorithm(ChecksumAlgorithm::Crc32)
+            .send()
+            .await
+            .expect("create upload");
+        let id = upload.upload_id.expect("upload id");
+        let mut parts = Vec::new();
+        for (i, chunk) in body.chunks(part).enumerate() {
+            let number = i32::try_from(i + 1).expect("part number");
+            let done = s3
+                .upload_part()
+                .bucket(bucket)
+                .key(key)
+                .upload_id(&id)
+                .part_number(number)
+                .checksum_algorithm(ChecksumAlgorithm::Crc32)
+                .body(ByteStream::from(chunk.to_vec()))
+                .send()
+                .await
+                .expect("part");
+            assert!(done.checksum_crc32.is_some(), "the part was sent without its checksum");
+            parts.push(
+                CompletedPart::builder()
+                    .part_number(number)
+                    .set_e_tag(done.e_tag)
+                    .set_checksum_crc32(done.checksum_crc32)
+                    .build(),
+            );
+        }
+        s3.complete_multipart_upload()
+            .bucket(bucket)
+            .key(key)
+            .upload_id(&id)
+            .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
+            .send()
+            .await
+            .expect("complete");
+    });
+}
+
+#[test]
+fn an_object_uploaded_in_parts_with_checksums_by_another_tool_migrates_verified() {
+    // 12 MiB in the AWS CLI's 8 MiB parts. moto answers GetObject with the composite CRC32 of the parts
+    // under the plain CRC32 header, without the `-2` that marks it composite on S3; the SDK used to
+    // check the body against it and fail the download.
+    let (p, bucket) = project(false, "");
+    let body = data(12 * MIB, 17);
+    put_in_parts_with_crc32(&bucket, "cli/upload.bin", &body, 8 * MIB);
+
+    let (code, stdout, stderr) = migrate(&p, &["retire", "run"]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(!stderr.contains("may not support GetObject"), "{stderr}");
+    assert!(
+        std::fs::read(p.path("archive/cli/upload.bin")).expect("read") == body,
+        "the migrated file differs from the object"
+    );
+    let row = status_row(&p);
+    assert_eq!(column(&row, "verified"), "1", "{row:?}");
+    assert_eq!(column(&row, "failed"), "0", "{row:?}");
+
+    // `verify` checks the file against the object again, by its multipart ETag.
+    let (code, stdout, stderr) = migrate(&p, &["retire", "verify"]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+}
+
+#[test]
+fn a_confirm_delete_naming_no_migration_s_bucket_is_refused() {
+    let (p, bucket) = project(false, "    delete_source: after-verify\n");
+    put(&bucket, vec![Seed::plain("a.txt", b"alpha".to_vec())]);
+
+    let (code, stdout, stderr) = migrate(&p, &["retire", "run", "--confirm-delete", &format!("{bucket}-typo")]);
+    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    // miette wraps long lines, even inside a name, and marks continued ones with a bar.
+    let unwrapped = |text: &str| text.replace(|c: char| c.is_whitespace() || c == '│', "");
+    let said = unwrapped(&stderr);
+    assert!(
+        said.contains(&unwrapped(&format!(
+            "--confirm-delete `{bucket}-typo` is not the source bucket of any migration"
+        ))),
+        "{stderr}"
+    );
+    assert!(
+        said.contains(&format!("migrations:{bucket}")),
+        "the valid names are listed:\n{stderr}"
+    );
+    assert!(!p.path("archive/a.txt").exists(), "a refused run does nothing");
+    assert_eq!(versions_left(&bucket).len(), 1);
+
+    // The migration's name is what an operator most likely types instead: the hint gives the bucket.
+    let (code, _, stderr) = migrate(&p, &["run", "--confirm-delete", &bucket, "--confirm-delete", "retire"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        unwrapped(&stderr).contains(&format!("--confirm-delete{bucket}")),
+        "{stderr}"
+    );
+    assert_eq!(versions_left(&bucket).len(), 1);
+
+    let (code, stdout, stderr) = migrate(&p, &["run", "--confirm-delete", &bucket]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(versions_left(&bucket).is_empty());
+}
+
+#[test]
+fn a_held_delete_says_why_and_a_done_migration_leaves_no_partial_download() {
+    let (p, bucket) = project(false, "    delete_source: after-verify\n");
+    put(&bucket, vec![Seed::plain("a.txt", b"alpha".to_vec())]);
+    common::runtime().block_on(async {
+        let aws = common::emulator().await;
+        aws.s3(common::TEST_REGION)
+            .put_object()
+            .bucket(&bucket)
+            .key("kms.bin")
+            .server_side_encryption(aws_sdk_s3::types::ServerSideEncryption::AwsKms)
+            .body(ByteStream::from(data(1000, 3)))
+            .send()
+            .await
+            .expect("put");
+    });
+    // What a download leaves when its version goes away before it finishes: a partial file no row
+    // will ever continue.
+    let partial_dir = p.path("archive/.s3rec-partial");
+    std::fs::create_dir_all(&partial_dir).expect("mkdir");
+    let stray = partial_dir.join("0123456789abcdef0123456789abcdef.part");
+    std::fs::write(&stray, b"half a download").expect("write");
+
+    // kms.bin cannot be verified (its ETag is no MD5 and moto stores no checksum), so nothing is deleted.
+    let (code, stdout, stderr) = migrate(&p, &["retire", "run", "--confirm-delete", &bucket]);
+    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains(
+            "delete held: 1 object(s) are not verified yet; the source is deleted only once every object is verified\n"
+        ),
+        "{stderr}"
+    );
+    assert_eq!(versions_left(&bucket).len(), 2);
+    assert!(stray.exists(), "a migration that is not done keeps its partial files");
+
+    // Once the unverifiable object is gone from the source, the bucket completes and nothing partial stays.
+    delete_key(&bucket, "kms.bin");
+    let (code, stdout, stderr) = migrate(&p, &["retire", "run", "--rescan", "--confirm-delete", &bucket]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert_eq!(column(&status_row(&p), "phase"), "done");
+    assert!(versions_left(&bucket).is_empty());
+    let left: Vec<_> = std::fs::read_dir(&partial_dir)
+        .expect("partial dir")
+        .map(|e| e.expect("entry").file_name())
+        .collect();
+    assert!(
+        left.is_empty(),
+        "partial files left after the migration is done: {left:?}"
+    );
+    assert_eq!(std::fs::read(p.path("archive/a.txt")).expect("read"), b"alpha");
+}

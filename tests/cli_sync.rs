@@ -196,6 +196,59 @@ fn routes_and_key_templates_place_objects() {
     });
 }
 
+/// The Content-Type of each object of `bucket`: key → type (empty when the server sends none).
+fn content_types(bucket: &str, keys: &[&str]) -> BTreeMap<String, String> {
+    common::runtime().block_on(async {
+        let aws = common::emulator().await;
+        let s3 = aws.s3(common::TEST_REGION);
+        let mut out = BTreeMap::new();
+        for key in keys {
+            let head = s3.head_object().bucket(bucket).key(*key).send().await.expect("head");
+            out.insert(key.to_string(), head.content_type().unwrap_or_default().to_string());
+        }
+        out
+    })
+}
+
+#[test]
+fn objects_get_the_content_type_of_their_file_s_extension() {
+    // 6 MiB goes up in parts, so CreateMultipartUpload carries the type too.
+    let (p, bucket) = project("    multipart_threshold: 5 MiB\n    multipart_chunk_size: 5 MiB\n");
+    write_tree(
+        &p.path("src"),
+        &[
+            ("notes.txt", b"plain text".to_vec()),
+            ("site/index.html", b"<!doctype html><p>hi</p>".to_vec()),
+            ("data.json", b"{\"a\": 1}".to_vec()),
+            ("photos/IMG_1.JPG", vec![0xff, 0xd8, 0xff, 0xe0]),
+            ("disk.s3rec-unknown", vec![1, 2, 3]),
+            ("big.json", vec![b' '; 6 * 1024 * 1024]),
+        ],
+    );
+    p.apply_ok();
+    let keys = [
+        "backup/notes.txt",
+        "backup/site/index.html",
+        "backup/data.json",
+        "backup/photos/IMG_1.JPG",
+        "backup/disk.s3rec-unknown",
+        "backup/big.json",
+    ];
+    let expected: BTreeMap<String, String> = keys
+        .iter()
+        .zip([
+            "text/plain",
+            "text/html",
+            "application/json",
+            "image/jpeg",
+            "application/octet-stream",
+            "application/json",
+        ])
+        .map(|(k, t)| (k.to_string(), t.to_string()))
+        .collect();
+    assert_eq!(content_types(&bucket, &keys), expected);
+}
+
 #[test]
 fn bad_input_gets_a_clear_message() {
     // A source directory that is not on this machine: plan and apply (often run in CI, away from the

@@ -826,6 +826,36 @@ fn notification_event_typo() {
 }
 
 #[test]
+fn replication_events_are_notification_events() {
+    // Replication failures by e-mail: the events S3 publishes for a replication rule's objects.
+    let yaml = format!(
+        "{HEAD}{BUCKET}    notifications:\n      - topic: t\n        events:\n          - s3:Replication:OperationFailedReplication\n          - s3:Replication:OperationMissedThreshold\n          - s3:Replication:OperationReplicatedAfterThreshold\n          - s3:Replication:OperationNotTracked\nsns:\n  topics:\n    t: {{}}\n"
+    );
+    assert_eq!(problems(&yaml), vec![]);
+    let yaml = format!(
+        "{HEAD}{BUCKET}    notifications:\n      - topic: t\n        events: [\"s3:Replication:*\"]\nsns:\n  topics:\n    t: {{}}\n"
+    );
+    assert_eq!(problems(&yaml), vec![]);
+
+    let yaml = format!(
+        "{HEAD}{BUCKET}    notifications:\n      - topic: t\n        events: [\"s3:Replication:OperationFailedReplicaton\"]\nsns:\n  topics:\n    t: {{}}\n"
+    );
+    expect_on(
+        &yaml,
+        "notification-event",
+        "\"s3:Replication:OperationFailedReplicaton\"",
+        "is not an S3 event type",
+    );
+    assert!(
+        problems(&yaml)[0]
+            .4
+            .contains("did you mean `s3:Replication:OperationFailedReplication`?"),
+        "{:?}",
+        problems(&yaml)
+    );
+}
+
+#[test]
 fn overlapping_notifications() {
     let yaml = format!(
         "{HEAD}{BUCKET}    notifications:\n      - topic: t\n        events: [\"s3:ObjectCreated:*\"]\n      - topic: t\n        events: [\"s3:ObjectCreated:Put\"]\n        filter: {{prefix: logs/}}\nsns:\n  topics:\n    t: {{}}\n"

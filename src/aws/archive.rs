@@ -31,9 +31,14 @@
 //! (`fsync`) before the download counts as done, so a crash after a migration records an object as
 //! downloaded can never leave a file that lost its tail.
 //!
-//! GetObject is sent with checksum mode enabled, to learn the checksum S3 stored with the object; the
-//! SDK then also checks the bytes it receives against a full-object checksum while streaming them, and
-//! a mismatch fails the download with [`AwsError::BadResponse`].
+//! GetObject asks for the checksum S3 stored with the object, for verification to use. For an object
+//! uploaded in one piece the SDK also checks the body against it while streaming, and a mismatch fails
+//! the download ([`DownloadError::Body`]). For an object uploaded in parts (its ETag ends in `-N`) the
+//! SDK is not let to judge: its checksum may be the composite one of the parts, which the SDK takes for
+//! a checksum of the content when the server leaves out the `-N` part count (moto does), failing sound
+//! downloads. s3rec verifies every download itself afterwards (`migrate::verify`), and
+//! [`stored_checksum`] tells a composite checksum from the ETag and the checksum type, so that it gives
+//! way to the ETag there.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU16, Ordering};
@@ -428,6 +433,7 @@ fn head_from(out: HeadObjectOutput, part: bool) -> Head {
             (ChecksumAlgorithm::Sha1, out.checksum_sha1.as_deref()),
         ],
         out.checksum_type.as_ref(),
+        out.e_tag.as_deref(),
     );
     Head {
         size,
@@ -525,22 +531,37 @@ fn header_fields(header: &str) -> Vec<(&str, &str)> {
 /// The checksum an answer carries: the first `x-amz-checksum-*` value present (S3 sends only the
 /// object's one), with whether it covers the whole object. A composite checksum is one S3 types
 /// `COMPOSITE`, or one whose value ends in `-N` (the part count; base64 has no `-`), which servers
-/// that send no checksum type still write for composite checksums.
+/// that send no checksum type still write for composite checksums. An object uploaded in parts (its
+/// ETag ends in `-N`) has a full-object checksum only when the answer says `FULL_OBJECT`: servers that
+/// type nothing and drop the suffix (moto) store the composite one, and taking it for the checksum of the
+/// content would fail every such object's verification.
 fn stored_checksum(
     values: [(ChecksumAlgorithm, Option<&str>); 5],
     checksum_type: Option<&ChecksumType>,
+    etag: Option<&str>,
 ) -> Option<StoredChecksum> {
     let (algorithm, value) = values
         .into_iter()
         .find_map(|(algorithm, value)| Some((algorithm, value.filter(|v| !v.is_empty())?)))?;
-    let part_suffix = value
-        .rsplit_once('-')
-        .is_some_and(|(_, n)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+    let full_object = match checksum_type {
+        Some(ChecksumType::Composite) => false,
+        Some(ChecksumType::FullObject) => !has_part_count(value),
+        // No type, or one this SDK does not know.
+        _ => !has_part_count(value) && !etag.is_some_and(|e| has_part_count(e.trim_matches('"'))),
+    };
     Some(StoredChecksum {
         algorithm,
         value: value.to_string(),
-        full_object: checksum_type != Some(&ChecksumType::Composite) && !part_suffix,
+        full_object,
     })
+}
+
+/// Whether a checksum or ETag ends in `-N`, the part count S3 appends to the values of objects uploaded
+/// in parts.
+fn has_part_count(value: &str) -> bool {
+    value
+        .rsplit_once('-')
+        .is_some_and(|(_, n)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// The encryption of an object as s3rec reports it: S3's own name for SSE-S3 and SSE-KMS, `SSE-C` when
@@ -735,6 +756,17 @@ pub enum DownloadError {
         detail: String,
     },
 
+    /// Every byte of the body arrived, but reading it failed at its end: the SDK found that the bytes do
+    /// not match the checksum S3 sent with them. What was written is not trusted: a partial file as long
+    /// as the object is downloaded again from its start.
+    #[error("the body of {key} does not match what S3 sent with it: {detail}; the next run downloads it again")]
+    Body {
+        /// The object key.
+        key: String,
+        /// What the body's reader said.
+        detail: String,
+    },
+
     /// The local file could not be created, written or flushed.
     #[error("{} could not be written: {source}: check free space and that s3rec may write there", path.display())]
     Write {
@@ -751,8 +783,9 @@ impl From<AwsError> for DownloadError {
     }
 }
 
-/// GetObject of one version streamed into `d.path`, with `If-Match` on the scanned ETag and checksum
-/// mode enabled. `progress` is called with the size of each chunk once it is written (a delta, not a
+/// GetObject of one version streamed into `d.path`, with `If-Match` on the scanned ETag, asking for the
+/// stored checksum (which the SDK checks only for objects uploaded in one piece: see the module
+/// documentation). `progress` is called with the size of each chunk once it is written (a delta, not a
 /// running total). The file is synced to disk (`sync_all`) before this returns.
 ///
 /// The body goes through a [`READ_BUFFER`]-sized buffer, so memory per download stays at that plus one
@@ -775,6 +808,7 @@ pub async fn download_version(
             (ChecksumAlgorithm::Sha1, out.checksum_sha1.as_deref()),
         ],
         out.checksum_type.as_ref(),
+        out.e_tag.as_deref(),
     );
     let sse = sse_name(
         out.server_side_encryption.as_ref(),
@@ -837,10 +871,13 @@ pub async fn download_version(
     match (broke, expected) {
         // Short of the announced length: the connection broke off, and what arrived is good so far.
         (Some(detail), Some(expected)) if written < expected => return Err(cut(detail)),
-        // Every byte arrived and the stream still failed: the SDK's response-checksum check, which
-        // runs at the end of the body. These bytes are wrong, so nothing is resumed from them.
+        // Every byte arrived and the stream still failed: the SDK's check of the body against the stored
+        // checksum, which runs at its end. These bytes are wrong, so nothing is resumed from them.
         (Some(detail), _) => {
-            return Err(bad_response(&op, format!("the body could not be read to its end: {detail}")).into());
+            return Err(DownloadError::Body {
+                key: d.key.to_string(),
+                detail,
+            });
         }
         (None, Some(expected)) if written < expected => {
             return Err(cut(format!("the body ended after {written} of {expected} bytes")));
@@ -881,22 +918,41 @@ async fn open_version<'a>(aws: &Aws, d: &Download<'a>) -> Result<(GetObjectOutpu
     }
 }
 
+/// The request header that asks S3 to send the object's stored checksum with it.
+const CHECKSUM_MODE_HEADER: &str = "x-amz-checksum-mode";
+
 /// One GetObject, naming `version_id` when given, with the answers that matter to a migration turned
 /// into [`DownloadError::Archived`] and [`DownloadError::Changed`].
 async fn get_request(aws: &Aws, d: &Download<'_>, version_id: Option<&str>) -> Result<GetObjectOutput, DownloadError> {
     // S3 compares If-Match with the quoted entity tag; the quotes are added back here.
     let if_match = (!d.etag.is_empty()).then(|| format!("\"{}\"", d.etag));
-    let result = aws
+    let request = aws
         .s3(d.region)
         .get_object()
         .bucket(d.bucket)
         .key(d.key)
         .set_version_id(version_id.map(str::to_string))
         .set_if_match(if_match)
-        .set_range((d.offset > 0).then(|| format!("bytes={}-", d.offset)))
-        .checksum_mode(ChecksumMode::Enabled)
-        .send()
-        .await;
+        .set_range((d.offset > 0).then(|| format!("bytes={}-", d.offset)));
+    // An object in parts, or one whose ETag the scan did not learn, may carry a composite checksum (see
+    // the module documentation). Its checksum mode goes in as a header rather than through
+    // `checksum_mode`, which would make the SDK check the body whatever its configuration says, and
+    // `WhenRequired` keeps the SDK from checking on its own.
+    let result = if d.etag.is_empty() || has_part_count(d.etag) {
+        request
+            .customize()
+            .config_override(
+                aws_sdk_s3::config::Builder::default()
+                    .response_checksum_validation(aws_sdk_s3::config::ResponseChecksumValidation::WhenRequired),
+            )
+            .mutate_request(|request| {
+                request.headers_mut().insert(CHECKSUM_MODE_HEADER, "ENABLED");
+            })
+            .send()
+            .await
+    } else {
+        request.checksum_mode(ChecksumMode::Enabled).send().await
+    };
     result.map_err(|err| {
         let op = Op::object("GetObject", read_action(version_id), d.bucket, d.key);
         let err = aws.error(&op, err);
@@ -1033,11 +1089,11 @@ mod tests {
             (ChecksumAlgorithm::Sha256, None),
             (ChecksumAlgorithm::Sha1, None),
         ];
-        assert_eq!(stored_checksum(none, None), None);
+        assert_eq!(stored_checksum(none, None, None), None);
         let mut sha = none;
         sha[3].1 = Some("abc+/=-3");
         assert_eq!(
-            stored_checksum(sha, None),
+            stored_checksum(sha, None, None),
             Some(StoredChecksum {
                 algorithm: ChecksumAlgorithm::Sha256,
                 value: "abc+/=-3".to_string(),
@@ -1046,12 +1102,20 @@ mod tests {
         );
         let mut crc = none;
         crc[0].1 = Some("AAAAAAAAAAA=");
-        assert!(stored_checksum(crc, None).is_some_and(|c| c.full_object));
-        assert!(stored_checksum(crc, Some(&ChecksumType::FullObject)).is_some_and(|c| c.full_object));
-        assert!(stored_checksum(crc, Some(&ChecksumType::Composite)).is_some_and(|c| !c.full_object));
+        assert!(stored_checksum(crc, None, None).is_some_and(|c| c.full_object));
+        assert!(stored_checksum(crc, Some(&ChecksumType::FullObject), None).is_some_and(|c| c.full_object));
+        assert!(stored_checksum(crc, Some(&ChecksumType::Composite), None).is_some_and(|c| !c.full_object));
+        // An object uploaded in parts: full-object only when the answer says so; untyped, it is the
+        // composite checksum a server wrote without its part count.
+        let multipart = Some("\"32ce5fc215280a5cb173411075f5619a-2\"");
+        let single = Some("\"32ce5fc215280a5cb173411075f5619a\"");
+        assert!(stored_checksum(crc, None, multipart).is_some_and(|c| !c.full_object));
+        assert!(stored_checksum(crc, Some(&ChecksumType::FullObject), multipart).is_some_and(|c| c.full_object));
+        assert!(stored_checksum(crc, Some(&ChecksumType::Composite), multipart).is_some_and(|c| !c.full_object));
+        assert!(stored_checksum(crc, None, single).is_some_and(|c| c.full_object));
         let mut empty = none;
         empty[2].1 = Some("");
-        assert_eq!(stored_checksum(empty, None), None);
+        assert_eq!(stored_checksum(empty, None, None), None);
     }
 
     #[test]

@@ -111,6 +111,22 @@ pub fn run(args: &MigrateArgs, chdir: Option<&Path>, color: ColorChoice) -> miet
         Some(name) => vec![name],
         None => ws.manifest.migrations.keys().cloned().collect(),
     };
+    // A confirmation that names no migration's bucket is refused whatever the action: ignoring it would
+    // let a typo pass for consent that was never given, and hold the delete without saying why.
+    if let Err(e) = crate::migrate::spec::check_confirmations(&ws.manifest, &args.confirm_delete) {
+        let help = match &e.meant {
+            Some((migration, bucket)) => {
+                format!("confirm migration.{migration}'s delete with its bucket's name: --confirm-delete {bucket}")
+            }
+            None if e.buckets.is_empty() => format!("environment {} has no migrations", args.env),
+            None => format!(
+                "the source buckets of {}'s migrations: {}",
+                args.env,
+                e.buckets.join(", ")
+            ),
+        };
+        return Err(miette::miette!(help = help, "{e}"));
+    }
     if names.is_empty() {
         eprintln!("Environment {} has no migrations.", args.env);
         return Ok(exit::OK);

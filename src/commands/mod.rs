@@ -2,6 +2,7 @@
 //! returns the process exit code; errors it cannot place in its output become miette reports in `main`.
 
 pub mod apply;
+pub mod completions;
 pub mod doctor;
 pub mod import;
 pub mod migrate;

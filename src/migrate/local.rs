@@ -441,6 +441,32 @@ pub fn ensure_partial_dir(dest: &Path) -> Result<PathBuf, PlaceError> {
     make_dirs(dest, [PARTIAL_DIR])
 }
 
+/// Removes every unfinished download (`*.part`) from [`partial_dir`] and returns how many went; anything
+/// else there, and the directory itself (the next run needs it again), stays. For a migration that is done: each migration has a destination of
+/// its own (the validator refuses a shared one), so whatever is left there belongs to this bucket and can
+/// no longer become a file — a download its object was adopted around, or one of a version a rescan
+/// dropped. A symbolic link in the directory's place is left alone rather than followed.
+pub fn clear_partials(dest: &Path) -> io::Result<usize> {
+    let dir = partial_dir(dest);
+    match fs::symlink_metadata(&dir) {
+        Ok(meta) if meta.is_dir() => {}
+        Ok(_) => return Ok(0),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(e),
+    }
+    let mut removed = 0;
+    for entry in fs::read_dir(&dir)? {
+        let entry = entry?;
+        let path = entry.path();
+        let is_part = path.extension().is_some_and(|e| e == "part");
+        if is_part && entry.file_type()?.is_file() {
+            fs::remove_file(&path)?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
 /// Where the download of one version is written before it is verified:
 /// `DEST/.s3rec-partial/<first 32 hex digits of sha256(bucket NUL key NUL version_id)>.part`. The name is
 /// fixed per version, so an interrupted download is found again, and says nothing about the key.

@@ -229,6 +229,22 @@ pub async fn run(
         .collect();
     outcome.tally = status::tally(&rows, spec.delete_source);
     outcome.phase = Some(status::phase(&outcome.tally, true, spec.delete_source));
+    if outcome.phase == Some(status::Phase::Done) {
+        // A finished migration leaves only its files: no download is unfinished any more. Failing to
+        // tidy up loses nothing, so it is only a warning.
+        match local::clear_partials(&spec.destination) {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(
+                "migration {}: removed {n} unfinished download(s) it no longer needs",
+                spec.name
+            ),
+            Err(e) => tracing::warn!(
+                "migration {}: could not remove its unfinished downloads under {}: {e}",
+                spec.name,
+                local::partial_dir(&spec.destination).display()
+            ),
+        }
+    }
     outcome.duration = started.elapsed();
     Ok(outcome)
 }
@@ -717,7 +733,10 @@ fn transient(e: &DownloadError) -> bool {
                 Some("InternalError" | "ServiceUnavailable" | "RequestTimeout")
             )
         }
-        DownloadError::Archived { .. } | DownloadError::Changed { .. } | DownloadError::Write { .. } => false,
+        DownloadError::Archived { .. }
+        | DownloadError::Changed { .. }
+        | DownloadError::Body { .. }
+        | DownloadError::Write { .. } => false,
     }
 }
 
@@ -803,7 +822,7 @@ async fn delete_phase(
             .filter(|r| !r.delete_marker && !matches!(r.status, Status::Verified | Status::Deleted))
             .count();
         outcome.delete_held = Some(format!(
-            "{left} object(s) are not verified yet; the source is deleted only once every object is"
+            "{left} object(s) are not verified yet; the source is deleted only once every object is verified"
         ));
         return Ok(());
     }

@@ -88,6 +88,53 @@ impl MigrationSpec {
     }
 }
 
+/// A `--confirm-delete` name that is not the source bucket of any migration of the manifest. Deletes are
+/// confirmed by the physical bucket name, so a typo, or the migration's or the bucket's logical name,
+/// would otherwise confirm nothing and leave the operator believing the delete was allowed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("--confirm-delete `{name}` is not the source bucket of any migration")]
+pub struct UnknownConfirmation {
+    /// The name given.
+    pub name: String,
+    /// The migration whose name or logical bucket `name` is, with that migration's physical bucket: what
+    /// the operator most likely meant.
+    pub meant: Option<(String, String)>,
+    /// Every migration's physical source bucket, sorted: the names `--confirm-delete` accepts.
+    pub buckets: Vec<String>,
+}
+
+/// Checks every `--confirm-delete` name against the source buckets of the manifest's migrations (all of
+/// them, not only those this run works on, so one scripted list can serve several runs).
+pub fn check_confirmations(manifest: &Manifest, confirmed: &[String]) -> Result<(), UnknownConfirmation> {
+    // Migration name → physical bucket; a migration whose bucket the manifest lacks has no name to confirm.
+    let sources: Vec<(&str, &str, &str)> = manifest
+        .migrations
+        .iter()
+        .filter_map(|(name, m)| {
+            let bucket = manifest.buckets.get(&m.bucket)?;
+            Some((name.as_str(), m.bucket.as_str(), bucket.name.as_str()))
+        })
+        .collect();
+    let Some(name) = confirmed
+        .iter()
+        .find(|name| !sources.iter().any(|(_, _, bucket)| bucket == name))
+    else {
+        return Ok(());
+    };
+    let meant = sources
+        .iter()
+        .find(|(migration, logical, _)| migration == name || logical == name)
+        .map(|(migration, _, bucket)| (migration.to_string(), bucket.to_string()));
+    let mut buckets: Vec<String> = sources.iter().map(|(_, _, bucket)| bucket.to_string()).collect();
+    buckets.sort();
+    buckets.dedup();
+    Err(UnknownConfirmation {
+        name: name.clone(),
+        meant,
+        buckets,
+    })
+}
+
 /// Whether objects of `storage_class` must be restored before they can be read. Glacier Instant
 /// Retrieval reads like Standard-IA; Intelligent-Tiering objects are readable unless they sit in an
 /// archive tier, which only a HEAD or a refused GET tells (the run learns it from the GET).
@@ -130,6 +177,36 @@ migrations:
         assert_eq!(spec.tier_for("DEEP_ARCHIVE"), RestoreTier::Standard);
         assert_eq!(spec.days, 7);
         assert!(needs_restore("DEEP_ARCHIVE") && !needs_restore("GLACIER_IR"));
+    }
+
+    #[test]
+    fn confirmations_must_name_a_migration_s_source_bucket() {
+        let m = manifest(
+            r#"
+environment: dev
+buckets:
+  old: { name: old-dev }
+  photos: { name: photos-dev }
+  other: { name: other-dev }
+migrations:
+  retire: { bucket: old, destination: /x }
+  pictures: { bucket: photos, destination: /y }
+"#,
+        );
+        let names = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(check_confirmations(&m, &[]), Ok(()));
+        assert_eq!(check_confirmations(&m, &names(&["photos-dev", "old-dev"])), Ok(()));
+
+        let err = check_confirmations(&m, &names(&["old-dev", "other-dev"])).expect_err("no migration's bucket");
+        assert_eq!(err.name, "other-dev");
+        assert_eq!(err.meant, None);
+        assert_eq!(err.buckets, ["old-dev", "photos-dev"]);
+
+        // The migration's name or the bucket's logical name points at the physical name to give instead.
+        let err = check_confirmations(&m, &names(&["pictures"])).expect_err("a migration's name");
+        assert_eq!(err.meant, Some(("pictures".to_string(), "photos-dev".to_string())));
+        let err = check_confirmations(&m, &names(&["old"])).expect_err("a logical bucket name");
+        assert_eq!(err.meant, Some(("retire".to_string(), "old-dev".to_string())));
     }
 
     #[test]

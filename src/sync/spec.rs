@@ -245,6 +245,17 @@ impl SyncSpec {
     }
 }
 
+/// What S3 stores as the Content-Type of an object uploaded without one.
+pub const DEFAULT_CONTENT_TYPE: &str = "application/octet-stream";
+
+/// The Content-Type a synced file is uploaded with: the media type registered for its extension
+/// (`index.html` → `text/html`, `photo.JPG` → `image/jpeg`), else [`DEFAULT_CONTENT_TYPE`]. Without it,
+/// every object would be `application/octet-stream`, which browsers download instead of showing, and
+/// which breaks anything served from the bucket (a static site, a CDN in front of it).
+pub fn content_type_of(file: &Path) -> &'static str {
+    mime_guess::from_path(file).first_raw().unwrap_or(DEFAULT_CONTENT_TYPE)
+}
+
 /// The extension of a relative path's file name (without the dot), or "".
 fn extension(rel: &str) -> &str {
     let name = rel.rsplit('/').next().unwrap_or(rel);
@@ -319,6 +330,23 @@ mod tests {
         assert!(s.selects("a/b.txt"));
         assert!(!s.selects("a/b.bin"));
         assert!(!s.selects("tmp/x.txt"));
+    }
+
+    #[test]
+    fn files_get_the_media_type_of_their_extension() {
+        for (file, expected) in [
+            ("notes.txt", "text/plain"),
+            ("site/index.html", "text/html"),
+            ("data.json", "application/json"),
+            ("trip/IMG_1.JPG", "image/jpeg"),
+            ("report.pdf", "application/pdf"),
+            ("archive.tar.gz", "application/gzip"),
+            ("disk.s3rec-unknown", DEFAULT_CONTENT_TYPE),
+            ("Makefile", DEFAULT_CONTENT_TYPE),
+            (".hidden", DEFAULT_CONTENT_TYPE),
+        ] {
+            assert_eq!(content_type_of(Path::new(file)), expected, "{file}");
+        }
     }
 
     #[test]
