@@ -705,6 +705,7 @@ async fn a_multipart_checksum_without_its_part_count_is_left_to_s3rec_s_verifica
         size: bytes.len() as u64,
         mtime_ms: s3rec::state::time::mtime_ms(&meta),
         storage_class: None,
+        content_type: "application/octet-stream",
         checksum: ChecksumAlgorithm::Crc64nvme,
         multipart_threshold: 5 * MIB as u64,
         part_size: 5 * MIB as u64,

@@ -69,6 +69,7 @@ fn upload<'a>(bucket: &'a str, key: &'a str, file: &'a LocalFile) -> Upload<'a> 
         size: file.bytes.len() as u64,
         mtime_ms: file.mtime_ms,
         storage_class: None,
+        content_type: "application/octet-stream",
         checksum: ChecksumAlgorithm::Crc64nvme,
         multipart_threshold: 5 * MIB,
         part_size: 5 * MIB,

@@ -250,6 +250,28 @@ fn objects_get_the_content_type_of_their_file_s_extension() {
 }
 
 #[test]
+fn a_route_s_content_type_wins_over_the_mapping_s_and_the_mapping_s_over_the_extension() {
+    let (p, bucket) = project(
+        "    content_type: \"text/plain; charset=utf-8\"\n    routes:\n      - extensions: [log]\n        bucket: data\n        prefix: logs/\n        content_type: application/x-ndjson\n",
+    );
+    write_tree(
+        &p.path("src"),
+        &[
+            ("page.html", b"<p>shown as text</p>".to_vec()),
+            ("app.log", b"{\"level\": \"info\"}".to_vec()),
+        ],
+    );
+    p.apply_ok();
+    let keys = ["backup/page.html", "logs/app.log"];
+    let expected: BTreeMap<String, String> = keys
+        .iter()
+        .zip(["text/plain; charset=utf-8", "application/x-ndjson"])
+        .map(|(k, t)| (k.to_string(), t.to_string()))
+        .collect();
+    assert_eq!(content_types(&bucket, &keys), expected);
+}
+
+#[test]
 fn bad_input_gets_a_clear_message() {
     // A source directory that is not on this machine: plan and apply (often run in CI, away from the
     // files) warn and leave the mapping out; `s3rec sync` fails with the message.

@@ -492,6 +492,22 @@ fn bad_glob() {
 }
 
 #[test]
+fn content_type_must_be_a_media_type() {
+    let yaml = format!(
+        "{HEAD}buckets:\n  b:\n    name: backups-test\nsync:\n  docs:\n    source: /srv/docs\n    bucket: b\n    routes:\n      - extensions: [log]\n        bucket: b\n        content_type: plain text\n"
+    );
+    expect_one(&yaml, "content-type", 12, 23, "`plain text` is not a media type");
+    let fine = format!(
+        "{HEAD}buckets:\n  b:\n    name: backups-test\nsync:\n  docs:\n    source: /srv/docs\n    bucket: b\n    content_type: \"text/plain; charset=utf-8\"\n"
+    );
+    let found = problems(&fine);
+    assert!(
+        !found.iter().any(|p| p.0 == "content-type"),
+        "a media type with a parameter is accepted: {found:#?}"
+    );
+}
+
+#[test]
 fn key_template_unknown_placeholder() {
     let yaml = format!(
         "{HEAD}buckets:\n  b:\n    name: backups-test\nsync:\n  logs:\n    source: /var/log/training\n    bucket: b\n    key_template: \"training-logs/{{year}}/{{mnth}}/{{name}}\"\n"

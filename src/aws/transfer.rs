@@ -54,7 +54,6 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use super::{Aws, AwsError, Op};
 use crate::checksum::{Hasher, crc_algorithm};
 use crate::manifest::types::ChecksumAlgorithm;
-use crate::sync::spec::content_type_of;
 
 /// Files up to this size are read into memory in one piece; larger ones are streamed.
 ///
@@ -123,6 +122,8 @@ pub struct Upload<'a> {
     pub mtime_ms: i64,
     /// The storage class to store the object in, e.g. `STANDARD_IA`; `None` for the bucket's default.
     pub storage_class: Option<&'a str>,
+    /// The object's Content-Type.
+    pub content_type: &'a str,
     /// The integrity checksum sent with every request.
     pub checksum: ChecksumAlgorithm,
     /// Files at least this large are uploaded in parts.
@@ -444,8 +445,8 @@ pub async fn for_each_object_in(
 /// bounded however many files are uploading. The caller must not hold a permit of `parts` itself while
 /// awaiting this, or a sync whose every permit is held that way would wait forever.
 ///
-/// The object gets the Content-Type of the file's extension (`sync::spec::content_type_of`), the user
-/// metadata `mtime` ([`mtime_metadata`]) and the storage class when one is given. Multipart progress is reported through `journal`; with [`Upload::resume`] the upload continues
+/// The object gets [`Upload::content_type`], the user metadata `mtime` ([`mtime_metadata`]) and the
+/// storage class when one is given. Multipart progress is reported through `journal`; with [`Upload::resume`] the upload continues
 /// (the server's ListParts, not the journal, decides which parts exist), or starts again when the server
 /// no longer knows it. A failed multipart upload stays open for the next run to resume, except when the
 /// file changed or the server rejected the checksum algorithm: then it is aborted.
@@ -534,7 +535,7 @@ async fn put_single(
         .bucket(up.bucket)
         .key(up.key)
         .content_length(to_i64(up.size))
-        .content_type(content_type_of(up.path))
+        .content_type(up.content_type)
         .metadata(MTIME_METADATA_KEY, mtime_metadata(up.mtime_ms))
         .body(body);
     if let Some(class) = up.storage_class {
@@ -816,7 +817,7 @@ async fn create_upload(aws: &Aws, up: &Upload<'_>, algorithm: Option<ChecksumAlg
         .create_multipart_upload()
         .bucket(up.bucket)
         .key(up.key)
-        .content_type(content_type_of(up.path))
+        .content_type(up.content_type)
         .metadata(MTIME_METADATA_KEY, mtime_metadata(up.mtime_ms));
     if let Some(class) = up.storage_class {
         request = request.storage_class(StorageClass::from(class));

@@ -1130,6 +1130,10 @@ pub struct SyncMapping {
     pub key_template: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub storage_class: Option<StorageClass>,
+    /// The Content-Type of every object of the mapping (e.g. `text/plain; charset=utf-8`); the media type
+    /// registered for each file's extension when left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
     #[serde(default)]
     pub compare: CompareMode,
     /// Checksum algorithm sent with uploads and used by `compare: checksum`.
@@ -1180,6 +1184,10 @@ pub struct SyncRoute {
     pub prefix: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub storage_class: Option<StorageClass>,
+    /// The Content-Type of the objects of this route's files; the mapping's `content_type`, else the
+    /// media type of each file's extension, when left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
 }
 
 /// How sync decides that a file changed.

@@ -694,6 +694,7 @@ async fn upload_one(
             size: seen.0,
             mtime_ms: seen.1,
             storage_class: d.storage_class.as_deref(),
+            content_type: d.content_type_of(&path),
             checksum: spec.checksum,
             multipart_threshold: spec.multipart_threshold,
             part_size: spec.part_size,

@@ -16,6 +16,8 @@ pub struct Destination {
     pub region: String,
     pub prefix: String,
     pub storage_class: Option<String>,
+    /// The Content-Type the manifest sets for this destination's objects; `None`: each file's own.
+    pub content_type: Option<String>,
     /// The bucket has versioning enabled, so deletes there become delete markers.
     pub versioned: bool,
 }
@@ -73,7 +75,7 @@ impl SyncSpec {
         root: &Path,
         default_region: &str,
     ) -> Result<SyncSpec, SpecError> {
-        let destination = |logical: &str, prefix: &str, storage_class: Option<&str>| {
+        let destination = |logical: &str, prefix: &str, storage_class: Option<&str>, content_type: Option<&str>| {
             let bucket = manifest.buckets.get(logical).ok_or_else(|| SpecError::UnknownBucket {
                 mapping: name.to_string(),
                 bucket: logical.to_string(),
@@ -85,16 +87,19 @@ impl SyncSpec {
                 region: effective.region.clone().unwrap_or_else(|| default_region.to_string()),
                 prefix: prefix.to_string(),
                 storage_class: storage_class.map(str::to_string),
+                content_type: content_type.map(str::to_string),
                 versioned: effective.versioning == Some(crate::manifest::types::Versioning::Enabled),
             })
         };
         let own_class = mapping.storage_class.map(|c| c.as_str());
-        let mut destinations = vec![destination(&mapping.bucket, &mapping.prefix, own_class)?];
+        let own_type = mapping.content_type.as_deref();
+        let mut destinations = vec![destination(&mapping.bucket, &mapping.prefix, own_class, own_type)?];
         let mut routes = Vec::new();
         for route in &mapping.routes {
             let prefix = route.prefix.as_deref().unwrap_or(&mapping.prefix);
             let class = route.storage_class.map(|c| c.as_str()).or(own_class);
-            destinations.push(destination(&route.bucket, prefix, class)?);
+            let content_type = route.content_type.as_deref().or(own_type);
+            destinations.push(destination(&route.bucket, prefix, class, content_type)?);
             let extensions = route
                 .extensions
                 .iter()
@@ -254,6 +259,14 @@ pub const DEFAULT_CONTENT_TYPE: &str = "application/octet-stream";
 /// which breaks anything served from the bucket (a static site, a CDN in front of it).
 pub fn content_type_of(file: &Path) -> &'static str {
     mime_guess::from_path(file).first_raw().unwrap_or(DEFAULT_CONTENT_TYPE)
+}
+
+impl Destination {
+    /// The Content-Type of the object of the file at `path`: the manifest's for this destination, else
+    /// the file's own ([`content_type_of`]).
+    pub fn content_type_of<'a>(&'a self, path: &Path) -> &'a str {
+        self.content_type.as_deref().unwrap_or_else(|| content_type_of(path))
+    }
 }
 
 /// The extension of a relative path's file name (without the dot), or "".

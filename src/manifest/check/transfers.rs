@@ -122,6 +122,9 @@ fn sync(ctx: &mut Ctx<'_>) {
         if let Some(template) = &mapping.key_template {
             key_template(ctx, template, &format!("{at}/key_template"));
         }
+        if let Some(value) = &mapping.content_type {
+            content_type(ctx, value, &format!("{at}/content_type"));
+        }
         if mapping.prefix.starts_with('/') {
             ctx.report(
                 Problem::warning("sync", format!("prefix `{}` starts with `/`", mapping.prefix))
@@ -134,6 +137,9 @@ fn sync(ctx: &mut Ctx<'_>) {
         let mut claimed: HashMap<String, usize> = HashMap::new();
         for (i, route) in mapping.routes.iter().enumerate() {
             let route_at = format!("{at}/routes/{i}");
+            if let Some(value) = &route.content_type {
+                content_type(ctx, value, &format!("{route_at}/content_type"));
+            }
             if route.extensions.is_empty() {
                 ctx.report(
                     Problem::error("sync-route", "a route needs at least one extension"),
@@ -212,6 +218,19 @@ fn sync(ctx: &mut Ctx<'_>) {
                 );
             }
         }
+    }
+}
+
+/// A Content-Type must be a media type (`type/subtype`, parameters allowed): S3 stores whatever it is
+/// given, and a browser or CDN then misreads every object of the mapping.
+fn content_type(ctx: &mut Ctx<'_>, value: &str, at: &str) {
+    if value.parse::<mime_guess::mime::Mime>().is_err() {
+        ctx.report(
+            Problem::error("content-type", format!("`{value}` is not a media type"))
+                .with_hint("write `type/subtype`, e.g. `text/plain; charset=utf-8` or `application/json`"),
+            at,
+            On::Value,
+        );
     }
 }
 
