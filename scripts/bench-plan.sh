@@ -12,7 +12,9 @@
 # 3. Applies it once (timed separately) and checks that the next plan is empty.
 # 4. For each parallelism, runs `s3rec plan -e bench --parallelism P --detailed-exitcode` R times and
 #    records the median wall time and the HTTP requests moto logged per run, in total and for the two
-#    operations that find buckets: ListBuckets and GetBucketLocation.
+#    operations that find buckets: ListBuckets and GetBucketLocation; the last run at the highest
+#    parallelism is also counted by operation (method and the SDK's `x-id` or the bucket subresource, e.g.
+#    `GET ?versioning`; `POST /` is every form request: STS, IAM and SNS).
 # 5. Prints a table and fails unless every run made at most one request per document (all kinds of every
 #    bucket: plan judges the ones the manifest leaves out too), plus one GetBucketLocation per bucket,
 #    plus one ListBuckets page per 1,000 buckets, plus a few STS calls per run.
@@ -517,6 +519,9 @@ for p in $parallelisms; do
             --detailed-exitcode >"$work/plan.out" 2>"$work/plan.err"; } 2>"$work/plan.cpu" || status=$?
         t1="$(now)"
         c1="$(settled_count)"
+        # This run's request lines, for the count by operation (the last run of the last parallelism).
+        sed "s/${esc}\[[0-9;]*m//g" "$moto_log" | grep -E "$request_pattern" | sed -n "$((c0 + 1)),${c1}p" \
+            >"$work/operations.log" || true
         s1="$(count_lines "$sts_pattern")"
         b1="$(count_lines "$list_pattern")"
         g1="$(count_lines "$location_pattern")"
@@ -597,10 +602,10 @@ kinds_per_bucket="$(sed -n '/^macro_rules! with_doc_kinds/,/^}/p' "$repo_root/sr
 "$py" - "$results" "$total_buckets" "$total_docs" "$sts_allowance" "$buckets" "$repeat" "$setup_time" \
     "$setup_requests" "$apply_parallelism" "$moto_version" "$(nproc 2>/dev/null || echo '?')" "$latency_ms" \
     "$backend" "$state_allowance" "$total_identities" "$import_results" "$import_parallelism" "$kinds_per_bucket" \
-    "${bucket_region:-}" <<'PY'
+    "${bucket_region:-}" "$work/operations.log" <<'PY'
 import sys
 
-path, total_buckets, total_docs, sts_allowance, n, repeat, setup_time, setup_requests, apply_p, moto, cpus, latency, backend, state_allowance, identities, import_path, import_p, kinds, listed_region = sys.argv[1:]
+path, total_buckets, total_docs, sts_allowance, n, repeat, setup_time, setup_requests, apply_p, moto, cpus, latency, backend, state_allowance, identities, import_path, import_p, kinds, listed_region, operations_log = sys.argv[1:]
 kinds = int(kinds)
 total_buckets, total_docs, sts_allowance = int(total_buckets), int(total_docs), int(sts_allowance)
 # STS, the state backend's read, and the IAM/SNS reads of the replication role and the notification topic
@@ -639,6 +644,40 @@ for p, median, min_req, max_req, max_sts, cpu, moto_cpu, max_list, max_location 
     if listed_region and int(max_location) > 0:
         failures.append(f"parallelism {p}: {max_location} GetBucketLocation calls although the listing gave every region")
 print()
+
+# The last measured run by operation. An SDK request names its operation in `x-id` where the path and
+# method alone do not (ListBuckets, GetObject, ...); bucket settings are named by their subresource.
+import re
+from collections import Counter
+from urllib.parse import parse_qsl, urlsplit
+
+def operation(line):
+    m = re.search(r'"([A-Z]+) ([^ "]*) HTTP/', line)
+    if not m:
+        return None
+    method, target = m.groups()
+    url = urlsplit(target)
+    query = parse_qsl(url.query, keep_blank_values=True)
+    xid = next((v for k, v in query if k == "x-id"), None)
+    if xid:
+        return xid
+    if method == "POST" and url.path == "/":
+        return "POST / (STS, IAM, SNS)"
+    if any(k == "list-type" for k, _ in query):
+        return "ListObjectsV2"
+    names = sorted(k for k, v in query if v == "" and k != "x-id")
+    depth = "/" if url.path in ("", "/") else ("/BUCKET" if url.path.strip("/").count("/") == 0 else "/BUCKET/KEY")
+    return f"{method} {'?' + '&'.join(names) if names else depth}"
+
+ops = Counter(filter(None, (operation(l) for l in open(operations_log))))
+if ops:
+    print(f"requests of the last run at parallelism {rows[-1][0]}, by operation ({sum(ops.values())} in all):")
+    print()
+    print("| operation | requests | per bucket |")
+    print("|---|---:|---:|")
+    for op, count in sorted(ops.items(), key=lambda kv: (-kv[1], kv[0])):
+        print(f"| {op} | {count} | {count / total_buckets:.2f} |")
+    print()
 location_rule = "no GetBucketLocation (the listing gives each region)" if listed_region else "one GetBucketLocation per bucket"
 print(f"budget: requests per run <= {kinds} documents per bucket ({read_docs}) + {location_rule} + {list_pages} ListBuckets + {sts_allowance} for STS, IAM/SNS "
       f"({identities} resources and parts) and the state backend ({state_allowance}) = {limit}")
