@@ -22,3 +22,4 @@ pub mod planner;
 pub mod report;
 pub mod state;
 pub mod sync;
+pub mod words;

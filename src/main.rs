@@ -10,12 +10,15 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose, s3rec::output::stderr_color(cli.color));
     let color = s3rec::output::stderr_color(cli.color);
+    // Errors are not wrapped: miette's wrapping splits at hyphens, which cuts bucket names, ARNs and
+    // keys in two where a user copies them from; the terminal wraps long lines as it does for cargo.
     miette::set_hook(Box::new(move |_| {
         Box::new(
             miette::MietteHandlerOpts::new()
                 .color(color)
                 .unicode(true)
                 .context_lines(1)
+                .wrap_lines(false)
                 .build(),
         )
     }))

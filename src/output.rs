@@ -37,3 +37,10 @@ pub fn print_data(text: &str) -> std::io::Result<()> {
         other => other,
     }
 }
+
+/// Prints an error that does not end the command (one mapping of several failed, say) the way a
+/// command's final error is printed: through miette's handler (`  × message`), so that every error of
+/// a run looks the same.
+pub fn print_error(message: impl std::fmt::Display) {
+    eprintln!("{:?}", miette::miette!("{message}"));
+}

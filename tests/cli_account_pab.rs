@@ -10,16 +10,10 @@ mod common;
 mod project;
 
 use aws_sdk_s3control::types::PublicAccessBlockConfiguration;
+use common::flat;
 use project::Project;
 
 const ACCOUNT: &str = "123456789012";
-
-fn flat(text: &str) -> String {
-    text.replace(['│', '×', '╰', '─', '▶', '├', '╭', '┬', '┴'], " ")
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-}
 
 /// The account's block as the emulator has it: (block_public_acls, ignore_public_acls,
 /// block_public_policy, restrict_public_buckets), or `None` when the account has none.

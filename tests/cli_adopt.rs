@@ -11,17 +11,10 @@ mod fault_proxy;
 #[path = "common/project.rs"]
 mod project;
 
+use common::flat;
 use fault_proxy::FaultProxy;
 use project::Project;
 use s3rec::plan::{Action, Address, Change, Resource, Value};
-
-/// Error text with miette's frame and line wrapping taken out.
-fn flat(text: &str) -> String {
-    text.replace(['│', '×', '╰', '─', '▶', '├', '╭', '┬', '┴'], " ")
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-}
 
 /// Whether `text` says `needle`, ignoring all whitespace: miette also wraps inside long names (after a
 /// hyphen), which a flattened comparison would not join.

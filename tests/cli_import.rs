@@ -6,17 +6,10 @@ mod common;
 #[path = "common/project.rs"]
 mod project;
 
+use common::flat;
 use std::process::Command;
 
 use project::Project;
-
-/// Whitespace flattened: miette wraps long lines.
-fn flat(text: &str) -> String {
-    text.replace(['│', '×', '╰', '─', '▶', '├'], " ")
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-}
 
 /// One AWS CLI call against the emulator; panics with its output when it fails.
 fn aws(args: &[String]) {

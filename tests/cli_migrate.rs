@@ -690,7 +690,7 @@ fn a_local_copy_lost_after_verification_holds_the_delete_until_it_is_downloaded_
 
     let (code, stdout, stderr) = migrate(&p, &["run", "--confirm-delete", &bucket]);
     assert_eq!(code, 1, "the held delete is a failure of the run:\n{stdout}\n{stderr}");
-    assert!(stderr.contains("1 local file(s) are missing or changed"), "{stderr}");
+    assert!(stderr.contains("1 local file is missing or changed"), "{stderr}");
     assert_eq!(
         versions_left(&bucket).len(),
         2,
@@ -760,7 +760,7 @@ fn a_flipped_byte_after_verification_keeps_its_source_and_is_downloaded_again() 
     let (code, stdout, stderr) = migrate(&p, &["run", "--confirm-delete", &bucket]);
     assert_eq!(code, 1, "the held delete is a failure of the run:\n{stdout}\n{stderr}");
     assert!(stderr.contains("\"f2.bin\""), "{stderr}");
-    assert!(stderr.contains("1 local file(s) are missing or changed"), "{stderr}");
+    assert!(stderr.contains("1 local file is missing or changed"), "{stderr}");
     assert!(
         versions_left(&bucket).iter().any(|(k, _)| k == "f2.bin"),
         "the source of the corrupt copy was deleted"
@@ -977,7 +977,7 @@ fn a_held_delete_says_why_and_a_done_migration_leaves_no_partial_download() {
     assert_eq!(code, 1, "{stdout}\n{stderr}");
     assert!(
         stderr.contains(
-            "delete held: 1 object(s) are not verified yet; the source is deleted only once every object is verified\n"
+            "delete held: 1 object is not verified yet; the source is deleted only once every object is verified\n"
         ),
         "{stderr}"
     );

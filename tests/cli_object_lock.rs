@@ -10,15 +10,8 @@ mod project;
 use aws_sdk_s3::types::{
     DefaultRetention, ObjectLockConfiguration, ObjectLockEnabled, ObjectLockRetentionMode, ObjectLockRule,
 };
+use common::flat;
 use project::Project;
-
-/// Whitespace flattened: miette wraps long lines.
-fn flat(text: &str) -> String {
-    text.replace(['│', '×', '╰', '─', '▶', '├'], " ")
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-}
 
 fn manifest(env: &str, retention: &str) -> String {
     format!(

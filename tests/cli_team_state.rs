@@ -9,6 +9,7 @@ mod fault_proxy;
 #[path = "common/project.rs"]
 mod project;
 
+use common::flat;
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::{Child, Stdio};
@@ -19,14 +20,6 @@ use fault_proxy::FaultProxy;
 use project::Project;
 use s3rec::backend::{self, BackendError, LeaseRequest, Remote};
 use s3rec::state::StateDb;
-
-/// `text` with miette's frame drawing removed and whitespace collapsed, since it wraps long messages.
-fn flat(text: &str) -> String {
-    text.replace(['│', '×', '╰', '─', '▶', '├'], " ")
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-}
 
 /// A versioned, private state bucket, as doctor wants it.
 fn state_bucket() -> String {

@@ -6,15 +6,8 @@ mod common;
 mod project;
 
 use aws_sdk_s3::types::{AccelerateConfiguration, BucketAccelerateStatus};
+use common::flat;
 use project::Project;
-
-/// Whitespace flattened: miette wraps long lines.
-fn flat(text: &str) -> String {
-    text.replace(['│', '×', '╰', '─', '▶', '├'], " ")
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-}
 
 fn manifest(env: &str, enabled: bool) -> String {
     format!("buckets:\n  fast:\n    name: {env}-fast\n    transfer_acceleration: {enabled}\n")

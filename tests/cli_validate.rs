@@ -54,7 +54,10 @@ fn several_mistakes_are_all_reported_with_locations() {
     let dir = project(&[("environments/bad.yaml", BAD)]);
     let (code, stdout, stderr) = stderr_of(s3rec(dir.path()).args(["validate", "-e", "bad"]));
     assert_eq!(code, 1, "{stderr}");
-    assert_eq!(stdout, "", "diagnostics go to stderr");
+    assert_eq!(
+        stdout, "environments/bad.yaml: invalid (5 errors, 0 warnings)\n",
+        "diagnostics go to stderr, the verdict to stdout"
+    );
     for located in [
         "environments/bad.yaml:5:11",
         "environments/bad.yaml:6:5",
@@ -69,10 +72,10 @@ fn several_mistakes_are_all_reported_with_locations() {
 #[test]
 fn a_valid_environment_exits_zero() {
     let dir = project(&[("environments/good.yaml", GOOD)]);
-    let (code, _, stderr) = stderr_of(s3rec(dir.path()).args(["validate", "-e", "good"]));
+    let (code, stdout, stderr) = stderr_of(s3rec(dir.path()).args(["validate", "-e", "good"]));
     assert_eq!(code, 0, "{stderr}");
-    assert!(
-        stderr.contains("environments/good.yaml: valid (0 errors, 0 warnings)"),
+    assert_eq!(
+        stdout, "environments/good.yaml: valid (0 errors, 0 warnings)\n",
         "{stderr}"
     );
 }
@@ -116,11 +119,14 @@ fn all_validates_every_environment_but_not_bases() {
         ("environments/good.yaml", "environment: good\nextends: _base.yaml\n"),
         ("environments/bad.yaml", BAD),
     ]);
-    let (code, _, stderr) = stderr_of(s3rec(dir.path()).args(["validate", "--all"]));
+    let (code, stdout, stderr) = stderr_of(s3rec(dir.path()).args(["validate", "--all"]));
     assert_eq!(code, 1);
-    assert!(stderr.contains("environments/good.yaml: valid"), "{stderr}");
-    assert!(stderr.contains("environments/bad.yaml: invalid"), "{stderr}");
-    assert!(!stderr.contains("_base.yaml:"), "{stderr}");
+    assert!(stdout.contains("environments/good.yaml: valid"), "{stdout}");
+    assert!(stdout.contains("environments/bad.yaml: invalid"), "{stdout}");
+    assert!(
+        !stdout.contains("_base.yaml:") && !stderr.contains("_base.yaml:"),
+        "{stdout}\n{stderr}"
+    );
 }
 
 #[test]
@@ -160,9 +166,9 @@ fn github_format_annotates_lines() {
 fn files_can_be_named_directly_and_warnings_can_be_denied() {
     let dotted = "environment: x\nbuckets:\n  a:\n    name: my.dotted.bucket\n";
     let dir = project(&[("examples/dotted.yaml", dotted)]);
-    let (code, _, stderr) = stderr_of(s3rec(dir.path()).args(["validate", "examples/dotted.yaml"]));
+    let (code, stdout, stderr) = stderr_of(s3rec(dir.path()).args(["validate", "examples/dotted.yaml"]));
     assert_eq!(code, 0, "{stderr}");
-    assert!(stderr.contains("(0 errors, 1 warning)"), "{stderr}");
+    assert!(stdout.contains("(0 errors, 1 warning)"), "{stdout}");
     let (code, _, _) = stderr_of(s3rec(dir.path()).args(["validate", "--deny-warnings", "examples/dotted.yaml"]));
     assert_eq!(code, 1);
 }

@@ -7,15 +7,8 @@ mod common;
 mod project;
 
 use aws_sdk_s3::types::{IndexDocument, WebsiteConfiguration};
+use common::flat;
 use project::Project;
-
-/// Whitespace flattened: miette wraps long lines.
-fn flat(text: &str) -> String {
-    text.replace(['│', '×', '╰', '─', '▶', '├'], " ")
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-}
 
 fn manifest(env: &str, website: &str) -> String {
     format!("buckets:\n  site:\n    name: {env}-site\n    website:\n{website}")

@@ -641,7 +641,7 @@ async fn checkpoint_loop(
         match pusher.push(&aws, &remote, &db).await {
             Ok(()) => tracing::debug!("checkpoint {} of {}", pusher.pushes, remote.url()),
             Err(e @ BackendError::Conflict { .. }) => {
-                eprintln!("error: checkpoint of the state refused: {e}");
+                crate::output::print_error(format_args!("checkpoint of the state refused: {e}"));
                 pusher.failure = Some(e);
                 return pusher;
             }

@@ -364,7 +364,7 @@ async fn run_all(
             }
             Err(e) => {
                 errors += 1;
-                eprintln!("error: migration.{}: {e}", spec.name);
+                crate::output::print_error(format_args!("migration.{}: {e}", spec.name));
                 outcomes.push(Outcome {
                     migration: spec.name.clone(),
                     bucket: spec.bucket.clone(),
@@ -460,9 +460,9 @@ async fn verify_all(ws: &Workspace, inventory: &Arc<Inventory>, names: &[String]
             .await
             .map_err(|e| miette::miette!("{e}"))?;
         println!(
-            "migration.{}: {} files checked, {} match, {} differ",
+            "migration.{}: {} checked, {} match, {} differ",
             outcome.migration,
-            outcome.checked,
+            crate::words::counted(outcome.checked, "file"),
             outcome.ok,
             outcome.mismatched.len()
         );

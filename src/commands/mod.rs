@@ -61,7 +61,7 @@ pub(crate) async fn finish_lease(
         (Ok(()), result) => result,
         (Err(e), Ok(_)) => Err(miette::miette!("{e}")),
         (Err(e), Err(first)) => {
-            eprintln!("error: {e}");
+            crate::output::print_error(&e);
             Err(first)
         }
     }

@@ -107,7 +107,7 @@ pub(crate) async fn prepare_all(
     let mut prepared = Vec::new();
     let mut failed = Vec::new();
     let fail = |name: &str, error: String| {
-        eprintln!("error: sync.{name}: {error}");
+        crate::output::print_error(format_args!("sync.{name}: {error}"));
         Outcome {
             mapping: name.to_string(),
             failed: vec![("the mapping".to_string(), error)],
@@ -193,8 +193,9 @@ fn print_dry_run(p: &Prepared) {
 /// Why extraneous objects are kept, as rclone says it ("not deleting files as there were IO errors").
 fn withheld_message(count: usize) -> String {
     format!(
-        "not deleting {count} object(s), because the walk could not read the source paths they may have \
-         come from (listed as failed); fix that and sync again"
+        "not deleting {}, because the walk could not read the source paths they may have come from \
+         (listed as failed); fix that and sync again",
+        crate::words::counted(count, "object")
     )
 }
 
@@ -292,7 +293,8 @@ impl Progress for SyncProgress {
         p.bytes = bytes;
         if files > 0 || deletes > 0 {
             eprintln!(
-                "sync.{mapping}: uploading {files} files ({}), deleting {deletes}...",
+                "sync.{mapping}: uploading {} ({}), deleting {deletes}...",
+                crate::words::counted(files, "file"),
                 bytesize::ByteSize(bytes).display().iec()
             );
         }

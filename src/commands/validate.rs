@@ -12,6 +12,7 @@ use crate::manifest::diagnostic::{JsonProblem, render_github, render_human, to_j
 use crate::manifest::load::{find_environment, find_project_root, list_environments};
 use crate::manifest::{Loaded, Severity, load};
 use crate::output::{print_data, stderr_color};
+use crate::words::counted;
 
 /// The versioned JSON document of `validate --format json` (see docs/validation.md).
 #[derive(Serialize)]
@@ -85,8 +86,11 @@ pub fn run(args: &ValidateArgs, chdir: Option<&std::path::Path>, color: ColorCho
 
     match args.format {
         ValidateFormat::Text => {
+            // Like `terraform validate`: the problems go to stderr, the verdict of each file to stdout,
+            // where a script reads it.
             let color = stderr_color(color);
             let mut text = String::new();
+            let mut verdicts = String::new();
             for (l, found) in loaded.iter().zip(&located) {
                 text.push_str(&render_human(&l.problems, &l.sources, color));
                 text.push_str(&findings::render::text(found));
@@ -94,10 +98,10 @@ pub fn run(args: &ValidateArgs, chdir: Option<&std::path::Path>, color: ColorCho
                 let warnings = count(l, Severity::Warning);
                 let name = l.sources_display();
                 let verdict = if failed(l) { "invalid" } else { "valid" };
-                text.push_str(&format!(
-                    "{name}: {verdict} ({errors} {}, {warnings} {})\n",
-                    plural(errors, "error"),
-                    plural(warnings, "warning")
+                verdicts.push_str(&format!(
+                    "{name}: {verdict} ({}, {})\n",
+                    counted(errors, "error"),
+                    counted(warnings, "warning")
                 ));
                 if fails_findings(found) {
                     let plain: Vec<_> = found.iter().map(|l| l.finding.clone()).collect();
@@ -109,6 +113,7 @@ pub fn run(args: &ValidateArgs, chdir: Option<&std::path::Path>, color: ColorCho
                 }
             }
             eprint!("{text}");
+            print_data(&verdicts).map_err(|e| miette::miette!("cannot write to stdout: {e}"))?;
         }
         ValidateFormat::Json => {
             let report = Report {
@@ -173,8 +178,4 @@ pub(crate) fn repository_uri(root: &Path, path: &Path) -> String {
 
 fn count(l: &Loaded, severity: Severity) -> usize {
     l.problems.iter().filter(|p| p.severity == severity).count()
-}
-
-fn plural(n: usize, word: &str) -> String {
-    if n == 1 { word.to_string() } else { format!("{word}s") }
 }

@@ -28,6 +28,7 @@ use crate::manifest::types::{DeleteSource, VerifyMode};
 use crate::state::StateError;
 use crate::state::inventory::{Inventory, ObjectRow, Restore, Status};
 use crate::state::time::now_rfc3339;
+use crate::words::{counted, is_are};
 
 /// Downloads in flight at once. Downloads are bound by the network, not the disk; 16 keeps a fast link
 /// busy without opening hundreds of connections.
@@ -514,7 +515,11 @@ async fn download_ready(
     })?;
     local::check_space(&spec.destination, needed, available)?;
 
-    progress.step(&spec.name, &format!("downloading {} objects", ready.len()), bytes);
+    progress.step(
+        &spec.name,
+        &format!("downloading {}", counted(ready.len(), "object")),
+        bytes,
+    );
     let mut tasks = JoinSet::new();
     let mut queue = ready.into_iter();
     let mut stop = interrupt::Stop::new();
@@ -822,7 +827,9 @@ async fn delete_phase(
             .filter(|r| !r.delete_marker && !matches!(r.status, Status::Verified | Status::Deleted))
             .count();
         outcome.delete_held = Some(format!(
-            "{left} object(s) are not verified yet; the source is deleted only once every object is verified"
+            "{} {} not verified yet; the source is deleted only once every object is verified",
+            counted(left, "object"),
+            is_are(left)
         ));
         return Ok(());
     }
@@ -872,7 +879,7 @@ async fn delete_phase(
     let file_bytes: u64 = files.iter().map(|&i| rows[i].size).sum();
     progress.step(
         &spec.name,
-        &format!("re-verifying {} files before the delete", files.len()),
+        &format!("re-verifying {} before the delete", counted(files.len(), "file")),
         file_bytes,
     );
     let changed = recheck(spec, rows, &files, progress).await;
@@ -963,8 +970,9 @@ fn hold_delete(
     let refs: Vec<&ObjectRow> = problems.iter().map(|(i, _)| &rows[*i]).collect();
     ctx.save(&refs)?;
     outcome.delete_held = Some(format!(
-        "{} local file(s) are missing or changed since they were verified; nothing was deleted, and the next run downloads them again",
-        problems.len()
+        "{} {} missing or changed since they were verified; nothing was deleted, and the next run downloads them again",
+        counted(problems.len(), "local file"),
+        is_are(problems.len())
     ));
     Ok(())
 }
@@ -1050,7 +1058,11 @@ pub async fn verify_local(
         .filter(|&i| matches!(rows[i].status, Status::Verified | Status::Deleted) && has_file(&rows[i]))
         .collect();
     let bytes: u64 = targets.iter().map(|&i| rows[i].size).sum();
-    progress.step(&spec.name, &format!("verifying {} files", targets.len()), bytes);
+    progress.step(
+        &spec.name,
+        &format!("verifying {}", counted(targets.len(), "file")),
+        bytes,
+    );
     let problems = recheck(spec, &rows, &targets, progress).await;
     outcome.checked = targets.len();
     outcome.ok = targets.len() - problems.len();

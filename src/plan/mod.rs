@@ -302,11 +302,11 @@ impl MigrationWork {
             " (not scanned yet; counted from a listing)"
         };
         format!(
-            "migration.{} (s3://{}): phase {}{source}: {} objects ({}); {}",
+            "migration.{} (s3://{}): phase {}{source}: {} ({}); {}",
             self.migration,
             self.bucket,
             self.phase,
-            c.objects,
+            crate::words::counted(c.objects, "object"),
             size(c.bytes),
             parts.join(", ")
         )
@@ -357,7 +357,11 @@ impl SyncWork {
             parts.push(format!("{} to delete{markers}", self.deletes));
         }
         if parts.is_empty() {
-            format!("sync.{}: up to date ({} files)", self.mapping, self.unchanged)
+            format!(
+                "sync.{}: up to date ({})",
+                self.mapping,
+                crate::words::counted(self.unchanged, "file")
+            )
         } else {
             format!(
                 "sync.{}: {}, {} unchanged",

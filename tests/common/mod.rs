@@ -149,3 +149,13 @@ pub fn located_problems(loaded: &s3rec::manifest::Loaded) -> Vec<(String, usize,
         })
         .collect()
 }
+
+/// Error text with miette's frame drawing taken out and whitespace collapsed: miette wraps long messages
+/// at the terminal's width, so a test looks for words, not for line breaks.
+#[allow(dead_code)]
+pub fn flat(text: &str) -> String {
+    text.replace(['│', '×', '╰', '─', '▶', '├', '╭', '┬', '┴'], " ")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
