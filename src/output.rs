@@ -2,6 +2,7 @@
 //! used only on a terminal, never when NO_COLOR is set.
 
 use std::io::{IsTerminal, Write};
+use std::time::Duration;
 
 use crate::cli::ColorChoice;
 
@@ -35,5 +36,34 @@ pub fn print_data(text: &str) -> std::io::Result<()> {
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         other => other,
+    }
+}
+
+/// A duration for people: `850 ms`, `12.3 s`, `4m 05s`. Exact enough to spot the slow action, short
+/// enough for a column; the one format of the journal (`state journal`) and the run report.
+pub fn duration_text(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms < 1000 {
+        format!("{ms} ms")
+    } else if ms < 60_000 {
+        format!("{:.1} s", d.as_secs_f64())
+    } else {
+        let secs = d.as_secs();
+        format!("{}m {:02}s", secs / 60, secs % 60)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_at_a_glance() {
+        let ms = Duration::from_millis;
+        assert_eq!(duration_text(ms(0)), "0 ms");
+        assert_eq!(duration_text(ms(850)), "850 ms");
+        assert_eq!(duration_text(ms(12_345)), "12.3 s");
+        assert_eq!(duration_text(ms(59_999)), "60.0 s");
+        assert_eq!(duration_text(ms(245_000)), "4m 05s");
     }
 }

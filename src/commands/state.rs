@@ -7,6 +7,7 @@
 
 use std::fmt::Write as _;
 use std::path::Path;
+use std::time::Duration;
 
 use clap::{Args, Subcommand, ValueEnum};
 use serde::Serialize;
@@ -14,7 +15,7 @@ use serde::Serialize;
 use super::{exit, working_dir};
 use crate::manifest::Severity;
 use crate::manifest::types::StateBackend;
-use crate::output::print_data;
+use crate::output::{duration_text, print_data};
 use crate::plan::Address;
 use crate::planner::{self, Workspace, WorkspaceError};
 use crate::state::{JournalEntry, Outcome, ResourceRecord, RunId, RunRecord, StateDb};
@@ -554,7 +555,8 @@ fn render_journal(journals: &[RunJournal]) -> String {
             .map(|e| {
                 let timing = match (e.outcome, e.duration_ms) {
                     (Outcome::Started | Outcome::Skipped, _) => String::new(),
-                    (_, Some(ms)) => format_duration(ms),
+                    // A negative duration can only come from a clock set back during the action.
+                    (_, Some(ms)) => duration_text(Duration::from_millis(u64::try_from(ms).unwrap_or(0))),
                     (_, None) => String::new(),
                 };
                 [
@@ -606,28 +608,9 @@ fn render_journal(journals: &[RunJournal]) -> String {
     out
 }
 
-/// `850 ms`, `12.3 s`, `4m 05s`: exact enough to spot the slow action, short enough for a column.
-fn format_duration(ms: i64) -> String {
-    if ms < 1000 {
-        format!("{ms} ms")
-    } else if ms < 60_000 {
-        format!("{:.1} s", ms as f64 / 1000.0)
-    } else {
-        format!("{}m {:02}s", ms / 60_000, ms % 60_000 / 1000)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations_read_at_a_glance() {
-        assert_eq!(format_duration(0), "0 ms");
-        assert_eq!(format_duration(850), "850 ms");
-        assert_eq!(format_duration(12_345), "12.3 s");
-        assert_eq!(format_duration(245_000), "4m 05s");
-    }
 
     #[test]
     fn tables_align_and_keep_no_trailing_spaces() {
