@@ -21,4 +21,5 @@ pub mod plan;
 pub mod planner;
 pub mod report;
 pub mod state;
+pub mod style;
 pub mod sync;

@@ -15,6 +15,7 @@ use similar::{Algorithm, ChangeTag, TextDiff};
 use super::{Action, Address, Change, Plan, Resource, Summary, Value};
 use crate::model::Doc;
 use crate::model::identity::IdentityDoc;
+use crate::style::{CYAN, GREEN, RED, YELLOW, YELLOW_BOLD};
 
 /// What `text` prints instead of a summary when nothing changes in AWS.
 pub const NO_CHANGES: &str = "No changes. The estate matches the manifest.";
@@ -1035,25 +1036,14 @@ fn line_counts(before: &str, after: &str) -> (usize, usize) {
     (count(ChangeTag::Insert), count(ChangeTag::Delete))
 }
 
-const GREEN: &str = "\x1b[32m";
-const YELLOW: &str = "\x1b[33m";
-const RED: &str = "\x1b[31m";
-const CYAN: &str = "\x1b[36m";
-const YELLOW_BOLD: &str = "\x1b[1;33m";
-const RESET: &str = "\x1b[0m";
-
 #[derive(Clone, Copy)]
 struct Style {
     color: bool,
 }
 
 impl Style {
-    fn paint(self, code: &str, s: &str) -> String {
-        if self.color {
-            format!("{code}{s}{RESET}")
-        } else {
-            s.to_string()
-        }
+    fn paint(self, style: anstyle::Style, s: &str) -> String {
+        crate::style::paint(style, s, self.color)
     }
 
     /// The action symbol right-aligned in three columns (`  +`, `-/+`), coloured.
