@@ -37,7 +37,7 @@ use crate::manifest::types::StateSettings;
 use crate::model::desired::{self, Context, DesiredError};
 use crate::model::identity::{self, DesiredIdentity, IdentityKind};
 use crate::model::{DesiredBucket, Doc, DocKind, bucket_arn};
-use crate::output::{print_data, stdout_color};
+use crate::output::{print_data, stdout_color, table};
 use crate::style::{GREEN, RED_BOLD, YELLOW, paint};
 use crate::planner::{DEFAULT_READ_CONCURRENCY, Workspace};
 
@@ -719,30 +719,7 @@ fn render_text(r: &Report, color: bool) -> String {
     }
     out.push('\n');
 
-    let header = ["RESOURCE", "REGION", "CHECK"];
-    let width = |i: usize, cell: fn(&Check) -> &str| {
-        r.checks
-            .iter()
-            .map(|c| cell(c).len())
-            .chain(std::iter::once(header[i].len()))
-            .max()
-            .unwrap_or_default()
-    };
-    let widths = [
-        width(0, |c| &c.resource),
-        width(1, |c| &c.region),
-        width(2, |c| c.check),
-    ];
-    let _ = writeln!(
-        out,
-        "{:<w0$}  {:<w1$}  {:<w2$}  RESULT",
-        header[0],
-        header[1],
-        header[2],
-        w0 = widths[0],
-        w1 = widths[1],
-        w2 = widths[2]
-    );
+    let mut rows = vec![["RESOURCE", "REGION", "CHECK", "RESULT"].map(str::to_string).to_vec()];
     for c in &r.checks {
         let style = match &c.probe {
             Probe::Ok if c.warning.is_some() => YELLOW,
@@ -754,16 +731,10 @@ fn render_text(r: &Report, color: bool) -> String {
         if let Some(note) = &c.note {
             let _ = write!(result, " ({note})");
         }
-        let _ = writeln!(
-            out,
-            "{:<w0$}  {:<w1$}  {:<w2$}  {result}",
-            c.resource,
-            c.region,
-            c.check,
-            w0 = widths[0],
-            w1 = widths[1],
-            w2 = widths[2]
-        );
+        rows.push(vec![c.resource.clone(), c.region.clone(), c.check.to_string(), result]);
+    }
+    for line in table(&rows, &[]) {
+        let _ = writeln!(out, "{line}");
     }
     for p in &r.problems {
         let _ = writeln!(out, "\nproblem: {p}");
