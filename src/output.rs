@@ -84,7 +84,9 @@ mod tests {
     use super::*;
 
     fn cells(rows: &[&[&str]]) -> Vec<Vec<String>> {
-        rows.iter().map(|r| r.iter().map(ToString::to_string).collect()).collect()
+        rows.iter()
+            .map(|r| r.iter().map(ToString::to_string).collect())
+            .collect()
     }
 
     #[test]

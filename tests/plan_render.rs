@@ -549,7 +549,10 @@ fn text_colour_only_on_request() {
         coloured.contains("\x1b[31m-\x1b[0m/\x1b[32m+\x1b[0m bucket.archive\n"),
         "{coloured}"
     );
-    assert!(coloured.contains("Warning:\x1b[0m bucket acme-legacy-uploads"), "{coloured}");
+    assert!(
+        coloured.contains("Warning:\x1b[0m bucket acme-legacy-uploads"),
+        "{coloured}"
+    );
     assert_eq!(anstream::adapter::strip_str(&coloured).to_string(), plain);
 }
 

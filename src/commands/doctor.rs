@@ -38,8 +38,8 @@ use crate::model::desired::{self, Context, DesiredError};
 use crate::model::identity::{self, DesiredIdentity, IdentityKind};
 use crate::model::{DesiredBucket, Doc, DocKind, bucket_arn};
 use crate::output::{print_data, stdout_color, table};
-use crate::style::{GREEN, RED_BOLD, YELLOW, paint};
 use crate::planner::{DEFAULT_READ_CONCURRENCY, Workspace};
+use crate::style::{GREEN, RED_BOLD, YELLOW, paint};
 
 /// Version of the JSON document printed by `doctor --format json`.
 pub const FORMAT_VERSION: u32 = 1;

@@ -19,11 +19,11 @@ use serde::Serialize;
 use super::exit;
 use super::plan::workspace;
 use crate::cli::ColorChoice;
-use crate::output::Align;
 use crate::manifest::types::{RunKind, StateBackend};
 use crate::migrate::run::{self, Options, Outcome, Progress};
 use crate::migrate::spec::MigrationSpec;
 use crate::migrate::status::{self, Phase, Tally};
+use crate::output::Align;
 use crate::planner::{self, Workspace};
 use crate::state::inventory::Inventory;
 

@@ -57,7 +57,11 @@ pub fn civil_date(secs: i64) -> (i64, u32, u32) {
     let date = OffsetDateTime::from_unix_timestamp(secs)
         .unwrap_or(OffsetDateTime::UNIX_EPOCH)
         .date();
-    (i64::from(date.year()), u32::from(u8::from(date.month())), u32::from(date.day()))
+    (
+        i64::from(date.year()),
+        u32::from(u8::from(date.month())),
+        u32::from(date.day()),
+    )
 }
 
 #[cfg(test)]
