@@ -139,6 +139,29 @@ fn bucket_name_uppercase() {
 }
 
 #[test]
+fn a_bad_bucket_name_is_one_problem_whose_hint_is_a_valid_name() {
+    let yaml = format!("{HEAD}buckets:\n  archive:\n    name: Acme_Archive..Bucket\n");
+    expect_one(
+        &yaml,
+        "bucket-name",
+        4,
+        11,
+        "`Acme_Archive..Bucket` has uppercase letters; contains `_`; has adjacent periods",
+    );
+    let found = problems(&yaml);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert!(found[0].4.ends_with("for example `acme-archive.bucket`"), "{}", found[0].4);
+}
+
+#[test]
+fn no_hint_proposes_a_name_that_is_still_invalid() {
+    let yaml = format!("{HEAD}buckets:\n  a:\n    name: A_\n");
+    expect_one(&yaml, "bucket-name", 4, 11, "`A_` is 2 characters long");
+    let hint = &problems(&yaml)[0].4;
+    assert!(!hint.contains("for example"), "{hint}");
+}
+
+#[test]
 fn bucket_name_double_dot() {
     expect_one(
         &format!("{HEAD}buckets:\n  a:\n    name: my..logs\n"),
