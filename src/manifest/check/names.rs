@@ -159,8 +159,9 @@ pub(crate) fn bucket_name_problems(name: &str) -> Vec<Problem> {
     if broken.is_empty() {
         if name.contains('.') {
             return vec![
-                Problem::warning("bucket-name", format!("bucket name `{name}` contains dots"))
-                    .with_hint("dotted names break virtual-hosted TLS (the certificate covers one label); prefer hyphens"),
+                Problem::warning("bucket-name", format!("bucket name `{name}` contains dots")).with_hint(
+                    "dotted names break virtual-hosted TLS (the certificate covers one label); prefer hyphens",
+                ),
             ];
         }
         return Vec::new();
@@ -473,7 +474,10 @@ mod tests {
 
     #[test]
     fn hints_propose_only_valid_names() {
-        assert_eq!(suggestion("Acme_Archive..Bucket").as_deref(), Some("acme-archive.bucket"));
+        assert_eq!(
+            suggestion("Acme_Archive..Bucket").as_deref(),
+            Some("acme-archive.bucket")
+        );
         assert_eq!(suggestion("App_Logs-bad").as_deref(), Some("app-logs-bad"));
         assert_eq!(suggestion("-Logs_-.x-").as_deref(), Some("logs.x"));
         assert_eq!(suggestion(&"A".repeat(70)).as_deref(), Some("a".repeat(63).as_str()));
