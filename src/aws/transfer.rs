@@ -1436,23 +1436,11 @@ pub(super) fn url_decode(key: String) -> Result<String, String> {
     if !key.bytes().any(|b| b == b'%' || b == b'+') {
         return Ok(key);
     }
-    // percent-encoding passes a malformed escape through as text; S3 never sends one, so a key with one
-    // is refused rather than guessed at.
-    let well_formed = key.split('%').skip(1).all(|after| {
-        after
-            .as_bytes()
-            .get(..2)
-            .is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit))
-    });
-    if !well_formed {
-        return Err(format!("the listed key `{key}` has a malformed %-escape"));
-    }
     // S3 encodes spaces as `+` in URL-encoded listings (form encoding), and a literal `+` as %2B.
-    let spaced = key.replace('+', " ");
-    percent_encoding::percent_decode_str(&spaced)
-        .decode_utf8()
-        .map(std::borrow::Cow::into_owned)
-        .map_err(|_| format!("the listed key `{key}` does not decode to UTF-8"))
+    super::percent_decode(&key.replace('+', " ")).map_err(|e| match e {
+        super::PercentError::Malformed => format!("the listed key `{key}` has a malformed %-escape"),
+        super::PercentError::NotUtf8 => format!("the listed key `{key}` does not decode to UTF-8"),
+    })
 }
 
 fn read_error(path: &Path, source: std::io::Error) -> TransferError {
