@@ -21,5 +21,6 @@ pub mod plan;
 pub mod planner;
 pub mod report;
 pub mod state;
+pub mod style;
 pub mod sync;
 pub mod words;

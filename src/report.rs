@@ -321,19 +321,6 @@ pub fn subject(s: &RunSummary) -> String {
     }
 }
 
-/// `850 ms`, `12.3 s`, `4m 05s`.
-fn duration_text(d: Duration) -> String {
-    let ms = d.as_millis();
-    if ms < 1000 {
-        format!("{ms} ms")
-    } else if ms < 60_000 {
-        format!("{:.1} s", d.as_secs_f64())
-    } else {
-        let secs = d.as_secs();
-        format!("{}m {:02}s", secs / 60, secs % 60)
-    }
-}
-
 /// The JSON document at the end of the message.
 #[derive(Serialize)]
 struct JsonReport<'a> {
@@ -372,7 +359,7 @@ pub fn message(s: &RunSummary) -> String {
     field(&mut out, "Account", s.account.as_deref().unwrap_or("unknown"));
     field(&mut out, "Run", &s.run_id.to_string());
     field(&mut out, "Outcome", s.outcome.as_str());
-    field(&mut out, "Duration", &duration_text(s.duration));
+    field(&mut out, "Duration", &crate::output::duration_text(s.duration));
     field(
         &mut out,
         "Changes",

@@ -55,7 +55,7 @@ fn several_mistakes_are_all_reported_with_locations() {
     let (code, stdout, stderr) = stderr_of(s3rec(dir.path()).args(["validate", "-e", "bad"]));
     assert_eq!(code, 1, "{stderr}");
     assert_eq!(
-        stdout, "environments/bad.yaml: invalid (5 errors, 0 warnings)\n",
+        stdout, "environments/bad.yaml: invalid (4 errors, 0 warnings)\n",
         "diagnostics go to stderr, the verdict to stdout"
     );
     for located in [

@@ -139,6 +139,33 @@ fn bucket_name_uppercase() {
 }
 
 #[test]
+fn a_bad_bucket_name_is_one_problem_whose_hint_is_a_valid_name() {
+    let yaml = format!("{HEAD}buckets:\n  archive:\n    name: Acme_Archive..Bucket\n");
+    expect_one(
+        &yaml,
+        "bucket-name",
+        4,
+        11,
+        "`Acme_Archive..Bucket` has uppercase letters; contains `_`; has adjacent periods",
+    );
+    let found = problems(&yaml);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert!(
+        found[0].4.ends_with("for example `acme-archive.bucket`"),
+        "{}",
+        found[0].4
+    );
+}
+
+#[test]
+fn no_hint_proposes_a_name_that_is_still_invalid() {
+    let yaml = format!("{HEAD}buckets:\n  a:\n    name: A_\n");
+    expect_one(&yaml, "bucket-name", 4, 11, "`A_` is 2 characters long");
+    let hint = &problems(&yaml)[0].4;
+    assert!(!hint.contains("for example"), "{hint}");
+}
+
+#[test]
 fn bucket_name_double_dot() {
     expect_one(
         &format!("{HEAD}buckets:\n  a:\n    name: my..logs\n"),
@@ -1131,5 +1158,78 @@ fn logical_names_are_plain_words() {
         "logical-name",
         "app.logs",
         "logical name `app.logs` may only use letters",
+    );
+}
+
+/// Asserts one `wrong-type` problem at this line and column whose hint contains each of `words`.
+#[track_caller]
+fn expect_shape_hint(yaml: &str, line: usize, col: usize, message: &str, words: &[&str]) {
+    expect_one(yaml, "wrong-type", line, col, message);
+    let found = problems(yaml);
+    let hint = &found
+        .iter()
+        .find(|p| p.0 == "wrong-type")
+        .expect("a wrong-type problem")
+        .4;
+    for w in words {
+        assert!(hint.contains(w), "hint {hint:?} lacks {w:?}");
+    }
+}
+
+#[test]
+fn public_access_block_as_a_word_explains_the_switches() {
+    expect_shape_hint(
+        &format!("{HEAD}buckets:\n  logs:\n    name: logs-test\n    public_access_block: all\n"),
+        5,
+        26,
+        "`public_access_block` must be a mapping, found `all`",
+        &[
+            "`public_access_block: {}` to block all public access",
+            "block_public_policy: false",
+        ],
+    );
+}
+
+#[test]
+fn trust_as_a_list_of_services_explains_the_kinds() {
+    expect_shape_hint(
+        &format!(
+            "{HEAD}buckets:\n  logs:\n    name: logs-test\niam:\n  roles:\n    replicator:\n      trust: [s3.amazonaws.com]\n"
+        ),
+        8,
+        14,
+        "`trust` must be a mapping, found a list",
+        &[
+            "`trust: {services: [s3.amazonaws.com]}`",
+            "`accounts:`",
+            "`identities:`",
+        ],
+    );
+}
+
+#[test]
+fn sync_as_a_list_explains_named_mappings() {
+    expect_shape_hint(
+        &format!("{HEAD}buckets:\n  logs:\n    name: logs-test\nsync:\n  - source: ./site\n    bucket: logs\n"),
+        6,
+        3,
+        "`sync` must be a mapping, found a list",
+        &[
+            "maps a name to each mapping",
+            "`sync: {site: {source: ./site, bucket: NAME}}`",
+        ],
+    );
+}
+
+#[test]
+fn migrations_as_a_list_explains_named_migrations() {
+    expect_shape_hint(
+        &format!(
+            "{HEAD}buckets:\n  logs:\n    name: logs-test\nmigrations:\n  - bucket: logs\n    destination: /tmp/x\n"
+        ),
+        6,
+        3,
+        "`migrations` must be a mapping, found a list",
+        &["maps a name to each migration", "docs/migrations.md"],
     );
 }

@@ -236,21 +236,22 @@ impl Intercept for ListingOrder {
 }
 
 /// The kinds of a ListVersionsResult's entries in document order: true for `<DeleteMarker>`, false for
-/// `<Version>`. Keys cannot hide a tag (S3 escapes `<` in text), and `<VersionId>` and
-/// `<VersionIdMarker>` are told apart by the byte after the name.
+/// `<Version>`. A document that stops parsing gives the entries before the fault; a list that does not
+/// match the SDK's lists is ignored by the caller anyway.
 fn entry_kinds(xml: &[u8]) -> Vec<bool> {
     let mut kinds = Vec::new();
-    let mut rest = xml;
-    while let Some(at) = rest.iter().position(|b| *b == b'<') {
-        rest = &rest[at + 1..];
-        for (name, marker) in [(b"Version".as_slice(), false), (b"DeleteMarker".as_slice(), true)] {
-            if rest.starts_with(name)
-                && rest
-                    .get(name.len())
-                    .is_some_and(|b| *b == b'>' || *b == b'/' || b.is_ascii_whitespace())
-            {
-                kinds.push(marker);
+    let mut reader = quick_xml::Reader::from_reader(xml);
+    loop {
+        match reader.read_event() {
+            Ok(quick_xml::events::Event::Start(element) | quick_xml::events::Event::Empty(element)) => {
+                match element.name().as_ref() {
+                    "Version" => kinds.push(false),
+                    "DeleteMarker" => kinds.push(true),
+                    _ => {}
+                }
             }
+            Ok(quick_xml::events::Event::Eof) | Err(_) => break,
+            Ok(_) => {}
         }
     }
     kinds
@@ -1151,6 +1152,11 @@ mod tests {
             <Version ><Key>a&lt;Version&gt;</Key><VersionId>1</VersionId></Version></ListVersionsResult>"#;
         assert_eq!(entry_kinds(xml), vec![false, true, false]);
         assert!(entry_kinds(b"").is_empty());
+        // A cut document keeps the entries before the cut.
+        assert_eq!(
+            entry_kinds(b"<ListVersionsResult><Version><Key>a</Key></Version><DeleteMarker><Key>b</Ke"),
+            vec![false, true]
+        );
     }
 
     #[test]

@@ -1382,33 +1382,11 @@ pub(crate) fn policy_from_iam(text: &str) -> Result<Json, String> {
     if let Ok(value) = serde_json::from_str::<Json>(text) {
         return Ok(normalize(&value));
     }
-    let decoded =
-        percent_decode(text).ok_or_else(|| "the policy document is neither JSON nor URL-encoded JSON".to_string())?;
+    let decoded = super::percent_decode(text)
+        .map_err(|_| "the policy document is neither JSON nor URL-encoded JSON".to_string())?;
     serde_json::from_str::<Json>(&decoded)
         .map(|value| normalize(&value))
         .map_err(|e| format!("the decoded policy document is not valid JSON: {e}"))
-}
-
-/// Decodes RFC 3986 percent-encoding (`+` stays a plus); `None` for a malformed escape or non-UTF-8.
-fn percent_decode(text: &str) -> Option<String> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = bytes.get(i + 1..i + 3)?;
-            if !hex.iter().all(u8::is_ascii_hexdigit) {
-                return None;
-            }
-            let hex = std::str::from_utf8(hex).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
 }
 
 /// The tags to set (added or changed) and the keys to remove to go from `before` to `after`. An
@@ -1524,13 +1502,6 @@ mod tests {
         assert_eq!(policy_from_iam(raw), policy_from_iam(encoded));
         assert!(policy_from_iam("%7B%ZZ").is_err());
         assert!(policy_from_iam("not json").is_err());
-    }
-
-    #[test]
-    fn percent_decoding_keeps_plus_signs_and_rejects_signed_escapes() {
-        assert_eq!(percent_decode("a+b%20c").as_deref(), Some("a+b c"));
-        assert_eq!(percent_decode("%+1"), None);
-        assert_eq!(percent_decode("%4"), None);
     }
 
     #[test]

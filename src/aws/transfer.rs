@@ -1430,37 +1430,17 @@ fn unquoted(etag: &str) -> &str {
     etag.strip_prefix('"').and_then(|e| e.strip_suffix('"')).unwrap_or(etag)
 }
 
-/// Decodes a URL-encoded key; keys without `%` or `+` are returned as they are, without copying.
+/// Decodes a URL-encoded key (`encoding-type=url`); keys without `%` or `+` are returned as they are,
+/// without copying.
 pub(super) fn url_decode(key: String) -> Result<String, String> {
     if !key.bytes().any(|b| b == b'%' || b == b'+') {
         return Ok(key);
     }
-    let bytes = key.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' => {
-                let hex = bytes
-                    .get(i + 1..i + 3)
-                    .and_then(|h| std::str::from_utf8(h).ok())
-                    .and_then(|h| u8::from_str_radix(h, 16).ok())
-                    .ok_or_else(|| format!("the listed key `{key}` has a malformed %-escape"))?;
-                out.push(hex);
-                i += 3;
-            }
-            // S3 encodes spaces as `+` in URL-encoded listings (form encoding), and a literal `+` as %2B.
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            b => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8(out).map_err(|_| format!("the listed key `{key}` does not decode to UTF-8"))
+    // S3 encodes spaces as `+` in URL-encoded listings (form encoding), and a literal `+` as %2B.
+    super::percent_decode(&key.replace('+', " ")).map_err(|e| match e {
+        super::PercentError::Malformed => format!("the listed key `{key}` has a malformed %-escape"),
+        super::PercentError::NotUtf8 => format!("the listed key `{key}` does not decode to UTF-8"),
+    })
 }
 
 fn read_error(path: &Path, source: std::io::Error) -> TransferError {
@@ -1651,6 +1631,9 @@ mod tests {
         assert_eq!(url_decode("a+b%2Bc%20d".into()).as_deref(), Ok("a b+c d"));
         assert_eq!(url_decode("caf%C3%A9%01".into()).as_deref(), Ok("café\u{1}"));
         assert!(url_decode("bad%zz".into()).is_err());
+        assert!(url_decode("bad%2".into()).is_err());
+        assert!(url_decode("%".into()).is_err());
+        assert_eq!(url_decode("100%25+done".into()).as_deref(), Ok("100% done"));
         assert!(url_decode("bad%ff".into()).is_err());
     }
 

@@ -37,8 +37,9 @@ use crate::manifest::types::StateSettings;
 use crate::model::desired::{self, Context, DesiredError};
 use crate::model::identity::{self, DesiredIdentity, IdentityKind};
 use crate::model::{DesiredBucket, Doc, DocKind, bucket_arn};
-use crate::output::{print_data, stdout_color};
+use crate::output::{print_data, stdout_color, table};
 use crate::planner::{DEFAULT_READ_CONCURRENCY, Workspace};
+use crate::style::{GREEN, RED_BOLD, YELLOW, paint};
 
 /// Version of the JSON document printed by `doctor --format json`.
 pub const FORMAT_VERSION: u32 = 1;
@@ -651,14 +652,6 @@ async fn sync_orphans(ws: &Workspace, aws: &Aws, default_region: &str) -> Vec<Ch
 // Text output
 // ---------------------------------------------------------------------------------------------------
 
-fn paint(text: &str, code: &str, color: bool) -> String {
-    if color {
-        format!("\x1b[{code}m{text}\x1b[0m")
-    } else {
-        text.to_string()
-    }
-}
-
 /// The result column of one row.
 fn result_text(check: &Check) -> String {
     match &check.probe {
@@ -695,16 +688,16 @@ fn render_text(r: &Report, color: bool) -> String {
         Guard::Unset => "no guard set (the manifest has no aws.account_id)".to_string(),
         Guard::Matches { expected } => format!("{expected} matches aws.account_id"),
         Guard::Mismatch { expected, actual } => paint(
+            RED_BOLD,
             &format!(
                 "MISMATCH: the credentials belong to account {actual} but aws.account_id is {expected}; \
                  plan and apply will refuse to run"
             ),
-            "31;1",
             color,
         ),
         Guard::Unknown { expected } => paint(
+            RED_BOLD,
             &format!("UNKNOWN: aws.account_id is {expected} but STS did not say who the caller is"),
-            "31;1",
             color,
         ),
     };
@@ -726,53 +719,22 @@ fn render_text(r: &Report, color: bool) -> String {
     }
     out.push('\n');
 
-    let header = ["RESOURCE", "REGION", "CHECK"];
-    let width = |i: usize, cell: fn(&Check) -> &str| {
-        r.checks
-            .iter()
-            .map(|c| cell(c).len())
-            .chain(std::iter::once(header[i].len()))
-            .max()
-            .unwrap_or_default()
-    };
-    let widths = [
-        width(0, |c| &c.resource),
-        width(1, |c| &c.region),
-        width(2, |c| c.check),
-    ];
-    let _ = writeln!(
-        out,
-        "{:<w0$}  {:<w1$}  {:<w2$}  RESULT",
-        header[0],
-        header[1],
-        header[2],
-        w0 = widths[0],
-        w1 = widths[1],
-        w2 = widths[2]
-    );
+    let mut rows = vec![["RESOURCE", "REGION", "CHECK", "RESULT"].map(str::to_string).to_vec()];
     for c in &r.checks {
-        let code = match &c.probe {
-            Probe::Ok if c.warning.is_some() => "33",
-            Probe::Ok => "32",
-            Probe::Missing if c.fails => "31;1",
-            Probe::Missing => "33",
-            _ if c.fails => "31;1",
-            _ => "33",
+        let style = match &c.probe {
+            Probe::Ok if c.warning.is_some() => YELLOW,
+            Probe::Ok => GREEN,
+            Probe::Missing | Probe::Denied { .. } | Probe::Error { .. } if c.fails => RED_BOLD,
+            Probe::Missing | Probe::Denied { .. } | Probe::Error { .. } => YELLOW,
         };
-        let mut result = paint(&result_text(c), code, color);
+        let mut result = paint(style, &result_text(c), color);
         if let Some(note) = &c.note {
             let _ = write!(result, " ({note})");
         }
-        let _ = writeln!(
-            out,
-            "{:<w0$}  {:<w1$}  {:<w2$}  {result}",
-            c.resource,
-            c.region,
-            c.check,
-            w0 = widths[0],
-            w1 = widths[1],
-            w2 = widths[2]
-        );
+        rows.push(vec![c.resource.clone(), c.region.clone(), c.check.to_string(), result]);
+    }
+    for line in table(&rows, &[]) {
+        let _ = writeln!(out, "{line}");
     }
     for p in &r.problems {
         let _ = writeln!(out, "\nproblem: {p}");
@@ -819,7 +781,7 @@ fn render_text(r: &Report, color: bool) -> String {
         if !r.problems.is_empty() {
             reasons.push("some resources could not be checked".to_string());
         }
-        let _ = write!(out, "{}: {}.", paint("Not ready", "31;1", color), reasons.join("; "));
+        let _ = write!(out, "{}: {}.", paint(RED_BOLD, "Not ready", color), reasons.join("; "));
         if denied > 0 {
             let _ = write!(
                 out,

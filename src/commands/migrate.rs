@@ -23,6 +23,7 @@ use crate::manifest::types::{RunKind, StateBackend};
 use crate::migrate::run::{self, Options, Outcome, Progress};
 use crate::migrate::spec::MigrationSpec;
 use crate::migrate::status::{self, Phase, Tally};
+use crate::output::Align;
 use crate::planner::{self, Workspace};
 use crate::state::inventory::Inventory;
 
@@ -288,27 +289,14 @@ fn render_status(rows: &[StatusRow]) -> String {
             t.deleted.to_string(),
         ]);
     }
-    let widths: Vec<usize> = (0..header.len())
-        .map(|c| table.iter().map(|row| row[c].chars().count()).max().unwrap_or(0))
+    // Names left-aligned, numbers right-aligned.
+    let align: Vec<Align> = (0..header.len())
+        .map(|c| if c < 3 { Align::Left } else { Align::Right })
         .collect();
-    let mut out = String::new();
-    for row in &table {
-        let cells: Vec<String> = row
-            .iter()
-            .zip(&widths)
-            .enumerate()
-            .map(|(c, (cell, w))| {
-                // Names left-aligned, numbers right-aligned, as `ls -l` and `df` do.
-                if c < 3 {
-                    format!("{cell:<w$}")
-                } else {
-                    format!("{cell:>w$}")
-                }
-            })
-            .collect();
-        out.push_str(cells.join("  ").trim_end());
-        out.push('\n');
-    }
+    let mut out: String = crate::output::table(&table, &align)
+        .into_iter()
+        .map(|line| line + "\n")
+        .collect();
     for r in rows {
         if r.phase == Phase::Scan {
             out.push_str(&format!(

@@ -7,6 +7,7 @@
 
 use std::fmt::Write as _;
 use std::path::Path;
+use std::time::Duration;
 
 use clap::{Args, Subcommand, ValueEnum};
 use serde::Serialize;
@@ -14,7 +15,7 @@ use serde::Serialize;
 use super::{exit, working_dir};
 use crate::manifest::Severity;
 use crate::manifest::types::StateBackend;
-use crate::output::print_data;
+use crate::output::{duration_text, print_data, table};
 use crate::plan::Address;
 use crate::planner::{self, Workspace, WorkspaceError};
 use crate::state::{JournalEntry, Outcome, ResourceRecord, RunId, RunRecord, StateDb};
@@ -472,37 +473,21 @@ struct RunJournal {
     entries: Vec<JournalEntry>,
 }
 
-/// A plain table with aligned columns, so it reads in a terminal and cuts cleanly with `awk`.
+/// The managed resources as a plain table.
 fn render_list(resources: &[ResourceRecord]) -> String {
     let header = ["ADDRESS", "KIND", "NAME", "REGION", "APPLIED AT"];
-    let rows: Vec<[&str; 5]> = resources
-        .iter()
-        .map(|r| [r.address.as_str(), &r.kind, &r.name, &r.region, &r.applied_at])
+    let rows: Vec<Vec<String>> = std::iter::once(header.map(str::to_string).to_vec())
+        .chain(resources.iter().map(|r| {
+            vec![
+                r.address.to_string(),
+                r.kind.clone(),
+                r.name.clone(),
+                r.region.clone(),
+                r.applied_at.clone(),
+            ]
+        }))
         .collect();
-    table(&header, &rows)
-}
-
-fn table<const N: usize>(header: &[&str; N], rows: &[[&str; N]]) -> String {
-    let mut widths = header.map(str::len);
-    for row in rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let mut out = String::new();
-    for row in std::iter::once(header).chain(rows) {
-        let mut line = String::new();
-        for (i, (cell, w)) in row.iter().zip(widths).enumerate() {
-            if i + 1 == N {
-                line.push_str(cell);
-            } else {
-                let _ = write!(line, "{cell:<w$}  ");
-            }
-        }
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
-    out
+    table(&rows, &[]).into_iter().map(|line| line + "\n").collect()
 }
 
 fn render_show(r: &ResourceRecord, sha: &str) -> miette::Result<String> {
@@ -549,15 +534,16 @@ fn render_journal(journals: &[RunJournal]) -> String {
             out.push_str("  (no actions)\n");
             continue;
         }
-        let rows: Vec<[String; 4]> = entries
+        let rows: Vec<Vec<String>> = entries
             .iter()
             .map(|e| {
                 let timing = match (e.outcome, e.duration_ms) {
                     (Outcome::Started | Outcome::Skipped, _) => String::new(),
-                    (_, Some(ms)) => format_duration(ms),
+                    // A negative duration can only come from a clock set back during the action.
+                    (_, Some(ms)) => duration_text(Duration::from_millis(u64::try_from(ms).unwrap_or(0))),
                     (_, None) => String::new(),
                 };
-                [
+                vec![
                     e.outcome.as_str().to_string(),
                     e.action.verb().to_string(),
                     e.address.to_string(),
@@ -565,25 +551,8 @@ fn render_journal(journals: &[RunJournal]) -> String {
                 ]
             })
             .collect();
-        let mut widths = [0usize; 3];
-        for row in &rows {
-            for (w, cell) in widths.iter_mut().zip(row) {
-                *w = (*w).max(cell.chars().count());
-            }
-        }
-        for (row, e) in rows.iter().zip(entries) {
-            let line = format!(
-                "  {:<w0$}  {:<w1$}  {:<w2$}  {}",
-                row[0],
-                row[1],
-                row[2],
-                row[3],
-                w0 = widths[0],
-                w1 = widths[1],
-                w2 = widths[2]
-            );
-            out.push_str(line.trim_end());
-            out.push('\n');
+        for (line, e) in table(&rows, &[]).into_iter().zip(entries) {
+            let _ = writeln!(out, "  {line}");
             let note = match (e.outcome, e.message.as_deref()) {
                 (Outcome::Failed, Some(msg)) => Some(format!("error: {msg}")),
                 (Outcome::Skipped, Some(msg)) => Some(format!("reason: {msg}")),
@@ -604,34 +573,4 @@ fn render_journal(journals: &[RunJournal]) -> String {
         }
     }
     out
-}
-
-/// `850 ms`, `12.3 s`, `4m 05s`: exact enough to spot the slow action, short enough for a column.
-fn format_duration(ms: i64) -> String {
-    if ms < 1000 {
-        format!("{ms} ms")
-    } else if ms < 60_000 {
-        format!("{:.1} s", ms as f64 / 1000.0)
-    } else {
-        format!("{}m {:02}s", ms / 60_000, ms % 60_000 / 1000)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations_read_at_a_glance() {
-        assert_eq!(format_duration(0), "0 ms");
-        assert_eq!(format_duration(850), "850 ms");
-        assert_eq!(format_duration(12_345), "12.3 s");
-        assert_eq!(format_duration(245_000), "4m 05s");
-    }
-
-    #[test]
-    fn tables_align_and_keep_no_trailing_spaces() {
-        let text = table(&["A", "BB"], &[["long-cell", "x"], ["s", ""]]);
-        assert_eq!(text, "A          BB\nlong-cell  x\ns\n");
-    }
 }

@@ -145,7 +145,7 @@ fn explain(error: &ValidationError<'_>, document: &Value, index: &SpanIndex, out
                 "wrong-type",
                 format!("`{field}` must be {expected}, found {}", found(instance)),
             );
-            with_type_hint(p, &expected, instance)
+            with_type_hint(p, &pointer, &expected, instance)
         }
         ValidationErrorKind::Enum { options } => {
             enum_problem(&field, instance, options.as_array().map(Vec::as_slice).unwrap_or(&[]))
@@ -276,7 +276,10 @@ fn enum_problem(field: &str, instance: &Value, options: &[Value]) -> Problem {
     p
 }
 
-fn with_type_hint(p: Problem, expected: &str, instance: &Value) -> Problem {
+fn with_type_hint(p: Problem, pointer: &str, expected: &str, instance: &Value) -> Problem {
+    if let Some(hint) = shorthand_hint(pointer, instance) {
+        return p.with_hint(hint);
+    }
     match (expected, instance.as_str()) {
         ("a boolean", Some(s)) if ["yes", "no", "on", "off", "y", "n"].contains(&s.to_ascii_lowercase().as_str()) => {
             p.with_hint("YAML 1.2 reads `yes`/`no`/`on`/`off` as text: write `true` or `false`")
@@ -291,6 +294,33 @@ fn with_type_hint(p: Problem, expected: &str, instance: &Value) -> Problem {
             p.with_hint("the value is empty: write a value after the colon, or remove the line")
         }
         _ => p,
+    }
+}
+
+/// The documented shape of a field that people naturally write in a shorter form (a word for a set of
+/// switches, a list where each entry needs a name), for the wrong-type error at `pointer`.
+fn shorthand_hint(pointer: &str, instance: &Value) -> Option<&'static str> {
+    let segments: Vec<&str> = pointer.split('/').skip(1).collect();
+    match (segments.as_slice(), instance) {
+        ([.., "public_access_block"], Value::String(_) | Value::Bool(_)) => Some(
+            "`public_access_block` is a mapping of four switches that all default to true: write \
+             `public_access_block: {}` to block all public access, or turn one off, e.g. \
+             `public_access_block: {block_public_policy: false}`",
+        ),
+        (["iam", "roles", _, "trust"], Value::Array(_) | Value::String(_)) => Some(
+            "`trust` names each kind of principal: write `trust: {services: [s3.amazonaws.com]}`; \
+             `accounts:` takes account IDs and `identities:` this manifest's users and roles",
+        ),
+        (["sync"], Value::Array(_)) => Some(
+            "`sync` maps a name to each mapping: write `sync: {site: {source: ./site, bucket: NAME}}`, or \
+             the name on its own line with the fields indented under it (docs/sync.md)",
+        ),
+        (["migrations"], Value::Array(_)) => Some(
+            "`migrations` maps a name to each migration: write \
+             `migrations: {old: {bucket: NAME, destination: /mnt/archive}}`, or the name on its own line with \
+             the fields indented under it (docs/migrations.md)",
+        ),
+        _ => None,
     }
 }
 

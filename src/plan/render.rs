@@ -12,9 +12,10 @@ use std::fmt::Write as _;
 use serde_json::{Map, Value as Json};
 use similar::{Algorithm, ChangeTag, TextDiff};
 
-use super::{Action, Change, Plan, Summary, Value};
+use super::{Action, Address, Change, Plan, Resource, Summary, Value};
 use crate::model::Doc;
 use crate::model::identity::IdentityDoc;
+use crate::style::{CYAN, GREEN, RED, YELLOW, YELLOW_BOLD};
 
 /// What `text` prints instead of a summary when nothing changes in AWS.
 pub const NO_CHANGES: &str = "No changes. The estate matches the manifest.";
@@ -235,32 +236,30 @@ fn findings_text(plan: &Plan) -> String {
     out
 }
 
-/// The security findings as a markdown table, at the top of the pull-request comment.
-fn findings_markdown(plan: &Plan) -> String {
-    if plan.findings.is_empty() {
-        return String::new();
-    }
-    let mut out = String::from(
-        "#### Security findings\n\n| severity | finding | resource | where | detail |\n|---|---|---|---|---|\n",
-    );
-    for f in &plan.findings {
-        let detail = match &f.reason {
-            Some(reason) => format!("{} (acknowledged: {reason})", f.detail),
-            None => f.detail.clone(),
-        };
-        let _ = writeln!(
-            out,
-            "| {} | `{}` {} | `{}` | {} | {} |",
-            f.severity,
-            f.id,
-            md_escape(&f.title),
-            f.resource,
-            md_escape(&finding_place(f)),
-            md_escape(&detail)
-        );
-    }
-    out.push('\n');
-    out
+/// The head of the security findings' markdown table.
+const FINDINGS_HEAD: &str =
+    "#### Security findings\n\n| severity | finding | resource | where | detail |\n|---|---|---|---|---|\n";
+
+/// The security findings as rows of a markdown table, at the top of the pull-request comment.
+fn finding_rows(plan: &Plan) -> Vec<String> {
+    plan.findings
+        .iter()
+        .map(|f| {
+            let detail = match &f.reason {
+                Some(reason) => format!("{} (acknowledged: {reason})", f.detail),
+                None => f.detail.clone(),
+            };
+            format!(
+                "| {} | `{}` {} | `{}` | {} | {} |\n",
+                f.severity,
+                f.id,
+                md_escape(&f.title),
+                f.resource,
+                md_escape(&finding_place(f)),
+                md_escape(&detail)
+            )
+        })
+        .collect()
 }
 
 /// Warnings to print at the end: targeting first (as Terraform does), then the plan's own.
@@ -307,70 +306,278 @@ fn with_summary(fields: Map<String, Json>, summary: Summary) -> Map<String, Json
 // ---------------------------------------------------------------------------------------------------
 // markdown
 
-/// A pull-request comment: the hidden marker, a heading, the summary line, a table of the changes and
-/// the full text plan in a collapsed `diff` block.
 /// The marker of a change that cannot be undone, in text and markdown plans (JSON has the
 /// `irreversible` field).
 const IRREVERSIBLE: &str = "IRREVERSIBLE";
 
+/// The most a markdown plan may be, in bytes. GitHub refuses a comment over 65,535 characters (a
+/// character is never less than one byte); the rest is left for the footer CI adds (the commit, a link
+/// to the run). A plan that would be longer is shortened by [`markdown`] to fit.
+pub const MARKDOWN_LIMIT: usize = 60_000;
+
+/// A pull-request comment: the hidden marker, a heading, the summary line, a table of the changes and
+/// the full text plan in a collapsed `diff` block. A plan that would be longer than
+/// [`MARKDOWN_LIMIT`] is shortened instead: the summary, the findings and every destroy and replace
+/// stay, the other changes are counted per resource, and the comment says how to get the whole plan.
 pub fn markdown(plan: &Plan) -> String {
-    let mut out = format!(
-        "{}\n### s3rec plan for `{}`\n\n",
-        markdown_marker(&plan.environment),
-        plan.environment
-    );
-    out.push_str(&findings_markdown(plan));
+    let full = markdown_full(plan);
+    if full.len() <= MARKDOWN_LIMIT {
+        return full;
+    }
+    markdown_shortened(plan, full.chars().count(), MARKDOWN_LIMIT)
+}
+
+fn markdown_full(plan: &Plan) -> String {
+    let mut out = markdown_heading(plan);
+    if !plan.findings.is_empty() {
+        out.push_str(FINDINGS_HEAD);
+        out.extend(finding_rows(plan));
+        out.push('\n');
+    }
     if plan.has_changes() {
         let _ = writeln!(out, "{}\n", summary_line(plan.counts()));
         if plan.visible().next().is_some() {
-            out.push_str(&change_table(plan));
-        }
-        for sync in &plan.syncs {
-            let _ = writeln!(out, "- {}", md_escape(&sync.line()));
-        }
-        if !plan.syncs.is_empty() {
+            out.push_str(CHANGE_TABLE_HEAD);
+            out.extend(ordered(plan).filter(|c| c.action.is_visible()).map(change_row));
             out.push('\n');
         }
+        out.push_str(&list(&sync_lines(plan)));
     } else {
         let _ = writeln!(out, "{NO_CHANGES}\n");
     }
-    for migration in &plan.migrations {
-        let _ = writeln!(out, "- {}", md_escape(&migration.line()));
-    }
-    if !plan.migrations.is_empty() {
-        out.push('\n');
-    }
+    out.push_str(&list(&migration_lines(plan)));
     let warnings = warnings(plan);
     if !warnings.is_empty() {
-        out.push_str("**Warnings**\n\n");
-        for w in &warnings {
-            let _ = writeln!(out, "- {}", md_escape(w));
-        }
-        out.push('\n');
+        out.push_str(WARNINGS_HEAD);
+        out.push_str(&list(&warnings));
     }
     if !plan.changes.is_empty() {
-        out.push_str(&details(&text(plan, false)));
+        out.push_str(&details("Full plan", &text(plan, false)));
     }
     out
 }
 
-fn change_table(plan: &Plan) -> String {
-    let mut out = String::from("| Action | Address | Change |\n|---|---|---|\n");
-    for change in ordered(plan).filter(|c| c.action.is_visible()) {
-        let _ = writeln!(
-            out,
-            "| `{}` {} | `{}` | {} |",
-            change.action.symbol(),
-            verb(change.action),
-            change.address,
-            match &change.irreversible {
-                Some(why) => format!("{}<br>**{IRREVERSIBLE}:** {}", phrase(change), md_escape(why)),
-                None => phrase(change),
-            }
-        );
+fn markdown_heading(plan: &Plan) -> String {
+    format!(
+        "{}\n### s3rec plan for `{}`\n\n",
+        markdown_marker(&plan.environment),
+        plan.environment
+    )
+}
+
+const CHANGE_TABLE_HEAD: &str = "| Action | Address | Change |\n|---|---|---|\n";
+const WARNINGS_HEAD: &str = "**Warnings**\n\n";
+
+/// Markdown list items, followed by a blank line when there are any.
+fn list(lines: &[String]) -> String {
+    if lines.is_empty() {
+        return String::new();
     }
+    let mut out: String = lines.iter().map(|l| format!("- {}\n", md_escape(l))).collect();
     out.push('\n');
     out
+}
+
+fn sync_lines(plan: &Plan) -> Vec<String> {
+    plan.syncs.iter().map(|s| s.line()).collect()
+}
+
+fn migration_lines(plan: &Plan) -> Vec<String> {
+    plan.migrations.iter().map(|m| m.line()).collect()
+}
+
+/// Whether a reviewer must see a change in full even in a shortened plan: what it takes away cannot
+/// be given back by the next apply.
+fn is_destructive(action: Action) -> bool {
+    match action {
+        Action::Replace | Action::Delete => true,
+        Action::Create | Action::Update | Action::Adopt | Action::NoOp => false,
+    }
+}
+
+/// The plan shortened to `limit` bytes. Sections are filled in order of importance (findings, the
+/// destroys and replaces, warnings, syncs and migrations, the destroys' and replaces' text, the other
+/// changes counted per resource); a section that does not fit whole says how many of its rows it left
+/// out, so nothing disappears without a word. `full_len` is the length of the plan it replaces.
+fn markdown_shortened(plan: &Plan, full_len: usize, limit: usize) -> String {
+    let destructive: Vec<&Change> = ordered(plan).filter(|c| is_destructive(c.action)).collect();
+    let heading = markdown_heading(plan);
+    let summary = format!(
+        "{}\n\n**This plan is shortened to fit a pull-request comment** (the whole one is {full_len} \
+         characters; GitHub takes at most 65535): the summary, the security findings and every destroy and \
+         replace are shown in full, the other changes are counted per resource. The whole plan: `s3rec plan \
+         -e {} --format json` (or `--format text`), or the plan CI keeps as an artifact of this run.\n\n",
+        summary_line(plan.counts()),
+        plan.environment
+    );
+    let detail_text: String = destructive
+        .iter()
+        .map(|c| change_block(c, Style { color: false }))
+        .collect();
+    let detail_lines: Vec<String> = diff_lines(&detail_text).into_iter().map(|l| format!("{l}\n")).collect();
+    let fence = "`".repeat(longest_backtick_run(&detail_lines.concat()).max(2) + 1);
+    let items = |lines: Vec<String>| -> Vec<String> { lines.iter().map(|l| format!("- {}\n", md_escape(l))).collect() };
+
+    // In order of importance: the budget goes to the first sections first.
+    let mut sections = [
+        Section::new(FINDINGS_HEAD.to_string(), finding_rows(plan), "\n".to_string(), |n| {
+            format!("| … | {n} more findings: see the whole plan | | | |\n")
+        }),
+        Section::new(
+            format!("#### Destroyed or replaced\n\n{CHANGE_TABLE_HEAD}"),
+            destructive.iter().map(|c| change_row(c)).collect(),
+            "\n".to_string(),
+            |n| format!("| … | {n} more destroys and replaces: see the whole plan | |\n"),
+        ),
+        Section::new(
+            WARNINGS_HEAD.to_string(),
+            items(warnings(plan)),
+            "\n".to_string(),
+            |n| format!("- … {n} more warnings: see the whole plan\n"),
+        ),
+        Section::new(String::new(), items(sync_lines(plan)), "\n".to_string(), |n| {
+            format!("- … {n} more syncs: see the whole plan\n")
+        }),
+        Section::new(String::new(), items(migration_lines(plan)), "\n".to_string(), |n| {
+            format!("- … {n} more migrations: see the whole plan\n")
+        }),
+        Section::new(
+            format!("<details><summary>Destroys and replaces in full</summary>\n\n{fence}diff\n"),
+            detail_lines,
+            format!("{fence}\n\n</details>\n"),
+            |n| format!("… {n} more lines: see the whole plan\n"),
+        ),
+        Section::new(
+            "#### Other changes, counted per resource\n\n| Resource | create | update | adopt |\n|---|---|---|---|\n"
+                .to_string(),
+            count_rows(plan),
+            "\n".to_string(),
+            |n| format!("| … {n} more resources: see the whole plan | | | |\n"),
+        ),
+    ];
+    let fixed = heading.len() + summary.len() + sections.iter().map(Section::fixed_len).sum::<usize>();
+    let mut budget = limit.saturating_sub(fixed);
+    for section in &mut sections {
+        section.fill(&mut budget);
+    }
+    let [findings, destroys, warnings, syncs, migrations, details, counts] = sections;
+    let mut out = heading;
+    out.push_str(&findings.render());
+    out.push_str(&summary);
+    for section in [destroys, counts, syncs, migrations, warnings, details] {
+        out.push_str(&section.render());
+    }
+    // The sections' fixed parts are bounded by the environment's name and the counts, so this only
+    // bites on an absurd plan; even then the comment must be accepted.
+    if out.len() > limit {
+        let mut end = limit.saturating_sub(TRUNCATED.len());
+        while !out.is_char_boundary(end) {
+            end -= 1;
+        }
+        out.truncate(end);
+        out.push_str(TRUNCATED);
+    }
+    out
+}
+
+const TRUNCATED: &str = "\n\n… (cut to fit a pull-request comment: see the whole plan)\n";
+
+/// A part of a shortened markdown plan: a head and a foot printed whenever it has rows, and as many
+/// rows as the budget allows, the rest named by `more(n)`.
+struct Section {
+    head: String,
+    rows: Vec<String>,
+    foot: String,
+    more: fn(usize) -> String,
+    /// How many rows fit.
+    shown: usize,
+}
+
+impl Section {
+    fn new(head: String, rows: Vec<String>, foot: String, more: fn(usize) -> String) -> Section {
+        Section {
+            head,
+            rows,
+            foot,
+            more,
+            shown: 0,
+        }
+    }
+
+    /// What the section takes whatever the budget: nothing without rows, else its head, its foot and
+    /// the longest `more` line it could need.
+    fn fixed_len(&self) -> usize {
+        if self.rows.is_empty() {
+            0
+        } else {
+            self.head.len() + self.foot.len() + (self.more)(self.rows.len()).len()
+        }
+    }
+
+    /// Takes rows in order while they fit in `budget`, and spends what they take.
+    fn fill(&mut self, budget: &mut usize) {
+        for row in &self.rows {
+            if row.len() > *budget {
+                break;
+            }
+            *budget -= row.len();
+            self.shown += 1;
+        }
+    }
+
+    fn render(&self) -> String {
+        if self.rows.is_empty() {
+            return String::new();
+        }
+        let mut out = self.head.clone();
+        out.extend(self.rows[..self.shown].iter().map(String::as_str));
+        if self.shown < self.rows.len() {
+            out.push_str(&(self.more)(self.rows.len() - self.shown));
+        }
+        out.push_str(&self.foot);
+        out
+    }
+}
+
+/// One table row per resource (a bucket with its documents, an IAM or SNS resource with its parts)
+/// counting the changes that are neither destroys nor replaces, for a shortened plan.
+fn count_rows(plan: &Plan) -> Vec<String> {
+    let mut counts: indexmap::IndexMap<String, [usize; 3]> = indexmap::IndexMap::new();
+    for change in ordered(plan) {
+        let column = match change.action {
+            Action::Create => 0,
+            Action::Update => 1,
+            Action::Adopt => 2,
+            Action::Replace | Action::Delete | Action::NoOp => continue,
+        };
+        counts.entry(resource_of(change).to_string()).or_default()[column] += 1;
+    }
+    counts
+        .into_iter()
+        .map(|(resource, [create, update, adopt])| format!("| `{resource}` | {create} | {update} | {adopt} |\n"))
+        .collect()
+}
+
+/// The resource a change belongs to: the bucket of a bucket document, the IAM or SNS resource of one
+/// of its parts.
+fn resource_of(change: &Change) -> Address {
+    match &change.resource {
+        Resource::Bucket { logical, .. } | Resource::BucketDoc { logical, .. } => Address::bucket(logical),
+        Resource::Identity { kind, logical, .. } => Address::identity(*kind, logical, None),
+    }
+}
+
+fn change_row(change: &Change) -> String {
+    format!(
+        "| `{}` {} | `{}` | {} |\n",
+        change.action.symbol(),
+        verb(change.action),
+        change.address,
+        match &change.irreversible {
+            Some(why) => format!("{}<br>**{IRREVERSIBLE}:** {}", phrase(change), md_escape(why)),
+            None => phrase(change),
+        }
+    )
 }
 
 fn verb(action: Action) -> &'static str {
@@ -380,11 +587,11 @@ fn verb(action: Action) -> &'static str {
     }
 }
 
-/// The full text plan in a collapsed block, symbols moved to column 0 so GitHub colours the lines.
-fn details(text: &str) -> String {
+/// A text plan in a collapsed block, symbols moved to column 0 so GitHub colours the lines.
+fn details(summary: &str, text: &str) -> String {
     let body = diff_lines(text).join("\n");
     let fence = "`".repeat(longest_backtick_run(&body).max(2) + 1);
-    format!("<details><summary>Full plan</summary>\n\n{fence}diff\n{body}\n{fence}\n\n</details>\n")
+    format!("<details><summary>{summary}</summary>\n\n{fence}diff\n{body}\n{fence}\n\n</details>\n")
 }
 
 /// The text plan for a `diff` block: symbols moved by [`diff_line`], and the plain attribute lines of a
@@ -829,25 +1036,14 @@ fn line_counts(before: &str, after: &str) -> (usize, usize) {
     (count(ChangeTag::Insert), count(ChangeTag::Delete))
 }
 
-const GREEN: &str = "\x1b[32m";
-const YELLOW: &str = "\x1b[33m";
-const RED: &str = "\x1b[31m";
-const CYAN: &str = "\x1b[36m";
-const YELLOW_BOLD: &str = "\x1b[1;33m";
-const RESET: &str = "\x1b[0m";
-
 #[derive(Clone, Copy)]
 struct Style {
     color: bool,
 }
 
 impl Style {
-    fn paint(self, code: &str, s: &str) -> String {
-        if self.color {
-            format!("{code}{s}{RESET}")
-        } else {
-            s.to_string()
-        }
+    fn paint(self, style: anstyle::Style, s: &str) -> String {
+        crate::style::paint(style, s, self.color)
     }
 
     /// The action symbol right-aligned in three columns (`  +`, `-/+`), coloured.
@@ -923,6 +1119,55 @@ mod tests {
                 "      name: \"c\""
             ]
         );
+    }
+
+    #[test]
+    fn a_shortened_plan_never_passes_its_limit() {
+        let bucket = |i: usize| Change {
+            address: Address::bucket(&format!("b{i}")),
+            action: Action::Delete,
+            resource: Resource::Bucket {
+                logical: format!("b{i}"),
+                name: format!("bucket-{i}"),
+                region: "eu-west-1".to_string(),
+                current_region: None,
+                force_destroy: false,
+                prevent_destroy: false,
+            },
+            before: Some(Value::Bucket {
+                name: format!("bucket-{i}"),
+                region: "eu-west-1".to_string(),
+            }),
+            after: None,
+            reason: None,
+            irreversible: None,
+        };
+        let plan = Plan {
+            format_version: super::super::PLAN_FORMAT_VERSION,
+            environment: "prod".to_string(),
+            manifest_sha256: String::new(),
+            account_id: None,
+            targets: Vec::new(),
+            changes: (0..50).map(bucket).collect(),
+            edges: Vec::new(),
+            findings: Vec::new(),
+            warnings: Vec::new(),
+            syncs: Vec::new(),
+            state: None,
+            migrations: Vec::new(),
+        };
+        // Room for some rows: the rest is counted.
+        let out = markdown_shortened(&plan, 10_000, 2_500);
+        assert!(out.len() <= 2_500, "{}", out.len());
+        assert!(out.contains("| `-` destroy | `bucket.b0` |"), "{out}");
+        assert!(
+            out.contains(" more destroys and replaces: see the whole plan |"),
+            "{out}"
+        );
+        // Not even room for the fixed parts: cut, and said so.
+        let out = markdown_shortened(&plan, 10_000, 300);
+        assert!(out.len() <= 300, "{}", out.len());
+        assert!(out.ends_with(TRUNCATED), "{out}");
     }
 
     #[test]

@@ -1,9 +1,11 @@
 //! Timestamps for the state database: RFC 3339 in UTC with milliseconds (`2024-05-01T09:30:00.125Z`).
 //!
-//! One fixed format, always UTC and always the same width, so the text sorts in time order, SQLite's own
-//! date functions (`julianday`) read it for durations, and no date crate is needed for the few lines here.
+//! One fixed format, always UTC and always the same width, so the text sorts in time order and SQLite's own
+//! date functions (`julianday`) read it for durations. The calendar is the `time` crate's.
 
 use std::time::{SystemTime, UNIX_EPOCH};
+
+use time::OffsetDateTime;
 
 /// The current time as RFC 3339 UTC text.
 pub fn now_rfc3339() -> String {
@@ -13,20 +15,24 @@ pub fn now_rfc3339() -> String {
 /// Formats a point in time as RFC 3339 UTC text with millisecond precision.
 ///
 /// A clock set before 1970 is written as the epoch rather than failing: a wrong clock must not stop the
-/// journal from recording what happened, and the order of rows is kept by their ids anyway.
+/// journal from recording what happened, and the order of rows is kept by their ids anyway. For the
+/// same reason a clock past the year 9999, which the fixed width cannot hold, is written as the epoch too.
 pub fn format_rfc3339(time: SystemTime) -> String {
     let since_epoch = time.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let secs = since_epoch.as_secs();
-    let millis = since_epoch.subsec_millis();
-    // Seconds since the epoch fit an i64 for the next 292 billion years; saturating keeps this total.
-    let days = i64::try_from(secs / 86_400).unwrap_or(i64::MAX);
-    let secs_of_day = secs % 86_400;
-    let (year, month, day) = civil_from_days(days);
+    let at = i64::try_from(since_epoch.as_secs())
+        .ok()
+        .and_then(|secs| OffsetDateTime::from_unix_timestamp(secs).ok())
+        .filter(|at| at.year() <= 9999)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH);
     format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{millis:03}Z",
-        secs_of_day / 3600,
-        secs_of_day % 3600 / 60,
-        secs_of_day % 60
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        at.year(),
+        u8::from(at.month()),
+        at.day(),
+        at.hour(),
+        at.minute(),
+        at.second(),
+        since_epoch.subsec_millis()
     )
 }
 
@@ -44,28 +50,18 @@ pub fn mtime_ms(meta: &std::fs::Metadata) -> i64 {
     }
 }
 
-/// The UTC calendar date (year, month, day) of `secs` seconds since the Unix epoch.
+/// The UTC calendar date (year, month, day) of `secs` seconds since the Unix epoch (negative before it).
+/// A time outside the years the calendar holds (±9999) gives the epoch's date: only a corrupt
+/// modification time is that far off.
 pub fn civil_date(secs: i64) -> (i64, u32, u32) {
-    civil_from_days(secs.div_euclid(86_400))
-}
-
-/// The proleptic Gregorian date of a day counted from 1970-01-01 (Howard Hinnant's `civil_from_days`).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days.saturating_add(719_468);
-    let era = z.div_euclid(146_097);
-    let day_of_era = z.rem_euclid(146_097);
-    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let shifted_month = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * shifted_month + 2) / 5 + 1;
-    let month = if shifted_month < 10 {
-        shifted_month + 3
-    } else {
-        shifted_month - 9
-    };
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    // Both values are bounded by the arithmetic above (1..=31 and 1..=12), so the conversions cannot fail.
-    (year, u32::try_from(month).unwrap_or(1), u32::try_from(day).unwrap_or(1))
+    let date = OffsetDateTime::from_unix_timestamp(secs)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+        .date();
+    (
+        i64::from(date.year()),
+        u32::from(u8::from(date.month())),
+        u32::from(date.day()),
+    )
 }
 
 #[cfg(test)]
@@ -91,6 +87,16 @@ mod tests {
     fn a_clock_before_the_epoch_is_written_as_the_epoch() {
         let before = UNIX_EPOCH - Duration::from_secs(10);
         assert_eq!(format_rfc3339(before), "1970-01-01T00:00:00.000Z");
+    }
+
+    #[test]
+    fn dates_of_known_instants() {
+        assert_eq!(civil_date(0), (1970, 1, 1));
+        assert_eq!(civil_date(-1), (1969, 12, 31));
+        assert_eq!(civil_date(951_782_400), (2000, 2, 29));
+        assert_eq!(civil_date(4_102_444_799), (2099, 12, 31));
+        assert_eq!(civil_date(-2_208_988_800), (1900, 1, 1));
+        assert_eq!(civil_date(i64::MAX), (1970, 1, 1));
     }
 
     #[test]

@@ -143,95 +143,125 @@ fn logical_names(ctx: &mut Ctx<'_>) {
     }
 }
 
-/// Every way `name` breaks the S3 bucket naming rules (general purpose buckets), each with a hint.
+/// What is wrong with a bucket name: one error that names every rule it breaks (general purpose
+/// buckets), with a valid spelling to use when one is near; or, for a valid dotted name, a warning.
 pub(crate) fn bucket_name_problems(name: &str) -> Vec<Problem> {
-    let mut out = Vec::new();
-    let err = |msg: String, hint: &str| Problem::error("bucket-name", msg).with_hint(hint.to_string());
     if let Some(start) = name.find("${") {
-        out.push(err(
-            format!("bucket name `{name}` contains the placeholder `{}`", &name[start..]),
-            "only `${env}` may appear in a bucket name",
-        ));
-        return out;
+        return vec![
+            Problem::error(
+                "bucket-name",
+                format!("bucket name `{name}` contains the placeholder `{}`", &name[start..]),
+            )
+            .with_hint("only `${env}` may appear in a bucket name"),
+        ];
     }
+    let broken = broken_rules(name);
+    if broken.is_empty() {
+        if name.contains('.') {
+            return vec![
+                Problem::warning("bucket-name", format!("bucket name `{name}` contains dots")).with_hint(
+                    "dotted names break virtual-hosted TLS (the certificate covers one label); prefer hyphens",
+                ),
+            ];
+        }
+        return Vec::new();
+    }
+    let (reasons, mut hints): (Vec<String>, Vec<&str>) = broken.into_iter().unzip();
+    hints.dedup();
+    let mut hint = hints.join("; ");
+    if let Some(valid) = suggestion(name) {
+        hint.push_str(&format!("; for example `{valid}`"));
+    }
+    vec![Problem::error("bucket-name", format!("bucket name `{name}` {}", reasons.join("; "))).with_hint(hint)]
+}
+
+/// Each S3 naming rule `name` breaks: what is wrong (to follow "bucket name `NAME`") and what to do.
+fn broken_rules(name: &str) -> Vec<(String, &'static str)> {
+    let mut out = Vec::new();
     let len = name.chars().count();
     if !(3..=63).contains(&len) {
-        out.push(err(
-            format!("bucket name `{name}` is {len} characters long; S3 allows 3 to 63"),
+        out.push((
+            format!("is {len} characters long; S3 allows 3 to 63"),
             "shorten the name (an `${env}` suffix counts too)",
         ));
     }
     if name.chars().any(|c| c.is_ascii_uppercase()) {
-        out.push(err(
-            format!("bucket name `{name}` has uppercase letters"),
-            &format!("bucket names are lowercase, e.g. `{}`", sanitized(name)),
-        ));
+        out.push(("has uppercase letters".to_string(), "bucket names are lowercase"));
     }
     if let Some(bad) = name
         .chars()
         .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-' || *c == '.' || c.is_ascii_uppercase()))
     {
-        out.push(err(
-            format!("bucket name `{name}` contains `{bad}`"),
-            &format!(
-                "use only lowercase letters, digits, hyphens and dots, e.g. `{}`",
-                sanitized(name)
-            ),
+        out.push((
+            format!("contains `{bad}`"),
+            "use only lowercase letters, digits, hyphens and dots",
         ));
     }
     let first_last_ok = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
     if len > 0 && (!first_last_ok(name.chars().next()) || !first_last_ok(name.chars().last())) {
-        out.push(err(
-            format!("bucket name `{name}` must begin and end with a letter or digit"),
+        out.push((
+            "must begin and end with a letter or digit".to_string(),
             "remove the leading or trailing `-` or `.`",
         ));
     }
     if name.contains("..") || name.contains(".-") || name.contains("-.") {
-        out.push(err(
-            format!("bucket name `{name}` has adjacent periods or a period next to a hyphen"),
+        out.push((
+            "has adjacent periods or a period next to a hyphen".to_string(),
             "separate labels with a single `.`, or use hyphens instead",
         ));
     }
     if is_ip_shaped(name) {
-        out.push(err(
-            format!("bucket name `{name}` is formatted as an IP address"),
+        out.push((
+            "is formatted as an IP address".to_string(),
             "S3 refuses IP-shaped names; use a descriptive name",
         ));
     }
     for prefix in ["xn--", "sthree-", "amzn-s3-demo-"] {
         if name.starts_with(prefix) {
-            out.push(err(
-                format!("bucket name `{name}` starts with the reserved prefix `{prefix}`"),
+            out.push((
+                format!("starts with the reserved prefix `{prefix}`"),
                 "choose a name that does not start with xn--, sthree- or amzn-s3-demo-",
             ));
         }
     }
     for suffix in ["-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"] {
         if name.ends_with(suffix) {
-            out.push(err(
-                format!("bucket name `{name}` ends with the reserved suffix `{suffix}`"),
+            out.push((
+                format!("ends with the reserved suffix `{suffix}`"),
                 "S3 reserves these suffixes for access points and directory buckets",
             ));
         }
     }
-    if out.is_empty() && name.contains('.') {
-        out.push(
-            Problem::warning("bucket-name", format!("bucket name `{name}` contains dots"))
-                .with_hint("dotted names break virtual-hosted TLS (the certificate covers one label); prefer hyphens"),
-        );
-    }
     out
 }
 
-/// A close valid spelling of `name`, for hints: lowercase, with other characters turned into hyphens.
-fn sanitized(name: &str) -> String {
-    name.chars()
-        .map(|c| match c {
-            'a'..='z' | '0'..='9' | '.' | '-' => c,
+/// A close valid spelling of `name`, for hints: lowercase, other characters turned into hyphens, a run
+/// of separators with a dot made one dot, no separator at either end, at most 63
+/// characters. `None` when that is still not a valid name (too short, IP-shaped, reserved), so a hint
+/// never proposes another invalid name.
+fn suggestion(name: &str) -> Option<String> {
+    let mut out = String::new();
+    for c in name.chars() {
+        let c = match c {
+            'a'..='z' | '0'..='9' | '.' => c,
             'A'..='Z' => c.to_ascii_lowercase(),
             _ => '-',
-        })
-        .collect()
+        };
+        // S3 refuses a dot next to a dot or a hyphen, so a dot swallows the separators around it.
+        match c {
+            '.' => {
+                out.truncate(out.trim_end_matches('-').len());
+                if !out.ends_with('.') {
+                    out.push('.');
+                }
+            }
+            '-' if out.ends_with('.') => {}
+            _ => out.push(c),
+        }
+    }
+    let valid: String = out.trim_matches(['-', '.']).chars().take(63).collect();
+    let valid = valid.trim_end_matches(['-', '.']).to_string();
+    (valid != name && broken_rules(&valid).is_empty()).then_some(valid)
 }
 
 fn is_ip_shaped(name: &str) -> bool {
@@ -440,6 +470,32 @@ mod tests {
     fn valid_names_pass() {
         assert!(bucket_name_problems("app-logs-prod").is_empty());
         assert!(bucket_name_problems("abc").is_empty());
+    }
+
+    #[test]
+    fn hints_propose_only_valid_names() {
+        assert_eq!(
+            suggestion("Acme_Archive..Bucket").as_deref(),
+            Some("acme-archive.bucket")
+        );
+        assert_eq!(suggestion("App_Logs-bad").as_deref(), Some("app-logs-bad"));
+        assert_eq!(suggestion("-Logs_-.x-").as_deref(), Some("logs.x"));
+        assert_eq!(suggestion(&"A".repeat(70)).as_deref(), Some("a".repeat(63).as_str()));
+        assert_eq!(suggestion("A_"), None, "too short");
+        assert_eq!(suggestion("10.0.0.1"), None, "still an IP address");
+        assert_eq!(suggestion("XN--abc"), None, "still reserved");
+        assert_eq!(suggestion("valid-name"), None, "nothing to propose");
+    }
+
+    #[test]
+    fn one_bad_name_is_one_problem() {
+        let problems = bucket_name_problems("Acme_Archive..Bucket");
+        assert_eq!(problems.len(), 1);
+        assert_eq!(
+            problems[0].message,
+            "bucket name `Acme_Archive..Bucket` has uppercase letters; contains `_`; has adjacent periods or a \
+             period next to a hyphen"
+        );
     }
 
     #[test]
