@@ -378,18 +378,28 @@ mod tests {
     use super::*;
     use crate::state::StateDb;
 
-    #[test]
-    fn boundaries_cut_a_prefix_into_equal_runs_in_key_order() {
+    /// An index in a new state database; the directory lives as long as the guard.
+    fn fresh_index() -> (tempfile::TempDir, SyncIndex) {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("s.db");
         StateDb::open(&path).expect("state");
         let index = SyncIndex::open(&path).expect("index");
-        let entry = IndexEntry {
+        (dir, index)
+    }
+
+    fn small_entry() -> IndexEntry {
+        IndexEntry {
             size: 1,
             mtime_ms: 0,
             sha256: None,
             etag: "e".into(),
-        };
+        }
+    }
+
+    #[test]
+    fn boundaries_cut_a_prefix_into_equal_runs_in_key_order() {
+        let (_dir, index) = fresh_index();
+        let entry = small_entry();
         // 100 keys under p/ (k000..k099), inserted out of order, plus keys the prefix must leave out.
         let mut rows: Vec<(String, String, IndexEntry)> = (0..100)
             .rev()
@@ -420,16 +430,8 @@ mod tests {
 
     #[test]
     fn index_pages_stay_in_their_prefix_and_in_key_order() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("s.db");
-        StateDb::open(&path).expect("state");
-        let index = SyncIndex::open(&path).expect("index");
-        let entry = IndexEntry {
-            size: 1,
-            mtime_ms: 0,
-            sha256: None,
-            etag: "e".into(),
-        };
+        let (_dir, index) = fresh_index();
+        let entry = small_entry();
         // Neighbours of the prefix on both sides, in byte order: `a-`, `a/…`, `a0`, and a non-ASCII key.
         let keys = ["a-", "a/1", "a/2", "a/3", "a/ü", "a/\u{10FFFF}", "a0", "b/1"];
         let rows: Vec<_> = keys
@@ -455,10 +457,7 @@ mod tests {
 
     #[test]
     fn entries_round_trip_by_prefix_and_uploads_resume_with_their_parts() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("s.db");
-        StateDb::open(&path).expect("state");
-        let index = SyncIndex::open(&path).expect("index");
+        let (_dir, index) = fresh_index();
         let entry = |size| IndexEntry {
             size,
             mtime_ms: 1_700_000_000_000,
