@@ -563,7 +563,8 @@ fn render_journal(journals: &[RunJournal]) -> String {
                      and shows what is left)"
                         .to_string(),
                 ),
-                _ => None,
+                // A success needs no note, and a failure or skip without a message has none to give.
+                (Outcome::Succeeded, _) | (Outcome::Failed | Outcome::Skipped, None) => None,
             };
             if let Some(note) = note {
                 for line in note.lines() {
