@@ -65,6 +65,23 @@ impl<'a> Seed<'a> {
     }
 }
 
+/// `kms.bin` (1,000 bytes) under SSE-KMS: its ETag is not the MD5 of its content, so only a stored
+/// checksum could verify it.
+fn put_kms_object(bucket: &str) {
+    common::runtime().block_on(async {
+        let aws = common::emulator().await;
+        aws.s3(common::TEST_REGION)
+            .put_object()
+            .bucket(bucket)
+            .key("kms.bin")
+            .server_side_encryption(aws_sdk_s3::types::ServerSideEncryption::AwsKms)
+            .body(ByteStream::from(data(1000, 3)))
+            .send()
+            .await
+            .expect("put");
+    });
+}
+
 fn put(bucket: &str, objects: Vec<Seed<'_>>) -> Vec<String> {
     common::runtime().block_on(async {
         let aws = common::emulator().await;
@@ -589,18 +606,7 @@ fn bad_input_gets_a_clear_message() {
 #[test]
 fn an_object_whose_etag_is_not_an_md5_fails_verification_instead_of_passing() {
     let (p, bucket) = project(false, "");
-    common::runtime().block_on(async {
-        let aws = common::emulator().await;
-        aws.s3(common::TEST_REGION)
-            .put_object()
-            .bucket(&bucket)
-            .key("kms.bin")
-            .server_side_encryption(aws_sdk_s3::types::ServerSideEncryption::AwsKms)
-            .body(ByteStream::from(data(1000, 3)))
-            .send()
-            .await
-            .expect("put");
-    });
+    put_kms_object(&bucket);
     let (code, stdout, stderr) = migrate(&p, &["retire", "run"]);
     assert_eq!(code, 1, "{stdout}\n{stderr}");
     assert!(stderr.contains("failed: \"kms.bin\": cannot be verified"), "{stderr}");
@@ -953,18 +959,7 @@ fn a_confirm_delete_naming_no_migration_s_bucket_is_refused() {
 fn a_held_delete_says_why_and_a_done_migration_leaves_no_partial_download() {
     let (p, bucket) = project(false, "    delete_source: after-verify\n");
     put(&bucket, vec![Seed::plain("a.txt", b"alpha".to_vec())]);
-    common::runtime().block_on(async {
-        let aws = common::emulator().await;
-        aws.s3(common::TEST_REGION)
-            .put_object()
-            .bucket(&bucket)
-            .key("kms.bin")
-            .server_side_encryption(aws_sdk_s3::types::ServerSideEncryption::AwsKms)
-            .body(ByteStream::from(data(1000, 3)))
-            .send()
-            .await
-            .expect("put");
-    });
+    put_kms_object(&bucket);
     // What a download leaves when its version goes away before it finishes: a partial file no row
     // will ever continue.
     let partial_dir = p.path("archive/.s3rec-partial");
