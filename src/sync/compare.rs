@@ -103,13 +103,40 @@ impl SyncPlan {
     pub fn upload_bytes(&self) -> u64 {
         self.uploads.iter().map(|u| u.file.size).sum()
     }
+
+    /// Records a decision about a file that has an object.
+    fn apply(
+        &mut self,
+        bucket: &str,
+        upload: UploadItem,
+        decision: Decision,
+        remote: RemoteEntry,
+        known: Option<IndexEntry>,
+    ) {
+        match decision {
+            Decision::Upload(reason) => self.uploads.push(UploadItem { reason, ..upload }),
+            Decision::Unchanged => self.unchanged += 1,
+            Decision::Learn(entry) => {
+                self.unchanged += 1;
+                self.learned.push((bucket.to_string(), upload.key, entry));
+            }
+            Decision::NeedsHash => {
+                self.needs_hash.push(HashPending {
+                    upload,
+                    bucket: bucket.to_string(),
+                    remote,
+                    known,
+                });
+            }
+        }
+    }
 }
 
 /// Compares by merging three streams sorted by (scope, key): the walk's files with their keys, the
 /// listing's objects and the index's entries ([`super::sorted`] sorts the first two; the index is read
 /// in key order). Each key is decided when the streams reach it, so nothing but the work is kept.
 ///
-/// `unreadable` holds the source paths the walk could not read ([`super::walk::Walked::unreadable`]):
+/// `unreadable` holds the source paths the walk could not read ([`super::walk::unreadable`]):
 /// no object that may have come from one of them is deleted. With `compare: checksum`, hash the files
 /// of `needs_hash` and call [`settle_hashed`].
 pub fn compare(
@@ -167,7 +194,7 @@ pub fn compare(
                     key: f.key,
                     reason: Reason::Changed,
                 };
-                plan.apply(&scope_of.bucket, upload, decision, || (o.remote, known));
+                plan.apply(&scope_of.bucket, upload, decision, o.remote, known);
             }
             (None, Some(o)) => {
                 plan.listed += 1;
@@ -208,36 +235,7 @@ pub fn settle_hashed(plan: &mut SyncPlan, hashes: &HashMap<usize, Hashes>) {
             Some(h) => decide(CompareMode::Checksum, &upload.file, &remote, known.as_ref(), Some(h)),
             None => Decision::Upload(Reason::Changed),
         };
-        plan.apply(&bucket, upload, decision, || (remote, known));
-    }
-}
-
-impl SyncPlan {
-    /// Records a decision about a file that has an object.
-    fn apply(
-        &mut self,
-        bucket: &str,
-        upload: UploadItem,
-        decision: Decision,
-        pending: impl FnOnce() -> (RemoteEntry, Option<IndexEntry>),
-    ) {
-        match decision {
-            Decision::Upload(reason) => self.uploads.push(UploadItem { reason, ..upload }),
-            Decision::Unchanged => self.unchanged += 1,
-            Decision::Learn(entry) => {
-                self.unchanged += 1;
-                self.learned.push((bucket.to_string(), upload.key, entry));
-            }
-            Decision::NeedsHash => {
-                let (remote, known) = pending();
-                self.needs_hash.push(HashPending {
-                    upload,
-                    bucket: bucket.to_string(),
-                    remote,
-                    known,
-                });
-            }
-        }
+        plan.apply(&bucket, upload, decision, remote, known);
     }
 }
 

@@ -49,25 +49,10 @@ impl std::fmt::Display for Skipped {
     }
 }
 
-/// What a walk found.
-#[derive(Debug, Default)]
-pub struct Walked {
-    /// Sorted by `rel`.
-    pub files: Vec<LocalFile>,
-    pub skipped: Vec<Skipped>,
-}
-
-impl Walked {
-    /// The source paths under which the walk could not read everything, relative to `root` and
-    /// `/`-separated: a directory it could not list, a file it could not stat, a link it could not
-    /// follow. `""` stands for the whole tree (an error without a path, or a path that has no UTF-8
-    /// name). What lies there is unknown, so sync must not take the missing files for deleted ones.
-    pub fn unreadable(&self, root: &Path) -> Vec<String> {
-        unreadable(&self.skipped, root)
-    }
-}
-
-/// [`Walked::unreadable`] of the skipped paths of a walk.
+/// The source paths under which the walk could not read everything, from its skipped paths: relative
+/// to `root` and `/`-separated: a directory it could not list, a file it could not stat, a link it could
+/// not follow. `""` stands for the whole tree (an error without a path, or a path that has no UTF-8
+/// name). What lies there is unknown, so sync must not take the missing files for deleted ones.
 pub fn unreadable(skipped: &[Skipped], root: &Path) -> Vec<String> {
     skipped
         .iter()
@@ -89,21 +74,6 @@ pub enum WalkError {
         path: PathBuf,
         source: std::io::Error,
     },
-}
-
-/// Walks `spec.source` with `threads` directory readers, collecting every file (sorted by `rel`). For
-/// tests and small trees; a sync streams the files with [`walk_into`].
-pub fn walk(spec: &SyncSpec, threads: usize) -> Result<Walked, WalkError> {
-    let files = Mutex::new(Vec::new());
-    let skipped = walk_into(spec, threads, &|mut batch: Vec<LocalFile>| {
-        files
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .append(&mut batch);
-    })?;
-    let mut files = files.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
-    files.sort_unstable_by(|a, b| a.rel.cmp(&b.rel));
-    Ok(Walked { files, skipped })
 }
 
 /// Files handed to the sink at once by a walker thread.
@@ -268,6 +238,33 @@ fn error_path(e: &ignore::Error) -> Option<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What a walk found: the files sorted by path, and the skipped paths.
+    #[derive(Debug)]
+    struct Walked {
+        files: Vec<LocalFile>,
+        skipped: Vec<Skipped>,
+    }
+
+    impl Walked {
+        fn unreadable(&self, root: &Path) -> Vec<String> {
+            unreadable(&self.skipped, root)
+        }
+    }
+
+    /// [`walk_into`], collected.
+    fn walk(spec: &SyncSpec, threads: usize) -> Result<Walked, WalkError> {
+        let files = Mutex::new(Vec::new());
+        let skipped = walk_into(spec, threads, &|mut batch: Vec<LocalFile>| {
+            files
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .append(&mut batch);
+        })?;
+        let mut files = files.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
+        files.sort_unstable_by(|a, b| a.rel.cmp(&b.rel));
+        Ok(Walked { files, skipped })
+    }
 
     fn spec(source: &Path, extra: &str) -> SyncSpec {
         let m = crate::manifest::load::valid_for_tests(&format!(
