@@ -478,6 +478,8 @@ pub async fn plan(ws: &Workspace, conn: &Connection, state: &StateDb, opts: &Pla
         return Err(PlanError::Refused(refusals));
     }
     changes.sort_by(|a, b| a.address.cmp(&b.address));
+    let applied: HashMap<Address, Value> = state.resources()?.into_iter().map(|r| (r.address, r.value)).collect();
+    crate::plan::cause::label(&mut changes, &applied);
     // Before `--target` narrows the changes: an address left out of a targeted plan was still read.
     warnings.extend(interrupted(state, &changes, &desired_addresses)?);
     let mut edges = crate::plan::graph::edges(&changes);

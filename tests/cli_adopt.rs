@@ -359,6 +359,7 @@ fn a_saved_plan_that_replaces_a_bucket_not_in_the_state_is_refused() {
     };
     plan.changes.push(Change {
         irreversible: None,
+        cause: None,
         address: Address::bucket("foreign"),
         action: Action::Replace,
         resource: Resource::Bucket {

@@ -113,6 +113,25 @@ const DATA_DOCUMENTS: [&str; 11] = [
     "replication",
 ];
 
+/// The JSON plan has `count` changes, each with `cause`, and the summary counts the drift.
+#[track_caller]
+fn assert_causes(project: &Project, count: usize, cause: &str) {
+    let (code, json, stderr) = project.run(&["plan", "-e", &project.env, "--format", "json"]);
+    assert_eq!(code, 0, "{stderr}");
+    let document: serde_json::Value = serde_json::from_str(&json).expect("a JSON plan");
+    let changes = document["changes"].as_array().expect("changes");
+    assert_eq!(changes.len(), count, "{json}");
+    for change in changes {
+        assert_eq!(change["cause"], cause, "{change}");
+    }
+    let drift = if cause == "drift" { count } else { 0 };
+    assert_eq!(
+        document["summary"]["drift"].as_u64().unwrap_or(0),
+        drift as u64,
+        "{json}"
+    );
+}
+
 #[test]
 fn every_document_is_created_updated_and_drift_reverted() {
     let project = Project::new("full");
@@ -149,6 +168,8 @@ fn every_document_is_created_updated_and_drift_reverted() {
         text.contains("Plan: 0 to create, 11 to update, 0 to replace, 0 to destroy."),
         "{text}"
     );
+    // Every one of them is the manifest's doing: AWS still has what the first apply set.
+    assert_causes(&project, 11, "edit");
     project.apply_ok();
     project.assert_converged();
 
@@ -251,6 +272,8 @@ fn every_document_is_created_updated_and_drift_reverted() {
         );
     }
     assert!(text.contains("block_public_policy: false → true"), "{text}");
+    // And these are all drift: the manifest is as it was applied.
+    assert_causes(&project, 11, "drift");
     project.apply_ok();
     project.assert_converged();
 
@@ -542,9 +565,10 @@ fn targets_limit_the_plan_and_apply_needs_approval_without_a_terminal() {
     ));
     let (code, stdout, _) = project.run(&["plan", "-e", "target", "--target", "bucket.a.versioning"]);
     assert_eq!(code, 0);
-    assert!(stdout.contains("+ bucket.a.versioning"), "{stdout}");
+    // The compact plan: the bucket's block with the targeted document under it.
+    assert!(stdout.contains("\n      + versioning: \"enabled\"\n"), "{stdout}");
     assert!(
-        stdout.contains("+ bucket.a\n") || stdout.contains("+ bucket.a "),
+        stdout.contains("\n  + bucket.a: new bucket "),
         "dependencies come along:\n{stdout}"
     );
     assert!(!stdout.contains("bucket.b"), "{stdout}");

@@ -9,7 +9,7 @@ use insta::assert_snapshot;
 use s3rec::model::{
     Doc, DocKind, EncryptionDoc, LifecycleRuleDoc, PublicAccessBlockDoc, TransitionDoc, VersioningState,
 };
-use s3rec::plan::render::{self, NO_CHANGES};
+use s3rec::plan::render::{self, Detail, NO_CHANGES};
 use s3rec::plan::{Action, Address, Change, Edge, PLAN_FORMAT_VERSION, Plan, Resource, Value};
 use serde_json::json;
 
@@ -47,6 +47,7 @@ fn bucket_change(action: Action, logical: &str, before: Option<(&str, &str)>, af
     };
     Change {
         irreversible: None,
+        cause: None,
         address: Address::bucket(logical),
         action,
         resource: Resource::Bucket {
@@ -71,6 +72,7 @@ fn doc_change(action: Action, logical: &str, bucket: &str, before: Option<Doc>, 
         .expect("a document change has a document");
     Change {
         irreversible: None,
+        cause: None,
         address: Address::bucket_doc(logical, kind),
         action,
         resource: Resource::BucketDoc {
@@ -332,6 +334,7 @@ fn identity_changes() -> Vec<Change> {
     use s3rec::model::identity::{AccessKeyDoc, IdentityDoc, IdentityKind, PartKind, RoleDoc};
     let change = |kind, logical: &str, part, action, before: Option<IdentityDoc>, after: Option<IdentityDoc>| Change {
         irreversible: None,
+        cause: None,
         address: Address::identity(kind, logical, part),
         action,
         resource: Resource::Identity {
@@ -407,24 +410,24 @@ fn identity_changes() -> Vec<Change> {
 
 #[test]
 fn text_create_bucket_with_documents() {
-    assert_snapshot!(render::text(&plan(create_bucket()), false));
+    assert_snapshot!(render::text(&plan(create_bucket()), false, Detail::Full));
 }
 
 #[test]
 fn text_update_lifecycle_and_tags() {
-    assert_snapshot!(render::text(&plan(update_lifecycle_and_tags()), false));
+    assert_snapshot!(render::text(&plan(update_lifecycle_and_tags()), false, Detail::Full));
 }
 
 #[test]
 fn text_policy_change_is_a_unified_diff() {
-    let out = render::text(&plan(policy_change()), false);
+    let out = render::text(&plan(policy_change()), false, Detail::Full);
     assert!(out.contains("      @@ -"), "{out}");
     assert_snapshot!(out);
 }
 
 #[test]
 fn text_identity_changes_show_trust_as_a_diff_and_the_secret_file() {
-    let out = render::text(&plan(identity_changes()), false);
+    let out = render::text(&plan(identity_changes()), false, Detail::Full);
     assert!(
         out.contains("secret_file: \".s3rec/secrets/prod/acme-ci-prod.credentials\""),
         "{out}"
@@ -439,12 +442,12 @@ fn markdown_identity_changes() {
 
 #[test]
 fn text_replace_bucket() {
-    assert_snapshot!(render::text(&plan(replace_bucket()), false));
+    assert_snapshot!(render::text(&plan(replace_bucket()), false, Detail::Full));
 }
 
 #[test]
 fn text_delete_with_reason() {
-    let out = render::text(&plan(delete_bucket()), false);
+    let out = render::text(&plan(delete_bucket()), false, Detail::Full);
     assert!(
         out.contains("  # (no longer in the manifest, and state.prune is on)\n"),
         "{out}"
@@ -454,14 +457,14 @@ fn text_delete_with_reason() {
 
 #[test]
 fn text_no_op_only() {
-    let out = render::text(&plan(no_op()), false);
+    let out = render::text(&plan(no_op()), false, Detail::Full);
     assert!(out.ends_with(&format!("{NO_CHANGES}\n")), "{out}");
     assert_snapshot!(out);
 }
 
 #[test]
 fn text_adopt_then_update() {
-    let out = render::text(&plan(adopt_then_update()), false);
+    let out = render::text(&plan(adopt_then_update()), false, Detail::Full);
     assert!(out.contains("\n  = bucket.legacy\n"), "{out}");
     assert!(out.contains("\n  ~ bucket.legacy.versioning\n"), "{out}");
     assert!(!out.contains("changes in the state only"), "{out}");
@@ -481,7 +484,7 @@ fn adopt_only_is_a_change_not_no_changes() {
     let plan = plan(only);
     assert!(plan.has_changes(), "an adoption is for a reviewer to see");
     assert_eq!(plan.counts().adopt, 2);
-    let text = render::text(&plan, false);
+    let text = render::text(&plan, false, Detail::Full);
     assert!(!text.contains(NO_CHANGES), "{text}");
     assert!(
         text.contains("Plan: 0 to create, 0 to update, 0 to replace, 0 to destroy, 2 to adopt."),
@@ -504,12 +507,15 @@ fn markdown_adopt_then_update() {
 
 #[test]
 fn text_empty_plan() {
-    assert_eq!(render::text(&plan(Vec::new()), false), format!("{NO_CHANGES}\n"));
+    assert_eq!(
+        render::text(&plan(Vec::new()), false, Detail::Full),
+        format!("{NO_CHANGES}\n")
+    );
 }
 
 #[test]
 fn text_everything() {
-    let out = render::text(&everything(), false);
+    let out = render::text(&everything(), false, Detail::Full);
     assert!(
         out.contains("\nPlan: 7 to create, 3 to update, 1 to replace, 1 to destroy.\n"),
         "{out}"
@@ -519,7 +525,7 @@ fn text_everything() {
 
 #[test]
 fn text_legend_lists_only_the_actions_present() {
-    let out = render::text(&plan(update_lifecycle_and_tags()), false);
+    let out = render::text(&plan(update_lifecycle_and_tags()), false, Detail::Full);
     assert!(out.contains("  ~ update in-place\n"));
     for absent in ["  + create\n", "-/+ replace\n", "  - destroy\n"] {
         assert!(!out.contains(absent), "{absent:?} in\n{out}");
@@ -528,17 +534,23 @@ fn text_legend_lists_only_the_actions_present() {
 
 #[test]
 fn text_is_stable() {
-    assert_eq!(render::text(&everything(), false), render::text(&everything(), false));
+    assert_eq!(
+        render::text(&everything(), false, Detail::Full),
+        render::text(&everything(), false, Detail::Full)
+    );
     let mut reversed = everything();
     reversed.changes.reverse();
-    assert_eq!(render::text(&reversed, false), render::text(&everything(), false));
+    assert_eq!(
+        render::text(&reversed, false, Detail::Full),
+        render::text(&everything(), false, Detail::Full)
+    );
 }
 
 #[test]
 fn text_colour_only_on_request() {
-    let plain = render::text(&everything(), false);
+    let plain = render::text(&everything(), false, Detail::Full);
     assert!(!plain.contains('\x1b'));
-    let coloured = render::text(&everything(), true);
+    let coloured = render::text(&everything(), true, Detail::Full);
     assert!(coloured.contains("  \x1b[32m+\x1b[0m bucket.logs\n"), "{coloured}");
     assert!(coloured.contains("  \x1b[33m~\x1b[0m bucket.data.tags\n"), "{coloured}");
     assert!(
@@ -560,7 +572,7 @@ fn text_colour_only_on_request() {
 fn text_targets_warn() {
     let mut targeted = plan(replace_bucket());
     targeted.targets = vec!["bucket.archive".to_string()];
-    let out = render::text(&targeted, false);
+    let out = render::text(&targeted, false, Detail::Full);
     assert!(out.ends_with("\nWarning: resource targeting is in effect (bucket.archive): the plan covers only these addresses and may be incomplete.\n"), "{out}");
 }
 
@@ -744,7 +756,7 @@ fn finding(id: &str, severity: &str, resource: &str, title: &str) -> s3rec::find
 #[test]
 fn markdown_of_a_thousand_buckets_fits_a_pull_request_comment() {
     let plan = large_plan(1_000);
-    let full = render::text(&plan, false);
+    let full = render::text(&plan, false, Detail::Full);
     assert!(
         full.len() > 2 * render::MARKDOWN_LIMIT,
         "the plan must be too long to show whole: {}",
@@ -869,7 +881,7 @@ fn markdown_with_more_destroys_than_fit_still_fits_and_counts_the_rest() {
 #[test]
 fn markdown_of_a_small_plan_is_not_shortened() {
     let out = render::markdown(&everything());
-    assert!(out.contains("<summary>Full plan</summary>"));
+    assert!(out.contains("<summary>Plan</summary>"));
     assert!(!out.contains("shortened"));
 }
 
@@ -910,7 +922,7 @@ fn migrations_are_information_not_changes() {
     let mut p = plan(Vec::new());
     p.migrations = vec![migration_work("restore", false)];
     assert!(!p.has_changes(), "a pending migration is not something apply does");
-    let out = render::text(&p, false);
+    let out = render::text(&p, false, Detail::Full);
     assert_eq!(
         out,
         format!(
@@ -935,4 +947,154 @@ fn migrations_are_information_not_changes() {
         broken.line(),
         "migration.retire: cannot be assessed: bucket acme-old does not exist"
     );
+}
+
+// ---------------------------------------------------------------------------------------------------
+// the compact view (the default) and the causes of changes
+
+#[test]
+fn compact_everything() {
+    let out = render::text(&everything(), false, Detail::Compact);
+    // One block per resource: the new bucket's documents are lines of its block, not blocks.
+    assert!(
+        out.contains("\n  + bucket.logs: new bucket \"acme-logs-prod\" in eu-west-1\n"),
+        "{out}"
+    );
+    assert!(!out.contains("\n  + bucket.logs.lifecycle"), "{out}");
+    // A new policy is its statements, not its text; a changed one stays a line diff.
+    assert!(
+        out.contains("      + policy: 1 statement: DenyInsecureTransport\n"),
+        "{out}"
+    );
+    assert!(out.contains("          @@ -"), "{out}");
+    assert!(
+        out.contains("\nPlan: 7 to create, 3 to update, 1 to replace, 1 to destroy.\n"),
+        "{out}"
+    );
+    // Most of what remains is the changed policy's line diff, which stays whole.
+    let full = render::text(&everything(), false, Detail::Full);
+    assert!(
+        out.lines().count() * 5 < full.lines().count() * 3,
+        "compact {} lines, full {}",
+        out.lines().count(),
+        full.lines().count()
+    );
+    assert_snapshot!(out);
+}
+
+#[test]
+fn compact_identity_changes() {
+    assert_snapshot!(render::text(&plan(identity_changes()), false, Detail::Compact));
+}
+
+#[test]
+fn compact_adopt_then_update() {
+    assert_snapshot!(render::text(&plan(adopt_then_update()), false, Detail::Compact));
+}
+
+#[test]
+fn compact_no_op_only_and_empty() {
+    let out = render::text(&plan(no_op()), false, Detail::Compact);
+    assert!(out.ends_with(&format!("{NO_CHANGES}\n")), "{out}");
+    assert_snapshot!(out);
+    assert_eq!(
+        render::text(&plan(Vec::new()), false, Detail::Compact),
+        format!("{NO_CHANGES}\n")
+    );
+}
+
+#[test]
+fn compact_colour_only_on_request() {
+    let plain = render::text(&everything(), false, Detail::Compact);
+    let coloured = render::text(&everything(), true, Detail::Compact);
+    assert!(
+        coloured.contains("  \x1b[32m+\x1b[0m bucket.logs: new bucket"),
+        "{coloured}"
+    );
+    assert_eq!(anstream::adapter::strip_str(&coloured).to_string(), plain);
+}
+
+/// The lifecycle and tags updates of `update_lifecycle_and_tags` with causes: the tags drifted (someone
+/// retagged in the console), the lifecycle rules were edited, and a policy moved on both sides.
+fn with_causes() -> Plan {
+    use s3rec::plan::Cause;
+    let mut changes = update_lifecycle_and_tags();
+    changes.extend(policy_change());
+    for change in &mut changes {
+        change.cause = match change.address.as_str() {
+            "bucket.data.lifecycle" => Some(Cause::Edit),
+            "bucket.data.tags" => Some(Cause::Drift),
+            "bucket.data.policy" => Some(Cause::DriftAndEdit),
+            other => panic!("unexpected change {other}"),
+        };
+    }
+    plan(changes)
+}
+
+#[test]
+fn causes_in_compact_text() {
+    let out = render::text(&with_causes(), false, Detail::Compact);
+    assert!(out.contains("      ~ lifecycle  [edit]\n"), "{out}");
+    assert!(out.contains("      ~ tags  [drift]\n"), "{out}");
+    assert!(out.contains("      ~ policy  [drift + edit]\n"), "{out}");
+    assert!(
+        out.contains(
+            "Plan: 0 to create, 3 to update, 0 to replace, 0 to destroy. 2 of these changes undo drift (changes made in AWS outside s3rec).\n"
+        ),
+        "{out}"
+    );
+    assert_snapshot!(out);
+}
+
+#[test]
+fn causes_in_full_text() {
+    let out = render::text(&with_causes(), false, Detail::Full);
+    assert!(
+        out.contains("  # bucket.data.tags will be updated in-place [drift]\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("  # bucket.data.lifecycle will be updated in-place [edit]\n"),
+        "{out}"
+    );
+    assert!(out.contains("[drift]: AWS changed outside s3rec"), "{out}");
+}
+
+#[test]
+fn causes_in_json() {
+    let out = render::json(&with_causes());
+    let document: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        document["summary"],
+        json!({"create": 0, "update": 3, "replace": 0, "delete": 0, "drift": 2})
+    );
+    let causes: BTreeMap<&str, &str> = document["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["address"].as_str().unwrap(), c["cause"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        causes,
+        BTreeMap::from([
+            ("bucket.data.lifecycle", "edit"),
+            ("bucket.data.policy", "drift_and_edit"),
+            ("bucket.data.tags", "drift"),
+        ])
+    );
+    let back: Plan = serde_json::from_str(&out).unwrap();
+    assert_eq!(back, with_causes());
+}
+
+#[test]
+fn causes_in_markdown() {
+    let out = render::markdown(&with_causes());
+    assert!(out.contains("| `~` update (drift) | `bucket.data.tags` |"), "{out}");
+    assert!(out.contains("| `~` update (edit) | `bucket.data.lifecycle` |"), "{out}");
+    assert!(
+        out.contains("| `~` update (drift + edit) | `bucket.data.policy` |"),
+        "{out}"
+    );
+    assert!(out.contains("2 of these changes undo drift"), "{out}");
+    assert_snapshot!(out);
 }

@@ -38,6 +38,9 @@ pub struct ApplyArgs {
     /// Limit the plan to ADDR and what it depends on. Repeatable.
     #[arg(long = "target", value_name = "ADDR", conflicts_with = "plan")]
     pub targets: Vec<String>,
+    /// How much of each change the plan shown before applying says: `compact` or `full` (as `plan --detail`).
+    #[arg(long, value_enum, value_name = "DETAIL", default_value_t = render::Detail::Compact)]
+    pub detail: render::Detail,
     /// Wait up to DURATION (`30s`, `10m`) for another run's lock on the state (S3 backend); without it a
     /// held lock fails at once, naming its holder.
     #[arg(long, value_name = "DURATION", value_parser = super::parse_duration)]
@@ -105,7 +108,7 @@ async fn apply_fresh(ws: &Workspace, args: &ApplyArgs, color: ColorChoice) -> mi
             ..PlanOptions::default()
         };
         let plan = plan_from(ws, &conn, &state, &opts).await?;
-        print_data(&render::text(&plan, stdout_color(color))).into_diagnostic()?;
+        print_data(&render::text(&plan, stdout_color(color), args.detail)).into_diagnostic()?;
         if plan.has_changes() && !approved(args.auto_approve)? {
             eprintln!("Apply cancelled.");
             return Ok(exit::ERROR);

@@ -35,6 +35,10 @@ pub struct PlanArgs {
     /// Exit 1 when a security finding at or above SEVERITY is not acknowledged (docs/findings.md).
     #[arg(long, value_enum, value_name = "SEVERITY")]
     pub fail_on: Option<crate::findings::Severity>,
+    /// How much of each change the text plan shows: `compact` (one block per bucket or IAM/SNS
+    /// resource) or `full` (every change in a block of its own, every attribute on a line).
+    #[arg(long, value_enum, value_name = "DETAIL", default_value_t = render::Detail::Compact)]
+    pub detail: render::Detail,
     /// Buckets read from AWS at once.
     #[arg(long, value_name = "N", default_value_t = planner::DEFAULT_READ_CONCURRENCY)]
     pub parallelism: usize,
@@ -61,7 +65,7 @@ pub fn run(args: &PlanArgs, chdir: Option<&Path>, color: ColorChoice) -> miette:
     };
     let plan = runtime.block_on(make_plan(&ws, &opts))?;
     let text = match args.format {
-        PlanFormat::Text => render::text(&plan, stdout_color(color)),
+        PlanFormat::Text => render::text(&plan, stdout_color(color), args.detail),
         PlanFormat::Json => render::json(&plan),
         PlanFormat::Markdown => render::markdown(&plan),
         PlanFormat::Sarif => {

@@ -174,6 +174,7 @@ fn resource_changes(
         None => {
             out.push(Change {
                 irreversible: None,
+                cause: None,
                 address: address.clone(),
                 action: Action::Create,
                 resource: resource_of(want, None),
@@ -201,6 +202,7 @@ fn resource_changes(
                 }
                 out.push(Change {
                     irreversible: None,
+                    cause: None,
                     address: address.clone(),
                     action: Action::Replace,
                     resource: resource_of(want, None),
@@ -212,6 +214,7 @@ fn resource_changes(
             } else if h.main != want.main {
                 out.push(Change {
                     irreversible: None,
+                    cause: None,
                     address: address.clone(),
                     action: Action::Update,
                     resource: resource_of(want, None),
@@ -231,6 +234,7 @@ fn resource_changes(
                     };
                     out.push(Change {
                         irreversible: None,
+                        cause: None,
                         address: address.clone(),
                         action,
                         resource: resource_of(want, None),
@@ -253,6 +257,7 @@ fn resource_changes(
             }
             out.push(Change {
                 irreversible: None,
+                cause: None,
                 address: part_address,
                 action: Action::Create,
                 resource: resource_of(want, Some(*part)),
@@ -268,6 +273,7 @@ fn resource_changes(
             .or_else(|| IdentityDoc::unconfigured(*part));
         let change = |action, before: Option<IdentityDoc>, after: IdentityDoc, reason: Option<&str>| Change {
             irreversible: None,
+            cause: None,
             address: part_address.clone(),
             action,
             resource: resource_of(want, Some(*part)),
@@ -348,6 +354,7 @@ fn leftovers(inputs: &IdentityInputs, out: &mut Vec<Change>) {
         };
         let forget = |reason: &str| Change {
             irreversible: None,
+            cause: None,
             address: m.address.clone(),
             action: Action::NoOp,
             resource: resource.clone(),
@@ -370,6 +377,7 @@ fn leftovers(inputs: &IdentityInputs, out: &mut Vec<Change>) {
             match before {
                 Some(before) => out.push(Change {
                     irreversible: None,
+                    cause: None,
                     address: m.address.clone(),
                     action: Action::Delete,
                     resource,

@@ -161,6 +161,7 @@ fn bucket_changes(
         None => {
             out.push(Change {
                 irreversible: None,
+                cause: None,
                 address: address.clone(),
                 action: Action::Create,
                 resource: resource(None),
@@ -199,6 +200,7 @@ fn bucket_changes(
             }
             out.push(Change {
                 irreversible: None,
+                cause: None,
                 address: address.clone(),
                 action: Action::Replace,
                 resource: resource(Some(h.region.clone())),
@@ -228,6 +230,7 @@ fn bucket_changes(
             if let Some((action, reason)) = recorded {
                 out.push(Change {
                     irreversible: None,
+                    cause: None,
                     address: address.clone(),
                     action,
                     resource: resource(None),
@@ -260,6 +263,7 @@ fn bucket_changes(
             }
             out.push(Change {
                 irreversible: Doc::irreversible(None, doc),
+                cause: None,
                 address: doc_address,
                 action: Action::Create,
                 resource,
@@ -287,6 +291,7 @@ fn bucket_changes(
             irreversible: (action == Action::Update)
                 .then(|| Doc::irreversible(Some(&observed), doc))
                 .flatten(),
+            cause: None,
             address: doc_address,
             action,
             resource,
@@ -315,6 +320,7 @@ fn leftovers(inputs: &Inputs, out: &mut Vec<Change>, errors: &mut Vec<DiffError>
         let bucket_gone = !desired_names.contains(&m.bucket.as_str());
         let forget = |reason: String| Change {
             irreversible: None,
+            cause: None,
             address: m.address.clone(),
             action: Action::NoOp,
             resource: match m.kind {
@@ -377,6 +383,7 @@ fn leftovers(inputs: &Inputs, out: &mut Vec<Change>, errors: &mut Vec<DiffError>
                 }
                 out.push(Change {
                     irreversible: None,
+                    cause: None,
                     address: m.address.clone(),
                     action: Action::Delete,
                     resource: Resource::Bucket {

@@ -460,6 +460,7 @@ mod tests {
     fn bucket_change(action: Action, logical: &str, name: &str) -> Change {
         Change {
             irreversible: None,
+            cause: None,
             address: crate::plan::Address::bucket(logical),
             action,
             resource: Resource::Bucket {
@@ -541,6 +542,7 @@ mod tests {
         let mut state = StateDb::open(&path).expect("open");
         let change = Change {
             irreversible: None,
+            cause: None,
             address: crate::plan::Address::bucket("logs"),
             action: Action::Create,
             resource: Resource::Bucket {

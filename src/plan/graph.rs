@@ -233,6 +233,7 @@ mod tests {
     fn bucket(logical: &str, action: Action) -> Change {
         Change {
             irreversible: None,
+            cause: None,
             address: Address::bucket(logical),
             action,
             resource: Resource::Bucket {
@@ -252,6 +253,7 @@ mod tests {
     fn doc(logical: &str, doc: Doc, before: Option<Doc>) -> Change {
         Change {
             irreversible: None,
+            cause: None,
             address: Address::bucket_doc(logical, doc.kind()),
             action: Action::Update,
             resource: Resource::BucketDoc {
@@ -382,6 +384,7 @@ mod tests {
         let value = Some(Value::Identity(value));
         Change {
             irreversible: None,
+            cause: None,
             address: Address::identity(kind, logical, part),
             action,
             resource: Resource::Identity {

@@ -4,8 +4,11 @@
 //! touched; the JSON form (`plan --format json`, `plan --out FILE`) is versioned and documented in
 //! docs/plan-format.md.
 
+pub mod cause;
 pub mod graph;
 pub mod render;
+
+pub use cause::Cause;
 
 use std::fmt;
 
@@ -180,6 +183,10 @@ pub struct Change {
     /// shown as a warning in every plan format.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub irreversible: Option<String>,
+    /// Whether AWS moved away from what s3rec last applied (drift), the manifest changed (edit), or
+    /// both; absent for resources the state does not hold yet. Set by the planner from the state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cause: Option<Cause>,
 }
 
 /// "must happen after": `after` runs only once `before` succeeded.
@@ -401,6 +408,9 @@ impl Plan {
                 Action::Adopt => s.adopt += 1,
                 Action::NoOp => {}
             }
+            if c.cause.is_some_and(Cause::is_drift) {
+                s.drift += 1;
+            }
         }
         s
     }
@@ -481,6 +491,10 @@ pub struct Summary {
     /// plan without adoptions prints (and digests) as it did before adoptions were counted.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub adopt: usize,
+    /// Of the changes above, those that undo drift: AWS moved away from what s3rec last applied. Left
+    /// out of the JSON when zero, like `adopt`.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub drift: usize,
 }
 
 fn is_zero(n: &usize) -> bool {

@@ -7,6 +7,8 @@
 //! nothing, so a value appearing is an added path (`+`) and a value disappearing a removed one (`-`).
 //! Policies are shown as a unified diff of their pretty-printed JSON instead.
 
+mod compact;
+
 use std::fmt::Write as _;
 
 use serde_json::{Map, Value as Json};
@@ -26,32 +28,54 @@ pub fn markdown_marker(environment: &str) -> String {
 }
 
 /// `Plan: N to create, N to update, N to replace, N to destroy.`, with `, N to adopt` before the
-/// period when the plan adopts anything.
+/// period when the plan adopts anything, and a second sentence counting the changes that undo drift.
 pub fn summary_line(s: Summary) -> String {
     let adopt = if s.adopt > 0 {
         format!(", {} to adopt", s.adopt)
     } else {
         String::new()
     };
+    let drift = match s.drift {
+        0 => String::new(),
+        1 => " 1 of these changes undoes drift (a change made in AWS outside s3rec).".to_string(),
+        n => format!(" {n} of these changes undo drift (changes made in AWS outside s3rec)."),
+    };
     format!(
-        "Plan: {} to create, {} to update, {} to replace, {} to destroy{adopt}.",
+        "Plan: {} to create, {} to update, {} to replace, {} to destroy{adopt}.{drift}",
         s.create, s.update, s.replace, s.delete
     )
+}
+
+/// How much of each change the text plan shows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Detail {
+    /// One block per bucket or IAM/SNS resource, one line per changed attribute; new documents and
+    /// policies in a line each.
+    #[default]
+    Compact,
+    /// Every change in a block of its own, every attribute of a new document on its own line and new
+    /// policies in full.
+    Full,
 }
 
 // ---------------------------------------------------------------------------------------------------
 // text
 
-/// The Terraform-style plan. `color` adds ANSI colours to the action symbols; whether to colour
-/// (terminal, `NO_COLOR`) is the caller's decision.
-pub fn text(plan: &Plan, color: bool) -> String {
+/// The Terraform-style plan, compact or in full. `color` adds ANSI colours to the action symbols;
+/// whether to colour (terminal, `NO_COLOR`) is the caller's decision.
+pub fn text(plan: &Plan, color: bool, detail: Detail) -> String {
     let style = Style { color };
     let mut out = findings_text(plan);
     if plan.has_changes() {
         out.push_str(&legend(plan, style));
     }
-    for change in ordered(plan) {
-        out.push_str(&change_block(change, style));
+    match detail {
+        Detail::Compact => out.push_str(&compact::changes(plan, style)),
+        Detail::Full => {
+            for change in ordered(plan) {
+                out.push_str(&change_block(change, style));
+            }
+        }
     }
     for sync in &plan.syncs {
         let _ = writeln!(out, "  # {}\n", sync.line());
@@ -101,13 +125,20 @@ fn legend(plan: &Plan, style: Style) -> String {
             let _ = writeln!(out, "{} {label}", style.symbol(action));
         }
     }
+    if plan.changes.iter().any(|c| c.cause.is_some()) {
+        out.push_str(
+            "\n[edit]: the manifest changed since s3rec last applied this; [drift]: AWS changed outside s3rec \
+             since then, and applying undoes that.\n",
+        );
+    }
     out.push_str("\ns3rec will perform the following actions:\n\n");
     out
 }
 
 /// One change: the `# ADDR will be …` comment, the reason, the symbol line and the attribute lines.
 fn change_block(change: &Change, style: Style) -> String {
-    let mut out = format!("  # {} {}\n", change.address, headline(change.action));
+    let cause = change.cause.map(|c| format!(" [{}]", c.label())).unwrap_or_default();
+    let mut out = format!("  # {} {}{cause}\n", change.address, headline(change.action));
     if let Some(reason) = &change.reason {
         let _ = writeln!(out, "  # ({reason})");
     }
@@ -352,7 +383,7 @@ fn markdown_full(plan: &Plan) -> String {
         out.push_str(&list(&warnings));
     }
     if !plan.changes.is_empty() {
-        out.push_str(&details("Full plan", &text(plan, false)));
+        out.push_str(&details("Plan", &text(plan, false, Detail::Compact)));
     }
     out
 }
@@ -569,9 +600,10 @@ fn resource_of(change: &Change) -> Address {
 
 fn change_row(change: &Change) -> String {
     format!(
-        "| `{}` {} | `{}` | {} |\n",
+        "| `{}` {}{} | `{}` | {} |\n",
         change.action.symbol(),
         verb(change.action),
+        change.cause.map(|c| format!(" ({})", c.label())).unwrap_or_default(),
         change.address,
         match &change.irreversible {
             Some(why) => format!("{}<br>**{IRREVERSIBLE}:** {}", phrase(change), md_escape(why)),
@@ -1141,6 +1173,7 @@ mod tests {
             after: None,
             reason: None,
             irreversible: None,
+            cause: None,
         };
         let plan = Plan {
             format_version: super::super::PLAN_FORMAT_VERSION,

@@ -70,10 +70,11 @@ impl Project {
         Command::from_std(self.prepared(assert_cmd::cargo::cargo_bin("s3rec")))
     }
 
-    /// `plan --detailed-exitcode`: (exit code, plan text).
+    /// `plan --detailed-exitcode --detail full`: (exit code, plan text). The full view, since the tests
+    /// look for one change's block; `tests/cli_plan_view.rs` covers the compact default.
     #[track_caller]
     pub fn plan(&self) -> (i32, String) {
-        let (code, stdout, stderr) = self.run(&["plan", "-e", &self.env, "--detailed-exitcode"]);
+        let (code, stdout, stderr) = self.run(&["plan", "-e", &self.env, "--detailed-exitcode", "--detail", "full"]);
         assert!(code == 0 || code == 2, "plan failed ({code}):\n{stdout}\n{stderr}");
         (code, stdout)
     }
