@@ -733,7 +733,7 @@ fn policy_phrase(action: Action, before: &str, after: &str) -> String {
     match action {
         Action::Create => format!("new policy ({})", statements(after)),
         Action::Delete => "removes the policy".to_string(),
-        _ => {
+        Action::Update | Action::Replace | Action::Adopt | Action::NoOp => {
             let (added, removed) = line_counts(before, after);
             format!("policy document: {added} lines added, {removed} removed")
         }

@@ -136,24 +136,31 @@ impl SyncIndex {
         max_parts: usize,
         run: usize,
     ) -> Result<Vec<String>, StateError> {
+        // The keys under the prefix are the range [prefix, prefix_end): the primary key (bucket, key)
+        // serves both queries as a range scan that reads keys only and stops at the prefix's end,
+        // instead of testing every key to the end of the bucket. Without an end (an empty prefix, or
+        // one of `char::MAX` only), every key from the prefix on starts with it.
+        let end = prefix_end(prefix);
+        let range = match end {
+            Some(_) => "bucket = ?1 AND key >= ?2 AND key < ?3",
+            None => "bucket = ?1 AND key >= ?2",
+        };
         self.with(|conn| {
-            // The primary key (bucket, key) makes both a range scan that reads keys only.
-            let count: i64 = conn
-                .prepare_cached(
-                    "SELECT count(*) FROM sync_index
-                     WHERE bucket = ?1 AND key >= ?2 AND substr(key, 1, length(?2)) = ?2",
-                )?
-                .query_row(params![bucket, prefix], |row| row.get(0))?;
+            let mut count_stmt = conn.prepare_cached(&format!("SELECT count(*) FROM sync_index WHERE {range}"))?;
+            let count: i64 = match &end {
+                Some(end) => count_stmt.query_row(params![bucket, prefix, end], |row| row.get(0))?,
+                None => count_stmt.query_row(params![bucket, prefix], |row| row.get(0))?,
+            };
             let count = usize::try_from(count).unwrap_or(0);
             let parts = max_parts.min(count.div_ceil(run.max(1)));
             if parts < 2 {
                 return Ok(Vec::new());
             }
-            let mut stmt = conn.prepare_cached(
-                "SELECT key FROM sync_index
-                 WHERE bucket = ?1 AND key >= ?2 AND substr(key, 1, length(?2)) = ?2 ORDER BY key",
-            )?;
-            let mut rows = stmt.query(params![bucket, prefix])?;
+            let mut stmt = conn.prepare_cached(&format!("SELECT key FROM sync_index WHERE {range} ORDER BY key"))?;
+            let mut rows = match &end {
+                Some(end) => stmt.query(params![bucket, prefix, end])?,
+                None => stmt.query(params![bucket, prefix])?,
+            };
             let mut out = Vec::with_capacity(parts - 1);
             let mut position = 0usize;
             while let Some(row) = rows.next()? {
@@ -426,6 +433,8 @@ mod tests {
         assert!(index.boundaries("b", "p/", 16, 100).expect("one run").is_empty());
         assert!(index.boundaries("b", "none/", 4, 1).expect("empty").is_empty());
         assert!(index.boundaries("b", "p/", 1, 1).expect("one part").is_empty());
+        // The empty prefix has no end: the whole bucket (o/k000, the hundred p/ keys, q), not bucket c.
+        assert_eq!(index.boundaries("b", "", 2, 60).expect("whole bucket"), vec!["p/k049"]);
     }
 
     #[test]

@@ -104,15 +104,17 @@ fn headline(own: Option<&Change>, parts: &[&Change]) -> String {
         };
     };
     if let Some(Value::Bucket { name, region }) = own.after.as_ref().or(own.before.as_ref()) {
-        let name = quoted(name);
+        let quoted = quoted(name);
         return match own.action {
-            Action::Create => format!(": new bucket {name} in {region}"),
-            Action::Delete => format!(": bucket {name} in {region} will be destroyed"),
-            Action::Replace => format!(": bucket {name} must be replaced"),
+            Action::Create => format!(": new bucket {quoted} in {region}"),
+            Action::Delete => format!(": bucket {quoted} in {region} will be destroyed"),
+            Action::Replace => format!(": bucket {quoted} must be replaced"),
             Action::Adopt => {
-                format!(": existing bucket {name} in {region}, adopted (recorded in the state; nothing changes in AWS)")
+                format!(
+                    ": existing bucket {quoted} in {region}, adopted (recorded in the state; nothing changes in AWS)"
+                )
             }
-            Action::Update => format!(" ({})", name.trim_matches('"')),
+            Action::Update => format!(" ({name})"),
             Action::NoOp => ": changes in the state only, not in AWS".to_string(),
         };
     }
@@ -231,9 +233,9 @@ fn created_or_removed(name: &str, change: &Change) -> Vec<String> {
         Side::New
     };
     if let Some((before, after)) = policy_texts(change) {
-        return vec![match change.action {
-            Action::Delete => format!("{name}: removed ({})", statement_ids(&before)),
-            _ => format!("{name}: {}", statement_ids(&after)),
+        return vec![match side {
+            Side::Old => format!("{name}: removed ({})", statement_ids(&before)),
+            Side::New => format!("{name}: {}", statement_ids(&after)),
         }];
     }
     let Some(value) = change.after.as_ref().or(change.before.as_ref()) else {
