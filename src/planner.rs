@@ -299,7 +299,12 @@ impl PlanError {
             PlanError::Desired(DesiredError::AccountUnknown { .. }) => {
                 Some("check the credentials with `aws sts get-caller-identity`".to_string())
             }
-            _ => None,
+            PlanError::Desired(DesiredError::Unresolved { .. })
+            | PlanError::Aws(_)
+            | PlanError::State(_)
+            | PlanError::Cycle(_)
+            | PlanError::Sync(_)
+            | PlanError::Discovery(_) => None,
         }
     }
 }

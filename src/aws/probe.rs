@@ -189,7 +189,15 @@ impl IdentityCall {
             }
             IdentityCall::ListAccessKeys => Some(PartKind::AccessKey),
             IdentityCall::ListSubscriptionsByTopic => Some(PartKind::Subscriptions),
-            _ => None,
+            IdentityCall::GetUser
+            | IdentityCall::ListUserTags
+            | IdentityCall::GetRole
+            | IdentityCall::ListRoleTags
+            | IdentityCall::GetPolicy
+            | IdentityCall::GetPolicyVersion
+            | IdentityCall::GetTopicAttributes
+            | IdentityCall::ListTagsForResource
+            | IdentityCall::GetAccountPublicAccessBlock => None,
         }
     }
 }

@@ -1265,7 +1265,7 @@ async fn changed_or(up: &Upload<'_>, err: TransferError) -> TransferError {
     let worth_checking = match &err {
         TransferError::Aws(aws) => is_digest_mismatch(aws),
         TransferError::Read { .. } => true,
-        _ => false,
+        TransferError::Changed { .. } | TransferError::TooLarge { .. } | TransferError::Stopped { .. } => false,
     };
     if worth_checking && let Err(changed @ TransferError::Changed { .. }) = check_unchanged_async(up).await {
         return changed;

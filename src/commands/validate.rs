@@ -72,7 +72,9 @@ pub fn run(args: &ValidateArgs, chdir: Option<&std::path::Path>, color: ColorCho
         .map(|l| {
             findings::manifest::of_loaded(l, &|file| match args.format {
                 ValidateFormat::Sarif => repository_uri(&root, l.sources.path(file)),
-                _ => l.sources.display(file).to_string(),
+                ValidateFormat::Text | ValidateFormat::Json | ValidateFormat::Github => {
+                    l.sources.display(file).to_string()
+                }
             })
         })
         .collect();
