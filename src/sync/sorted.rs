@@ -28,6 +28,11 @@ use super::walk::LocalFile;
 /// with 60-byte paths, whatever the size of the tree.
 pub const SEGMENT: usize = 100_000;
 
+/// The most sorted runs a sort keeps at once. Each is an open file, so without a bound a tree of
+/// 50 million files (500 runs of 100,000 records in each of the walk's and the listing's sorts) would
+/// pass the usual limit of 1,024 open files; when the runs reach this many they are merged into one.
+pub const FAN_IN: usize = 64;
+
 /// The environment variable that sets the records held in memory per sort instead of [`SEGMENT`]: less
 /// memory for more temporary files, or the other way round.
 pub const SEGMENT_VAR: &str = "S3REC_SYNC_SORT_BUFFER";
@@ -80,7 +85,7 @@ pub type Sorted<T> = Box<dyn Iterator<Item = io::Result<T>> + Send>;
 /// files in the system's temporary directory (`TMPDIR`): they have no name, so they go when the stream
 /// is dropped or the process ends, however it ends.
 pub fn sort<T: Record>(items: impl Iterator<Item = T>) -> io::Result<Sorted<T>> {
-    sort_in_segments(items, segment())
+    sort_in_segments(items, segment(), FAN_IN)
 }
 
 /// [`SEGMENT_VAR`] when it is a positive number, else [`SEGMENT`].
@@ -100,14 +105,20 @@ fn segment() -> usize {
     }
 }
 
-fn sort_in_segments<T: Record>(items: impl Iterator<Item = T>, segment: usize) -> io::Result<Sorted<T>> {
+fn sort_in_segments<T: Record>(items: impl Iterator<Item = T>, segment: usize, fan_in: usize) -> io::Result<Sorted<T>> {
     let segment = segment.max(1);
+    // Merging needs two runs at least; one more is open while they are merged.
+    let fan_in = fan_in.max(2);
     let mut buffer = Vec::new();
     let mut runs = Vec::new();
     for item in items {
         buffer.push(item);
         if buffer.len() >= segment {
             runs.push(write_run(&mut buffer)?);
+            if runs.len() >= fan_in {
+                let merged = merge_runs::<T>(std::mem::take(&mut runs))?;
+                runs.push(merged);
+            }
         }
     }
     if runs.is_empty() {
@@ -126,6 +137,19 @@ fn write_run<T: Record>(buffer: &mut Vec<T>) -> io::Result<BufReader<File>> {
     let mut out = BufWriter::new(tempfile::tempfile()?);
     for item in buffer.drain(..) {
         item.encode(&mut out)?;
+    }
+    let mut file = out.into_inner().map_err(io::IntoInnerError::into_error)?;
+    file.seek(SeekFrom::Start(0))?;
+    Ok(BufReader::new(file))
+}
+
+/// The k-way merge of `runs` written to one new run, so their files can be closed. The merged run is
+/// rewritten at each later merge; with [`FAN_IN`] runs of [`SEGMENT`] records that is a few passes
+/// over the data at 50 million files, against a sort that fails for want of file descriptors.
+fn merge_runs<T: Record>(runs: Vec<BufReader<File>>) -> io::Result<BufReader<File>> {
+    let mut out = BufWriter::new(tempfile::tempfile()?);
+    for item in Merge::<T>::new(runs)? {
+        item?.encode(&mut out)?;
     }
     let mut file = out.into_inner().map_err(io::IntoInnerError::into_error)?;
     file.seek(SeekFrom::Start(0))?;
@@ -276,7 +300,7 @@ mod tests {
                 file(i % 2, &key, &format!("r{i}"))
             })
             .collect();
-        let sorted: Vec<FileRecord> = sort_in_segments(records.clone().into_iter(), 300)
+        let sorted: Vec<FileRecord> = sort_in_segments(records.clone().into_iter(), 300, FAN_IN)
             .expect("sort")
             .collect::<io::Result<_>>()
             .expect("read back");
@@ -291,13 +315,35 @@ mod tests {
         for segment in [1, 7, 8, 119, 120, 121] {
             for count in [0u32, 1, 8, 119, 120, 121] {
                 let records: Vec<FileRecord> = (0..count).rev().map(|i| file(0, &format!("k{i:04}"), "r")).collect();
-                let sorted: Vec<FileRecord> = sort_in_segments(records.clone().into_iter(), segment)
+                let sorted: Vec<FileRecord> = sort_in_segments(records.clone().into_iter(), segment, FAN_IN)
                     .expect("sort")
                     .collect::<io::Result<_>>()
                     .expect("read back");
                 let mut expected = records;
                 expected.sort();
                 assert_eq!(sorted, expected, "{count} records in runs of {segment}");
+            }
+        }
+    }
+
+    #[test]
+    fn runs_past_the_fan_in_are_merged_and_nothing_is_lost() {
+        // 1,000 records in runs of 1 to 7 records with at most 2 to 5 runs open: merges of merges,
+        // ending on a full run, a partial one, or right after a merge.
+        for fan_in in [2, 3, 5] {
+            for segment in [1, 3, 7] {
+                for count in [0u32, 1, 6, 7, 8, 999, 1_000] {
+                    let records: Vec<FileRecord> = (0..count)
+                        .map(|i| file(i % 3, &format!("k{:04}", (i * 7919) % 1_000), &format!("r{i}")))
+                        .collect();
+                    let sorted: Vec<FileRecord> = sort_in_segments(records.clone().into_iter(), segment, fan_in)
+                        .expect("sort")
+                        .collect::<io::Result<_>>()
+                        .expect("read back");
+                    let mut expected = records;
+                    expected.sort();
+                    assert_eq!(sorted, expected, "{count} records, runs of {segment}, fan-in {fan_in}");
+                }
             }
         }
     }
