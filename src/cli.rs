@@ -52,6 +52,9 @@ pub enum Command {
     /// Move buckets onto local storage: `[NAME] status` (the default), `run` (scan, restore, download,
     /// verify, and delete when the manifest says and you confirm), or `verify` (re-check local files).
     Migrate(crate::commands::migrate::MigrateArgs),
+    /// Bring a sync mapping's backup back as it was at a point in time (--at), from the versions S3
+    /// keeps: into a directory (--into DIR), verified and resumable; --dry-run shows the set.
+    Restore(crate::commands::restore::RestoreArgs),
     /// Write manifest YAML for existing buckets (NAME..., --prefix P, --all), or list the buckets no
     /// environment manages (--list).
     Import(crate::commands::import::ImportArgs),

@@ -20,6 +20,7 @@ pub mod output;
 pub mod plan;
 pub mod planner;
 pub mod report;
+pub mod restore;
 pub mod state;
 pub mod style;
 pub mod sync;

@@ -9,11 +9,10 @@
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use clap::Args;
-use indicatif::ProgressBar;
 use serde::Serialize;
 
 use super::exit;
@@ -344,7 +343,7 @@ async fn run_all(
             spec.prefix,
             spec.destination.display()
         );
-        let progress: Arc<dyn Progress> = Arc::new(MigrateProgress::new());
+        let progress: Arc<dyn Progress> = Arc::new(super::StepProgress::new("migration"));
         match run::run(&conn.aws, inventory, &spec, &options, &progress, &confirm).await {
             Ok(outcome) => {
                 print_outcome(&outcome);
@@ -443,7 +442,7 @@ async fn verify_all(ws: &Workspace, inventory: &Arc<Inventory>, names: &[String]
     let mut ok = true;
     for name in names {
         let spec = spec_of(ws, name, &region)?;
-        let progress = MigrateProgress::new();
+        let progress = super::StepProgress::new("migration");
         let outcome = run::verify_local(inventory, &spec, &progress)
             .await
             .map_err(|e| miette::miette!("{e}"))?;
@@ -468,79 +467,4 @@ async fn verify_all(ws: &Workspace, inventory: &Arc<Inventory>, names: &[String]
         }
     }
     Ok(if ok { exit::OK } else { exit::ERROR })
-}
-
-/// A progress bar on a terminal; otherwise a line every ten seconds, so logs show the job is alive.
-struct MigrateProgress {
-    bar: Option<ProgressBar>,
-    plain: Mutex<Plain>,
-}
-
-struct Plain {
-    label: String,
-    total: u64,
-    done: u64,
-    last: Instant,
-}
-
-const PLAIN_EVERY: Duration = Duration::from_secs(10);
-
-impl MigrateProgress {
-    fn new() -> MigrateProgress {
-        let bar = super::progress_bar("{prefix} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta}");
-        MigrateProgress {
-            bar,
-            plain: Mutex::new(Plain {
-                label: String::new(),
-                total: 0,
-                done: 0,
-                last: Instant::now(),
-            }),
-        }
-    }
-}
-
-impl Progress for MigrateProgress {
-    fn step(&self, migration: &str, what: &str, bytes: u64) {
-        let label = format!("migration.{migration}: {what}");
-        eprintln!(
-            "{label}{}...",
-            if bytes > 0 {
-                format!(" ({})", size(bytes))
-            } else {
-                String::new()
-            }
-        );
-        if let Some(bar) = &self.bar {
-            bar.reset();
-            bar.set_length(bytes);
-            bar.set_prefix(label.clone());
-        }
-        let mut p = self.plain.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        *p = Plain {
-            label,
-            total: bytes,
-            done: 0,
-            last: Instant::now(),
-        };
-    }
-
-    fn bytes(&self, n: u64) {
-        if let Some(bar) = &self.bar {
-            bar.inc(n);
-            return;
-        }
-        let mut p = self.plain.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        p.done += n;
-        if p.last.elapsed() >= PLAIN_EVERY {
-            p.last = Instant::now();
-            eprintln!("{}: {}/{}", p.label, size(p.done), size(p.total));
-        }
-    }
-
-    fn done(&self) {
-        if let Some(bar) = &self.bar {
-            bar.finish_and_clear();
-        }
-    }
 }

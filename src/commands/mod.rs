@@ -7,6 +7,7 @@ pub mod doctor;
 pub mod import;
 pub mod migrate;
 pub mod plan;
+pub mod restore;
 pub mod schema;
 pub mod state;
 pub mod sync;
@@ -99,4 +100,88 @@ pub(crate) fn progress_bar(template: &str) -> Option<indicatif::ProgressBar> {
         bar.set_style(style);
         bar
     })
+}
+
+/// The progress of work in steps (migrations, restores): a bar on a terminal; otherwise a line every ten
+/// seconds, so logs show the job is alive.
+pub(crate) struct StepProgress {
+    kind: &'static str,
+    bar: Option<indicatif::ProgressBar>,
+    plain: std::sync::Mutex<Plain>,
+}
+
+struct Plain {
+    label: String,
+    total: u64,
+    done: u64,
+    last: std::time::Instant,
+}
+
+const PLAIN_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+
+impl StepProgress {
+    /// `kind` names the work in every line: `migration`, `restore`.
+    pub(crate) fn new(kind: &'static str) -> StepProgress {
+        let bar = progress_bar("{prefix} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta}");
+        StepProgress {
+            kind,
+            bar,
+            plain: std::sync::Mutex::new(Plain {
+                label: String::new(),
+                total: 0,
+                done: 0,
+                last: std::time::Instant::now(),
+            }),
+        }
+    }
+}
+
+impl crate::migrate::run::Progress for StepProgress {
+    fn step(&self, migration: &str, what: &str, bytes: u64) {
+        let label = format!("{}.{migration}: {what}", self.kind);
+        eprintln!(
+            "{label}{}...",
+            if bytes > 0 {
+                format!(" ({})", bytesize::ByteSize(bytes).display().iec())
+            } else {
+                String::new()
+            }
+        );
+        if let Some(bar) = &self.bar {
+            bar.reset();
+            bar.set_length(bytes);
+            bar.set_prefix(label.clone());
+        }
+        let mut p = self.plain.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        *p = Plain {
+            label,
+            total: bytes,
+            done: 0,
+            last: std::time::Instant::now(),
+        };
+    }
+
+    fn bytes(&self, n: u64) {
+        if let Some(bar) = &self.bar {
+            bar.inc(n);
+            return;
+        }
+        let mut p = self.plain.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        p.done += n;
+        if p.last.elapsed() >= PLAIN_EVERY {
+            p.last = std::time::Instant::now();
+            eprintln!(
+                "{}: {}/{}",
+                p.label,
+                bytesize::ByteSize(p.done).display().iec(),
+                bytesize::ByteSize(p.total).display().iec()
+            );
+        }
+    }
+
+    fn done(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
 }

@@ -39,9 +39,9 @@ const REQUESTS: usize = 32;
 
 /// How many times one download continues after its body broke off (or its connection failed) within a
 /// run, and the backoff between: 0.2 s doubling to 5 s, about 20 s in all.
-const RESUMES: u32 = 6;
-const RESUME_DELAY: Duration = Duration::from_millis(200);
-const RESUME_DELAY_MAX: Duration = Duration::from_secs(5);
+pub(crate) const RESUMES: u32 = 6;
+pub(crate) const RESUME_DELAY: Duration = Duration::from_millis(200);
+pub(crate) const RESUME_DELAY_MAX: Duration = Duration::from_secs(5);
 
 /// Why a migration could not run at all (as opposed to single objects failing).
 #[derive(Debug, thiserror::Error)]
@@ -717,7 +717,7 @@ async fn fetch(ctx: &Ctx, row: &mut ObjectRow, counter: &(dyn Fn(u64) + Send + S
 
 /// Where a download continues: the length of its partial file when that holds part of the object
 /// (written by an earlier run, or by an attempt of this one that broke off), else 0.
-fn resume_offset(partial: &std::path::Path, size: u64) -> u64 {
+pub(crate) fn resume_offset(partial: &std::path::Path, size: u64) -> u64 {
     match std::fs::symlink_metadata(partial) {
         Ok(m) if m.is_file() && m.len() > 0 && m.len() < size => m.len(),
         _ => 0,
@@ -726,7 +726,7 @@ fn resume_offset(partial: &std::path::Path, size: u64) -> u64 {
 
 /// Whether a failed download is worth continuing at once: the body broke off, or the connection
 /// failed, timed out or was throttled after the SDK's own retries.
-fn transient(e: &DownloadError) -> bool {
+pub(crate) fn transient(e: &DownloadError) -> bool {
     match e {
         DownloadError::Cut { .. } => true,
         DownloadError::Aws(e) => {
@@ -793,7 +793,7 @@ fn place(
 
 /// Whether `path` is a regular file (not a link) of `size` bytes: the cheap check that a local copy is
 /// still what was verified, before adopting it, before counting free space, before any delete.
-fn in_place(path: &std::path::Path, size: u64) -> bool {
+pub(crate) fn in_place(path: &std::path::Path, size: u64) -> bool {
     std::fs::symlink_metadata(path).is_ok_and(|m| m.is_file() && m.len() == size)
 }
 

@@ -160,6 +160,11 @@ impl SyncSpec {
         self.key_template.is_some()
     }
 
+    /// The key template, when keys come from one (`restore` inverts it).
+    pub fn key_template(&self) -> Option<&str> {
+        self.key_template.as_deref()
+    }
+
     /// A number that is the same for destinations in the same bucket.
     pub fn bucket_id(&self, destination: usize) -> usize {
         let bucket = &self.destinations[destination].bucket;
@@ -270,7 +275,7 @@ impl Destination {
 }
 
 /// The extension of a relative path's file name (without the dot), or "".
-fn extension(rel: &str) -> &str {
+pub(crate) fn extension(rel: &str) -> &str {
     let name = rel.rsplit('/').next().unwrap_or(rel);
     match name.rfind('.') {
         Some(i) if i > 0 => &name[i + 1..],
@@ -279,7 +284,7 @@ fn extension(rel: &str) -> &str {
 }
 
 /// Fills in a key template. `{dir}` of a file at the top is empty, and the `/` after it then goes too.
-fn render(template: &str, rel: &str, mtime_ms: i64) -> String {
+pub(crate) fn render(template: &str, rel: &str, mtime_ms: i64) -> String {
     let (dir, name) = match rel.rfind('/') {
         Some(i) => (&rel[..i], &rel[i + 1..]),
         None => ("", rel),

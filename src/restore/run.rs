@@ -1,0 +1,439 @@
+//! A restore into a directory: list the mapping's destinations with every version, choose the set
+//! ([`super::pick`], [`super::set`]), and download it with the migration's machinery: every file written
+//! to `DIR/.s3rec-partial/` first (resumed from where a broken download stopped), verified against what
+//! S3 stored (full-object checksum, else the MD5 or multipart ETag: `migrate::verify`), and only then
+//! renamed into place without following links (`migrate::local::place`).
+//!
+//! # Resuming
+//!
+//! Each file placed is appended to the journal `DIR/.s3rec-partial/restore.journal` (one JSON line:
+//! bucket, key, version id, path, size), so a restore that is run again after a kill skips every file
+//! the journal lists and finds in place with its size, without reading it. A file in place that the
+//! journal lacks (the kill came between the rename and the journal line) is verified from disk and
+//! adopted rather than downloaded again. The journal lives in the target directory rather than in the
+//! state, since it describes that directory: a copy of it moved elsewhere, or removed, takes its journal
+//! along. Restoring another point in time into the same directory replaces the files whose versions
+//! differ; files of the directory that are not in the set are left alone.
+
+use std::collections::HashSet;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::task::JoinSet;
+
+use super::keys::{Inverse, NotInvertible};
+use super::pick::{At, Picker};
+use super::set::{Item, RestoreSet};
+use crate::aws::archive::{self, Download, DownloadError};
+use crate::aws::{Aws, AwsError};
+use crate::interrupt;
+use crate::manifest::types::VerifyMode;
+use crate::migrate::local;
+use crate::migrate::run::{
+    DOWNLOADS, Progress, RESUME_DELAY, RESUME_DELAY_MAX, RESUMES, in_place, resume_offset, transient,
+};
+use crate::migrate::verify::{self, Mismatch};
+use crate::migrate::{Expected, StoredChecksum};
+use crate::sync::spec::SyncSpec;
+
+/// The journal's file name inside [`local::partial_dir`].
+pub const JOURNAL: &str = "restore.journal";
+
+/// Why a restore could not run at all (as opposed to single files failing).
+#[derive(Debug, thiserror::Error)]
+pub enum RestoreError {
+    #[error(transparent)]
+    Aws(Box<AwsError>),
+    #[error("sync.{mapping}: {source}")]
+    Template { mapping: String, source: NotInvertible },
+    #[error("the target directory {} cannot be used: {source}: check that it exists (or can be created) and is writable", path.display())]
+    Target { path: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    Place(#[from] local::PlaceError),
+    #[error(transparent)]
+    Space(#[from] local::SpaceError),
+}
+
+impl From<AwsError> for RestoreError {
+    fn from(e: AwsError) -> Self {
+        RestoreError::Aws(Box::new(e))
+    }
+}
+
+/// What one restore did.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Outcome {
+    pub mapping: String,
+    /// The point in time, RFC 3339, or `latest`.
+    pub at: String,
+    /// Files in the set, and their bytes.
+    pub files: usize,
+    pub bytes: u64,
+    /// Files downloaded (and verified) by this run, and the bytes transferred for them.
+    pub downloaded: usize,
+    pub downloaded_bytes: u64,
+    /// Files an earlier run had restored: listed in the journal and in place.
+    pub already_restored: usize,
+    /// Files found in place without a journal line, verified from disk instead of downloaded.
+    pub adopted: usize,
+    /// Objects in an archive storage class, not downloaded (they need a Glacier restore first).
+    pub archived: usize,
+    /// (key, why) of files that failed this run.
+    pub failed: Vec<(String, String)>,
+    /// (key, why) of keys that get no file.
+    pub refused: Vec<(String, String)>,
+    pub foreign: usize,
+    pub absent: usize,
+    /// Set when a signal stopped the run before every file was done.
+    pub stopped: bool,
+    #[serde(skip)]
+    pub duration: Duration,
+}
+
+impl Outcome {
+    pub fn ok(&self) -> bool {
+        self.failed.is_empty() && self.refused.is_empty() && self.archived == 0 && !self.stopped
+    }
+}
+
+/// Lists the mapping's destinations with every version and chooses the set current at `at` whose paths
+/// start with `prefix`. The key template is inverted first, so a template that cannot be says so before
+/// anything is listed.
+pub async fn choose(aws: &Aws, spec: &SyncSpec, at: At, prefix: &str) -> Result<RestoreSet, RestoreError> {
+    let inverse = Inverse::new(spec.key_template()).map_err(|source| RestoreError::Template {
+        mapping: spec.name.clone(),
+        source,
+    })?;
+    let mut set = RestoreSet::default();
+    for scope in spec.scopes() {
+        let mut picker = Picker::new(at);
+        archive::for_each_version(
+            aws,
+            &scope.bucket,
+            &scope.region,
+            &scope.prefix,
+            archive::VERSIONS_PAGE,
+            |v| picker.push(v),
+        )
+        .await?;
+        let (chosen, absent) = picker.finish();
+        set.absent += absent;
+        set.add(spec, &inverse, &scope, chosen, prefix);
+    }
+    Ok(set)
+}
+
+/// Creates the target directory if needed and checks the set's paths against it (case folding).
+pub fn prepare_target(into: &Path, set: &mut RestoreSet) -> Result<(), RestoreError> {
+    let target_error = |source| RestoreError::Target {
+        path: into.to_path_buf(),
+        source,
+    };
+    std::fs::create_dir_all(into).map_err(target_error)?;
+    let folds = local::case_insensitive(into).map_err(target_error)?;
+    set.check_paths(folds);
+    Ok(())
+}
+
+/// One JSON line of the journal.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+struct Entry {
+    bucket: String,
+    key: String,
+    version_id: String,
+    path: String,
+    size: u64,
+}
+
+impl Entry {
+    fn of(item: &Item) -> Entry {
+        Entry {
+            bucket: item.bucket.clone(),
+            key: item.key.clone(),
+            version_id: item.version_id.clone(),
+            path: item.rel.clone(),
+            size: item.size,
+        }
+    }
+}
+
+/// The files restored into a directory so far (see the module documentation).
+struct Journal {
+    done: HashSet<Entry>,
+    file: Mutex<std::fs::File>,
+}
+
+impl Journal {
+    /// Reads the journal of `into` and opens it for appending. A line that does not parse (the tail a
+    /// kill cut off) is ignored: its file is adopted from disk instead.
+    fn open(into: &Path) -> Result<Journal, RestoreError> {
+        let dir = local::ensure_partial_dir(into)?;
+        let path = dir.join(JOURNAL);
+        let io_error = |source| RestoreError::Target {
+            path: path.clone(),
+            source,
+        };
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(e) => return Err(io_error(e)),
+        };
+        let done = text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(io_error)?;
+        // A torn last line gets a line of its own after it, so the next entry still parses.
+        if !text.is_empty() && !text.ends_with('\n') {
+            file.write_all(b"\n").map_err(io_error)?;
+        }
+        Ok(Journal {
+            done,
+            file: Mutex::new(file),
+        })
+    }
+
+    fn has(&self, item: &Item) -> bool {
+        self.done.contains(&Entry::of(item))
+    }
+
+    /// Appends one line in one write. Not flushed to disk: after a crash of the machine, a lost line
+    /// only means its file is verified from disk and adopted.
+    fn record(&self, item: &Item) -> std::io::Result<()> {
+        let mut line = serde_json::to_string(&Entry::of(item)).map_err(std::io::Error::other)?;
+        line.push('\n');
+        self.file
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .write_all(line.as_bytes())
+    }
+}
+
+/// How one file ended.
+enum Fetched {
+    Downloaded(u64),
+    AlreadyRestored,
+    Adopted,
+    Archived,
+    Failed(String),
+}
+
+/// Downloads `set` into `into` (which [`prepare_target`] made ready), skipping what an earlier run
+/// finished. `outcome` already holds the set's counts; this adds what happened.
+pub async fn download(
+    aws: Arc<Aws>,
+    set: RestoreSet,
+    into: &Path,
+    outcome: &mut Outcome,
+    progress: &Arc<dyn Progress>,
+) -> Result<(), RestoreError> {
+    let started = Instant::now();
+    let journal = Arc::new(Journal::open(into)?);
+    let needed: u64 = set
+        .items
+        .iter()
+        .filter(|i| !(journal.has(i) && in_place(&local::final_path(into, &i.rel), i.size)))
+        .map(|i| i.size)
+        .sum();
+    let available = local::available_space(into).map_err(|source| RestoreError::Target {
+        path: into.to_path_buf(),
+        source,
+    })?;
+    local::check_space(into, needed, available)?;
+
+    progress.step(
+        &outcome.mapping,
+        &format!("restoring {}", crate::words::counted(set.items.len(), "file")),
+        set.bytes(),
+    );
+    let into = Arc::new(into.to_path_buf());
+    let mut queue = set.items.into_iter();
+    let mut tasks = JoinSet::new();
+    let mut stop = interrupt::Stop::new();
+    loop {
+        while tasks.len() < DOWNLOADS && stop.may_start() {
+            let Some(item) = queue.next() else { break };
+            let (aws, into, journal, progress) = (aws.clone(), into.clone(), journal.clone(), progress.clone());
+            tasks.spawn(async move {
+                let counter = move |n: u64| progress.bytes(n);
+                let fetched = fetch(&aws, &into, &journal, &item, &counter).await;
+                (item, fetched)
+            });
+        }
+        let Some(Some(joined)) = stop.guard(tasks.join_next()).await else {
+            break;
+        };
+        let Ok((item, fetched)) = joined else {
+            outcome
+                .failed
+                .push(("a download task".to_string(), "stopped unexpectedly".to_string()));
+            continue;
+        };
+        match fetched {
+            Fetched::Downloaded(bytes) => {
+                outcome.downloaded += 1;
+                outcome.downloaded_bytes += bytes;
+            }
+            Fetched::AlreadyRestored => outcome.already_restored += 1,
+            Fetched::Adopted => outcome.adopted += 1,
+            Fetched::Archived => outcome.archived += 1,
+            Fetched::Failed(why) => outcome.failed.push((item.key, why)),
+        }
+    }
+    outcome.stopped = stop.stopped().is_some() || queue.next().is_some();
+    progress.done();
+    outcome.duration = started.elapsed();
+    Ok(())
+}
+
+/// One file: skip it when the journal has it in place, adopt a file in place that verifies, otherwise
+/// download it to its partial name (resuming), verify, place and record it.
+async fn fetch(
+    aws: &Aws,
+    into: &Path,
+    journal: &Journal,
+    item: &Item,
+    counter: &(dyn Fn(u64) + Send + Sync),
+) -> Fetched {
+    if local::is_dir(&item.rel) {
+        return match local::ensure_dir(into, &item.rel) {
+            Ok(_) => Fetched::AlreadyRestored,
+            Err(e) => Fetched::Failed(e.to_string()),
+        };
+    }
+    let target = local::final_path(into, &item.rel);
+    if in_place(&target, item.size) {
+        if journal.has(item) {
+            counter(item.size);
+            return Fetched::AlreadyRestored;
+        }
+        if let Ok(expected) = head_expected(aws, item).await
+            && check(&target, expected).await.is_ok()
+        {
+            counter(item.size);
+            return record(journal, item, Fetched::Adopted);
+        }
+    }
+    if item.archived() {
+        return Fetched::Archived;
+    }
+    let partial = local::partial_path(into, &item.bucket, &item.key, &item.version_id);
+    let mut offset = resume_offset(&partial, item.size);
+    if offset > 0 {
+        counter(offset);
+    }
+    let mut transferred = 0;
+    let mut resumes = 0;
+    let mut delay = RESUME_DELAY;
+    let mut mismatched = false;
+    loop {
+        let download = Download {
+            bucket: &item.bucket,
+            region: &item.region,
+            key: &item.key,
+            version_id: &item.version_id,
+            etag: &item.etag,
+            path: &partial,
+            offset,
+        };
+        let got = match archive::download_version(aws, &download, counter).await {
+            Ok(got) => got,
+            Err(DownloadError::Archived { .. }) => return Fetched::Archived,
+            Err(e) if resumes < RESUMES && transient(&e) => {
+                resumes += 1;
+                offset = resume_offset(&partial, item.size);
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(RESUME_DELAY_MAX);
+                continue;
+            }
+            // The partial file stays: the next run continues it.
+            Err(e) => return Fetched::Failed(e.to_string()),
+        };
+        transferred += got.transferred;
+        // A ranged answer carries no checksum of the whole object: HEAD tells it.
+        let expected = if got.checksum.is_none() && offset > 0 {
+            head_expected(aws, item).await
+        } else {
+            with_part_size(aws, item, expected_of(item, got.checksum, got.sse.as_deref())).await
+        };
+        let expected = match expected {
+            Ok(expected) => expected,
+            Err(e) => return Fetched::Failed(e.to_string()),
+        };
+        match check(&partial, expected).await {
+            Ok(()) => {
+                return match local::place(into, &item.rel, &partial) {
+                    Ok(_) => record(journal, item, Fetched::Downloaded(transferred)),
+                    Err(e) => {
+                        let _ = std::fs::remove_file(&partial);
+                        Fetched::Failed(e.to_string())
+                    }
+                };
+            }
+            Err(mismatch @ Mismatch::Unverifiable(_)) => {
+                let _ = std::fs::remove_file(&partial);
+                return Fetched::Failed(format!("cannot be verified: {mismatch}"));
+            }
+            Err(mismatch) => {
+                let _ = std::fs::remove_file(&partial);
+                if mismatched {
+                    return Fetched::Failed(format!("verification failed twice: {mismatch}"));
+                }
+                mismatched = true;
+                offset = 0;
+                tracing::warn!("{}: {mismatch}; downloading it again", item.key);
+            }
+        }
+    }
+}
+
+fn record(journal: &Journal, item: &Item, fetched: Fetched) -> Fetched {
+    match journal.record(item) {
+        Ok(()) => fetched,
+        Err(e) => Fetched::Failed(format!("restored, but the journal could not record it: {e}")),
+    }
+}
+
+/// What verification compares a file of `item` with, from the checksum and encryption a download or
+/// HEAD reported.
+fn expected_of(item: &Item, checksum: Option<StoredChecksum>, sse: Option<&str>) -> Expected {
+    Expected {
+        size: item.size,
+        etag: item.etag.clone(),
+        part_size: None,
+        checksum,
+        etag_is_md5: !matches!(sse, Some("aws:kms" | "aws:kms:dsse" | "SSE-C")),
+    }
+}
+
+/// [`expected_of`] from a HEAD of the version, for files not downloaded by this attempt.
+pub(crate) async fn head_expected(aws: &Aws, item: &Item) -> Result<Expected, AwsError> {
+    let head = archive::head_version(aws, &item.bucket, &item.region, &item.key, &item.version_id, None).await?;
+    with_part_size(aws, item, expected_of(item, head.checksum, head.sse.as_deref())).await
+}
+
+/// A multipart ETag is recomputed with the object's part size, which HEAD with `partNumber=1` tells;
+/// asked only when no full-object checksum makes it unnecessary.
+async fn with_part_size(aws: &Aws, item: &Item, mut expected: Expected) -> Result<Expected, AwsError> {
+    let full = expected.checksum.as_ref().is_some_and(|c| c.full_object);
+    if item.etag.contains('-') && !full {
+        match archive::head_version(aws, &item.bucket, &item.region, &item.key, &item.version_id, Some(1)).await {
+            Ok(head) => expected.part_size = head.part_length,
+            // Without it, verification tries the part sizes common tools use.
+            Err(e) => tracing::debug!("{}: part size unknown: {e}", item.key),
+        }
+    }
+    Ok(expected)
+}
+
+/// Verifies a file on a blocking thread.
+pub(crate) async fn check(path: &Path, expected: Expected) -> Result<(), Mismatch> {
+    let path = path.to_path_buf();
+    match tokio::task::spawn_blocking(move || verify::verify_file(&path, &expected, VerifyMode::Checksum)).await {
+        Ok(result) => result.map(|_| ()),
+        Err(e) => Err(Mismatch::Unverifiable(format!("the verification task stopped: {e}"))),
+    }
+}

@@ -1,0 +1,362 @@
+//! `s3rec restore` through the real binary against the moto emulator: a mapping synced three times
+//! (edits, deletes, re-additions between) restores into a directory exactly as each sync left it,
+//! hostile keys are refused with nothing written outside the directory, and a restore killed with
+//! SIGKILL resumes without downloading a finished file again.
+
+mod common;
+#[path = "common/fault_proxy.rs"]
+mod fault_proxy;
+#[path = "common/project.rs"]
+mod project;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use aws_sdk_s3::primitives::ByteStream;
+use fault_proxy::FaultProxy;
+use project::Project;
+
+type Tree = BTreeMap<String, Vec<u8>>;
+
+/// Every file under `dir` (relative path → content), leaving out s3rec's `.s3rec-partial`.
+fn files_under(dir: &Path) -> Tree {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).expect("read dir") {
+            let entry = entry.expect("entry");
+            let path = entry.path();
+            if entry.file_type().expect("type").is_dir() {
+                if path.file_name().is_some_and(|n| n == ".s3rec-partial") {
+                    continue;
+                }
+                stack.push(path);
+            } else {
+                let rel = path.strip_prefix(dir).expect("under").to_string_lossy().into_owned();
+                out.insert(rel, std::fs::read(&path).expect("read"));
+            }
+        }
+    }
+    out
+}
+
+/// Makes `dir` hold exactly `tree`.
+fn set_tree(dir: &Path, tree: &Tree) {
+    if dir.exists() {
+        std::fs::remove_dir_all(dir).expect("clear source");
+    }
+    for (rel, content) in tree {
+        let path = dir.join(rel);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(path, content).expect("write");
+    }
+}
+
+fn tree(files: &[(&str, &[u8])]) -> Tree {
+    files.iter().map(|(k, v)| (k.to_string(), v.to_vec())).collect()
+}
+
+/// A project with versioned bucket `data` and mapping `files` from `src/` to `backup/`, with deletes.
+fn project(name: &str) -> (Project, String) {
+    let p = Project::new(&common::unique_name(name));
+    let bucket = format!("{}-data", p.env);
+    p.write(&format!(
+        "buckets:\n  data:\n    name: {bucket}\n    versioning: enabled\nsync:\n  files:\n    source: src\n    bucket: data\n    prefix: backup/\n    delete: true\n    multipart_threshold: 5 MiB\n    multipart_chunk_size: 5 MiB\n"
+    ));
+    (p, bucket)
+}
+
+fn restore(p: &Project, args: &[&str]) -> (i32, String, String) {
+    let mut all = vec!["restore", "-e", &p.env, "files"];
+    all.extend_from_slice(args);
+    p.run(&all)
+}
+
+fn rfc3339(t: SystemTime) -> String {
+    s3rec::state::time::format_rfc3339(t)
+}
+
+/// A point in time between two syncs: listings carry whole seconds, so a full second on each side.
+fn pause_for_a_point_in_time() -> String {
+    std::thread::sleep(Duration::from_millis(1100));
+    let at = rfc3339(SystemTime::now());
+    std::thread::sleep(Duration::from_millis(1100));
+    at
+}
+
+/// Every version and delete marker of the bucket: (key, version id, is delete marker).
+fn all_versions(bucket: &str) -> Vec<(String, String, bool)> {
+    common::runtime().block_on(async {
+        let aws = common::emulator().await;
+        let out = aws
+            .s3(common::TEST_REGION)
+            .list_object_versions()
+            .bucket(bucket)
+            .send()
+            .await
+            .expect("list versions");
+        let mut all: Vec<(String, String, bool)> = out
+            .versions()
+            .iter()
+            .map(|v| {
+                (
+                    v.key().unwrap_or_default().to_string(),
+                    v.version_id().unwrap_or_default().to_string(),
+                    false,
+                )
+            })
+            .chain(out.delete_markers().iter().map(|m| {
+                (
+                    m.key().unwrap_or_default().to_string(),
+                    m.version_id().unwrap_or_default().to_string(),
+                    true,
+                )
+            }))
+            .collect();
+        all.sort();
+        all
+    })
+}
+
+fn put_objects(bucket: &str, objects: &[(&str, &[u8])]) {
+    common::runtime().block_on(async {
+        let aws = common::emulator().await;
+        let s3 = aws.s3(common::TEST_REGION);
+        for (key, body) in objects {
+            s3.put_object()
+                .bucket(bucket)
+                .key(*key)
+                .body(ByteStream::from(body.to_vec()))
+                .send()
+                .await
+                .expect("put");
+        }
+    });
+}
+
+#[test]
+fn each_of_three_syncs_is_restored_exactly_as_it_was() {
+    let (p, bucket) = project("rst3");
+    let src = p.path("src");
+    let big: Vec<u8> = (0..6 * 1024 * 1024 + 77).map(|i| (i * 13 % 251) as u8).collect();
+    let first = {
+        let mut t = tree(&[
+            ("a.txt", b"alpha"),
+            ("dir/b.txt", b"bravo"),
+            ("dir/deep/c.bin", &[0u8; 10_000]),
+            ("gone.txt", b"soon deleted"),
+        ]);
+        t.insert("big.bin".to_string(), big.clone());
+        t
+    };
+    set_tree(&src, &first);
+    p.apply_ok();
+    let at_first = pause_for_a_point_in_time();
+
+    // Second: an edit, two deletes, an addition.
+    let mut second = first.clone();
+    second.insert("a.txt".to_string(), b"alpha, edited".to_vec());
+    second.remove("dir/b.txt");
+    second.remove("gone.txt");
+    second.insert("new.txt".to_string(), b"new".to_vec());
+    set_tree(&src, &second);
+    let (code, out, err) = p.run(&["sync", "-e", &p.env]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let at_second = pause_for_a_point_in_time();
+
+    // Third: a deleted file comes back with other content, another is edited.
+    let mut third = second.clone();
+    third.insert("dir/b.txt".to_string(), b"bravo, back again".to_vec());
+    third.insert("new.txt".to_string(), b"newer content".to_vec());
+    set_tree(&src, &third);
+    let (code, out, err) = p.run(&["sync", "-e", &p.env]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let at_third = pause_for_a_point_in_time();
+
+    for (name, at, expected) in [
+        ("r1", Some(&at_first), &first),
+        ("r2", Some(&at_second), &second),
+        ("r3", Some(&at_third), &third),
+        ("latest", None, &third),
+    ] {
+        let into = p.path(name);
+        let into_text = into.display().to_string();
+        let mut args = vec!["--into", into_text.as_str()];
+        if let Some(at) = at {
+            args.extend(["--at", at.as_str()]);
+        }
+        // The dry run counts the set and writes nothing.
+        let mut dry = args.clone();
+        dry.push("--dry-run");
+        let (code, out, err) = restore(&p, &dry);
+        assert_eq!(code, 0, "{out}\n{err}");
+        assert!(
+            out.contains(&format!("restore.files: {} files (", expected.len())),
+            "{name}: {out}"
+        );
+        assert!(out.contains("0 of them archived"), "{out}");
+        assert!(!into.exists(), "a dry run creates nothing");
+
+        let (code, out, err) = restore(&p, &args);
+        assert_eq!(code, 0, "{name}:\n{out}\n{err}");
+        assert!(out.contains(&format!("{} downloaded", expected.len())), "{out}");
+        let restored = files_under(&into);
+        assert_eq!(
+            restored.keys().collect::<Vec<_>>(),
+            expected.keys().collect::<Vec<_>>(),
+            "{name}: the tree of that time"
+        );
+        assert!(restored == *expected, "{name}: the bytes of that time");
+    }
+
+    // `--prefix` keeps the files under one directory.
+    let into = p.path("dir-only");
+    let (code, out, err) = restore(
+        &p,
+        &[
+            "--at",
+            &at_first,
+            "--prefix",
+            "dir/",
+            "--into",
+            &into.display().to_string(),
+        ],
+    );
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert_eq!(
+        files_under(&into).into_keys().collect::<Vec<_>>(),
+        ["dir/b.txt", "dir/deep/c.bin"]
+    );
+
+    // Versions are only read: every version and delete marker is still there.
+    let versions = all_versions(&bucket);
+    assert_eq!(versions.iter().filter(|v| v.2).count(), 2, "{versions:?}");
+}
+
+#[test]
+fn hostile_keys_are_refused_and_nothing_is_written_outside_the_directory() {
+    let (p, bucket) = project("rsthostile");
+    set_tree(&p.path("src"), &tree(&[("ok.txt", b"fine")]));
+    p.apply_ok();
+    let hostile = [
+        "backup/../../escape",
+        "backup/a/../../../b",
+        "backup/..\\..\\win",
+        "backup/./dot",
+        "backup/.s3rec-partial/planted",
+    ];
+    let objects: Vec<(&str, &[u8])> = hostile.iter().map(|k| (*k, b"evil".as_slice())).collect();
+    put_objects(&bucket, &objects);
+
+    let outer = p.path("outer");
+    let into = outer.join("inner");
+    let (code, out, err) = restore(&p, &["--into", &into.display().to_string()]);
+    assert_eq!(code, 1, "refused keys fail the restore:\n{out}\n{err}");
+    for key in hostile {
+        assert!(err.contains(&format!("refused {key:?}")), "{key} not reported:\n{err}");
+    }
+    assert_eq!(files_under(&into), tree(&[("ok.txt", b"fine")]));
+    let outside: Vec<String> = files_under(&outer)
+        .into_keys()
+        .filter(|k| !k.starts_with("inner/"))
+        .collect();
+    assert!(outside.is_empty(), "{outside:?}");
+    assert!(!p.dir.path().join("escape").exists() && !p.dir.path().join("b").exists());
+    assert!(!p.dir.path().parent().expect("parent").join("escape").exists());
+}
+
+#[test]
+fn a_killed_restore_resumes_without_downloading_a_finished_file_again() {
+    let (p, _bucket) = project("rstkill");
+    let files: Tree = (0..300)
+        .map(|i| (format!("d{}/f{i:03}.bin", i % 7), vec![(i % 251) as u8; 2048 + i]))
+        .collect();
+    set_tree(&p.path("src"), &files);
+    p.apply_ok();
+
+    // Every request of the first restore waits 150 ms, so the kill finds it part way.
+    let proxy = FaultProxy::start(&["--latency-ms", "150"]);
+    let into = p.path("restored");
+    let into_text = into.display().to_string();
+    let mut child = p
+        .s3rec_process()
+        .env("S3REC_ENDPOINT_URL", &proxy.endpoint)
+        .args(["restore", "-e", &p.env, "files", "--into", &into_text])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn restore");
+    let mut waited = 0;
+    while !(into.exists() && files_under(&into).len() >= 40) {
+        assert!(
+            child.try_wait().expect("poll").is_none(),
+            "the restore ended before it was killed"
+        );
+        assert!(waited < 6000, "the restore placed no 40 files");
+        std::thread::sleep(Duration::from_millis(10));
+        waited += 1;
+    }
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reap");
+    let placed = files_under(&into);
+    assert!(placed.len() < files.len(), "the kill came after the last file");
+    let mtimes: BTreeMap<String, SystemTime> = placed
+        .keys()
+        .map(|rel| {
+            let meta = std::fs::metadata(into.join(rel)).expect("stat");
+            (rel.clone(), meta.modified().expect("mtime"))
+        })
+        .collect();
+    for (rel, content) in &placed {
+        assert_eq!(Some(content), files.get(rel), "{rel}: a placed file is complete");
+    }
+
+    let (code, out, err) = restore(&p, &["--into", &into_text, "--json"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let outcome: serde_json::Value = serde_json::from_str(&out).expect("JSON outcome");
+    let count = |field: &str| {
+        outcome[field]
+            .as_u64()
+            .unwrap_or_else(|| panic!("{field} in {outcome}")) as usize
+    };
+    assert_eq!(count("files"), files.len());
+    assert_eq!(
+        count("downloaded"),
+        files.len() - placed.len(),
+        "only what was not finished is downloaded: {outcome}"
+    );
+    assert_eq!(count("already_restored") + count("adopted"), placed.len(), "{outcome}");
+    assert_eq!(files_under(&into), files);
+    for (rel, before) in &mtimes {
+        let after = std::fs::metadata(into.join(rel))
+            .expect("stat")
+            .modified()
+            .expect("mtime");
+        assert_eq!(*before, after, "{rel} was not written again");
+    }
+
+    // A third run has nothing left to do.
+    let (code, out, err) = restore(&p, &["--into", &into_text, "--json"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let outcome: serde_json::Value = serde_json::from_str(&out).expect("JSON outcome");
+    assert_eq!(outcome["downloaded"], 0, "{outcome}");
+    assert_eq!(outcome["already_restored"], files.len(), "{outcome}");
+}
+
+#[test]
+fn a_template_that_cannot_be_inverted_is_refused_before_anything_is_restored() {
+    let p = Project::new(&common::unique_name("rsttpl"));
+    let bucket = format!("{}-data", p.env);
+    p.write(&format!(
+        "buckets:\n  data:\n    name: {bucket}\n    versioning: enabled\nsync:\n  files:\n    source: src\n    bucket: data\n    key_template: \"{{year}}/{{name}}\"\n"
+    ));
+    set_tree(&p.path("src"), &tree(&[("a/x.txt", b"x")]));
+    p.apply_ok();
+    let into = p.path("r");
+    let (code, out, err) = restore(&p, &["--into", &into.display().to_string()]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(err.contains("cannot be inverted"), "{err}");
+    assert!(err.contains("{year}/{name}"), "{err}");
+    assert!(!into.exists(), "nothing was restored");
+}
