@@ -80,6 +80,23 @@ pub struct RunSummary {
     pub sync: Vec<SyncCounts>,
     /// What each migration of the run did (empty unless the run was `migrate`).
     pub migrations: Vec<MigrationCounts>,
+    /// What each restore of the run did (empty unless the run was `restore`).
+    pub restores: Vec<RestoreCounts>,
+}
+
+/// One restore's work in a run: for `restore --verify-only`, the proof that a backup can be read back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RestoreCounts {
+    pub mapping: String,
+    /// The point in time restored (RFC 3339), or `latest`.
+    pub at: String,
+    /// `verify-only` (read and checked, nothing written).
+    pub mode: &'static str,
+    pub files: usize,
+    pub bytes: u64,
+    pub verified: usize,
+    pub failed: usize,
+    pub refused: usize,
 }
 
 /// One migration's work in a run.
@@ -160,6 +177,7 @@ impl RunSummary {
             duration,
             sync: Vec::new(),
             migrations: Vec::new(),
+            restores: Vec::new(),
         }
     }
 
@@ -192,6 +210,40 @@ impl RunSummary {
                 unchanged: o.unchanged,
                 deleted: o.deleted,
                 failed,
+            });
+        }
+        self
+    }
+
+    /// Adds what restores did in the run: their counts, and their failures and refused keys
+    /// (addressed `restore.MAPPING: KEY`), within the same [`MAX_FAILURES`].
+    pub fn with_restores(mut self, outcomes: &[crate::restore::run::Outcome], mode: &'static str) -> RunSummary {
+        for o in outcomes {
+            let problems = o
+                .failed
+                .iter()
+                .map(|f| (f, "verify"))
+                .chain(o.refused.iter().map(|r| (r, "refuse")));
+            for ((key, error), action) in problems {
+                if self.failures.len() < MAX_FAILURES {
+                    self.failures.push(Failure {
+                        address: format!("restore.{}: {key}", o.mapping),
+                        action,
+                        error: cut(error, MAX_ERROR_CHARS),
+                    });
+                } else {
+                    self.failures_omitted += 1;
+                }
+            }
+            self.restores.push(RestoreCounts {
+                mapping: o.mapping.clone(),
+                at: o.at.clone(),
+                mode,
+                files: o.files,
+                bytes: o.bytes,
+                verified: o.verified,
+                failed: o.failed.len(),
+                refused: o.refused.len(),
             });
         }
         self
@@ -233,6 +285,19 @@ impl RunSummary {
         }
         self
     }
+}
+
+/// `40 verified, 1 failed` over every restore of the run.
+fn restore_counts(r: &[RestoreCounts]) -> String {
+    let sum = |f: fn(&RestoreCounts) -> usize| r.iter().map(f).sum::<usize>();
+    nonzero(
+        &[
+            (sum(|c| c.verified), "verified"),
+            (sum(|c| c.failed), "failed"),
+            (sum(|c| c.refused), "refused"),
+        ],
+        "nothing to verify",
+    )
 }
 
 /// `40 downloaded, 12 restores requested, 1 failed` over every migration of the run.
@@ -298,6 +363,7 @@ fn nonzero(counts: &[(usize, &str)], none: &str) -> String {
 pub fn subject(s: &RunSummary) -> String {
     let counts = match (s.sync.is_empty(), nonzero_counts(&s.counts).as_str()) {
         _ if !s.migrations.is_empty() => migration_counts(&s.migrations),
+        _ if !s.restores.is_empty() => restore_counts(&s.restores),
         (true, changes) => changes.to_string(),
         (false, "no changes") => sync_counts(&s.sync),
         (false, changes) => format!("{changes}; sync {}", sync_counts(&s.sync)),
@@ -338,6 +404,8 @@ struct JsonReport<'a> {
     sync: &'a [SyncCounts],
     #[serde(skip_serializing_if = "<[MigrationCounts]>::is_empty")]
     migrations: &'a [MigrationCounts],
+    #[serde(skip_serializing_if = "<[RestoreCounts]>::is_empty")]
+    restores: &'a [RestoreCounts],
 }
 
 /// The message: a plain-text report for people, then [`JSON_MARKER`] and the same facts as one
@@ -407,6 +475,16 @@ pub fn message(s: &RunSummary) -> String {
             ),
         );
     }
+    for r in &s.restores {
+        field(
+            &mut out,
+            &format!("Restore {}", r.mapping),
+            &format!(
+                "{} as of {}: {} files ({} bytes), {} verified, {} failed, {} refused",
+                r.mode, r.at, r.files, r.bytes, r.verified, r.failed, r.refused
+            ),
+        );
+    }
     if !s.failures.is_empty() {
         out.push_str("\nFailures:\n");
         for f in &s.failures {
@@ -436,6 +514,7 @@ pub fn message(s: &RunSummary) -> String {
         failures_omitted: s.failures_omitted,
         sync: &s.sync,
         migrations: &s.migrations,
+        restores: &s.restores,
     };
     // Serializing plain strings and numbers cannot fail; should it ever, the text part still goes out.
     let json = serde_json::to_string_pretty(&json).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));

@@ -1,13 +1,16 @@
 //! `s3rec restore` through the real binary against the moto emulator: a mapping synced three times
 //! (edits, deletes, re-additions between) restores into a directory exactly as each sync left it,
 //! hostile keys are refused with nothing written outside the directory, and a restore killed with
-//! SIGKILL resumes without downloading a finished file again.
+//! SIGKILL resumes without downloading a finished file again; `--verify-only` reads and checks every
+//! object of a point in time, writes nothing, and its run report carries the result.
 
 mod common;
 #[path = "common/fault_proxy.rs"]
 mod fault_proxy;
 #[path = "common/project.rs"]
 mod project;
+#[path = "common/queue.rs"]
+mod queue;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -359,4 +362,77 @@ fn a_template_that_cannot_be_inverted_is_refused_before_anything_is_restored() {
     assert!(err.contains("cannot be inverted"), "{err}");
     assert!(err.contains("{year}/{name}"), "{err}");
     assert!(!into.exists(), "nothing was restored");
+}
+
+#[test]
+fn verify_only_checks_every_object_writes_nothing_and_reports_the_result() {
+    let rt = common::runtime();
+    let p = Project::new(&common::unique_name("rstver"));
+    let bucket = format!("{}-data", p.env);
+    let (queue_url, queue_arn) = rt.block_on(queue::queue(&format!("{}-q", p.env)));
+    p.write(&format!(
+        "sns:\n  topics:\n    runs:\n      name: {env}-runs\n      subscriptions:\n        - {{protocol: sqs, endpoint: \"{queue_arn}\"}}\nreport: {{topic: runs, on: [restore]}}\nbuckets:\n  data:\n    name: {bucket}\n    versioning: enabled\nsync:\n  files:\n    source: src\n    bucket: data\n    prefix: backup/\n    multipart_threshold: 5 MiB\n    multipart_chunk_size: 5 MiB\n",
+        env = p.env
+    ));
+    let big: Vec<u8> = (0..11 * 1024 * 1024).map(|i| (i % 253) as u8).collect();
+    let mut first = tree(&[("a.txt", b"alpha"), ("d/b.txt", b"bravo")]);
+    first.insert("big.bin".to_string(), big);
+    set_tree(&p.path("src"), &first);
+    p.apply_ok();
+    let at = pause_for_a_point_in_time();
+    // An object archived after that time does not count at it, but fails the latest set.
+    common::runtime().block_on(async {
+        let aws = common::emulator().await;
+        aws.s3(common::TEST_REGION)
+            .put_object()
+            .bucket(&bucket)
+            .key("backup/cold.txt")
+            .storage_class(aws_sdk_s3::types::StorageClass::Glacier)
+            .body(ByteStream::from_static(b"cold"))
+            .send()
+            .await
+            .expect("put archived");
+    });
+    let before = std::fs::read_dir(p.dir.path()).expect("ls").count();
+
+    let (code, out, err) = restore(&p, &["--verify-only", "--at", &at]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("restore.files: 3 files"), "{out}");
+    assert!(out.contains("3 verified, 0 failed"), "{out}");
+    assert_eq!(
+        std::fs::read_dir(p.dir.path()).expect("ls").count(),
+        before,
+        "nothing is written"
+    );
+    let messages = rt.block_on(queue::receive_all(&queue_url));
+    assert_eq!(messages.len(), 1, "{messages:#?}");
+    assert_eq!(
+        messages[0]["Subject"],
+        format!("s3rec restore {}: succeeded (3 verified)", p.env)
+    );
+    let text = messages[0]["Message"].as_str().expect("Message");
+    let (_, json) = text
+        .split_once(&format!("\n{}\n", s3rec::report::JSON_MARKER))
+        .unwrap_or_else(|| panic!("no JSON part in:\n{text}"));
+    let report: serde_json::Value = serde_json::from_str(json).expect("JSON");
+    assert_eq!(report["command"], "restore");
+    assert_eq!(report["restores"][0]["mapping"], "files");
+    assert_eq!(report["restores"][0]["mode"], "verify-only");
+    assert_eq!(report["restores"][0]["verified"], 3);
+    assert_eq!(report["restores"][0]["at"], at.as_str());
+
+    // The latest set holds the archived object, which cannot be read: the run fails and says why.
+    let (code, out, err) = restore(&p, &["--verify-only"]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(out.contains("3 verified, 1 failed"), "{out}");
+    assert!(
+        err.contains("backup/cold.txt") && err.contains("Glacier restore"),
+        "{err}"
+    );
+    let messages = rt.block_on(queue::receive_all(&queue_url));
+    assert_eq!(messages.len(), 1, "{messages:#?}");
+    assert_eq!(
+        messages[0]["Subject"],
+        format!("s3rec restore {}: failed (3 verified, 1 failed)", p.env)
+    );
 }

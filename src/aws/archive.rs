@@ -898,6 +898,44 @@ pub async fn download_version(
     })
 }
 
+/// GetObject of one version with its body handed to `each` chunk by chunk and stored nowhere: what
+/// `restore --verify-only` hashes to prove a backup can be read. `d.path` and `d.offset` are not used.
+/// Returns the bytes read. A body that breaks off is [`DownloadError::Cut`]; a body the SDK finds does
+/// not match its checksum is [`DownloadError::Body`].
+pub async fn read_version(
+    aws: &Aws,
+    d: &Download<'_>,
+    each: &mut (dyn FnMut(&[u8]) + Send),
+) -> Result<u64, DownloadError> {
+    let whole = Download { offset: 0, ..d.clone() };
+    let (out, _) = open_version(aws, &whole).await?;
+    let expected = out.content_length.and_then(|l| u64::try_from(l).ok());
+    let mut body = out.body;
+    let mut read = 0u64;
+    while let Some(chunk) = body.next().await {
+        match chunk {
+            Ok(chunk) => {
+                each(&chunk);
+                read += chunk.len() as u64;
+            }
+            Err(err) if expected.is_some_and(|e| read < e) => {
+                return Err(DownloadError::Cut {
+                    key: d.key.to_string(),
+                    received: read,
+                    detail: chain(&err),
+                });
+            }
+            Err(err) => {
+                return Err(DownloadError::Body {
+                    key: d.key.to_string(),
+                    detail: chain(&err),
+                });
+            }
+        }
+    }
+    Ok(read)
+}
+
 /// Starts the GetObject of `d`'s version; also says which version id was sent. The `null` version is
 /// first asked for without one (see the module documentation).
 async fn open_version<'a>(aws: &Aws, d: &Download<'a>) -> Result<(GetObjectOutput, Option<&'a str>), DownloadError> {

@@ -340,6 +340,7 @@ impl OpenRun {
             RunKind::Apply => "apply",
             RunKind::Sync => "sync",
             RunKind::Migrate => "migrate",
+            RunKind::Restore => "restore",
         }
     }
 }

@@ -1,6 +1,7 @@
 //! `s3rec restore -e ENV MAPPING --into DIR [--at TIME] [--prefix P] [--dry-run]`: brings a sync
 //! mapping's backup back into a directory as it was at a point in time (the latest versions without
-//! `--at`). The use case is `crate::restore`; this turns flags into it and prints the outcome.
+//! `--at`); with `--verify-only` instead of `--into`, reads and checks every object of the set, writing
+//! nothing, as a run that is reported. The use case is `crate::restore`; this turns flags into it and prints the outcome.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -10,6 +11,7 @@ use clap::Args;
 use super::exit;
 use super::plan::workspace;
 use crate::cli::ColorChoice;
+use crate::manifest::types::RunKind;
 use crate::migrate::run::Progress;
 use crate::planner::Workspace;
 use crate::restore::pick::{self, At};
@@ -34,8 +36,17 @@ pub struct RestoreArgs {
     #[arg(long, value_name = "P", default_value = "")]
     pub prefix: String,
     /// Download the set into DIR (created if missing); nothing is written outside it.
-    #[arg(long, value_name = "DIR")]
-    pub into: PathBuf,
+    #[arg(long, value_name = "DIR", required_unless_present = "verify_only")]
+    pub into: Option<PathBuf>,
+    /// Write nothing: read every object of the set whole and check it against the checksum S3
+    /// recorded (else its MD5 or multipart ETag). Recorded as a run and reported (`report:`), so a
+    /// nightly job proves its backups restore.
+    #[arg(long, conflicts_with_all = ["into", "dry_run"])]
+    pub verify_only: bool,
+    /// Wait up to DURATION (`30s`, `10m`) for another run's lock on the state (--verify-only records a
+    /// run); without it a held lock fails at once, naming its holder.
+    #[arg(long, value_name = "DURATION", value_parser = super::parse_duration)]
+    pub lock_timeout: Option<std::time::Duration>,
     /// Show what would be restored (every file, then counts, bytes and archived objects) and change
     /// nothing.
     #[arg(long)]
@@ -74,9 +85,6 @@ async fn restore(ws: &Workspace, args: &RestoreArgs) -> miette::Result<u8> {
     let spec = SyncSpec::new(&ws.manifest, &args.mapping, mapping, &ws.root, conn.aws.region())
         .map_err(|e| miette::miette!("{e}"))?;
     let at = args.at.unwrap_or(At::Latest);
-    let into = super::working_dir(None)
-        .map(|cwd| cwd.join(&args.into))
-        .map_err(|e| miette::miette!("cannot read the current directory: {e}"))?;
     eprintln!(
         "Listing the versions of sync.{} for {}...",
         spec.name,
@@ -85,28 +93,30 @@ async fn restore(ws: &Workspace, args: &RestoreArgs) -> miette::Result<u8> {
     let mut set = run::choose(&conn.aws, &spec, at, &args.prefix)
         .await
         .map_err(|e| miette::miette!("{e}"))?;
-    if args.dry_run {
-        // A dry run writes nothing, not even the probe of the directory's case folding.
-        set.check_paths(false);
-    } else {
-        run::prepare_target(&into, &mut set).map_err(|e| miette::miette!("{e}"))?;
-    }
     let mut outcome = Outcome {
         mapping: spec.name.clone(),
         at: match at {
             At::Latest => "latest".to_string(),
             At::Time(_) => pick::describe(at),
         },
-        files: set.items.len(),
-        bytes: set.bytes(),
-        refused: set.refused.clone(),
-        foreign: set.foreign,
-        absent: set.absent,
         ..Outcome::default()
     };
-    for (key, why) in &set.refused {
-        crate::output::print_error(format_args!("sync.{}: refused {key:?}: {why}", spec.name));
+    let Some(into) = &args.into else {
+        // Nothing is placed, so paths are checked without a directory to probe.
+        set.check_paths(false);
+        report_set(&mut outcome, &set);
+        return verify_only(ws, &conn, args, set, outcome).await;
+    };
+    let into = std::env::current_dir()
+        .map(|cwd| cwd.join(into))
+        .map_err(|e| miette::miette!("cannot read the current directory: {e}"))?;
+    if args.dry_run {
+        // A dry run writes nothing, not even the probe of the directory's case folding.
+        set.check_paths(false);
+    } else {
+        run::prepare_target(&into, &mut set).map_err(|e| miette::miette!("{e}"))?;
     }
+    report_set(&mut outcome, &set);
     if args.dry_run {
         print_dry_run(&set, &into, args.json, &outcome);
         return Ok(if set.refused.is_empty() { exit::OK } else { exit::ERROR });
@@ -121,6 +131,70 @@ async fn restore(ws: &Workspace, args: &RestoreArgs) -> miette::Result<u8> {
         return Ok(signal.exit_code());
     }
     Ok(if outcome.ok() { exit::OK } else { exit::ERROR })
+}
+
+/// Takes the set's counts into the outcome, and reports every refused key on stderr.
+fn report_set(outcome: &mut Outcome, set: &RestoreSet) {
+    outcome.files = set.items.len();
+    outcome.bytes = set.bytes();
+    outcome.refused = set.refused.clone();
+    outcome.foreign = set.foreign;
+    outcome.absent = set.absent;
+    for (key, why) in &set.refused {
+        crate::output::print_error(format_args!("restore.{}: refused {key:?}: {why}", outcome.mapping));
+    }
+}
+
+/// `--verify-only`: a run in the state, every object read and checked, the outcome printed and reported.
+async fn verify_only(
+    ws: &Workspace,
+    conn: &crate::planner::Connection,
+    args: &RestoreArgs,
+    set: RestoreSet,
+    mut outcome: Outcome,
+) -> miette::Result<u8> {
+    let lease = ws
+        .lease_state(conn, "restore", args.lock_timeout)
+        .await
+        .map_err(|e| miette::miette!("{e}"))?;
+    super::finish_lease(lease, async {
+        let mut state = ws.open_state().map_err(|e| miette::miette!("{e}"))?;
+        let _graceful = crate::interrupt::graceful();
+        let run = super::apply::begin_run(ws, &mut state, RunKind::Restore)?;
+        let progress: Arc<dyn Progress> = Arc::new(super::StepProgress::new("restore"));
+        run::verify_only(conn.aws.clone(), set, &mut outcome, &progress).await;
+        print_verified(&outcome, args.json);
+        let (recorded, code) = super::apply::run_end(outcome.ok(), crate::interrupt::requested());
+        let outcomes = [outcome];
+        super::apply::finish_run(ws, conn, &mut state, run, recorded, |s| {
+            s.with_restores(&outcomes, "verify-only")
+        })
+        .await?;
+        Ok(code)
+    })
+    .await
+}
+
+/// The outcome of `--verify-only` on stdout, every failure on stderr.
+fn print_verified(o: &Outcome, json: bool) {
+    for (key, why) in &o.failed {
+        crate::output::print_error(format_args!("restore.{}: {key}: {why}", o.mapping));
+    }
+    if json {
+        let _ = crate::output::print_data(&serde_json::to_string_pretty(o).unwrap_or_default());
+        return;
+    }
+    let _ = crate::output::print_data(&format!(
+        "restore.{}: {} ({}) as of {}: {} verified, {} failed, {} refused in {}.",
+        o.mapping,
+        counted(o.files, "file"),
+        size(o.bytes),
+        o.at,
+        o.verified,
+        o.failed.len(),
+        o.refused.len(),
+        crate::output::duration_text(o.duration),
+    ));
 }
 
 /// Every file of a dry run on stdout (`restore KEY (version V) → PATH (SIZE)`), then the counts.

@@ -47,7 +47,7 @@ pub struct Manifest {
     /// S3 → local directory migrations, by name.
     #[serde(default)]
     pub migrations: IndexMap<String, Migration>,
-    /// Where run reports go after apply, sync and migrate.
+    /// Where run reports go after apply, sync, migrate and `restore --verify-only`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub report: Option<Report>,
 }
@@ -1329,10 +1329,12 @@ pub enum RunKind {
     Apply,
     Sync,
     Migrate,
+    /// `restore --verify-only`: the nightly proof that a backup can be read back.
+    Restore,
 }
 
 fn all_run_kinds() -> Vec<RunKind> {
-    vec![RunKind::Apply, RunKind::Sync, RunKind::Migrate]
+    vec![RunKind::Apply, RunKind::Sync, RunKind::Migrate, RunKind::Restore]
 }
 
 /// A size in bytes: a number, or a string such as `64 MiB` or `1.5GB`.

@@ -241,15 +241,12 @@ pub fn verify_file(path: &Path, expected: &Expected, mode: VerifyMode) -> Result
             found: meta.len(),
         });
     }
-    let check = content_check(expected, mode)?;
-    if check == Check::Size {
+    let mut verifier = Verifier::new(expected, mode)?;
+    if verifier.size_only() {
         return Ok(Method::Size);
     }
-
-    let mut digests = Digests::new(&check);
     let mut file = File::open(path).map_err(read_error)?;
     let mut buffer = vec![0u8; BUFFER];
-    let mut read: u64 = 0;
     loop {
         let n = match file.read(&mut buffer) {
             Ok(0) => break,
@@ -257,17 +254,53 @@ pub fn verify_file(path: &Path, expected: &Expected, mode: VerifyMode) -> Result
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(read_error(e)),
         };
-        read += n as u64;
-        digests.update(&buffer[..n]);
+        verifier.update(&buffer[..n]);
     }
-    // The file changed size while it was read.
-    if read != expected.size {
-        return Err(Mismatch::Size {
-            expected: expected.size,
-            found: read,
-        });
+    // A file that changed size while it was read fails the size check in `finish`.
+    verifier.finish()
+}
+
+/// The content check of one object fed chunk by chunk, so that a stream can be verified without being
+/// stored (`restore --verify-only`) as well as a file ([`verify_file`]).
+pub struct Verifier {
+    expected_size: u64,
+    check: Check,
+    digests: Digests,
+    read: u64,
+}
+
+impl Verifier {
+    /// The check [`content_check`] allows for `expected`, ready for the content.
+    pub fn new(expected: &Expected, mode: VerifyMode) -> Result<Verifier, Mismatch> {
+        let check = content_check(expected, mode)?;
+        Ok(Verifier {
+            expected_size: expected.size,
+            digests: Digests::new(&check),
+            check,
+            read: 0,
+        })
     }
-    digests.finish(check)
+
+    /// Whether only the size is compared, so the content need not be read.
+    pub fn size_only(&self) -> bool {
+        self.check == Check::Size
+    }
+
+    pub fn update(&mut self, data: &[u8]) {
+        self.read += data.len() as u64;
+        self.digests.update(data);
+    }
+
+    /// The size of what was fed, then its content, against the object; how it matched.
+    pub fn finish(self) -> Result<Method, Mismatch> {
+        if self.check != Check::Size && self.read != self.expected_size {
+            return Err(Mismatch::Size {
+                expected: self.expected_size,
+                found: self.read,
+            });
+        }
+        self.digests.finish(self.check)
+    }
 }
 
 /// The running hashes of one [`Check`].

@@ -41,6 +41,73 @@ use crate::sync::spec::SyncSpec;
 /// The journal's file name inside [`local::partial_dir`].
 pub const JOURNAL: &str = "restore.journal";
 
+/// `--verify-only`: reads every object of `set` whole, hashing it as it streams by (nothing is written
+/// anywhere), and checks it against the checksum S3 stored with it, else its MD5 or multipart ETag. An
+/// archived object fails: it cannot be read without a Glacier restore.
+pub async fn verify_only(aws: Arc<Aws>, set: RestoreSet, outcome: &mut Outcome, progress: &Arc<dyn Progress>) {
+    let started = Instant::now();
+    progress.step(
+        &outcome.mapping,
+        &format!("verifying {}", crate::words::counted(set.items.len(), "object")),
+        set.bytes(),
+    );
+    let mut queue = set.items.into_iter();
+    let mut tasks = JoinSet::new();
+    let mut stop = interrupt::Stop::new();
+    loop {
+        while tasks.len() < DOWNLOADS && stop.may_start() {
+            let Some(item) = queue.next() else { break };
+            let (aws, progress) = (aws.clone(), progress.clone());
+            tasks.spawn(async move {
+                let result = read_and_check(&aws, &item, &*progress).await;
+                (item, result)
+            });
+        }
+        let Some(Some(joined)) = stop.guard(tasks.join_next()).await else {
+            break;
+        };
+        match joined {
+            Ok((_, Ok(()))) => outcome.verified += 1,
+            Ok((item, Err(why))) => outcome.failed.push((item.key, why)),
+            Err(_) => outcome
+                .failed
+                .push(("a verification task".to_string(), "stopped unexpectedly".to_string())),
+        }
+    }
+    outcome.stopped = stop.stopped().is_some() || queue.next().is_some();
+    progress.done();
+    outcome.duration = started.elapsed();
+}
+
+/// One object of `--verify-only`: what S3 recorded (HEAD), then the whole body through the check.
+async fn read_and_check(aws: &Aws, item: &Item, progress: &dyn Progress) -> Result<(), String> {
+    if item.archived() {
+        return Err(format!(
+            "it is archived in {}, so it cannot be read without a Glacier restore",
+            item.storage_class
+        ));
+    }
+    let expected = head_expected(aws, item).await.map_err(|e| e.to_string())?;
+    let mut verifier = verify::Verifier::new(&expected, VerifyMode::Checksum).map_err(|e| e.to_string())?;
+    let download = Download {
+        bucket: &item.bucket,
+        region: &item.region,
+        key: &item.key,
+        version_id: &item.version_id,
+        etag: &item.etag,
+        path: Path::new(""),
+        offset: 0,
+    };
+    let mut feed = |chunk: &[u8]| {
+        verifier.update(chunk);
+        progress.bytes(chunk.len() as u64);
+    };
+    archive::read_version(aws, &download, &mut feed)
+        .await
+        .map_err(|e| e.to_string())?;
+    verifier.finish().map(|_| ()).map_err(|e| e.to_string())
+}
+
 /// Why a restore could not run at all (as opposed to single files failing).
 #[derive(Debug, thiserror::Error)]
 pub enum RestoreError {
@@ -78,6 +145,8 @@ pub struct Outcome {
     pub already_restored: usize,
     /// Files found in place without a journal line, verified from disk instead of downloaded.
     pub adopted: usize,
+    /// `--verify-only`: objects read whole and found to match what S3 recorded for them.
+    pub verified: usize,
     /// Objects in an archive storage class, not downloaded (they need a Glacier restore first).
     pub archived: usize,
     /// (key, why) of files that failed this run.
