@@ -90,11 +90,14 @@ pub struct RestoreCounts {
     pub mapping: String,
     /// The point in time restored (RFC 3339), or `latest`.
     pub at: String,
-    /// `verify-only` (read and checked, nothing written).
+    /// `verify-only` (read and checked, nothing written) or `in-place` (old versions made current).
     pub mode: &'static str,
     pub files: usize,
     pub bytes: u64,
     pub verified: usize,
+    /// `in-place`: versions copied back onto their keys, and delete markers added.
+    pub copied: usize,
+    pub delete_markers: usize,
     pub failed: usize,
     pub refused: usize,
 }
@@ -242,6 +245,8 @@ impl RunSummary {
                 files: o.files,
                 bytes: o.bytes,
                 verified: o.verified,
+                copied: o.copied,
+                delete_markers: o.delete_markers,
                 failed: o.failed.len(),
                 refused: o.refused.len(),
             });
@@ -293,10 +298,12 @@ fn restore_counts(r: &[RestoreCounts]) -> String {
     nonzero(
         &[
             (sum(|c| c.verified), "verified"),
+            (sum(|c| c.copied), "copied back"),
+            (sum(|c| c.delete_markers), "delete markers"),
             (sum(|c| c.failed), "failed"),
             (sum(|c| c.refused), "refused"),
         ],
-        "nothing to verify",
+        "nothing to do",
     )
 }
 
@@ -480,8 +487,8 @@ pub fn message(s: &RunSummary) -> String {
             &mut out,
             &format!("Restore {}", r.mapping),
             &format!(
-                "{} as of {}: {} files ({} bytes), {} verified, {} failed, {} refused",
-                r.mode, r.at, r.files, r.bytes, r.verified, r.failed, r.refused
+                "{} as of {}: {} files ({} bytes), {} verified, {} copied back, {} delete markers, {} failed, {} refused",
+                r.mode, r.at, r.files, r.bytes, r.verified, r.copied, r.delete_markers, r.failed, r.refused
             ),
         );
     }

@@ -760,3 +760,86 @@ async fn moto_lists_no_part_checksums_and_computes_its_own_multipart_checksum() 
     }
     assert_eq!(stored, Some(BASE64.encode(Sha256::digest(&joined))));
 }
+
+/// Enables versioning on a test bucket.
+async fn enable_versioning(aws: &Aws, bucket: &str) {
+    aws.s3(TEST_REGION)
+        .put_bucket_versioning()
+        .bucket(bucket)
+        .versioning_configuration(
+            aws_sdk_s3::types::VersioningConfiguration::builder()
+                .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("enable versioning");
+}
+
+/// Puts `body` under `key` with a Content-Type and user metadata; returns the new version id.
+async fn put_version(aws: &Aws, bucket: &str, key: &str, body: Vec<u8>) -> String {
+    aws.s3(TEST_REGION)
+        .put_object()
+        .bucket(bucket)
+        .key(key)
+        .content_type("text/x-old")
+        .metadata("mtime", "123")
+        .body(ByteStream::from(body))
+        .send()
+        .await
+        .expect("put")
+        .version_id
+        .expect("a versioned bucket names the version")
+}
+
+#[tokio::test]
+async fn an_old_version_copied_onto_its_key_becomes_current_in_one_copy_or_in_parts() {
+    let aws = common::emulator().await;
+    let bucket = new_bucket(&aws).await;
+    enable_versioning(&aws, &bucket).await;
+    // One key copied with CopyObject, one (above the limit the test sets) with UploadPartCopy; the key
+    // names need %-encoding in the copy source.
+    for (key, size, multipart_above) in [
+        ("one copy/ä+b.txt", 1000u64, u64::MAX),
+        ("in parts/x%y.bin", 11 * MIB + 3, 5 * MIB),
+    ] {
+        let old = common::data(usize::try_from(size).expect("fits"), 7);
+        let old_version = put_version(&aws, &bucket, key, old.clone()).await;
+        put_version(&aws, &bucket, key, b"newer".to_vec()).await;
+        s3rec::aws::transfer::copy_version(
+            &aws,
+            &s3rec::aws::transfer::VersionCopy {
+                bucket: &bucket,
+                region: TEST_REGION,
+                key,
+                version_id: &old_version,
+                size,
+                storage_class: None,
+                multipart_above,
+                part_size: 5 * MIB,
+            },
+        )
+        .await
+        .unwrap_or_else(|err| panic!("{key}: {err}"));
+        assert_eq!(sha256(&download(&aws, &bucket, key).await), sha256(&old), "{key}");
+        let h = head(&aws, &bucket, key).await;
+        assert_eq!(h.content_type(), Some("text/x-old"), "{key}");
+        assert_eq!(
+            h.metadata().and_then(|m| m.get("mtime")).map(String::as_str),
+            Some("123"),
+            "{key}"
+        );
+        if multipart_above < size {
+            assert!(h.e_tag().is_some_and(|e| e.ends_with("-3\"")), "{key}: {:?}", h.e_tag());
+        }
+        let versions = aws
+            .s3(TEST_REGION)
+            .list_object_versions()
+            .bucket(&bucket)
+            .prefix(key)
+            .send()
+            .await
+            .expect("versions");
+        assert_eq!(versions.versions().len(), 3, "{key}: both old versions stay");
+    }
+}

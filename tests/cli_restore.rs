@@ -44,13 +44,18 @@ fn files_under(dir: &Path) -> Tree {
     out
 }
 
-/// Makes `dir` hold exactly `tree`.
+/// Makes `dir` hold exactly `tree`, leaving files whose content stays untouched (so sync keeps them).
 fn set_tree(dir: &Path, tree: &Tree) {
     if dir.exists() {
-        std::fs::remove_dir_all(dir).expect("clear source");
+        for rel in files_under(dir).into_keys().filter(|rel| !tree.contains_key(rel)) {
+            std::fs::remove_file(dir.join(rel)).expect("remove");
+        }
     }
     for (rel, content) in tree {
         let path = dir.join(rel);
+        if std::fs::read(&path).is_ok_and(|old| old == *content) {
+            continue;
+        }
         std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
         std::fs::write(path, content).expect("write");
     }
@@ -138,9 +143,10 @@ fn put_objects(bucket: &str, objects: &[(&str, &[u8])]) {
     });
 }
 
-#[test]
-fn each_of_three_syncs_is_restored_exactly_as_it_was() {
-    let (p, bucket) = project("rst3");
+/// A project synced three times, with edits, deletes and re-additions between: each sync's point in
+/// time and tree.
+fn three_syncs(name: &str) -> (Project, String, [(String, Tree); 3]) {
+    let (p, bucket) = project(name);
     let src = p.path("src");
     let big: Vec<u8> = (0..6 * 1024 * 1024 + 77).map(|i| (i * 13 % 251) as u8).collect();
     let first = {
@@ -150,7 +156,7 @@ fn each_of_three_syncs_is_restored_exactly_as_it_was() {
             ("dir/deep/c.bin", &[0u8; 10_000]),
             ("gone.txt", b"soon deleted"),
         ]);
-        t.insert("big.bin".to_string(), big.clone());
+        t.insert("big.bin".to_string(), big);
         t
     };
     set_tree(&src, &first);
@@ -176,7 +182,12 @@ fn each_of_three_syncs_is_restored_exactly_as_it_was() {
     let (code, out, err) = p.run(&["sync", "-e", &p.env]);
     assert_eq!(code, 0, "{out}\n{err}");
     let at_third = pause_for_a_point_in_time();
+    (p, bucket, [(at_first, first), (at_second, second), (at_third, third)])
+}
 
+#[test]
+fn each_of_three_syncs_is_restored_exactly_as_it_was() {
+    let (p, bucket, [(at_first, first), (at_second, second), (at_third, third)]) = three_syncs("rst3");
     for (name, at, expected) in [
         ("r1", Some(&at_first), &first),
         ("r2", Some(&at_second), &second),
@@ -435,4 +446,74 @@ fn verify_only_checks_every_object_writes_nothing_and_reports_the_result() {
         messages[0]["Subject"],
         format!("s3rec restore {}: failed (3 verified, 1 failed)", p.env)
     );
+}
+
+/// The current objects under `prefix`, downloaded: key without the prefix → content.
+fn current_objects(bucket: &str, prefix: &str) -> Tree {
+    common::runtime().block_on(async {
+        let aws = common::emulator().await;
+        let s3 = aws.s3(common::TEST_REGION);
+        let listed = s3
+            .list_objects_v2()
+            .bucket(bucket)
+            .prefix(prefix)
+            .send()
+            .await
+            .expect("list");
+        let mut out = Tree::new();
+        for o in listed.contents() {
+            let key = o.key().expect("key").to_string();
+            let body = s3.get_object().bucket(bucket).key(&key).send().await.expect("get").body;
+            let bytes = body.collect().await.expect("body").into_bytes().to_vec();
+            out.insert(key[prefix.len()..].to_string(), bytes);
+        }
+        out
+    })
+}
+
+#[test]
+fn in_place_makes_the_current_versions_those_of_the_first_sync_and_loses_no_version() {
+    let (p, bucket, [(at_first, first), _, (_, third)]) = three_syncs("rstinpl");
+    assert_eq!(current_objects(&bucket, "backup/"), third);
+    let before = all_versions(&bucket);
+
+    // The plan: a.txt, dir/b.txt and gone.txt copied back, new.txt hidden, big.bin and c.bin as they are.
+    let (code, out, err) = restore(&p, &["--in-place", "--at", &at_first, "--dry-run"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(
+        out.contains("3 versions to copy back")
+            && out.contains("1 delete marker to add")
+            && out.contains("2 keys already current"),
+        "{out}"
+    );
+    assert!(
+        out.contains("delete marker s3://") && out.contains("backup/new.txt"),
+        "{out}"
+    );
+    assert_eq!(all_versions(&bucket), before, "a dry run changes nothing");
+    // Without a terminal and without --auto-approve, nothing happens.
+    let (code, _, err) = restore(&p, &["--in-place", "--at", &at_first]);
+    assert_eq!(code, 1);
+    assert!(err.contains("--auto-approve"), "{err}");
+    assert_eq!(all_versions(&bucket), before);
+
+    let (code, out, err) = restore(&p, &["--in-place", "--at", &at_first, "--auto-approve"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("3 versions copied back"), "{out}");
+    assert_eq!(
+        current_objects(&bucket, "backup/"),
+        first,
+        "the current versions are the first sync's"
+    );
+    let after = all_versions(&bucket);
+    for version in &before {
+        assert!(after.contains(version), "{version:?} was lost");
+    }
+    assert_eq!(after.len(), before.len() + 4, "3 copies and 1 delete marker on top");
+
+    // A restore --into of the latest versions now gives the first sync's tree too.
+    let into = p.path("after-in-place");
+    let (code, out, err) = restore(&p, &["--into", &into.display().to_string()]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(files_under(&into) == first);
 }

@@ -1031,6 +1031,149 @@ async fn abort_quietly(aws: &Aws, up: &Upload<'_>, journal: &dyn UploadJournal, 
     }
 }
 
+/// The part size of multipart copies: large parts keep the number of UploadPartCopy calls low, and the
+/// copy happens inside S3, so no memory or disk of this machine holds them.
+pub const COPY_PART_SIZE: u64 = 512 * 1024 * 1024;
+
+/// The largest object CopyObject copies in one call; larger ones are copied in parts.
+pub const MAX_SINGLE_COPY: u64 = MAX_SINGLE_PUT;
+
+/// One version to copy onto its own key, where it becomes the current version.
+#[derive(Debug, Clone)]
+pub struct VersionCopy<'a> {
+    pub bucket: &'a str,
+    pub region: &'a str,
+    pub key: &'a str,
+    pub version_id: &'a str,
+    pub size: u64,
+    /// The storage class of the copy; `None` for S3's default (STANDARD).
+    pub storage_class: Option<&'a str>,
+    /// Objects above this size are copied in parts ([`MAX_SINGLE_COPY`]; tests pass less).
+    pub multipart_above: u64,
+    /// The part size of such copies ([`COPY_PART_SIZE`]), raised to what S3's limits need.
+    pub part_size: u64,
+}
+
+/// The bytes of a key that go into `x-amz-copy-source` as they are: RFC 3986's unreserved characters
+/// and the `/` between the bucket and the key's segments; everything else is %-encoded.
+const COPY_SOURCE_KEEP: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~')
+    .remove(b'/');
+
+/// The `x-amz-copy-source` of a version: `bucket/key?versionId=ID`, the key %-encoded.
+fn copy_source(bucket: &str, key: &str, version_id: &str) -> String {
+    let key = percent_encoding::utf8_percent_encode(key, COPY_SOURCE_KEEP);
+    let version = percent_encoding::utf8_percent_encode(version_id, COPY_SOURCE_KEEP);
+    format!("{bucket}/{key}?versionId={version}")
+}
+
+/// Copies a version onto its own key, server-side, so that it becomes the current version again; the
+/// version copied and every other one stay. Up to [`VersionCopy::multipart_above`] with one CopyObject
+/// (metadata and Content-Type copied with it); above, with a multipart upload of UploadPartCopy ranges
+/// that carries the Content-Type, encoding, disposition, cache control and user metadata HEAD reported.
+/// A multipart copy that fails is aborted.
+pub async fn copy_version(aws: &Aws, c: &VersionCopy<'_>) -> Result<(), AwsError> {
+    let s3 = aws.s3(c.region);
+    let op = Op::object("CopyObject", "s3:GetObjectVersion", c.bucket, c.key);
+    let source = copy_source(c.bucket, c.key, c.version_id);
+    let class = c.storage_class.map(aws_sdk_s3::types::StorageClass::from);
+    if c.size <= c.multipart_above {
+        s3.copy_object()
+            .bucket(c.bucket)
+            .key(c.key)
+            .copy_source(&source)
+            .set_storage_class(class)
+            .send()
+            .await
+            .map_err(|e| aws.error(&op, e))?;
+        return Ok(());
+    }
+    let head_op = Op::object("HeadObject", "s3:GetObjectVersion", c.bucket, c.key);
+    let head = s3
+        .head_object()
+        .bucket(c.bucket)
+        .key(c.key)
+        .version_id(c.version_id)
+        .send()
+        .await
+        .map_err(|e| aws.error(&head_op, e))?;
+    let create_op = Op::object("CreateMultipartUpload", "s3:PutObject", c.bucket, c.key);
+    let upload_id = s3
+        .create_multipart_upload()
+        .bucket(c.bucket)
+        .key(c.key)
+        .set_storage_class(class)
+        .set_content_type(head.content_type)
+        .set_content_encoding(head.content_encoding)
+        .set_content_disposition(head.content_disposition)
+        .set_cache_control(head.cache_control)
+        .set_metadata(head.metadata)
+        .send()
+        .await
+        .map_err(|e| aws.error(&create_op, e))?
+        .upload_id
+        .ok_or_else(|| {
+            bad_response(
+                &create_op,
+                "CreateMultipartUpload answered without an upload id".to_string(),
+            )
+        })?;
+    let result = copy_parts(aws, c, &source, &upload_id).await;
+    if result.is_err() {
+        let abort = s3
+            .abort_multipart_upload()
+            .bucket(c.bucket)
+            .key(c.key)
+            .upload_id(&upload_id)
+            .send()
+            .await;
+        if let Err(err) = abort {
+            tracing::warn!(key = c.key, upload_id, error = %err, "could not abort a multipart copy");
+        }
+    }
+    result
+}
+
+/// The UploadPartCopy calls of one multipart copy, one after another, then its completion.
+async fn copy_parts(aws: &Aws, c: &VersionCopy<'_>, source: &str, upload_id: &str) -> Result<(), AwsError> {
+    let s3 = aws.s3(c.region);
+    let op = Op::object("UploadPartCopy", "s3:PutObject", c.bucket, c.key);
+    let layout = Layout::new(c.size, c.part_size);
+    let mut parts = Vec::new();
+    for number in 1..=layout.count() {
+        let (offset, length) = layout.range(number);
+        let out = s3
+            .upload_part_copy()
+            .bucket(c.bucket)
+            .key(c.key)
+            .upload_id(upload_id)
+            .part_number(number)
+            .copy_source(source)
+            .copy_source_range(format!("bytes={offset}-{}", offset + length.max(1) - 1))
+            .send()
+            .await
+            .map_err(|e| aws.error(&op, e))?;
+        let etag = out
+            .copy_part_result
+            .and_then(|r| r.e_tag)
+            .ok_or_else(|| bad_response(&op, format!("part {number} was copied without an ETag")))?;
+        parts.push(CompletedPart::builder().part_number(number).e_tag(etag).build());
+    }
+    let complete_op = Op::object("CompleteMultipartUpload", "s3:PutObject", c.bucket, c.key);
+    s3.complete_multipart_upload()
+        .bucket(c.bucket)
+        .key(c.key)
+        .upload_id(upload_id)
+        .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
+        .send()
+        .await
+        .map_err(|e| aws.error(&complete_op, e))?;
+    Ok(())
+}
+
 /// Deletes keys with DeleteObjects in batches of up to 1000, a few batches at once; returns the keys
 /// S3 refused to delete, each with `code: message`.
 ///

@@ -181,7 +181,7 @@ fn read_plan(file: &Path) -> miette::Result<Plan> {
 }
 
 /// Asks for `yes` on a terminal; refuses to guess without one.
-fn approved(auto_approve: bool) -> miette::Result<bool> {
+pub(crate) fn approved(auto_approve: bool) -> miette::Result<bool> {
     if auto_approve {
         return Ok(true);
     }

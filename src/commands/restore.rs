@@ -14,6 +14,7 @@ use crate::cli::ColorChoice;
 use crate::manifest::types::RunKind;
 use crate::migrate::run::Progress;
 use crate::planner::Workspace;
+use crate::restore::inplace::InPlace;
 use crate::restore::pick::{self, At};
 use crate::restore::run::{self, Outcome};
 use crate::restore::set::RestoreSet;
@@ -36,13 +37,21 @@ pub struct RestoreArgs {
     #[arg(long, value_name = "P", default_value = "")]
     pub prefix: String,
     /// Download the set into DIR (created if missing); nothing is written outside it.
-    #[arg(long, value_name = "DIR", required_unless_present = "verify_only")]
+    #[arg(long, value_name = "DIR", required_unless_present_any = ["verify_only", "in_place"])]
     pub into: Option<PathBuf>,
     /// Write nothing: read every object of the set whole and check it against the checksum S3
     /// recorded (else its MD5 or multipart ETag). Recorded as a run and reported (`report:`), so a
     /// nightly job proves its backups restore.
-    #[arg(long, conflicts_with_all = ["into", "dry_run"])]
+    #[arg(long, conflicts_with_all = ["into", "dry_run", "in_place"])]
     pub verify_only: bool,
+    /// Make S3 itself look as it did at --at: copy each old version onto its key (server-side) and add
+    /// delete markers for keys created since; nothing is deleted for good. Shows the plan and asks
+    /// for confirmation like `apply`; with --dry-run only shows it.
+    #[arg(long, conflicts_with = "into")]
+    pub in_place: bool,
+    /// Skip the confirmation of --in-place.
+    #[arg(long, requires = "in_place")]
+    pub auto_approve: bool,
     /// Wait up to DURATION (`30s`, `10m`) for another run's lock on the state (--verify-only records a
     /// run); without it a held lock fails at once, naming its holder.
     #[arg(long, value_name = "DURATION", value_parser = super::parse_duration)]
@@ -101,6 +110,10 @@ async fn restore(ws: &Workspace, args: &RestoreArgs) -> miette::Result<u8> {
         },
         ..Outcome::default()
     };
+    if args.in_place {
+        report_set(&mut outcome, &set);
+        return in_place(ws, &conn, &spec, args, set, outcome).await;
+    }
     let Some(into) = &args.into else {
         // Nothing is placed, so paths are checked without a directory to probe.
         set.check_paths(false);
@@ -168,6 +181,98 @@ async fn verify_only(
         let outcomes = [outcome];
         super::apply::finish_run(ws, conn, &mut state, run, recorded, |s| {
             s.with_restores(&outcomes, "verify-only")
+        })
+        .await?;
+        Ok(code)
+    })
+    .await
+}
+
+/// `--in-place`: the plan (the latest versions against those of the time), confirmation, then a run
+/// in the state that copies the old versions back and adds the delete markers, reported like the others.
+async fn in_place(
+    ws: &Workspace,
+    conn: &crate::planner::Connection,
+    spec: &SyncSpec,
+    args: &RestoreArgs,
+    then: RestoreSet,
+    mut outcome: Outcome,
+) -> miette::Result<u8> {
+    run::check_versioned(&conn.aws, spec)
+        .await
+        .map_err(|e| miette::miette!("{e}"))?;
+    let now = run::choose(&conn.aws, spec, At::Latest, &args.prefix)
+        .await
+        .map_err(|e| miette::miette!("{e}"))?;
+    let plan = InPlace::plan(&then, &now);
+    let mut lines = String::new();
+    for item in &plan.copies {
+        lines.push_str(&format!(
+            "copy back s3://{}/{} (version {}, {})\n",
+            item.bucket,
+            item.key,
+            item.version_id,
+            size(item.size)
+        ));
+    }
+    for (bucket, _, key) in &plan.markers {
+        lines.push_str(&format!("delete marker s3://{bucket}/{key}\n"));
+    }
+    lines.push_str(&format!(
+        "restore.{} in place as of {}: {} to copy back ({}), {} to add, {} already current",
+        outcome.mapping,
+        outcome.at,
+        counted(plan.copies.len(), "version"),
+        size(plan.copy_bytes()),
+        counted(plan.markers.len(), "delete marker"),
+        counted(plan.unchanged, "key"),
+    ));
+    let _ = crate::output::print_data(&lines);
+    if args.dry_run {
+        return Ok(if outcome.refused.is_empty() {
+            exit::OK
+        } else {
+            exit::ERROR
+        });
+    }
+    if plan.is_empty() {
+        eprintln!("Nothing to restore: every key is as it was.");
+        return Ok(if outcome.refused.is_empty() {
+            exit::OK
+        } else {
+            exit::ERROR
+        });
+    }
+    if !super::apply::approved(args.auto_approve)? {
+        eprintln!("Restore cancelled.");
+        return Ok(exit::ERROR);
+    }
+    let lease = ws
+        .lease_state(conn, "restore", args.lock_timeout)
+        .await
+        .map_err(|e| miette::miette!("{e}"))?;
+    super::finish_lease(lease, async {
+        let mut state = ws.open_state().map_err(|e| miette::miette!("{e}"))?;
+        let _graceful = crate::interrupt::graceful();
+        let run = super::apply::begin_run(ws, &mut state, RunKind::Restore)?;
+        let progress: Arc<dyn Progress> = Arc::new(super::StepProgress::new("restore"));
+        run::copy_back_in_place(conn.aws.clone(), plan, &mut outcome, &progress).await;
+        for (key, why) in &outcome.failed {
+            crate::output::print_error(format_args!("restore.{}: {key}: {why}", outcome.mapping));
+        }
+        let _ = crate::output::print_data(&format!(
+            "restore.{}: {} copied back ({}), {} added, {} failed in {}.",
+            outcome.mapping,
+            counted(outcome.copied, "version"),
+            size(outcome.copied_bytes),
+            counted(outcome.delete_markers, "delete marker"),
+            outcome.failed.len(),
+            crate::output::duration_text(outcome.duration),
+        ));
+        let (recorded, code) = super::apply::run_end(outcome.ok(), crate::interrupt::requested());
+        let outcomes = [outcome];
+        super::apply::finish_run(ws, conn, &mut state, run, recorded, |s| {
+            s.with_restores(&outcomes, "in-place")
         })
         .await?;
         Ok(code)

@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 
 use tokio::task::JoinSet;
 
+use super::inplace::InPlace;
 use super::keys::{Inverse, NotInvertible};
 use super::pick::{At, Picker};
 use super::set::{Item, RestoreSet};
@@ -108,6 +109,116 @@ async fn read_and_check(aws: &Aws, item: &Item, progress: &dyn Progress) -> Resu
     verifier.finish().map(|_| ()).map_err(|e| e.to_string())
 }
 
+/// Refuses an in-place restore unless every destination bucket of the mapping has versioning enabled
+/// now: on any other bucket a copy would overwrite, and a delete would remove, the only version.
+pub async fn check_versioned(aws: &Aws, spec: &SyncSpec) -> Result<(), RestoreError> {
+    for scope in spec.scopes() {
+        let observed = crate::aws::read::read_bucket_in(
+            aws,
+            &scope.bucket,
+            Some(&scope.region),
+            &[crate::model::DocKind::Versioning],
+        )
+        .await?;
+        let versioning = observed.and_then(|b| b.docs.get(&crate::model::DocKind::Versioning).cloned());
+        let enabled = matches!(
+            versioning,
+            Some(crate::model::Doc::Versioning(
+                crate::model::kinds::versioning::VersioningState::Enabled
+            ))
+        );
+        if !enabled {
+            return Err(RestoreError::Unversioned { bucket: scope.bucket });
+        }
+    }
+    Ok(())
+}
+
+/// `--in-place`: copies every old version of `plan` onto its key and adds the delete markers, with
+/// bounded concurrency. An archived version cannot be copied before a Glacier restore and fails.
+pub async fn copy_back_in_place(aws: Arc<Aws>, plan: InPlace, outcome: &mut Outcome, progress: &Arc<dyn Progress>) {
+    let started = Instant::now();
+    outcome.unchanged = plan.unchanged;
+    progress.step(
+        &outcome.mapping,
+        &format!(
+            "copying {} back, adding {}",
+            crate::words::counted(plan.copies.len(), "version"),
+            crate::words::counted(plan.markers.len(), "delete marker")
+        ),
+        plan.copy_bytes(),
+    );
+    let mut queue = plan.copies.into_iter();
+    let mut tasks = JoinSet::new();
+    let mut stop = interrupt::Stop::new();
+    loop {
+        while tasks.len() < DOWNLOADS && stop.may_start() {
+            let Some(item) = queue.next() else { break };
+            let aws = aws.clone();
+            tasks.spawn(async move {
+                let result = copy_back(&aws, &item).await;
+                (item, result)
+            });
+        }
+        let Some(Some(joined)) = stop.guard(tasks.join_next()).await else {
+            break;
+        };
+        match joined {
+            Ok((item, Ok(()))) => {
+                progress.bytes(item.size);
+                outcome.copied += 1;
+                outcome.copied_bytes += item.size;
+            }
+            Ok((item, Err(why))) => outcome.failed.push((item.key, why)),
+            Err(_) => outcome
+                .failed
+                .push(("a copy task".to_string(), "stopped unexpectedly".to_string())),
+        }
+    }
+    outcome.stopped = stop.stopped().is_some() || queue.next().is_some();
+    // Markers go last, and not at all after a signal: a key is hidden only once every copy is done.
+    if !outcome.stopped {
+        let mut by_bucket: std::collections::BTreeMap<(String, String), Vec<String>> = Default::default();
+        for (bucket, region, key) in plan.markers {
+            by_bucket.entry((bucket, region)).or_default().push(key);
+        }
+        for ((bucket, region), keys) in by_bucket {
+            match crate::aws::transfer::delete_objects(&aws, &bucket, &region, &keys).await {
+                Ok(refused) => {
+                    outcome.delete_markers += keys.len() - refused.len();
+                    outcome.failed.extend(refused);
+                }
+                Err(e) => outcome.failed.extend(keys.into_iter().map(|k| (k, e.to_string()))),
+            }
+        }
+    }
+    progress.done();
+    outcome.duration = started.elapsed();
+}
+
+/// One old version copied onto its key.
+async fn copy_back(aws: &Aws, item: &Item) -> Result<(), String> {
+    if item.archived() {
+        return Err(format!(
+            "it is archived in {}, so it cannot be copied without a Glacier restore",
+            item.storage_class
+        ));
+    }
+    let copy = crate::aws::transfer::VersionCopy {
+        bucket: &item.bucket,
+        region: &item.region,
+        key: &item.key,
+        version_id: &item.version_id,
+        size: item.size,
+        storage_class: (item.storage_class != "STANDARD").then_some(item.storage_class.as_str()),
+        multipart_above: crate::aws::transfer::MAX_SINGLE_COPY,
+        part_size: crate::aws::transfer::COPY_PART_SIZE,
+    };
+    crate::aws::transfer::copy_version(aws, &copy)
+        .await
+        .map_err(|e| e.to_string())
+}
+
 /// Why a restore could not run at all (as opposed to single files failing).
 #[derive(Debug, thiserror::Error)]
 pub enum RestoreError {
@@ -121,6 +232,10 @@ pub enum RestoreError {
     Place(#[from] local::PlaceError),
     #[error(transparent)]
     Space(#[from] local::SpaceError),
+    #[error(
+        "bucket {bucket} does not have versioning enabled, so an in-place restore could lose versions: enable it (`versioning: enabled`) or restore --into a directory"
+    )]
+    Unversioned { bucket: String },
 }
 
 impl From<AwsError> for RestoreError {
@@ -147,6 +262,11 @@ pub struct Outcome {
     pub adopted: usize,
     /// `--verify-only`: objects read whole and found to match what S3 recorded for them.
     pub verified: usize,
+    /// `--in-place`: old versions copied onto their keys, delete markers added, keys already current.
+    pub copied: usize,
+    pub copied_bytes: u64,
+    pub delete_markers: usize,
+    pub unchanged: usize,
     /// Objects in an archive storage class, not downloaded (they need a Glacier restore first).
     pub archived: usize,
     /// (key, why) of files that failed this run.
