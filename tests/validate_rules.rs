@@ -1233,3 +1233,44 @@ fn migrations_as_a_list_explains_named_migrations() {
         &["maps a name to each migration", "docs/migrations.md"],
     );
 }
+
+/// A versioned bucket with a sync mapping into `backup/` that keeps versions; `LIFECYCLE` is the
+/// bucket's own lifecycle block.
+fn retention_manifest(lifecycle: &str, versioning: &str) -> String {
+    format!(
+        "{HEAD}buckets:\n  data:\n    name: data-${{env}}\n{versioning}{lifecycle}sync:\n  files:\n    source: src\n    bucket: data\n    prefix: backup/\n    retention: {{noncurrent_days: 30, keep_versions: 3, delete_markers: expire}}\n"
+    )
+}
+
+#[test]
+fn retention_merges_with_a_bucket_rule_that_does_not_touch_versions() {
+    let yaml = retention_manifest(
+        "    lifecycle:\n      - id: tier\n        transitions:\n          - {days: 30, storage_class: STANDARD_IA}\n",
+        "    versioning: enabled\n",
+    );
+    assert_eq!(problems(&yaml), vec![]);
+}
+
+#[test]
+fn retention_conflicts_with_a_bucket_rule_expiring_the_same_versions() {
+    let yaml = retention_manifest(
+        "    lifecycle:\n      - id: old\n        filter: {prefix: backup/db/}\n        noncurrent_version_expiration: {days: 7}\n",
+        "    versioning: enabled\n",
+    );
+    expect_one(&yaml, "retention-conflict", 7, 9, "retention of sync mapping `files`");
+}
+
+#[test]
+fn retention_conflicts_with_a_bucket_rule_of_its_id() {
+    let yaml = retention_manifest(
+        "    lifecycle:\n      - id: s3rec-retention-files\n        expiration: {days: 400}\n",
+        "    versioning: enabled\n",
+    );
+    expect_one(&yaml, "retention-conflict", 7, 13, "has the ID");
+}
+
+#[test]
+fn retention_needs_versioning() {
+    let yaml = retention_manifest("", "");
+    expect_one(&yaml, "retention-versioning", 10, 5, "does not have versioning enabled");
+}

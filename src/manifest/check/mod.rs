@@ -10,6 +10,7 @@ mod lifecycle;
 mod names;
 mod policy;
 mod references;
+mod retention;
 mod transfers;
 
 use std::fmt::Display;
@@ -36,6 +37,7 @@ pub fn run(manifest: &Manifest, file_environment: Option<&str>, document: &Json,
     inventory::check(&mut ctx);
     policy::check(&mut ctx);
     references::check(&mut ctx);
+    retention::check(&mut ctx);
     transfers::check(&mut ctx);
     acknowledge::check(&mut ctx);
     document_kinds(&mut ctx);
