@@ -564,3 +564,63 @@ fn retention_is_planned_and_applied_as_lifecycle_rules_next_to_the_buckets_own()
     );
     p.assert_converged();
 }
+
+#[test]
+fn archived_objects_are_restored_first_and_the_dry_run_estimates_it() {
+    let (p, bucket) = project("rstglacier");
+    set_tree(&p.path("src"), &tree(&[("warm.txt", b"warm")]));
+    p.apply_ok();
+    common::runtime().block_on(async {
+        let aws = common::emulator().await;
+        aws.s3(common::TEST_REGION)
+            .put_object()
+            .bucket(&bucket)
+            .key("backup/cold/old.txt")
+            .storage_class(aws_sdk_s3::types::StorageClass::Glacier)
+            .body(ByteStream::from_static(b"frozen"))
+            .send()
+            .await
+            .expect("put archived");
+    });
+    let expected = tree(&[("warm.txt", b"warm"), ("cold/old.txt", b"frozen")]);
+
+    let into = p.path("r");
+    let into_text = into.display().to_string();
+    let (code, out, err) = restore(&p, &["--into", &into_text, "--dry-run", "--tier", "expedited"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("1 of them archived"), "{out}");
+    assert!(
+        out.contains("1 object in GLACIER to restore first, Expedited tier: about $0.01")
+            && out.contains("1-5 minutes"),
+        "{out}"
+    );
+
+    // Without --wait the run asks for the restore and says what is left; the next run downloads it.
+    let (code, out, err) = restore(&p, &["--into", &into_text]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(
+        err.contains("1 object archived") && err.contains("1 restore requested"),
+        "{err}"
+    );
+    assert_eq!(files_under(&into), tree(&[("warm.txt", b"warm")]));
+    let (code, out, err) = restore(&p, &["--into", &into_text, "--json"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let outcome: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    assert_eq!(outcome["downloaded"], 1, "{outcome}");
+    assert_eq!(files_under(&into), expected);
+
+    // With --wait one run restores and downloads everything.
+    let fresh = p.path("waited");
+    let (code, out, err) = restore(
+        &p,
+        &[
+            "--into",
+            &fresh.display().to_string(),
+            "--wait",
+            "--poll-interval",
+            "100ms",
+        ],
+    );
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert_eq!(files_under(&fresh), expected);
+}

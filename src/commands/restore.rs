@@ -11,7 +11,7 @@ use clap::Args;
 use super::exit;
 use super::plan::workspace;
 use crate::cli::ColorChoice;
-use crate::manifest::types::RunKind;
+use crate::manifest::types::{RestoreTier, RunKind};
 use crate::migrate::run::Progress;
 use crate::planner::Workspace;
 use crate::restore::inplace::InPlace;
@@ -49,6 +49,23 @@ pub struct RestoreArgs {
     /// for confirmation like `apply`; with --dry-run only shows it.
     #[arg(long, conflicts_with = "into")]
     pub in_place: bool,
+    /// Retrieval tier of archived objects (GLACIER, DEEP_ARCHIVE) that --into restores first; Deep
+    /// Archive has no Expedited and uses Standard.
+    #[arg(long, value_enum, default_value = "standard")]
+    pub tier: TierArg,
+    /// Days the restored copies of archived objects stay readable.
+    #[arg(long, value_name = "N", default_value_t = 7, value_parser = clap::value_parser!(u32).range(1..))]
+    pub days: u32,
+    /// Restore requests outstanding at once.
+    #[arg(long, value_name = "N", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_in_flight: u32,
+    /// Keep polling archived objects' restores and download each as it finishes, instead of leaving
+    /// them to the next run.
+    #[arg(long)]
+    pub wait: bool,
+    /// First wait between restore polls with --wait (`30s`, `10m`); it doubles up to 15 minutes.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = super::parse_duration)]
+    pub poll_interval: std::time::Duration,
     /// Skip the confirmation of --in-place.
     #[arg(long, requires = "in_place")]
     pub auto_approve: bool,
@@ -63,6 +80,24 @@ pub struct RestoreArgs {
     /// Print the outcome as JSON on stdout.
     #[arg(long)]
     pub json: bool,
+}
+
+/// The retrieval tiers, as flags spell them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TierArg {
+    Expedited,
+    Standard,
+    Bulk,
+}
+
+impl TierArg {
+    fn tier(self) -> RestoreTier {
+        match self {
+            TierArg::Expedited => RestoreTier::Expedited,
+            TierArg::Standard => RestoreTier::Standard,
+            TierArg::Bulk => RestoreTier::Bulk,
+        }
+    }
 }
 
 pub fn run(args: &RestoreArgs, chdir: Option<&Path>, color: ColorChoice) -> miette::Result<u8> {
@@ -131,12 +166,20 @@ async fn restore(ws: &Workspace, args: &RestoreArgs) -> miette::Result<u8> {
     }
     report_set(&mut outcome, &set);
     if args.dry_run {
-        print_dry_run(&set, &into, args.json, &outcome);
+        print_dry_run(&set, &into, args.json, &outcome, args.tier.tier());
         return Ok(if set.refused.is_empty() { exit::OK } else { exit::ERROR });
     }
     let _graceful = crate::interrupt::graceful();
     let progress: Arc<dyn Progress> = Arc::new(super::StepProgress::new("restore"));
-    run::download(conn.aws.clone(), set, &into, &mut outcome, &progress)
+    let thaw = run::Thaw {
+        tier: args.tier.tier(),
+        days: args.days,
+        max_in_flight: usize::try_from(args.max_in_flight).unwrap_or(usize::MAX),
+        wait: args.wait,
+        poll: args.poll_interval,
+        poll_max: std::time::Duration::from_secs(15 * 60).max(args.poll_interval),
+    };
+    run::download(conn.aws.clone(), set, &into, &mut outcome, &progress, &thaw)
         .await
         .map_err(|e| miette::miette!("{e}"))?;
     print_outcome(&outcome, &into, args.json);
@@ -303,8 +346,9 @@ fn print_verified(o: &Outcome, json: bool) {
 }
 
 /// Every file of a dry run on stdout (`restore KEY (version V) → PATH (SIZE)`), then the counts.
-fn print_dry_run(set: &RestoreSet, into: &Path, json: bool, outcome: &Outcome) {
+fn print_dry_run(set: &RestoreSet, into: &Path, json: bool, outcome: &Outcome, tier: RestoreTier) {
     let archived = set.archived();
+    let thaw = thaw_estimates(set, tier);
     if json {
         let value = serde_json::json!({
             "mapping": outcome.mapping,
@@ -315,6 +359,14 @@ fn print_dry_run(set: &RestoreSet, into: &Path, json: bool, outcome: &Outcome) {
             "refused": set.refused.len(),
             "foreign": set.foreign,
             "absent": set.absent,
+            "glacier_restores": thaw.iter().map(|t| serde_json::json!({
+                "storage_class": t.class,
+                "tier": format!("{:?}", t.tier),
+                "objects": t.objects,
+                "bytes": t.bytes,
+                "estimated_cost_usd": t.cost,
+                "time": t.time,
+            })).collect::<Vec<_>>(),
         });
         let _ = crate::output::print_data(&format!("{value:#}"));
         return;
@@ -344,7 +396,49 @@ fn print_dry_run(set: &RestoreSet, into: &Path, json: bool, outcome: &Outcome) {
         set.refused.len(),
         counted(set.absent, "key"),
     ));
+    for t in &thaw {
+        lines.push_str(&format!(
+            "restore.{}: {} in {} to restore first, {:?} tier: about ${:.2} (us-east-1 list prices), readable {}\n",
+            outcome.mapping,
+            counted(t.objects, "object"),
+            t.class,
+            t.tier,
+            t.cost,
+            t.time
+        ));
+    }
     let _ = crate::output::print_data(lines.trim_end());
+}
+
+/// The estimated Glacier restore of one storage class of a set.
+struct ThawEstimate {
+    class: &'static str,
+    tier: RestoreTier,
+    objects: usize,
+    bytes: u64,
+    cost: f64,
+    time: &'static str,
+}
+
+/// One estimate per archive storage class the set holds objects of.
+fn thaw_estimates(set: &RestoreSet, tier: RestoreTier) -> Vec<ThawEstimate> {
+    crate::restore::set::ARCHIVED_CLASSES
+        .iter()
+        .filter_map(|&class| {
+            let items: Vec<_> = set.items.iter().filter(|i| i.storage_class == class).collect();
+            let tier = crate::migrate::spec::tier_for(tier, class);
+            let rate = crate::restore::cost::rate(class, tier)?;
+            let bytes = items.iter().map(|i| i.size).sum();
+            (!items.is_empty()).then(|| ThawEstimate {
+                class,
+                tier,
+                objects: items.len(),
+                bytes,
+                cost: crate::restore::cost::estimate(rate, items.len(), bytes),
+                time: rate.time,
+            })
+        })
+        .collect()
 }
 
 fn local_display(into: &Path, rel: &str) -> String {
@@ -362,9 +456,11 @@ fn print_outcome(o: &Outcome, into: &Path, json: bool) {
     }
     if o.archived > 0 {
         crate::output::print_error(format_args!(
-            "restore.{}: {} archived (GLACIER or DEEP_ARCHIVE) and not downloaded: restore them from the archive first",
+            "restore.{}: {} archived (GLACIER or DEEP_ARCHIVE) and not downloaded yet ({} requested by this run, {} under way): run the restore again once they are readable, or pass --wait",
             o.mapping,
-            counted(o.archived, "object")
+            counted(o.archived, "object"),
+            counted(o.restores_requested, "restore"),
+            o.restoring
         ));
     }
     if json {

@@ -73,10 +73,7 @@ impl MigrationSpec {
     /// The retrieval tier for an object of `storage_class`: Deep Archive has no Expedited retrieval,
     /// so it gets Standard (the next fastest) instead of a request AWS would refuse.
     pub fn tier_for(&self, storage_class: &str) -> RestoreTier {
-        match (storage_class, self.tier) {
-            ("DEEP_ARCHIVE", RestoreTier::Expedited) => RestoreTier::Standard,
-            (_, tier) => tier,
-        }
+        tier_for(self.tier, storage_class)
     }
 
     /// `versions` as the state records it.
@@ -133,6 +130,15 @@ pub fn check_confirmations(manifest: &Manifest, confirmed: &[String]) -> Result<
         meant,
         buckets,
     })
+}
+
+/// The retrieval tier for an object of `storage_class` when `tier` is asked for: Deep Archive has no
+/// Expedited retrieval, so it gets Standard (the next fastest) instead of a request AWS would refuse.
+pub fn tier_for(tier: RestoreTier, storage_class: &str) -> RestoreTier {
+    match (storage_class, tier) {
+        ("DEEP_ARCHIVE", RestoreTier::Expedited) => RestoreTier::Standard,
+        (_, tier) => tier,
+    }
 }
 
 /// Whether objects of `storage_class` must be restored before they can be read. Glacier Instant

@@ -27,9 +27,10 @@ use super::inplace::InPlace;
 use super::keys::{Inverse, NotInvertible};
 use super::pick::{At, Picker};
 use super::set::{Item, RestoreSet};
-use crate::aws::archive::{self, Download, DownloadError};
+use crate::aws::archive::{self, Download, DownloadError, RestoreState};
 use crate::aws::{Aws, AwsError};
 use crate::interrupt;
+use crate::manifest::types::RestoreTier;
 use crate::manifest::types::VerifyMode;
 use crate::migrate::local;
 use crate::migrate::run::{
@@ -267,8 +268,13 @@ pub struct Outcome {
     pub copied_bytes: u64,
     pub delete_markers: usize,
     pub unchanged: usize,
-    /// Objects in an archive storage class, not downloaded (they need a Glacier restore first).
+    /// Archived objects (GLACIER, DEEP_ARCHIVE) not downloaded: restores still under way, and objects
+    /// whose restore was not requested yet (the in-flight cap).
     pub archived: usize,
+    /// Restore requests this run started.
+    pub restores_requested: usize,
+    /// Of `archived`, those whose restore is under way.
+    pub restoring: usize,
     /// (key, why) of files that failed this run.
     pub failed: Vec<(String, String)>,
     /// (key, why) of keys that get no file.
@@ -410,14 +416,35 @@ enum Fetched {
     Failed(String),
 }
 
+/// How archived objects (GLACIER, DEEP_ARCHIVE) of a restore into a directory are brought back first:
+/// the migration's settings (`migrate.restore`), given as flags.
+#[derive(Debug, Clone)]
+pub struct Thaw {
+    pub tier: RestoreTier,
+    /// Days the restored copy stays readable.
+    pub days: u32,
+    /// Restore requests outstanding at once.
+    pub max_in_flight: usize,
+    /// Poll until every restore finished and its object is downloaded, instead of returning once
+    /// nothing more can be done now.
+    pub wait: bool,
+    /// The first wait between polls; it doubles up to `poll_max`.
+    pub poll: Duration,
+    pub poll_max: Duration,
+}
+
 /// Downloads `set` into `into` (which [`prepare_target`] made ready), skipping what an earlier run
-/// finished. `outcome` already holds the set's counts; this adds what happened.
+/// finished. Archived objects that cannot be read yet get a restore request (at most
+/// `thaw.max_in_flight` outstanding); with `thaw.wait` they are polled (HEAD) and downloaded as their
+/// restores finish, otherwise the next run downloads them. S3 itself remembers the requests, so no
+/// state is kept for them. `outcome` already holds the set's counts; this adds what happened.
 pub async fn download(
     aws: Arc<Aws>,
     set: RestoreSet,
     into: &Path,
     outcome: &mut Outcome,
     progress: &Arc<dyn Progress>,
+    thaw: &Thaw,
 ) -> Result<(), RestoreError> {
     let started = Instant::now();
     let journal = Arc::new(Journal::open(into)?);
@@ -439,7 +466,56 @@ pub async fn download(
         set.bytes(),
     );
     let into = Arc::new(into.to_path_buf());
-    let mut queue = set.items.into_iter();
+    let mut archived = fetch_all(&aws, &into, &journal, set.items, outcome, progress).await;
+    // Archived objects: restore requests up to the cap, then (with --wait) polls until each one can be
+    // downloaded.
+    let mut requested: Vec<Item> = Vec::new();
+    let mut poll = thaw.poll;
+    while !(outcome.stopped || (archived.is_empty() && requested.is_empty())) {
+        let room = thaw.max_in_flight.saturating_sub(requested.len());
+        let take = archived.len().min(room);
+        let (ready, asked) = request_restores(&aws, archived.drain(..take).collect(), thaw, outcome).await;
+        requested.extend(asked);
+        if !ready.is_empty() {
+            archived.extend(fetch_all(&aws, &into, &journal, ready, outcome, progress).await);
+        }
+        if !thaw.wait {
+            break;
+        }
+        if requested.is_empty() {
+            continue;
+        }
+        if interrupt::Stop::new().guard(tokio::time::sleep(poll)).await.is_none() {
+            outcome.stopped = true;
+            break;
+        }
+        poll = (poll * 2).min(thaw.poll_max);
+        let (ready, waiting, again) = poll_restores(&aws, std::mem::take(&mut requested), outcome).await;
+        requested = waiting;
+        archived.extend(again);
+        if !ready.is_empty() {
+            archived.extend(fetch_all(&aws, &into, &journal, ready, outcome, progress).await);
+        }
+    }
+    outcome.restoring = requested.len();
+    outcome.archived = archived.len() + requested.len();
+    progress.done();
+    outcome.duration = started.elapsed();
+    Ok(())
+}
+
+/// Fetches `items` with bounded concurrency, counting into `outcome`; returns the items that turned out
+/// to be archived without a readable copy.
+async fn fetch_all(
+    aws: &Arc<Aws>,
+    into: &Arc<PathBuf>,
+    journal: &Arc<Journal>,
+    items: Vec<Item>,
+    outcome: &mut Outcome,
+    progress: &Arc<dyn Progress>,
+) -> Vec<Item> {
+    let mut archived = Vec::new();
+    let mut queue = items.into_iter();
     let mut tasks = JoinSet::new();
     let mut stop = interrupt::Stop::new();
     loop {
@@ -468,14 +544,80 @@ pub async fn download(
             }
             Fetched::AlreadyRestored => outcome.already_restored += 1,
             Fetched::Adopted => outcome.adopted += 1,
-            Fetched::Archived => outcome.archived += 1,
+            Fetched::Archived => archived.push(item),
             Fetched::Failed(why) => outcome.failed.push((item.key, why)),
         }
     }
-    outcome.stopped = stop.stopped().is_some() || queue.next().is_some();
-    progress.done();
-    outcome.duration = started.elapsed();
-    Ok(())
+    outcome.stopped |= stop.stopped().is_some() || queue.next().is_some();
+    archived
+}
+
+/// RestoreObject for each item: (those with a readable copy already, those whose restore is under way).
+async fn request_restores(
+    aws: &Arc<Aws>,
+    items: Vec<Item>,
+    thaw: &Thaw,
+    outcome: &mut Outcome,
+) -> (Vec<Item>, Vec<Item>) {
+    let mut tasks = JoinSet::new();
+    for item in items {
+        let aws = aws.clone();
+        let tier = crate::migrate::spec::tier_for(thaw.tier, &item.storage_class);
+        let days = thaw.days;
+        tasks.spawn(async move {
+            let result = archive::restore_version(
+                &aws,
+                &item.bucket,
+                &item.region,
+                &item.key,
+                &item.version_id,
+                Some(days),
+                tier,
+            )
+            .await;
+            (item, result)
+        });
+    }
+    let (mut ready, mut asked) = (Vec::new(), Vec::new());
+    while let Some(joined) = tasks.join_next().await {
+        let Ok((item, result)) = joined else { continue };
+        match result {
+            Ok(archive::RestoreRequest::Started) => {
+                outcome.restores_requested += 1;
+                asked.push(item);
+            }
+            Ok(archive::RestoreRequest::InProgress) => asked.push(item),
+            Ok(archive::RestoreRequest::AlreadyRestored) => ready.push(item),
+            // Not archived (any more): readable as it is.
+            Err(e) if e.code() == Some("InvalidObjectState") => ready.push(item),
+            Err(e) => outcome.failed.push((item.key, format!("restore request: {e}"))),
+        }
+    }
+    (ready, asked)
+}
+
+/// HEAD of each requested restore: (readable now, still restoring, archived again and to be requested).
+async fn poll_restores(aws: &Arc<Aws>, items: Vec<Item>, outcome: &mut Outcome) -> (Vec<Item>, Vec<Item>, Vec<Item>) {
+    let mut tasks = JoinSet::new();
+    for item in items {
+        let aws = aws.clone();
+        tasks.spawn(async move {
+            let head = archive::head_version(&aws, &item.bucket, &item.region, &item.key, &item.version_id, None).await;
+            (item, head)
+        });
+    }
+    let (mut ready, mut waiting, mut again) = (Vec::new(), Vec::new(), Vec::new());
+    while let Some(joined) = tasks.join_next().await {
+        let Ok((item, head)) = joined else { continue };
+        match head.map(|h| h.restore) {
+            Ok(RestoreState::InProgress) => waiting.push(item),
+            Ok(RestoreState::Restored { .. } | RestoreState::NotArchived) => ready.push(item),
+            // The request was lost or its copy already expired: ask again.
+            Ok(RestoreState::Archived) => again.push(item),
+            Err(e) => outcome.failed.push((item.key, format!("restore status: {e}"))),
+        }
+    }
+    (ready, waiting, again)
 }
 
 /// One file: skip it when the journal has it in place, adopt a file in place that verifies, otherwise
@@ -505,9 +647,6 @@ async fn fetch(
             counter(item.size);
             return record(journal, item, Fetched::Adopted);
         }
-    }
-    if item.archived() {
-        return Fetched::Archived;
     }
     let partial = local::partial_path(into, &item.bucket, &item.key, &item.version_id);
     let mut offset = resume_offset(&partial, item.size);
