@@ -761,21 +761,6 @@ async fn moto_lists_no_part_checksums_and_computes_its_own_multipart_checksum() 
     assert_eq!(stored, Some(BASE64.encode(Sha256::digest(&joined))));
 }
 
-/// Enables versioning on a test bucket.
-async fn enable_versioning(aws: &Aws, bucket: &str) {
-    aws.s3(TEST_REGION)
-        .put_bucket_versioning()
-        .bucket(bucket)
-        .versioning_configuration(
-            aws_sdk_s3::types::VersioningConfiguration::builder()
-                .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
-                .build(),
-        )
-        .send()
-        .await
-        .expect("enable versioning");
-}
-
 /// Puts `body` under `key` with a Content-Type and user metadata; returns the new version id.
 async fn put_version(aws: &Aws, bucket: &str, key: &str, body: Vec<u8>) -> String {
     aws.s3(TEST_REGION)
@@ -796,7 +781,7 @@ async fn put_version(aws: &Aws, bucket: &str, key: &str, body: Vec<u8>) -> Strin
 async fn an_old_version_copied_onto_its_key_becomes_current_in_one_copy_or_in_parts() {
     let aws = common::emulator().await;
     let bucket = new_bucket(&aws).await;
-    enable_versioning(&aws, &bucket).await;
+    common::enable_versioning(&aws, &bucket).await;
     // One key copied with CopyObject, one (above the limit the test sets) with UploadPartCopy; the key
     // names need %-encoding in the copy source.
     for (key, size, multipart_above) in [

@@ -192,29 +192,6 @@ fn versions_left(bucket: &str) -> Vec<(String, String)> {
     })
 }
 
-/// Every regular file under `dir`, relative path → content, leaving out the partial-download directory.
-fn files_under(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).expect("read dir") {
-            let entry = entry.expect("entry");
-            let path = entry.path();
-            let kind = entry.file_type().expect("type");
-            if kind.is_dir() {
-                if path.file_name().is_some_and(|n| n == ".s3rec-partial") {
-                    continue;
-                }
-                stack.push(path);
-            } else {
-                let rel = path.strip_prefix(dir).expect("under").to_string_lossy().into_owned();
-                out.insert(rel, std::fs::read(&path).expect("read"));
-            }
-        }
-    }
-    out
-}
-
 fn migrate(p: &Project, args: &[&str]) -> (i32, String, String) {
     let mut all = vec!["migrate", "-e", &p.env];
     all.extend_from_slice(args);
@@ -322,7 +299,7 @@ fn standard_glacier_and_deep_archive_versions_migrate_verified_and_are_deleted_o
     assert_eq!(column(&row, "deleted"), "0");
     assert_eq!(versions_left(&bucket).len(), 11, "nothing deleted without confirmation");
 
-    let files = files_under(&p.path("archive"));
+    let files = common::files_under(&p.path("archive"));
     assert_eq!(files["docs/readme.txt"], b"hello");
     assert_eq!(files["docs/big.bin"], big);
     assert_eq!(files["cold/glacier.bin"], data(300_000, 1));
@@ -443,7 +420,7 @@ fn a_killed_run_resumes_without_downloading_verified_files_again() {
         "{downloaded} downloads after {} were verified:\n{stderr}",
         before.len()
     );
-    let files = files_under(&p.path("archive"));
+    let files = common::files_under(&p.path("archive"));
     assert_eq!(files.len(), count);
     for (i, key) in keys.iter().enumerate() {
         assert_eq!(files[key], data(512 * 1024, i as u64), "{key}");
@@ -482,10 +459,10 @@ fn hostile_keys_are_refused_and_nothing_is_written_outside_the_destination() {
             "{key} not reported:\n{stderr}"
         );
     }
-    let files = files_under(&p.path("archive"));
+    let files = common::files_under(&p.path("archive"));
     assert_eq!(files.keys().collect::<Vec<_>>(), ["ok.txt"], "{files:?}");
     // Nothing anywhere else in the project (or next to it) was written.
-    let project_files: Vec<String> = files_under(p.dir.path())
+    let project_files: Vec<String> = common::files_under(p.dir.path())
         .into_keys()
         .filter(|k| !k.starts_with("environments/") && !k.starts_with(".s3rec/") && !k.starts_with("archive/"))
         .collect();
@@ -568,7 +545,7 @@ fn restores_beyond_max_in_flight_wait_for_the_next_run_or_for_wait() {
     let (code, stdout, stderr) = migrate(&p, &["retire", "run", "--wait", "--poll-interval", "0.05"]);
     assert_eq!(code, 0, "{stdout}\n{stderr}");
     assert_eq!(column(&status_row(&p), "phase"), "done");
-    assert_eq!(files_under(&p.path("archive")).len(), 3);
+    assert_eq!(common::files_under(&p.path("archive")).len(), 3);
 }
 
 #[test]
@@ -741,7 +718,7 @@ fn a_rescan_picks_up_new_and_rewritten_objects_and_keeps_finished_work() {
         stderr.contains("2 downloaded"),
         "only the new and the rewritten object: {stderr}"
     );
-    let files = files_under(&p.path("archive"));
+    let files = common::files_under(&p.path("archive"));
     assert_eq!(files["a.txt"], b"second");
     assert_eq!(files["b.txt"], b"stays");
     assert_eq!(files["c.txt"], b"new");

@@ -22,32 +22,13 @@ use project::Project;
 
 type Tree = BTreeMap<String, Vec<u8>>;
 
-/// Every file under `dir` (relative path → content), leaving out s3rec's `.s3rec-partial`.
-fn files_under(dir: &Path) -> Tree {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).expect("read dir") {
-            let entry = entry.expect("entry");
-            let path = entry.path();
-            if entry.file_type().expect("type").is_dir() {
-                if path.file_name().is_some_and(|n| n == ".s3rec-partial") {
-                    continue;
-                }
-                stack.push(path);
-            } else {
-                let rel = path.strip_prefix(dir).expect("under").to_string_lossy().into_owned();
-                out.insert(rel, std::fs::read(&path).expect("read"));
-            }
-        }
-    }
-    out
-}
-
 /// Makes `dir` hold exactly `tree`, leaving files whose content stays untouched (so sync keeps them).
 fn set_tree(dir: &Path, tree: &Tree) {
     if dir.exists() {
-        for rel in files_under(dir).into_keys().filter(|rel| !tree.contains_key(rel)) {
+        for rel in common::files_under(dir)
+            .into_keys()
+            .filter(|rel| !tree.contains_key(rel))
+        {
             std::fs::remove_file(dir.join(rel)).expect("remove");
         }
     }
@@ -215,7 +196,7 @@ fn each_of_three_syncs_is_restored_exactly_as_it_was() {
         let (code, out, err) = restore(&p, &args);
         assert_eq!(code, 0, "{name}:\n{out}\n{err}");
         assert!(out.contains(&format!("{} downloaded", expected.len())), "{out}");
-        let restored = files_under(&into);
+        let restored = common::files_under(&into);
         assert_eq!(
             restored.keys().collect::<Vec<_>>(),
             expected.keys().collect::<Vec<_>>(),
@@ -239,7 +220,7 @@ fn each_of_three_syncs_is_restored_exactly_as_it_was() {
     );
     assert_eq!(code, 0, "{out}\n{err}");
     assert_eq!(
-        files_under(&into).into_keys().collect::<Vec<_>>(),
+        common::files_under(&into).into_keys().collect::<Vec<_>>(),
         ["dir/b.txt", "dir/deep/c.bin"]
     );
 
@@ -270,8 +251,8 @@ fn hostile_keys_are_refused_and_nothing_is_written_outside_the_directory() {
     for key in hostile {
         assert!(err.contains(&format!("refused {key:?}")), "{key} not reported:\n{err}");
     }
-    assert_eq!(files_under(&into), tree(&[("ok.txt", b"fine")]));
-    let outside: Vec<String> = files_under(&outer)
+    assert_eq!(common::files_under(&into), tree(&[("ok.txt", b"fine")]));
+    let outside: Vec<String> = common::files_under(&outer)
         .into_keys()
         .filter(|k| !k.starts_with("inner/"))
         .collect();
@@ -302,7 +283,7 @@ fn a_killed_restore_resumes_without_downloading_a_finished_file_again() {
         .spawn()
         .expect("spawn restore");
     let mut waited = 0;
-    while !(into.exists() && files_under(&into).len() >= 40) {
+    while !(into.exists() && common::files_under(&into).len() >= 40) {
         assert!(
             child.try_wait().expect("poll").is_none(),
             "the restore ended before it was killed"
@@ -313,7 +294,7 @@ fn a_killed_restore_resumes_without_downloading_a_finished_file_again() {
     }
     child.kill().expect("SIGKILL");
     child.wait().expect("reap");
-    let placed = files_under(&into);
+    let placed = common::files_under(&into);
     assert!(placed.len() < files.len(), "the kill came after the last file");
     let mtimes: BTreeMap<String, SystemTime> = placed
         .keys()
@@ -341,7 +322,7 @@ fn a_killed_restore_resumes_without_downloading_a_finished_file_again() {
         "only what was not finished is downloaded: {outcome}"
     );
     assert_eq!(count("already_restored") + count("adopted"), placed.len(), "{outcome}");
-    assert_eq!(files_under(&into), files);
+    assert_eq!(common::files_under(&into), files);
     for (rel, before) in &mtimes {
         let after = std::fs::metadata(into.join(rel))
             .expect("stat")
@@ -450,25 +431,10 @@ fn verify_only_checks_every_object_writes_nothing_and_reports_the_result() {
 
 /// The current objects under `prefix`, downloaded: key without the prefix → content.
 fn current_objects(bucket: &str, prefix: &str) -> Tree {
-    common::runtime().block_on(async {
-        let aws = common::emulator().await;
-        let s3 = aws.s3(common::TEST_REGION);
-        let listed = s3
-            .list_objects_v2()
-            .bucket(bucket)
-            .prefix(prefix)
-            .send()
-            .await
-            .expect("list");
-        let mut out = Tree::new();
-        for o in listed.contents() {
-            let key = o.key().expect("key").to_string();
-            let body = s3.get_object().bucket(bucket).key(&key).send().await.expect("get").body;
-            let bytes = body.collect().await.expect("body").into_bytes().to_vec();
-            out.insert(key[prefix.len()..].to_string(), bytes);
-        }
-        out
-    })
+    common::object_bodies(bucket, prefix)
+        .into_iter()
+        .map(|(key, body)| (key[prefix.len()..].to_string(), body))
+        .collect()
 }
 
 #[test]
@@ -515,7 +481,7 @@ fn in_place_makes_the_current_versions_those_of_the_first_sync_and_loses_no_vers
     let into = p.path("after-in-place");
     let (code, out, err) = restore(&p, &["--into", &into.display().to_string()]);
     assert_eq!(code, 0, "{out}\n{err}");
-    assert!(files_under(&into) == first);
+    assert!(common::files_under(&into) == first);
 }
 
 #[test]
@@ -602,12 +568,12 @@ fn archived_objects_are_restored_first_and_the_dry_run_estimates_it() {
         err.contains("1 object archived") && err.contains("1 restore requested"),
         "{err}"
     );
-    assert_eq!(files_under(&into), tree(&[("warm.txt", b"warm")]));
+    assert_eq!(common::files_under(&into), tree(&[("warm.txt", b"warm")]));
     let (code, out, err) = restore(&p, &["--into", &into_text, "--json"]);
     assert_eq!(code, 0, "{out}\n{err}");
     let outcome: serde_json::Value = serde_json::from_str(&out).expect("JSON");
     assert_eq!(outcome["downloaded"], 1, "{outcome}");
-    assert_eq!(files_under(&into), expected);
+    assert_eq!(common::files_under(&into), expected);
 
     // With --wait one run restores and downloads everything.
     let fresh = p.path("waited");
@@ -622,5 +588,5 @@ fn archived_objects_are_restored_first_and_the_dry_run_estimates_it() {
         ],
     );
     assert_eq!(code, 0, "{out}\n{err}");
-    assert_eq!(files_under(&fresh), expected);
+    assert_eq!(common::files_under(&fresh), expected);
 }

@@ -30,35 +30,10 @@ fn write_tree(dir: &Path, files: &[(&str, Vec<u8>)]) {
 
 /// Every object of `bucket` under `prefix`, downloaded: key → SHA-256 of the content.
 fn bucket_contents(bucket: &str, prefix: &str) -> BTreeMap<String, String> {
-    common::runtime().block_on(async {
-        let aws = common::emulator().await;
-        let s3 = aws.s3(common::TEST_REGION);
-        let listed = s3
-            .list_objects_v2()
-            .bucket(bucket)
-            .prefix(prefix)
-            .send()
-            .await
-            .expect("list");
-        let mut out = BTreeMap::new();
-        for o in listed.contents() {
-            let key = o.key().expect("key").to_string();
-            let body = s3
-                .get_object()
-                .bucket(bucket)
-                .key(&key)
-                .send()
-                .await
-                .expect("get")
-                .body
-                .collect()
-                .await
-                .expect("body")
-                .into_bytes();
-            out.insert(key, sha256(&body));
-        }
-        out
-    })
+    common::object_bodies(bucket, prefix)
+        .into_iter()
+        .map(|(key, body)| (key, sha256(&body)))
+        .collect()
 }
 
 /// A project whose manifest has bucket `data` (created by apply) and mapping `files` from `src/`.

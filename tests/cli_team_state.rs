@@ -33,16 +33,7 @@ fn state_bucket() -> String {
             .send()
             .await
             .expect("create the state bucket");
-        s3.put_bucket_versioning()
-            .bucket(&name)
-            .versioning_configuration(
-                aws_sdk_s3::types::VersioningConfiguration::builder()
-                    .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
-                    .build(),
-            )
-            .send()
-            .await
-            .expect("version the state bucket");
+        common::enable_versioning(&aws, &name).await;
     });
     name
 }

@@ -105,17 +105,7 @@ pub fn run(args: &RestoreArgs, chdir: Option<&Path>, color: ColorChoice) -> miet
         return Ok(exit::ERROR);
     };
     if !ws.manifest.sync.contains_key(&args.mapping) {
-        let known: Vec<&str> = ws.manifest.sync.keys().map(String::as_str).collect();
-        return Err(miette::miette!(
-            help = if known.is_empty() {
-                "the manifest has no `sync:` mappings".to_string()
-            } else {
-                format!("mappings of {}: {}", args.env, known.join(", "))
-            },
-            "sync mapping `{}` is not in environment {}",
-            args.mapping,
-            args.env
-        ));
+        return Err(super::sync::unknown_mapping(&ws, &args.env, &args.mapping));
     }
     let runtime = super::runtime()?;
     runtime.block_on(restore(&ws, args))
@@ -153,7 +143,7 @@ async fn restore(ws: &Workspace, args: &RestoreArgs) -> miette::Result<u8> {
         // Nothing is placed, so paths are checked without a directory to probe.
         set.check_paths(false);
         report_set(&mut outcome, &set);
-        return verify_only(ws, &conn, args, set, outcome).await;
+        return recorded_run(ws, &conn, args, RecordedWork::Verify(set), outcome).await;
     };
     let into = std::env::current_dir()
         .map(|cwd| cwd.join(into))
@@ -201,12 +191,21 @@ fn report_set(outcome: &mut Outcome, set: &RestoreSet) {
     }
 }
 
-/// `--verify-only`: a run in the state, every object read and checked, the outcome printed and reported.
-async fn verify_only(
+/// The restores that change or prove something and so are runs in the state, with a report.
+enum RecordedWork {
+    /// `--verify-only` of this set.
+    Verify(RestoreSet),
+    /// `--in-place` with this plan.
+    InPlace(InPlace),
+}
+
+/// Runs `work` as a restore run: the state leased, the run recorded, the outcome printed, and the run
+/// report sent with the outcome's counts.
+async fn recorded_run(
     ws: &Workspace,
     conn: &crate::planner::Connection,
     args: &RestoreArgs,
-    set: RestoreSet,
+    work: RecordedWork,
     mut outcome: Outcome,
 ) -> miette::Result<u8> {
     let lease = ws
@@ -218,12 +217,22 @@ async fn verify_only(
         let _graceful = crate::interrupt::graceful();
         let run = super::apply::begin_run(ws, &mut state, RunKind::Restore)?;
         let progress: Arc<dyn Progress> = Arc::new(super::StepProgress::new("restore"));
-        run::verify_only(conn.aws.clone(), set, &mut outcome, &progress).await;
-        print_verified(&outcome, args.json);
+        let mode = match work {
+            RecordedWork::Verify(set) => {
+                run::verify_only(conn.aws.clone(), set, &mut outcome, &progress).await;
+                print_verified(&outcome, args.json);
+                "verify-only"
+            }
+            RecordedWork::InPlace(plan) => {
+                run::copy_back_in_place(conn.aws.clone(), plan, &mut outcome, &progress).await;
+                print_copied(&outcome);
+                "in-place"
+            }
+        };
         let (recorded, code) = super::apply::run_end(outcome.ok(), crate::interrupt::requested());
         let outcomes = [outcome];
         super::apply::finish_run(ws, conn, &mut state, run, recorded, |s| {
-            s.with_restores(&outcomes, "verify-only")
+            s.with_restores(&outcomes, mode)
         })
         .await?;
         Ok(code)
@@ -239,7 +248,7 @@ async fn in_place(
     spec: &SyncSpec,
     args: &RestoreArgs,
     then: RestoreSet,
-    mut outcome: Outcome,
+    outcome: Outcome,
 ) -> miette::Result<u8> {
     run::check_versioned(&conn.aws, spec)
         .await
@@ -290,37 +299,23 @@ async fn in_place(
         eprintln!("Restore cancelled.");
         return Ok(exit::ERROR);
     }
-    let lease = ws
-        .lease_state(conn, "restore", args.lock_timeout)
-        .await
-        .map_err(|e| miette::miette!("{e}"))?;
-    super::finish_lease(lease, async {
-        let mut state = ws.open_state().map_err(|e| miette::miette!("{e}"))?;
-        let _graceful = crate::interrupt::graceful();
-        let run = super::apply::begin_run(ws, &mut state, RunKind::Restore)?;
-        let progress: Arc<dyn Progress> = Arc::new(super::StepProgress::new("restore"));
-        run::copy_back_in_place(conn.aws.clone(), plan, &mut outcome, &progress).await;
-        for (key, why) in &outcome.failed {
-            crate::output::print_error(format_args!("restore.{}: {key}: {why}", outcome.mapping));
-        }
-        let _ = crate::output::print_data(&format!(
-            "restore.{}: {} copied back ({}), {} added, {} failed in {}.",
-            outcome.mapping,
-            counted(outcome.copied, "version"),
-            size(outcome.copied_bytes),
-            counted(outcome.delete_markers, "delete marker"),
-            outcome.failed.len(),
-            crate::output::duration_text(outcome.duration),
-        ));
-        let (recorded, code) = super::apply::run_end(outcome.ok(), crate::interrupt::requested());
-        let outcomes = [outcome];
-        super::apply::finish_run(ws, conn, &mut state, run, recorded, |s| {
-            s.with_restores(&outcomes, "in-place")
-        })
-        .await?;
-        Ok(code)
-    })
-    .await
+    recorded_run(ws, conn, args, RecordedWork::InPlace(plan), outcome).await
+}
+
+/// The outcome of `--in-place` on stdout, every failure on stderr.
+fn print_copied(o: &Outcome) {
+    for (key, why) in &o.failed {
+        crate::output::print_error(format_args!("restore.{}: {key}: {why}", o.mapping));
+    }
+    let _ = crate::output::print_data(&format!(
+        "restore.{}: {} copied back ({}), {} added, {} failed in {}.",
+        o.mapping,
+        counted(o.copied, "version"),
+        size(o.copied_bytes),
+        counted(o.delete_markers, "delete marker"),
+        o.failed.len(),
+        crate::output::duration_text(o.duration),
+    ));
 }
 
 /// The outcome of `--verify-only` on stdout, every failure on stderr.

@@ -41,16 +41,7 @@ pub fn run(args: &SyncArgs, chdir: Option<&Path>, color: ColorChoice) -> miette:
     };
     let names: Vec<String> = match &args.name {
         Some(name) if !ws.manifest.sync.contains_key(name) => {
-            let known: Vec<&str> = ws.manifest.sync.keys().map(String::as_str).collect();
-            return Err(miette::miette!(
-                help = if known.is_empty() {
-                    "the manifest has no `sync:` mappings".to_string()
-                } else {
-                    format!("mappings of {}: {}", args.env, known.join(", "))
-                },
-                "sync mapping `{name}` is not in environment {}",
-                args.env
-            ));
+            return Err(unknown_mapping(&ws, &args.env, name));
         }
         Some(name) => vec![name.clone()],
         None => ws.manifest.sync.keys().cloned().collect(),
@@ -61,6 +52,19 @@ pub fn run(args: &SyncArgs, chdir: Option<&Path>, color: ColorChoice) -> miette:
     }
     let runtime = super::runtime()?;
     runtime.block_on(sync(&ws, args, &names))
+}
+
+/// The error for a mapping name the manifest does not have, listing the ones it has.
+pub(crate) fn unknown_mapping(ws: &Workspace, env: &str, name: &str) -> miette::Report {
+    let known: Vec<&str> = ws.manifest.sync.keys().map(String::as_str).collect();
+    miette::miette!(
+        help = if known.is_empty() {
+            "the manifest has no `sync:` mappings".to_string()
+        } else {
+            format!("mappings of {env}: {}", known.join(", "))
+        },
+        "sync mapping `{name}` is not in environment {env}"
+    )
 }
 
 async fn sync(ws: &Workspace, args: &SyncArgs, names: &[String]) -> miette::Result<u8> {

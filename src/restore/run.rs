@@ -40,6 +40,36 @@ use crate::migrate::verify::{self, Mismatch};
 use crate::migrate::{Expected, StoredChecksum};
 use crate::sync::spec::SyncSpec;
 
+/// Runs `work` on every item, at most [`DOWNLOADS`] at once, and hands each result to `done` (`None` for
+/// a task that panicked). After a signal it starts nothing new and lets what is in flight finish until
+/// the drain deadline. Returns whether it stopped before every item was done.
+async fn bounded<R, F, Fut>(items: Vec<Item>, work: F, mut done: impl FnMut(Option<(Item, R)>)) -> bool
+where
+    R: Send + 'static,
+    F: Fn(Item) -> Fut,
+    Fut: std::future::Future<Output = (Item, R)> + Send + 'static,
+{
+    let mut queue = items.into_iter();
+    let mut tasks = JoinSet::new();
+    let mut stop = interrupt::Stop::new();
+    loop {
+        while tasks.len() < DOWNLOADS && stop.may_start() {
+            let Some(item) = queue.next() else { break };
+            tasks.spawn(work(item));
+        }
+        let Some(Some(joined)) = stop.guard(tasks.join_next()).await else {
+            break;
+        };
+        done(joined.ok());
+    }
+    stop.stopped().is_some() || queue.next().is_some()
+}
+
+/// The failure of a task that stopped without an answer (a panic).
+fn task_stopped(what: &str) -> (String, String) {
+    (format!("a {what} task"), "stopped unexpectedly".to_string())
+}
+
 /// The journal's file name inside [`local::partial_dir`].
 pub const JOURNAL: &str = "restore.journal";
 
@@ -53,30 +83,19 @@ pub async fn verify_only(aws: Arc<Aws>, set: RestoreSet, outcome: &mut Outcome, 
         &format!("verifying {}", crate::words::counted(set.items.len(), "object")),
         set.bytes(),
     );
-    let mut queue = set.items.into_iter();
-    let mut tasks = JoinSet::new();
-    let mut stop = interrupt::Stop::new();
-    loop {
-        while tasks.len() < DOWNLOADS && stop.may_start() {
-            let Some(item) = queue.next() else { break };
-            let (aws, progress) = (aws.clone(), progress.clone());
-            tasks.spawn(async move {
-                let result = read_and_check(&aws, &item, &*progress).await;
-                (item, result)
-            });
+    let work = |item: Item| {
+        let (aws, progress) = (aws.clone(), progress.clone());
+        async move {
+            let result = read_and_check(&aws, &item, &*progress).await;
+            (item, result)
         }
-        let Some(Some(joined)) = stop.guard(tasks.join_next()).await else {
-            break;
-        };
-        match joined {
-            Ok((_, Ok(()))) => outcome.verified += 1,
-            Ok((item, Err(why))) => outcome.failed.push((item.key, why)),
-            Err(_) => outcome
-                .failed
-                .push(("a verification task".to_string(), "stopped unexpectedly".to_string())),
-        }
-    }
-    outcome.stopped = stop.stopped().is_some() || queue.next().is_some();
+    };
+    outcome.stopped = bounded(set.items, work, |done| match done {
+        Some((_, Ok(()))) => outcome.verified += 1,
+        Some((item, Err(why))) => outcome.failed.push((item.key, why)),
+        None => outcome.failed.push(task_stopped("verification")),
+    })
+    .await;
     progress.done();
     outcome.duration = started.elapsed();
 }
@@ -149,34 +168,23 @@ pub async fn copy_back_in_place(aws: Arc<Aws>, plan: InPlace, outcome: &mut Outc
         ),
         plan.copy_bytes(),
     );
-    let mut queue = plan.copies.into_iter();
-    let mut tasks = JoinSet::new();
-    let mut stop = interrupt::Stop::new();
-    loop {
-        while tasks.len() < DOWNLOADS && stop.may_start() {
-            let Some(item) = queue.next() else { break };
-            let aws = aws.clone();
-            tasks.spawn(async move {
-                let result = copy_back(&aws, &item).await;
-                (item, result)
-            });
+    let work = |item: Item| {
+        let aws = aws.clone();
+        async move {
+            let result = copy_back(&aws, &item).await;
+            (item, result)
         }
-        let Some(Some(joined)) = stop.guard(tasks.join_next()).await else {
-            break;
-        };
-        match joined {
-            Ok((item, Ok(()))) => {
-                progress.bytes(item.size);
-                outcome.copied += 1;
-                outcome.copied_bytes += item.size;
-            }
-            Ok((item, Err(why))) => outcome.failed.push((item.key, why)),
-            Err(_) => outcome
-                .failed
-                .push(("a copy task".to_string(), "stopped unexpectedly".to_string())),
+    };
+    outcome.stopped = bounded(plan.copies, work, |done| match done {
+        Some((item, Ok(()))) => {
+            progress.bytes(item.size);
+            outcome.copied += 1;
+            outcome.copied_bytes += item.size;
         }
-    }
-    outcome.stopped = stop.stopped().is_some() || queue.next().is_some();
+        Some((item, Err(why))) => outcome.failed.push((item.key, why)),
+        None => outcome.failed.push(task_stopped("copy")),
+    })
+    .await;
     // Markers go last, and not at all after a signal: a key is hidden only once every copy is done.
     if !outcome.stopped {
         let mut by_bucket: std::collections::BTreeMap<(String, String), Vec<String>> = Default::default();
@@ -515,40 +523,27 @@ async fn fetch_all(
     progress: &Arc<dyn Progress>,
 ) -> Vec<Item> {
     let mut archived = Vec::new();
-    let mut queue = items.into_iter();
-    let mut tasks = JoinSet::new();
-    let mut stop = interrupt::Stop::new();
-    loop {
-        while tasks.len() < DOWNLOADS && stop.may_start() {
-            let Some(item) = queue.next() else { break };
-            let (aws, into, journal, progress) = (aws.clone(), into.clone(), journal.clone(), progress.clone());
-            tasks.spawn(async move {
-                let counter = move |n: u64| progress.bytes(n);
-                let fetched = fetch(&aws, &into, &journal, &item, &counter).await;
-                (item, fetched)
-            });
+    let work = |item: Item| {
+        let (aws, into, journal, progress) = (aws.clone(), into.clone(), journal.clone(), progress.clone());
+        async move {
+            let counter = move |n: u64| progress.bytes(n);
+            let fetched = fetch(&aws, &into, &journal, &item, &counter).await;
+            (item, fetched)
         }
-        let Some(Some(joined)) = stop.guard(tasks.join_next()).await else {
-            break;
-        };
-        let Ok((item, fetched)) = joined else {
-            outcome
-                .failed
-                .push(("a download task".to_string(), "stopped unexpectedly".to_string()));
-            continue;
-        };
-        match fetched {
-            Fetched::Downloaded(bytes) => {
-                outcome.downloaded += 1;
-                outcome.downloaded_bytes += bytes;
-            }
-            Fetched::AlreadyRestored => outcome.already_restored += 1,
-            Fetched::Adopted => outcome.adopted += 1,
-            Fetched::Archived => archived.push(item),
-            Fetched::Failed(why) => outcome.failed.push((item.key, why)),
+    };
+    let stopped = bounded(items, work, |done| match done {
+        Some((_, Fetched::Downloaded(bytes))) => {
+            outcome.downloaded += 1;
+            outcome.downloaded_bytes += bytes;
         }
-    }
-    outcome.stopped |= stop.stopped().is_some() || queue.next().is_some();
+        Some((_, Fetched::AlreadyRestored)) => outcome.already_restored += 1,
+        Some((_, Fetched::Adopted)) => outcome.adopted += 1,
+        Some((item, Fetched::Archived)) => archived.push(item),
+        Some((item, Fetched::Failed(why))) => outcome.failed.push((item.key, why)),
+        None => outcome.failed.push(task_stopped("download")),
+    })
+    .await;
+    outcome.stopped |= stopped;
     archived
 }
 

@@ -159,3 +159,63 @@ pub fn flat(text: &str) -> String {
         .collect::<Vec<_>>()
         .join(" ")
 }
+
+/// Every file under `dir` (relative path → content), leaving out s3rec's `.s3rec-partial` directory of
+/// unfinished downloads.
+pub fn files_under(dir: &std::path::Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).expect("read dir") {
+            let entry = entry.expect("entry");
+            let path = entry.path();
+            if entry.file_type().expect("type").is_dir() {
+                if path.file_name().is_some_and(|n| n == ".s3rec-partial") {
+                    continue;
+                }
+                stack.push(path);
+            } else {
+                let rel = path.strip_prefix(dir).expect("under").to_string_lossy().into_owned();
+                out.insert(rel, std::fs::read(&path).expect("read"));
+            }
+        }
+    }
+    out
+}
+
+/// Turns versioning on for a bucket of the emulator.
+pub async fn enable_versioning(aws: &s3rec::aws::Aws, bucket: &str) {
+    aws.s3(TEST_REGION)
+        .put_bucket_versioning()
+        .bucket(bucket)
+        .versioning_configuration(
+            aws_sdk_s3::types::VersioningConfiguration::builder()
+                .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("enable versioning");
+}
+
+/// The current objects of `bucket` under `prefix` (one listing page), downloaded: key → content.
+pub fn object_bodies(bucket: &str, prefix: &str) -> std::collections::BTreeMap<String, Vec<u8>> {
+    runtime().block_on(async {
+        let aws = emulator().await;
+        let s3 = aws.s3(TEST_REGION);
+        let listed = s3
+            .list_objects_v2()
+            .bucket(bucket)
+            .prefix(prefix)
+            .send()
+            .await
+            .expect("list");
+        let mut out = std::collections::BTreeMap::new();
+        for o in listed.contents() {
+            let key = o.key().expect("key").to_string();
+            let body = s3.get_object().bucket(bucket).key(&key).send().await.expect("get").body;
+            out.insert(key, body.collect().await.expect("body").into_bytes().to_vec());
+        }
+        out
+    })
+}
