@@ -162,34 +162,10 @@ fn delete_key(bucket: &str, key: &str) {
 
 /// Every version and delete marker left in the bucket: (key, version id).
 fn versions_left(bucket: &str) -> Vec<(String, String)> {
-    common::runtime().block_on(async {
-        let aws = common::emulator().await;
-        let listed = aws
-            .s3(common::TEST_REGION)
-            .list_object_versions()
-            .bucket(bucket)
-            .send()
-            .await
-            .expect("list versions");
-        let mut out: Vec<(String, String)> = listed
-            .versions()
-            .iter()
-            .map(|v| {
-                (
-                    v.key().unwrap_or_default().to_string(),
-                    v.version_id().unwrap_or_default().to_string(),
-                )
-            })
-            .chain(listed.delete_markers().iter().map(|m| {
-                (
-                    m.key().unwrap_or_default().to_string(),
-                    m.version_id().unwrap_or_default().to_string(),
-                )
-            }))
-            .collect();
-        out.sort();
-        out
-    })
+    common::all_versions(bucket)
+        .into_iter()
+        .map(|(key, version, _)| (key, version))
+        .collect()
 }
 
 fn migrate(p: &Project, args: &[&str]) -> (i32, String, String) {

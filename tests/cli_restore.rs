@@ -74,40 +74,6 @@ fn pause_for_a_point_in_time() -> String {
     at
 }
 
-/// Every version and delete marker of the bucket: (key, version id, is delete marker).
-fn all_versions(bucket: &str) -> Vec<(String, String, bool)> {
-    common::runtime().block_on(async {
-        let aws = common::emulator().await;
-        let out = aws
-            .s3(common::TEST_REGION)
-            .list_object_versions()
-            .bucket(bucket)
-            .send()
-            .await
-            .expect("list versions");
-        let mut all: Vec<(String, String, bool)> = out
-            .versions()
-            .iter()
-            .map(|v| {
-                (
-                    v.key().unwrap_or_default().to_string(),
-                    v.version_id().unwrap_or_default().to_string(),
-                    false,
-                )
-            })
-            .chain(out.delete_markers().iter().map(|m| {
-                (
-                    m.key().unwrap_or_default().to_string(),
-                    m.version_id().unwrap_or_default().to_string(),
-                    true,
-                )
-            }))
-            .collect();
-        all.sort();
-        all
-    })
-}
-
 fn put_objects(bucket: &str, objects: &[(&str, &[u8])]) {
     common::runtime().block_on(async {
         let aws = common::emulator().await;
@@ -225,7 +191,7 @@ fn each_of_three_syncs_is_restored_exactly_as_it_was() {
     );
 
     // Versions are only read: every version and delete marker is still there.
-    let versions = all_versions(&bucket);
+    let versions = common::all_versions(&bucket);
     assert_eq!(versions.iter().filter(|v| v.2).count(), 2, "{versions:?}");
 }
 
@@ -441,7 +407,7 @@ fn current_objects(bucket: &str, prefix: &str) -> Tree {
 fn in_place_makes_the_current_versions_those_of_the_first_sync_and_loses_no_version() {
     let (p, bucket, [(at_first, first), _, (_, third)]) = three_syncs("rstinpl");
     assert_eq!(current_objects(&bucket, "backup/"), third);
-    let before = all_versions(&bucket);
+    let before = common::all_versions(&bucket);
 
     // The plan: a.txt, dir/b.txt and gone.txt copied back, new.txt hidden, big.bin and c.bin as they are.
     let (code, out, err) = restore(&p, &["--in-place", "--at", &at_first, "--dry-run"]);
@@ -456,12 +422,12 @@ fn in_place_makes_the_current_versions_those_of_the_first_sync_and_loses_no_vers
         out.contains("delete marker s3://") && out.contains("backup/new.txt"),
         "{out}"
     );
-    assert_eq!(all_versions(&bucket), before, "a dry run changes nothing");
+    assert_eq!(common::all_versions(&bucket), before, "a dry run changes nothing");
     // Without a terminal and without --auto-approve, nothing happens.
     let (code, _, err) = restore(&p, &["--in-place", "--at", &at_first]);
     assert_eq!(code, 1);
     assert!(err.contains("--auto-approve"), "{err}");
-    assert_eq!(all_versions(&bucket), before);
+    assert_eq!(common::all_versions(&bucket), before);
 
     let (code, out, err) = restore(&p, &["--in-place", "--at", &at_first, "--auto-approve"]);
     assert_eq!(code, 0, "{out}\n{err}");
@@ -471,7 +437,7 @@ fn in_place_makes_the_current_versions_those_of_the_first_sync_and_loses_no_vers
         first,
         "the current versions are the first sync's"
     );
-    let after = all_versions(&bucket);
+    let after = common::all_versions(&bucket);
     for version in &before {
         assert!(after.contains(version), "{version:?} was lost");
     }

@@ -27,7 +27,7 @@ use super::inplace::InPlace;
 use super::keys::{Inverse, NotInvertible};
 use super::pick::{At, Picker};
 use super::set::{Item, RestoreSet};
-use crate::aws::archive::{self, Download, DownloadError, RestoreState};
+use crate::aws::archive::{self, DownloadError, RestoreState};
 use crate::aws::{Aws, AwsError};
 use crate::interrupt;
 use crate::manifest::types::RestoreTier;
@@ -110,15 +110,8 @@ async fn read_and_check(aws: &Aws, item: &Item, progress: &dyn Progress) -> Resu
     }
     let expected = head_expected(aws, item).await.map_err(|e| e.to_string())?;
     let mut verifier = verify::Verifier::new(&expected, VerifyMode::Checksum).map_err(|e| e.to_string())?;
-    let download = Download {
-        bucket: &item.bucket,
-        region: &item.region,
-        key: &item.key,
-        version_id: &item.version_id,
-        etag: &item.etag,
-        path: Path::new(""),
-        offset: 0,
-    };
+    // Nothing is written: the path of the download is not used.
+    let download = item.download(Path::new(""), 0);
     let mut feed = |chunk: &[u8]| {
         verifier.update(chunk);
         progress.bytes(chunk.len() as u64);
@@ -653,15 +646,7 @@ async fn fetch(
     let mut delay = RESUME_DELAY;
     let mut mismatched = false;
     loop {
-        let download = Download {
-            bucket: &item.bucket,
-            region: &item.region,
-            key: &item.key,
-            version_id: &item.version_id,
-            etag: &item.etag,
-            path: &partial,
-            offset,
-        };
+        let download = item.download(&partial, offset);
         let got = match archive::download_version(aws, &download, counter).await {
             Ok(got) => got,
             Err(DownloadError::Archived { .. }) => return Fetched::Archived,

@@ -32,6 +32,19 @@ pub struct Item {
 }
 
 impl Item {
+    /// The GetObject of this version into `path`, from byte `offset`, pinned to its ETag.
+    pub fn download<'a>(&'a self, path: &'a std::path::Path, offset: u64) -> crate::aws::archive::Download<'a> {
+        crate::aws::archive::Download {
+            bucket: &self.bucket,
+            region: &self.region,
+            key: &self.key,
+            version_id: &self.version_id,
+            etag: &self.etag,
+            path,
+            offset,
+        }
+    }
+
     /// Whether the object is in an archive storage class and needs a restore before a download.
     pub fn archived(&self) -> bool {
         ARCHIVED_CLASSES.contains(&self.storage_class.as_str())

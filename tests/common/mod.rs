@@ -219,3 +219,38 @@ pub fn object_bodies(bucket: &str, prefix: &str) -> std::collections::BTreeMap<S
         out
     })
 }
+
+/// Every version and delete marker of `bucket` (one listing page): (key, version id, is a delete
+/// marker), sorted.
+pub fn all_versions(bucket: &str) -> Vec<(String, String, bool)> {
+    runtime().block_on(async {
+        let aws = emulator().await;
+        let listed = aws
+            .s3(TEST_REGION)
+            .list_object_versions()
+            .bucket(bucket)
+            .send()
+            .await
+            .expect("list versions");
+        let entry = |key: Option<&str>, version: Option<&str>, marker: bool| {
+            (
+                key.unwrap_or_default().to_string(),
+                version.unwrap_or_default().to_string(),
+                marker,
+            )
+        };
+        let mut all: Vec<(String, String, bool)> = listed
+            .versions()
+            .iter()
+            .map(|v| entry(v.key(), v.version_id(), false))
+            .chain(
+                listed
+                    .delete_markers()
+                    .iter()
+                    .map(|m| entry(m.key(), m.version_id(), true)),
+            )
+            .collect();
+        all.sort();
+        all
+    })
+}
