@@ -52,6 +52,9 @@ pub enum Command {
     /// Move buckets onto local storage: `[NAME] status` (the default), `run` (scan, restore, download,
     /// verify, and delete when the manifest says and you confirm), or `verify` (re-check local files).
     Migrate(crate::commands::migrate::MigrateArgs),
+    /// What each bucket costs today, what the manifest's lifecycle rules will make it cost over 12
+    /// months, and which rules would pay back (from a listing of every object version).
+    Cost(crate::commands::cost::CostArgs),
     /// Write manifest YAML for existing buckets (NAME..., --prefix P, --all), or list the buckets no
     /// environment manages (--list).
     Import(crate::commands::import::ImportArgs),

@@ -32,6 +32,7 @@ fn main() -> ExitCode {
         Command::State(args) => commands::state::run(args, cli.chdir.as_deref()),
         Command::Sync(args) => commands::sync::run(args, cli.chdir.as_deref(), cli.color),
         Command::Migrate(args) => commands::migrate::run(args, cli.chdir.as_deref(), cli.color),
+        Command::Cost(args) => commands::cost::run(args, cli.chdir.as_deref(), cli.color),
         Command::Import(args) => commands::import::run(args, cli.chdir.as_deref(), cli.color),
         Command::Completions(args) => commands::completions::run(args),
     };

@@ -139,7 +139,7 @@ impl Kind for Lifecycle {
 }
 
 /// One manifest rule in the model's form (canonicalized with the rest by [`Lifecycle::canonical`]).
-fn rule(r: &ManifestLifecycleRule) -> LifecycleRuleDoc {
+pub(crate) fn rule(r: &ManifestLifecycleRule) -> LifecycleRuleDoc {
     let filter = r.filter.clone().unwrap_or_default();
     LifecycleRuleDoc {
         id: r.id.clone(),

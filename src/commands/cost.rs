@@ -1,0 +1,118 @@
+//! `s3rec cost -e ENV [BUCKET...]`: what each bucket costs today, what the manifest's lifecycle rules
+//! make it cost over the next 12 months, and the rules that would pay back (docs/cost.md). The report
+//! is on stdout (a table, `--format json` or `--format markdown`); progress is on stderr.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use clap::{Args, ValueEnum};
+
+use super::exit;
+use super::plan::workspace;
+use crate::cli::ColorChoice;
+use crate::cost::prices::Prices;
+use crate::cost::run::{self, CostError};
+use crate::cost::{BucketCost, render};
+use crate::output::print_data;
+
+#[derive(Debug, Args)]
+pub struct CostArgs {
+    /// Environment whose buckets to price.
+    #[arg(short, long, value_name = "ENV")]
+    pub env: String,
+    /// Buckets by logical name (their keys under `buckets:`); every bucket of the manifest when left out.
+    #[arg(value_name = "BUCKET")]
+    pub buckets: Vec<String>,
+    /// Output format on stdout.
+    #[arg(long, value_enum, default_value_t = CostFormat::Text)]
+    pub format: CostFormat,
+    /// A price table replacing the embedded one (the format of src/cost/prices.json; docs/cost.md).
+    #[arg(long, value_name = "FILE")]
+    pub prices: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CostFormat {
+    Text,
+    Json,
+    Markdown,
+}
+
+/// A line on stderr every this often while a bucket is listed.
+const PROGRESS_EVERY: Duration = Duration::from_secs(10);
+
+fn located(e: CostError) -> miette::Report {
+    match e.hint() {
+        Some(hint) => miette::miette!(help = hint, "{e}"),
+        None => miette::miette!("{e}"),
+    }
+}
+
+pub fn run(args: &CostArgs, chdir: Option<&Path>, color: ColorChoice) -> miette::Result<u8> {
+    let Some(ws) = workspace(&args.env, chdir, color)? else {
+        return Ok(exit::ERROR);
+    };
+    let prices = match &args.prices {
+        Some(path) => Prices::from_file(path),
+        None => Prices::embedded(),
+    }
+    .map_err(|e| located(e.into()))?;
+    let default_region = ws
+        .manifest
+        .aws
+        .region
+        .clone()
+        .unwrap_or_else(|| crate::aws::DEFAULT_REGION.to_string());
+    let targets = run::targets(&ws.manifest, &args.buckets, &default_region).map_err(located)?;
+    // Every region must be priced before anything is listed: a long listing must not end in this error.
+    for t in &targets {
+        prices.region(&t.region).map_err(|e| located(e.into()))?;
+    }
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    let runtime = super::runtime()?;
+    let reports: Vec<BucketCost> = runtime.block_on(async {
+        let conn = super::connect(&ws).await?;
+        let mut reports = Vec::new();
+        for t in &targets {
+            let started = Instant::now();
+            let bar = super::progress_bar("{prefix} {pos} versions listed {elapsed}");
+            if let Some(bar) = &bar {
+                bar.set_prefix(format!("bucket.{}", t.logical));
+            }
+            let mut last = Instant::now();
+            let aggregates = run::measure(&conn.aws, t, &prices, now_ms, |seen| match &bar {
+                Some(bar) => bar.set_position(seen),
+                None if last.elapsed() >= PROGRESS_EVERY => {
+                    last = Instant::now();
+                    eprintln!("bucket.{}: {seen} versions listed...", t.logical);
+                }
+                None => {}
+            })
+            .await
+            .map_err(located)?;
+            if let Some(bar) = &bar {
+                bar.finish_and_clear();
+            }
+            eprintln!(
+                "bucket.{}: {} listed in {}",
+                t.logical,
+                crate::words::counted(
+                    usize::try_from(aggregates.current.objects + aggregates.noncurrent.objects).unwrap_or(usize::MAX),
+                    "version"
+                ),
+                crate::output::duration_text(started.elapsed())
+            );
+            reports.push(run::report(t, &aggregates, &prices).map_err(located)?);
+        }
+        Ok::<_, miette::Report>(reports)
+    })?;
+    let text = match args.format {
+        CostFormat::Text => render::text(&reports, &prices),
+        CostFormat::Json => render::json(&reports, &prices),
+        CostFormat::Markdown => render::markdown(&reports, &prices),
+    };
+    print_data(&text).map_err(|e| miette::miette!("cannot write the report: {e}"))?;
+    Ok(exit::OK)
+}
