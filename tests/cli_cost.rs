@@ -1,0 +1,266 @@
+//! `s3rec cost` through the real binary against the moto emulator: a versioned bucket seeded with
+//! objects of mixed classes and sizes, several versions, a delete marker and an incomplete multipart
+//! upload gives the same counts as the SDK's own listing, and today's monthly cost computed here by
+//! hand from that listing; the text and markdown reports show it; a region the price table lacks and
+//! a broken `--prices` file are errors that say what to do.
+
+mod common;
+#[path = "common/project.rs"]
+mod project;
+
+use std::collections::BTreeMap;
+
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::StorageClass;
+use common::data;
+use project::Project;
+
+const KIB: usize = 1024;
+const MIB: usize = 1024 * 1024;
+const GB: f64 = 1_073_741_824.0;
+
+fn manifest(bucket: &str) -> String {
+    format!(
+        "buckets:\n  data:\n    name: {bucket}\n    versioning: enabled\n    lifecycle:\n      - id: old-versions\n        noncurrent_version_expiration:\n          days: 30\n        abort_incomplete_multipart_upload_days: 7\n"
+    )
+}
+
+/// Objects and bytes per storage class, noncurrent versions, delete markers and uploads, as the SDK
+/// lists them page by page.
+#[derive(Debug, Default, PartialEq)]
+struct Listing {
+    by_class: BTreeMap<String, (u64, u64)>,
+    current: u64,
+    noncurrent: u64,
+    markers: u64,
+    uploads: u64,
+    /// Every version: (class, size).
+    versions: Vec<(String, u64)>,
+}
+
+fn sdk_listing(bucket: &str) -> Listing {
+    common::runtime().block_on(async {
+        let aws = common::emulator().await;
+        let s3 = aws.s3(common::TEST_REGION);
+        let mut out = Listing::default();
+        let mut key_marker = None;
+        let mut version_marker = None;
+        loop {
+            let page = s3
+                .list_object_versions()
+                .bucket(bucket)
+                .set_key_marker(key_marker.take())
+                .set_version_id_marker(version_marker.take())
+                .send()
+                .await
+                .expect("list versions");
+            for v in page.versions() {
+                let class = v.storage_class().map_or("STANDARD", |c| c.as_str()).to_string();
+                let size = u64::try_from(v.size().unwrap_or(0)).expect("size");
+                let entry = out.by_class.entry(class.clone()).or_default();
+                entry.0 += 1;
+                entry.1 += size;
+                if v.is_latest() == Some(true) {
+                    out.current += 1;
+                } else {
+                    out.noncurrent += 1;
+                }
+                out.versions.push((class, size));
+            }
+            out.markers += page.delete_markers().len() as u64;
+            if page.is_truncated() != Some(true) {
+                break;
+            }
+            key_marker = page.next_key_marker().map(str::to_string);
+            version_marker = page.next_version_id_marker().map(str::to_string);
+        }
+        let uploads = s3
+            .list_multipart_uploads()
+            .bucket(bucket)
+            .send()
+            .await
+            .expect("list uploads");
+        out.uploads = uploads.uploads().len() as u64;
+        out
+    })
+}
+
+/// Puts the fixture: mixed classes and sizes, an overwritten key, a deleted key, and a multipart upload
+/// with one 5 MiB part that is never completed.
+fn seed(bucket: &str) {
+    common::runtime().block_on(async {
+        let aws = common::emulator().await;
+        let s3 = aws.s3(common::TEST_REGION);
+        let objects: [(&str, usize, Option<StorageClass>); 6] = [
+            ("a/small.txt", KIB, None),
+            ("a/mid.bin", 200 * KIB, Some(StorageClass::StandardIa)),
+            ("b/tiny-ia.bin", 10 * KIB, Some(StorageClass::StandardIa)),
+            ("b/big.bin", 2 * MIB, Some(StorageClass::Glacier)),
+            ("v/doc", 300 * KIB, None),
+            ("v/doc", 400 * KIB, None),
+        ];
+        for (i, (key, size, class)) in objects.into_iter().enumerate() {
+            s3.put_object()
+                .bucket(bucket)
+                .key(key)
+                .set_storage_class(class)
+                .body(ByteStream::from(data(size, i as u64)))
+                .send()
+                .await
+                .expect("put");
+        }
+        s3.put_object()
+            .bucket(bucket)
+            .key("gone")
+            .body(ByteStream::from(data(50 * KIB, 9)))
+            .send()
+            .await
+            .expect("put");
+        s3.delete_object()
+            .bucket(bucket)
+            .key("gone")
+            .send()
+            .await
+            .expect("delete");
+        let upload = s3
+            .create_multipart_upload()
+            .bucket(bucket)
+            .key("mp/incomplete")
+            .send()
+            .await
+            .expect("create upload");
+        s3.upload_part()
+            .bucket(bucket)
+            .key("mp/incomplete")
+            .upload_id(upload.upload_id().expect("upload id"))
+            .part_number(1)
+            .body(ByteStream::from(data(5 * MIB, 11)))
+            .send()
+            .await
+            .expect("upload part");
+    });
+}
+
+#[test]
+fn cost_counts_what_the_listing_shows_and_prices_it() {
+    let p = Project::new(&common::unique_name("cost"));
+    let bucket = format!("{}-data", p.env);
+    p.write(&manifest(&bucket));
+    p.apply_ok();
+    seed(&bucket);
+    let listing = sdk_listing(&bucket);
+    // The fixture as the SDK sees it: 7 versions (one overwritten, one deleted), 1 marker, 1 upload.
+    assert_eq!(
+        (listing.current, listing.noncurrent, listing.markers, listing.uploads),
+        (5, 2, 1, 1)
+    );
+
+    let (code, stdout, stderr) = p.run(&["cost", "-e", &p.env, "--format", "json"]);
+    assert_eq!(code, 0, "cost failed:\n{stdout}\n{stderr}");
+    let doc: serde_json::Value = serde_json::from_str(&stdout).expect("JSON report");
+    let b = &doc["buckets"][0];
+    assert_eq!(b["bucket"], "data");
+    assert_eq!(b["name"], bucket.as_str());
+    assert_eq!(b["region"], "us-east-1");
+    assert_eq!(b["versioned"], true);
+    assert_eq!(b["current"]["objects"], listing.current);
+    assert_eq!(b["noncurrent"]["objects"], listing.noncurrent);
+    assert_eq!(b["delete_markers"], listing.markers);
+    assert_eq!(b["incomplete_uploads"]["uploads"], listing.uploads);
+    assert_eq!(b["incomplete_uploads"]["bytes"], 5 * MIB as u64);
+    let by_class: BTreeMap<String, (u64, u64)> = b["by_class"]
+        .as_array()
+        .expect("by_class")
+        .iter()
+        .map(|row| {
+            (
+                row["band"].as_str().expect("class").to_string(),
+                (
+                    row["objects"].as_u64().expect("objects"),
+                    row["bytes"].as_u64().expect("bytes"),
+                ),
+            )
+        })
+        .collect();
+    assert_eq!(by_class, listing.by_class);
+    // The under-128-KiB band holds the 1 KiB, 10 KiB and 50 KiB objects.
+    assert_eq!(b["by_size"][0]["band"], "< 128 KiB");
+    assert_eq!(b["by_size"][0]["objects"], 3);
+
+    // Today's monthly cost from the SDK's listing with us-east-1's prices: IA bills at least 128 KiB
+    // per object, GLACIER adds 32 KiB at its price and 8 KiB at STANDARD's, and the upload's 5 MiB of
+    // parts bill at STANDARD's.
+    let mut expected = 5.0 * MIB as f64 / GB * 0.023;
+    for (class, size) in &listing.versions {
+        let size = *size as f64;
+        expected += match class.as_str() {
+            "STANDARD" => size / GB * 0.023,
+            "STANDARD_IA" => size.max(128.0 * KIB as f64) / GB * 0.0125,
+            "GLACIER" => (size + 32.0 * KIB as f64) / GB * 0.0036 + 8.0 * KIB as f64 / GB * 0.023,
+            other => panic!("the fixture has no {other} objects"),
+        };
+    }
+    let today = b["monthly_today"].as_f64().expect("monthly_today");
+    assert!((today - expected).abs() < 1e-12, "{today} != {expected}");
+    // The rule expires the noncurrent versions (both became noncurrent moments ago: in month 2) and
+    // aborts the upload in month 1, so month 3 costs the current versions only.
+    assert_eq!(b["expired"], 2);
+    let month_3 = b["projection"][2]["storage"].as_f64().expect("month 3");
+    let upload = 5.0 * MIB as f64 / GB * 0.023;
+    let noncurrent = (300.0 + 50.0) * KIB as f64 / GB * 0.023;
+    assert!((month_3 - (expected - upload - noncurrent)).abs() < 1e-12, "{month_3}");
+    assert!(
+        doc["prices"]["source"]
+            .as_str()
+            .expect("source")
+            .contains("aws.amazon.com")
+    );
+    assert!(stderr.contains("bucket.data: 7 versions listed"), "{stderr}");
+
+    let (code, text, stderr) = p.run(&["cost", "-e", &p.env, "data"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        text.contains(&format!("bucket.data ({bucket}, us-east-1, versioned)")),
+        "{text}"
+    );
+    assert!(text.contains("STANDARD_IA"), "{text}");
+    assert!(
+        text.contains("12 months under the manifest's lifecycle rules"),
+        "{text}"
+    );
+    let (code, markdown, stderr) = p.run(&["cost", "-e", &p.env, "--format", "markdown"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(markdown.contains("| `data` | us-east-1 | 7 |"), "{markdown}");
+}
+
+#[test]
+fn an_unknown_bucket_or_an_unpriced_region_is_an_error_with_a_hint() {
+    let p = Project::new(&common::unique_name("cost"));
+    p.write(&format!(
+        "buckets:\n  far:\n    name: {}-far\n    region: ap-south-2\n",
+        p.env
+    ));
+    let (code, _, stderr) = p.run(&["cost", "-e", &p.env]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("no embedded prices for ap-south-2"), "{stderr}");
+    assert!(stderr.contains("--prices FILE"), "{stderr}");
+    let (code, _, stderr) = p.run(&["cost", "-e", &p.env, "near"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("bucket `near` is not in environment"), "{stderr}");
+    assert!(stderr.contains("far"), "{stderr}");
+}
+
+#[test]
+fn a_broken_price_file_is_located() {
+    let p = Project::new(&common::unique_name("cost"));
+    p.write(&format!("buckets:\n  data:\n    name: {}-data\n", p.env));
+    std::fs::write(
+        p.path("prices.json"),
+        "{\n  \"source\": \"mine\",\n  \"taken\": \"2026-01-01\",\n  \"currency\": \"USD\",\n  \"regions\": {\"us-east-1\": {\"STANDARD\": {\"storage_gb_month\": 0.02,}}}\n}\n",
+    )
+    .expect("write prices");
+    let (code, _, stderr) = p.run(&["cost", "-e", &p.env, "--prices", "prices.json"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("prices.json:5:"), "{stderr}");
+    assert!(stderr.contains("docs/cost.md"), "{stderr}");
+}
