@@ -264,3 +264,64 @@ fn a_broken_price_file_is_located() {
     assert!(stderr.contains("prices.json:5:"), "{stderr}");
     assert!(stderr.contains("docs/cost.md"), "{stderr}");
 }
+
+fn lifecycle_manifest(bucket: &str, transition: bool) -> String {
+    let transitions = if transition {
+        "        transitions:\n          - days: 1\n            storage_class: GLACIER\n"
+    } else {
+        ""
+    };
+    format!(
+        "buckets:\n  data:\n    name: {bucket}\n    lifecycle:\n      - id: archive\n{transitions}        expiration:\n          days: 400\n"
+    )
+}
+
+#[test]
+fn a_lifecycle_edit_shows_its_cost_delta_in_the_plan() {
+    let p = Project::new(&common::unique_name("costplan"));
+    let bucket = format!("{}-data", p.env);
+    p.write(&lifecycle_manifest(&bucket, false));
+    p.apply_ok();
+    common::runtime().block_on(async {
+        let aws = common::emulator().await;
+        let s3 = aws.s3(common::TEST_REGION);
+        for i in 0..10 {
+            s3.put_object()
+                .bucket(&bucket)
+                .key(format!("k{i}"))
+                .body(ByteStream::from(data(MIB, i)))
+                .send()
+                .await
+                .expect("put");
+        }
+    });
+    // The edit moves the 10 objects of 1 MiB to GLACIER on day 1.
+    p.write(&lifecycle_manifest(&bucket, true));
+    let (code, stdout, stderr) = p.run(&["plan", "-e", &p.env, "--cost", "--format", "json"]);
+    assert_eq!(code, 0, "plan failed:\n{stdout}\n{stderr}");
+    let plan: serde_json::Value = serde_json::from_str(&stdout).expect("plan JSON");
+    let costs = plan["costs"].as_array().expect("costs");
+    assert_eq!(costs.len(), 1, "{costs:?}");
+    let c = &costs[0];
+    assert_eq!(c["address"], "bucket.data");
+    assert_eq!(c["changed"], serde_json::json!(["lifecycle"]));
+    let value = |name: &str| c[name].as_f64().unwrap_or_else(|| panic!("{name} in {c}"));
+    let before = 10.0 / 1024.0 * 0.023;
+    let after = (10.0 * MIB as f64 + 10.0 * 32.0 * KIB as f64) / GB * 0.0036 + 10.0 * 8.0 * KIB as f64 / GB * 0.023;
+    assert!((value("monthly_before") - before).abs() < 1e-12, "{c}");
+    assert!((value("monthly_after") - after).abs() < 1e-12, "{c}");
+    // Ten transitions into GLACIER at $0.03 per 1,000.
+    assert!((value("one_time_fees") - 10.0 * 0.03 / 1000.0).abs() < 1e-12, "{c}");
+    assert!(value("total_12_months") < 0.0, "{c}");
+
+    let (code, markdown, stderr) = p.run(&["plan", "-e", &p.env, "--cost", "--format", "markdown"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(markdown.contains(&format!("**Cost** of `{}`: ", p.env)), "{markdown}");
+    assert!(markdown.contains("- bucket.data (lifecycle): "), "{markdown}");
+    let (code, text, stderr) = p.run(&["plan", "-e", &p.env, "--cost"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(text.contains("# cost: bucket.data (lifecycle): "), "{text}");
+    // Without --cost nothing is listed or priced.
+    let (_, text, _) = p.run(&["plan", "-e", &p.env]);
+    assert!(!text.contains("# cost:"), "{text}");
+}

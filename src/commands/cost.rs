@@ -57,20 +57,13 @@ pub fn run(args: &CostArgs, chdir: Option<&Path>, color: ColorChoice) -> miette:
         None => Prices::embedded(),
     }
     .map_err(|e| located(e.into()))?;
-    let default_region = ws
-        .manifest
-        .aws
-        .region
-        .clone()
-        .unwrap_or_else(|| crate::aws::DEFAULT_REGION.to_string());
+    let default_region = run::default_region(&ws.manifest);
     let targets = run::targets(&ws.manifest, &args.buckets, &default_region).map_err(located)?;
     // Every region must be priced before anything is listed: a long listing must not end in this error.
     for t in &targets {
         prices.region(&t.region).map_err(|e| located(e.into()))?;
     }
-    let now_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    let now_ms = run::now_ms();
     let runtime = super::runtime()?;
     let reports: Vec<BucketCost> = runtime.block_on(async {
         let conn = super::connect(&ws).await?;

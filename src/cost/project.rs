@@ -151,7 +151,9 @@ impl<'a, 'r> Sim<'a, 'r> {
             .rules
             .iter()
             .enumerate()
-            .filter(|(i, _)| matched & bit(*i) != 0)
+            // A disabled rule is left out even where its filter matched: `plan --cost` aggregates the rules
+            // before and after a change at once and projects each side with the other disabled.
+            .filter(|(i, r)| r.enabled && matched & bit(*i) != 0)
             .map(|(i, r)| (r, transition_ok & bit(i) != 0))
             .collect();
         rules.extend(self.extra.map(|r| (r, !small)));

@@ -14,6 +14,22 @@ use crate::model::LifecycleRuleDoc;
 /// counted, and the report says their bytes are left out.
 pub const PARTS_LISTED: usize = 1000;
 
+/// The region of buckets that name none: `aws.region`, else the SDK's default.
+pub fn default_region(manifest: &Manifest) -> String {
+    manifest
+        .aws
+        .region
+        .clone()
+        .unwrap_or_else(|| crate::aws::DEFAULT_REGION.to_string())
+}
+
+/// Now, in Unix milliseconds: the date ages are counted from.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
 /// A bucket to price, resolved from the manifest.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Target {
@@ -164,4 +180,135 @@ pub fn report(target: &Target, aggregates: &Aggregates, prices: &Prices) -> Resu
         rules: &target.rules,
     };
     Ok(analyse(&facts, aggregates, prices.region(&target.region)?))
+}
+
+/// `plan --cost`: for each bucket whose lifecycle rules or versioning the plan changes (and that exists
+/// already: a new bucket holds nothing to price), the 12-month projection with the live configuration
+/// and with the manifest's, from one listing. A bucket that cannot be priced gets its reason instead.
+pub async fn plan_costs(
+    aws: &Aws,
+    manifest: &Manifest,
+    plan: &crate::plan::Plan,
+    prices: &Prices,
+    default_region: &str,
+    now_ms: i64,
+) -> Vec<crate::plan::CostDelta> {
+    use crate::model::{Doc, DocKind};
+    use crate::plan::{Action, Address, Resource, Value};
+
+    // Logical bucket → (lifecycle before/after, versioning before/after) for the changes that matter.
+    type Side<T> = Option<(T, T)>;
+    let mut changed: std::collections::BTreeMap<String, (Side<Vec<LifecycleRuleDoc>>, Side<bool>)> =
+        std::collections::BTreeMap::new();
+    let created: std::collections::BTreeSet<&str> = plan
+        .changes
+        .iter()
+        .filter(|c| matches!(c.action, Action::Create | Action::Replace))
+        .filter_map(|c| match &c.resource {
+            Resource::Bucket { logical, .. } => Some(logical.as_str()),
+            _ => None,
+        })
+        .collect();
+    for change in plan.visible() {
+        let Resource::BucketDoc { logical, kind, .. } = &change.resource else {
+            continue;
+        };
+        if created.contains(logical.as_str()) {
+            continue;
+        }
+        let doc = |v: &Option<Value>| match v {
+            Some(Value::Doc(doc)) => Some(doc.clone()),
+            _ => None,
+        };
+        let entry = changed.entry(logical.clone()).or_default();
+        if *kind == DocKind::Lifecycle {
+            let rules = |d: Option<Doc>| {
+                if let Some(Doc::Lifecycle(rules)) = d {
+                    rules
+                } else {
+                    Vec::new()
+                }
+            };
+            entry.0 = Some((rules(doc(&change.before)), rules(doc(&change.after))));
+        } else if *kind == DocKind::Versioning {
+            let versioned = |d: Option<Doc>| matches!(d, Some(Doc::Versioning(state)) if state != crate::model::kinds::versioning::VersioningState::Unversioned);
+            entry.1 = Some((versioned(doc(&change.before)), versioned(doc(&change.after))));
+        }
+        if entry.0.is_none() && entry.1.is_none() {
+            changed.remove(logical);
+        }
+    }
+    let mut out = Vec::new();
+    for (logical, (lifecycle, versioning)) in changed {
+        let Ok(mut targets) = targets(manifest, std::slice::from_ref(&logical), default_region) else {
+            continue;
+        };
+        let Some(mut target) = targets.pop() else { continue };
+        let mut what = Vec::new();
+        let (rules_before, rules_after) = match lifecycle {
+            Some(pair) => {
+                what.push("lifecycle".to_string());
+                pair
+            }
+            None => (target.rules.clone(), target.rules.clone()),
+        };
+        let (versioned_before, versioned_after) = match versioning {
+            Some(pair) => {
+                what.push("versioning".to_string());
+                pair
+            }
+            None => (target.versioned, target.versioned),
+        };
+        let mut delta = crate::plan::CostDelta {
+            address: Address::bucket(&logical),
+            changed: what,
+            monthly_before: 0.0,
+            monthly_after: 0.0,
+            one_time_fees: 0.0,
+            total_12_months: 0.0,
+            error: None,
+        };
+        // Both sides in one rule list, so one listing serves both; each side is projected with the
+        // other side's rules disabled.
+        let split = rules_before.len();
+        target.rules = rules_before.iter().chain(&rules_after).cloned().collect();
+        let side = |before: bool| -> Vec<LifecycleRuleDoc> {
+            let mut rules = target.rules.clone();
+            for (i, r) in rules.iter_mut().enumerate() {
+                if (i < split) != before {
+                    r.enabled = false;
+                }
+            }
+            rules
+        };
+        let (before, after) = (side(true), side(false));
+        match measure(aws, &target, prices, now_ms, |_| {}).await {
+            Err(e) => delta.error = Some(e.to_string()),
+            Ok(aggregates) => match prices.region(&target.region) {
+                Err(e) => delta.error = Some(e.to_string()),
+                Ok(region) => {
+                    let project = |rules: &[LifecycleRuleDoc], versioned: bool| {
+                        super::project::project(
+                            &super::project::Inputs {
+                                aggregates: &aggregates,
+                                prices: region,
+                                rules,
+                                versioned,
+                            },
+                            None,
+                        )
+                    };
+                    let b = project(&before, versioned_before);
+                    let a = project(&after, versioned_after);
+                    let last = super::project::MONTHS - 1;
+                    delta.monthly_before = b.months[last].total();
+                    delta.monthly_after = a.months[last].total();
+                    delta.one_time_fees = a.one_time() - b.one_time();
+                    delta.total_12_months = a.total() - b.total();
+                }
+            },
+        }
+        out.push(delta);
+    }
+    out
 }
