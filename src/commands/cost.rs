@@ -66,7 +66,9 @@ pub fn run(args: &CostArgs, chdir: Option<&Path>, color: ColorChoice) -> miette:
     let now_ms = run::now_ms();
     let runtime = super::runtime()?;
     let reports: Vec<BucketCost> = runtime.block_on(async {
-        let conn = super::connect(&ws).await?;
+        // The caller's identity is not needed to list buckets: STS is asked only for the account guard
+        // (and what else needs it), as for sync, so S3-compatible servers without STS work.
+        let conn = super::connect_for_sync(&ws).await?;
         let mut reports = Vec::new();
         for t in &targets {
             let started = Instant::now();
