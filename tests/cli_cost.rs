@@ -325,3 +325,32 @@ fn a_lifecycle_edit_shows_its_cost_delta_in_the_plan() {
     let (_, text, _) = p.run(&["plan", "-e", &p.env]);
     assert!(!text.contains("# cost:"), "{text}");
 }
+
+#[test]
+fn a_sync_mappings_storage_class_prices_the_plans_uploads_against_standard() {
+    let p = Project::new(&common::unique_name("costsync"));
+    let bucket = format!("{}-data", p.env);
+    p.write(&format!("buckets:\n  data:\n    name: {bucket}\n"));
+    p.apply_ok();
+    std::fs::create_dir_all(p.path("src")).expect("mkdir");
+    for i in 0..2u64 {
+        std::fs::write(p.path(&format!("src/f{i}.bin")), data(200 * KIB, i)).expect("write");
+    }
+    p.write(&format!(
+        "buckets:\n  data:\n    name: {bucket}\nsync:\n  files:\n    source: src\n    bucket: data\n    storage_class: GLACIER\n"
+    ));
+    let (code, stdout, stderr) = p.run(&["plan", "-e", &p.env, "--cost", "--format", "json"]);
+    assert_eq!(code, 0, "plan failed:\n{stdout}\n{stderr}");
+    let plan: serde_json::Value = serde_json::from_str(&stdout).expect("plan JSON");
+    let c = &plan["costs"][0];
+    assert_eq!(c["address"], "sync.files", "{plan}");
+    assert_eq!(c["changed"], serde_json::json!(["storage_class GLACIER"]));
+    let value = |name: &str| c[name].as_f64().unwrap_or_else(|| panic!("{name} in {c}"));
+    // Two uploads of 200 KiB: in STANDARD, or in GLACIER with 32 KiB each at its price and 8 KiB at
+    // STANDARD's; PUTs at $0.03 instead of $0.005 per 1,000.
+    let before = 400.0 * KIB as f64 / GB * 0.023;
+    let after = (400.0 + 64.0) * KIB as f64 / GB * 0.0036 + 16.0 * KIB as f64 / GB * 0.023;
+    assert!((value("monthly_before") - before).abs() < 1e-12, "{c}");
+    assert!((value("monthly_after") - after).abs() < 1e-12, "{c}");
+    assert!((value("one_time_fees") - 2.0 * 0.025 / 1000.0).abs() < 1e-12, "{c}");
+}

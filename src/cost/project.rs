@@ -114,6 +114,21 @@ pub fn monthly_rate(p: &ClassPrice, standard: &ClassPrice, tally: Tally, small: 
     rate
 }
 
+/// What `objects` uploads of `bytes` in all cost a month in `class` and in STANDARD, and the PUT
+/// requests' fees in `class` beyond STANDARD's: `(monthly in STANDARD, monthly in class, extra fees)`,
+/// or `None` when the table prices neither. The uploads' sizes are known only as a sum, so a class's
+/// minimum billable size applies to their average (exact when all are above it, or all below).
+pub fn upload_class_delta(prices: &RegionPrices, class: &str, objects: u64, bytes: u64) -> Option<(f64, f64, f64)> {
+    let standard = prices.get(STANDARD)?;
+    let p = prices.get(class)?;
+    let tally = Tally { objects, bytes };
+    let small = objects > 0 && bytes / objects < super::aggregate::SMALL;
+    let before = monthly_rate(standard, standard, tally, small);
+    let after = monthly_rate(p, standard, tally, small);
+    let fees = objects as f64 * (p.put_per_1000 - standard.put_per_1000) / 1000.0;
+    Some((before, after, fees))
+}
+
 /// What happens to a group at a day of the projection.
 #[derive(Debug, Clone, PartialEq)]
 enum Event<'r> {

@@ -238,7 +238,7 @@ pub async fn plan_costs(
             changed.remove(logical);
         }
     }
-    let mut out = Vec::new();
+    let mut out = sync_costs(manifest, plan, prices, default_region);
     for (logical, (lifecycle, versioning)) in changed {
         let Ok(mut targets) = targets(manifest, std::slice::from_ref(&logical), default_region) else {
             continue;
@@ -307,6 +307,69 @@ pub async fn plan_costs(
                     delta.total_12_months = a.total() - b.total();
                 }
             },
+        }
+        out.push(delta);
+    }
+    out
+}
+
+/// `plan --cost` for sync mappings whose storage class is not STANDARD: what the plan's uploads cost a
+/// month in that class against STANDARD, and the PUT requests' extra fees. Existing objects keep their
+/// class (sync does not rewrite them), so only the uploads are priced.
+fn sync_costs(
+    manifest: &Manifest,
+    plan: &crate::plan::Plan,
+    prices: &Prices,
+    default_region: &str,
+) -> Vec<crate::plan::CostDelta> {
+    let mut out = Vec::new();
+    for work in plan.syncs.iter().filter(|w| w.uploads > 0 && w.error.is_none()) {
+        let Some(mapping) = manifest.sync.get(&work.mapping) else {
+            continue;
+        };
+        let Some(class) = mapping.storage_class.map(|c| c.as_str()) else {
+            continue;
+        };
+        if class == super::prices::STANDARD {
+            continue;
+        }
+        let mut delta = crate::plan::CostDelta {
+            address: crate::plan::Address(format!("sync.{}", work.mapping)),
+            changed: vec![format!("storage_class {class}")],
+            monthly_before: 0.0,
+            monthly_after: 0.0,
+            one_time_fees: 0.0,
+            total_12_months: 0.0,
+            error: None,
+        };
+        let region = manifest
+            .buckets
+            .get(&mapping.bucket)
+            .and_then(|b| effective_bucket(manifest, b).region)
+            .unwrap_or_else(|| default_region.to_string());
+        let own_routes = mapping
+            .routes
+            .iter()
+            .any(|r| r.storage_class.is_some_and(|c| c.as_str() != class));
+        let uploads = u64::try_from(work.uploads).unwrap_or(u64::MAX);
+        match prices.region(&region) {
+            Err(e) => delta.error = Some(e.to_string()),
+            Ok(_) if own_routes => {
+                delta.error = Some(
+                    "its routes have storage classes of their own, and the plan counts uploads per mapping".to_string(),
+                );
+            }
+            Ok(region_prices) => {
+                match super::project::upload_class_delta(region_prices, class, uploads, work.upload_bytes) {
+                    None => delta.error = Some(format!("the price table has no {class} prices for {region}")),
+                    Some((before, after, fees)) => {
+                        delta.monthly_before = before;
+                        delta.monthly_after = after;
+                        delta.one_time_fees = fees;
+                        delta.total_12_months = (after - before) * super::project::MONTHS as f64 + fees;
+                    }
+                }
+            }
         }
         out.push(delta);
     }

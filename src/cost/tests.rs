@@ -333,3 +333,22 @@ fn recommends_expiring_noncurrent_versions_and_aborting_uploads() {
         "{rules:?}"
     );
 }
+
+#[test]
+fn uploads_into_a_class_cost_its_storage_and_put_price_against_standard() {
+    // 1,000 uploads of 1 MiB into GLACIER: 1,000 MiB plus 1,000 × 32 KiB at $0.0036, 1,000 × 8 KiB at
+    // STANDARD's $0.023; PUTs at $0.03 instead of $0.005 per 1,000.
+    let (before, after, fees) =
+        super::project::upload_class_delta(&east(), "GLACIER", 1000, 1000 * MIB).expect("priced");
+    close(before, 1000.0 / 1024.0 * 0.023);
+    let gb = |b: f64| b / GIB as f64;
+    close(
+        after,
+        gb(1000.0 * (MIB + 32 * KIB) as f64) * 0.0036 + gb(1000.0 * 8.0 * KIB as f64) * 0.023,
+    );
+    close(fees, 1000.0 * (0.03 - 0.005) / 1000.0);
+    // 10 uploads of 1 KiB into STANDARD_IA bill 128 KiB each.
+    let (_, after, _) = super::project::upload_class_delta(&east(), "STANDARD_IA", 10, 10 * KIB).expect("priced");
+    close(after, gb(10.0 * 128.0 * KIB as f64) * 0.0125);
+    assert!(super::project::upload_class_delta(&east(), "REDUCED_REDUNDANCY", 1, 1).is_none());
+}
