@@ -215,7 +215,7 @@ fn cost_counts_what_the_listing_shows_and_prices_it() {
             .expect("source")
             .contains("aws.amazon.com")
     );
-    assert!(stderr.contains("bucket.data: 7 versions listed"), "{stderr}");
+    assert!(stderr.contains("bucket.data: 7 versions read"), "{stderr}");
 
     let (code, text, stderr) = p.run(&["cost", "-e", &p.env, "data"]);
     assert_eq!(code, 0, "{stderr}");
@@ -353,4 +353,92 @@ fn a_sync_mappings_storage_class_prices_the_plans_uploads_against_standard() {
     assert!((value("monthly_before") - before).abs() < 1e-12, "{c}");
     assert!((value("monthly_after") - after).abs() < 1e-12, "{c}");
     assert!((value("one_time_fees") - 2.0 * 0.025 / 1000.0).abs() < 1e-12, "{c}");
+}
+
+/// Gzip of `text`, as S3 writes an inventory report's files.
+fn gzip(text: &str) -> Vec<u8> {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(text.as_bytes()).expect("compress");
+    encoder.finish().expect("compress")
+}
+
+#[test]
+fn cost_reads_the_latest_inventory_report_instead_of_listing() {
+    let p = Project::new(&common::unique_name("costinv"));
+    let data_bucket = format!("{}-data", p.env);
+    let reports = format!("{}-reports", p.env);
+    p.write(&format!(
+        "buckets:\n  data:\n    name: {data_bucket}\n    versioning: enabled\n    inventory:\n      - id: weekly\n        destination: {{bucket: reports, prefix: inv/, format: CSV}}\n        schedule: Weekly\n        included_versions: All\n        optional_fields: [Size, LastModifiedDate, StorageClass]\n  reports:\n    name: {reports}\n"
+    ));
+    p.apply_ok();
+    // moto writes no reports: one is written here as S3 lays them out, with an older one beside it
+    // whose file must not be read. The data bucket itself stays empty.
+    let base = format!("inv/{data_bucket}/weekly");
+    let schema = "Bucket, Key, VersionId, IsLatest, IsDeleteMarker, Size, LastModifiedDate, StorageClass";
+    let csv = format!(
+        "\"{data_bucket}\",\"k1\",\"v1\",\"true\",\"false\",\"1048576\",\"2026-11-30T10:00:00.000Z\",\"STANDARD\"\n\
+         \"{data_bucket}\",\"k1\",\"v0\",\"false\",\"false\",\"2048\",\"2026-10-01T10:00:00.000Z\",\"STANDARD_IA\"\n\
+         \"{data_bucket}\",\"dir%2Fk2\",\"m1\",\"true\",\"true\",\"\",\"2026-11-29T10:00:00.000Z\",\"\"\n\
+         \"{data_bucket}\",\"k3\",\"v1\",\"true\",\"false\",\"5000000\",\"2026-06-01T10:00:00.000Z\",\"GLACIER\"\n"
+    );
+    let objects = [
+        (format!("{base}/data/new.csv.gz"), gzip(&csv)),
+        (format!("{base}/data/old.csv.gz"), gzip("not, a, report\n")),
+        (
+            format!("{base}/2026-12-01T01-00Z/manifest.json"),
+            format!(
+                r#"{{"sourceBucket": "{data_bucket}", "fileFormat": "CSV", "fileSchema": "{schema}", "files": [{{"key": "{base}/data/new.csv.gz", "size": 1, "MD5checksum": "x"}}]}}"#
+            )
+            .into_bytes(),
+        ),
+        (
+            format!("{base}/2026-11-24T01-00Z/manifest.json"),
+            format!(r#"{{"fileFormat": "CSV", "fileSchema": "{schema}", "files": [{{"key": "{base}/data/old.csv.gz"}}]}}"#)
+                .into_bytes(),
+        ),
+    ];
+    common::runtime().block_on(async {
+        let aws = common::emulator().await;
+        let s3 = aws.s3(common::TEST_REGION);
+        for (key, body) in objects {
+            s3.put_object()
+                .bucket(&reports)
+                .key(key)
+                .body(ByteStream::from(body))
+                .send()
+                .await
+                .expect("put report");
+        }
+    });
+
+    let (code, stdout, stderr) = p.run(&["cost", "-e", &p.env, "data", "--from", "inventory", "--format", "json"]);
+    assert_eq!(code, 0, "cost failed:\n{stdout}\n{stderr}");
+    let doc: serde_json::Value = serde_json::from_str(&stdout).expect("JSON report");
+    let b = &doc["buckets"][0];
+    assert_eq!(b["current"]["objects"], 2);
+    assert_eq!(b["noncurrent"]["objects"], 1);
+    assert_eq!(b["delete_markers"], 1);
+    assert_eq!(
+        b["by_class"],
+        serde_json::json!([
+            {"band": "GLACIER", "objects": 1, "bytes": 5000000},
+            {"band": "STANDARD", "objects": 1, "bytes": 1048576},
+            {"band": "STANDARD_IA", "objects": 1, "bytes": 2048},
+        ])
+    );
+    let notes = b["notes"].to_string();
+    assert!(
+        notes.contains("from the S3 Inventory report 2026-12-01T01-00Z (configuration weekly)"),
+        "{notes}"
+    );
+
+    // A bucket without an inventory configuration cannot be priced from one.
+    let (code, _, stderr) = p.run(&["cost", "-e", &p.env, "reports", "--from", "inventory"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains("bucket.reports has no enabled CSV inventory configuration"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("leave out --from inventory"), "{stderr}");
 }

@@ -26,9 +26,19 @@ pub struct CostArgs {
     /// Output format on stdout.
     #[arg(long, value_enum, default_value_t = CostFormat::Text)]
     pub format: CostFormat,
+    /// Where the objects come from: a listing of every version (`listing`), or the latest S3 Inventory
+    /// report (`inventory`, CSV) of the bucket's inventory configuration in the manifest.
+    #[arg(long, value_enum, default_value_t = CostSource::Listing)]
+    pub from: CostSource,
     /// A price table replacing the embedded one (the format of src/cost/prices.json; docs/cost.md).
     #[arg(long, value_name = "FILE")]
     pub prices: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CostSource {
+    Listing,
+    Inventory,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -63,6 +73,10 @@ pub fn run(args: &CostArgs, chdir: Option<&Path>, color: ColorChoice) -> miette:
     for t in &targets {
         prices.region(&t.region).map_err(|e| located(e.into()))?;
     }
+    let locations = match args.from {
+        CostSource::Listing => None,
+        CostSource::Inventory => Some(run::report_locations(&ws.manifest, &targets).map_err(located)?),
+    };
     let now_ms = run::now_ms();
     let runtime = super::runtime()?;
     let reports: Vec<BucketCost> = runtime.block_on(async {
@@ -70,28 +84,37 @@ pub fn run(args: &CostArgs, chdir: Option<&Path>, color: ColorChoice) -> miette:
         // (and what else needs it), as for sync, so S3-compatible servers without STS work.
         let conn = super::connect_for_sync(&ws).await?;
         let mut reports = Vec::new();
-        for t in &targets {
+        for (i, t) in targets.iter().enumerate() {
             let started = Instant::now();
-            let bar = super::progress_bar("{prefix} {pos} versions listed {elapsed}");
+            let bar = super::progress_bar("{prefix} {pos} versions read {elapsed}");
             if let Some(bar) = &bar {
                 bar.set_prefix(format!("bucket.{}", t.logical));
             }
             let mut last = Instant::now();
-            let aggregates = run::measure(&conn.aws, t, &prices, now_ms, |seen| match &bar {
+            let progress = |seen: u64| match &bar {
                 Some(bar) => bar.set_position(seen),
                 None if last.elapsed() >= PROGRESS_EVERY => {
                     last = Instant::now();
-                    eprintln!("bucket.{}: {seen} versions listed...", t.logical);
+                    eprintln!("bucket.{}: {seen} versions read...", t.logical);
                 }
                 None => {}
-            })
-            .await
-            .map_err(located)?;
+            };
+            let (aggregates, notes) = match locations.as_ref().and_then(|l| l.get(i)) {
+                Some(location) => run::measure_inventory(&conn.aws, t, location, &prices, now_ms, progress)
+                    .await
+                    .map_err(located)?,
+                None => (
+                    run::measure(&conn.aws, t, &prices, now_ms, progress)
+                        .await
+                        .map_err(located)?,
+                    Vec::new(),
+                ),
+            };
             if let Some(bar) = &bar {
                 bar.finish_and_clear();
             }
             eprintln!(
-                "bucket.{}: {} listed in {}",
+                "bucket.{}: {} read in {}",
                 t.logical,
                 crate::words::counted(
                     usize::try_from(aggregates.current.objects + aggregates.noncurrent.objects).unwrap_or(usize::MAX),
@@ -99,7 +122,9 @@ pub fn run(args: &CostArgs, chdir: Option<&Path>, color: ColorChoice) -> miette:
                 ),
                 crate::output::duration_text(started.elapsed())
             );
-            reports.push(run::report(t, &aggregates, &prices).map_err(located)?);
+            let mut report = run::report(t, &aggregates, &prices).map_err(located)?;
+            report.notes.extend(notes);
+            reports.push(report);
         }
         Ok::<_, miette::Report>(reports)
     })?;

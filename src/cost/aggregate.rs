@@ -232,6 +232,27 @@ impl<'r> Aggregator<'r> {
             self.noncurrent_seen = self.noncurrent_seen.saturating_add(1);
             (Currency::Noncurrent, self.days_since(became_noncurrent_ms), rank)
         };
+        self.record(v, currency, written, age, rank);
+    }
+
+    /// Takes an entry of a listing in no particular order (an S3 Inventory report): a noncurrent
+    /// version's age is counted from its own date, since the date it became noncurrent is the next
+    /// newer version's, which may be anywhere in the report, and its rank is taken as 0.
+    pub fn unordered_version(&mut self, v: Listed<'_>) {
+        if v.delete_marker {
+            self.out.delete_markers += 1;
+            return;
+        }
+        let written = self.days_since(v.last_modified_ms);
+        let currency = if v.is_latest {
+            Currency::Current
+        } else {
+            Currency::Noncurrent
+        };
+        self.record(v, currency, written, written, 0);
+    }
+
+    fn record(&mut self, v: Listed<'_>, currency: Currency, written: u32, age: u32, rank: u32) {
         let (matched, transition_ok) = rule_bits(self.rules, v.key, v.size);
         let class = self.class_index(v.storage_class);
         let key = GroupKey {

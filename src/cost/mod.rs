@@ -5,6 +5,7 @@
 //! The formulas and assumptions are in docs/cost.md.
 
 pub mod aggregate;
+pub mod inventory;
 pub mod prices;
 pub mod project;
 pub mod recommend;

@@ -3,6 +3,7 @@
 //! `aws::transfer`'s multipart-upload calls, the same ones migrations and sync use.
 
 use super::aggregate::{Aggregates, Aggregator, Listed, Upload};
+use super::inventory::{self, InventoryError, ReportLocation, ReportManifest};
 use super::prices::{Prices, PricesError};
 use super::{BucketCost, BucketFacts, analyse};
 use crate::aws::{Aws, AwsError, archive, transfer};
@@ -55,6 +56,8 @@ pub enum CostError {
     Prices(#[from] PricesError),
     #[error(transparent)]
     Aws(Box<AwsError>),
+    #[error(transparent)]
+    Inventory(#[from] InventoryError),
 }
 
 impl From<AwsError> for CostError {
@@ -75,6 +78,13 @@ impl CostError {
             )),
             CostError::Prices(e) => e.hint(),
             CostError::Aws(_) => None,
+            CostError::Inventory(InventoryError::NoConfiguration { .. }) => Some(
+                "give the bucket an `inventory:` configuration with `format: CSV` (docs/manifest.md), or leave out --from inventory to list the bucket".to_string(),
+            ),
+            CostError::Inventory(InventoryError::NoReport { .. }) => {
+                Some("wait for S3's first report, or leave out --from inventory to list the bucket".to_string())
+            }
+            CostError::Inventory(InventoryError::Manifest { .. } | InventoryError::Csv { .. }) => None,
         }
     }
 }
@@ -150,6 +160,12 @@ pub async fn measure(
     })
     .await?;
     progress(seen);
+    add_uploads(aws, target, &mut agg).await?;
+    Ok(agg.finish())
+}
+
+/// Feeds `target`'s incomplete multipart uploads to `agg`.
+async fn add_uploads(aws: &Aws, target: &Target, agg: &mut Aggregator<'_>) -> Result<(), CostError> {
     let uploads = transfer::list_multipart_uploads(aws, &target.name, &target.region, "").await?;
     for (i, (key, id, initiated_ms)) in uploads.iter().enumerate() {
         let bytes = if i < PARTS_LISTED {
@@ -167,7 +183,85 @@ pub async fn measure(
             bytes,
         });
     }
-    Ok(agg.finish())
+    Ok(())
+}
+
+/// The report location of each target (`cost --from inventory`), before anything is read.
+pub fn report_locations(manifest: &Manifest, targets: &[Target]) -> Result<Vec<ReportLocation>, CostError> {
+    targets
+        .iter()
+        .map(|t| {
+            let bucket = manifest
+                .buckets
+                .get(&t.logical)
+                .ok_or_else(|| CostError::UnknownBucket {
+                    name: t.logical.clone(),
+                    env: manifest.environment.clone(),
+                    known: manifest.buckets.keys().cloned().collect(),
+                })?;
+            Ok(inventory::location(manifest, &t.logical, bucket)?)
+        })
+        .collect()
+}
+
+/// A whole object of the report (a `manifest.json` or one compressed CSV file).
+async fn report_object(aws: &Aws, bucket: &str, region: &str, key: &str) -> Result<Vec<u8>, CostError> {
+    let object = crate::aws::state_store::ObjectRef { bucket, key, region };
+    match aws.read_small_object(object).await? {
+        Some(object) => Ok(object.body),
+        None => Err(InventoryError::Manifest {
+            key: format!("s3://{bucket}/{key}"),
+            detail: "named by the report but not found".to_string(),
+        }
+        .into()),
+    }
+}
+
+/// Reads `target`'s latest S3 Inventory report at `location` into aggregates, instead of listing the
+/// bucket (its incomplete uploads are still listed: reports do not hold them), calling `progress` with
+/// the rows read after each file. Returns what the report leaves out, for the bucket's notes.
+///
+/// Each compressed file is read whole, then decompressed and parsed as a stream: memory holds one
+/// compressed file (S3 writes files of a few hundred MB at most) and the aggregates.
+pub async fn measure_inventory(
+    aws: &Aws,
+    target: &Target,
+    location: &ReportLocation,
+    prices: &Prices,
+    now_ms: i64,
+    mut progress: impl FnMut(u64),
+) -> Result<(Aggregates, Vec<String>), CostError> {
+    let region_prices = prices.region(&target.region)?;
+    let longest_min_days = region_prices.values().map(|p| p.min_days).max().unwrap_or(0);
+    let mut agg = Aggregator::new(&target.rules, now_ms, longest_min_days);
+    // The destination is in the bucket's region: S3 refuses an inventory destination elsewhere.
+    let listed = transfer::list_objects(aws, &location.bucket, &target.region, &location.prefix).await?;
+    let manifest_key = inventory::latest_manifest(listed.iter().map(|o| o.key.as_str()), location)?;
+    let text = report_object(aws, &location.bucket, &target.region, &manifest_key).await?;
+    let report = ReportManifest::parse(&manifest_key, &text)?;
+    let columns = report.columns(&manifest_key)?;
+    let mut rows = 0;
+    for file in &report.files {
+        let compressed = report_object(aws, &location.bucket, &target.region, &file.key).await?;
+        let reader = std::io::BufReader::new(flate2::read::MultiGzDecoder::new(compressed.as_slice()));
+        rows += inventory::feed_csv(&file.key, reader, columns, &mut agg)?;
+        progress(rows);
+    }
+    add_uploads(aws, target, &mut agg).await?;
+    let date = manifest_key
+        .trim_end_matches("/manifest.json")
+        .rsplit('/')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let mut notes = vec![format!(
+        "from the S3 Inventory report {date} (configuration {}): noncurrent versions are aged from their own date, and `newer_noncurrent_versions` sees no newer versions",
+        location.id
+    )];
+    if !location.all_versions {
+        notes.push("the inventory report lists current versions only: noncurrent versions are not counted".to_string());
+    }
+    Ok((agg.finish(), notes))
 }
 
 /// The report of `target` from its aggregates.
