@@ -1233,3 +1233,99 @@ fn migrations_as_a_list_explains_named_migrations() {
         &["maps a name to each migration", "docs/migrations.md"],
     );
 }
+
+/// A versioned bucket with one rule of its own and a backup mapping into it; `retention` and the rule's
+/// body are filled in by each test.
+fn retention_manifest(rule: &str, retention: &str) -> String {
+    format!(
+        "{HEAD}buckets:\n  backups:\n    name: b-${{env}}\n    versioning: enabled\n    lifecycle:\n      - id: old-versions\n{rule}sync:\n  home:\n    source: /home\n    bucket: backups\n    prefix: home/\n    retention: {retention}\n"
+    )
+}
+
+#[test]
+fn retention_beside_rules_for_other_prefixes_or_other_actions_is_valid() {
+    // A rule under another prefix, and one that only moves old versions to Glacier, leave the
+    // retention's expiry alone.
+    let yaml = retention_manifest(
+        "        filter: {prefix: logs/}\n        noncurrent_version_expiration: {days: 90}\n      - id: cold\n        noncurrent_version_transitions: [{days: 30, storage_class: GLACIER}]\n",
+        "{noncurrent_days: 30, keep_versions: 5, delete_markers: expire}",
+    );
+    assert_eq!(problems(&yaml), vec![]);
+}
+
+#[test]
+fn a_bucket_rule_that_expires_the_retained_versions_is_a_conflict() {
+    expect_one(
+        &retention_manifest(
+            "        noncurrent_version_expiration: {days: 90}\n",
+            "{noncurrent_days: 30}",
+        ),
+        "retention-conflict",
+        8,
+        9,
+        "lifecycle rule `old-versions` of bucket `backups` expires noncurrent versions under `home/`, which the retention of sync mapping `home` decides",
+    );
+}
+
+#[test]
+fn retention_needs_a_versioned_destination() {
+    let yaml = retention_manifest("        expiration: {days: 30}\n", "{noncurrent_days: 30}")
+        .replace("    versioning: enabled\n", "");
+    expect_one(&yaml, "retention", 13, 5, "bucket `backups` is not versioned");
+}
+
+#[test]
+fn retention_settings_out_of_range_or_incomplete() {
+    let rule = "        expiration: {days: 30}\n";
+    expect_one(
+        &retention_manifest(rule, "{keep_versions: 3}"),
+        "retention",
+        14,
+        17,
+        "`keep_versions` needs `noncurrent_days`",
+    );
+    expect_one(
+        &retention_manifest(rule, "{noncurrent_days: 7, keep_versions: 101}"),
+        "retention",
+        14,
+        52,
+        "`keep_versions` must be 1 to 100, found 101",
+    );
+    expect_one(
+        &retention_manifest(rule, "{noncurrent_days: 0}"),
+        "retention",
+        14,
+        34,
+        "`noncurrent_days` must be at least 1",
+    );
+    expect_one(
+        &retention_manifest(rule, "{delete_markers: keep}"),
+        "retention",
+        14,
+        5,
+        "retention sets nothing",
+    );
+}
+
+#[test]
+fn two_mappings_retaining_one_prefix_conflict_and_generated_rule_ids_are_reserved() {
+    let yaml = format!(
+        "{}  docs:\n    source: /docs\n    bucket: backups\n    prefix: home/docs/\n    retention: {{noncurrent_days: 7}}\n",
+        retention_manifest("        expiration: {days: 30}\n", "{noncurrent_days: 30}")
+    );
+    expect_one(
+        &yaml,
+        "retention-conflict",
+        19,
+        5,
+        "the retention of sync mapping `docs` and that of `home` both expire old versions under `home/docs/` of bucket `backups`",
+    );
+    expect_one(
+        &retention_manifest("        expiration: {days: 30}\n", "{noncurrent_days: 30}")
+            .replace("id: old-versions", "id: s3rec-retention-mine"),
+        "retention",
+        7,
+        13,
+        "lifecycle rule IDs starting with `s3rec-retention-` are s3rec's own",
+    );
+}

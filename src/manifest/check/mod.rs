@@ -10,6 +10,7 @@ mod lifecycle;
 mod names;
 mod policy;
 mod references;
+mod retention;
 mod transfers;
 
 use std::fmt::Display;
@@ -37,6 +38,7 @@ pub fn run(manifest: &Manifest, file_environment: Option<&str>, document: &Json,
     policy::check(&mut ctx);
     references::check(&mut ctx);
     transfers::check(&mut ctx);
+    retention::check(&mut ctx);
     acknowledge::check(&mut ctx);
     document_kinds(&mut ctx);
     ctx.problems

@@ -128,8 +128,15 @@ impl Kind for Lifecycle {
         rules
     }
 
-    fn desired(_ctx: &Context<'_>, _logical: &str, b: &Bucket) -> Result<Option<Self::Value>, DesiredError> {
-        Ok(b.lifecycle.as_ref().map(|rules| rules.iter().map(rule).collect()))
+    /// The bucket's own rules plus those the retention of sync mappings into it generates
+    /// (`manifest::retention`); a bucket that only receives retention rules has its lifecycle managed.
+    fn desired(ctx: &Context<'_>, logical: &str, b: &Bucket) -> Result<Option<Self::Value>, DesiredError> {
+        let generated = crate::manifest::retention::rules_for(ctx.manifest, logical);
+        if b.lifecycle.is_none() && generated.is_empty() {
+            return Ok(None);
+        }
+        let own = b.lifecycle.iter().flatten();
+        Ok(Some(own.chain(generated.iter()).map(rule).collect()))
     }
 
     fn to_manifest(rules: &Self::Value, bucket: &mut Bucket, _physical: &str, _refs: &ImportRefs<'_>) -> Result<(), String> {
