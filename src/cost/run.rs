@@ -90,7 +90,8 @@ impl CostError {
 }
 
 /// The buckets `names` (logical names; every bucket of the manifest when empty), with their regions
-/// (the bucket's, then `defaults.region`, then `aws.region`, then `default_region`).
+/// (the bucket's, then `defaults.region`, then `aws.region`, then `default_region`) and lifecycle rules
+/// (their own, then those sync retention generates).
 pub fn targets(manifest: &Manifest, names: &[String], default_region: &str) -> Result<Vec<Target>, CostError> {
     let known: Vec<String> = manifest.buckets.keys().cloned().collect();
     if let Some(missing) = names.iter().find(|n| !manifest.buckets.contains_key(n.as_str())) {
@@ -110,11 +111,14 @@ pub fn targets(manifest: &Manifest, names: &[String], default_region: &str) -> R
         .filter_map(|logical| manifest.buckets.get(logical).map(|b| (logical, b)))
         .map(|(logical, bucket)| {
             let effective = effective_bucket(manifest, bucket);
+            // The bucket's own rules and those the retention of sync mappings into it generates, as
+            // the lifecycle kind puts them on the bucket.
+            let generated = crate::manifest::retention::rules_for(manifest, logical);
             let mut rules: Vec<LifecycleRuleDoc> = effective
                 .lifecycle
-                .as_deref()
-                .unwrap_or_default()
                 .iter()
+                .flatten()
+                .chain(&generated)
                 .map(crate::model::kinds::lifecycle::rule)
                 .collect();
             for r in &mut rules {
@@ -468,4 +472,54 @@ fn sync_costs(
         out.push(delta);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_take_regions_versioning_and_the_rules_sync_retention_adds() {
+        let m = crate::manifest::load::valid_for_tests(
+            r#"
+environment: dev
+aws:
+  region: eu-west-1
+buckets:
+  backups:
+    name: backups-dev
+    region: us-east-1
+    versioning: enabled
+    lifecycle:
+      - id: uploads
+        abort_incomplete_multipart_upload_days: 7
+  plain:
+    name: plain-dev
+sync:
+  home:
+    source: home
+    bucket: backups
+    prefix: home/
+    retention: {noncurrent_days: 30}
+"#,
+        );
+        let all = targets(&m, &[], "us-west-2").expect("targets");
+        assert_eq!(all.len(), 2);
+        let backups = &all[0];
+        assert_eq!(
+            (backups.name.as_str(), backups.region.as_str(), backups.versioned),
+            ("backups-dev", "us-east-1", true)
+        );
+        let ids: Vec<&str> = backups.rules.iter().map(|r| r.id.as_str()).collect();
+        assert_eq!(ids, vec!["uploads", "s3rec-retention-home"]);
+        assert_eq!(backups.rules[1].noncurrent_expiration_days, Some(30));
+        assert_eq!(backups.rules[1].prefix.as_deref(), Some("home/"));
+        // The manifest's `aws.region` comes before the fallback.
+        assert_eq!(
+            (all[1].region.as_str(), all[1].versioned, all[1].rules.len()),
+            ("eu-west-1", false, 0)
+        );
+        let err = targets(&m, &["nope".to_string()], "us-west-2").expect_err("unknown");
+        assert!(err.hint().expect("hint").contains("backups, plain"), "{err}");
+    }
 }
