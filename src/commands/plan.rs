@@ -39,8 +39,9 @@ pub struct PlanArgs {
     /// resource) or `full` (every change in a block of its own, every attribute on a line).
     #[arg(long, value_enum, value_name = "DETAIL", default_value_t = render::Detail::Compact)]
     pub detail: render::Detail,
-    /// Also price the changes to lifecycle rules and versioning: each changed bucket's versions are
-    /// listed and projected over 12 months before and after (docs/cost.md).
+    /// Also price the changes to lifecycle rules and versioning (each changed bucket's versions are
+    /// listed and projected over 12 months before and after), and the uploads of sync mappings into a
+    /// storage class other than STANDARD (docs/cost.md).
     #[arg(long)]
     pub cost: bool,
     /// The price table for --cost instead of the embedded one.
