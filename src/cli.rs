@@ -55,6 +55,9 @@ pub enum Command {
     /// Bring a sync mapping's backup back as it was at a point in time (--at), from the versions S3
     /// keeps: into a directory (--into DIR), verified and resumable; --dry-run shows the set.
     Restore(crate::commands::restore::RestoreArgs),
+    /// What each bucket costs today, what the manifest's lifecycle rules will make it cost over 12
+    /// months, and which rules would pay back (from a listing of every object version).
+    Cost(crate::commands::cost::CostArgs),
     /// Write manifest YAML for existing buckets (NAME..., --prefix P, --all), or list the buckets no
     /// environment manages (--list).
     Import(crate::commands::import::ImportArgs),

@@ -8,6 +8,7 @@ pub mod backend;
 pub mod checksum;
 pub mod cli;
 pub mod commands;
+pub mod cost;
 pub mod diff;
 pub mod exec;
 pub mod findings;

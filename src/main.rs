@@ -33,6 +33,7 @@ fn main() -> ExitCode {
         Command::Sync(args) => commands::sync::run(args, cli.chdir.as_deref(), cli.color),
         Command::Migrate(args) => commands::migrate::run(args, cli.chdir.as_deref(), cli.color),
         Command::Restore(args) => commands::restore::run(args, cli.chdir.as_deref(), cli.color),
+        Command::Cost(args) => commands::cost::run(args, cli.chdir.as_deref(), cli.color),
         Command::Import(args) => commands::import::run(args, cli.chdir.as_deref(), cli.color),
         Command::Completions(args) => commands::completions::run(args),
     };

@@ -507,6 +507,7 @@ pub async fn plan(ws: &Workspace, conn: &Connection, state: &StateDb, opts: &Pla
         edges,
         findings,
         warnings,
+        costs: Vec::new(),
     })
 }
 

@@ -31,6 +31,7 @@ fn plan(changes: Vec<Change>) -> Plan {
         warnings: Vec::new(),
         syncs: Vec::new(),
         migrations: Vec::new(),
+        costs: Vec::new(),
         state: None,
     }
 }

@@ -1234,43 +1234,98 @@ fn migrations_as_a_list_explains_named_migrations() {
     );
 }
 
-/// A versioned bucket with a sync mapping into `backup/` that keeps versions; `LIFECYCLE` is the
-/// bucket's own lifecycle block.
-fn retention_manifest(lifecycle: &str, versioning: &str) -> String {
+/// A versioned bucket with one rule of its own and a backup mapping into it; `retention` and the rule's
+/// body are filled in by each test.
+fn retention_manifest(rule: &str, retention: &str) -> String {
     format!(
-        "{HEAD}buckets:\n  data:\n    name: data-${{env}}\n{versioning}{lifecycle}sync:\n  files:\n    source: src\n    bucket: data\n    prefix: backup/\n    retention: {{noncurrent_days: 30, keep_versions: 3, delete_markers: expire}}\n"
+        "{HEAD}buckets:\n  backups:\n    name: b-${{env}}\n    versioning: enabled\n    lifecycle:\n      - id: old-versions\n{rule}sync:\n  home:\n    source: /home\n    bucket: backups\n    prefix: home/\n    retention: {retention}\n"
     )
 }
 
 #[test]
-fn retention_merges_with_a_bucket_rule_that_does_not_touch_versions() {
+fn retention_beside_rules_for_other_prefixes_or_other_actions_is_valid() {
+    // A rule under another prefix, and one that only moves old versions to Glacier, leave the
+    // retention's expiry alone.
     let yaml = retention_manifest(
-        "    lifecycle:\n      - id: tier\n        transitions:\n          - {days: 30, storage_class: STANDARD_IA}\n",
-        "    versioning: enabled\n",
+        "        filter: {prefix: logs/}\n        noncurrent_version_expiration: {days: 90}\n      - id: cold\n        noncurrent_version_transitions: [{days: 30, storage_class: GLACIER}]\n",
+        "{noncurrent_days: 30, keep_versions: 5, delete_markers: expire}",
     );
     assert_eq!(problems(&yaml), vec![]);
 }
 
 #[test]
-fn retention_conflicts_with_a_bucket_rule_expiring_the_same_versions() {
-    let yaml = retention_manifest(
-        "    lifecycle:\n      - id: old\n        filter: {prefix: backup/db/}\n        noncurrent_version_expiration: {days: 7}\n",
-        "    versioning: enabled\n",
+fn a_bucket_rule_that_expires_the_retained_versions_is_a_conflict() {
+    expect_one(
+        &retention_manifest(
+            "        noncurrent_version_expiration: {days: 90}\n",
+            "{noncurrent_days: 30}",
+        ),
+        "retention-conflict",
+        8,
+        9,
+        "lifecycle rule `old-versions` of bucket `backups` expires noncurrent versions under `home/`, which the retention of sync mapping `home` decides",
     );
-    expect_one(&yaml, "retention-conflict", 7, 9, "retention of sync mapping `files`");
 }
 
 #[test]
-fn retention_conflicts_with_a_bucket_rule_of_its_id() {
-    let yaml = retention_manifest(
-        "    lifecycle:\n      - id: s3rec-retention-files\n        expiration: {days: 400}\n",
-        "    versioning: enabled\n",
-    );
-    expect_one(&yaml, "retention-conflict", 7, 13, "has the ID");
+fn retention_needs_a_versioned_destination() {
+    let yaml = retention_manifest("        expiration: {days: 30}\n", "{noncurrent_days: 30}")
+        .replace("    versioning: enabled\n", "");
+    expect_one(&yaml, "retention", 13, 5, "bucket `backups` is not versioned");
 }
 
 #[test]
-fn retention_needs_versioning() {
-    let yaml = retention_manifest("", "");
-    expect_one(&yaml, "retention-versioning", 10, 5, "does not have versioning enabled");
+fn retention_settings_out_of_range_or_incomplete() {
+    let rule = "        expiration: {days: 30}\n";
+    expect_one(
+        &retention_manifest(rule, "{keep_versions: 3}"),
+        "retention",
+        14,
+        17,
+        "`keep_versions` needs `noncurrent_days`",
+    );
+    expect_one(
+        &retention_manifest(rule, "{noncurrent_days: 7, keep_versions: 101}"),
+        "retention",
+        14,
+        52,
+        "`keep_versions` must be 1 to 100, found 101",
+    );
+    expect_one(
+        &retention_manifest(rule, "{noncurrent_days: 0}"),
+        "retention",
+        14,
+        34,
+        "`noncurrent_days` must be at least 1",
+    );
+    expect_one(
+        &retention_manifest(rule, "{delete_markers: keep}"),
+        "retention",
+        14,
+        5,
+        "retention sets nothing",
+    );
+}
+
+#[test]
+fn two_mappings_retaining_one_prefix_conflict_and_generated_rule_ids_are_reserved() {
+    let yaml = format!(
+        "{}  docs:\n    source: /docs\n    bucket: backups\n    prefix: home/docs/\n    retention: {{noncurrent_days: 7}}\n",
+        retention_manifest("        expiration: {days: 30}\n", "{noncurrent_days: 30}")
+    );
+    expect_one(
+        &yaml,
+        "retention-conflict",
+        19,
+        5,
+        "the retention of sync mapping `docs` and that of `home` both expire old versions under `home/docs/` of bucket `backups`",
+    );
+    expect_one(
+        &retention_manifest("        expiration: {days: 30}\n", "{noncurrent_days: 30}")
+            .replace("id: old-versions", "id: s3rec-retention-mine"),
+        "retention",
+        7,
+        13,
+        "lifecycle rule IDs starting with `s3rec-retention-` are s3rec's own",
+    );
 }

@@ -686,7 +686,7 @@ async fn resume_upload(
     let Some(resume) = &up.resume else {
         return Ok(None);
     };
-    let Some(listing) = list_parts(aws, up, &resume.upload_id).await? else {
+    let Some(listing) = list_parts(aws, up.bucket, up.region, up.key, &resume.upload_id).await? else {
         tracing::debug!(key = up.key, upload_id = %resume.upload_id, "the multipart upload to resume is gone; starting anew");
         journal.multipart_finished(&resume.upload_id);
         return Ok(None);
@@ -751,9 +751,15 @@ struct PartListing {
 }
 
 /// Every part of an upload (ListParts, paginated); `None` when the server no longer has the upload.
-async fn list_parts(aws: &Aws, up: &Upload<'_>, upload_id: &str) -> Result<Option<PartListing>, AwsError> {
-    let s3 = aws.s3(up.region);
-    let op = Op::object("ListParts", "s3:ListMultipartUploadParts", up.bucket, up.key);
+async fn list_parts(
+    aws: &Aws,
+    bucket: &str,
+    region: &str,
+    key: &str,
+    upload_id: &str,
+) -> Result<Option<PartListing>, AwsError> {
+    let s3 = aws.s3(region);
+    let op = Op::object("ListParts", "s3:ListMultipartUploadParts", bucket, key);
     let mut listing = PartListing {
         algorithm: None,
         parts: Vec::new(),
@@ -762,8 +768,8 @@ async fn list_parts(aws: &Aws, up: &Upload<'_>, upload_id: &str) -> Result<Optio
     loop {
         let result = s3
             .list_parts()
-            .bucket(up.bucket)
-            .key(up.key)
+            .bucket(bucket)
+            .key(key)
             .upload_id(upload_id)
             .set_part_number_marker(marker.take())
             .send()
@@ -1322,6 +1328,19 @@ pub async fn list_multipart_uploads(
         }
     }
     Ok(uploads)
+}
+
+/// The bytes of the parts an incomplete upload holds (ListParts, paginated); `None` when the server no
+/// longer has the upload.
+pub async fn upload_bytes(
+    aws: &Aws,
+    bucket: &str,
+    region: &str,
+    key: &str,
+    upload_id: &str,
+) -> Result<Option<u64>, AwsError> {
+    let listing = list_parts(aws, bucket, region, key, upload_id).await?;
+    Ok(listing.map(|l| l.parts.iter().map(|p| p.size).sum()))
 }
 
 /// Aborts a multipart upload, freeing its parts; an upload that is already gone (`NoSuchUpload`) counts

@@ -3,6 +3,7 @@
 
 pub mod apply;
 pub mod completions;
+pub mod cost;
 pub mod doctor;
 pub mod import;
 pub mod migrate;

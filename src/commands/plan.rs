@@ -39,6 +39,14 @@ pub struct PlanArgs {
     /// resource) or `full` (every change in a block of its own, every attribute on a line).
     #[arg(long, value_enum, value_name = "DETAIL", default_value_t = render::Detail::Compact)]
     pub detail: render::Detail,
+    /// Also price the changes to lifecycle rules and versioning (each changed bucket's versions are
+    /// listed and projected over 12 months before and after), and the uploads of sync mappings into a
+    /// storage class other than STANDARD (docs/cost.md).
+    #[arg(long)]
+    pub cost: bool,
+    /// The price table for --cost instead of the embedded one.
+    #[arg(long, value_name = "FILE", requires = "cost")]
+    pub prices: Option<PathBuf>,
     /// Buckets read from AWS at once.
     #[arg(long, value_name = "N", default_value_t = planner::DEFAULT_READ_CONCURRENCY)]
     pub parallelism: usize,
@@ -63,7 +71,22 @@ pub fn run(args: &PlanArgs, chdir: Option<&Path>, color: ColorChoice) -> miette:
         audit: args.audit,
         read_concurrency: args.parallelism,
     };
-    let plan = runtime.block_on(make_plan(&ws, &opts))?;
+    let prices = if args.cost {
+        let prices = match &args.prices {
+            Some(path) => crate::cost::prices::Prices::from_file(path),
+            None => crate::cost::prices::Prices::embedded(),
+        };
+        Some(prices.map_err(|e| match e.hint() {
+            Some(hint) => miette::miette!(help = hint, "{e}"),
+            None => miette::miette!("{e}"),
+        })?)
+    } else {
+        None
+    };
+    let mut plan = runtime.block_on(make_plan(&ws, &opts))?;
+    if let Some(prices) = &prices {
+        plan.costs = runtime.block_on(price_changes(&ws, &plan, prices))?;
+    }
     let text = match args.format {
         PlanFormat::Text => render::text(&plan, stdout_color(color), args.detail),
         PlanFormat::Json => render::json(&plan),
@@ -163,6 +186,26 @@ pub(crate) async fn plan_from(
     }
     eprintln!("Reading {} of {} from AWS...", what.join(", "), ws.environment());
     planner::plan(ws, conn, state, opts).await.map_err(plan_error)
+}
+
+/// `--cost`: lists each bucket whose lifecycle rules or versioning change and prices both sides.
+async fn price_changes(
+    ws: &Workspace,
+    plan: &Plan,
+    prices: &crate::cost::prices::Prices,
+) -> miette::Result<Vec<crate::plan::CostDelta>> {
+    let conn = super::connect(ws).await?;
+    let default_region = crate::cost::run::default_region(&ws.manifest);
+    eprintln!("Pricing the lifecycle and versioning changes...");
+    Ok(crate::cost::run::plan_costs(
+        &conn.aws,
+        &ws.manifest,
+        plan,
+        prices,
+        &default_region,
+        crate::cost::run::now_ms(),
+    )
+    .await)
 }
 
 pub(crate) fn plan_error(e: PlanError) -> miette::Report {

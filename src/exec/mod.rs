@@ -499,6 +499,7 @@ mod tests {
             syncs: Vec::new(),
             state: None,
             migrations: Vec::new(),
+            costs: Vec::new(),
         }))
         .expect("plan");
         plan.changes = vec![

@@ -6,6 +6,7 @@
 pub mod check;
 pub mod diagnostic;
 pub mod load;
+pub mod retention;
 pub mod schema;
 pub mod types;
 pub mod yaml;

@@ -1154,35 +1154,36 @@ pub struct SyncMapping {
     /// Transfers in flight at once (files and parts).
     #[serde(default = "default_concurrency")]
     pub concurrency: u32,
-    /// How long old versions of the mapping's objects are kept: lifecycle rules on each destination
-    /// bucket, for the mapping's prefix there (docs/restore.md). The buckets need versioning enabled.
+    /// How long the destination keeps old versions of the backed-up files: lifecycle rules s3rec adds
+    /// to each destination bucket for the mapping's prefixes (docs/sync.md, "Retention").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retention: Option<Retention>,
 }
 
-/// The versions a sync mapping keeps for `s3rec restore`, as lifecycle rules of its destinations.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+/// The versions a backup keeps, declared on its mapping and applied as lifecycle rules of its
+/// destination buckets. Needs `versioning: enabled` on those buckets.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Retention {
-    /// Delete a version this many days after a newer one replaced it (or a delete marker hid it).
-    #[schemars(range(min = 1))]
-    pub noncurrent_days: u32,
-    /// Keep this many newest noncurrent versions of each key however old they are (S3 allows 1 to 100).
+    /// Delete a version this many days after it stopped being current (a newer upload replaced it, or
+    /// a delete marker hid it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 1, max = 100))]
+    pub noncurrent_days: Option<u32>,
+    /// Keep this many newest noncurrent versions of each key however old they are (1 to 100); needs
+    /// `noncurrent_days`, which then applies to the older ones only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keep_versions: Option<u32>,
-    /// `expire`: remove delete markers that no longer hide any version; `keep` (the default) leaves them.
-    #[serde(default)]
-    pub delete_markers: DeleteMarkers,
+    /// `expire` removes delete markers that no longer hide any version; `keep` (the default) leaves them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delete_markers: Option<DeleteMarkers>,
 }
 
-/// What retention does with delete markers.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+/// What retention does with delete markers left without versions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum DeleteMarkers {
-    #[default]
-    Keep,
     Expire,
+    Keep,
 }
 
 fn default_multipart_threshold() -> ByteSize {

@@ -230,6 +230,10 @@ pub struct Plan {
     /// days); `s3rec migrate run` does.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub migrations: Vec<MigrationWork>,
+    /// With `plan --cost`: what each bucket whose lifecycle rules or versioning change would cost
+    /// before and after, from a listing of its versions (docs/cost.md). Information only.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub costs: Vec<CostDelta>,
 }
 
 /// Which state a plan was made against: the database's lineage (drawn when it was created, kept by every
@@ -316,6 +320,53 @@ impl MigrationWork {
             crate::words::counted(c.objects, "object"),
             size(c.bytes),
             parts.join(", ")
+        )
+    }
+}
+
+/// The cost of one bucket's changes to lifecycle rules or versioning, projected over 12 months from its
+/// listed versions with the rules before and after (`crate::cost`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CostDelta {
+    /// The bucket's address (`bucket.logs`).
+    pub address: Address,
+    /// What changes: `lifecycle`, `versioning`.
+    pub changed: Vec<String>,
+    /// The monthly cost in the 12th month, before and after the change (steady state, fees aside).
+    pub monthly_before: f64,
+    pub monthly_after: f64,
+    /// The one-time fees the change brings (transition requests, early deletion), after minus before.
+    pub one_time_fees: f64,
+    /// The 12 months' total after minus before, fees included.
+    pub total_12_months: f64,
+    /// Why the bucket could not be priced (no prices for its region, a refused listing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl CostDelta {
+    /// `bucket.logs (lifecycle): $12.40 → $3.10 a month (-$9.30), one-time fees $4.00, 12 months -$98.20`.
+    pub fn line(&self) -> String {
+        let money = crate::cost::render::money;
+        let what = self.changed.join(", ");
+        if let Some(error) = &self.error {
+            return format!("{} ({what}): cost not known: {error}", self.address);
+        }
+        let signed = |x: f64| {
+            if x < 0.0 {
+                format!("-{}", money(-x))
+            } else {
+                format!("+{}", money(x))
+            }
+        };
+        format!(
+            "{} ({what}): {} → {} a month ({}), one-time fees {}, 12 months {}",
+            self.address,
+            money(self.monthly_before),
+            money(self.monthly_after),
+            signed(self.monthly_after - self.monthly_before),
+            money(self.one_time_fees),
+            signed(self.total_12_months)
         )
     }
 }

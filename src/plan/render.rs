@@ -83,6 +83,9 @@ pub fn text(plan: &Plan, color: bool, detail: Detail) -> String {
     for migration in &plan.migrations {
         let _ = writeln!(out, "  # {}\n", migration.line());
     }
+    for cost in &plan.costs {
+        let _ = writeln!(out, "  # cost: {}\n", cost.line());
+    }
     if plan.has_changes() {
         out.push_str(&summary_line(plan.counts()));
     } else {
@@ -377,6 +380,7 @@ fn markdown_full(plan: &Plan) -> String {
         let _ = writeln!(out, "{NO_CHANGES}\n");
     }
     out.push_str(&list(&migration_lines(plan)));
+    out.push_str(&cost_section(plan));
     let warnings = warnings(plan);
     if !warnings.is_empty() {
         out.push_str(WARNINGS_HEAD);
@@ -411,6 +415,33 @@ fn list(lines: &[String]) -> String {
 
 fn sync_lines(plan: &Plan) -> Vec<String> {
     plan.syncs.iter().map(|s| s.line()).collect()
+}
+
+/// `plan --cost`'s line for the environment (the sum of its buckets' deltas, as Infracost's comment
+/// has), then one item per bucket; nothing without `--cost`.
+fn cost_section(plan: &Plan) -> String {
+    if plan.costs.is_empty() {
+        return String::new();
+    }
+    let money = crate::cost::render::money;
+    let priced: Vec<&crate::plan::CostDelta> = plan.costs.iter().filter(|c| c.error.is_none()).collect();
+    let before: f64 = priced.iter().map(|c| c.monthly_before).sum();
+    let after: f64 = priced.iter().map(|c| c.monthly_after).sum();
+    let fees: f64 = priced.iter().map(|c| c.one_time_fees).sum();
+    let delta = after - before;
+    let sign = if delta < 0.0 { "-" } else { "+" };
+    let mut out = format!(
+        "**Cost** of `{}`: {} → {} a month by month 12 ({sign}{}), one-time fees {}\n\n",
+        plan.environment,
+        money(before),
+        money(after),
+        money(delta.abs()),
+        money(fees)
+    );
+    out.push_str(&list(
+        &plan.costs.iter().map(crate::plan::CostDelta::line).collect::<Vec<_>>(),
+    ));
+    out
 }
 
 fn migration_lines(plan: &Plan) -> Vec<String> {
@@ -1188,6 +1219,7 @@ mod tests {
             syncs: Vec::new(),
             state: None,
             migrations: Vec::new(),
+            costs: Vec::new(),
         };
         // Room for some rows: the rest is counted.
         let out = markdown_shortened(&plan, 10_000, 2_500);

@@ -17,7 +17,14 @@
 //! except where `max-keys` was lowered. Connections to the upstream are kept alive and pooled, so the
 //! proxy costs tens of microseconds per request rather than a connection each.
 //!
-//! Both take `--port P` (default: any free port), print `http://127.0.0.1:PORT` once they listen, and
+//! `s3rec-bench-server versions --count N` is a bucket of N generated object versions, for measuring
+//! `s3rec cost` over a listing too large for an emulator. It answers ListObjectVersions (`GET ?versions`)
+//! with pages of at most 1,000 entries, generated from their index (no state: four entries per key,
+//! newest first, every tenth key's newest a delete marker, classes, sizes from 1 KiB to 128 MiB and
+//! ages spread deterministically), ListMultipartUploads (`GET ?uploads`) with none, and anything else
+//! with 200 and no body.
+//!
+//! All take `--port P` (default: any free port), print `http://127.0.0.1:PORT` once they listen, and
 //! stop on SIGINT or SIGTERM.
 
 use std::convert::Infallible;
@@ -174,6 +181,127 @@ async fn sink(req: Request<Incoming>, sink: Arc<Sink>) -> Result<Response<Body>,
     Ok(response)
 }
 
+/// Entries (versions and delete markers) per key of the `versions` bucket.
+const VERSIONS_PER_KEY: u64 = 4;
+
+/// The `versions` bucket's "now": its entries are dated back from here.
+const VERSIONS_NOW_SECS: i64 = 1_796_083_200; // 2026-12-01T00:00:00Z
+
+/// A well-mixed 64-bit hash of `x` (splitmix64's finaliser).
+fn mix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
+/// `YYYY-MM-DDThh:mm:ss.000Z` of Unix seconds (Howard Hinnant's civil-from-days).
+fn iso8601(secs: i64) -> String {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.000Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// One ListObjectVersions page of the generated bucket, after `key-marker`/`version-id-marker`.
+fn versions_page(count: u64, query: &str) -> String {
+    let max = query_value(query, "max-keys")
+        .and_then(|m| m.parse::<u64>().ok())
+        .unwrap_or(1000)
+        .min(1000);
+    let key_of = |i: u64| format!("k/{:010}", i / VERSIONS_PER_KEY);
+    let start = match (
+        query_value(query, "version-id-marker"),
+        query_value(query, "key-marker"),
+    ) {
+        (Some(v), _) if !v.is_empty() => v.trim_start_matches('v').parse::<u64>().map_or(count, |i| i + 1),
+        (_, Some(k)) if !k.is_empty() => k
+            .trim_start_matches("k/")
+            .parse::<u64>()
+            .map_or(count, |key| (key + 1) * VERSIONS_PER_KEY),
+        _ => 0,
+    };
+    let end = (start + max).min(count);
+    let mut entries = String::with_capacity(400 * (end - start) as usize);
+    for i in start..end {
+        let key_index = i / VERSIONS_PER_KEY;
+        let j = i % VERSIONS_PER_KEY;
+        let h = mix(i);
+        let age_days = (key_index * 13 % 700 + j * 30) as i64;
+        let modified = iso8601(VERSIONS_NOW_SECS - age_days * 86_400 - (h % 86_400) as i64 % 3600);
+        let latest = j == 0;
+        if latest && key_index % 10 == 9 {
+            entries.push_str(&format!(
+                "<DeleteMarker><Key>{}</Key><VersionId>v{i}</VersionId><IsLatest>true</IsLatest><LastModified>{modified}</LastModified></DeleteMarker>",
+                key_of(i)
+            ));
+            continue;
+        }
+        let class = match h % 20 {
+            0..=9 => "STANDARD",
+            10..=12 => "STANDARD_IA",
+            13..=14 => "INTELLIGENT_TIERING",
+            15..=16 => "GLACIER_IR",
+            17..=18 => "GLACIER",
+            _ => "DEEP_ARCHIVE",
+        };
+        let size = (1u64 << (10 + (h >> 8) % 18)) + (h >> 32) % 1000;
+        entries.push_str(&format!(
+            "<Version><Key>{}</Key><VersionId>v{i}</VersionId><IsLatest>{latest}</IsLatest><LastModified>{modified}</LastModified><ETag>&quot;d41d8cd98f00b204e9800998ecf8427e&quot;</ETag><Size>{size}</Size><StorageClass>{class}</StorageClass></Version>",
+            key_of(i)
+        ));
+    }
+    let truncated = end < count;
+    let next = if truncated && end > start {
+        format!(
+            "<NextKeyMarker>{}</NextKeyMarker><NextVersionIdMarker>v{}</NextVersionIdMarker>",
+            key_of(end - 1),
+            end - 1
+        )
+    } else {
+        String::new()
+    };
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><ListVersionsResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Name>versions</Name><Prefix></Prefix><MaxKeys>{max}</MaxKeys><IsTruncated>{truncated}</IsTruncated>{next}{entries}</ListVersionsResult>"
+    )
+}
+
+/// The `versions` server: listings of the generated bucket, nothing else.
+async fn versions(req: Request<Incoming>, count: u64) -> Result<Response<Body>, Infallible> {
+    let query = req.uri().query().unwrap_or("").to_string();
+    let has = |name: &str| {
+        query
+            .split('&')
+            .any(|p| p == name || p.starts_with(&format!("{name}=")))
+    };
+    let body = if req.method() == Method::GET && has("versions") {
+        versions_page(count, &query)
+    } else if req.method() == Method::GET && has("uploads") {
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><ListMultipartUploadsResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Bucket>versions</Bucket><IsTruncated>false</IsTruncated></ListMultipartUploadsResult>".to_string()
+    } else {
+        return Ok(Response::new(full(Bytes::new())));
+    };
+    let mut response = Response::new(full(body));
+    response.headers_mut().insert(
+        "Content-Type",
+        hyper::header::HeaderValue::from_static("application/xml"),
+    );
+    Ok(response)
+}
+
 struct Proxy {
     upstream: String,
     latency: Duration,
@@ -240,7 +368,7 @@ async fn forward(req: Request<Incoming>, proxy: Arc<Proxy>) -> Result<Response<B
 
 fn usage() -> ! {
     eprintln!(
-        "usage: s3rec-bench-server sink [--port P]\n       s3rec-bench-server proxy --upstream URL [--latency-ms L] [--max-keys N] [--port P]"
+        "usage: s3rec-bench-server sink [--port P]\n       s3rec-bench-server proxy --upstream URL [--latency-ms L] [--max-keys N] [--port P]\n       s3rec-bench-server versions --count N [--port P]"
     );
     std::process::exit(2)
 }
@@ -263,8 +391,17 @@ async fn main() -> std::io::Result<()> {
         objects: Objects::default(),
         started: LAST_MODIFIED.to_string(),
     });
+    let version_count: Option<u64> = match mode.as_str() {
+        "versions" => Some(
+            value("--count")
+                .unwrap_or_else(|| usage())
+                .parse()
+                .unwrap_or_else(|_| usage()),
+        ),
+        _ => None,
+    };
     let proxy = match mode.as_str() {
-        "sink" => None,
+        "sink" | "versions" => None,
         "proxy" => Some(Arc::new(Proxy {
             upstream: value("--upstream")
                 .unwrap_or_else(|| usage())
@@ -287,12 +424,16 @@ async fn main() -> std::io::Result<()> {
             let (sink_state, proxy) = (sink_state.clone(), proxy.clone());
             tokio::spawn(async move {
                 let io = TokioIo::new(stream);
-                let _ = match proxy {
-                    Some(proxy) => {
+                let _ = match (proxy, version_count) {
+                    (_, Some(count)) => {
+                        let service = service_fn(move |req| versions(req, count));
+                        http1::Builder::new().serve_connection(io, service).await
+                    }
+                    (Some(proxy), None) => {
                         let service = service_fn(move |req| forward(req, proxy.clone()));
                         http1::Builder::new().serve_connection(io, service).await
                     }
-                    None => {
+                    (None, None) => {
                         let service = service_fn(move |req| sink(req, sink_state.clone()));
                         http1::Builder::new().serve_connection(io, service).await
                     }

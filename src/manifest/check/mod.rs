@@ -37,8 +37,8 @@ pub fn run(manifest: &Manifest, file_environment: Option<&str>, document: &Json,
     inventory::check(&mut ctx);
     policy::check(&mut ctx);
     references::check(&mut ctx);
-    retention::check(&mut ctx);
     transfers::check(&mut ctx);
+    retention::check(&mut ctx);
     acknowledge::check(&mut ctx);
     document_kinds(&mut ctx);
     ctx.problems

@@ -1,101 +1,194 @@
-//! A sync mapping's `retention` becomes lifecycle rules of its destination buckets
-//! (`model::kinds::lifecycle::retention_rules`); these rules must not fight the buckets' own. A bucket
-//! rule with a retention rule's ID, or one that also expires noncurrent versions (or delete markers)
-//! of objects a retention rule covers, is a conflict: S3 would apply whichever acts first, so the
-//! manifest would not say how long versions are kept. Retention also needs versioning, without which
-//! there are no noncurrent versions to keep.
+//! A sync mapping's `retention`: settings S3 accepts, versioned destinations, and no bucket rule (or
+//! other mapping) that decides the same versions' lifetime differently.
+//!
+//! S3 does not refuse overlapping lifecycle rules: where two rules expire the same noncurrent versions,
+//! it applies the one that deletes sooner. A retention that a bucket rule silently shortens is a backup
+//! that keeps less than its manifest says, so the overlap is an error here, placed on the bucket rule.
 
-use super::{Ctx, On, ptr};
+use super::{Ctx, On, ptr, versioning_enabled};
 use crate::manifest::diagnostic::Problem;
-use crate::manifest::types::Versioning;
-use crate::model::kinds::lifecycle::retention_rules;
+use crate::manifest::retention::{self, RULE_ID_PREFIX, RetentionRule};
+use crate::manifest::types::{DeleteMarkers, Retention};
+
+/// S3's bounds on `NewerNoncurrentVersions`.
+const KEEP_VERSIONS_MAX: u32 = 100;
 
 pub(super) fn check(ctx: &mut Ctx<'_>) {
-    let m = ctx.manifest;
-    for (name, mapping) in &m.sync {
-        if mapping.retention.is_none() {
-            continue;
+    for (name, mapping) in &ctx.manifest.sync {
+        if let Some(retention) = &mapping.retention {
+            settings(ctx, retention, &ptr(&[&"sync", name, &"retention"]));
         }
-        let buckets = std::iter::once(&mapping.bucket).chain(mapping.routes.iter().map(|r| &r.bucket));
-        let mut seen: Vec<&String> = Vec::new();
-        for logical in buckets {
-            if seen.contains(&logical) {
-                continue;
-            }
-            seen.push(logical);
-            let Some(bucket) = m.buckets.get(logical) else {
-                continue;
-            };
-            if ctx.effective(bucket).versioning != Some(Versioning::Enabled) {
+    }
+    let generated = retention::rules(ctx.manifest);
+    for rule in &generated {
+        destination(ctx, rule);
+    }
+    reserved_ids(ctx);
+    for (i, rule) in generated.iter().enumerate() {
+        for other in &generated[..i] {
+            if other.mapping != rule.mapping && overlaps(rule, other) {
                 ctx.report(
                     Problem::error(
-                        "retention-versioning",
+                        "retention-conflict",
                         format!(
-                            "sync mapping `{name}` keeps versions in bucket `{logical}`, which does not have versioning enabled"
+                            "the retention of sync mapping `{}` and that of `{}` both expire old versions {} of bucket `{}`",
+                            rule.mapping,
+                            other.mapping,
+                            place(narrower(&rule.prefix, &other.prefix)),
+                            rule.bucket
                         ),
                     )
-                    .with_hint(format!(
-                        "`versioning: enabled` on bucket `{logical}`: without it there are no old versions to keep or restore"
-                    )),
-                    &ptr(&[&"sync", name, &"retention"]),
+                    .with_hint("S3 would apply the shorter one to both: give the mappings separate prefixes, or one retention"),
+                    &ptr(&[&"sync", &rule.mapping, &"retention"]),
                     On::Key,
                 );
             }
         }
     }
-    for (logical, bucket) in &m.buckets {
-        let generated = retention_rules(m, logical);
-        if generated.is_empty() {
+}
+
+/// The values themselves: something to do, days and counts in S3's ranges.
+fn settings(ctx: &mut Ctx<'_>, r: &Retention, at: &str) {
+    let expires_markers = matches!(r.delete_markers, Some(DeleteMarkers::Expire));
+    if r.noncurrent_days.is_none() && r.keep_versions.is_none() && !expires_markers {
+        ctx.report(
+            Problem::error(
+                "retention",
+                "retention sets nothing: old versions would be kept forever",
+            )
+            .with_hint(
+                "set `noncurrent_days` (and `keep_versions`), or `delete_markers: expire`, or remove `retention`",
+            ),
+            at,
+            On::Key,
+        );
+    }
+    if r.noncurrent_days == Some(0) {
+        ctx.report(
+            Problem::error("retention", "`noncurrent_days` must be at least 1"),
+            &format!("{at}/noncurrent_days"),
+            On::Value,
+        );
+    }
+    if let Some(keep) = r.keep_versions {
+        if keep == 0 || keep > KEEP_VERSIONS_MAX {
+            ctx.report(
+                Problem::error(
+                    "retention",
+                    format!("`keep_versions` must be 1 to {KEEP_VERSIONS_MAX}, found {keep}"),
+                )
+                .with_hint("S3 keeps at most 100 newest noncurrent versions per rule"),
+                &format!("{at}/keep_versions"),
+                On::Value,
+            );
+        }
+        if r.noncurrent_days.is_none() {
+            ctx.report(
+                Problem::error(
+                    "retention",
+                    "`keep_versions` needs `noncurrent_days`: S3 expires the versions beyond the newest ones only after that many days",
+                )
+                .with_hint("add `noncurrent_days: 1` to delete older versions a day after they are replaced"),
+                &format!("{at}/keep_versions"),
+                On::Key,
+            );
+        }
+    }
+}
+
+/// A destination of a mapping with retention: versioned, and without its own rule for the same versions.
+fn destination(ctx: &mut Ctx<'_>, generated: &RetentionRule) {
+    let Some(bucket) = ctx.manifest.buckets.get(&generated.bucket) else {
+        // `references` reports a mapping into a bucket the manifest does not define.
+        return;
+    };
+    let at = ptr(&[&"sync", &generated.mapping, &"retention"]);
+    if !versioning_enabled(&ctx.effective(bucket)) {
+        ctx.report(
+            Problem::error(
+                "retention",
+                format!(
+                    "retention keeps and expires old versions, but bucket `{}` is not versioned",
+                    generated.bucket
+                ),
+            )
+            .with_hint(format!(
+                "set `versioning: enabled` on bucket `{}`: without versions an overwrite or a delete is final",
+                generated.bucket
+            )),
+            &at,
+            On::Key,
+        );
+    }
+    let expires_versions = generated.rule.noncurrent_version_expiration.is_some();
+    for (i, own) in bucket.lifecycle.iter().flatten().enumerate() {
+        if !own.enabled || own.noncurrent_version_expiration.is_none() || !expires_versions {
             continue;
         }
+        let own_prefix = own.filter.as_ref().and_then(|f| f.prefix.as_deref()).unwrap_or("");
+        if !retention::prefixes_overlap(own_prefix, &generated.prefix) {
+            continue;
+        }
+        ctx.report(
+            Problem::error(
+                "retention-conflict",
+                format!(
+                    "lifecycle rule `{}` of bucket `{}` expires noncurrent versions {}, which the retention of sync mapping `{}` decides",
+                    own.id,
+                    generated.bucket,
+                    place(narrower(own_prefix, &generated.prefix)),
+                    generated.mapping
+                ),
+            )
+            .with_hint(format!(
+                "S3 would apply the shorter of the two: remove this rule's `noncurrent_version_expiration`, give it a prefix outside `{}`, or change `sync.{}.retention` instead",
+                if generated.prefix.is_empty() { "the bucket" } else { generated.prefix.as_str() },
+                generated.mapping
+            )),
+            &ptr(&[&"buckets", &generated.bucket, &"lifecycle", &i, &"noncurrent_version_expiration"]),
+            On::Key,
+        );
+    }
+}
+
+/// A bucket's own rule may not take an ID generated rules use.
+fn reserved_ids(ctx: &mut Ctx<'_>) {
+    for (logical, bucket) in &ctx.manifest.buckets {
         for (i, own) in bucket.lifecycle.iter().flatten().enumerate() {
-            let own_prefix = own.filter.as_ref().and_then(|f| f.prefix.as_deref()).unwrap_or("");
-            let expires_noncurrent = own.noncurrent_version_expiration.is_some();
-            let expires_markers = own
-                .expiration
-                .as_ref()
-                .is_some_and(|e| e.expired_object_delete_marker == Some(true));
-            for r in &generated {
-                let at = ptr(&[&"buckets", logical, &"lifecycle", &i]);
-                if own.id == r.rule.id {
-                    ctx.report(
-                        Problem::error(
-                            "retention-conflict",
-                            format!(
-                                "lifecycle rule `{}` of bucket `{logical}` has the ID of the rule the retention of sync mapping `{}` generates",
-                                own.id, r.mapping
-                            ),
-                        )
-                        .with_hint("rename the bucket's rule: IDs starting with `s3rec-retention-` belong to retention"),
-                        &format!("{at}/id"),
-                        On::Value,
-                    );
-                    continue;
-                }
-                let retention_prefix = r.rule.prefix.as_deref().unwrap_or("");
-                let overlap = own_prefix.starts_with(retention_prefix) || retention_prefix.starts_with(own_prefix);
-                let same_action =
-                    expires_noncurrent || (expires_markers && r.rule.expired_object_delete_marker == Some(true));
-                if overlap && same_action {
-                    ctx.report(
-                        Problem::error(
-                            "retention-conflict",
-                            format!(
-                                "lifecycle rule `{}` of bucket `{logical}` also expires old versions or delete markers under {:?}, which the retention of sync mapping `{}` decides",
-                                own.id,
-                                if own_prefix.len() > retention_prefix.len() { own_prefix } else { retention_prefix },
-                                r.mapping
-                            ),
-                        )
-                        .with_hint(format!(
-                            "remove the rule's noncurrent_version_expiration (and expired_object_delete_marker), or set how long versions are kept only in `sync.{}.retention`",
-                            r.mapping
-                        )),
-                        &at,
-                        On::Value,
-                    );
-                }
+            if own.id.starts_with(RULE_ID_PREFIX) {
+                ctx.report(
+                    Problem::error(
+                        "retention",
+                        format!("lifecycle rule IDs starting with `{RULE_ID_PREFIX}` are s3rec's own"),
+                    )
+                    .with_hint(
+                        "rename the rule: s3rec names the rules a sync mapping's `retention` generates this way",
+                    ),
+                    &ptr(&[&"buckets", logical, &"lifecycle", &i, &"id"]),
+                    On::Value,
+                );
             }
         }
     }
+}
+
+fn overlaps(a: &RetentionRule, b: &RetentionRule) -> bool {
+    a.bucket == b.bucket
+        && retention::prefixes_overlap(&a.prefix, &b.prefix)
+        && a.rule.noncurrent_version_expiration.is_some()
+        && b.rule.noncurrent_version_expiration.is_some()
+}
+
+/// Where a rule with this prefix applies, in words.
+fn place(prefix: &str) -> String {
+    if prefix.is_empty() {
+        "anywhere in the bucket".to_string()
+    } else {
+        format!("under `{prefix}`")
+    }
+}
+
+/// The narrower of two overlapping prefixes: where both rules apply.
+fn narrower<'a>(a: &'a str, b: &'a str) -> &'a str {
+    if a.len() >= b.len() { a } else { b }
 }

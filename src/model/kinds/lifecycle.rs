@@ -128,18 +128,15 @@ impl Kind for Lifecycle {
         rules
     }
 
+    /// The bucket's own rules plus those the retention of sync mappings into it generates
+    /// (`manifest::retention`); a bucket that only receives retention rules has its lifecycle managed.
     fn desired(ctx: &Context<'_>, logical: &str, b: &Bucket) -> Result<Option<Self::Value>, DesiredError> {
-        let retention: Vec<LifecycleRuleDoc> = retention_rules(ctx.manifest, logical)
-            .into_iter()
-            .map(|r| r.rule)
-            .collect();
-        // Retention rules make the lifecycle managed even where the bucket leaves it out: they are
-        // merged with the bucket's own rules, which `manifest::check::retention` keeps apart from them.
-        if b.lifecycle.is_none() && retention.is_empty() {
+        let generated = crate::manifest::retention::rules_for(ctx.manifest, logical);
+        if b.lifecycle.is_none() && generated.is_empty() {
             return Ok(None);
         }
-        let own = b.lifecycle.iter().flatten().map(rule);
-        Ok(Some(own.chain(retention).collect()))
+        let own = b.lifecycle.iter().flatten();
+        Ok(Some(own.chain(generated.iter()).map(rule).collect()))
     }
 
     fn to_manifest(rules: &Self::Value, bucket: &mut Bucket, _physical: &str, _refs: &ImportRefs<'_>) -> Result<(), String> {
@@ -148,64 +145,8 @@ impl Kind for Lifecycle {
     }
 }
 
-/// The ID prefix of the lifecycle rules generated from sync mappings' `retention`.
-pub const RETENTION_ID_PREFIX: &str = "s3rec-retention-";
-
-/// One lifecycle rule generated from a sync mapping's `retention`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RetentionRule {
-    /// The mapping it comes from.
-    pub mapping: String,
-    pub rule: LifecycleRuleDoc,
-}
-
-/// The lifecycle rules the sync mappings' `retention` puts on bucket `logical`: one per mapping and
-/// distinct destination prefix in that bucket (its own destination and its routes'), with ID
-/// `s3rec-retention-MAPPING`, then `-2`, `-3` for further prefixes, in the order the mapping lists them.
-/// Each expires noncurrent versions after `noncurrent_days` (keeping the newest `keep_versions`) and,
-/// with `delete_markers: expire`, removes delete markers no version is left behind. Pure.
-pub fn retention_rules(manifest: &crate::manifest::types::Manifest, logical: &str) -> Vec<RetentionRule> {
-    let mut out = Vec::new();
-    for (name, mapping) in &manifest.sync {
-        let Some(retention) = &mapping.retention else {
-            continue;
-        };
-        let destinations = std::iter::once((mapping.bucket.as_str(), mapping.prefix.as_str())).chain(
-            mapping
-                .routes
-                .iter()
-                .map(|r| (r.bucket.as_str(), r.prefix.as_deref().unwrap_or(&mapping.prefix))),
-        );
-        let mut prefixes: Vec<&str> = Vec::new();
-        for (bucket, prefix) in destinations {
-            if bucket == logical && !prefixes.contains(&prefix) {
-                prefixes.push(prefix);
-            }
-        }
-        for (n, prefix) in prefixes.into_iter().enumerate() {
-            let id = if n == 0 {
-                format!("{RETENTION_ID_PREFIX}{name}")
-            } else {
-                format!("{RETENTION_ID_PREFIX}{name}-{}", n + 1)
-            };
-            let mut rule = LifecycleRuleDoc::enabled(&id);
-            rule.prefix = (!prefix.is_empty()).then(|| prefix.to_string());
-            rule.noncurrent_expiration_days = Some(retention.noncurrent_days);
-            rule.noncurrent_newer_versions = retention.keep_versions;
-            if retention.delete_markers == crate::manifest::types::DeleteMarkers::Expire {
-                rule.expired_object_delete_marker = Some(true);
-            }
-            out.push(RetentionRule {
-                mapping: name.clone(),
-                rule,
-            });
-        }
-    }
-    out
-}
-
 /// One manifest rule in the model's form (canonicalized with the rest by [`Lifecycle::canonical`]).
-fn rule(r: &ManifestLifecycleRule) -> LifecycleRuleDoc {
+pub(crate) fn rule(r: &ManifestLifecycleRule) -> LifecycleRuleDoc {
     let filter = r.filter.clone().unwrap_or_default();
     LifecycleRuleDoc {
         id: r.id.clone(),
@@ -296,44 +237,4 @@ fn manifest_rule(r: &LifecycleRuleDoc) -> Result<ManifestLifecycleRule, String> 
         noncurrent_version_expiration,
         abort_incomplete_multipart_upload_days: r.abort_incomplete_multipart_upload_days,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn retention_becomes_one_rule_per_mapping_and_prefix_of_the_bucket() {
-        let m = crate::manifest::load::valid_for_tests(
-            "environment: t\nbuckets:\n  data:\n    name: data-t\n    versioning: enabled\n  media:\n    name: media-t\n    versioning: enabled\nsync:\n  files:\n    source: s\n    bucket: data\n    prefix: backup/\n    retention: {noncurrent_days: 30, keep_versions: 3, delete_markers: expire}\n    routes:\n      - {extensions: [pdf], bucket: data, prefix: pdf/}\n      - {extensions: [doc], bucket: data}\n      - {extensions: [jpg], bucket: media, prefix: \"\"}\n  plain:\n    source: t\n    bucket: data\n    prefix: other/\n    retention: {noncurrent_days: 7}\n",
-        );
-        let rules: Vec<(String, LifecycleRuleDoc)> = retention_rules(&m, "data")
-            .into_iter()
-            .map(|r| (r.mapping, r.rule))
-            .collect();
-        let mut backup = LifecycleRuleDoc::enabled("s3rec-retention-files");
-        backup.prefix = Some("backup/".to_string());
-        backup.noncurrent_expiration_days = Some(30);
-        backup.noncurrent_newer_versions = Some(3);
-        backup.expired_object_delete_marker = Some(true);
-        let mut pdf = backup.clone();
-        pdf.id = "s3rec-retention-files-2".to_string();
-        pdf.prefix = Some("pdf/".to_string());
-        let mut other = LifecycleRuleDoc::enabled("s3rec-retention-plain");
-        other.prefix = Some("other/".to_string());
-        other.noncurrent_expiration_days = Some(7);
-        assert_eq!(
-            rules,
-            [
-                ("files".to_string(), backup.clone()),
-                ("files".to_string(), pdf),
-                ("plain".to_string(), other)
-            ],
-            "the doc route shares the mapping's prefix, so it adds no rule"
-        );
-        let mut whole = backup;
-        whole.prefix = None;
-        let media: Vec<LifecycleRuleDoc> = retention_rules(&m, "media").into_iter().map(|r| r.rule).collect();
-        assert_eq!(media, [whole], "an empty prefix is the whole bucket");
-    }
 }
