@@ -343,7 +343,11 @@ fn print_verified(o: &Outcome, json: bool) {
 /// Every file of a dry run on stdout (`restore KEY (version V) → PATH (SIZE)`), then the counts.
 fn print_dry_run(set: &RestoreSet, into: &Path, json: bool, outcome: &Outcome, tier: RestoreTier) {
     let archived = set.archived();
-    let thaw = thaw_estimates(set, tier);
+    // The embedded table is part of the binary and tested; without it there is only no estimate.
+    let thaw = match crate::cost::prices::Prices::embedded() {
+        Ok(prices) => crate::restore::cost::estimates(set, tier, &prices),
+        Err(_) => Vec::new(),
+    };
     if json {
         let value = serde_json::json!({
             "mapping": outcome.mapping,
@@ -355,11 +359,12 @@ fn print_dry_run(set: &RestoreSet, into: &Path, json: bool, outcome: &Outcome, t
             "foreign": set.foreign,
             "absent": set.absent,
             "glacier_restores": thaw.iter().map(|t| serde_json::json!({
-                "storage_class": t.class,
+                "storage_class": t.storage_class,
                 "tier": format!("{:?}", t.tier),
                 "objects": t.objects,
                 "bytes": t.bytes,
-                "estimated_cost_usd": t.cost,
+                "estimated_cost_usd": t.cost_usd,
+                "unpriced_regions": t.unpriced_regions,
                 "time": t.time,
             })).collect::<Vec<_>>(),
         });
@@ -392,48 +397,23 @@ fn print_dry_run(set: &RestoreSet, into: &Path, json: bool, outcome: &Outcome, t
         counted(set.absent, "key"),
     ));
     for t in &thaw {
+        let cost = match t.cost_usd {
+            Some(dollars) => format!("about ${dollars:.2} (list prices, docs/cost.md)"),
+            None => format!(
+                "cost unknown (no prices for {} in the embedded table)",
+                t.unpriced_regions.join(", ")
+            ),
+        };
         lines.push_str(&format!(
-            "restore.{}: {} in {} to restore first, {:?} tier: about ${:.2} (us-east-1 list prices), readable {}\n",
+            "restore.{}: {} in {} to restore first, {:?} tier: {cost}, readable {}\n",
             outcome.mapping,
             counted(t.objects, "object"),
-            t.class,
+            t.storage_class,
             t.tier,
-            t.cost,
-            t.time
+            t.time.unwrap_or("when S3 says"),
         ));
     }
     let _ = crate::output::print_data(lines.trim_end());
-}
-
-/// The estimated Glacier restore of one storage class of a set.
-struct ThawEstimate {
-    class: &'static str,
-    tier: RestoreTier,
-    objects: usize,
-    bytes: u64,
-    cost: f64,
-    time: &'static str,
-}
-
-/// One estimate per archive storage class the set holds objects of.
-fn thaw_estimates(set: &RestoreSet, tier: RestoreTier) -> Vec<ThawEstimate> {
-    crate::restore::set::ARCHIVED_CLASSES
-        .iter()
-        .filter_map(|&class| {
-            let items: Vec<_> = set.items.iter().filter(|i| i.storage_class == class).collect();
-            let tier = crate::migrate::spec::tier_for(tier, class);
-            let rate = crate::restore::cost::rate(class, tier)?;
-            let bytes = items.iter().map(|i| i.size).sum();
-            (!items.is_empty()).then(|| ThawEstimate {
-                class,
-                tier,
-                objects: items.len(),
-                bytes,
-                cost: crate::restore::cost::estimate(rate, items.len(), bytes),
-                time: rate.time,
-            })
-        })
-        .collect()
 }
 
 fn local_display(into: &Path, rel: &str) -> String {

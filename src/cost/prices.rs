@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::manifest::types::RestoreTier;
+
 /// The embedded table, read once per run.
 const EMBEDDED: &str = include_str!("prices.json");
 
@@ -40,7 +42,8 @@ pub struct ClassPrice {
     pub get_per_1000: f64,
     /// Lifecycle transitions into this class per 1,000 objects.
     pub transition_per_1000: f64,
-    /// Retrieval per GB (standard retrieval for the Glacier classes).
+    /// Retrieval per GB of the classes read without a restore (the IA classes, Glacier Instant
+    /// Retrieval); 0 for the archive classes, whose retrieval is priced per tier in `restore_tiers`.
     pub retrieval_gb: f64,
     /// Minimum storage duration in days: an object deleted or transitioned earlier is billed the rest.
     pub min_days: u32,
@@ -55,6 +58,20 @@ pub struct ClassPrice {
     /// Monthly monitoring per 1,000 objects of at least 128 KiB (Intelligent-Tiering).
     #[serde(default)]
     pub monitoring_per_1000_objects: f64,
+    /// What a restore (RestoreObject) of an archived object costs per retrieval tier (GLACIER,
+    /// DEEP_ARCHIVE); `restore --dry-run` estimates from it.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub restore_tiers: BTreeMap<RestoreTier, TierPrice>,
+}
+
+/// The price of restoring archived objects in one retrieval tier.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TierPrice {
+    /// Per GB restored.
+    pub per_gb: f64,
+    /// Per 1,000 restore requests (one per object).
+    pub per_1000_requests: f64,
 }
 
 /// A price table that cannot be used, located where serde could place it.
@@ -132,7 +149,10 @@ impl Prices {
                     p.transition_per_1000,
                     p.retrieval_gb,
                     p.monitoring_per_1000_objects,
-                ];
+                ]
+                .into_iter()
+                .chain(p.restore_tiers.values().flat_map(|t| [t.per_gb, t.per_1000_requests]))
+                .collect::<Vec<f64>>();
                 if numbers.iter().any(|n| !n.is_finite() || *n < 0.0) {
                     return Err(PricesError::Invalid {
                         path: path.to_string(),

@@ -1309,7 +1309,7 @@ fn default_max_in_flight() -> u32 {
 }
 
 /// Glacier retrieval tiers.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
 pub enum RestoreTier {
     Expedited,
     #[default]
