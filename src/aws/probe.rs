@@ -43,6 +43,28 @@ pub const MIGRATE_BUCKET_ACTIONS: &[&str] = &["s3:ListBucket", "s3:ListBucketVer
 pub const MIGRATE_OBJECT_ACTIONS: &[&str] = &["s3:GetObject", "s3:GetObjectVersion", "s3:RestoreObject"];
 /// What a migration that deletes its source adds on the objects: DeleteObjects naming each version.
 pub const MIGRATE_DELETE_OBJECT_ACTIONS: &[&str] = &["s3:DeleteObject", "s3:DeleteObjectVersion"];
+/// What a sync mapping needs on each destination bucket: ListObjectsV2 of its prefixes, and
+/// ListMultipartUploads to find the uploads it started and must abort.
+pub const SYNC_BUCKET_ACTIONS: &[&str] = &["s3:ListBucket", "s3:ListBucketMultipartUploads"];
+/// What a sync mapping needs on the objects under its prefixes: PutObject (which also authorises the
+/// multipart upload calls), AbortMultipartUpload, and ListParts of an upload it resumes.
+pub const SYNC_OBJECT_ACTIONS: &[&str] = &["s3:AbortMultipartUpload", "s3:ListMultipartUploadParts", "s3:PutObject"];
+/// What a sync mapping with `delete: true` adds on its objects: DeleteObjects of current objects.
+pub const SYNC_DELETE_OBJECT_ACTIONS: &[&str] = &["s3:DeleteObject"];
+/// What `restore` needs on a mapping's destination buckets: ListObjectVersions (with s3:ListBucket, so a
+/// version that went away answers 404, not 403), as a migration does.
+pub const RESTORE_BUCKET_ACTIONS: &[&str] = MIGRATE_BUCKET_ACTIONS;
+/// What `restore --into` and `--verify-only` need on the objects: reading versions and restoring archived
+/// ones, as a migration does.
+pub const RESTORE_OBJECT_ACTIONS: &[&str] = MIGRATE_OBJECT_ACTIONS;
+/// What `restore --in-place` adds on the objects: CopyObject and UploadPartCopy onto the key
+/// (s3:PutObject, with the source version read through s3:GetObjectVersion), aborting a copy in parts
+/// that failed, and DeleteObjects without version IDs for the delete markers.
+pub const RESTORE_IN_PLACE_OBJECT_ACTIONS: &[&str] = &["s3:AbortMultipartUpload", "s3:DeleteObject", "s3:PutObject"];
+/// What `cost` needs on each bucket: ListObjectVersions and ListMultipartUploads.
+pub const COST_BUCKET_ACTIONS: &[&str] = &["s3:ListBucketMultipartUploads", "s3:ListBucketVersions"];
+/// What `cost` needs on a bucket's objects: ListParts, for the bytes of incomplete uploads.
+pub const COST_OBJECT_ACTIONS: &[&str] = &["s3:ListMultipartUploadParts"];
 /// The action behind ListBuckets: `s3rec import` lists the account's buckets (`--list`, `--prefix`,
 /// `--all`) once per run.
 pub const LIST_BUCKETS_ACTION: &str = "s3:ListAllMyBuckets";

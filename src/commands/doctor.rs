@@ -31,6 +31,10 @@ use crate::aws::probe::{
     MIGRATE_BUCKET_ACTIONS, MIGRATE_DELETE_OBJECT_ACTIONS, MIGRATE_OBJECT_ACTIONS, PASS_ROLE_ACTION, PUBLISH_ACTION,
     Probe, doc_access, identity_access,
 };
+use crate::aws::probe::{
+    COST_BUCKET_ACTIONS, COST_OBJECT_ACTIONS, RESTORE_BUCKET_ACTIONS, RESTORE_IN_PLACE_OBJECT_ACTIONS,
+    RESTORE_OBJECT_ACTIONS, SYNC_BUCKET_ACTIONS, SYNC_DELETE_OBJECT_ACTIONS, SYNC_OBJECT_ACTIONS,
+};
 use crate::aws::{self, Aws, CallerIdentity, DEFAULT_REGION};
 use crate::cli::ColorChoice;
 use crate::manifest::types::StateSettings;
@@ -805,10 +809,19 @@ struct Desired {
     identities: Vec<DesiredIdentity>,
     report_topic: Option<String>,
     migrations: Vec<MigrationSource>,
+    /// Where sync mappings write (and `restore` reads back).
+    syncs: Vec<SyncDestination>,
     /// Where the `s3` state backend keeps the state; `None` for a local state.
     state: Option<StateGrants>,
     /// The account, for the ARNs `import` may read; `None` when unknown (they then name any account).
     account: Option<String>,
+}
+
+/// A bucket and key prefix a sync mapping writes under, and whether it deletes there.
+struct SyncDestination {
+    bucket: String,
+    prefix: String,
+    deletes: bool,
 }
 
 /// What a migration reads (and may delete): a bucket and a key prefix.
@@ -838,11 +851,29 @@ fn desired_for_policy(ctx: &Context<'_>) -> Result<Desired, DesiredError> {
             })
         })
         .collect();
+    let syncs = m
+        .sync
+        .values()
+        .flat_map(|mapping| {
+            crate::manifest::retention::destinations(mapping)
+                .into_iter()
+                .filter_map(|(logical, prefix)| {
+                    // A mapping into a bucket the manifest does not define is a validation error.
+                    m.buckets.get(&logical).map(|b| SyncDestination {
+                        bucket: b.name.clone(),
+                        prefix,
+                        deletes: mapping.delete,
+                    })
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
     Ok(Desired {
         buckets: desired::buckets(ctx)?,
         identities: identity::identities(ctx, &secrets_dir)?,
         report_topic,
         migrations,
+        syncs,
         state: StateGrants::new(&m.environment, &m.state, ctx.default_region, ctx.account_id)?,
         account: ctx.account_id.map(str::to_string),
     })
@@ -1052,6 +1083,25 @@ fn least_privilege_policy(state: &StateSettings, desired: &Desired) -> Json {
             grant("MigrationObjectsDelete", MIGRATE_DELETE_OBJECT_ACTIONS, objects);
         }
     }
+    // `sync` (and `apply`, which runs it): listing and uploading under each destination prefix, aborting
+    // its own uploads, deleting only for mappings with `delete`. `restore` reads the same places back,
+    // and `--in-place` writes copies and delete markers there.
+    for sync in &desired.syncs {
+        let objects = format!("{}/{}*", bucket_arn(&sync.bucket), sync.prefix);
+        grant("SyncBuckets", SYNC_BUCKET_ACTIONS, bucket_arn(&sync.bucket));
+        grant("SyncObjects", SYNC_OBJECT_ACTIONS, objects.clone());
+        if sync.deletes {
+            grant("SyncObjectsDelete", SYNC_DELETE_OBJECT_ACTIONS, objects.clone());
+        }
+        grant("RestoreBuckets", RESTORE_BUCKET_ACTIONS, bucket_arn(&sync.bucket));
+        grant("RestoreObjects", RESTORE_OBJECT_ACTIONS, objects.clone());
+        grant("RestoreObjectsInPlace", RESTORE_IN_PLACE_OBJECT_ACTIONS, objects);
+    }
+    // `s3rec cost` (and `plan --cost`) list every bucket's versions and incomplete uploads.
+    for b in &desired.buckets {
+        grant("CostBuckets", COST_BUCKET_ACTIONS, bucket_arn(&b.name));
+        grant("CostObjects", COST_OBJECT_ACTIONS, format!("{}/*", bucket_arn(&b.name)));
+    }
     // The `s3` state backend: its statements carry their own conditions, so they go in whole.
     for st in desired.state.iter().flat_map(StateGrants::statements) {
         let g = grants.entry(st.sid.to_string()).or_default();
@@ -1099,10 +1149,15 @@ mod tests {
         }
     }
 
-    /// The policy without the `import` statements, which every printed policy has (tested on their own).
+    /// The policy without the `import` and `cost` statements, which every printed policy with buckets
+    /// has (tested on their own).
     fn plan_only(mut policy: Json) -> Json {
         if let Some(statements) = policy["Statement"].as_array_mut() {
-            statements.retain(|s| !s["Sid"].as_str().is_some_and(|sid| sid.starts_with("Import")));
+            statements.retain(|s| {
+                !s["Sid"]
+                    .as_str()
+                    .is_some_and(|sid| sid.starts_with("Import") || sid.starts_with("Cost"))
+            });
         }
         policy
     }
@@ -1166,6 +1221,7 @@ mod tests {
             identities: Vec::new(),
             report_topic: None,
             migrations: Vec::new(),
+            syncs: Vec::new(),
             state: None,
             account: None,
         }
@@ -1201,6 +1257,7 @@ mod tests {
                     deletes: true,
                 },
             ],
+            syncs: Vec::new(),
             state: None,
             account: None,
         };
@@ -1230,6 +1287,71 @@ mod tests {
     }
 
     #[test]
+    fn sync_destinations_get_uploads_restores_and_deletes_only_with_delete_and_every_bucket_its_cost_reads() {
+        let desired = Desired {
+            buckets: vec![bucket("docs", &[])],
+            identities: Vec::new(),
+            report_topic: None,
+            migrations: Vec::new(),
+            syncs: vec![
+                SyncDestination {
+                    bucket: "acme-docs".into(),
+                    prefix: "office/".into(),
+                    deletes: false,
+                },
+                SyncDestination {
+                    bucket: "acme-photos".into(),
+                    prefix: String::new(),
+                    deletes: true,
+                },
+            ],
+            state: None,
+            account: None,
+        };
+        let policy = least_privilege_policy(&StateSettings::default(), &desired);
+        let by_sid = |sid: &str| {
+            policy["Statement"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|s| s["Sid"] == sid)
+                .cloned()
+                .unwrap_or_else(|| panic!("no {sid}"))
+        };
+        let objects = json!(["arn:aws:s3:::acme-docs/office/*", "arn:aws:s3:::acme-photos/*"]);
+        assert_eq!(
+            by_sid("SyncObjects"),
+            json!({"Sid": "SyncObjects", "Effect": "Allow",
+                   "Action": ["s3:AbortMultipartUpload", "s3:ListMultipartUploadParts", "s3:PutObject"],
+                   "Resource": objects})
+        );
+        assert_eq!(
+            by_sid("SyncObjectsDelete")["Resource"],
+            json!(["arn:aws:s3:::acme-photos/*"])
+        );
+        assert_eq!(
+            by_sid("SyncBuckets")["Action"],
+            json!(["s3:ListBucket", "s3:ListBucketMultipartUploads"])
+        );
+        assert_eq!(
+            by_sid("RestoreObjects")["Action"],
+            json!(["s3:GetObject", "s3:GetObjectVersion", "s3:RestoreObject"])
+        );
+        assert_eq!(by_sid("RestoreObjectsInPlace")["Resource"], objects);
+        assert_eq!(
+            by_sid("RestoreBuckets")["Resource"],
+            json!(["arn:aws:s3:::acme-docs", "arn:aws:s3:::acme-photos"])
+        );
+        assert_eq!(
+            by_sid("CostBuckets"),
+            json!({"Sid": "CostBuckets", "Effect": "Allow",
+                   "Action": ["s3:ListBucketMultipartUploads", "s3:ListBucketVersions"],
+                   "Resource": ["arn:aws:s3:::acme-docs"]})
+        );
+        assert_eq!(by_sid("CostObjects")["Resource"], json!(["arn:aws:s3:::acme-docs/*"]));
+    }
+
+    #[test]
     fn iam_and_sns_resources_get_their_actions_on_their_arns_and_deletes_only_under_prune() {
         let user = "arn:aws:iam::123456789012:user/app";
         let role = "arn:aws:iam::123456789012:role/ci";
@@ -1245,6 +1367,7 @@ mod tests {
             ],
             report_topic: Some(topic.into()),
             migrations: Vec::new(),
+            syncs: Vec::new(),
             state: None,
             account: None,
         };
