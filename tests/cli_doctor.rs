@@ -223,6 +223,19 @@ fn print_policy_is_the_exact_least_privilege_policy() {
                 "Resource": ["*"]
             },
             {
+                // `s3rec cost` lists every bucket's versions and incomplete uploads.
+                "Sid": "CostBuckets",
+                "Effect": "Allow",
+                "Action": ["s3:ListBucketMultipartUploads", "s3:ListBucketVersions"],
+                "Resource": ["arn:aws:s3:::acme-assets", "arn:aws:s3:::acme-dst", "arn:aws:s3:::acme-logs", "arn:aws:s3:::acme-src"]
+            },
+            {
+                "Sid": "CostObjects",
+                "Effect": "Allow",
+                "Action": ["s3:ListMultipartUploadParts"],
+                "Resource": ["arn:aws:s3:::acme-assets/*", "arn:aws:s3:::acme-dst/*", "arn:aws:s3:::acme-logs/*", "arn:aws:s3:::acme-src/*"]
+            },
+            {
                 // The replication role is managed by the manifest too: plan reads it, apply writes it.
                 "Sid": "IamRoles",
                 "Effect": "Allow",
