@@ -1149,6 +1149,16 @@ mod tests {
         }
     }
 
+    /// The statement `sid` of `policy`.
+    #[track_caller]
+    fn statement(policy: &Json, sid: &str) -> Json {
+        policy["Statement"]
+            .as_array()
+            .and_then(|all| all.iter().find(|s| s["Sid"] == sid))
+            .cloned()
+            .unwrap_or_else(|| panic!("no {sid} in {policy:#}"))
+    }
+
     /// The policy without the `import` and `cost` statements, which every printed policy with buckets
     /// has (tested on their own).
     fn plan_only(mut policy: Json) -> Json {
@@ -1262,15 +1272,7 @@ mod tests {
             account: None,
         };
         let policy = plan_only(least_privilege_policy(&StateSettings::default(), &desired));
-        let by_sid = |sid: &str| {
-            policy["Statement"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|s| s["Sid"] == sid)
-                .cloned()
-                .unwrap_or_else(|| panic!("no {sid}"))
-        };
+        let by_sid = |sid: &str| statement(&policy, sid);
         assert_eq!(
             by_sid("MigrationBuckets")["Action"],
             json!(["s3:ListBucket", "s3:ListBucketVersions"])
@@ -1309,15 +1311,7 @@ mod tests {
             account: None,
         };
         let policy = least_privilege_policy(&StateSettings::default(), &desired);
-        let by_sid = |sid: &str| {
-            policy["Statement"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|s| s["Sid"] == sid)
-                .cloned()
-                .unwrap_or_else(|| panic!("no {sid}"))
-        };
+        let by_sid = |sid: &str| statement(&policy, sid);
         let objects = json!(["arn:aws:s3:::acme-docs/office/*", "arn:aws:s3:::acme-photos/*"]);
         assert_eq!(
             by_sid("SyncObjects"),
@@ -1544,15 +1538,7 @@ mod tests {
             ..only(vec![replicated])
         };
         let policy = plan_only(least_privilege_policy(&state, &desired));
-        let by_sid = |sid: &str| {
-            policy["Statement"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|s| s["Sid"] == sid)
-                .cloned()
-                .unwrap_or_else(|| panic!("no {sid} in {policy:#}"))
-        };
+        let by_sid = |sid: &str| statement(&policy, sid);
         assert_eq!(
             by_sid("PassReplicationRole"),
             json!({"Sid": "PassReplicationRole", "Effect": "Allow", "Action": ["iam:PassRole"],
