@@ -108,9 +108,79 @@ pub fn text(buckets: &[BucketCost], prices: &Prices) -> String {
         }
         out.push('\n');
     }
+    // Every bucket on one screen at the end, where a long report's reader lands.
+    if buckets.len() > 1 {
+        let aligns = [
+            Align::Left,
+            Align::Left,
+            Align::Right,
+            Align::Right,
+            Align::Right,
+            Align::Right,
+            Align::Right,
+            Align::Right,
+        ];
+        for line in table(&summary_rows(buckets), &aligns) {
+            out.push_str(&format!("{line}\n"));
+        }
+        out.push('\n');
+    }
     out.push_str(&provenance(prices));
     out.push('\n');
     out
+}
+
+/// The summary of every bucket: a header, one row per bucket, and the totals when there are several.
+fn summary_rows(buckets: &[BucketCost]) -> Vec<Vec<String>> {
+    let row = |name: String, region: String, objects: u64, size: u64, figures: [f64; 4]| {
+        let mut row = vec![name, region, objects.to_string(), bytes(size)];
+        row.extend(figures.iter().map(|f| money(*f)));
+        row
+    };
+    let mut rows = vec![
+        [
+            "bucket",
+            "region",
+            "objects",
+            "bytes",
+            "monthly today",
+            "next 12 months",
+            "savings",
+            "one-time fees",
+        ]
+        .map(str::to_string)
+        .to_vec(),
+    ];
+    for b in buckets {
+        rows.push(row(
+            b.bucket.clone(),
+            b.region.clone(),
+            b.current.objects + b.noncurrent.objects,
+            b.current.bytes + b.noncurrent.bytes,
+            [
+                b.monthly_today,
+                b.projected_12_months,
+                b.savings_12_months,
+                b.one_time_fees,
+            ],
+        ));
+    }
+    if buckets.len() > 1 {
+        let sum = |f: fn(&BucketCost) -> f64| buckets.iter().map(f).sum::<f64>();
+        rows.push(row(
+            "total".to_string(),
+            String::new(),
+            buckets.iter().map(|b| b.current.objects + b.noncurrent.objects).sum(),
+            buckets.iter().map(|b| b.current.bytes + b.noncurrent.bytes).sum(),
+            [
+                sum(|b| b.monthly_today),
+                sum(|b| b.projected_12_months),
+                sum(|b| b.savings_12_months),
+                sum(|b| b.one_time_fees),
+            ],
+        ));
+    }
+    rows
 }
 
 fn recommendation_text(r: &super::recommend::Recommendation) -> String {
@@ -145,21 +215,22 @@ pub fn json(buckets: &[BucketCost], prices: &Prices) -> String {
 
 /// A markdown summary: one table row per bucket, then its recommendations and notes.
 pub fn markdown(buckets: &[BucketCost], prices: &Prices) -> String {
-    let mut out = String::from(
-        "| bucket | region | objects | bytes | monthly today | next 12 months | savings | one-time fees |\n|---|---|---:|---:|---:|---:|---:|---:|\n",
-    );
-    for b in buckets {
-        out.push_str(&format!(
-            "| `{}` | {} | {} | {} | {} | {} | {} | {} |\n",
-            b.bucket,
-            b.region,
-            b.current.objects + b.noncurrent.objects,
-            bytes(b.current.bytes + b.noncurrent.bytes),
-            money(b.monthly_today),
-            money(b.projected_12_months),
-            money(b.savings_12_months),
-            money(b.one_time_fees)
-        ));
+    let mut out = String::new();
+    for (i, row) in summary_rows(buckets).iter().enumerate() {
+        let cells: Vec<String> = row
+            .iter()
+            .enumerate()
+            .map(|(column, cell)| match (i, column) {
+                // The bucket's logical name as code; the header and the total row as they are.
+                (0, _) | (_, 1..) => cell.clone(),
+                (_, 0) if i == buckets.len() + 1 => format!("**{cell}**"),
+                (_, 0) => format!("`{cell}`"),
+            })
+            .collect();
+        out.push_str(&format!("| {} |\n", cells.join(" | ")));
+        if i == 0 {
+            out.push_str("|---|---|---:|---:|---:|---:|---:|---:|\n");
+        }
     }
     for b in buckets {
         if b.recommendations.is_empty() && b.notes.is_empty() {

@@ -352,3 +352,40 @@ fn uploads_into_a_class_cost_its_storage_and_put_price_against_standard() {
     close(after, gb(10.0 * 128.0 * KIB as f64) * 0.0125);
     assert!(super::project::upload_class_delta(&east(), "REDUCED_REDUNDANCY", 1, 1).is_none());
 }
+
+#[test]
+fn the_text_and_markdown_reports_end_with_every_bucket_and_their_total() {
+    let prices = Prices::embedded().expect("embedded");
+    let east = east();
+    let report = |bucket: &str, size: u64| {
+        let agg = aggregate(&[], &[("k", true, size, 10, "STANDARD")], &[]);
+        let facts = super::BucketFacts {
+            bucket,
+            name: bucket,
+            region: "us-east-1",
+            versioned: false,
+            rules: &[],
+        };
+        super::analyse(&facts, &agg, &east)
+    };
+    // 1 GiB and 3 GiB of STANDARD: $0.023 and $0.069 a month, $0.092 together.
+    let buckets = [report("small", GIB), report("large", 3 * GIB)];
+    let text = super::render::text(&buckets, &prices);
+    let total = text
+        .lines()
+        .find(|l| l.starts_with("total"))
+        .unwrap_or_else(|| panic!("no total row in\n{text}"));
+    let cells: Vec<&str> = total.split_whitespace().collect();
+    assert_eq!(cells[..5], ["total", "2", "4.0", "GiB", "$0.0920"], "{total}");
+    let markdown = super::render::markdown(&buckets, &prices);
+    assert!(
+        markdown.contains("| `small` | us-east-1 | 1 | 1.0 GiB | $0.0230 |"),
+        "{markdown}"
+    );
+    assert!(
+        markdown.contains("| **total** |  | 2 | 4.0 GiB | $0.0920 |"),
+        "{markdown}"
+    );
+    // One bucket needs no total.
+    assert!(!super::render::text(&buckets[..1], &prices).contains("\ntotal"));
+}
