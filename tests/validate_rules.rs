@@ -1272,6 +1272,9 @@ fn retention_needs_a_versioned_destination() {
     let yaml = retention_manifest("        expiration: {days: 30}\n", "{noncurrent_days: 30}")
         .replace("    versioning: enabled\n", "");
     expect_one(&yaml, "retention", 13, 5, "bucket `backups` is not versioned");
+    // A route to another prefix of the same bucket is a second rule, but still one error.
+    let routed = format!("{yaml}    routes:\n      - {{extensions: [pdf], bucket: backups, prefix: pdf/}}\n");
+    expect_one(&routed, "retention", 13, 5, "bucket `backups` is not versioned");
 }
 
 #[test]

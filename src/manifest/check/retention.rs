@@ -20,8 +20,11 @@ pub(super) fn check(ctx: &mut Ctx<'_>) {
         }
     }
     let generated = retention::rules(ctx.manifest);
+    // A mapping with two prefixes in one unversioned bucket gets one error about it, not two.
+    let mut unversioned_reported = std::collections::HashSet::new();
     for rule in &generated {
-        destination(ctx, rule);
+        let first = unversioned_reported.insert((rule.mapping.as_str(), rule.bucket.as_str()));
+        destination(ctx, rule, first);
     }
     reserved_ids(ctx);
     for (i, rule) in generated.iter().enumerate() {
@@ -96,14 +99,15 @@ fn settings(ctx: &mut Ctx<'_>, r: &Retention, at: &str) {
     }
 }
 
-/// A destination of a mapping with retention: versioned, and without its own rule for the same versions.
-fn destination(ctx: &mut Ctx<'_>, generated: &RetentionRule) {
+/// A destination of a mapping with retention: versioned (checked when `check_versioning`, once per
+/// mapping and bucket), and without its own rule for the same versions.
+fn destination(ctx: &mut Ctx<'_>, generated: &RetentionRule, check_versioning: bool) {
     let Some(bucket) = ctx.manifest.buckets.get(&generated.bucket) else {
         // `references` reports a mapping into a bucket the manifest does not define.
         return;
     };
     let at = ptr(&[&"sync", &generated.mapping, &"retention"]);
-    if !versioning_enabled(&ctx.effective(bucket)) {
+    if check_versioning && !versioning_enabled(&ctx.effective(bucket)) {
         ctx.report(
             Problem::error(
                 "retention",
