@@ -1,5 +1,6 @@
-//! Counted nouns for messages: `1 file`, `2 files`, `0 objects`. Pure; one place, so no message says
-//! "1 files" or falls back to "file(s)".
+//! Counted nouns for messages: `1 file`, `2 files`, `0 objects`, and sizes in binary units
+//! (`19.5 MiB`). Pure; one place, so no message says "1 files" or falls back to "file(s)", and every
+//! size reads the same.
 
 /// `n` and the noun, singular for exactly one. Every noun s3rec counts takes a plain `s`.
 pub fn counted(n: usize, noun: &str) -> String {
@@ -15,6 +16,11 @@ pub fn is_are(n: usize) -> &'static str {
     if n == 1 { "is" } else { "are" }
 }
 
+/// A size in bytes as people read it, in binary units: `0 B`, `4.0 KiB`, `19.5 MiB`.
+pub fn size(bytes: u64) -> String {
+    bytesize::ByteSize(bytes).display().iec().to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -26,5 +32,12 @@ mod tests {
         assert_eq!(counted(2, "object"), "2 objects");
         assert_eq!(format!("{} {}", counted(1, "object"), is_are(1)), "1 object is");
         assert_eq!(format!("{} {}", counted(3, "object"), is_are(3)), "3 objects are");
+    }
+
+    #[test]
+    fn sizes_are_in_binary_units() {
+        assert_eq!(size(0), "0 B");
+        assert_eq!(size(4096), "4.0 KiB");
+        assert_eq!(size(3 << 30), "3.0 GiB");
     }
 }

@@ -51,7 +51,8 @@ pub enum CostFormat {
 /// A line on stderr every this often while a bucket is listed.
 const PROGRESS_EVERY: Duration = Duration::from_secs(10);
 
-fn located(e: CostError) -> miette::Report {
+/// A cost error with its hint, as miette shows it; `plan --cost` shares it.
+pub(crate) fn located(e: CostError) -> miette::Report {
     match e.hint() {
         Some(hint) => miette::miette!(help = hint, "{e}"),
         None => miette::miette!("{e}"),
@@ -62,11 +63,7 @@ pub fn run(args: &CostArgs, chdir: Option<&Path>, color: ColorChoice) -> miette:
     let Some(ws) = workspace(&args.env, chdir, color)? else {
         return Ok(exit::ERROR);
     };
-    let prices = match &args.prices {
-        Some(path) => Prices::from_file(path),
-        None => Prices::embedded(),
-    }
-    .map_err(|e| located(e.into()))?;
+    let prices = Prices::load(args.prices.as_deref()).map_err(|e| located(e.into()))?;
     let default_region = run::default_region(&ws.manifest);
     let targets = run::targets(&ws.manifest, &args.buckets, &default_region).map_err(located)?;
     // Every region must be priced before anything is listed: a long listing must not end in this error.

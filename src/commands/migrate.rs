@@ -248,10 +248,6 @@ fn status_table(ws: &Workspace, inventory: &Inventory, names: &[String], json: b
     Ok(exit::OK)
 }
 
-fn size(bytes: u64) -> String {
-    bytesize::ByteSize(bytes).display().iec().to_string()
-}
-
 /// The status table: one line per migration and bucket.
 fn render_status(rows: &[StatusRow]) -> String {
     let header = [
@@ -277,7 +273,7 @@ fn render_status(rows: &[StatusRow]) -> String {
             r.bucket.clone(),
             r.phase.as_str().to_string(),
             t.objects.to_string(),
-            size(t.bytes),
+            crate::words::size(t.bytes),
             t.to_restore.to_string(),
             t.restoring.to_string(),
             t.to_download.to_string(),
@@ -382,7 +378,7 @@ fn confirm_delete(spec: &MigrationSpec, count: usize, bytes: u64, confirmed: &[S
         "\nmigration.{}: every object is verified under {}.\nDelete {count} object version(s) ({}) from s3://{}? This cannot be undone.\nType the bucket name to confirm: ",
         spec.name,
         spec.destination.display(),
-        size(bytes),
+        crate::words::size(bytes),
         spec.bucket
     );
     let _ = std::io::stderr().flush();
@@ -411,7 +407,7 @@ fn print_outcome(o: &Outcome) {
         o.migration,
         o.restores_requested,
         o.downloaded,
-        size(o.downloaded_bytes),
+        crate::words::size(o.downloaded_bytes),
         o.adopted,
         o.verified,
         o.deleted,

@@ -72,14 +72,8 @@ pub fn run(args: &PlanArgs, chdir: Option<&Path>, color: ColorChoice) -> miette:
         read_concurrency: args.parallelism,
     };
     let prices = if args.cost {
-        let prices = match &args.prices {
-            Some(path) => crate::cost::prices::Prices::from_file(path),
-            None => crate::cost::prices::Prices::embedded(),
-        };
-        Some(prices.map_err(|e| match e.hint() {
-            Some(hint) => miette::miette!(help = hint, "{e}"),
-            None => miette::miette!("{e}"),
-        })?)
+        let prices = crate::cost::prices::Prices::load(args.prices.as_deref());
+        Some(prices.map_err(|e| super::cost::located(e.into()))?)
     } else {
         None
     };

@@ -264,7 +264,7 @@ async fn in_place(
             item.bucket,
             item.key,
             item.version_id,
-            size(item.size)
+            crate::words::size(item.size)
         ));
     }
     for (bucket, _, key) in &plan.markers {
@@ -275,7 +275,7 @@ async fn in_place(
         outcome.mapping,
         outcome.at,
         counted(plan.copies.len(), "version"),
-        size(plan.copy_bytes()),
+        crate::words::size(plan.copy_bytes()),
         counted(plan.markers.len(), "delete marker"),
         counted(plan.unchanged, "key"),
     ));
@@ -302,16 +302,26 @@ async fn in_place(
     recorded_run(ws, conn, args, RecordedWork::InPlace(plan), outcome).await
 }
 
-/// The outcome of `--in-place` on stdout, every failure on stderr.
-fn print_copied(o: &Outcome) {
+/// Each key that failed, with why, on stderr.
+fn print_failures(o: &Outcome) {
     for (key, why) in &o.failed {
         crate::output::print_error(format_args!("restore.{}: {key}: {why}", o.mapping));
     }
+}
+
+/// The whole outcome as JSON on stdout.
+fn print_json(o: &Outcome) {
+    let _ = crate::output::print_data(&serde_json::to_string_pretty(o).unwrap_or_default());
+}
+
+/// The outcome of `--in-place` on stdout, every failure on stderr.
+fn print_copied(o: &Outcome) {
+    print_failures(o);
     let _ = crate::output::print_data(&format!(
         "restore.{}: {} copied back ({}), {} added, {} failed in {}.",
         o.mapping,
         counted(o.copied, "version"),
-        size(o.copied_bytes),
+        crate::words::size(o.copied_bytes),
         counted(o.delete_markers, "delete marker"),
         o.failed.len(),
         crate::output::duration_text(o.duration),
@@ -320,18 +330,16 @@ fn print_copied(o: &Outcome) {
 
 /// The outcome of `--verify-only` on stdout, every failure on stderr.
 fn print_verified(o: &Outcome, json: bool) {
-    for (key, why) in &o.failed {
-        crate::output::print_error(format_args!("restore.{}: {key}: {why}", o.mapping));
-    }
+    print_failures(o);
     if json {
-        let _ = crate::output::print_data(&serde_json::to_string_pretty(o).unwrap_or_default());
+        print_json(o);
         return;
     }
     let _ = crate::output::print_data(&format!(
         "restore.{}: {} ({}) as of {}: {} verified, {} failed, {} refused in {}.",
         o.mapping,
         counted(o.files, "file"),
-        size(o.bytes),
+        crate::words::size(o.bytes),
         o.at,
         o.verified,
         o.failed.len(),
@@ -379,7 +387,7 @@ fn print_dry_run(set: &RestoreSet, into: &Path, json: bool, outcome: &Outcome, t
             item.key,
             item.version_id,
             local_display(into, &item.rel),
-            size(item.size),
+            crate::words::size(item.size),
             if item.archived() {
                 format!(", {}: needs a Glacier restore", item.storage_class)
             } else {
@@ -391,7 +399,7 @@ fn print_dry_run(set: &RestoreSet, into: &Path, json: bool, outcome: &Outcome, t
         "restore.{}: {} ({}) as of {}, {archived} of them archived (need a Glacier restore), {} refused, {} absent then\n",
         outcome.mapping,
         counted(set.items.len(), "file"),
-        size(set.bytes()),
+        crate::words::size(set.bytes()),
         outcome.at,
         set.refused.len(),
         counted(set.absent, "key"),
@@ -420,15 +428,9 @@ fn local_display(into: &Path, rel: &str) -> String {
     crate::migrate::local::final_path(into, rel).display().to_string()
 }
 
-fn size(bytes: u64) -> String {
-    bytesize::ByteSize(bytes).display().iec().to_string()
-}
-
 /// The outcome on stdout (a summary line, or JSON), every failure on stderr.
 fn print_outcome(o: &Outcome, into: &Path, json: bool) {
-    for (key, why) in &o.failed {
-        crate::output::print_error(format_args!("restore.{}: {key}: {why}", o.mapping));
-    }
+    print_failures(o);
     if o.archived > 0 {
         crate::output::print_error(format_args!(
             "restore.{}: {} archived (GLACIER or DEEP_ARCHIVE) and not downloaded yet ({} requested by this run, {} under way): run the restore again once they are readable, or pass --wait",
@@ -439,19 +441,18 @@ fn print_outcome(o: &Outcome, into: &Path, json: bool) {
         ));
     }
     if json {
-        let text = serde_json::to_string_pretty(o).unwrap_or_default();
-        let _ = crate::output::print_data(&text);
+        print_json(o);
         return;
     }
     let _ = crate::output::print_data(&format!(
         "restore.{}: {} ({}) as of {} into {}: {} downloaded ({}), {} already restored, {} adopted, {} failed, {} refused in {}.",
         o.mapping,
         counted(o.files, "file"),
-        size(o.bytes),
+        crate::words::size(o.bytes),
         o.at,
         into.display(),
         o.downloaded,
-        size(o.downloaded_bytes),
+        crate::words::size(o.downloaded_bytes),
         o.already_restored,
         o.adopted,
         o.failed.len() + o.archived,

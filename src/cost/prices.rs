@@ -114,6 +114,14 @@ impl Prices {
         Prices::parse("embedded prices.json", EMBEDDED)
     }
 
+    /// The table of `--prices FILE` when given, else the embedded one.
+    pub fn load(path: Option<&std::path::Path>) -> Result<Prices, PricesError> {
+        match path {
+            Some(path) => Prices::from_file(path),
+            None => Prices::embedded(),
+        }
+    }
+
     /// Reads a table from `path`.
     pub fn from_file(path: &std::path::Path) -> Result<Prices, PricesError> {
         let shown = path.display().to_string();

@@ -15,10 +15,6 @@ pub fn money(x: f64) -> String {
     }
 }
 
-fn bytes(b: u64) -> String {
-    bytesize::ByteSize(b).display().iec().to_string()
-}
-
 /// The header line naming the price table.
 fn provenance(prices: &Prices) -> String {
     format!(
@@ -41,21 +37,22 @@ pub fn text(buckets: &[BucketCost], prices: &Prices) -> String {
         out.push_str(&format!(
             "  {} current ({}), {} noncurrent ({}), {} delete markers, {} incomplete uploads ({} in parts listed)\n",
             b.current.objects,
-            bytes(b.current.bytes),
+            crate::words::size(b.current.bytes),
             b.noncurrent.objects,
-            bytes(b.noncurrent.bytes),
+            crate::words::size(b.noncurrent.bytes),
             b.delete_markers,
             b.incomplete_uploads.uploads,
-            bytes(b.incomplete_uploads.bytes)
+            crate::words::size(b.incomplete_uploads.bytes)
         ));
         for (title, bands) in [("class", &b.by_class), ("size", &b.by_size), ("age", &b.by_age)] {
             let mut rows = vec![vec![title.to_string(), "objects".to_string(), "bytes".to_string()]];
-            rows.extend(
-                bands
-                    .iter()
-                    .filter(|band| band.objects > 0)
-                    .map(|band| vec![band.band.clone(), band.objects.to_string(), bytes(band.bytes)]),
-            );
+            rows.extend(bands.iter().filter(|band| band.objects > 0).map(|band| {
+                vec![
+                    band.band.clone(),
+                    band.objects.to_string(),
+                    crate::words::size(band.bytes),
+                ]
+            }));
             if rows.len() > 1 {
                 out.push('\n');
                 for line in table(&rows, &[Align::Left, Align::Right, Align::Right]) {
@@ -133,7 +130,7 @@ pub fn text(buckets: &[BucketCost], prices: &Prices) -> String {
 /// The summary of every bucket: a header, one row per bucket, and the totals when there are several.
 fn summary_rows(buckets: &[BucketCost]) -> Vec<Vec<String>> {
     let row = |name: String, region: String, objects: u64, size: u64, figures: [f64; 4]| {
-        let mut row = vec![name, region, objects.to_string(), bytes(size)];
+        let mut row = vec![name, region, objects.to_string(), crate::words::size(size)];
         row.extend(figures.iter().map(|f| money(*f)));
         row
     };

@@ -180,7 +180,7 @@ fn sync(ctx: &mut Ctx<'_>) {
                     "multipart",
                     format!(
                         "multipart_chunk_size {} is outside S3's 5 MiB to 5 GiB part size",
-                        human(chunk)
+                        crate::words::size(chunk)
                     ),
                 ),
                 &format!("{at}/multipart_chunk_size"),
@@ -426,8 +426,4 @@ fn state(ctx: &mut Ctx<'_>) {
             On::Value,
         );
     }
-}
-
-fn human(bytes: u64) -> String {
-    bytesize::ByteSize(bytes).display().iec().to_string()
 }
