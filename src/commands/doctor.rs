@@ -855,7 +855,8 @@ fn desired_for_policy(ctx: &Context<'_>) -> Result<Desired, DesiredError> {
         .sync
         .values()
         .flat_map(|mapping| {
-            crate::manifest::retention::destinations(mapping)
+            mapping
+                .destinations()
                 .into_iter()
                 .filter_map(|(logical, prefix)| {
                     // A mapping into a bucket the manifest does not define is a validation error.

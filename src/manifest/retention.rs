@@ -43,36 +43,14 @@ pub fn rules_for(manifest: &Manifest, logical: &str) -> Vec<LifecycleRule> {
         .collect()
 }
 
-/// The (bucket, prefix) pairs a mapping writes under: its own destination and each route's, with a
-/// prefix nested in another of the same bucket left out, since the outer rule already covers it.
-pub fn destinations(mapping: &SyncMapping) -> Vec<(String, String)> {
-    let mut all: Vec<(String, String)> = vec![(mapping.bucket.clone(), mapping.prefix.clone())];
-    for route in &mapping.routes {
-        let prefix = route.prefix.clone().unwrap_or_else(|| mapping.prefix.clone());
-        all.push((route.bucket.clone(), prefix));
-    }
-    let mut kept: Vec<(String, String)> = Vec::new();
-    for (i, (bucket, prefix)) in all.iter().enumerate() {
-        let covered = all.iter().enumerate().any(|(j, (other_bucket, other_prefix))| {
-            other_bucket == bucket
-                && prefix.starts_with(other_prefix.as_str())
-                // Of two equal prefixes the first is kept.
-                && (other_prefix.len() < prefix.len() || j < i)
-        });
-        if !covered {
-            kept.push((bucket.clone(), prefix.clone()));
-        }
-    }
-    kept
-}
-
 /// Whether lifecycle rules filtered by these two prefixes can apply to one object.
 pub fn prefixes_overlap(a: &str, b: &str) -> bool {
     a.starts_with(b) || b.starts_with(a)
 }
 
 fn mapping_rules(name: &str, mapping: &SyncMapping, retention: &Retention) -> Vec<RetentionRule> {
-    destinations(mapping)
+    mapping
+        .destinations()
         .into_iter()
         .enumerate()
         .map(|(i, (bucket, prefix))| {

@@ -1186,6 +1186,31 @@ pub enum DeleteMarkers {
     Keep,
 }
 
+impl SyncMapping {
+    /// The (bucket, prefix) pairs the mapping writes under: its own destination and each route's, with a
+    /// prefix nested in another of the same bucket left out, since the outer prefix holds its keys too.
+    pub fn destinations(&self) -> Vec<(String, String)> {
+        let mut all: Vec<(String, String)> = vec![(self.bucket.clone(), self.prefix.clone())];
+        for route in &self.routes {
+            let prefix = route.prefix.clone().unwrap_or_else(|| self.prefix.clone());
+            all.push((route.bucket.clone(), prefix));
+        }
+        let mut kept: Vec<(String, String)> = Vec::new();
+        for (i, (bucket, prefix)) in all.iter().enumerate() {
+            let covered = all.iter().enumerate().any(|(j, (other_bucket, other_prefix))| {
+                other_bucket == bucket
+                    && prefix.starts_with(other_prefix.as_str())
+                    // Of two equal prefixes the first is kept.
+                    && (other_prefix.len() < prefix.len() || j < i)
+            });
+            if !covered {
+                kept.push((bucket.clone(), prefix.clone()));
+            }
+        }
+        kept
+    }
+}
+
 fn default_multipart_threshold() -> ByteSize {
     ByteSize(64 * 1024 * 1024)
 }
