@@ -58,6 +58,9 @@ pub enum Command {
     /// What each bucket costs today, what the manifest's lifecycle rules will make it cost over 12
     /// months, and which rules would pay back (from a listing of every object version).
     Cost(crate::commands::cost::CostArgs),
+    /// Build a price table for `cost --prices` from AWS's Price List bulk files (CSV), for every region
+    /// they list.
+    Prices(crate::commands::prices::PricesArgs),
     /// Write manifest YAML for existing buckets (NAME..., --prefix P, --all), or list the buckets no
     /// environment manages (--list).
     Import(crate::commands::import::ImportArgs),

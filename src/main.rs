@@ -34,6 +34,7 @@ fn main() -> ExitCode {
         Command::Migrate(args) => commands::migrate::run(args, cli.chdir.as_deref(), cli.color),
         Command::Restore(args) => commands::restore::run(args, cli.chdir.as_deref(), cli.color),
         Command::Cost(args) => commands::cost::run(args, cli.chdir.as_deref(), cli.color),
+        Command::Prices(args) => commands::prices::run(args),
         Command::Import(args) => commands::import::run(args, cli.chdir.as_deref(), cli.color),
         Command::Completions(args) => commands::completions::run(args),
     };

@@ -8,6 +8,7 @@ pub mod doctor;
 pub mod import;
 pub mod migrate;
 pub mod plan;
+pub mod prices;
 pub mod restore;
 pub mod schema;
 pub mod state;

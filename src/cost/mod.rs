@@ -6,6 +6,7 @@
 
 pub mod aggregate;
 pub mod inventory;
+pub mod price_list;
 pub mod prices;
 pub mod project;
 pub mod recommend;

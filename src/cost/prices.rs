@@ -101,7 +101,7 @@ impl PricesError {
                 Some("the format is that of src/cost/prices.json, described in docs/cost.md".to_string())
             }
             PricesError::NoRegion { known, .. } => Some(format!(
-                "pass --prices FILE with this region's prices (format in docs/cost.md); the embedded table has {}",
+                "pass --prices FILE with this region's prices: `s3rec prices` builds one for every region from AWS's Price List files (docs/cost.md); the embedded table has {}",
                 known.join(", ")
             )),
         }
