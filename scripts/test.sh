@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs the whole test suite: starts the moto AWS emulator (installing it on first use), points the
-# tests at it, and runs every cargo test target. Extra arguments go to `cargo test`, e.g.
+# Runs the whole test suite: starts the moto AWS emulator (installing it on first use), installs the
+# pinned AWS CLI some tests compare s3rec with (scripts/awscli.sh, also on first use only), points the
+# tests at both, and runs every cargo test target. Extra arguments go to `cargo test`, e.g.
 #
 #   scripts/test.sh                    # everything
 #   scripts/test.sh --test emulator    # one integration test file
@@ -32,6 +33,9 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 export S3REC_TEST_ENDPOINT="$endpoint"
+# Installed after the trap is set, so that a failed install still stops a moto started here.
+aws_cli="$(bash "$script_dir/awscli.sh")"
+export S3REC_TEST_AWS_CLI="$aws_cli"
 # Dummy credentials and a fixed region keep the tests away from whatever ~/.aws holds on this machine.
 export AWS_ACCESS_KEY_ID=testing
 export AWS_SECRET_ACCESS_KEY=testing

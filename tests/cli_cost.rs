@@ -1,8 +1,9 @@
 //! `s3rec cost` through the real binary against the moto emulator: a versioned bucket seeded with
 //! objects of mixed classes and sizes, several versions, a delete marker and an incomplete multipart
-//! upload gives the same counts as the SDK's own listing, and today's monthly cost computed here by
-//! hand from that listing; the text and markdown reports show it; a region the price table lacks and
-//! a broken `--prices` file are errors that say what to do.
+//! upload gives the same counts as the AWS CLI's own listing (`aws s3api list-object-versions` and
+//! `list-multipart-uploads`, the pinned CLI of `scripts/awscli.sh`), and today's monthly cost computed
+//! here by hand from that listing; the text and markdown reports show it; a region the price table
+//! lacks and a broken `--prices` file are errors that say what to do.
 
 mod common;
 #[path = "common/project.rs"]
@@ -14,6 +15,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::StorageClass;
 use common::data;
 use project::Project;
+use serde_json::Value;
 
 const KIB: usize = 1024;
 const MIB: usize = 1024 * 1024;
@@ -25,8 +27,8 @@ fn manifest(bucket: &str) -> String {
     )
 }
 
-/// Objects and bytes per storage class, noncurrent versions, delete markers and uploads, as the SDK
-/// lists them page by page.
+/// Objects and bytes per storage class, noncurrent versions, delete markers and uploads, as the AWS CLI
+/// lists them.
 #[derive(Debug, Default, PartialEq)]
 struct Listing {
     by_class: BTreeMap<String, (u64, u64)>,
@@ -38,51 +40,42 @@ struct Listing {
     versions: Vec<(String, u64)>,
 }
 
-fn sdk_listing(bucket: &str) -> Listing {
-    common::runtime().block_on(async {
-        let aws = common::emulator().await;
-        let s3 = aws.s3(common::TEST_REGION);
-        let mut out = Listing::default();
-        let mut key_marker = None;
-        let mut version_marker = None;
-        loop {
-            let page = s3
-                .list_object_versions()
-                .bucket(bucket)
-                .set_key_marker(key_marker.take())
-                .set_version_id_marker(version_marker.take())
-                .send()
-                .await
-                .expect("list versions");
-            for v in page.versions() {
-                let class = v.storage_class().map_or("STANDARD", |c| c.as_str()).to_string();
-                let size = u64::try_from(v.size().unwrap_or(0)).expect("size");
-                let entry = out.by_class.entry(class.clone()).or_default();
-                entry.0 += 1;
-                entry.1 += size;
-                if v.is_latest() == Some(true) {
-                    out.current += 1;
-                } else {
-                    out.noncurrent += 1;
-                }
-                out.versions.push((class, size));
-            }
-            out.markers += page.delete_markers().len() as u64;
-            if page.is_truncated() != Some(true) {
-                break;
-            }
-            key_marker = page.next_key_marker().map(str::to_string);
-            version_marker = page.next_version_id_marker().map(str::to_string);
+/// The entries of one list of the AWS CLI's answer; the CLI leaves out a list that is empty.
+fn entries<'a>(doc: &'a Value, list: &str) -> &'a [Value] {
+    match &doc[list] {
+        Value::Null => &[],
+        Value::Array(entries) => entries,
+        other => panic!("{list} of the AWS CLI's answer is not a list: {other}"),
+    }
+}
+
+/// The bucket as the AWS CLI lists it, which follows the pages of both listings itself.
+fn aws_cli_listing(bucket: &str) -> Listing {
+    let mut out = Listing::default();
+    let versions = common::aws_cli(&["s3api", "list-object-versions", "--bucket", bucket]);
+    for v in entries(&versions, "Versions") {
+        // S3 leaves the class out for STANDARD.
+        let class = v["StorageClass"].as_str().unwrap_or("STANDARD").to_string();
+        let size = v["Size"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("a version without a Size in the AWS CLI's listing: {v}"));
+        let entry = out.by_class.entry(class.clone()).or_default();
+        entry.0 += 1;
+        entry.1 += size;
+        let latest = v["IsLatest"]
+            .as_bool()
+            .unwrap_or_else(|| panic!("a version without IsLatest in the AWS CLI's listing: {v}"));
+        if latest {
+            out.current += 1;
+        } else {
+            out.noncurrent += 1;
         }
-        let uploads = s3
-            .list_multipart_uploads()
-            .bucket(bucket)
-            .send()
-            .await
-            .expect("list uploads");
-        out.uploads = uploads.uploads().len() as u64;
-        out
-    })
+        out.versions.push((class, size));
+    }
+    out.markers = entries(&versions, "DeleteMarkers").len() as u64;
+    let uploads = common::aws_cli(&["s3api", "list-multipart-uploads", "--bucket", bucket]);
+    out.uploads = entries(&uploads, "Uploads").len() as u64;
+    out
 }
 
 /// Puts the fixture: mixed classes and sizes, an overwritten key, a deleted key, and a multipart upload
@@ -148,8 +141,8 @@ fn cost_counts_what_the_listing_shows_and_prices_it() {
     p.write(&manifest(&bucket));
     p.apply_ok();
     seed(&bucket);
-    let listing = sdk_listing(&bucket);
-    // The fixture as the SDK sees it: 7 versions (one overwritten, one deleted), 1 marker, 1 upload.
+    let listing = aws_cli_listing(&bucket);
+    // The fixture as the AWS CLI lists it: 7 versions (one overwritten, one deleted), 1 marker, 1 upload.
     assert_eq!(
         (listing.current, listing.noncurrent, listing.markers, listing.uploads),
         (5, 2, 1, 1)
@@ -187,7 +180,7 @@ fn cost_counts_what_the_listing_shows_and_prices_it() {
     assert_eq!(b["by_size"][0]["band"], "< 128 KiB");
     assert_eq!(b["by_size"][0]["objects"], 3);
 
-    // Today's monthly cost from the SDK's listing with us-east-1's prices: IA bills at least 128 KiB
+    // Today's monthly cost from the AWS CLI's listing with us-east-1's prices: IA bills at least 128 KiB
     // per object, GLACIER adds 32 KiB at its price and 8 KiB at STANDARD's, and the upload's 5 MiB of
     // parts bill at STANDARD's.
     let mut expected = 5.0 * MIB as f64 / GB * 0.023;

@@ -16,6 +16,9 @@ pub const ENDPOINT_VAR: &str = "S3REC_TEST_ENDPOINT";
 /// The region the emulator tests treat as their default.
 pub const TEST_REGION: &str = "us-east-1";
 
+/// The variable `scripts/test.sh` sets to the `aws` of the pinned AWS CLI (`scripts/awscli.sh`).
+pub const AWS_CLI_VAR: &str = "S3REC_TEST_AWS_CLI";
+
 /// The endpoint of the AWS emulator (moto) the integration tests run against.
 ///
 /// Panics with instructions when the emulator is not configured or not answering, because a test that
@@ -48,6 +51,45 @@ pub fn emulator_endpoint() -> String {
         panic!("the AWS emulator is not reachable (nothing answers at {ENDPOINT_VAR}={endpoint}): {advice}");
     }
     endpoint
+}
+
+/// Runs the pinned AWS CLI against the emulator, `aws --endpoint-url ENDPOINT --region us-east-1 --output
+/// json ARGS`, with the credentials the environment holds, and returns what it printed as JSON
+/// (`Value::Null` when it printed nothing).
+///
+/// Panics with instructions when the CLI or the emulator is not configured, because a comparison with
+/// the CLI that quietly skipped would report a green suite that compared nothing; panics with the
+/// CLI's stderr when it fails.
+pub fn aws_cli(args: &[&str]) -> serde_json::Value {
+    let advice = "run the test suite with scripts/test.sh (it installs the pinned AWS CLI into .venv-awscli), \
+                  or export S3REC_TEST_AWS_CLI=<the path scripts/awscli.sh prints> next to S3REC_TEST_ENDPOINT";
+    let aws = match std::env::var(AWS_CLI_VAR) {
+        Ok(value) if !value.trim().is_empty() => value.trim().to_string(),
+        _ => panic!("the AWS CLI is not configured ({AWS_CLI_VAR} is not set): {advice}"),
+    };
+    let endpoint = emulator_endpoint();
+    let shown = format!("aws {}", args.join(" "));
+    // Empty config and credentials files keep settings of ~/.aws (a profile's addressing style, a CA
+    // bundle, other keys) out of the comparison, as scripts/test.sh keeps them out of s3rec's runs;
+    // the credentials come from the environment.
+    let out = std::process::Command::new(&aws)
+        .args(["--endpoint-url", &endpoint, "--region", TEST_REGION, "--output", "json"])
+        .args(args)
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .output()
+        .unwrap_or_else(|err| panic!("`{shown}` could not start {aws} ({AWS_CLI_VAR}): {err}: {advice}"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "`{shown}` failed ({}):\n{}{stdout}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    if stdout.trim().is_empty() {
+        return serde_json::Value::Null;
+    }
+    serde_json::from_str(&stdout).unwrap_or_else(|err| panic!("`{shown}` printed no JSON ({err}):\n{stdout}"))
 }
 
 /// A name unique to this test run and call, safe as an S3 bucket name when `prefix` is.
