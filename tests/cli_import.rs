@@ -7,23 +7,15 @@ mod common;
 mod project;
 
 use common::flat;
-use std::process::Command;
 
 use project::Project;
 
-/// One AWS CLI call against the emulator; panics with its output when it fails.
+/// One call of the pinned AWS CLI against the emulator; panics with its output when it fails.
 fn aws(args: &[String]) {
-    let endpoint = common::emulator_endpoint();
-    let out = Command::new("aws")
-        .arg("--endpoint-url")
-        .arg(&endpoint)
+    let out = common::aws_cli_command()
         .args(args)
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_DEFAULT_REGION", "us-east-1")
-        .env_remove("AWS_PROFILE")
         .output()
-        .expect("the AWS CLI (`aws`) must be on PATH for the import tests");
+        .expect("the pinned AWS CLI (S3REC_TEST_AWS_CLI, installed by scripts/test.sh) must start");
     assert!(
         out.status.success(),
         "aws {}: {}{}",
@@ -633,14 +625,7 @@ impl Drop for RelatedCleanup {
     fn drop(&mut self) {
         let p = &self.0;
         let run = |args: &[&str]| {
-            let _ = Command::new("aws")
-                .arg("--endpoint-url")
-                .arg(common::emulator_endpoint())
-                .args(args)
-                .env("AWS_ACCESS_KEY_ID", "testing")
-                .env("AWS_SECRET_ACCESS_KEY", "testing")
-                .env("AWS_DEFAULT_REGION", "us-east-1")
-                .output();
+            let _ = common::aws_cli_command().args(args).output();
         };
         let role = format!("{p}-replicator");
         let user = format!("{p}-reader");
@@ -718,12 +703,8 @@ impl Drop for Cleanup {
     fn drop(&mut self) {
         for (bucket, region) in &self.0 {
             // `rb --force` empties the bucket first: moto delivers access logs into the log target.
-            let _ = Command::new("aws")
-                .arg("--endpoint-url")
-                .arg(common::emulator_endpoint())
+            let _ = common::aws_cli_command()
                 .args(["s3", "rb", &format!("s3://{bucket}"), "--force", "--region", region])
-                .env("AWS_ACCESS_KEY_ID", "testing")
-                .env("AWS_SECRET_ACCESS_KEY", "testing")
                 .output();
         }
     }

@@ -53,32 +53,43 @@ pub fn emulator_endpoint() -> String {
     endpoint
 }
 
-/// Runs the pinned AWS CLI against the emulator, `aws --endpoint-url ENDPOINT --region us-east-1 --output
-/// json ARGS`, with the credentials the environment holds, and returns what it printed as JSON
-/// (`Value::Null` when it printed nothing).
+/// What to do when the AWS CLI is not configured.
+const AWS_CLI_ADVICE: &str = "run the test suite with scripts/test.sh (it installs the pinned AWS CLI into .venv-awscli), \
+                              or export S3REC_TEST_AWS_CLI=<the path scripts/awscli.sh prints> next to S3REC_TEST_ENDPOINT";
+
+/// The pinned AWS CLI (`S3REC_TEST_AWS_CLI`) as `aws --endpoint-url ENDPOINT`, in us-east-1 by default,
+/// with the emulator's credentials and none of this machine's AWS set-up; the caller adds arguments.
 ///
-/// Panics with instructions when the CLI or the emulator is not configured, because a comparison with
-/// the CLI that quietly skipped would report a green suite that compared nothing; panics with the
-/// CLI's stderr when it fails.
-pub fn aws_cli(args: &[&str]) -> serde_json::Value {
-    let advice = "run the test suite with scripts/test.sh (it installs the pinned AWS CLI into .venv-awscli), \
-                  or export S3REC_TEST_AWS_CLI=<the path scripts/awscli.sh prints> next to S3REC_TEST_ENDPOINT";
+/// Panics with instructions when the CLI or the emulator is not configured, because a test that
+/// quietly skipped its AWS CLI calls would report a green suite that tested nothing.
+pub fn aws_cli_command() -> std::process::Command {
     let aws = match std::env::var(AWS_CLI_VAR) {
         Ok(value) if !value.trim().is_empty() => value.trim().to_string(),
-        _ => panic!("the AWS CLI is not configured ({AWS_CLI_VAR} is not set): {advice}"),
+        _ => panic!("the AWS CLI is not configured ({AWS_CLI_VAR} is not set): {AWS_CLI_ADVICE}"),
     };
-    let endpoint = emulator_endpoint();
-    let shown = format!("aws {}", args.join(" "));
+    let mut cmd = std::process::Command::new(aws);
     // Empty config and credentials files keep settings of ~/.aws (a profile's addressing style, a CA
-    // bundle, other keys) out of the comparison, as scripts/test.sh keeps them out of s3rec's runs;
-    // the credentials come from the environment.
-    let out = std::process::Command::new(&aws)
-        .args(["--endpoint-url", &endpoint, "--region", TEST_REGION, "--output", "json"])
-        .args(args)
+    // bundle, other keys) out of the tests, as scripts/test.sh keeps them out of s3rec's runs.
+    cmd.args(["--endpoint-url", &emulator_endpoint()])
         .env("AWS_CONFIG_FILE", "/dev/null")
         .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_DEFAULT_REGION", TEST_REGION)
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_SESSION_TOKEN");
+    cmd
+}
+
+/// Runs [`aws_cli_command`] with `--output json ARGS` and returns what it printed as JSON
+/// (`Value::Null` when it printed nothing); panics with the CLI's stderr when it fails.
+pub fn aws_cli(args: &[&str]) -> serde_json::Value {
+    let shown = format!("aws {}", args.join(" "));
+    let out = aws_cli_command()
+        .args(["--output", "json"])
+        .args(args)
         .output()
-        .unwrap_or_else(|err| panic!("`{shown}` could not start {aws} ({AWS_CLI_VAR}): {err}: {advice}"));
+        .unwrap_or_else(|err| panic!("`{shown}` could not start ({AWS_CLI_VAR}): {err}: {AWS_CLI_ADVICE}"));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
