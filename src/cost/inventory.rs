@@ -164,26 +164,31 @@ pub fn feed_csv(
     agg: &mut Aggregator<'_>,
 ) -> Result<u64, InventoryError> {
     let mut rows = 0;
-    let mut fields: Vec<String> = Vec::new();
-    for (n, line) in reader.lines().enumerate() {
-        let line_no = n as u64 + 1;
-        let fail = |detail: String| InventoryError::Csv {
+    // S3 writes RFC 4180 CSV with every field quoted and no header row.
+    let mut csv = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(reader);
+    let mut fields = csv::StringRecord::new();
+    loop {
+        let fail = |line: u64, detail: String| InventoryError::Csv {
             key: file_key.to_string(),
-            line: line_no,
+            line,
             detail,
         };
-        let line = line.map_err(|e| fail(e.to_string()))?;
-        if line.is_empty() {
+        let more = csv
+            .read_record(&mut fields)
+            .map_err(|e| fail(e.position().map_or(0, csv::Position::line), e.to_string()))?;
+        if !more {
+            break;
+        }
+        let line_no = fields.position().map_or(0, csv::Position::line);
+        let fail = |detail: String| fail(line_no, detail);
+        if fields.len() == 1 && fields.get(0) == Some("") {
             continue;
         }
-        split_csv(&line, &mut fields).map_err(fail)?;
-        let field = |i: usize| {
-            fields
-                .get(i)
-                .map(String::as_str)
-                .ok_or_else(|| fail(format!("no column {}", i + 1)))
-        };
-        let optional = |i: Option<usize>| i.and_then(|i| fields.get(i)).map(String::as_str);
+        let field = |i: usize| fields.get(i).ok_or_else(|| fail(format!("no column {}", i + 1)));
+        let optional = |i: Option<usize>| i.and_then(|i| fields.get(i));
         // Inventory CSV keys are URL-encoded.
         let key = percent_encoding::percent_decode_str(&field(columns.key)?.replace('+', " "))
             .decode_utf8_lossy()
@@ -215,79 +220,10 @@ pub fn feed_csv(
     Ok(rows)
 }
 
-/// The fields of one CSV line (RFC 4180 quoting, as S3 writes every field), into `out`.
-fn split_csv(line: &str, out: &mut Vec<String>) -> Result<(), String> {
-    out.clear();
-    let mut chars = line.chars().peekable();
-    loop {
-        let mut field = String::new();
-        if chars.peek() == Some(&'"') {
-            chars.next();
-            loop {
-                match chars.next() {
-                    Some('"') if chars.peek() == Some(&'"') => {
-                        chars.next();
-                        field.push('"');
-                    }
-                    Some('"') => break,
-                    Some(c) => field.push(c),
-                    None => return Err("a quoted field does not end".to_string()),
-                }
-            }
-        } else {
-            while let Some(&c) = chars.peek() {
-                if c == ',' {
-                    break;
-                }
-                field.push(c);
-                chars.next();
-            }
-        }
-        out.push(field);
-        match chars.next() {
-            Some(',') => continue,
-            None => return Ok(()),
-            Some(c) => return Err(format!("`{c}` after a quoted field")),
-        }
-    }
-}
-
-/// Unix milliseconds of `YYYY-MM-DDThh:mm:ss[.fff]Z`.
+/// Unix milliseconds of an inventory report's `LastModifiedDate` (RFC 3339, `2026-11-01T00:00:00.000Z`).
 fn parse_date(text: &str) -> Option<i64> {
-    let b = text.as_bytes();
-    if b.len() < 20
-        || b[4] != b'-'
-        || b[7] != b'-'
-        || b[10] != b'T'
-        || b[13] != b':'
-        || b[16] != b':'
-        || !text.ends_with('Z')
-    {
-        return None;
-    }
-    let num = |from: usize, to: usize| text.get(from..to)?.parse::<i64>().ok();
-    let (y, m, d) = (num(0, 4)?, num(5, 7)?, num(8, 10)?);
-    let (hh, mm, ss) = (num(11, 13)?, num(14, 16)?, num(17, 19)?);
-    if !(1..=12).contains(&m) || !(1..=31).contains(&d) || hh > 23 || mm > 59 || ss > 60 {
-        return None;
-    }
-    let millis = match text.get(19..text.len() - 1)? {
-        "" => 0,
-        frac => {
-            let digits = frac.strip_prefix('.')?;
-            let padded: String = digits.chars().chain("000".chars()).take(3).collect();
-            padded.parse::<i64>().ok()?
-        }
-    };
-    // Days from the civil date (Howard Hinnant's algorithm).
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    Some(((days * 86_400 + hh * 3600 + mm * 60 + ss) * 1000) + millis)
+    let at = time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok()?;
+    i64::try_from(at.unix_timestamp_nanos() / 1_000_000).ok()
 }
 
 #[cfg(test)]
@@ -295,15 +231,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn dates_and_csv_fields() {
+    fn dates() {
         assert_eq!(parse_date("1970-01-01T00:00:00.000Z"), Some(0));
         assert_eq!(parse_date("2026-12-01T00:00:00.000Z"), Some(1_796_083_200_000));
         assert_eq!(parse_date("2024-02-29T12:30:05Z"), Some(1_709_209_805_000));
         assert_eq!(parse_date("2026-13-01T00:00:00Z"), None);
-        let mut out = Vec::new();
-        split_csv(r#""b","a%2Cb ""q""","3",,"x""#, &mut out).expect("fields");
-        assert_eq!(out, vec!["b", "a%2Cb \"q\"", "3", "", "x"]);
-        assert!(split_csv(r#""open"#, &mut out).is_err());
     }
 
     #[test]
@@ -326,6 +258,11 @@ mod tests {
             (1, 1, 1)
         );
         assert_eq!(out.by_class["STANDARD_IA"].bytes, 100);
+        // A key with a comma and quotes (both quoted by S3, the comma also URL-encoded), after a blank line.
+        let mut agg = Aggregator::new(&[], now, 180);
+        let csv = "\n\"b\",\"a%2Cb+\"\"q\"\"\",\"v\",\"true\",\"false\",\"7\",\"2026-11-01T00:00:00.000Z\",\"\"\n";
+        assert_eq!(feed_csv("f.csv", csv.as_bytes(), columns, &mut agg).expect("rows"), 1);
+        assert_eq!(agg.finish().current.bytes, 7);
         let mut agg = Aggregator::new(&[], now, 180);
         let err = feed_csv(
             "f.csv",
