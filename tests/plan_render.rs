@@ -830,6 +830,36 @@ fn markdown_of_a_thousand_buckets_fits_a_pull_request_comment() {
 }
 
 #[test]
+fn a_shortened_markdown_plan_keeps_the_cost_line_of_plan_cost() {
+    let mut plan = large_plan(1_000);
+    plan.costs = (0..3)
+        .map(|i| s3rec::plan::CostDelta {
+            address: Address::bucket(&format!("data-{i:04}")),
+            changed: vec!["lifecycle".to_string()],
+            monthly_before: 10.0,
+            monthly_after: 4.0,
+            one_time_fees: 1.5,
+            total_12_months: -60.0,
+            error: None,
+        })
+        .collect();
+    let out = render::markdown(&plan);
+    assert!(out.contains("**This plan is shortened"), "the plan must be shortened");
+    assert!(out.len() <= render::MARKDOWN_LIMIT, "{} bytes", out.len());
+    assert!(
+        out.contains("**Cost** of `prod`: $30.00 → $12.00 a month by month 12 (-$18.00), one-time fees $4.50\n"),
+        "{out}"
+    );
+    for cost in &plan.costs {
+        assert!(
+            out.contains(&format!("- {}\n", cost.line())),
+            "no line for {}",
+            cost.address
+        );
+    }
+}
+
+#[test]
 fn markdown_of_any_size_fits_and_says_what_it_left_out() {
     let plan = large_plan(8_000);
     let out = render::markdown(&plan);

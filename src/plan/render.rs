@@ -423,6 +423,11 @@ fn cost_section(plan: &Plan) -> String {
     if plan.costs.is_empty() {
         return String::new();
     }
+    cost_head(plan) + &list(&cost_lines(plan))
+}
+
+/// The environment's cost line of `plan --cost`, and the blank line after it.
+fn cost_head(plan: &Plan) -> String {
     let money = crate::cost::render::money;
     let priced: Vec<&crate::plan::CostDelta> = plan.costs.iter().filter(|c| c.error.is_none()).collect();
     let before: f64 = priced.iter().map(|c| c.monthly_before).sum();
@@ -430,18 +435,19 @@ fn cost_section(plan: &Plan) -> String {
     let fees: f64 = priced.iter().map(|c| c.one_time_fees).sum();
     let delta = after - before;
     let sign = if delta < 0.0 { "-" } else { "+" };
-    let mut out = format!(
+    format!(
         "**Cost** of `{}`: {} → {} a month by month 12 ({sign}{}), one-time fees {}\n\n",
         plan.environment,
         money(before),
         money(after),
         money(delta.abs()),
         money(fees)
-    );
-    out.push_str(&list(
-        &plan.costs.iter().map(crate::plan::CostDelta::line).collect::<Vec<_>>(),
-    ));
-    out
+    )
+}
+
+/// One line per bucket whose cost `plan --cost` priced.
+fn cost_lines(plan: &Plan) -> Vec<String> {
+    plan.costs.iter().map(crate::plan::CostDelta::line).collect()
 }
 
 fn migration_lines(plan: &Plan) -> Vec<String> {
@@ -458,9 +464,9 @@ fn is_destructive(action: Action) -> bool {
 }
 
 /// The plan shortened to `limit` bytes. Sections are filled in order of importance (findings, the
-/// destroys and replaces, warnings, syncs and migrations, the destroys' and replaces' text, the other
-/// changes counted per resource); a section that does not fit whole says how many of its rows it left
-/// out, so nothing disappears without a word. `full_len` is the length of the plan it replaces.
+/// destroys and replaces, `plan --cost`'s lines, warnings, syncs and migrations, the destroys' and
+/// replaces' text, the other changes counted per resource); a section that does not fit whole says
+/// how many of its rows it left out, so nothing disappears without a word. `full_len` is the length of the plan it replaces.
 fn markdown_shortened(plan: &Plan, full_len: usize, limit: usize) -> String {
     let destructive: Vec<&Change> = ordered(plan).filter(|c| is_destructive(c.action)).collect();
     let heading = markdown_heading(plan);
@@ -491,6 +497,10 @@ fn markdown_shortened(plan: &Plan, full_len: usize, limit: usize) -> String {
             "\n".to_string(),
             |n| format!("| … | {n} more destroys and replaces: see the whole plan | |\n"),
         ),
+        // The environment's cost line is the section's head: it stays whenever there are costs.
+        Section::new(cost_head(plan), items(cost_lines(plan)), "\n".to_string(), |n| {
+            format!("- … {n} more cost lines: see the whole plan\n")
+        }),
         Section::new(
             WARNINGS_HEAD.to_string(),
             items(warnings(plan)),
@@ -522,11 +532,11 @@ fn markdown_shortened(plan: &Plan, full_len: usize, limit: usize) -> String {
     for section in &mut sections {
         section.fill(&mut budget);
     }
-    let [findings, destroys, warnings, syncs, migrations, details, counts] = sections;
+    let [findings, destroys, costs, warnings, syncs, migrations, details, counts] = sections;
     let mut out = heading;
     out.push_str(&findings.render());
     out.push_str(&summary);
-    for section in [destroys, counts, syncs, migrations, warnings, details] {
+    for section in [destroys, counts, syncs, migrations, costs, warnings, details] {
         out.push_str(&section.render());
     }
     // The sections' fixed parts are bounded by the environment's name and the counts, so this only
