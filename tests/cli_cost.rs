@@ -405,6 +405,21 @@ fn cost_reads_the_latest_inventory_report_instead_of_listing() {
         }
     });
 
+    // The printed least-privilege policy grants reading exactly where the reports are.
+    let (code, policy, stderr) = p.run(&["doctor", "-e", &p.env, "--print-policy"]);
+    assert_eq!(code, 0, "{stderr}");
+    let policy: serde_json::Value = serde_json::from_str(&policy).expect("policy JSON");
+    let reads = policy["Statement"]
+        .as_array()
+        .expect("statements")
+        .iter()
+        .find(|s| s["Sid"] == "CostInventoryReports")
+        .unwrap_or_else(|| panic!("no CostInventoryReports in {policy:#}"));
+    assert_eq!(
+        reads["Resource"],
+        serde_json::json!([format!("arn:aws:s3:::{reports}/{base}/*")])
+    );
+
     let (code, stdout, stderr) = p.run(&["cost", "-e", &p.env, "data", "--from", "inventory", "--format", "json"]);
     assert_eq!(code, 0, "cost failed:\n{stdout}\n{stderr}");
     let doc: serde_json::Value = serde_json::from_str(&stdout).expect("JSON report");

@@ -65,6 +65,11 @@ pub const RESTORE_IN_PLACE_OBJECT_ACTIONS: &[&str] = &["s3:AbortMultipartUpload"
 pub const COST_BUCKET_ACTIONS: &[&str] = &["s3:ListBucketMultipartUploads", "s3:ListBucketVersions"];
 /// What `cost` needs on a bucket's objects: ListParts, for the bytes of incomplete uploads.
 pub const COST_OBJECT_ACTIONS: &[&str] = &["s3:ListMultipartUploadParts"];
+/// What `cost --from inventory` needs on an inventory destination bucket: ListObjectsV2 under the
+/// report's prefix, to find the latest report.
+pub const COST_INVENTORY_BUCKET_ACTIONS: &[&str] = &[LIST_ACTION];
+/// What `cost --from inventory` needs on the report's objects: its `manifest.json` and CSV files.
+pub const COST_INVENTORY_OBJECT_ACTIONS: &[&str] = &["s3:GetObject"];
 /// The action behind ListBuckets: `s3rec import` lists the account's buckets (`--list`, `--prefix`,
 /// `--all`) once per run.
 pub const LIST_BUCKETS_ACTION: &str = "s3:ListAllMyBuckets";

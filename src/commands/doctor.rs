@@ -32,8 +32,9 @@ use crate::aws::probe::{
     Probe, doc_access, identity_access,
 };
 use crate::aws::probe::{
-    COST_BUCKET_ACTIONS, COST_OBJECT_ACTIONS, RESTORE_BUCKET_ACTIONS, RESTORE_IN_PLACE_OBJECT_ACTIONS,
-    RESTORE_OBJECT_ACTIONS, SYNC_BUCKET_ACTIONS, SYNC_DELETE_OBJECT_ACTIONS, SYNC_OBJECT_ACTIONS,
+    COST_BUCKET_ACTIONS, COST_INVENTORY_BUCKET_ACTIONS, COST_INVENTORY_OBJECT_ACTIONS, COST_OBJECT_ACTIONS,
+    RESTORE_BUCKET_ACTIONS, RESTORE_IN_PLACE_OBJECT_ACTIONS, RESTORE_OBJECT_ACTIONS, SYNC_BUCKET_ACTIONS,
+    SYNC_DELETE_OBJECT_ACTIONS, SYNC_OBJECT_ACTIONS,
 };
 use crate::aws::{self, Aws, CallerIdentity, DEFAULT_REGION};
 use crate::cli::ColorChoice;
@@ -811,6 +812,8 @@ struct Desired {
     migrations: Vec<MigrationSource>,
     /// Where sync mappings write (and `restore` reads back).
     syncs: Vec<SyncDestination>,
+    /// Where `cost --from inventory` reads each bucket's inventory reports: a bucket and key prefix.
+    inventory_reports: Vec<(String, String)>,
     /// Where the `s3` state backend keeps the state; `None` for a local state.
     state: Option<StateGrants>,
     /// The account, for the ARNs `import` may read; `None` when unknown (they then name any account).
@@ -869,8 +872,17 @@ fn desired_for_policy(ctx: &Context<'_>) -> Result<Desired, DesiredError> {
                 .collect::<Vec<_>>()
         })
         .collect();
+    // A bucket without a usable inventory configuration has no report to read; `cost --from inventory`
+    // says so when asked.
+    let inventory_reports = m
+        .buckets
+        .iter()
+        .filter_map(|(logical, b)| crate::cost::inventory::location(m, logical, b).ok())
+        .map(|location| (location.bucket, location.prefix))
+        .collect();
     Ok(Desired {
         buckets: desired::buckets(ctx)?,
+        inventory_reports,
         identities: identity::identities(ctx, &secrets_dir)?,
         report_topic,
         migrations,
@@ -1103,6 +1115,19 @@ fn least_privilege_policy(state: &StateSettings, desired: &Desired) -> Json {
         grant("CostBuckets", COST_BUCKET_ACTIONS, bucket_arn(&b.name));
         grant("CostObjects", COST_OBJECT_ACTIONS, format!("{}/*", bucket_arn(&b.name)));
     }
+    // `cost --from inventory` finds the latest report under each location and reads it.
+    for (bucket, prefix) in &desired.inventory_reports {
+        grant(
+            "CostInventoryBuckets",
+            COST_INVENTORY_BUCKET_ACTIONS,
+            bucket_arn(bucket),
+        );
+        grant(
+            "CostInventoryReports",
+            COST_INVENTORY_OBJECT_ACTIONS,
+            format!("{}/{prefix}*", bucket_arn(bucket)),
+        );
+    }
     // The `s3` state backend: its statements carry their own conditions, so they go in whole.
     for st in desired.state.iter().flat_map(StateGrants::statements) {
         let g = grants.entry(st.sid.to_string()).or_default();
@@ -1233,6 +1258,7 @@ mod tests {
             report_topic: None,
             migrations: Vec::new(),
             syncs: Vec::new(),
+            inventory_reports: Vec::new(),
             state: None,
             account: None,
         }
@@ -1269,6 +1295,7 @@ mod tests {
                 },
             ],
             syncs: Vec::new(),
+            inventory_reports: Vec::new(),
             state: None,
             account: None,
         };
@@ -1290,6 +1317,38 @@ mod tests {
     }
 
     #[test]
+    fn inventory_reports_are_listed_and_read_where_cost_from_inventory_reads_them() {
+        let desired = Desired {
+            inventory_reports: vec![
+                ("acme-inventory".into(), "reports/acme-data/all/".into()),
+                ("acme-inventory".into(), "acme-logs/weekly/".into()),
+            ],
+            ..only(vec![bucket("data", &[])])
+        };
+        let policy = least_privilege_policy(&StateSettings::default(), &desired);
+        assert_eq!(
+            statement(&policy, "CostInventoryBuckets"),
+            json!({"Sid": "CostInventoryBuckets", "Effect": "Allow",
+                   "Action": ["s3:ListBucket"], "Resource": ["arn:aws:s3:::acme-inventory"]})
+        );
+        assert_eq!(
+            statement(&policy, "CostInventoryReports"),
+            json!({"Sid": "CostInventoryReports", "Effect": "Allow", "Action": ["s3:GetObject"],
+                   "Resource": ["arn:aws:s3:::acme-inventory/acme-logs/weekly/*",
+                                "arn:aws:s3:::acme-inventory/reports/acme-data/all/*"]})
+        );
+        // Without inventory configurations there is nothing to read.
+        let policy = least_privilege_policy(&StateSettings::default(), &only(vec![bucket("data", &[])]));
+        let sids: Vec<&Json> = policy["Statement"]
+            .as_array()
+            .expect("statements")
+            .iter()
+            .map(|s| &s["Sid"])
+            .collect();
+        assert!(!sids.contains(&&json!("CostInventoryReports")), "{sids:?}");
+    }
+
+    #[test]
     fn sync_destinations_get_uploads_restores_and_deletes_only_with_delete_and_every_bucket_its_cost_reads() {
         let desired = Desired {
             buckets: vec![bucket("docs", &[])],
@@ -1308,6 +1367,7 @@ mod tests {
                     deletes: true,
                 },
             ],
+            inventory_reports: Vec::new(),
             state: None,
             account: None,
         };
@@ -1363,6 +1423,7 @@ mod tests {
             report_topic: Some(topic.into()),
             migrations: Vec::new(),
             syncs: Vec::new(),
+            inventory_reports: Vec::new(),
             state: None,
             account: None,
         };
