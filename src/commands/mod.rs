@@ -144,7 +144,7 @@ impl crate::migrate::run::Progress for StepProgress {
         eprintln!(
             "{label}{}...",
             if bytes > 0 {
-                format!(" ({})", bytesize::ByteSize(bytes).display().iec())
+                format!(" ({})", crate::words::size(bytes))
             } else {
                 String::new()
             }
@@ -175,8 +175,8 @@ impl crate::migrate::run::Progress for StepProgress {
             eprintln!(
                 "{}: {}/{}",
                 p.label,
-                bytesize::ByteSize(p.done).display().iec(),
-                bytesize::ByteSize(p.total).display().iec()
+                crate::words::size(p.done),
+                crate::words::size(p.total)
             );
         }
     }

@@ -180,7 +180,7 @@ fn print_dry_run(p: &Prepared) {
             f.rel,
             d.bucket,
             u.key,
-            bytesize::ByteSize(f.size).display().iec()
+            crate::words::size(f.size)
         );
     }
     for d in &p.plan.deletes {
@@ -207,12 +207,7 @@ fn withheld_message(count: usize) -> String {
 fn print_outcome(o: &Outcome) {
     let secs = o.duration.as_secs_f64();
     let rate = if secs > 0.0 {
-        format!(
-            ", {}/s",
-            bytesize::ByteSize((o.uploaded_bytes as f64 / secs) as u64)
-                .display()
-                .iec()
-        )
+        format!(", {}/s", crate::words::size((o.uploaded_bytes as f64 / secs) as u64))
     } else {
         String::new()
     };
@@ -220,7 +215,7 @@ fn print_outcome(o: &Outcome) {
         "sync.{}: {} uploaded ({}{rate}), {} unchanged, {} deleted, {} failed in {secs:.1}s.",
         o.mapping,
         o.uploaded,
-        bytesize::ByteSize(o.uploaded_bytes).display().iec(),
+        crate::words::size(o.uploaded_bytes),
         o.unchanged,
         o.deleted,
         o.failed.len() + o.skipped.len()
@@ -299,7 +294,7 @@ impl Progress for SyncProgress {
             eprintln!(
                 "sync.{mapping}: uploading {} ({}), deleting {deletes}...",
                 crate::words::counted(files, "file"),
-                bytesize::ByteSize(bytes).display().iec()
+                crate::words::size(bytes)
             );
         }
     }
@@ -318,8 +313,8 @@ impl Progress for SyncProgress {
                 p.mapping,
                 p.done_files,
                 p.files,
-                bytesize::ByteSize(p.done_bytes).display().iec(),
-                bytesize::ByteSize(p.bytes).display().iec()
+                crate::words::size(p.done_bytes),
+                crate::words::size(p.bytes)
             );
         }
     }

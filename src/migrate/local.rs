@@ -748,7 +748,7 @@ struct Bytes(u64);
 
 impl fmt::Display for Bytes {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", bytesize::ByteSize(self.0).display().iec())
+        write!(f, "{}", crate::words::size(self.0))
     }
 }
 

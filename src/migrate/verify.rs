@@ -83,7 +83,7 @@ impl fmt::Display for Method {
                 write!(
                     f,
                     "multipart ETag ({parts} {unit} of {})",
-                    bytesize::ByteSize(*part_size).display().iec()
+                    crate::words::size(*part_size)
                 )
             }
             Method::Checksum(algorithm) => {
@@ -190,7 +190,7 @@ pub fn content_check(expected: &Expected, mode: VerifyMode) -> Result<Check, Mis
         if !fits(size, parts, part_size) {
             return Err(Mismatch::Unverifiable(format!(
                 "its {parts} parts are not all of its first part's size ({}), so the multipart ETag cannot be recomputed",
-                bytesize::ByteSize(part_size).display().iec()
+                crate::words::size(part_size)
             )));
         }
         return Ok(Check::MultipartEtag {
@@ -384,10 +384,7 @@ impl Digests {
                         found: computed,
                     }),
                     _ => {
-                        let tried: Vec<String> = part_sizes
-                            .iter()
-                            .map(|&s| bytesize::ByteSize(s).display().iec().to_string())
-                            .collect();
+                        let tried: Vec<String> = part_sizes.iter().map(|&s| crate::words::size(s)).collect();
                         Err(Mismatch::Unverifiable(format!(
                             "the multipart ETag {etag} matched none of the part sizes tried ({}): either the file differs or the object was uploaded with another part size",
                             tried.join(", ")

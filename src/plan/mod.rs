@@ -282,7 +282,7 @@ pub struct MigrationWork {
 impl MigrationWork {
     /// `migration.old: phase restore: 120 objects (3.2 GiB); 40 to restore (1.1 GiB), 68 to download (2.0 GiB), ...`.
     pub fn line(&self) -> String {
-        let size = |b: u64| bytesize::ByteSize(b).display().iec().to_string();
+        let size = crate::words::size;
         if let Some(error) = &self.error {
             return format!("migration.{}: cannot be assessed: {error}", self.migration);
         }
@@ -403,7 +403,7 @@ impl SyncWork {
             parts.push(format!(
                 "{} to upload ({})",
                 self.uploads,
-                bytesize::ByteSize(self.upload_bytes).display().iec()
+                crate::words::size(self.upload_bytes)
             ));
         }
         if self.deletes > 0 {
