@@ -556,3 +556,111 @@ fn archived_objects_are_restored_first_and_the_dry_run_estimates_it() {
     assert_eq!(code, 0, "{out}\n{err}");
     assert_eq!(common::files_under(&fresh), expected);
 }
+
+#[test]
+fn in_place_restores_archived_old_versions_first_and_hides_keys_only_once_they_are_copied() {
+    let (p, bucket) = project("rstinplcold");
+    set_tree(&p.path("src"), &tree(&[("warm.txt", b"warm")]));
+    p.apply_ok();
+    // Old versions that lifecycle moved to GLACIER: written archived, then overwritten. moto restores
+    // only a key's latest version (RestoreObject ignores the version ID), so the one under `thawed/` is
+    // restored while it still is the latest; the one under `stuck/` never can be.
+    common::runtime().block_on(async {
+        let aws = common::emulator().await;
+        let s3 = aws.s3(common::TEST_REGION);
+        for key in ["backup/thawed/cold.txt", "backup/stuck/cold.txt"] {
+            s3.put_object()
+                .bucket(&bucket)
+                .key(key)
+                .storage_class(aws_sdk_s3::types::StorageClass::Glacier)
+                .body(ByteStream::from_static(b"frozen, as it was"))
+                .send()
+                .await
+                .expect("put archived");
+        }
+        s3.restore_object()
+            .bucket(&bucket)
+            .key("backup/thawed/cold.txt")
+            .restore_request(aws_sdk_s3::types::RestoreRequest::builder().days(1).build())
+            .send()
+            .await
+            .expect("restore");
+    });
+    let at = pause_for_a_point_in_time();
+    put_objects(
+        &bucket,
+        &[
+            ("backup/thawed/cold.txt", b"changed since"),
+            ("backup/thawed/later.txt", b"new since"),
+            ("backup/stuck/cold.txt", b"changed since"),
+            ("backup/stuck/later.txt", b"new since"),
+        ],
+    );
+    let before = common::all_versions(&bucket);
+
+    let (code, out, err) = restore(&p, &["--in-place", "--at", &at, "--prefix", "stuck/", "--dry-run"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("GLACIER: restored first"), "{out}");
+    assert!(
+        out.contains("1 version archived, restored first (Standard tier"),
+        "{out}"
+    );
+
+    // A version S3 cannot copy yet is not copied, and no key is hidden while it waits: the run says so.
+    let (code, out, err) = restore(&p, &["--in-place", "--at", &at, "--prefix", "stuck/", "--auto-approve"]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(
+        err.contains("1 version archived") && err.contains("no delete marker was added"),
+        "{err}"
+    );
+    assert!(
+        out.contains("0 versions copied back") && out.contains("0 delete markers added"),
+        "{out}"
+    );
+    assert_eq!(common::all_versions(&bucket), before, "nothing copied, no key hidden");
+
+    // A restored one is copied back in its class, then the key written since is hidden.
+    let (code, out, err) = restore(
+        &p,
+        &["--in-place", "--at", &at, "--prefix", "thawed/", "--auto-approve"],
+    );
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(
+        out.contains("1 version copied back") && out.contains("1 delete marker added"),
+        "{out}"
+    );
+    // The copy is archived as the version was, so it is checked by HEAD: its class, size and ETag (a
+    // copy of a single-part object keeps its MD5), and the key written since answers 404.
+    let (class, length, etag, later) = common::runtime().block_on(async {
+        let aws = common::emulator().await;
+        let s3 = aws.s3(common::TEST_REGION);
+        let head = s3
+            .head_object()
+            .bucket(&bucket)
+            .key("backup/thawed/cold.txt")
+            .send()
+            .await
+            .expect("head");
+        let later = s3
+            .head_object()
+            .bucket(&bucket)
+            .key("backup/thawed/later.txt")
+            .send()
+            .await;
+        (
+            head.storage_class().map(|c| c.as_str().to_string()),
+            head.content_length(),
+            head.e_tag().map(str::to_string),
+            later.is_err(),
+        )
+    });
+    assert_eq!(class.as_deref(), Some("GLACIER"));
+    assert_eq!(length, Some(17));
+    assert_eq!(etag.as_deref(), Some("\"85ff5da6501172114bcf3232c887b827\""));
+    assert!(later, "later.txt is hidden by a delete marker");
+    let after = common::all_versions(&bucket);
+    for version in &before {
+        assert!(after.contains(version), "{version:?} was lost");
+    }
+    assert_eq!(after.len(), before.len() + 2, "1 copy and 1 delete marker on top");
+}

@@ -62,6 +62,13 @@ use super::{Aws, AwsError, Op};
 use crate::manifest::types::{ChecksumAlgorithm, RestoreTier};
 use crate::migrate::StoredChecksum;
 
+/// The error code S3 answers when an object's storage class is in the way: reading or copying an
+/// archived version without a restored copy, or asking to restore one that is not archived.
+pub const INVALID_OBJECT_STATE: &str = "InvalidObjectState";
+
+/// The error code of CopyObject (and UploadPartCopy) from an archived version without a restored copy.
+pub const OBJECT_NOT_IN_ACTIVE_TIER: &str = "ObjectNotInActiveTierError";
+
 /// Versions and delete markers asked for per ListObjectVersions page: the most S3 answers.
 pub const VERSIONS_PAGE: i32 = 1000;
 
@@ -997,7 +1004,7 @@ async fn get_request(aws: &Aws, d: &Download<'_>, version_id: Option<&str>) -> R
         let err = aws.error(&op, err);
         let key = d.key.to_string();
         match err.code() {
-            Some("InvalidObjectState") => DownloadError::Archived { key },
+            Some(INVALID_OBJECT_STATE) => DownloadError::Archived { key },
             Some("PreconditionFailed" | "NoSuchKey" | "NoSuchVersion" | "NotFound") => DownloadError::Changed { key },
             _ if matches!(err, AwsError::Service { status: 412, .. }) => DownloadError::Changed { key },
             _ => err.into(),

@@ -49,8 +49,8 @@ pub struct RestoreArgs {
     /// for confirmation like `apply`; with --dry-run only shows it.
     #[arg(long, conflicts_with = "into")]
     pub in_place: bool,
-    /// Retrieval tier of archived objects (GLACIER, DEEP_ARCHIVE) that --into restores first; Deep
-    /// Archive has no Expedited and uses Standard.
+    /// Retrieval tier of archived objects (GLACIER, DEEP_ARCHIVE) that --into and --in-place restore
+    /// first; Deep Archive has no Expedited and uses Standard.
     #[arg(long, value_enum, default_value = "standard")]
     pub tier: TierArg,
     /// Days the restored copies of archived objects stay readable.
@@ -59,8 +59,8 @@ pub struct RestoreArgs {
     /// Restore requests outstanding at once.
     #[arg(long, value_name = "N", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_in_flight: u32,
-    /// Keep polling archived objects' restores and download each as it finishes, instead of leaving
-    /// them to the next run.
+    /// Keep polling archived objects' restores and download (or copy back) each as it finishes,
+    /// instead of leaving them to the next run.
     #[arg(long)]
     pub wait: bool,
     /// First wait between restore polls with --wait (`30s`, `10m`); it doubles up to 15 minutes.
@@ -161,15 +161,7 @@ async fn restore(ws: &Workspace, args: &RestoreArgs) -> miette::Result<u8> {
     }
     let _graceful = crate::interrupt::graceful();
     let progress: Arc<dyn Progress> = Arc::new(super::StepProgress::new("restore"));
-    let thaw = run::Thaw {
-        tier: args.tier.tier(),
-        days: args.days,
-        max_in_flight: usize::try_from(args.max_in_flight).unwrap_or(usize::MAX),
-        wait: args.wait,
-        poll: args.poll_interval,
-        poll_max: std::time::Duration::from_secs(15 * 60).max(args.poll_interval),
-    };
-    run::download(conn.aws.clone(), set, &into, &mut outcome, &progress, &thaw)
+    run::download(conn.aws.clone(), set, &into, &mut outcome, &progress, &thaw(args))
         .await
         .map_err(|e| miette::miette!("{e}"))?;
     print_outcome(&outcome, &into, args.json);
@@ -177,6 +169,18 @@ async fn restore(ws: &Workspace, args: &RestoreArgs) -> miette::Result<u8> {
         return Ok(signal.exit_code());
     }
     Ok(if outcome.ok() { exit::OK } else { exit::ERROR })
+}
+
+/// How archived objects are restored first, from the flags.
+fn thaw(args: &RestoreArgs) -> run::Thaw {
+    run::Thaw {
+        tier: args.tier.tier(),
+        days: args.days,
+        max_in_flight: usize::try_from(args.max_in_flight).unwrap_or(usize::MAX),
+        wait: args.wait,
+        poll: args.poll_interval,
+        poll_max: std::time::Duration::from_secs(15 * 60).max(args.poll_interval),
+    }
 }
 
 /// Takes the set's counts into the outcome, and reports every refused key on stderr.
@@ -224,7 +228,7 @@ async fn recorded_run(
                 "verify-only"
             }
             RecordedWork::InPlace(plan) => {
-                run::copy_back_in_place(conn.aws.clone(), plan, &mut outcome, &progress).await;
+                run::copy_back_in_place(conn.aws.clone(), plan, &mut outcome, &progress, &thaw(args)).await;
                 print_copied(&outcome);
                 "in-place"
             }
@@ -260,11 +264,16 @@ async fn in_place(
     let mut lines = String::new();
     for item in &plan.copies {
         lines.push_str(&format!(
-            "copy back s3://{}/{} (version {}, {})\n",
+            "copy back s3://{}/{} (version {}, {}{})\n",
             item.bucket,
             item.key,
             item.version_id,
-            crate::words::size(item.size)
+            crate::words::size(item.size),
+            if item.archived() {
+                format!(", {}: restored first", item.storage_class)
+            } else {
+                String::new()
+            }
         ));
     }
     for (bucket, _, key) in &plan.markers {
@@ -279,6 +288,21 @@ async fn in_place(
         counted(plan.markers.len(), "delete marker"),
         counted(plan.unchanged, "key"),
     ));
+    let archived = plan.copies.iter().filter(|i| i.archived()).count();
+    if archived > 0 {
+        lines.push_str(&format!(
+            "; {} archived, restored first ({:?} tier, readable {} days{})",
+            counted(archived, "version"),
+            args.tier.tier(),
+            args.days,
+            if args.wait {
+                ", waited for"
+            } else {
+                ": run again once they are readable, or pass --wait"
+            }
+        ));
+    }
+    lines.push('\n');
     let _ = crate::output::print_data(&lines);
     if args.dry_run {
         return Ok(if outcome.refused.is_empty() {
@@ -311,14 +335,23 @@ fn print_failures(o: &Outcome) {
 
 /// The whole outcome as JSON on stdout.
 fn print_json(o: &Outcome) {
-    let _ = crate::output::print_data(&serde_json::to_string_pretty(o).unwrap_or_default());
+    let _ = crate::output::print_data(&(serde_json::to_string_pretty(o).unwrap_or_default() + "\n"));
 }
 
 /// The outcome of `--in-place` on stdout, every failure on stderr.
 fn print_copied(o: &Outcome) {
     print_failures(o);
+    if o.archived > 0 {
+        crate::output::print_error(format_args!(
+            "restore.{}: {} archived (GLACIER or DEEP_ARCHIVE) and not copied back yet ({} requested by this run, {} under way), so no delete marker was added: run the restore again once they are readable, or pass --wait",
+            o.mapping,
+            counted(o.archived, "version"),
+            counted(o.restores_requested, "restore"),
+            o.restoring
+        ));
+    }
     let _ = crate::output::print_data(&format!(
-        "restore.{}: {} copied back ({}), {} added, {} failed in {}.",
+        "restore.{}: {} copied back ({}), {} added, {} failed in {}.\n",
         o.mapping,
         counted(o.copied, "version"),
         crate::words::size(o.copied_bytes),
@@ -336,7 +369,7 @@ fn print_verified(o: &Outcome, json: bool) {
         return;
     }
     let _ = crate::output::print_data(&format!(
-        "restore.{}: {} ({}) as of {}: {} verified, {} failed, {} refused in {}.",
+        "restore.{}: {} ({}) as of {}: {} verified, {} failed, {} refused in {}.\n",
         o.mapping,
         counted(o.files, "file"),
         crate::words::size(o.bytes),
@@ -376,7 +409,7 @@ fn print_dry_run(set: &RestoreSet, into: &Path, json: bool, outcome: &Outcome, t
                 "time": t.time,
             })).collect::<Vec<_>>(),
         });
-        let _ = crate::output::print_data(&format!("{value:#}"));
+        let _ = crate::output::print_data(&format!("{value:#}\n"));
         return;
     }
     let mut lines = String::new();
@@ -421,7 +454,7 @@ fn print_dry_run(set: &RestoreSet, into: &Path, json: bool, outcome: &Outcome, t
             t.time.unwrap_or("when S3 says"),
         ));
     }
-    let _ = crate::output::print_data(lines.trim_end());
+    let _ = crate::output::print_data(&format!("{}\n", lines.trim_end()));
 }
 
 fn local_display(into: &Path, rel: &str) -> String {
@@ -445,7 +478,7 @@ fn print_outcome(o: &Outcome, into: &Path, json: bool) {
         return;
     }
     let _ = crate::output::print_data(&format!(
-        "restore.{}: {} ({}) as of {} into {}: {} downloaded ({}), {} already restored, {} adopted, {} failed, {} refused in {}.",
+        "restore.{}: {} ({}) as of {} into {}: {} downloaded ({}), {} already restored, {} adopted, {} failed, {} refused in {}.\n",
         o.mapping,
         counted(o.files, "file"),
         crate::words::size(o.bytes),

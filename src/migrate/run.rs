@@ -373,7 +373,7 @@ async fn request_restores(
                 row.restore = Restore::Ready;
                 row.error = None;
             }
-            Err(e) if e.code() == Some("InvalidObjectState") => {
+            Err(e) if e.code() == Some(crate::aws::archive::INVALID_OBJECT_STATE) => {
                 // Not archived (any more): readable as it is.
                 row.restore = Restore::None;
             }

@@ -148,8 +148,15 @@ pub async fn check_versioned(aws: &Aws, spec: &SyncSpec) -> Result<(), RestoreEr
 }
 
 /// `--in-place`: copies every old version of `plan` onto its key and adds the delete markers, with
-/// bounded concurrency. An archived version cannot be copied before a Glacier restore and fails.
-pub async fn copy_back_in_place(aws: Arc<Aws>, plan: InPlace, outcome: &mut Outcome, progress: &Arc<dyn Progress>) {
+/// bounded concurrency. Archived versions (GLACIER, DEEP_ARCHIVE) are restored first, as `--into`
+/// restores them (`thaw`), and copied once S3 can read them.
+pub async fn copy_back_in_place(
+    aws: Arc<Aws>,
+    plan: InPlace,
+    outcome: &mut Outcome,
+    progress: &Arc<dyn Progress>,
+    thaw: &Thaw,
+) {
     let started = Instant::now();
     outcome.unchanged = plan.unchanged;
     progress.step(
@@ -161,25 +168,16 @@ pub async fn copy_back_in_place(aws: Arc<Aws>, plan: InPlace, outcome: &mut Outc
         ),
         plan.copy_bytes(),
     );
-    let work = |item: Item| {
-        let aws = aws.clone();
-        async move {
-            let result = copy_back(&aws, &item).await;
-            (item, result)
-        }
-    };
-    outcome.stopped = bounded(plan.copies, work, |done| match done {
-        Some((item, Ok(()))) => {
-            progress.bytes(item.size);
-            outcome.copied += 1;
-            outcome.copied_bytes += item.size;
-        }
-        Some((item, Err(why))) => outcome.failed.push((item.key, why)),
-        None => outcome.failed.push(task_stopped("copy")),
-    })
-    .await;
-    // Markers go last, and not at all after a signal: a key is hidden only once every copy is done.
-    if !outcome.stopped {
+    // An archived version is not even tried: its copy would fail until it is restored.
+    let (archived, readable): (Vec<Item>, Vec<Item>) = plan.copies.into_iter().partition(Item::archived);
+    let placing = Placing::CopyBack;
+    let mut still_archived = place_all(&aws, &placing, readable, outcome, progress).await;
+    still_archived.extend(archived);
+    thaw_and_place(&aws, &placing, still_archived, thaw, outcome, progress).await;
+    // Markers go last, and not at all after a signal or while archived versions wait for their
+    // restores: a key is hidden only once every copy is done, so the bucket never shows a mix of
+    // keys hidden and old versions missing. The next run adds them.
+    if !outcome.stopped && outcome.archived == 0 {
         let mut by_bucket: std::collections::BTreeMap<(String, String), Vec<String>> = Default::default();
         for (bucket, region, key) in plan.markers {
             by_bucket.entry((bucket, region)).or_default().push(key);
@@ -198,14 +196,43 @@ pub async fn copy_back_in_place(aws: Arc<Aws>, plan: InPlace, outcome: &mut Outc
     outcome.duration = started.elapsed();
 }
 
-/// One old version copied onto its key.
-async fn copy_back(aws: &Aws, item: &Item) -> Result<(), String> {
-    if item.archived() {
-        return Err(format!(
-            "it is archived in {}, so it cannot be copied without a Glacier restore",
-            item.storage_class
-        ));
-    }
+/// What became of one version copied back.
+enum Copied {
+    Done,
+    /// S3 cannot read it: archived, with no restored copy (any more).
+    Archived,
+    Failed(String),
+}
+
+/// Copies `items` back with bounded concurrency, counting into `outcome`; returns the items S3 could
+/// not read because they are archived.
+async fn copy_all(aws: &Arc<Aws>, items: Vec<Item>, outcome: &mut Outcome, progress: &Arc<dyn Progress>) -> Vec<Item> {
+    let mut archived = Vec::new();
+    let work = |item: Item| {
+        let aws = aws.clone();
+        async move {
+            let result = copy_back(&aws, &item).await;
+            (item, result)
+        }
+    };
+    let stopped = bounded(items, work, |done| match done {
+        Some((item, Copied::Done)) => {
+            progress.bytes(item.size);
+            outcome.copied += 1;
+            outcome.copied_bytes += item.size;
+        }
+        Some((item, Copied::Archived)) => archived.push(item),
+        Some((item, Copied::Failed(why))) => outcome.failed.push((item.key, why)),
+        None => outcome.failed.push(task_stopped("copy")),
+    })
+    .await;
+    outcome.stopped |= stopped;
+    archived
+}
+
+/// One old version copied onto its key. The copy keeps the version's class, so an archived version
+/// copied from its restored copy is archived again.
+async fn copy_back(aws: &Aws, item: &Item) -> Copied {
     let copy = crate::aws::transfer::VersionCopy {
         bucket: &item.bucket,
         region: &item.region,
@@ -216,9 +243,18 @@ async fn copy_back(aws: &Aws, item: &Item) -> Result<(), String> {
         multipart_above: crate::aws::transfer::MAX_SINGLE_COPY,
         part_size: crate::aws::transfer::COPY_PART_SIZE,
     };
-    crate::aws::transfer::copy_version(aws, &copy)
-        .await
-        .map_err(|e| e.to_string())
+    match crate::aws::transfer::copy_version(aws, &copy).await {
+        Ok(()) => Copied::Done,
+        Err(e)
+            if matches!(
+                e.code(),
+                Some(archive::OBJECT_NOT_IN_ACTIVE_TIER | archive::INVALID_OBJECT_STATE)
+            ) =>
+        {
+            Copied::Archived
+        }
+        Err(e) => Copied::Failed(e.to_string()),
+    }
 }
 
 /// Why a restore could not run at all (as opposed to single files failing).
@@ -417,8 +453,8 @@ enum Fetched {
     Failed(String),
 }
 
-/// How archived objects (GLACIER, DEEP_ARCHIVE) of a restore into a directory are brought back first:
-/// the migration's settings (`migrate.restore`), given as flags.
+/// How archived objects (GLACIER, DEEP_ARCHIVE) of a restore are brought back first, into a directory
+/// or in place: the migration's settings (`migrate.restore`), given as flags.
 #[derive(Debug, Clone)]
 pub struct Thaw {
     pub tier: RestoreTier,
@@ -466,20 +502,61 @@ pub async fn download(
         &format!("restoring {}", crate::words::counted(set.items.len(), "file")),
         set.bytes(),
     );
-    let into = Arc::new(into.to_path_buf());
-    let mut archived = fetch_all(&aws, &into, &journal, set.items, outcome, progress).await;
-    // Archived objects: restore requests up to the cap, then (with --wait) polls until each one can be
-    // downloaded.
+    let placing = Placing::Download {
+        into: Arc::new(into.to_path_buf()),
+        journal,
+    };
+    let archived = place_all(&aws, &placing, set.items, outcome, progress).await;
+    thaw_and_place(&aws, &placing, archived, thaw, outcome, progress).await;
+    progress.done();
+    outcome.duration = started.elapsed();
+    Ok(())
+}
+
+/// What a restore does with each version of its set once S3 can read it.
+enum Placing {
+    /// `--into`: download it into the directory, journaled.
+    Download { into: Arc<PathBuf>, journal: Arc<Journal> },
+    /// `--in-place`: copy it onto its key.
+    CopyBack,
+}
+
+/// Places `items` as `placing` says; returns those S3 could not read because they are archived.
+async fn place_all(
+    aws: &Arc<Aws>,
+    placing: &Placing,
+    items: Vec<Item>,
+    outcome: &mut Outcome,
+    progress: &Arc<dyn Progress>,
+) -> Vec<Item> {
+    match placing {
+        Placing::Download { into, journal } => fetch_all(aws, into, journal, items, outcome, progress).await,
+        Placing::CopyBack => copy_all(aws, items, outcome, progress).await,
+    }
+}
+
+/// Archived versions: restore requests up to `thaw.max_in_flight` outstanding, then (with
+/// `thaw.wait`) polls (HEAD) until each can be placed. Without `wait` it returns once nothing more can
+/// be done now, and the next run places them: S3 itself remembers the requests, so no state is kept.
+/// What is still archived at the end is counted in `outcome.archived` (and `restoring`).
+async fn thaw_and_place(
+    aws: &Arc<Aws>,
+    placing: &Placing,
+    mut archived: Vec<Item>,
+    thaw: &Thaw,
+    outcome: &mut Outcome,
+    progress: &Arc<dyn Progress>,
+) {
     let mut requested: Vec<Item> = Vec::new();
     let mut poll = thaw.poll;
     while !(outcome.stopped || (archived.is_empty() && requested.is_empty())) {
         let room = thaw.max_in_flight.saturating_sub(requested.len());
         let take = archived.len().min(room);
-        let (ready, asked) = request_restores(&aws, archived.drain(..take).collect(), thaw, outcome).await;
+        let (ready, asked) = request_restores(aws, archived.drain(..take).collect(), thaw, outcome).await;
         requested.extend(asked);
-        if !ready.is_empty() {
-            archived.extend(fetch_all(&aws, &into, &journal, ready, outcome, progress).await);
-        }
+        // S3 said these can be read. One that still cannot (its restored copy expired in between) is
+        // polled like a restore under way, not asked for again at once: no request loop without a wait.
+        requested.extend(place_all(aws, placing, ready, outcome, progress).await);
         if !thaw.wait {
             break;
         }
@@ -491,18 +568,13 @@ pub async fn download(
             break;
         }
         poll = (poll * 2).min(thaw.poll_max);
-        let (ready, waiting, again) = poll_restores(&aws, std::mem::take(&mut requested), outcome).await;
+        let (ready, waiting, again) = poll_restores(aws, std::mem::take(&mut requested), outcome).await;
         requested = waiting;
         archived.extend(again);
-        if !ready.is_empty() {
-            archived.extend(fetch_all(&aws, &into, &journal, ready, outcome, progress).await);
-        }
+        requested.extend(place_all(aws, placing, ready, outcome, progress).await);
     }
     outcome.restoring = requested.len();
     outcome.archived = archived.len() + requested.len();
-    progress.done();
-    outcome.duration = started.elapsed();
-    Ok(())
 }
 
 /// Fetches `items` with bounded concurrency, counting into `outcome`; returns the items that turned out
@@ -577,7 +649,7 @@ async fn request_restores(
             Ok(archive::RestoreRequest::InProgress) => asked.push(item),
             Ok(archive::RestoreRequest::AlreadyRestored) => ready.push(item),
             // Not archived (any more): readable as it is.
-            Err(e) if e.code() == Some("InvalidObjectState") => ready.push(item),
+            Err(e) if e.code() == Some(archive::INVALID_OBJECT_STATE) => ready.push(item),
             Err(e) => outcome.failed.push((item.key, format!("restore request: {e}"))),
         }
     }
