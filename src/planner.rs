@@ -602,6 +602,7 @@ async fn sync_work(
             unchanged: 0,
             delete_markers: spec.deletes_become_markers(),
             error: None,
+            upload_classes: Vec::new(),
         };
         let not_here = |e: &WalkError| {
             format!(

@@ -346,6 +346,37 @@ fn a_sync_mappings_storage_class_prices_the_plans_uploads_against_standard() {
     assert!((value("monthly_before") - before).abs() < 1e-12, "{c}");
     assert!((value("monthly_after") - after).abs() < 1e-12, "{c}");
     assert!((value("one_time_fees") - 2.0 * 0.025 / 1000.0).abs() < 1e-12, "{c}");
+
+    // A route with a class of its own: its files are priced in that class, the others in the mapping's.
+    std::fs::write(p.path("src/photo.jpg"), data(300 * KIB, 9)).expect("write");
+    p.write(&format!(
+        "buckets:\n  data:\n    name: {bucket}\nsync:\n  files:\n    source: src\n    bucket: data\n    storage_class: GLACIER\n    routes:\n      - extensions: [jpg]\n        bucket: data\n        prefix: photos/\n        storage_class: STANDARD_IA\n"
+    ));
+    let (code, stdout, stderr) = p.run(&["plan", "-e", &p.env, "--cost", "--format", "json"]);
+    assert_eq!(code, 0, "plan failed:\n{stdout}\n{stderr}");
+    let plan: serde_json::Value = serde_json::from_str(&stdout).expect("plan JSON");
+    let c = &plan["costs"][0];
+    assert_eq!(c["error"], serde_json::Value::Null, "{c}");
+    assert_eq!(
+        c["changed"],
+        serde_json::json!(["storage_class GLACIER", "storage_class STANDARD_IA"])
+    );
+    let value = |name: &str| c[name].as_f64().unwrap_or_else(|| panic!("{name} in {c}"));
+    let photo = 300.0 * KIB as f64 / GB;
+    assert!(
+        (value("monthly_before") - (before + photo * 0.023)).abs() < 1e-12,
+        "{c}"
+    );
+    assert!((value("monthly_after") - (after + photo * 0.0125)).abs() < 1e-12, "{c}");
+    let fees = 2.0 * 0.025 / 1000.0 + (0.01 - 0.005) / 1000.0;
+    assert!((value("one_time_fees") - fees).abs() < 1e-12, "{c}");
+    assert_eq!(
+        plan["syncs"][0]["upload_classes"],
+        serde_json::json!([
+            {"region": "us-east-1", "storage_class": "GLACIER", "uploads": 2, "bytes": 400 * KIB},
+            {"region": "us-east-1", "storage_class": "STANDARD_IA", "uploads": 1, "bytes": 300 * KIB}
+        ])
+    );
 }
 
 /// Gzip of `text`, as S3 writes an inventory report's files.

@@ -336,7 +336,7 @@ pub async fn plan_costs(
             changed.remove(logical);
         }
     }
-    let mut out = sync_costs(manifest, plan, prices, default_region);
+    let mut out = sync_costs(plan, prices);
     for (logical, (lifecycle, versioning)) in changed {
         let Ok(mut targets) = targets(manifest, std::slice::from_ref(&logical), default_region) else {
             continue;
@@ -411,64 +411,58 @@ pub async fn plan_costs(
     out
 }
 
-/// `plan --cost` for sync mappings whose storage class is not STANDARD: what the plan's uploads cost a
-/// month in that class against STANDARD, and the PUT requests' extra fees. Existing objects keep their
-/// class (sync does not rewrite them), so only the uploads are priced.
-fn sync_costs(
-    manifest: &Manifest,
-    plan: &crate::plan::Plan,
-    prices: &Prices,
-    default_region: &str,
-) -> Vec<crate::plan::CostDelta> {
+/// `plan --cost` for sync mappings: what the plan's uploads that land in a class other than STANDARD
+/// (the mapping's `storage_class`, or a route's) cost a month in that class against STANDARD, and the
+/// PUT requests' extra fees, each group in its destination's region. Existing objects keep their class
+/// (sync does not rewrite them), so only the uploads are priced. One line per mapping.
+fn sync_costs(plan: &crate::plan::Plan, prices: &Prices) -> Vec<crate::plan::CostDelta> {
     let mut out = Vec::new();
     for work in plan.syncs.iter().filter(|w| w.uploads > 0 && w.error.is_none()) {
-        let Some(mapping) = manifest.sync.get(&work.mapping) else {
-            continue;
-        };
-        let Some(class) = mapping.storage_class.map(|c| c.as_str()) else {
-            continue;
-        };
-        if class == super::prices::STANDARD {
+        let priced: Vec<&crate::plan::UploadClass> = work
+            .upload_classes
+            .iter()
+            .filter(|g| g.storage_class != super::prices::STANDARD)
+            .collect();
+        if priced.is_empty() {
             continue;
         }
+        let classes: std::collections::BTreeSet<String> = priced
+            .iter()
+            .map(|g| format!("storage_class {}", g.storage_class))
+            .collect();
         let mut delta = crate::plan::CostDelta {
             address: crate::plan::Address(format!("sync.{}", work.mapping)),
-            changed: vec![format!("storage_class {class}")],
+            changed: classes.into_iter().collect(),
             monthly_before: 0.0,
             monthly_after: 0.0,
             one_time_fees: 0.0,
             total_12_months: 0.0,
             error: None,
         };
-        let region = manifest
-            .buckets
-            .get(&mapping.bucket)
-            .and_then(|b| effective_bucket(manifest, b).region)
-            .unwrap_or_else(|| default_region.to_string());
-        let own_routes = mapping
-            .routes
-            .iter()
-            .any(|r| r.storage_class.is_some_and(|c| c.as_str() != class));
-        let uploads = u64::try_from(work.uploads).unwrap_or(u64::MAX);
-        match prices.region(&region) {
-            Err(e) => delta.error = Some(e.to_string()),
-            Ok(_) if own_routes => {
-                delta.error = Some(
-                    "its routes have storage classes of their own, and the plan counts uploads per mapping".to_string(),
-                );
-            }
-            Ok(region_prices) => {
-                match super::project::upload_class_delta(region_prices, class, uploads, work.upload_bytes) {
-                    None => delta.error = Some(format!("the price table has no {class} prices for {region}")),
-                    Some((before, after, fees)) => {
-                        delta.monthly_before = before;
-                        delta.monthly_after = after;
-                        delta.one_time_fees = fees;
-                        delta.total_12_months = (after - before) * super::project::MONTHS as f64 + fees;
-                    }
+        for group in priced {
+            let class = group.storage_class.as_str();
+            let uploads = u64::try_from(group.uploads).unwrap_or(u64::MAX);
+            let priced = prices
+                .region(&group.region)
+                .map_err(|e| e.to_string())
+                .and_then(|region_prices| {
+                    super::project::upload_class_delta(region_prices, class, uploads, group.bytes)
+                        .ok_or_else(|| format!("the price table has no {class} prices for {}", group.region))
+                });
+            match priced {
+                Ok((before, after, fees)) => {
+                    delta.monthly_before += before;
+                    delta.monthly_after += after;
+                    delta.one_time_fees += fees;
+                }
+                Err(e) => {
+                    delta.error = Some(e);
+                    break;
                 }
             }
         }
+        delta.total_12_months =
+            (delta.monthly_after - delta.monthly_before) * super::project::MONTHS as f64 + delta.one_time_fees;
         out.push(delta);
     }
     out

@@ -386,6 +386,19 @@ pub struct SyncWork {
     /// so the run fails with the same message instead of passing in silence.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The uploads by where they land (region and storage class: a route may send files to another
+    /// bucket or class), for `plan --cost`. Empty when there are no uploads.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub upload_classes: Vec<UploadClass>,
+}
+
+/// Uploads of one sync mapping that land in one region and storage class.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct UploadClass {
+    pub region: String,
+    pub storage_class: String,
+    pub uploads: usize,
+    pub bytes: u64,
 }
 
 impl SyncWork {

@@ -96,7 +96,32 @@ impl Prepared {
             unchanged: self.plan.unchanged,
             delete_markers: self.spec.deletes_become_markers(),
             error: None,
+            upload_classes: self.upload_classes(),
         }
+    }
+
+    /// The uploads grouped by their destination's region and storage class (STANDARD when the
+    /// destination sets none), sorted.
+    fn upload_classes(&self) -> Vec<crate::plan::UploadClass> {
+        let mut groups: std::collections::BTreeMap<(&str, &str), (usize, u64)> = Default::default();
+        for upload in &self.plan.uploads {
+            let Some(d) = self.spec.destinations.get(upload.destination) else {
+                continue;
+            };
+            let class = d.storage_class.as_deref().unwrap_or(crate::cost::prices::STANDARD);
+            let group = groups.entry((d.region.as_str(), class)).or_default();
+            group.0 += 1;
+            group.1 += upload.file.size;
+        }
+        groups
+            .into_iter()
+            .map(|((region, class), (uploads, bytes))| crate::plan::UploadClass {
+                region: region.to_string(),
+                storage_class: class.to_string(),
+                uploads,
+                bytes,
+            })
+            .collect()
     }
 }
 
