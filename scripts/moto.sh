@@ -27,40 +27,12 @@ die() {
     exit 1
 }
 
-# Prints the interpreter used to create the virtualenv.
-python_bin() {
-    if command -v python3 >/dev/null 2>&1; then
-        echo python3
-    elif command -v python >/dev/null 2>&1; then
-        echo python
-    else
-        die "python3 is not installed: install Python 3 (e.g. 'apt-get install python3 python3-venv') and retry"
-    fi
-}
-
-# Succeeds when the virtualenv already has exactly the pinned moto version.
-installed_ok() {
-    [[ -x "$venv/bin/python" && -x "$venv/bin/moto_server" ]] || return 1
-    local have
-    have="$("$venv/bin/python" -c 'import importlib.metadata as m; print(m.version("moto"))' 2>/dev/null)" || return 1
-    [[ "$have" == "$MOTO_VERSION" ]]
-}
+# shellcheck source=scripts/pinned-venv.sh
+source "$script_dir/pinned-venv.sh"
 
 cmd_install() {
-    if installed_ok; then
-        return 0
-    fi
-    local py
-    py="$(python_bin)"
-    if [[ ! -x "$venv/bin/python" ]]; then
-        echo "moto.sh: creating virtualenv $venv" >&2
-        "$py" -m venv "$venv" ||
-            die "could not create a virtualenv at $venv: install the venv module (e.g. 'apt-get install python3-venv') and retry"
-    fi
-    echo "moto.sh: installing moto[server]==$MOTO_VERSION" >&2
-    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION" >&2 ||
-        die "pip could not install moto[server]==$MOTO_VERSION into $venv: check network access to PyPI, or delete $venv and retry"
-    installed_ok || die "moto $MOTO_VERSION is still not importable from $venv after pip install: delete $venv and retry"
+    ensure_pinned moto.sh "$venv" moto "$MOTO_VERSION" server
+    [[ -x "$venv/bin/moto_server" ]] || die "moto $MOTO_VERSION in $venv has no moto_server: delete $venv and retry"
 }
 
 # Succeeds when the given pid is a live moto_server (not some other process that reused a stale pid).

@@ -48,6 +48,17 @@ pub(crate) async fn connect_for_sync(ws: &crate::planner::Workspace) -> miette::
         .map_err(|e| miette::miette!("{e}"))
 }
 
+/// Writes a command's data to `--out FILE` when given, else to stdout.
+pub(crate) fn write_data(out: Option<&std::path::Path>, text: &str) -> miette::Result<()> {
+    use miette::{IntoDiagnostic, WrapErr};
+    match out {
+        Some(path) => std::fs::write(path, text)
+            .into_diagnostic()
+            .wrap_err_with(|| format!("cannot write {}", path.display())),
+        None => crate::output::print_data(text).into_diagnostic(),
+    }
+}
+
 /// Parses a duration flag (`30s`, `10m`, `1h 30m`).
 pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
     humantime::parse_duration(text.trim()).map_err(|e| format!("{e} (write it like `30s`, `10m` or `1h`)"))

@@ -10,7 +10,6 @@ use miette::{IntoDiagnostic, WrapErr};
 use super::exit;
 use crate::cost::price_list::{OFFERS, PriceList, PriceListError, offer_url};
 use crate::cost::prices::Prices;
-use crate::output::print_data;
 
 #[derive(Debug, Args)]
 #[command(after_help = price_list_help())]
@@ -75,11 +74,6 @@ pub fn run(args: &PricesArgs) -> miette::Result<u8> {
         }
     );
     let text = serde_json::to_string_pretty(&prices).into_diagnostic()? + "\n";
-    match &args.out {
-        Some(path) => std::fs::write(path, &text)
-            .into_diagnostic()
-            .wrap_err_with(|| format!("cannot write {}", path.display()))?,
-        None => print_data(&text).into_diagnostic()?,
-    }
+    super::write_data(args.out.as_deref(), &text)?;
     Ok(exit::OK)
 }

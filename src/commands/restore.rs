@@ -338,18 +338,24 @@ fn print_json(o: &Outcome) {
     let _ = crate::output::print_data(&(serde_json::to_string_pretty(o).unwrap_or_default() + "\n"));
 }
 
-/// The outcome of `--in-place` on stdout, every failure on stderr.
-fn print_copied(o: &Outcome) {
-    print_failures(o);
+/// On stderr, what still waits for a Glacier restore (nothing when nothing does): `what` the set holds,
+/// what was not `done` to them yet, and what that held back.
+fn print_waiting(o: &Outcome, what: &str, done: &str, held_back: &str) {
     if o.archived > 0 {
         crate::output::print_error(format_args!(
-            "restore.{}: {} archived (GLACIER or DEEP_ARCHIVE) and not copied back yet ({} requested by this run, {} under way), so no delete marker was added: run the restore again once they are readable, or pass --wait",
+            "restore.{}: {} archived (GLACIER or DEEP_ARCHIVE) and not {done} yet ({} requested by this run, {} under way){held_back}: run the restore again once they are readable, or pass --wait",
             o.mapping,
-            counted(o.archived, "version"),
+            counted(o.archived, what),
             counted(o.restores_requested, "restore"),
             o.restoring
         ));
     }
+}
+
+/// The outcome of `--in-place` on stdout, every failure on stderr.
+fn print_copied(o: &Outcome) {
+    print_failures(o);
+    print_waiting(o, "version", "copied back", ", so no delete marker was added");
     let _ = crate::output::print_data(&format!(
         "restore.{}: {} copied back ({}), {} added, {} failed in {}.\n",
         o.mapping,
@@ -464,15 +470,7 @@ fn local_display(into: &Path, rel: &str) -> String {
 /// The outcome on stdout (a summary line, or JSON), every failure on stderr.
 fn print_outcome(o: &Outcome, into: &Path, json: bool) {
     print_failures(o);
-    if o.archived > 0 {
-        crate::output::print_error(format_args!(
-            "restore.{}: {} archived (GLACIER or DEEP_ARCHIVE) and not downloaded yet ({} requested by this run, {} under way): run the restore again once they are readable, or pass --wait",
-            o.mapping,
-            counted(o.archived, "object"),
-            counted(o.restores_requested, "restore"),
-            o.restoring
-        ));
-    }
+    print_waiting(o, "object", "downloaded", "");
     if json {
         print_json(o);
         return;

@@ -5,7 +5,6 @@ use miette::{IntoDiagnostic, WrapErr};
 use super::exit;
 use crate::cli::SchemaArgs;
 use crate::manifest::schema::manifest_schema_text;
-use crate::output::print_data;
 
 pub fn run(args: &SchemaArgs) -> miette::Result<u8> {
     let text = manifest_schema_text();
@@ -23,11 +22,6 @@ pub fn run(args: &SchemaArgs) -> miette::Result<u8> {
         );
         return Ok(exit::ERROR);
     }
-    match &args.out {
-        Some(path) => std::fs::write(path, &text)
-            .into_diagnostic()
-            .wrap_err_with(|| format!("cannot write {}", path.display()))?,
-        None => print_data(&text).into_diagnostic()?,
-    }
+    super::write_data(args.out.as_deref(), &text)?;
     Ok(exit::OK)
 }
