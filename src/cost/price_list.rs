@@ -72,6 +72,8 @@ struct Row {
     usage: String,
     operation: String,
     description: String,
+    /// The product's volume type (`Standard`, `Standard - Infrequent Access`…), where the file has it.
+    volume_type: String,
     unit: String,
     price: f64,
 }
@@ -97,6 +99,7 @@ struct Columns {
     operation: Option<usize>,
     description: Option<usize>,
     service: Option<usize>,
+    volume_type: Option<usize>,
 }
 
 fn squash(name: &str) -> String {
@@ -128,6 +131,7 @@ impl Columns {
             operation: at("operation"),
             description: at("pricedescription"),
             service: at("servicecode"),
+            volume_type: at("volumetype"),
         })
     }
 }
@@ -215,6 +219,7 @@ impl PriceList {
                 usage: usage.to_string(),
                 operation: optional(columns.operation),
                 description: optional(columns.description),
+                volume_type: optional(columns.volume_type),
                 unit: get(columns.unit).to_string(),
                 price,
             });
@@ -373,6 +378,8 @@ enum Select {
     Operation(&'static str),
     /// The row's price description contains this (case ignored).
     Says(&'static str),
+    /// The row's product has this volume type.
+    VolumeType(&'static str),
 }
 
 /// Where one price of one class comes from.
@@ -413,13 +420,18 @@ const GDA: &str = "AmazonS3GlacierDeepArchive";
 
 use Field::{Get, Monitoring, Put, RestoreGb, RestoreRequests, Retrieval, Storage, Transition};
 use RestoreTier::{Bulk, Expedited, Standard};
-use Select::{Operation, Says};
+use Select::{Operation, Says, VolumeType};
 
 /// Every price the Price List gives, by class: usage types from the S3 User Guide's table ("Understanding
 /// your AWS billing and usage reports for Amazon S3"). A field no rule names is 0 (STANDARD has no
 /// transition or retrieval fee; the archive classes' retrieval is priced per restore tier).
 const RULES: &[Rule] = &[
-    from_offer(rule("STANDARD", Storage, "TimedStorage-ByteHrs", GB_MONTH), S3),
+    // Other products of the offer may bill storage under the same usage type; STANDARD's is the
+    // `Standard` volume type.
+    picked(
+        from_offer(rule("STANDARD", Storage, "TimedStorage-ByteHrs", GB_MONTH), S3),
+        &[VolumeType("Standard")],
+    ),
     rule("STANDARD", Put, "Requests-Tier1", REQUESTS),
     rule("STANDARD", Get, "Requests-Tier2", REQUESTS),
     rule("INTELLIGENT_TIERING", Storage, "TimedStorage-INT-FA-ByteHrs", GB_MONTH),
@@ -534,6 +546,7 @@ fn resolve(region: &str, rule: &Rule, rows: &[&Row]) -> Result<f64, Gap> {
             .filter(|r| match select {
                 Operation(op) => r.operation == *op,
                 Says(text) => r.description.to_lowercase().contains(&text.to_lowercase()),
+                VolumeType(volume) => r.volume_type == *volume,
             })
             .collect();
         if let Some(price) = one_price(&chosen) {

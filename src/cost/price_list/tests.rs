@@ -530,6 +530,14 @@ fn other_terms_zones_and_tiers_are_skipped_and_units_checked() {
     text.push_str("\"X1\",\"T\",\"R\",\"Reserved\",\"d\",\"\",\"0\",\"Inf\",\"GB-Mo\",\"0.5\",\"USD\",\"Storage\",\"AmazonS3\",\"x\",\"AWS Region\",\"\",\"\",\"TimedStorage-ByteHrs\",\"\",\"us-east-1\",\"\"\n");
     text.push_str("\"X2\",\"T\",\"R\",\"OnDemand\",\"d\",\"\",\"0\",\"Inf\",\"GB-Mo\",\"0.5\",\"USD\",\"Storage\",\"AmazonS3\",\"x\",\"AWS Local Zone\",\"\",\"\",\"TimedStorage-ByteHrs\",\"\",\"us-east-1\",\"\"\n");
     text.push_str("\"X3\",\"T\",\"R\",\"OnDemand\",\"d\",\"\",\"51200\",\"512000\",\"GB-Mo\",\"0.022\",\"USD\",\"Storage\",\"AmazonS3\",\"x\",\"AWS Region\",\"\",\"\",\"TimedStorage-ByteHrs\",\"\",\"us-east-1\",\"\"\n");
+    // Another product billing storage under the same usage type, at its own price and volume type,
+    // is told apart by STANDARD's volume type (the fixture's rows name none, so give STANDARD's one).
+    let text = text.replace(
+        "\"Storage\",\"AmazonS3\",\"Somewhere\",\"AWS Region\",\"\",\"\",\"TimedStorage-ByteHrs\"",
+        "\"Storage\",\"AmazonS3\",\"Somewhere\",\"AWS Region\",\"General Purpose\",\"Standard\",\"TimedStorage-ByteHrs\"",
+    );
+    let mut text = text;
+    text.push_str("\"X4\",\"T\",\"R\",\"OnDemand\",\"d\",\"\",\"0\",\"Inf\",\"GB-Mo\",\"0.16\",\"USD\",\"Storage\",\"AmazonS3\",\"x\",\"AWS Region\",\"\",\"Other Product\",\"TimedStorage-ByteHrs\",\"\",\"us-east-1\",\"\"\n");
     let list = read(&[("s3.csv", text.clone())]);
     let (prices, _) = list.build(&[], &embedded).expect("built");
     assert_eq!(prices.regions["us-east-1"]["STANDARD"].storage_gb_month, 0.023);
