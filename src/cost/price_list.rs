@@ -4,11 +4,11 @@
 //! Each price comes from the rows of one usage type, as the S3 User Guide's table of usage types names
 //! them, with the region's billing prefix (`EU-`, `APN1-`…) removed. Where a usage type has rows at
 //! several prices (lifecycle transitions and Glacier restores share `Requests-Tier3` and
-//! `Requests-Tier4`), the rule's selectors pick one by operation or description. A price that no row
-//! gives, or that rows give at two prices no selector separates, leaves its class out of that region
-//! and is reported: a guessed price is worse than none. Minimum durations, minimum billable sizes and
-//! the archive classes' per-object overhead are the same in every region; they come from the embedded
-//! table, not from the Price List, which does not carry them.
+//! `Requests-Tier4`), the rule's selectors pick one by operation, description or volume type. A price
+//! that no row gives, or that rows give at two prices no selector separates, leaves its class out of
+//! that region and is reported: a guessed price is worse than none. Minimum durations, minimum
+//! billable sizes and the archive classes' per-object overhead are the same in every region; they come
+//! from the embedded table, not from the Price List, which does not carry them.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
@@ -102,6 +102,7 @@ struct Columns {
     volume_type: Option<usize>,
 }
 
+/// A header name compared without case or spaces: `Region Code`, `regionCode` → `regioncode`.
 fn squash(name: &str) -> String {
     name.chars()
         .filter(|c| !c.is_whitespace())
@@ -305,6 +306,8 @@ pub enum GapReason {
     Ambiguous(Vec<(f64, String, String)>),
     /// The rows' unit is not the one the price is in.
     Unit(String),
+    /// No rule says where this class's prices are (a class the embedded table has and this does not).
+    NoRules,
 }
 
 impl std::fmt::Display for Gap {
@@ -316,14 +319,14 @@ impl std::fmt::Display for Gap {
             GapReason::Missing => write!(f, "{region} {class}: no row of usage type {usage}"),
             GapReason::Ambiguous(rows) => write!(
                 f,
-                "{region} {class}: usage type {usage} has rows at {} prices ({})",
-                rows.len(),
+                "{region} {class}: usage type {usage} has rows at different prices that nothing tells apart ({})",
                 rows.iter()
                     .map(|(price, op, description)| format!("{price} for `{op}` \"{description}\""))
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
             GapReason::Unit(unit) => write!(f, "{region} {class}: usage type {usage} is priced per {unit}"),
+            GapReason::NoRules => write!(f, "{region} {class}: no rule says where its prices are"),
         }
     }
 }
@@ -580,7 +583,7 @@ fn class_price(region: &str, class: &str, base: &ClassPrice, rows: &[&Row]) -> R
             region: region.to_string(),
             class: class.to_string(),
             usage: "",
-            reason: GapReason::Missing,
+            reason: GapReason::NoRules,
         });
     }
     for rule in rules {

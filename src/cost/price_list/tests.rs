@@ -581,3 +581,11 @@ fn billing_prefixes_come_off_and_nothing_else_does() {
     assert_eq!(unprefixed("Standard-Retrieval-Bytes"), "Standard-Retrieval-Bytes");
     assert_eq!(unprefixed("Monitoring-Automation-INT"), "Monitoring-Automation-INT");
 }
+
+#[test]
+fn every_class_of_the_embedded_table_has_its_rules() {
+    let embedded = Prices::embedded().expect("embedded");
+    for class in embedded.regions["us-east-1"].keys() {
+        assert!(RULES.iter().any(|r| r.class == class), "no rule prices {class}");
+    }
+}
