@@ -23,19 +23,34 @@ fn main() -> ExitCode {
         )
     }))
     .ok();
+    // `--chdir DIR` runs as if started in DIR, as `terraform -chdir` and `git -C` do: every relative
+    // path (the project, `--out`, `--prices`, `--into`, a saved plan) is then DIR's.
+    if let Some(dir) = &cli.chdir
+        && let Err(e) = std::env::set_current_dir(dir)
+    {
+        eprintln!(
+            "{:?}",
+            miette::miette!(
+                help = "pass a directory that exists and that you may enter",
+                "cannot run in --chdir {}: {e}",
+                dir.display()
+            )
+        );
+        return ExitCode::from(commands::exit::ERROR);
+    }
     let result = match &cli.command {
-        Command::Validate(args) => commands::validate::run(args, cli.chdir.as_deref(), cli.color),
+        Command::Validate(args) => commands::validate::run(args, cli.color),
         Command::Schema(args) => commands::schema::run(args),
-        Command::Plan(args) => commands::plan::run(args, cli.chdir.as_deref(), cli.color),
-        Command::Apply(args) => commands::apply::run(args, cli.chdir.as_deref(), cli.color),
-        Command::Doctor(args) => commands::doctor::run(args, cli.chdir.as_deref(), cli.color),
-        Command::State(args) => commands::state::run(args, cli.chdir.as_deref()),
-        Command::Sync(args) => commands::sync::run(args, cli.chdir.as_deref(), cli.color),
-        Command::Migrate(args) => commands::migrate::run(args, cli.chdir.as_deref(), cli.color),
-        Command::Restore(args) => commands::restore::run(args, cli.chdir.as_deref(), cli.color),
-        Command::Cost(args) => commands::cost::run(args, cli.chdir.as_deref(), cli.color),
+        Command::Plan(args) => commands::plan::run(args, cli.color),
+        Command::Apply(args) => commands::apply::run(args, cli.color),
+        Command::Doctor(args) => commands::doctor::run(args, cli.color),
+        Command::State(args) => commands::state::run(args),
+        Command::Sync(args) => commands::sync::run(args, cli.color),
+        Command::Migrate(args) => commands::migrate::run(args, cli.color),
+        Command::Restore(args) => commands::restore::run(args, cli.color),
+        Command::Cost(args) => commands::cost::run(args, cli.color),
         Command::Prices(args) => commands::prices::run(args),
-        Command::Import(args) => commands::import::run(args, cli.chdir.as_deref(), cli.color),
+        Command::Import(args) => commands::import::run(args, cli.color),
         Command::Completions(args) => commands::completions::run(args),
     };
     match result {

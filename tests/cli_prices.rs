@@ -102,6 +102,24 @@ fn a_region_the_files_lack_or_a_file_of_another_kind_is_an_error() {
         "{stderr}"
     );
 
+    // `--chdir DIR` runs as if started in DIR: the file named and the table written are the project's.
+    let outside = tempfile::tempdir().expect("tempdir");
+    let project = p.path("");
+    let out = p
+        .s3rec_process()
+        .current_dir(outside.path())
+        .arg("--chdir")
+        .arg(&project)
+        .args(["prices", "index.csv", "--out", "from-elsewhere.json"])
+        .output()
+        .expect("run s3rec");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        p.path("from-elsewhere.json").is_file(),
+        "the table is written in --chdir's directory"
+    );
+    assert!(!outside.path().join("from-elsewhere.json").exists());
+
     std::fs::write(p.path("other.csv"), "\"a\",\"b\"\n").expect("write");
     let (code, _, stderr) = p.run(&["prices", "other.csv"]);
     assert_eq!(code, 1, "{stderr}");

@@ -47,7 +47,7 @@ pub struct ApplyArgs {
     pub lock_timeout: Option<std::time::Duration>,
 }
 
-pub fn run(args: &ApplyArgs, chdir: Option<&Path>, color: ColorChoice) -> miette::Result<u8> {
+pub fn run(args: &ApplyArgs, color: ColorChoice) -> miette::Result<u8> {
     let runtime = super::runtime()?;
     match &args.plan {
         Some(file) => {
@@ -61,7 +61,7 @@ pub fn run(args: &ApplyArgs, chdir: Option<&Path>, color: ColorChoice) -> miette
                     plan.environment
                 ));
             }
-            let Some(ws) = workspace(&plan.environment, chdir, color)? else {
+            let Some(ws) = workspace(&plan.environment, color)? else {
                 return Ok(exit::ERROR);
             };
             if ws.manifest_sha256 != plan.manifest_sha256 {
@@ -85,7 +85,7 @@ pub fn run(args: &ApplyArgs, chdir: Option<&Path>, color: ColorChoice) -> miette
                     "name the environment with -e ENV, or give a saved plan file"
                 ));
             };
-            let Some(ws) = workspace(env, chdir, color)? else {
+            let Some(ws) = workspace(env, color)? else {
                 return Ok(exit::ERROR);
             };
             runtime.block_on(apply_fresh(&ws, args, color))

@@ -2,7 +2,7 @@
 //! make it cost over the next 12 months, and the rules that would pay back (docs/cost.md). The report
 //! is on stdout (a table, `--format json` or `--format markdown`); progress is on stderr.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use clap::{Args, ValueEnum};
@@ -59,8 +59,8 @@ pub(crate) fn located(e: CostError) -> miette::Report {
     }
 }
 
-pub fn run(args: &CostArgs, chdir: Option<&Path>, color: ColorChoice) -> miette::Result<u8> {
-    let Some(ws) = workspace(&args.env, chdir, color)? else {
+pub fn run(args: &CostArgs, color: ColorChoice) -> miette::Result<u8> {
+    let Some(ws) = workspace(&args.env, color)? else {
         return Ok(exit::ERROR);
     };
     let prices = Prices::load(args.prices.as_deref()).map_err(|e| located(e.into()))?;

@@ -10,7 +10,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::future::Future;
-use std::path::Path;
 use std::sync::Arc;
 
 use clap::{Args, ValueEnum};
@@ -68,8 +67,8 @@ pub enum DoctorFormat {
     Json,
 }
 
-pub fn run(args: &DoctorArgs, chdir: Option<&Path>, color: ColorChoice) -> miette::Result<u8> {
-    let Some(ws) = super::plan::workspace(&args.env, chdir, color)? else {
+pub fn run(args: &DoctorArgs, color: ColorChoice) -> miette::Result<u8> {
+    let Some(ws) = super::plan::workspace(&args.env, color)? else {
         return Ok(exit::ERROR);
     };
     let runtime = super::runtime()?;

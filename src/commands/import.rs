@@ -60,7 +60,7 @@ pub enum ListFormat {
     Json,
 }
 
-pub fn run(args: &ImportArgs, chdir: Option<&Path>, color: ColorChoice) -> miette::Result<u8> {
+pub fn run(args: &ImportArgs, color: ColorChoice) -> miette::Result<u8> {
     if !args.list && args.names.is_empty() && !args.all && args.prefix.is_none() {
         return Err(miette!(
             help = "for example `s3rec import -e prod acme-logs-prod`, `--prefix acme-`, `--all`, or `--list` to see what is unmanaged",
@@ -78,7 +78,7 @@ pub fn run(args: &ImportArgs, chdir: Option<&Path>, color: ColorChoice) -> miett
             out.display()
         ));
     }
-    let Some(ws) = super::plan::workspace(&args.env, chdir, color)? else {
+    let Some(ws) = super::plan::workspace(&args.env, color)? else {
         return Ok(exit::ERROR);
     };
     let runtime = super::runtime()?;

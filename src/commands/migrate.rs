@@ -8,7 +8,6 @@
 //! - `verify` re-reads every migrated local file and compares it with the inventory.
 
 use std::io::{BufRead, IsTerminal, Write};
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -74,8 +73,8 @@ fn action_named(word: &str) -> Option<Action> {
     }
 }
 
-pub fn run(args: &MigrateArgs, chdir: Option<&Path>, color: ColorChoice) -> miette::Result<u8> {
-    let Some(ws) = workspace(&args.env, chdir, color)? else {
+pub fn run(args: &MigrateArgs, color: ColorChoice) -> miette::Result<u8> {
+    let Some(ws) = workspace(&args.env, color)? else {
         return Ok(exit::ERROR);
     };
     // One word is the action when it names one, else a migration; two are the migration, then the action.

@@ -25,13 +25,9 @@ pub mod exit {
     // A run stopped by a signal exits with 128 + the signal's number: `crate::interrupt::Signal::exit_code`.
 }
 
-/// The directory commands run in: `--chdir` or the current directory.
-pub fn working_dir(chdir: Option<&std::path::Path>) -> std::io::Result<PathBuf> {
-    let cwd = std::env::current_dir()?;
-    Ok(match chdir {
-        Some(dir) => cwd.join(dir),
-        None => cwd,
-    })
+/// The directory commands run in: the current directory, which `main` has made `--chdir`'s.
+pub fn working_dir() -> std::io::Result<PathBuf> {
+    std::env::current_dir()
 }
 
 /// Connects to the manifest's AWS (with the account guard), for the commands that talk to it.

@@ -61,8 +61,8 @@ pub enum PlanFormat {
     Sarif,
 }
 
-pub fn run(args: &PlanArgs, chdir: Option<&Path>, color: ColorChoice) -> miette::Result<u8> {
-    let Some(ws) = workspace(&args.env, chdir, color)? else {
+pub fn run(args: &PlanArgs, color: ColorChoice) -> miette::Result<u8> {
+    let Some(ws) = workspace(&args.env, color)? else {
         return Ok(exit::ERROR);
     };
     let runtime = super::runtime()?;
@@ -86,8 +86,8 @@ pub fn run(args: &PlanArgs, chdir: Option<&Path>, color: ColorChoice) -> miette:
         PlanFormat::Json => render::json(&plan),
         PlanFormat::Markdown => render::markdown(&plan),
         PlanFormat::Sarif => {
-            let cwd = super::working_dir(chdir)
-                .map_err(|e| miette::miette!("cannot determine the working directory: {e}"))?;
+            let cwd =
+                super::working_dir().map_err(|e| miette::miette!("cannot determine the working directory: {e}"))?;
             let root = super::validate::repository_root(&cwd);
             let located = crate::findings::render::from_json(&plan.findings, &|file| {
                 super::validate::repository_uri(&root, &cwd.join(file))
@@ -131,8 +131,8 @@ pub fn run(args: &PlanArgs, chdir: Option<&Path>, color: ColorChoice) -> miette:
 }
 
 /// Opens the workspace; an invalid manifest is rendered (as `validate` does) and gives `None`.
-pub(crate) fn workspace(env: &str, chdir: Option<&Path>, color: ColorChoice) -> miette::Result<Option<Workspace>> {
-    match planner::open_workspace(env, chdir) {
+pub(crate) fn workspace(env: &str, color: ColorChoice) -> miette::Result<Option<Workspace>> {
+    match planner::open_workspace(env) {
         Ok(ws) => Ok(Some(ws)),
         Err(WorkspaceError::Invalid(loaded)) => {
             eprint!(

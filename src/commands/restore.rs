@@ -100,8 +100,8 @@ impl TierArg {
     }
 }
 
-pub fn run(args: &RestoreArgs, chdir: Option<&Path>, color: ColorChoice) -> miette::Result<u8> {
-    let Some(ws) = workspace(&args.env, chdir, color)? else {
+pub fn run(args: &RestoreArgs, color: ColorChoice) -> miette::Result<u8> {
+    let Some(ws) = workspace(&args.env, color)? else {
         return Ok(exit::ERROR);
     };
     if !ws.manifest.sync.contains_key(&args.mapping) {

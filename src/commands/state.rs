@@ -6,7 +6,6 @@
 //! read the remote state (one conditional GET refreshes the working copy).
 
 use std::fmt::Write as _;
-use std::path::Path;
 use std::time::Duration;
 
 use clap::{Args, Subcommand, ValueEnum};
@@ -121,17 +120,17 @@ pub struct JournalArgs {
     pub format: StateFormat,
 }
 
-pub fn run(args: &StateArgs, chdir: Option<&Path>) -> miette::Result<u8> {
+pub fn run(args: &StateArgs) -> miette::Result<u8> {
     let Some(env) = args.env.as_deref() else {
         return Err(miette::miette!(
             help = "for example `s3rec state list -e prod`",
             "name the environment whose state to read with -e ENV"
         ));
     };
-    let cwd = working_dir(chdir).map_err(|e| miette::miette!("cannot determine the working directory: {e}"))?;
+    let cwd = working_dir().map_err(|e| miette::miette!("cannot determine the working directory: {e}"))?;
     // The manifest is read only for its `state` and `aws` settings and environment name; a manifest with
     // errors could name the wrong file, so it is refused rather than guessed around.
-    let ws = match planner::open_workspace(env, chdir) {
+    let ws = match planner::open_workspace(env) {
         Ok(ws) => ws,
         Err(WorkspaceError::Invalid(loaded)) => {
             let errors = loaded.problems.iter().filter(|p| p.severity == Severity::Error).count();

@@ -1,7 +1,6 @@
 //! `s3rec sync -e ENV [NAME]`: runs the manifest's sync mappings (all, or the one named) without
 //! planning buckets or IAM: the nightly backup job. `--dry-run` shows what would be uploaded and deleted.
 
-use std::path::Path;
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -35,8 +34,8 @@ pub struct SyncArgs {
     pub lock_timeout: Option<std::time::Duration>,
 }
 
-pub fn run(args: &SyncArgs, chdir: Option<&Path>, color: ColorChoice) -> miette::Result<u8> {
-    let Some(ws) = workspace(&args.env, chdir, color)? else {
+pub fn run(args: &SyncArgs, color: ColorChoice) -> miette::Result<u8> {
+    let Some(ws) = workspace(&args.env, color)? else {
         return Ok(exit::ERROR);
     };
     let names: Vec<String> = match &args.name {

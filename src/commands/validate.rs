@@ -34,8 +34,8 @@ struct FileReport<'a> {
     findings: Vec<JsonFinding>,
 }
 
-pub fn run(args: &ValidateArgs, chdir: Option<&std::path::Path>, color: ColorChoice) -> miette::Result<u8> {
-    let cwd = working_dir(chdir).map_err(|e| miette::miette!("cannot determine the working directory: {e}"))?;
+pub fn run(args: &ValidateArgs, color: ColorChoice) -> miette::Result<u8> {
+    let cwd = working_dir().map_err(|e| miette::miette!("cannot determine the working directory: {e}"))?;
     let paths: Vec<PathBuf> = if let Some(env) = &args.env {
         vec![find_environment(&cwd, env)?]
     } else if args.all {
