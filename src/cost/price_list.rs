@@ -474,7 +474,10 @@ const RULES: &[Rule] = &[
     ),
     rule("GLACIER_IR", Retrieval, "Retrieval-GIR", GB),
     rule("GLACIER", Storage, "TimedStorage-GlacierByteHrs", GB_MONTH),
-    rule("GLACIER", Put, "Requests-GLACIER-Tier1", REQUESTS),
+    picked(
+        rule("GLACIER", Put, "Requests-GLACIER-Tier1", REQUESTS),
+        &[Operation("PutObject"), Operation("PostObject")],
+    ),
     rule("GLACIER", Get, "Requests-GLACIER-Tier2", REQUESTS),
     picked(
         rule("GLACIER", Transition, "Requests-Tier3", REQUESTS),

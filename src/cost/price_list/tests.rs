@@ -589,3 +589,24 @@ fn every_class_of_the_embedded_table_has_its_rules() {
         assert!(RULES.iter().any(|r| r.class == class), "no rule prices {class}");
     }
 }
+
+#[test]
+fn a_put_price_per_operation_is_the_put_object_one() {
+    let embedded = Prices::embedded().expect("embedded");
+    let mut rows = s3_rows("us-east-1", "");
+    for row in rows.iter_mut().filter(|r| r.2 == "Requests-GLACIER-Tier1") {
+        row.3 = "PutObject";
+    }
+    rows.push((
+        "us-east-1",
+        "",
+        "Requests-GLACIER-Tier1",
+        "CopyObject",
+        "copies into Glacier",
+        "Requests",
+        0.00004,
+    ));
+    let list = read(&[("s3.csv", file("AmazonS3", &rows))]);
+    let (prices, _) = list.build(&[], &embedded).expect("built");
+    assert_eq!(prices.regions["us-east-1"]["GLACIER"].put_per_1000, 0.03);
+}
