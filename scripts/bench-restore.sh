@@ -2,7 +2,7 @@
 # Benchmarks `s3rec restore --into` against `aws s3 sync` and `rclone copy` downloading the same (latest)
 # set from a versioned bucket.
 #
-#   scripts/bench-restore.sh [--repeat N] [--small N] [--large N] [--no-build]
+#   scripts/bench-restore.sh [--repeat N] [--small N] [--large N] [--latency-ms L] [--no-build]
 #
 # The data set is N small files (default 5,000 of 4 KiB in 50 directories) plus a few large ones (default
 # 3 of 32 MiB), synced by `s3rec sync` into a bucket with versioning enabled (a restore reads the version
@@ -17,6 +17,10 @@
 # s3s-fs have no version listing. moto is a single Python process, so it sets the pace for every tool and
 # the ratios say how well each tool keeps it busy rather than what they reach against AWS.
 #
+# With --latency-ms L every tool's restore goes through `s3rec-bench-server proxy` (scripts/bench-server),
+# which holds each request for L ms and caps listings at AWS's 1,000 keys a page: a set of small files
+# is then bound by round trips, as it is against a region, and each tool's concurrency shows.
+#
 # Peers: `aws` (the AWS CLI; `.venv-bench/` from PyPI, pinned below, when none is on PATH) and `rclone`
 # (apt-get when missing: needs root). s3rec is `target/release/s3rec` (built unless --no-build).
 set -euo pipefail
@@ -26,6 +30,7 @@ repeat=3
 small=5000
 large=3
 build=1
+latency_ms=0
 
 die() {
     echo "bench-restore: $*" >&2
@@ -41,6 +46,7 @@ while [ $# -gt 0 ]; do
         --repeat) repeat=$2; shift 2 ;;
         --small) small=$2; shift 2 ;;
         --large) large=$2; shift 2 ;;
+        --latency-ms) latency_ms=$2; shift 2 ;;
         --no-build) build=0; shift ;;
         -h|--help) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d' | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
         *) die "unknown option $1 (see --help)" ;;
@@ -58,6 +64,23 @@ s3rec="$target/release/s3rec"
 
 endpoint="${S3REC_TEST_ENDPOINT:-}"
 [ -n "$endpoint" ] || endpoint=$("$repo/scripts/moto.sh" endpoint) || die "no emulator: scripts/moto.sh start"
+
+# The restores' endpoint: moto itself, or the latency proxy in front of it.
+rendpoint="$endpoint"
+proxy_pid=""
+work=$(mktemp -d)
+trap 'if [ -n "$proxy_pid" ]; then kill -INT "$proxy_pid" 2>/dev/null || true; wait "$proxy_pid" 2>/dev/null || true; fi; rm -rf "$work"' EXIT
+if [ "$latency_ms" != 0 ]; then
+    # shellcheck source=scripts/bench-sync/common.sh
+    source "$repo/scripts/bench-sync/common.sh"
+    server_build="$repo/target/bench-tools/server-build"
+    build_bench_binaries "$repo" "$server_build" "$work" 0 0 || die "could not build the bench server"
+    "$server_build/release/s3rec-bench-server" proxy --upstream "$endpoint" --max-keys 1000 --latency-ms "$latency_ms" \
+        > "$work/proxy.endpoint" 2> "$work/proxy.log" < /dev/null &
+    proxy_pid=$!
+    rendpoint="$(wait_for_endpoint "$work/proxy.endpoint" "$proxy_pid" "the proxy" "$work/proxy.log")" || die "no proxy"
+    say "restores go through the proxy at $rendpoint (+$latency_ms ms a request)"
+fi
 
 if ! command -v aws > /dev/null; then
     if [ ! -x "$repo/.venv-bench/bin/aws" ]; then
@@ -78,12 +101,10 @@ export NO_COLOR=1
 # configuration of this machine.
 unset AWS_CA_BUNDLE AWS_PROFILE AWS_SESSION_TOKEN S3REC_ENDPOINT_URL
 export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
-export RCLONE_CONFIG_BENCH_TYPE=s3 RCLONE_CONFIG_BENCH_PROVIDER=Other RCLONE_CONFIG_BENCH_ENDPOINT="$endpoint"
+export RCLONE_CONFIG_BENCH_TYPE=s3 RCLONE_CONFIG_BENCH_PROVIDER=Other RCLONE_CONFIG_BENCH_ENDPOINT="$rendpoint"
 export RCLONE_CONFIG_BENCH_ACCESS_KEY_ID=testing RCLONE_CONFIG_BENCH_SECRET_ACCESS_KEY=testing
 export RCLONE_CONFIG_BENCH_FORCE_PATH_STYLE=true RCLONE_CONFIG_BENCH_REGION=us-east-1
 
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
 cd "$work"
 env="benchrst$RANDOM$RANDOM"
 bucket="$env-data"
@@ -114,8 +135,8 @@ run_once() {
     local tool=$1 n=$2 dest="$work/out-$1-$2"
     local cmd
     case "$tool" in
-        s3rec) cmd=("$s3rec" restore -e "$env" files --into "$dest") ;;
-        aws) cmd=(aws --endpoint-url "$endpoint" s3 sync "s3://$bucket/backup/" "$dest" --only-show-errors) ;;
+        s3rec) cmd=(env S3REC_ENDPOINT_URL="$rendpoint" "$s3rec" restore -e "$env" files --into "$dest") ;;
+        aws) cmd=(aws --endpoint-url "$rendpoint" s3 sync "s3://$bucket/backup/" "$dest" --only-show-errors) ;;
         rclone) cmd=(rclone copy "bench:$bucket/backup" "$dest") ;;
     esac
     if ! /usr/bin/time -f "%e %U %S" -o "time-$tool-$n" "${cmd[@]}" > "log-$tool-$n" 2>&1; then
@@ -147,7 +168,7 @@ done
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {if (NR == 0) print "nan"; else if (NR % 2) print a[(NR+1)/2]; else printf "%.2f\n", (a[NR/2] + a[NR/2+1]) / 2}'; }
 spread() { tr ' ' '\n' | grep -v '^$' | sort -g | awk 'NR == 1 {min=$1} {max=$1} END {printf "%s-%s", min, max}'; }
 
-echo "restore of $small x 4 KiB + $large x 32 MiB, $repeat runs per tool, server: moto at $endpoint"
+echo "restore of $small x 4 KiB + $large x 32 MiB, $repeat runs per tool, server: moto at $endpoint, +$latency_ms ms a request"
 printf '%-8s %10s %14s %10s\n' tool "wall (s)" "spread (s)" "CPU (s)"
 for tool in "${tools[@]}"; do
     printf '%-8s %10s %14s %10s\n' "$tool" "$(echo "${walls[$tool]:-}" | median)" "$(echo "${walls[$tool]:-}" | spread)" "$(echo "${cpus[$tool]:-}" | median)"
