@@ -377,6 +377,27 @@ fn a_sync_mappings_storage_class_prices_the_plans_uploads_against_standard() {
             {"region": "us-east-1", "storage_class": "STANDARD_IA", "uploads": 1, "bytes": 300 * KIB}
         ])
     );
+
+    // A route into a bucket of a region the table does not price: the line says so, with no figures.
+    let far = format!("{}-far", p.env);
+    let manifest = format!(
+        "buckets:\n  data:\n    name: {bucket}\n  far:\n    name: {far}\n    region: eu-west-1\nsync:\n  files:\n    source: src\n    bucket: data\n    storage_class: GLACIER\n    routes:\n      - extensions: [jpg]\n        bucket: far\n        storage_class: STANDARD_IA\n"
+    );
+    p.write(&manifest);
+    p.apply_ok();
+    std::fs::write(p.path("src/another.jpg"), data(10 * KIB, 10)).expect("write");
+    let (code, stdout, stderr) = p.run(&["plan", "-e", &p.env, "--cost", "--format", "json"]);
+    assert_eq!(code, 0, "plan failed:\n{stdout}\n{stderr}");
+    let plan: serde_json::Value = serde_json::from_str(&stdout).expect("plan JSON");
+    let c = &plan["costs"][0];
+    assert!(
+        c["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("no embedded prices for eu-west-1")),
+        "{c}"
+    );
+    assert_eq!(c["monthly_before"], 0.0, "{c}");
+    assert_eq!(c["one_time_fees"], 0.0, "{c}");
 }
 
 /// Gzip of `text`, as S3 writes an inventory report's files.

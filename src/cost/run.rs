@@ -442,27 +442,33 @@ fn sync_costs(plan: &crate::plan::Plan, prices: &Prices) -> Vec<crate::plan::Cos
         for group in priced {
             let class = group.storage_class.as_str();
             let uploads = u64::try_from(group.uploads).unwrap_or(u64::MAX);
-            let priced = prices
+            let result = prices
                 .region(&group.region)
                 .map_err(|e| e.to_string())
                 .and_then(|region_prices| {
                     super::project::upload_class_delta(region_prices, class, uploads, group.bytes)
                         .ok_or_else(|| format!("the price table has no {class} prices for {}", group.region))
                 });
-            match priced {
+            match result {
                 Ok((before, after, fees)) => {
                     delta.monthly_before += before;
                     delta.monthly_after += after;
                     delta.one_time_fees += fees;
                 }
                 Err(e) => {
+                    // No figures rather than a part of them: the environment's sum leaves this line out.
+                    delta.monthly_before = 0.0;
+                    delta.monthly_after = 0.0;
+                    delta.one_time_fees = 0.0;
                     delta.error = Some(e);
                     break;
                 }
             }
         }
-        delta.total_12_months =
-            (delta.monthly_after - delta.monthly_before) * super::project::MONTHS as f64 + delta.one_time_fees;
+        if delta.error.is_none() {
+            delta.total_12_months =
+                (delta.monthly_after - delta.monthly_before) * super::project::MONTHS as f64 + delta.one_time_fees;
+        }
         out.push(delta);
     }
     out
