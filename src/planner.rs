@@ -51,7 +51,7 @@ pub enum WorkspaceError {
 
 /// Finds and loads environment `env`.
 pub fn open_workspace(env: &str) -> Result<Workspace, WorkspaceError> {
-    let cwd = crate::commands::working_dir().map_err(WorkspaceError::Cwd)?;
+    let cwd = std::env::current_dir().map_err(WorkspaceError::Cwd)?;
     let path = find_environment(&cwd, env)?;
     let root = find_project_root(&cwd)?;
     let loaded = load(&path);

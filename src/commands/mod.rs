@@ -15,19 +15,12 @@ pub mod state;
 pub mod sync;
 pub mod validate;
 
-use std::path::PathBuf;
-
 /// Exit codes, documented in the README: 0 success / no changes, 1 error, 2 changes present.
 pub mod exit {
     pub const OK: u8 = 0;
     pub const ERROR: u8 = 1;
     pub const CHANGES: u8 = 2;
     // A run stopped by a signal exits with 128 + the signal's number: `crate::interrupt::Signal::exit_code`.
-}
-
-/// The directory commands run in: the current directory, which `main` has made `--chdir`'s.
-pub fn working_dir() -> std::io::Result<PathBuf> {
-    std::env::current_dir()
 }
 
 /// Connects to the manifest's AWS (with the account guard), for the commands that talk to it.

@@ -87,7 +87,7 @@ pub fn run(args: &PlanArgs, color: ColorChoice) -> miette::Result<u8> {
         PlanFormat::Markdown => render::markdown(&plan),
         PlanFormat::Sarif => {
             let cwd =
-                super::working_dir().map_err(|e| miette::miette!("cannot determine the working directory: {e}"))?;
+                std::env::current_dir().map_err(|e| miette::miette!("cannot determine the working directory: {e}"))?;
             let root = super::validate::repository_root(&cwd);
             let located = crate::findings::render::from_json(&plan.findings, &|file| {
                 super::validate::repository_uri(&root, &cwd.join(file))

@@ -11,7 +11,7 @@ use std::time::Duration;
 use clap::{Args, Subcommand, ValueEnum};
 use serde::Serialize;
 
-use super::{exit, working_dir};
+use super::exit;
 use crate::manifest::Severity;
 use crate::manifest::types::StateBackend;
 use crate::output::{duration_text, print_data, table};
@@ -127,7 +127,7 @@ pub fn run(args: &StateArgs) -> miette::Result<u8> {
             "name the environment whose state to read with -e ENV"
         ));
     };
-    let cwd = working_dir().map_err(|e| miette::miette!("cannot determine the working directory: {e}"))?;
+    let cwd = std::env::current_dir().map_err(|e| miette::miette!("cannot determine the working directory: {e}"))?;
     // The manifest is read only for its `state` and `aws` settings and environment name; a manifest with
     // errors could name the wrong file, so it is refused rather than guessed around.
     let ws = match planner::open_workspace(env) {

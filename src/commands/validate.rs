@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::{exit, working_dir};
+use super::exit;
 use crate::cli::{ColorChoice, ValidateArgs, ValidateFormat};
 use crate::findings::render::{JsonFinding, Located};
 use crate::findings::{self, Severity as FindingSeverity};
@@ -35,7 +35,7 @@ struct FileReport<'a> {
 }
 
 pub fn run(args: &ValidateArgs, color: ColorChoice) -> miette::Result<u8> {
-    let cwd = working_dir().map_err(|e| miette::miette!("cannot determine the working directory: {e}"))?;
+    let cwd = std::env::current_dir().map_err(|e| miette::miette!("cannot determine the working directory: {e}"))?;
     let paths: Vec<PathBuf> = if let Some(env) = &args.env {
         vec![find_environment(&cwd, env)?]
     } else if args.all {
