@@ -164,7 +164,7 @@ pub fn feed_csv(
     agg: &mut Aggregator<'_>,
 ) -> Result<u64, InventoryError> {
     let mut rows = 0;
-    // S3 writes RFC 4180 CSV with every field quoted and no header row.
+    // S3 writes RFC 4180 CSV with every field quoted and no header row; the reader skips empty lines.
     let mut csv = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
@@ -184,9 +184,6 @@ pub fn feed_csv(
         }
         let line_no = fields.position().map_or(0, csv::Position::line);
         let fail = |detail: String| fail(line_no, detail);
-        if fields.len() == 1 && fields.get(0) == Some("") {
-            continue;
-        }
         let field = |i: usize| fields.get(i).ok_or_else(|| fail(format!("no column {}", i + 1)));
         let optional = |i: Option<usize>| i.and_then(|i| fields.get(i));
         // Inventory CSV keys are URL-encoded.
