@@ -53,10 +53,7 @@ const PROGRESS_EVERY: Duration = Duration::from_secs(10);
 
 /// A cost error with its hint, as miette shows it; `plan --cost` shares it.
 pub(crate) fn located(e: CostError) -> miette::Report {
-    match e.hint() {
-        Some(hint) => miette::miette!(help = hint, "{e}"),
-        None => miette::miette!("{e}"),
-    }
+    super::report(&e, e.hint())
 }
 
 pub fn run(args: &CostArgs, color: ColorChoice) -> miette::Result<u8> {

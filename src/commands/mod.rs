@@ -37,6 +37,14 @@ pub(crate) async fn connect_for_sync(ws: &crate::planner::Workspace) -> miette::
         .map_err(|e| miette::miette!("{e}"))
 }
 
+/// An error as miette shows it at the edge, with its hint under `help:` when it has one.
+pub(crate) fn report(message: impl std::fmt::Display, hint: Option<String>) -> miette::Report {
+    match hint {
+        Some(hint) => miette::miette!(help = hint, "{message}"),
+        None => miette::miette!("{message}"),
+    }
+}
+
 /// Writes a command's data to `--out FILE` when given, else to stdout.
 pub(crate) fn write_data(out: Option<&std::path::Path>, text: &str) -> miette::Result<()> {
     use miette::{IntoDiagnostic, WrapErr};

@@ -203,10 +203,7 @@ async fn price_changes(
 }
 
 pub(crate) fn plan_error(e: PlanError) -> miette::Report {
-    match e.hint() {
-        Some(hint) => miette::miette!(help = hint, "{e}"),
-        None => miette::miette!("{e}"),
-    }
+    super::report(&e, e.hint())
 }
 
 /// Writes the plan as JSON with its digest (`plan_sha256`), atomically, so a half-written plan file

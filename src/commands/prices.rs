@@ -34,10 +34,7 @@ fn price_list_help() -> String {
 }
 
 fn located(e: PriceListError) -> miette::Report {
-    match e.hint() {
-        Some(hint) => miette::miette!(help = hint, "{e}"),
-        None => miette::miette!("{e}"),
-    }
+    super::report(&e, e.hint())
 }
 
 pub fn run(args: &PricesArgs) -> miette::Result<u8> {
