@@ -124,9 +124,15 @@ async fn restore(ws: &Workspace, args: &RestoreArgs) -> miette::Result<u8> {
         spec.name,
         pick::describe(at)
     );
-    let mut set = run::choose(&conn.aws, &spec, at, &args.prefix)
-        .await
-        .map_err(|e| miette::miette!("{e}"))?;
+    // `--in-place` also needs the latest versions, chosen from the same listing.
+    let [mut set, latest] = if args.in_place {
+        run::choose_each(&conn.aws, &spec, [at, At::Latest], &args.prefix).await
+    } else {
+        run::choose(&conn.aws, &spec, at, &args.prefix)
+            .await
+            .map(|set| [set, RestoreSet::default()])
+    }
+    .map_err(|e| miette::miette!("{e}"))?;
     let mut outcome = Outcome {
         mapping: spec.name.clone(),
         at: match at {
@@ -137,7 +143,7 @@ async fn restore(ws: &Workspace, args: &RestoreArgs) -> miette::Result<u8> {
     };
     if args.in_place {
         report_set(&mut outcome, &set);
-        return in_place(ws, &conn, &spec, args, set, outcome).await;
+        return in_place(ws, &conn, &spec, args, set, latest, outcome).await;
     }
     let Some(into) = &args.into else {
         // Nothing is placed, so paths are checked without a directory to probe.
@@ -252,12 +258,10 @@ async fn in_place(
     spec: &SyncSpec,
     args: &RestoreArgs,
     then: RestoreSet,
+    now: RestoreSet,
     outcome: Outcome,
 ) -> miette::Result<u8> {
     run::check_versioned(&conn.aws, spec)
-        .await
-        .map_err(|e| miette::miette!("{e}"))?;
-    let now = run::choose(&conn.aws, spec, At::Latest, &args.prefix)
         .await
         .map_err(|e| miette::miette!("{e}"))?;
     let plan = InPlace::plan(&then, &now);

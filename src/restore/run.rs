@@ -334,27 +334,48 @@ impl Outcome {
 /// start with `prefix`. The key template is inverted first, so a template that cannot be says so before
 /// anything is listed.
 pub async fn choose(aws: &Aws, spec: &SyncSpec, at: At, prefix: &str) -> Result<RestoreSet, RestoreError> {
+    let [set] = choose_each(aws, spec, [at], prefix).await?;
+    Ok(set)
+}
+
+/// [`choose`] for several points in time from one listing: `--in-place` compares the set of `--at`
+/// with the latest, and listing every version twice would double the longest part of its plan.
+pub async fn choose_each<const N: usize>(
+    aws: &Aws,
+    spec: &SyncSpec,
+    ats: [At; N],
+    prefix: &str,
+) -> Result<[RestoreSet; N], RestoreError> {
     let inverse = Inverse::new(spec.key_template()).map_err(|source| RestoreError::Template {
         mapping: spec.name.clone(),
         source,
     })?;
-    let mut set = RestoreSet::default();
+    let mut sets: [RestoreSet; N] = std::array::from_fn(|_| RestoreSet::default());
     for scope in spec.scopes() {
-        let mut picker = Picker::new(at);
+        let mut pickers = ats.map(Picker::new);
         archive::for_each_version(
             aws,
             &scope.bucket,
             &scope.region,
             &scope.prefix,
             archive::VERSIONS_PAGE,
-            |v| picker.push(v),
+            |v| {
+                if let Some((last, rest)) = pickers.split_last_mut() {
+                    for picker in rest {
+                        picker.push(v.clone());
+                    }
+                    last.push(v);
+                }
+            },
         )
         .await?;
-        let (chosen, absent) = picker.finish();
-        set.absent += absent;
-        set.add(spec, &inverse, &scope, chosen, prefix);
+        for (set, picker) in sets.iter_mut().zip(pickers) {
+            let (chosen, absent) = picker.finish();
+            set.absent += absent;
+            set.add(spec, &inverse, &scope, chosen, prefix);
+        }
     }
-    Ok(set)
+    Ok(sets)
 }
 
 /// Creates the target directory if needed and checks the set's paths against it (case folding).
